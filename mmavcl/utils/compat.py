@@ -1,0 +1,50 @@
+"""Work-arounds for known breakage in optional dependencies."""
+import importlib
+import importlib.metadata
+import importlib.util
+import os.path as osp
+import sys
+import types
+
+
+def patch_mmaction_wheel() -> bool:
+    """Make ``import mmaction.models`` work with the broken 1.2.0 wheel.
+
+    The PyPI wheel of mmaction2 1.2.0 drops ``models/localizers/drn`` (it has
+    no ``__init__.py``, open-mmlab/mmaction2#2714) and imports the undeclared
+    ``importlib_metadata``. Without this, building anything under
+    ``default_scope='mmaction'`` fails. Returns whether mmaction is installed.
+    Never imports ``mmaction.models`` itself.
+    """
+    try:
+        spec = importlib.util.find_spec('mmaction')
+    except (ImportError, ValueError):
+        return False
+    if spec is None or spec.origin is None:
+        return False
+    drn_dir = osp.join(osp.dirname(spec.origin), 'models', 'localizers', 'drn')
+    if not osp.isdir(drn_dir) and \
+            'mmaction.models.localizers.drn' not in sys.modules:
+        pkg = types.ModuleType('mmaction.models.localizers.drn')
+        pkg.__path__ = []
+        mod = types.ModuleType('mmaction.models.localizers.drn.drn')
+        mod.DRN = None
+        pkg.drn = mod
+        sys.modules[pkg.__name__] = pkg
+        sys.modules[mod.__name__] = mod
+    try:
+        import importlib_metadata  # noqa: F401
+    except ImportError:
+        sys.modules['importlib_metadata'] = importlib.metadata
+    return True
+
+
+def require(module: str, extra: str, purpose: str):
+    """Import an optional dependency or fail with a line that names the fix."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise ImportError(
+            f'{purpose} needs `{module}`, which is not installed: run '
+            f'`pip install -e .[{extra}]` (or `pip install {module}`).'
+        ) from err
