@@ -1,4 +1,7 @@
+import os
 import os.path as osp
+import shutil
+import sys
 
 from setuptools import find_packages, setup
 
@@ -23,11 +26,34 @@ def parse_requirements(name: str) -> list:
     return lines
 
 
+def add_mim_extension() -> None:
+    """Expose ``configs/`` and ``tools/`` as ``mmavcl/.mim/`` so that
+    ``_base_ = 'mmavcl::_base_/default_runtime.py'`` works from other
+    projects' configs (the OpenMMLab/mim convention). Editable installs get
+    symlinks, wheels get copies."""
+    editable = any(cmd in sys.argv for cmd in ('develop', 'editable_wheel'))
+    mim_root = osp.join(HERE, 'mmavcl', '.mim')
+    os.makedirs(mim_root, exist_ok=True)
+    for name in ('configs', 'tools', 'model-index.yml'):
+        src, dst = osp.join(HERE, name), osp.join(mim_root, name)
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if editable:
+            os.symlink(osp.relpath(src, mim_root), dst)
+        elif osp.isdir(src):
+            shutil.copytree(src, dst)
+        else:
+            shutil.copy(src, dst)
+
+
 EXTRAS = ('audio', 'augment', 'visual', 'mmaction', 'tests')
 extras_require = {name: parse_requirements(name) for name in EXTRAS}
 extras_require['all'] = sorted({r for reqs in extras_require.values()
                                 for r in reqs})
 
+add_mim_extension()
 setup(
     name='mmavcl',
     version=get_version(),
@@ -38,6 +64,8 @@ setup(
     license='Apache License 2.0',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
     include_package_data=True,
+    package_data={'mmavcl': ['.mim/configs/**/*', '.mim/tools/**/*',
+                             '.mim/model-index.yml']},
     python_requires='>=3.9',
     install_requires=parse_requirements('runtime'),
     extras_require=extras_require,

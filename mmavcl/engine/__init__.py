@@ -1,5 +1,14 @@
+from .checkpointing import (SafeCheckpointHook, atomic_torch_save,
+                            find_resumable_checkpoint)
+from .efficiency import (ChannelsLast3dHook,  # noqa: F401
+                         convert_to_channels_last)
 from .hooks import *  # noqa: F401,F403
+from .loops import AVEpochBasedTrainLoop, AVIterBasedTrainLoop
 from .optim_wrappers import AutocastOptimWrapper
 from .runner import AVRunner, adapt_cfg_to_cpu_distributed
 
-__all__ = ['AVRunner', 'adapt_cfg_to_cpu_distributed', 'AutocastOptimWrapper']
+__all__ = [
+    'AVRunner', 'adapt_cfg_to_cpu_distributed', 'AutocastOptimWrapper',
+    'SafeCheckpointHook', 'atomic_torch_save', 'find_resumable_checkpoint',
+    'AVEpochBasedTrainLoop', 'AVIterBasedTrainLoop'
+]

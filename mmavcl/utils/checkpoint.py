@@ -5,7 +5,11 @@ cannot resume from: its checkpoints carry ``HistoryBuffer``, numpy scalars and
 ``Counter`` objects in ``message_hub``. Turning ``weights_only`` off everywhere
 would let any downloaded checkpoint run code on ``load_from``. So:
 
-* every local file is first loaded with ``weights_only=True``;
+* every local file is first loaded with ``weights_only=True`` (numpy
+  arrays/scalars/dtypes allowed, they are data). Checkpoints written by
+  ``AVRunner`` store the message hub as plain data, so they always load
+  this way: ``load_from``, ``tools/test.py`` and the converters need no
+  trust for them;
 * full unpickling is allowed only for *trusted* files: those under a directory
   made trusted with :func:`trusted_checkpoints` (the runner does this for the
   checkpoint it resumes from, i.e. its own work dir or an explicit
@@ -33,7 +37,7 @@ class UntrustedCheckpointError(RuntimeError):
 
 @contextlib.contextmanager
 def trusted_checkpoints(*paths: str) -> Iterator[None]:
-    """Allow full unpickling of the given files/directories inside the block."""
+    """Allow full unpickling of these files/directories inside the block."""
     added = [osp.realpath(osp.expanduser(p)) for p in paths if p]
     _trusted_paths.extend(added)
     try:
@@ -51,14 +55,26 @@ def is_trusted(filename: str) -> bool:
                for p in _trusted_paths)
 
 
+def numpy_data_globals() -> list:
+    """The numpy callables that rebuild arrays, scalars and dtypes from
+    bytes: data only, so ``weights_only`` loading may allow them (RNG
+    states and logged statistics in checkpoints are numpy data)."""
+    import numpy as np
+    core = np._core if hasattr(np, '_core') else np.core
+    dtypes = {type(np.dtype(c)) for c in '?bBhHiIlLqQefdgFDGSUV'}
+    return [core.multiarray._reconstruct, core.multiarray.scalar, np.ndarray,
+            np.dtype, *sorted(dtypes, key=str)]
+
+
 def safe_torch_load(filename: str, map_location=None):
     """``torch.load`` that only fully unpickles trusted files."""
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f'checkpoint {filename} does not exist')
     try:
-        return torch.load(filename, map_location=map_location,
-                          weights_only=True)
+        with torch.serialization.safe_globals(numpy_data_globals()):
+            return torch.load(filename, map_location=map_location,
+                              weights_only=True)
     except pickle.UnpicklingError as err:
         if not is_trusted(filename):
             raise UntrustedCheckpointError(

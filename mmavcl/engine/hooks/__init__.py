@@ -1,1 +1,10 @@
+from .online_eval_hook import OnlineKNNHook
+from .nonfinite_guard_hook import (NonFiniteLossError, NonFiniteLossGuard,
+                                   NonFiniteLossGuardHook)
 __all__ = []
+__all__ += [
+    'NonFiniteLossGuardHook', 'NonFiniteLossGuard', 'NonFiniteLossError'
+]
+__all__ += ['OnlineKNNHook']
+from .bad_sample_hook import BadSampleSummaryHook  # noqa: E402
+__all__ += ['BadSampleSummaryHook']

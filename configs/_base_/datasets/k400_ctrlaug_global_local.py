@@ -1,0 +1,30 @@
+# Kinetics-400 for CtrlAug-style global/local views (METHODS.md s3, RECON):
+# a global view of 16 frames spread over the whole video and local clips of
+# 16 consecutive frames (stride 1 or 2) inside it. Every crop box (source
+# pixels), flip and time span is recorded in view_meta for the soft region
+# contrast. num_local=3 with shuffle_local=True adds the local-global order
+# label 'lg_order' (3! = 6 classes); 'lg_bin' is always there.
+dataset_type = 'AVVideoDataset'
+data_root = 'data/kinetics400'
+ann_file_train = 'kinetics400_train_list_videos.txt'
+crop_size = 112
+num_local = 3
+
+train_pipeline = [
+    dict(type='VideoInit', num_threads=1, decode_short_side=128),
+    dict(type='SampleGlobalLocal', global_len=16, global_mode='random',
+         num_local=num_local, local_len=16, local_interval=(1, 2),
+         local_overlap=None, local_in_global=True, shuffle_local=True,
+         num_bins=4),
+    dict(type='DecodeVideoViews'),
+    dict(type='RandomResizedCropViews', size=crop_size, scale=(0.2, 1.0)),
+    dict(type='FlipViews', flip_prob=0.5),
+    dict(type='PackAVInputs'),
+]
+train_dataloader = dict(
+    batch_size=32, num_workers=8, persistent_workers=True, drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file=ann_file_train,
+                 data_prefix=dict(video='videos_train'), audio_source='none',
+                 with_label=False, pipeline=train_pipeline))

@@ -1,0 +1,39 @@
+# Kinetics-400 self-supervised pretraining: two random 16x2 clips per video
+# (MoCo / SimCLR-style positives) and the audio of each clip.
+# Layout (MMAction2's, see tools/data/kinetics400/README.md):
+#   data/kinetics400/videos_train/<class>/<youtube_id>_<start>_<end>.mp4
+#   data/kinetics400/kinetics400_train_list_videos.txt  ("<class>/<file> 12")
+# Audio: the container's (audio_source='container'); after
+# tools/data/extract_audio.py use audio_source='sidecar' with
+# data_prefix=dict(video=..., audio='data/kinetics400/audio_train').
+# Photometric augmentation (colour jitter, grayscale, blur) runs batched on
+# the device in the model's data preprocessor.
+dataset_type = 'AVVideoDataset'
+data_root = 'data/kinetics400'
+ann_file_train = 'kinetics400_train_list_videos.txt'
+clip_len, frame_interval, crop_size = 16, 2, 112
+sample_rate = 16000
+# K400 mixes 25 and 30 fps: a fixed audio length per clip keeps batches
+# stackable; 1.28 s = 32 frames at 25 fps, centred on each clip.
+audio_duration = 1.28
+
+train_pipeline = [
+    dict(type='VideoInit', num_threads=1, decode_short_side=128),
+    dict(type='SampleClips', clip_len=clip_len, frame_interval=frame_interval,
+         num_clips=2, mode='random', audio=True),
+    dict(type='DecodeVideoViews'),
+    dict(type='DecodeAudioViews', sample_rate=sample_rate,
+         fixed_duration=audio_duration, align='center',
+         on_missing_audio='silence'),
+    dict(type='RandomResizedCropViews', size=crop_size, scale=(0.2, 1.0)),
+    dict(type='FlipViews', flip_prob=0.5),
+    dict(type='PackAVInputs'),
+]
+train_dataloader = dict(
+    batch_size=32, num_workers=8, persistent_workers=True, drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root,
+                 ann_file=ann_file_train,
+                 data_prefix=dict(video='videos_train'),
+                 audio_source='container', with_label=False,
+                 pipeline=train_pipeline))

@@ -1,0 +1,71 @@
+# AVTSS (Jenni, Black, Collomosse, AAAI 2023) [RECON: no official code; the
+# abstract fixes the ingredients, everything else is a reconstruction, see
+# configs/avtss/README.md]. R(2+1)D-18 on two 16-frame clips at 112x112, each
+# with a random speed (x1/2/4/8) and direction and the audio of its span
+# (time-compressed / reversed alike) as 128-bin log-mel for a 2D ResNet-18;
+# v<->v and v<->a MoCo contrast (queues 65536, tau 0.1) with top-5 queue
+# neighbours as extra positives and 16 synthesised hard negatives per query;
+# speed, direction and order heads (lambda 1); SGD 0.1 / 256, cosine, 200 ep.
+#   bash tools/dist_train.sh \
+#       configs/avtss/avtss_r2plus1d-18_8xb32-16x1x2-200e_k400.py 8
+_base_ = [
+    '../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine_200e.py',
+    '../_base_/datasets/k400_avtss_pairs.py'
+]
+
+feat_channels, embed_dim, sample_rate = 512, 128, 16000
+speeds = (1, 2, 4, 8)
+
+# MLP heads on pooled backbone features (hidden 512) [RECON]
+head = dict(type='PretextClsHead', hid_channels=512)
+
+
+model = dict(
+    type='AVTSS',
+    data_preprocessor=dict(
+        type='AVDataPreprocessor',
+        mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
+        video_aug=[
+            dict(type='ColorJitter', brightness=0.4, contrast=0.4,
+                 saturation=0.4, hue=0.1, p=0.8),
+            dict(type='RandomGrayscale', p=0.2),
+        ],
+        audio_cfg=dict(sample_rate=sample_rate, n_fft=1024, win_length=400,
+                       hop_length=160, n_mels=128),
+        spec_augment=dict(freq_mask=24, time_mask=12, num_masks=1)),
+    # = _base_/models/backbone_r2plus1d18.py
+    backbone=dict(type='ResNet2Plus1d', depth=18,
+                  temporal_strides=(1, 2, 2, 2),
+                  norm_cfg=dict(type='BN3d', eps=1e-3),
+                  zero_init_residual=False),
+    neck=dict(type='MLPNeck', in_channels=feat_channels,
+              hid_channels=feat_channels, out_channels=embed_dim,
+              num_layers=2),
+    # = _base_/models/backbone_audio_resnet2d18.py
+    audio_backbone=dict(type='AudioResNet2d', depth=18, in_channels=1),
+    audio_neck=dict(type='MLPNeck', in_channels=feat_channels,
+                    hid_channels=feat_channels, out_channels=embed_dim,
+                    num_layers=2),
+    speed_head=dict(head, in_channels=feat_channels,
+                    num_classes=len(speeds)),
+    direction_head=dict(head, in_channels=feat_channels, num_classes=2),
+    audio_speed_head=dict(head, in_channels=feat_channels,
+                          num_classes=len(speeds)),
+    audio_direction_head=dict(head, in_channels=feat_channels,
+                              num_classes=2),
+    order_vv_head=dict(head, in_channels=2 * feat_channels,
+                       num_classes=3),
+    order_aa_head=dict(head, in_channels=2 * feat_channels,
+                       num_classes=3),
+    order_va_head=dict(head, in_channels=2 * feat_channels,
+                       num_classes=3),
+    loss_nce=dict(type='InfoNCELoss', temperature=0.1,
+                  in_batch_negatives=False),
+    loss_cls=dict(type='CrossEntropyLoss'),
+    loss_vv_weight=1.0, loss_va_weight=1.0, temporal_weight=1.0,
+    num_neighbours=5, num_hard_negatives=16, hard_negative_pool=64,
+    queue_len=65536, feat_dim=embed_dim, momentum=0.999, shuffle_bn=True)
+
+model_wrapper_cfg = dict(type='MMDistributedDataParallel',
+                         broadcast_buffers=False)
+default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))

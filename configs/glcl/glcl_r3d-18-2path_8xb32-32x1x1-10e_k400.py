@@ -1,0 +1,69 @@
+# GLCL (Ma et al., NeurIPS 2021) as released [CODE yunyikristy/global_local
+# @75c3c89]: a 32-frame clip from frame 0 at 112x112 (no augmentation), two
+# R3D-18 pathways without lateral connections (slow: every 8th frame,
+# 64-512 ch; fast: all frames, 8-64 ch), a 1D ResNet-18 over 80 log-mel bins,
+# 1x1 projections (512->512, 512->512, 512->64, 64->64), symmetric MIL-NCE
+# without temperature or L2 normalisation, weights 1, Adam 1e-4, 10 epochs,
+# 32 clips per GPU. The GPU count and everything about the paper's own
+# protocol are unknown [RECON]. Sources: configs/glcl/README.md.
+#   bash tools/dist_train.sh \
+#       configs/glcl/glcl_r3d-18-2path_8xb32-32x1x1-10e_k400.py 8
+_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_10e.py']
+
+data_root = 'data/kinetics400'
+ann_file_train = 'kinetics400_train_list_videos.txt'
+clip_len, crop_size, sample_rate = 32, 112, 16000
+n_mels = 80
+# 32 frames at 25 fps; a fixed length keeps 25/30 fps videos stackable.
+audio_duration = 1.28
+
+train_pipeline = [
+    dict(type='VideoInit', num_threads=1, decode_short_side=crop_size),
+    dict(type='SampleClips', clip_len=clip_len, frame_interval=1,
+         num_clips=1, mode='fixed', start_frame=0, audio=True),
+    dict(type='DecodeVideoViews'),
+    dict(type='DecodeAudioViews', sample_rate=sample_rate,
+         fixed_duration=audio_duration, align='start',
+         on_missing_audio='silence'),
+    dict(type='CenterCropViews', size=crop_size),
+    dict(type='PackAVInputs'),
+]
+train_dataloader = dict(
+    batch_size=32, num_workers=8, persistent_workers=True, drop_last=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type='AVVideoDataset', data_root=data_root,
+                 ann_file=ann_file_train,
+                 data_prefix=dict(video='videos_train'),
+                 audio_source='container', with_label=False,
+                 pipeline=train_pipeline))
+
+model = dict(
+    type='GLCL',
+    data_preprocessor=dict(
+        type='AVDataPreprocessor',
+        mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
+        video_aug=None,
+        # [RECON] 16 kHz, 25 ms window, 10 ms hop: 129 steps per 1.28 s
+        # (the code bilinearly resizes its precomputed mels to 96 steps)
+        audio_cfg=dict(sample_rate=sample_rate, n_fft=512, win_length=400,
+                       hop_length=160, n_mels=n_mels)),
+    # = _base_/models/backbone_glcl.py
+    backbone=dict(type='TwoPathwayResNet3d', depth=18, alpha=8, beta=1 / 8),
+    audio_backbone=dict(type='AudioResNet1d', depth=18, in_channels=n_mels),
+    slow_proj=dict(type='ConvMLPNeck', in_channels=512, out_channels=512,
+                   num_layers=1, ndim=3),
+    fast_proj=dict(type='ConvMLPNeck', in_channels=64, out_channels=64,
+                   num_layers=1, ndim=3),
+    audio_global_proj=dict(type='ConvMLPNeck', in_channels=512,
+                           out_channels=512, num_layers=1, ndim=1),
+    audio_local_proj=dict(type='ConvMLPNeck', in_channels=512,
+                          out_channels=64, num_layers=1, ndim=1),
+    # off = code-faithful; variant: temperature=0.07, normalize=True [RECON]
+    loss_global=dict(type='MILNCELoss', temperature=1.0, normalize=False,
+                     symmetric=True, loss_weight=1.0),
+    loss_local=dict(type='MILNCELoss', temperature=1.0, normalize=False,
+                    symmetric=True, loss_weight=1.0),
+    local_window=None, detach_attention=False)
+
+randomness = dict(seed=2021)  # [CODE pretrain.py]
+auto_scale_lr = dict(enable=False, base_batch_size=256)

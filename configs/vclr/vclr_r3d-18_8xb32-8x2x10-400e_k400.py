@@ -1,0 +1,40 @@
+# VCLR with R3D-18 [OURS: the paper/code is 2D-only, see README.md]. Every
+# "frame" of a segment becomes an 8x2 clip at 112x112; the losses, queues,
+# momentum, shuffle-BN, optimiser and schedule are the paper setting's.
+#   bash tools/dist_train.sh \
+#       configs/vclr/vclr_r3d-18_8xb32-8x2x10-400e_k400.py 8
+_base_ = ['./vclr_tsn-r50_8xb32-1x1x10-400e_k400.py']
+
+feat_channels, embed_dim = 512, 128
+clip_len, frame_interval, crop_size = 8, 2, 112
+
+train_pipeline = [
+    dict(type='VideoInit', num_threads=1, decode_short_side=128),
+    dict(type='SampleSegments', num_segments=3, clip_len=clip_len,
+         frame_interval=frame_interval, num_frames=300, shuffle_prob=0.5,
+         anchor_views=True),
+    dict(type='DecodeVideoViews'),
+    dict(type='RandomResizedCropViews', size=crop_size, scale=(0.2, 1.0)),
+    dict(type='FlipViews', flip_prob=0.5),
+    dict(type='PackAVInputs'),
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+
+mlp_head = dict(type='MLPNeck', in_channels=feat_channels,
+                hid_channels=feat_channels, out_channels=embed_dim,
+                num_layers=2, norm_cfg=None, init_cfg=None)
+model = dict(
+    # blur kernel scaled with the crop (23 px at 224)
+    data_preprocessor=dict(video_aug=[
+        dict(type='ColorJitter', brightness=0.4, contrast=0.4,
+             saturation=0.4, hue=0.1, p=0.8),
+        dict(type='RandomGrayscale', p=0.2),
+        dict(type='RandomGaussianBlur', kernel_size=(11, 11),
+             sigma=(0.1, 2.0), p=0.5),
+    ]),
+    # R3D-18 from scratch (= _base_/models/backbone_r3d18.py)
+    backbone=dict(_delete_=True, type='ResNet3d', depth=18,
+                  conv1_kernel=(3, 7, 7), with_pool1=False, with_pool2=False,
+                  temporal_strides=(1, 2, 2, 2)),
+    inter_neck=mlp_head, intra_neck=mlp_head, segment_neck=mlp_head,
+    order_neck=mlp_head)

@@ -1,0 +1,65 @@
+# VCLR, the paper's setting [CODE amazon-science/video-contrastive-learning
+# @4fb66c3]: a 2D ResNet-50 on single frames (TSN), initialised from MoCo-v2
+# 200-epoch ImageNet weights; K=3 segments, one frame per segment, views
+# [a, a+, p2, p3, q1..q3, k1..k3]; four losses with weight 1; two
+# 131072 x 128 queues; momentum 0.999 with BN in train mode; shuffle-BN;
+# tau 0.1; SGD lr 0.1 for 8 x 32 = 256, 5-epoch warm-up, cosine to 1e-6,
+# 400 epochs. Every value and its source: configs/vclr/README.md.
+#   bash tools/dist_train.sh \
+#       configs/vclr/vclr_tsn-r50_8xb32-1x1x10-400e_k400.py 8
+_base_ = [
+    '../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine_400e.py',
+    '../_base_/datasets/k400_vclr_segments.py'
+]
+
+num_segments = 3
+feat_channels, embed_dim = 2048, 128
+# MoCo-v2 (200 epochs, ImageNet) weights from the MoCo repository; the
+# torchvision-keyed encoder lives under 'module.encoder_q.'.
+pretrained = 'checkpoints/moco_v2_200ep_pretrain.pth.tar'
+
+# Linear-ReLU-Linear without BN and with PyTorch's default init [CODE Head]
+mlp_head = dict(type='MLPNeck', in_channels=feat_channels,
+                hid_channels=feat_channels, out_channels=embed_dim,
+                num_layers=2, norm_cfg=None, init_cfg=None)
+
+model = dict(
+    type='VCLR',
+    data_preprocessor=dict(
+        type='AVDataPreprocessor',
+        mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
+        # [CODE utils/util.py get_loader], drawn independently per view
+        video_aug=[
+            dict(type='ColorJitter', brightness=0.4, contrast=0.4,
+                 saturation=0.4, hue=0.1, p=0.8),
+            dict(type='RandomGrayscale', p=0.2),
+            dict(type='RandomGaussianBlur', kernel_size=(23, 23),
+                 sigma=(0.1, 2.0), p=0.5),
+        ],
+        audio_cfg=None),
+    backbone=dict(type='TSNResNet2d', depth=50,
+                  init_cfg=dict(type='Pretrained', checkpoint=pretrained,
+                                prefix='module.encoder_q.')),
+    inter_neck=mlp_head, intra_neck=mlp_head, segment_neck=mlp_head,
+    order_neck=mlp_head,
+    # Linear(2 * K * 128 = 768 -> 4) on [o_q; o_k] [CODE fc_order_classifier]
+    order_head=dict(type='PretextClsHead',
+                    in_channels=2 * num_segments * embed_dim, num_classes=4,
+                    init_cfg=None),
+    num_segments=num_segments, feat_dim=embed_dim,
+    loss_inter=dict(type='InfoNCELoss', temperature=0.1,
+                    in_batch_negatives=False, normalize=False,
+                    loss_weight=1.0),
+    loss_intra=dict(type='CrossEntropyLoss', loss_weight=1.0),
+    loss_segment=dict(type='InfoNCELoss', temperature=0.1,
+                      in_batch_negatives=False, normalize=False,
+                      loss_weight=1.0),
+    loss_order=dict(type='CrossEntropyLoss', loss_weight=1.0),
+    intra_temperature=0.1, queue_len=131072, queue_init='uniform',
+    momentum=0.999, shuffle_bn=True, order_normalize='segments')
+
+# per-GPU BN (shuffle-BN relies on it); DDP without buffer broadcast [CODE]
+model_wrapper_cfg = dict(type='MMDistributedDataParallel',
+                         broadcast_buffers=False)
+auto_scale_lr = dict(enable=False, base_batch_size=256)
+default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))

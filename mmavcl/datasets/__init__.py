@@ -1,0 +1,8 @@
+from .errors import (AnnotationError, MediaDecodeError, MissingAudioError,
+                     PipelineConfigError, TooManyBadSamplesError)
+from .transforms import *  # noqa: F401,F403
+from .video_dataset import AVAudioDataset, AVVideoDataset, build_pipeline
+
+__all__ = ['AVVideoDataset', 'AVAudioDataset', 'MediaDecodeError',
+           'MissingAudioError', 'AnnotationError', 'TooManyBadSamplesError',
+           'PipelineConfigError', 'build_pipeline']

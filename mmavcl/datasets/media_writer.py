@@ -1,0 +1,148 @@
+"""Encode frames and waveforms into media files with PyAV.
+
+Used by the data tools (toy dataset, audio extraction) and by
+:mod:`mmavcl.testing`.
+"""
+import os
+import os.path as osp
+from fractions import Fraction
+from typing import Optional
+
+import numpy as np
+
+__all__ = ['write_video', 'write_audio']
+
+
+def _require_av():
+    try:
+        import av
+    except ImportError as err:  # pragma: no cover - av is a runtime dep
+        raise ImportError('mmavcl.testing needs PyAV: pip install av') from err
+    return av
+
+
+def write_video(path: str,
+                frames: np.ndarray,
+                fps: float = 25.0,
+                audio: Optional[np.ndarray] = None,
+                sample_rate: int = 16000,
+                keyint: Optional[int] = None,
+                crf: int = 18,
+                video_codec: str = 'libx264',
+                audio_codec: str = 'aac') -> str:
+    """Encode ``frames`` (and optionally ``audio``) into one container.
+
+    Args:
+        path: Output file; the container follows the extension (``.mp4``,
+            ``.mkv``, ``.avi`` ...). Parent folders are created.
+        frames: uint8 ``(T, H, W, 3)`` RGB frames. H and W must be even
+            (yuv420p).
+        fps: Frame rate (a ``Fraction`` is used internally, so 29.97 works).
+        audio: float32 waveform ``(L,)`` (mono) or ``(C, L)`` in [-1, 1], or
+            ``None`` for a video-only file.
+        sample_rate: Audio sample rate in Hz.
+        keyint: GOP size (keyframe interval, frames). ``None``: the encoder
+            default (250 for x264).
+        crf: x264 quality (lower = closer to the input).
+        video_codec: Encoder name, e.g. ``'libx264'`` or ``'mpeg4'``.
+        audio_codec: Encoder name, e.g. ``'aac'``, ``'libopus'``.
+
+    Returns:
+        ``path``.
+    """
+    av = _require_av()
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+        raise ValueError('frames must be uint8 (T, H, W, 3), got '
+                         f'{frames.dtype} {frames.shape}')
+    t, h, w, _ = frames.shape
+    if h % 2 or w % 2:
+        raise ValueError(f'frame size must be even for yuv420p, got {h}x{w}')
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    rate = Fraction(fps).limit_denominator(1001)
+    with av.open(path, 'w') as container:
+        vs = container.add_stream(video_codec, rate=rate)
+        vs.width, vs.height, vs.pix_fmt = w, h, 'yuv420p'
+        options = {}
+        if video_codec in ('libx264', 'h264'):
+            options.update(preset='veryfast', crf=str(crf))
+        if keyint is not None:
+            options['g'] = str(keyint)
+        vs.options = options
+        astream = None
+        if audio is not None:
+            wave = np.asarray(audio, dtype=np.float32)
+            if wave.ndim == 1:
+                wave = wave[None]
+            layout = {1: 'mono', 2: 'stereo'}[wave.shape[0]]
+            astream = container.add_stream(audio_codec, rate=sample_rate)
+            astream.layout = layout
+        for img in frames:
+            frame = av.VideoFrame.from_ndarray(img, format='rgb24')
+            for packet in vs.encode(frame):
+                container.mux(packet)
+        for packet in vs.encode():
+            container.mux(packet)
+        if astream is not None:
+            _encode_audio(av, container, astream, wave, sample_rate)
+    return path
+
+
+def _encode_audio(av, container, stream, wave: np.ndarray,
+                  sample_rate: int) -> None:
+    """Encode float ``(C, L)`` samples in 1024-sample frames."""
+    block = 1024
+    layout = {1: 'mono', 2: 'stereo'}[wave.shape[0]]
+    packed_s16 = stream.codec_context.name in ('pcm_s16le', 'flac')
+    if packed_s16:  # these encoders take interleaved int16
+        wave = (np.clip(wave, -1, 1) * 32767).astype(np.int16)
+    for start in range(0, wave.shape[1], block):
+        blk = wave[:, start:start + block]
+        if packed_s16:
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(blk.T).reshape(1, -1), format='s16',
+                layout=layout)
+        else:
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(blk), format='fltp', layout=layout)
+        frame.sample_rate = sample_rate
+        frame.pts = start
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode():
+        container.mux(packet)
+
+
+def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000) -> str:
+    """Write an audio-only file; codec from the extension.
+
+    ``.wav`` → PCM s16le, ``.flac`` → FLAC, ``.m4a``/``.aac`` → AAC,
+    ``.mp3`` → MP3, ``.ogg``/``.opus`` → Opus.
+
+    Args:
+        path: Output file.
+        wave: float32 ``(L,)`` or ``(C, L)`` in [-1, 1].
+        sample_rate: Hz.
+    """
+    av = _require_av()
+    ext = osp.splitext(path)[1].lower()
+    codec = {
+        '.wav': 'pcm_s16le',
+        '.flac': 'flac',
+        '.m4a': 'aac',
+        '.aac': 'aac',
+        '.mp3': 'libmp3lame',
+        '.ogg': 'libopus',
+        '.opus': 'libopus'
+    }.get(ext)
+    if codec is None:
+        raise ValueError(f'unknown audio extension {ext!r} for {path}')
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim == 1:
+        wave = wave[None]
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with av.open(path, 'w') as container:
+        stream = container.add_stream(codec, rate=sample_rate)
+        stream.layout = {1: 'mono', 2: 'stereo'}[wave.shape[0]]
+        _encode_audio(av, container, stream, wave, sample_rate)
+    return path

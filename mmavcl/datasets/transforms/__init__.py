@@ -1,0 +1,28 @@
+from .decoding import (AudioInit, DecodeAudioViews, DecodeVideoViews,
+                       VideoInit, time_compress)
+from .formatting import PackAVInputs
+from .photometric import ColorJitterViews, GrayscaleViews, adjust_clip
+from .readers import (BaseVideoReader, DecordVideoReader, PyAVVideoReader,
+                      build_video_reader, probe_audio_duration,
+                      probe_media,
+                      read_audio_span, read_audio_spans)
+from .sampling import (ORDER_AFTER, ORDER_BEFORE, ORDER_OVERLAP,
+                       BaseViewSampler, SampleAudioClips, SampleClips,
+                       SampleGlobalLocal, SampleSegments, SampleTemporalPairs,
+                       temporal_relation)
+from .spatial import (CenterCropViews, FlipViews, RandomResizedCropViews,
+                      ResizeViews, ThreeCropViews, ViewTransform, resize_clip)
+
+__all__ = [
+    'VideoInit', 'AudioInit', 'DecodeVideoViews', 'DecodeAudioViews',
+    'time_compress', 'PackAVInputs', 'BaseVideoReader', 'DecordVideoReader',
+    'PyAVVideoReader', 'build_video_reader', 'probe_audio_duration',
+    'probe_media',
+    'read_audio_span', 'read_audio_spans', 'BaseViewSampler', 'SampleClips',
+    'SampleSegments',
+    'SampleGlobalLocal', 'SampleTemporalPairs', 'SampleAudioClips',
+    'temporal_relation', 'ORDER_BEFORE', 'ORDER_AFTER', 'ORDER_OVERLAP',
+    'ResizeViews', 'RandomResizedCropViews', 'CenterCropViews',
+    'ThreeCropViews', 'FlipViews', 'ViewTransform', 'resize_clip',
+    'ColorJitterViews', 'GrayscaleViews', 'adjust_clip'
+]

@@ -1,0 +1,399 @@
+"""Open media, and decode every view of a sample in one pass per stream."""
+import os.path as osp
+from functools import partial
+from typing import Dict, List, Optional, Tuple
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from mmavcl.registry import TRANSFORMS
+from ..errors import MediaDecodeError, MissingAudioError
+from .readers import (DecordVideoReader, _probe_size, build_video_reader,
+                      decode_with_fallback, probe_audio_duration,
+                      read_audio_spans)
+
+
+def _reader_backend(reader) -> str:
+    return 'decord' if isinstance(reader, DecordVideoReader) else 'pyav'
+
+
+__all__ = [
+    'VideoInit', 'AudioInit', 'DecodeVideoViews', 'DecodeAudioViews',
+    'time_compress'
+]
+
+
+@TRANSFORMS.register_module()
+class VideoInit(BaseTransform):
+    """Open the video and read its frame count, rate and size.
+
+    Required keys: ``filename``.
+
+    Added keys: ``video_reader`` (a :class:`~.readers.BaseVideoReader`),
+    ``total_frames`` (int), ``fps`` (float), ``video_duration`` (s),
+    ``source_shape`` ``(H, W)`` of the frames the reader will return (set by
+    :class:`DecodeVideoViews` when the backend cannot tell it before
+    decoding), ``orig_shape`` (size stored in the file, when known).
+
+    Args:
+        backend: ``'decord'`` (default) or ``'pyav'``.
+        num_threads: Decoder threads.
+        decode_size: ``(W, H)`` resize-on-decode.
+        decode_short_side: Resize-on-decode to this short side (keeps the
+            aspect ratio). Crop boxes are then in the coordinates of the
+            resized frames (``source_shape``).
+        fault_tol: decord only, see :class:`~.readers.DecordVideoReader`.
+        fallback_backend: Backend to try when ``backend`` fails to open the
+            file (e.g. ``'pyav'`` for codecs decord lacks, such as AV1);
+            ``None`` to raise. When both fail, the error gives both reasons.
+        min_frames: Fewer frames is a :class:`MediaDecodeError` (e.g. the
+            ``clip_len * frame_interval`` of the sampler, to refuse videos
+            shorter than one clip instead of repeating their last frame).
+        max_pixels: Refuse frames larger than this many pixels (H * W), read
+            from the container header before any decoding, so one 4K or
+            12-megapixel file cannot stall a worker or exhaust its memory.
+
+    Every refusal raises :class:`MediaDecodeError` naming the file, which the
+    dataset's ``bad_sample_policy`` raises or skips. Added key ``vfr``:
+    whether the frame rate varies (frames are then picked by time).
+    """
+
+    def __init__(self,
+                 backend: str = 'decord',
+                 num_threads: int = 1,
+                 decode_size: Optional[Tuple[int, int]] = None,
+                 decode_short_side: Optional[int] = None,
+                 fault_tol: float = -1,
+                 fallback_backend: Optional[str] = 'pyav',
+                 min_frames: int = 1,
+                 max_pixels: Optional[int] = None) -> None:
+        if backend not in ('decord', 'pyav'):
+            raise ValueError(f'unknown backend {backend!r}')
+        if min_frames < 1:
+            raise ValueError(f'min_frames must be >= 1, got {min_frames}')
+        self.min_frames = int(min_frames)
+        self.max_pixels = max_pixels
+        self.backend = backend
+        self.num_threads = num_threads
+        self.decode_size = decode_size
+        self.decode_short_side = decode_short_side
+        self.fault_tol = fault_tol
+        self.fallback_backend = fallback_backend
+
+    def _open(self, filename: str, backend: str):
+        kw = dict(
+            num_threads=self.num_threads,
+            decode_size=self.decode_size,
+            decode_short_side=self.decode_short_side)
+        if backend == 'decord':
+            kw['fault_tol'] = self.fault_tol
+        return build_video_reader(filename, backend, **kw)
+
+    def transform(self, results: Dict) -> Dict:
+        filename = results['filename']
+        if not osp.exists(filename):
+            raise MediaDecodeError(filename, 'file does not exist')
+        if osp.getsize(filename) == 0:
+            raise MediaDecodeError(filename, 'empty file (0 bytes)')
+        if self.max_pixels is not None:
+            h, w = _probe_size(filename)
+            if h * w > self.max_pixels:
+                raise MediaDecodeError(
+                    filename, f'resolution {w}x{h} ({h * w} pixels) exceeds '
+                    f'max_pixels={self.max_pixels}; re-encode it smaller '
+                    '(tools/data/reencode_videos.py) or raise max_pixels')
+        try:
+            reader = self._open(filename, self.backend)
+        except MediaDecodeError as err:
+            if not self.fallback_backend or \
+                    self.fallback_backend == self.backend:
+                raise
+            try:
+                reader = self._open(filename, self.fallback_backend)
+            except MediaDecodeError as err2:
+                raise MediaDecodeError(
+                    filename, f'{err2.reason} ({self.fallback_backend}); '
+                    f'{self.backend}: {err.reason}') from None
+        if self.fallback_backend and self.fallback_backend != _reader_backend(
+                reader):
+            reader.fallback = (self.fallback_backend,
+                               partial(self._open, filename,
+                                       self.fallback_backend))
+        if reader.num_frames < self.min_frames:
+            reader.close()
+            raise MediaDecodeError(
+                filename, f'{reader.num_frames} frame(s), fewer than '
+                f'min_frames={self.min_frames}')
+        results['vfr'] = bool(reader.vfr)
+        results['video_reader'] = reader
+        results['total_frames'] = reader.num_frames
+        results['fps'] = reader.fps
+        results['video_duration'] = reader.num_frames / reader.fps
+        if reader.shape is not None:
+            results['source_shape'] = tuple(reader.shape)
+            results['orig_shape'] = tuple(reader.orig_shape)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(backend={self.backend!r}, '
+                f'num_threads={self.num_threads}, '
+                f'decode_size={self.decode_size}, '
+                f'decode_short_side={self.decode_short_side}, '
+                f'min_frames={self.min_frames}, max_pixels={self.max_pixels})')
+
+
+@TRANSFORMS.register_module()
+class AudioInit(BaseTransform):
+    """Read the duration of an audio-only sample.
+
+    Required keys: ``audio_filename``.
+
+    Added keys: ``audio_duration`` (s).
+    """
+
+    def transform(self, results: Dict) -> Dict:
+        filename = results['audio_filename']
+        if not filename or not osp.exists(filename):
+            raise MissingAudioError(str(filename), 'file does not exist')
+        results['audio_duration'] = probe_audio_duration(filename)
+        return results
+
+
+@TRANSFORMS.register_module()
+class DecodeVideoViews(BaseTransform):
+    """Decode the frames of all views with ONE reader call, split per view.
+
+    The sorted unique union of every view's ``frame_inds`` is decoded by a
+    single ``get_batch`` (decord) or one sequential PyAV pass; each view then
+    takes its frames from that buffer, in its own playback order (reversed
+    views come out reversed). The reader is closed and removed.
+
+    Required keys: ``video_reader``, ``video_views`` (list of dicts with
+    ``frame_inds``).
+
+    Added keys: ``video_imgs`` (list of uint8 ``(T_v, H, W, 3)`` arrays, one
+    per view), ``source_shape`` ``(H, W)``; every view dict gains
+    ``crop_box`` ``(0, 0, W, H)``, ``flip`` False and ``img_shape``.
+
+    Removed keys: ``video_reader``.
+    """
+
+    def transform(self, results: Dict) -> Dict:
+        reader = results.pop('video_reader')
+        views: List[dict] = results['video_views']
+        try:
+            all_inds = np.concatenate(
+                [np.asarray(v['frame_inds'], np.int64) for v in views])
+            union = np.unique(all_inds)
+            frames, reader = decode_with_fallback(reader, union)
+        finally:
+            reader.close()
+        h, w = frames.shape[1:3]
+        results['source_shape'] = (int(h), int(w))
+        results.setdefault('orig_shape', (int(h), int(w)))
+        imgs = []
+        for view in views:
+            pos = np.searchsorted(union, np.asarray(view['frame_inds']))
+            imgs.append(frames[pos])
+            view.setdefault('crop_box', (0.0, 0.0, float(w), float(h)))
+            view.setdefault('flip', False)
+            view['img_shape'] = (int(h), int(w))
+        results['video_imgs'] = imgs
+        results['num_decoded_frames'] = len(union)
+        return results
+
+
+def _lowpass(wave: np.ndarray, cutoff: float,
+             taps_per_octave: int = 16) -> np.ndarray:
+    """Hann-windowed-sinc low-pass; ``cutoff`` in cycles/sample (<0.5)."""
+    half = int(np.ceil(taps_per_octave / (2 * cutoff)))
+    n = np.arange(-half, half + 1)
+    h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hanning(len(n))
+    h /= h.sum()
+    return np.convolve(wave, h, mode='same').astype(np.float32)
+
+
+def time_compress(wave: np.ndarray, speed: float, length: int) -> np.ndarray:
+    """Play ``wave`` ``speed`` times faster, as frame skipping does to video.
+
+    Output sample ``k`` is input at position ``k * speed`` (linear
+    interpolation) after an anti-alias low-pass at ``0.45 / speed``
+    cycles/sample, so pitch rises by ``speed`` like a fast-forwarded tape.
+
+    Args:
+        wave: float32 ``(N,)``, ``N >= length * speed`` ideally.
+        speed: Factor > 0 (1 = unchanged).
+        length: Output length L.
+
+    Returns:
+        float32 ``(L,)``.
+    """
+    if speed == 1:
+        return wave[:length]
+    src = _lowpass(wave, 0.45 / speed) if speed > 1 else wave
+    pos = np.arange(length) * float(speed)
+    return np.interp(pos, np.arange(len(src)), src).astype(np.float32)
+
+
+def _merge_spans(spans: List[Tuple[float, float]],
+                 gap: float) -> Tuple[List[Tuple[float, float]], List[int]]:
+    """Merge spans closer than ``gap``; return the groups and each span's
+    group index."""
+    order = sorted(range(len(spans)), key=lambda i: spans[i][0])
+    groups: List[List[float]] = []
+    of = [0] * len(spans)
+    for i in order:
+        t0, t1 = spans[i]
+        if groups and t0 <= groups[-1][1] + gap:
+            groups[-1][1] = max(groups[-1][1], t1)
+        else:
+            groups.append([t0, t1])
+        of[i] = len(groups) - 1
+    return [(a, b) for a, b in groups], of
+
+
+@TRANSFORMS.register_module()
+class DecodeAudioViews(BaseTransform):
+    """Decode the audio of all audio views in one pass and cut each view.
+
+    The file is opened once; the views' time spans are merged into groups
+    (gaps below ``merge_gap``) and each group is decoded once after a seek,
+    resampled to ``sample_rate`` mono.
+    Each view ``(t0, t1)`` with ``speed`` s and ``reversed`` r yields
+    ``L = round((t1 - t0) / s * sample_rate)`` samples: the source samples of
+    the span, time-compressed by s (:func:`time_compress`), then reversed
+    when r. Views that reach outside the available audio are zero padded and
+    flagged ``padded=True``.
+
+    With ``fixed_duration`` D, each view's span is replaced by one of length
+    ``D * speed`` placed at the view's start (``align='start'``) or centred
+    on it (``align='center'``), so every sample of a batch has
+    ``L = D * sample_rate`` even when videos differ in fps.
+
+    Required keys: ``audio_filename`` (``None``: no audio; absent: use
+    ``filename``), ``audio_views`` (list
+    of dicts with ``time_span``, optional ``speed``/``reversed``).
+
+    Added keys: ``audio_wavs`` (list of float32 ``(L,)`` arrays). Each audio
+    view gains ``padded``, ``missing``, ``num_samples`` and
+    ``sample_rate``; ``time_span`` is the span actually used.
+
+    Args:
+        sample_rate: Output rate (Hz).
+        on_missing_audio: ``'raise'`` a :class:`MissingAudioError` (a
+            :class:`MediaDecodeError`) when the file has no audio stream or
+            the sidecar is missing, or ``'silence'``: zeros recorded with
+            ``missing=True`` (and ``padded=True``). Corrupt audio always
+            raises.
+        fixed_duration: Seconds of (uncompressed) audio per view, or
+            ``None`` to follow each view's span.
+        align: ``'start'`` or ``'center'`` for ``fixed_duration``.
+        merge_gap: Views whose spans lie closer than this (s) are decoded in
+            one pass; farther groups each get their own seek (one file
+            open either way).
+        max_pad_ratio: ``None``: pad and flag only. A float in [0, 1): a
+            view whose padded fraction is larger (audio shorter than the
+            clip) raises :class:`MediaDecodeError` (stream ``'audio'``), for
+            the dataset's ``bad_sample_policy`` to raise or skip. ``0.5``
+            refuses views that are more than half silence.
+    """
+
+    def __init__(self,
+                 sample_rate: int = 16000,
+                 on_missing_audio: str = 'raise',
+                 fixed_duration: Optional[float] = None,
+                 align: str = 'start',
+                 merge_gap: float = 1.0,
+                 max_pad_ratio: Optional[float] = None) -> None:
+        if max_pad_ratio is not None and not 0 <= max_pad_ratio < 1:
+            raise ValueError('max_pad_ratio must be None or in [0, 1), got '
+                             f'{max_pad_ratio}')
+        self.max_pad_ratio = max_pad_ratio
+        if on_missing_audio not in ('raise', 'silence'):
+            raise ValueError('on_missing_audio must be "raise" or "silence"')
+        if align not in ('start', 'center'):
+            raise ValueError('align must be "start" or "center"')
+        self.sample_rate = sample_rate
+        self.on_missing_audio = on_missing_audio
+        self.fixed_duration = fixed_duration
+        self.align = align
+        self.merge_gap = merge_gap
+
+    def _span(self, view: dict) -> Tuple[float, float]:
+        t0, t1 = (float(t) for t in view['time_span'])
+        if self.fixed_duration is None:
+            return t0, t1
+        d = self.fixed_duration * float(view.get('speed', 1))
+        if self.align == 'center':
+            c = 0.5 * (t0 + t1)
+            return c - d / 2, c + d / 2
+        return t0, t0 + d
+
+    def transform(self, results: Dict) -> Dict:
+        views: List[dict] = results.get('audio_views', [])
+        if not views:
+            results['audio_wavs'] = []
+            return results
+        sr = self.sample_rate
+        spans = [self._span(v) for v in views]
+        # absent key: the container itself; None: the dataset said no audio
+        filename = results.get('audio_filename', results.get('filename'))
+        missing = False
+        try:
+            if not filename:
+                raise MissingAudioError(
+                    str(results.get('filename')), 'no audio for this sample '
+                    '(audio_source="none")')
+            if not osp.exists(filename):
+                raise MissingAudioError(filename, 'file does not exist')
+            groups, view_group = _merge_spans(spans, self.merge_gap)
+            decoded = read_audio_spans(filename, groups, sr)
+        except MissingAudioError:
+            if self.on_missing_audio != 'silence':
+                raise
+            missing = True
+        wavs = []
+        for i, (view, (t0, t1)) in enumerate(zip(views, spans)):
+            speed = float(view.get('speed', 1))
+            n_src = int(round((t1 - t0) * sr))
+            length = int(round((t1 - t0) / speed * sr))
+            if missing:
+                out = np.zeros(length, np.float32)
+                padded = True
+            else:
+                wave, start = decoded[view_group[i]]
+                i0 = int(round((t0 - start) * sr))
+                seg = np.zeros(n_src, np.float32)
+                a, b = max(i0, 0), min(i0 + n_src, len(wave))
+                if b > a:
+                    seg[a - i0:b - i0] = wave[a:b]
+                padded = (b - a) < n_src
+                pad_ratio = 1.0 - max(b - a, 0) / max(n_src, 1)
+                if self.max_pad_ratio is not None and \
+                        pad_ratio > self.max_pad_ratio:
+                    raise MediaDecodeError(
+                        filename, f'audio covers {1 - pad_ratio:.0%} of view '
+                        f'{i} ({t0:.2f}-{t1:.2f} s); the audio ends at '
+                        f'{start + len(wave) / sr:.2f} s (max_pad_ratio='
+                        f'{self.max_pad_ratio})', 'audio')
+                out = time_compress(seg, speed, length)
+            if view.get('reversed', False):
+                out = out[::-1].copy()
+            view.update(
+                time_span=(t0, t1),
+                padded=bool(padded),
+                missing=missing,
+                num_samples=length,
+                sample_rate=sr)
+            view.setdefault('speed', 1)
+            view.setdefault('reversed', False)
+            wavs.append(out)
+        results['audio_wavs'] = wavs
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(sample_rate={self.sample_rate}, '
+                f'on_missing_audio={self.on_missing_audio!r}, '
+                f'fixed_duration={self.fixed_duration}, align={self.align!r}, '
+                f'merge_gap={self.merge_gap}, '
+                f'max_pad_ratio={self.max_pad_ratio})')

@@ -1,0 +1,551 @@
+"""Frame-accurate video readers (decord, PyAV) behind one interface, and a
+PyAV audio reader that decodes only a time span.
+
+Every failure to open or decode raises :class:`MediaDecodeError` naming the
+file; nothing here returns zeros for frames or samples it could not read.
+"""
+from typing import Callable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import MediaDecodeError, MissingAudioError
+
+__all__ = [
+    'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
+    'build_video_reader', 'read_audio_span', 'read_audio_spans',
+    'probe_audio_duration', 'probe_media', 'decode_with_fallback'
+]
+
+
+class BaseVideoReader:
+    """A video file opened for random access by frame index.
+
+    Attributes:
+        filename: The file.
+        num_frames: Number of frames T of the (first) video stream.
+        fps: Average frame rate.
+        shape: ``(H, W)`` of the frames :meth:`get_batch` returns (after
+            resize-on-decode, if any); ``None`` until the first decode when
+            the backend cannot tell it cheaply.
+        orig_shape: ``(H, W)`` stored in the file (same caveat).
+        num_decode_calls: How many times :meth:`get_batch` ran (used by tests
+            and benchmarks to prove one decode per sample).
+    """
+
+    filename: str
+    num_frames: int
+    fps: float
+    shape: Optional[Tuple[int, int]]
+    orig_shape: Optional[Tuple[int, int]]
+
+    #: True when the frame rate varies (frames are then picked by time)
+    vfr: bool = False
+    #: ``(backend name, zero-argument opener)`` tried when decoding fails
+    fallback: Optional[Tuple[str, Callable[[], 'BaseVideoReader']]] = None
+
+    def __init__(self) -> None:
+        self.num_decode_calls = 0
+
+    def get_batch(self, inds: Sequence[int]) -> np.ndarray:
+        """Decode frames ``inds`` (any order, repeats allowed).
+
+        Returns:
+            uint8 ``(len(inds), H, W, 3)`` RGB.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def _check(self, inds: np.ndarray) -> None:
+        if len(inds) and (inds.min() < 0 or inds.max() >= self.num_frames):
+            raise MediaDecodeError(
+                self.filename, f'frame index {int(inds.max())} out of range '
+                f'[0, {self.num_frames})')
+
+
+def _target_size(orig_hw: Tuple[int, int],
+                 decode_size: Optional[Tuple[int, int]],
+                 decode_short_side: Optional[int]) -> Optional[Tuple[int,
+                                                                     int]]:
+    """(H, W) to decode to, or None to keep the stored size."""
+    h, w = orig_hw
+    if decode_size is not None:
+        dw, dh = decode_size
+        return (int(dh), int(dw))
+    if decode_short_side is not None:
+        s = float(decode_short_side)
+        if h <= w:
+            return (int(s), int(round(w * s / h)))
+        return (int(round(h * s / w)), int(s))
+    return None
+
+
+class DecordVideoReader(BaseVideoReader):
+    """decord 0.6 ``VideoReader`` (``get_batch`` is frame-accurate).
+
+    Args:
+        filename: Video file.
+        num_threads: Decoder threads (0 = decord's default, auto).
+        decode_size: ``(W, H)`` to resize to while decoding.
+        decode_short_side: Resize so the short side has this length (keeps
+            the aspect ratio; the size is read from the header with PyAV).
+        fault_tol: decord's tolerance of corrupt frames, which it otherwise
+            silently replaces by copies of their neighbours: ``-1`` never
+            complain, ``0 < x < 1`` a fraction of the video, ``x >= 1`` a
+            count. Exceeding it raises :class:`MediaDecodeError`.
+    """
+
+    def __init__(self,
+                 filename: str,
+                 num_threads: int = 1,
+                 decode_size: Optional[Tuple[int, int]] = None,
+                 decode_short_side: Optional[int] = None,
+                 fault_tol: float = -1) -> None:
+        super().__init__()
+        try:
+            import decord
+        except ImportError as err:  # pragma: no cover
+            raise ImportError('backend="decord" needs `pip install decord`; '
+                              'or use backend="pyav"') from err
+        self.filename = filename
+        try:
+            kw = dict(num_threads=num_threads, fault_tol=str(fault_tol))
+            target = None
+            if decode_size is not None or decode_short_side is not None:
+                # decord tells the size only by decoding; the header is
+                # enough for PyAV
+                self.orig_shape = _probe_size(filename)
+                target = _target_size(self.orig_shape, decode_size,
+                                      decode_short_side)
+                kw.update(width=target[1], height=target[0])
+            vr = decord.VideoReader(filename, **kw)
+            self.num_frames = len(vr)
+            self.fps = float(vr.get_avg_fps())
+        except MediaDecodeError:
+            raise
+        except Exception as err:  # decord raises DECORDError/RuntimeError
+            raise MediaDecodeError(filename, _short(err)) from err
+        if self.num_frames <= 0:
+            raise MediaDecodeError(filename, 'no video frames')
+        # without resize the size is learnt from the first decoded batch
+        self.shape = target
+        if target is None:
+            self.orig_shape = None
+        self._vr = vr
+        self._time_map = self._vfr_map(vr)
+        self.vfr = self._time_map is not None
+
+    def _vfr_map(self, vr) -> Optional[np.ndarray]:
+        """Index -> frame map for variable-frame-rate files, else None.
+
+        decord numbers frames by count, which puts frame ``i`` of a VFR file
+        far from ``i / fps`` seconds (the time spans views and their audio
+        are cut by). Index ``i`` is mapped to the first frame shown at or
+        after ``i / fps``, the rule of :class:`PyAVVideoReader`, so both
+        backends return the same frames and video stays aligned with audio.
+        """
+        try:
+            starts = np.asarray(
+                vr.get_frame_timestamp(np.arange(self.num_frames)))[:, 0]
+        except Exception:  # no index: keep decord's own numbering
+            return None
+        idx = np.round((starts - starts[0]) * self.fps).astype(np.int64)
+        if np.array_equal(idx, np.arange(self.num_frames)):
+            return None  # constant frame rate
+        idx = np.maximum.accumulate(idx)
+        frame_of = np.searchsorted(idx, np.arange(self.num_frames), 'left')
+        return np.minimum(frame_of, self.num_frames - 1)
+
+    def get_batch(self, inds: Sequence[int]) -> np.ndarray:
+        inds = np.asarray(inds, dtype=np.int64).reshape(-1)
+        self._check(inds)
+        self.num_decode_calls += 1
+        if self._time_map is not None:
+            inds = self._time_map[inds]
+        try:
+            frames = self._vr.get_batch(inds.tolist()).asnumpy()
+        except Exception as err:
+            raise MediaDecodeError(self.filename, _short(err)) from err
+        if self.shape is None:
+            self.shape = self.orig_shape = tuple(frames.shape[1:3])
+        return frames
+
+    def close(self) -> None:
+        self._vr = None
+
+
+def _probe_size(filename: str) -> Tuple[int, int]:
+    """(H, W) of the first video stream, from the header only."""
+    info = probe_media(filename)
+    if not info['has_video']:
+        raise MediaDecodeError(filename, 'no video stream')
+    if not info['video_codec']:
+        raise MediaDecodeError(
+            filename, 'unsupported video codec: the file has a video stream '
+            'but this FFmpeg build has no decoder for it')
+    return info['height'], info['width']
+
+
+def probe_media(filename: str) -> dict:
+    """Read what the container header says, without decoding anything.
+
+    Returns:
+        dict with ``has_video``, ``video_codec`` (decoder name, ``None`` if
+        FFmpeg has none), ``width``, ``height``, ``fps``, ``num_frames``
+        (header count, 0 if unknown), ``duration`` (s, container),
+        ``has_audio``, ``audio_codec``, ``audio_duration`` (s, 0 if
+        unknown), ``size_bytes``.
+
+    Raises:
+        MediaDecodeError: the container cannot be opened (empty, garbage,
+            truncated before the index).
+    """
+    import os
+
+    import av
+    size = os.path.getsize(filename) if os.path.exists(filename) else -1
+    if size < 0:
+        raise MediaDecodeError(filename, 'file does not exist')
+    if size == 0:
+        raise MediaDecodeError(filename, 'empty file (0 bytes)')
+    info = dict(has_video=False, video_codec=None, width=0, height=0,
+                fps=0.0, num_frames=0, duration=0.0, has_audio=False,
+                audio_codec=None, audio_duration=0.0, size_bytes=size)
+    try:
+        with av.open(filename) as c:
+            info['duration'] = (c.duration or 0) / 1e6
+            if c.streams.video:
+                s = c.streams.video[0]
+                info['has_video'] = True
+                cc = s.codec_context
+                if cc is not None:
+                    info.update(video_codec=cc.name, width=int(cc.width),
+                                height=int(cc.height))
+                rate = s.average_rate or s.guessed_rate
+                info['fps'] = float(rate) if rate else 0.0
+                info['num_frames'] = int(s.frames or 0)
+            if c.streams.audio:
+                a = c.streams.audio[0]
+                info['has_audio'] = True
+                cc = a.codec_context
+                info['audio_codec'] = cc.name if cc is not None else None
+                if a.duration:
+                    info['audio_duration'] = float(a.duration * a.time_base)
+    except MediaDecodeError:
+        raise
+    except Exception as err:
+        raise MediaDecodeError(filename, _short(err)) from err
+    return info
+
+
+def _short(err: BaseException, limit: int = 300) -> str:
+    msg = str(err).strip().splitlines()
+    text = msg[0] if msg else type(err).__name__
+    return f'{type(err).__name__}: {text[:limit]}'
+
+
+class PyAVVideoReader(BaseVideoReader):
+    """PyAV reader for files decord cannot read; same interface.
+
+    Frames are located by presentation time: frame ``i`` is the one whose
+    timestamp rounds to ``i / fps`` after the stream start. Indices are
+    decoded in sorted order with a seek whenever the next wanted index lies
+    more than ``seek_gap`` frames ahead. AVI files carry no presentation
+    times, so there frames are counted from the start. When the header
+    gives no frame count (MKV/WebM) or an unreliable one (AVI), the
+    packets are counted once at open (demux only, no decoding).
+
+    Args:
+        filename: Video file.
+        num_threads: Decoder threads (0 = FFmpeg's choice); frame threading
+            (``thread_type='AUTO'``) roughly doubles speed.
+        decode_size: ``(W, H)`` to resize to (swscale, bilinear-area).
+        decode_short_side: Resize so the short side has this length.
+        seek_gap: Seek instead of decoding through gaps larger than this.
+    """
+
+    def __init__(self,
+                 filename: str,
+                 num_threads: int = 0,
+                 decode_size: Optional[Tuple[int, int]] = None,
+                 decode_short_side: Optional[int] = None,
+                 seek_gap: int = 64) -> None:
+        super().__init__()
+        import av
+        self.filename = filename
+        self.seek_gap = seek_gap
+        self.num_threads = num_threads
+        try:
+            self._container = av.open(filename)
+            if not self._container.streams.video:
+                raise MediaDecodeError(filename, 'no video stream')
+            stream = self._container.streams.video[0]
+            if stream.codec_context is None:
+                raise MediaDecodeError(
+                    filename, 'unsupported video codec: the file has a video '
+                    'stream but this FFmpeg build has no decoder for it')
+            stream.thread_type = 'AUTO'
+            if num_threads:
+                stream.thread_count = num_threads
+            rate = stream.average_rate or stream.guessed_rate
+            if not rate:
+                raise MediaDecodeError(filename, 'unknown frame rate')
+            self.fps = float(rate)
+            # frames are found by time anyway; the flag is informative. A
+            # mean rate away from the stream's base rate means VFR.
+            base = stream.base_rate
+            self.vfr = bool(base and abs(float(rate) / float(base) - 1) > 0.01)
+            self._tb = float(stream.time_base)
+            self._start = stream.start_time or 0
+            # AVI stores no presentation times (B-frames make them jump):
+            # frames are found by counting there, by timestamp elsewhere
+            self._by_count = 'avi' in self._container.format.name
+            n = stream.frames
+            if not n or self._by_count:
+                # headers lie or stay silent (MKV, AVI): count the packets,
+                # which costs a demux but no decoding
+                n = sum(1 for p in self._container.demux(stream) if p.size)
+                self._container.seek(0, stream=stream)
+            self.num_frames = int(n)
+            h, w = stream.codec_context.height, stream.codec_context.width
+        except MediaDecodeError:
+            raise
+        except Exception as err:  # av.error.FFmpegError and friends
+            raise MediaDecodeError(filename, _short(err)) from err
+        if self.num_frames <= 0 or not h or not w:
+            raise MediaDecodeError(filename, 'no video frames')
+        self._stream = stream
+        self.orig_shape = (int(h), int(w))
+        self.shape = _target_size(self.orig_shape, decode_size,
+                                  decode_short_side) or self.orig_shape
+
+    def _index(self, frame) -> int:
+        pts = frame.pts if frame.pts is not None else 0
+        return int(round((pts - self._start) * self._tb * self.fps))
+
+    def _to_array(self, frame) -> np.ndarray:
+        h, w = self.shape
+        if (h, w) != self.orig_shape:
+            return frame.to_ndarray(format='rgb24', width=w, height=h)
+        return frame.to_ndarray(format='rgb24')
+
+    def get_batch(self, inds: Sequence[int]) -> np.ndarray:
+        inds = np.asarray(inds, dtype=np.int64).reshape(-1)
+        self._check(inds)
+        self.num_decode_calls += 1
+        want = np.unique(inds)
+        got = {}
+        if self._by_count:
+            return self._get_by_count(inds, want)
+        try:
+            pos = 0
+            while pos < len(want):
+                target = int(want[pos])
+                ts = int(self._start + target / self.fps / self._tb)
+                self._container.seek(
+                    max(ts, self._start), stream=self._stream, backward=True)
+                last = None
+                for frame in self._container.decode(self._stream):
+                    idx = self._index(frame)
+                    if idx < target:
+                        continue
+                    last = frame
+                    # a frame covers every wanted index up to its own (VFR or
+                    # dropped frames): take the nearest following frame
+                    while pos < len(want) and want[pos] <= idx:
+                        got[int(want[pos])] = self._to_array(frame)
+                        pos += 1
+                    if pos >= len(want) or want[pos] - idx > self.seek_gap:
+                        break
+                    target = int(want[pos])
+                else:
+                    # stream ended before the wanted frames: repeat the last
+                    # decoded one while it is still on screen (its duration;
+                    # at least one frame), never for a stream cut short
+                    if last is not None and pos < len(want) and \
+                            want[pos] - self._index(last) <= max(
+                                1, round((last.duration or 0) * self._tb *
+                                         self.fps)):
+                        while pos < len(want):
+                            got[int(want[pos])] = self._to_array(last)
+                            pos += 1
+                    if pos < len(want):
+                        raise MediaDecodeError(
+                            self.filename, f'stream ended before frame '
+                            f'{int(want[pos])} of {self.num_frames}')
+        except MediaDecodeError:
+            raise
+        except Exception as err:
+            raise MediaDecodeError(self.filename, _short(err)) from err
+        return np.stack([got[int(i)] for i in inds])
+
+    def _get_by_count(self, inds: np.ndarray,
+                      want: np.ndarray) -> np.ndarray:
+        got = {}
+        wanted = set(int(i) for i in want)
+        last = int(want[-1])
+        try:
+            self._container.seek(0, stream=self._stream)
+            for i, frame in enumerate(self._container.decode(self._stream)):
+                if i in wanted:
+                    got[i] = self._to_array(frame)
+                if i >= last:
+                    break
+        except Exception as err:
+            raise MediaDecodeError(self.filename, _short(err)) from err
+        missing = wanted - set(got)
+        if missing:
+            raise MediaDecodeError(
+                self.filename, f'stream ended before frame {min(missing)} '
+                f'of {self.num_frames}')
+        return np.stack([got[int(i)] for i in inds])
+
+    def close(self) -> None:
+        if getattr(self, '_container', None) is not None:
+            self._container.close()
+            self._container = None
+
+
+def decode_with_fallback(reader: BaseVideoReader, inds: Sequence[int]
+                         ) -> Tuple[np.ndarray, BaseVideoReader]:
+    """``reader.get_batch(inds)``; when that fails and the reader has a
+    ``fallback``, reopen the file with the fallback backend and try again
+    (decord 0.6 fails on some files it opened fine, e.g. a 48x32 H.264).
+
+    Returns:
+        ``(frames, reader)``: the reader that succeeded (the caller closes
+        it; a failed primary reader is closed here).
+
+    Raises:
+        MediaDecodeError: both failed; the message gives both reasons.
+    """
+    try:
+        return reader.get_batch(inds), reader
+    except MediaDecodeError as err:
+        if reader.fallback is None:
+            raise
+        name, reopen = reader.fallback
+        reader.close()
+        try:
+            other = reopen()
+            return other.get_batch(inds), other
+        except MediaDecodeError as err2:
+            raise MediaDecodeError(
+                reader.filename, f'{err2.reason} ({name}); primary '
+                f'backend: {err.reason}') from None
+
+
+def build_video_reader(filename: str, backend: str = 'decord',
+                       **kwargs) -> BaseVideoReader:
+    """Open ``filename`` with ``backend`` (``'decord'`` or ``'pyav'``)."""
+    if backend == 'decord':
+        return DecordVideoReader(filename, **kwargs)
+    if backend == 'pyav':
+        return PyAVVideoReader(filename, **kwargs)
+    raise ValueError(f'unknown video backend {backend!r}')
+
+
+def probe_audio_duration(filename: str) -> float:
+    """Duration (s) of the first audio stream of ``filename``."""
+    import av
+    try:
+        with av.open(filename) as c:
+            if not c.streams.audio:
+                raise MissingAudioError(filename, 'no audio stream')
+            s = c.streams.audio[0]
+            if s.duration:
+                return float(s.duration * s.time_base)
+            if c.duration:
+                return c.duration / 1e6
+            # no header duration (raw streams): count the samples
+            return sum(f.samples for f in c.decode(s)) / float(s.rate)
+    except MediaDecodeError:
+        raise
+    except Exception as err:
+        raise MediaDecodeError(filename, _short(err), 'audio') from err
+
+
+def read_audio_span(filename: str,
+                    t0: float,
+                    t1: float,
+                    sample_rate: int = 16000,
+                    seek_margin: float = 0.2) -> Tuple[np.ndarray, float]:
+    """Decode the audio of ``filename`` covering ``[t0, t1)`` seconds.
+
+    The first audio stream is decoded, downmixed to mono and resampled to
+    ``sample_rate`` by libswresample. Decoding starts at a seek to
+    ``t0 - seek_margin`` and stops after ``t1``; the margin's frames are
+    decoded and dropped, which primes the decoder (AAC's overlapped
+    transform and MP3's bit reservoir need the preceding frames).
+
+    Returns:
+        ``(wave, start)``: float32 ``(L,)`` samples and the source time (s)
+        of ``wave[0]``. The span may be only partly covered (audio shorter
+        than asked): the caller pads and flags it.
+
+    Raises:
+        MediaDecodeError: missing file, no audio stream, or decoder errors.
+    """
+    return read_audio_spans(filename, [(t0, t1)], sample_rate,
+                            seek_margin)[0]
+
+
+def read_audio_spans(filename: str,
+                     spans: Sequence[Tuple[float, float]],
+                     sample_rate: int = 16000,
+                     seek_margin: float = 0.2) -> List[Tuple[np.ndarray,
+                                                             float]]:
+    """:func:`read_audio_span` for several spans, opening the file once.
+
+    Each span is decoded after its own seek, so far-apart views do not
+    decode the audio between them.
+    """
+    import av
+    try:
+        container = av.open(filename)
+    except Exception as err:
+        raise MediaDecodeError(filename, _short(err), 'audio') from err
+    try:
+        if not container.streams.audio:
+            raise MissingAudioError(filename, 'no audio stream')
+        stream = container.streams.audio[0]
+        return [
+            _decode_span(av, container, stream, t0, t1, sample_rate,
+                         seek_margin) for t0, t1 in spans
+        ]
+    except MediaDecodeError:
+        raise
+    except Exception as err:
+        raise MediaDecodeError(filename, _short(err), 'audio') from err
+    finally:
+        container.close()
+
+
+def _decode_span(av, container, stream, t0: float, t1: float,
+                 sample_rate: int,
+                 seek_margin: float) -> Tuple[np.ndarray, float]:
+    tb = float(stream.time_base)
+    # always seek: a previous span may have left the demuxer past t0
+    target = max(t0 - seek_margin, 0.0)
+    container.seek(int(target / tb), stream=stream, backward=True)
+    resampler = av.AudioResampler(
+        format='fltp', layout='mono', rate=sample_rate)
+    chunks = []
+    start = None
+    for frame in container.decode(stream):
+        ft = frame.time
+        if ft is not None:
+            if ft + frame.samples / float(frame.sample_rate) < t0 - 0.05:
+                continue  # entirely before the span (after a seek)
+            if ft > t1 + 0.05:
+                break
+        if start is None:
+            start = ft if ft is not None else 0.0
+        frame.pts = None  # let the resampler count samples itself
+        chunks.extend(o.to_ndarray()[0] for o in resampler.resample(frame))
+    if start is None:
+        return np.zeros(0, np.float32), t0
+    chunks.extend(o.to_ndarray()[0] for o in resampler.resample(None))
+    wave = np.concatenate(chunks) if chunks else np.zeros(0)
+    return wave.astype(np.float32, copy=False), float(start)

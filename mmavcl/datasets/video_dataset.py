@@ -1,0 +1,665 @@
+"""Annotation-list datasets for audio-visual and audio-only data."""
+import difflib
+import inspect
+import json
+import logging
+import os.path as osp
+import pickle
+import re
+from array import array
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
+                    Tuple, Union)
+
+import numpy as np
+from mmengine.dataset import BaseDataset
+from mmengine.fileio import get_local_path
+from mmengine.logging import print_log
+
+from mmavcl.registry import DATASETS, TRANSFORMS
+from .errors import (AnnotationError, MediaDecodeError, PipelineConfigError,
+                     TooManyBadSamplesError)
+
+AUDIO_SOURCES = ('container', 'sidecar', 'none')
+BAD_SAMPLE_POLICIES = ('raise', 'skip')
+#: metainfo key of a data sample listing the bad files skipped to make it
+SKIPPED_KEY = 'skipped_bad_samples'
+
+
+def _parse_label_tokens(tokens: Sequence[str]) -> Union[int, List[int]]:
+    labels = [int(t) for t in tokens]  # ValueError is reported by the caller
+    return labels[0] if len(labels) == 1 else labels
+
+
+def _hint(name: str, choices: Sequence[str]) -> str:
+    close = difflib.get_close_matches(
+        name, list(dict.fromkeys(choices)), n=2, cutoff=0.75)
+    return f'; did you mean {" or ".join(map(repr, close))}?' if close else ''
+
+
+def _init_params(cls: type) -> List[str]:
+    """Keyword arguments ``cls(...)`` accepts, following ``**kwargs`` up
+    the base classes."""
+    names: List[str] = []
+    for klass in cls.__mro__:
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names += [p.name for p in params if p.name != 'self' and p.kind in (
+            p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        if not any(p.kind == p.VAR_KEYWORD for p in params):
+            break
+    return list(dict.fromkeys(names))
+
+
+def build_pipeline(pipeline: Sequence[Union[dict, Callable]],
+                   registry=TRANSFORMS) -> List[Callable]:
+    """Build transform configs; a typo gives one line naming the position,
+    the transform and the key, with the closest valid names.
+
+    Raises:
+        PipelineConfigError: unknown ``type`` or unknown argument.
+    """
+    out = []
+    for i, cfg in enumerate(pipeline):
+        if not isinstance(cfg, dict):
+            out.append(cfg)
+            continue
+        name = cfg.get('type')
+        if name is None:
+            raise PipelineConfigError(
+                f'pipeline[{i}] has no "type" key: {dict(cfg)!r}')
+        cls = registry.get(name) if isinstance(name, str) else name
+        if cls is None:
+            names = sorted(set(registry.module_dict) | set(
+                registry.parent.module_dict if registry.parent else ()))
+            raise PipelineConfigError(
+                f'pipeline[{i}]: unknown transform type {name!r} in registry '
+                f'scope {registry.scope!r} ({registry.name})'
+                f'{_hint(name, names)} (MMAction2 transforms need the prefix "mmaction.", e.g. '
+                '"mmaction.DecordInit")')
+        try:
+            out.append(registry.build(cfg))
+        except TypeError as err:
+            found = re.search(r"unexpected keyword argument '(\w+)'",
+                              str(err))
+            if not found:
+                raise
+            key = found.group(1)
+            params = _init_params(cls) if inspect.isclass(cls) else []
+            raise PipelineConfigError(
+                f'pipeline[{i}] ({getattr(cls, "__name__", name)}): unknown '
+                f'argument {key!r}{_hint(key, params)} (accepted: '
+                f'{", ".join(params)})') from None
+    return out
+
+
+class _DuplicateFinder:
+    """Finds repeated paths in a list with 16 bytes per record (two int64
+    arrays), so a 1M-line list needs no set of strings."""
+
+    def __init__(self) -> None:
+        self.hashes = array('q')
+        self.lines = array('q')
+
+    def add(self, lineno: int, rec: dict) -> None:
+        self.hashes.append(hash(rec['filename']))
+        self.lines.append(lineno)
+
+    def find(self, record: Callable[[int], dict]
+             ) -> Tuple[List[Tuple[int, str]], List[Tuple[int, str]]]:
+        """``(duplicates, conflicts)``: ``(line, message)`` lists; a conflict
+        is the same path with a different label."""
+        if len(self.hashes) < 2:
+            return [], []
+        h = np.frombuffer(self.hashes, dtype=np.int64)
+        order = np.argsort(h, kind='stable')
+        same = np.flatnonzero(h[order][1:] == h[order][:-1]) + 1
+        dups, conflicts = [], []
+        first_of: Dict[int, int] = {}
+        for k in same:
+            i = int(order[k])
+            j = first_of.setdefault(int(h[i]), int(order[k - 1]))
+            a, b = record(j), record(i)
+            if a['filename'] != b['filename']:  # a 64-bit hash collision
+                continue
+            la, lb = self.lines[j], self.lines[i]
+            if a.get('label') != b.get('label'):
+                conflicts.append((lb, f'{b["filename"]} listed again with '
+                                  f'label {b.get("label")} (line {la} says '
+                                  f'{a.get("label")})'))
+            else:
+                dups.append((lb, f'duplicate of line {la}: '
+                             f'{b["filename"]}'))
+        return sorted(dups), sorted(conflicts)
+
+
+@DATASETS.register_module()
+class AVVideoDataset(BaseDataset):
+    """A list of videos (with optional labels) and their audio.
+
+    The annotation file is either
+
+    * a text list in MMAction2's ``VideoDataset`` format, one video per line:
+      ``path/to/video.mp4 [label ...]`` (whitespace separated; several
+      labels only with ``multi_label=True``; blank lines and lines starting
+      with ``#`` are ignored), or
+    * a ``.json`` file: a list of records ``{"filename": str, "label": int |
+      list[int] (optional), "audio_filename": str (optional)}``, or an
+      OpenMMLab 2.0 dict ``{"metainfo": {...}, "data_list": [records]}``.
+
+    Paths are relative to ``data_prefix['video']`` (itself relative to
+    ``data_root``). Only the relative path and the label are stored, in
+    mmengine's serialised byte buffer (``serialize_data=True``): about 60
+    bytes per video plus the path, shared by dataloader workers. Prefixes and
+    audio paths are resolved when a sample is read, and files are not
+    touched while the list is loaded, so a 1M-line list loads in seconds.
+
+    Audio (``audio_source``):
+
+    * ``'container'``: the audio stream of the video file itself.
+    * ``'sidecar'``: ``<data_prefix['audio']>/<relative stem><ext>`` for the
+      first ``ext`` in ``audio_exts`` that exists (``data_prefix['audio']``
+      defaults to the video prefix). A JSON record's ``audio_filename``
+      overrides it.
+    * ``'none'``: no audio (``audio_filename`` is ``None``).
+
+    Each sample's ``results`` dict holds ``filename`` (absolute path),
+    ``audio_filename`` (path or ``None``), ``video_id`` (the path as written
+    in the list), ``label`` (int, list of ints for multi-label, or absent),
+    ``sample_idx`` and ``modality``.
+
+    Args:
+        ann_file: Annotation file (``.txt``/``.json``...).
+        pipeline: Transforms.
+        data_root: Root joined to relative ``ann_file``/``data_prefix``.
+        data_prefix: ``dict(video=..., audio=...)``.
+        audio_source: ``'container'``, ``'sidecar'`` or ``'none'``.
+        audio_exts: Sidecar extensions tried in order.
+        with_label: ``True``: every line must carry a label; ``False``:
+            labels are ignored (pretraining); ``None``: optional per line.
+        multi_label: Allow several labels per line (AudioSet style).
+        num_classes: If given, labels must lie in ``[0, num_classes)``.
+        bad_sample_policy: What a :class:`MediaDecodeError` (unreadable,
+            empty, truncated, unsupported or refused media; missing audio
+            unless ``DecodeAudioViews(on_missing_audio='silence')``) does:
+
+            * ``'raise'``: propagate it; the message names the file and the
+              reason (also from DataLoader workers, which re-raise it in the
+              main process with the same type).
+            * ``'skip'``: draw another index, deterministically from
+              ``(skip_seed, index, attempt)`` so runs are reproducible. The
+              file is logged once (per process; once per run with
+              :class:`~mmavcl.engine.hooks.BadSampleSummaryHook`, which also
+              logs a per-epoch count), remembered so it is not decoded
+              again, and listed in the returned data sample's metainfo
+              ``skipped_bad_samples`` (``(filename, reason)`` pairs).
+              Refused with ``test_mode=True``: a replaced test video would
+              bias the metric.
+
+            Errors that are not media errors (bugs) always propagate, with a
+            note naming the sample's index and file.
+        max_bad_ratio: With ``'skip'``: once ``bad_ratio_warmup`` reads were
+            made in a process, more than this fraction of bad reads raises
+            :class:`TooManyBadSamplesError` listing every bad file and its
+            reason. ``None``: no limit.
+        bad_ratio_warmup: Reads before ``max_bad_ratio`` is enforced.
+        skip_seed: Seed of the replacement draws.
+        on_duplicate: A path listed twice with the same label: ``'warn'``
+            (one warning naming the lines; both lines stay samples) or
+            ``'error'`` (:class:`AnnotationError`). The same path with
+            different labels is always an error.
+        check_data_prefix: Raise at build time, naming the key and the path,
+            when a local ``data_prefix`` directory is missing. ``None``
+            (default): check when the dataset has a pipeline (it will read
+            files); lists parsed without a pipeline are not checked.
+        **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`; an unknown
+            key is a ``TypeError`` naming it and the closest valid one.
+    """
+
+    modality = 'video'
+    prefix_key = 'video'
+
+    def __init__(self,
+                 ann_file: str,
+                 pipeline: Sequence[Union[dict, Callable]] = (),
+                 data_root: Optional[str] = '',
+                 data_prefix: Optional[dict] = None,
+                 audio_source: str = 'container',
+                 audio_exts: Sequence[str] = ('.wav', '.flac'),
+                 with_label: Optional[bool] = None,
+                 multi_label: bool = False,
+                 num_classes: Optional[int] = None,
+                 bad_sample_policy: str = 'raise',
+                 max_bad_ratio: Optional[float] = None,
+                 bad_ratio_warmup: int = 100,
+                 skip_seed: int = 0,
+                 on_duplicate: str = 'warn',
+                 check_data_prefix: Optional[bool] = None,
+                 **kwargs) -> None:
+        if audio_source not in AUDIO_SOURCES:
+            raise ValueError(f'audio_source must be one of {AUDIO_SOURCES}, '
+                             f'got {audio_source!r}')
+        if bad_sample_policy not in BAD_SAMPLE_POLICIES:
+            raise ValueError(f'bad_sample_policy must be one of '
+                             f'{BAD_SAMPLE_POLICIES}, got '
+                             f'{bad_sample_policy!r}')
+        if bad_sample_policy == 'skip' and kwargs.get('test_mode'):
+            raise ValueError(
+                "bad_sample_policy='skip' with test_mode=True would replace "
+                'a test video by another one and bias the metric; clean the '
+                'list with tools/data/check_dataset.py instead')
+        if max_bad_ratio is not None and not 0 <= max_bad_ratio <= 1:
+            raise ValueError(f'max_bad_ratio must be in [0, 1], got '
+                             f'{max_bad_ratio}')
+        if on_duplicate not in ('warn', 'error'):
+            raise ValueError(f"on_duplicate must be 'warn' or 'error', got "
+                             f'{on_duplicate!r}')
+        accepted = inspect.signature(BaseDataset.__init__).parameters
+        for key in kwargs:
+            if key not in accepted:
+                own = inspect.signature(AVVideoDataset.__init__).parameters
+                names = [k for k in list(own) + list(accepted)
+                         if k not in ('self', 'kwargs')]
+                raise TypeError(f'{type(self).__name__}: unknown argument '
+                                f'{key!r}{_hint(key, names)}')
+        self.bad_sample_policy = bad_sample_policy
+        self.max_bad_ratio = max_bad_ratio
+        self.bad_ratio_warmup = int(bad_ratio_warmup)
+        self.skip_seed = int(skip_seed)
+        self.on_duplicate = on_duplicate
+        #: log each newly found bad file (the summary hook turns it off and
+        #: logs once per run from the main process instead)
+        self.log_bad_samples = True
+        self._reset_bad_counts()
+        self.check_data_prefix = (bool(pipeline) if check_data_prefix is None
+                                  else check_data_prefix)
+        prefix = {k: v for k, v in (data_prefix or {}).items() if v}
+        prefix.setdefault(self.prefix_key, '')
+        # sidecar audio lives next to the videos unless told otherwise
+        prefix.setdefault('audio', prefix.get('video', ''))
+        self.audio_source = audio_source
+        self.audio_exts = tuple(audio_exts)
+        self.with_label = with_label
+        self.multi_label = multi_label
+        self.num_classes = num_classes
+        # build with mmavcl's registry so that the pipeline works without
+        # default_scope='mmavcl' (its parent still serves 'mmaction.X' types)
+        pipeline = build_pipeline(pipeline)
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root or '',
+            data_prefix=prefix,
+            pipeline=pipeline,
+            **kwargs)
+
+    # ------------------------------------------------------------ loading
+    def _join_prefix(self) -> None:
+        super()._join_prefix()
+        if not self.check_data_prefix:
+            return
+        keys = [self.prefix_key]
+        if self.audio_source == 'sidecar' and self.prefix_key != 'audio':
+            keys.append('audio')
+        for key in keys:
+            path = self.data_prefix.get(key, '')
+            if path and '://' not in path and not osp.isdir(path):
+                raise FileNotFoundError(
+                    f"data_prefix['{key}'] = {path!r} is not a directory "
+                    f'(data_root={self.data_root!r}); fix data_root / '
+                    'data_prefix in the config')
+
+    def _iter_numbered(self) -> Iterator[Tuple[int, Optional[dict],
+                                               Optional[str]]]:
+        """Yield ``(line, record, None)`` for good lines and ``(line, None,
+        message)`` for bad ones (line 0: the whole file)."""
+        ann_file = self.ann_file
+        if not ann_file:
+            raise ValueError(f'{type(self).__name__}: ann_file is empty')
+        with get_local_path(ann_file) as local:
+            if not osp.isfile(local):
+                raise FileNotFoundError(f'annotation file {ann_file} does '
+                                        'not exist')
+            with open(local, encoding='utf-8') as f:
+                if local.endswith('.json'):
+                    try:
+                        records = json.load(f)
+                    except json.JSONDecodeError as err:
+                        yield err.lineno, None, f'invalid JSON: {err.msg}'
+                        return
+                    yield from self._parse_json(records)
+                else:
+                    yield from self._parse_lines(f)
+
+    def _iter_records(self) -> Iterator[Tuple[Optional[dict], tuple]]:
+        """Yield ``(record, None)`` for good lines, ``(None, (line, msg))``
+        for bad ones."""
+        for line, rec, msg in self._iter_numbered():
+            yield (rec, None) if rec is not None else (None, (line, msg))
+
+    def load_data_list(self) -> List[dict]:
+        """Parse the annotation file into compact ``{'filename', 'label'}``
+        records; raise one :class:`AnnotationError` listing every bad line.
+        """
+        data_list, problems, dups = [], [], _DuplicateFinder()
+        for line, rec, msg in self._iter_numbered():
+            if rec is None:
+                problems.append((line, msg))
+            else:
+                dups.add(line, rec)
+                data_list.append(rec)
+        self._check_duplicates(dups, data_list.__getitem__, problems)
+        self._raise_problems(problems, len(data_list))
+        return data_list
+
+    def _check_duplicates(self, dups: _DuplicateFinder,
+                          record: Callable[[int], dict],
+                          problems: list) -> None:
+        repeated, conflicts = dups.find(record)
+        problems.extend(conflicts)
+        if not repeated:
+            return
+        if self.on_duplicate == 'error':
+            problems.extend(repeated)
+            problems.sort()
+            return
+        shown = '; '.join(f'{self.ann_file}:{line}: {msg}'
+                          for line, msg in repeated[:5])
+        more = f'; ... and {len(repeated) - 5} more' if len(
+            repeated) > 5 else ''
+        print_log(
+            f'{len(repeated)} duplicated line(s) in {self.ann_file}, kept '
+            f"(each is one more sample; on_duplicate='error' refuses "
+            f'them): {shown}{more}',
+            logger='current',
+            level=logging.WARNING)
+
+    def _raise_problems(self, problems: list, num_ok: int) -> None:
+        if problems:
+            raise AnnotationError(self.ann_file, problems)
+        if not num_ok:
+            raise AnnotationError(self.ann_file,
+                                  [(0, 'the list holds no samples')])
+
+    def full_init(self) -> None:
+        """Like mmengine's, but records are pickled straight into the shared
+        byte buffer while the file is read, so a list of 1M+ lines never
+        exists as 1M Python dicts (peak memory ~ the final buffer)."""
+        if self._fully_initialized:
+            return
+        if not self.serialize_data or self._indices is not None or \
+                type(self).filter_data is not BaseDataset.filter_data:
+            return super().full_init()
+        buf, ends, problems = bytearray(), array('q'), []
+        dups = _DuplicateFinder()
+        for line, rec, msg in self._iter_numbered():
+            if rec is None:
+                problems.append((line, msg))
+                continue
+            dups.add(line, rec)
+            buf += pickle.dumps(rec, protocol=4)
+            ends.append(len(buf))
+
+        def record(i: int) -> dict:
+            start = ends[i - 1] if i else 0
+            return pickle.loads(bytes(buf[start:ends[i]]))
+
+        self._check_duplicates(dups, record, problems)
+        self._raise_problems(problems, len(ends))
+        # the same layout as BaseDataset._serialize_data
+        self.data_bytes = np.frombuffer(bytes(buf), dtype=np.uint8)
+        self.data_address = np.frombuffer(ends, dtype=np.int64).copy()
+        self.data_list = []
+        self._fully_initialized = True
+
+    def _check_label(self, label) -> Optional[str]:
+        if isinstance(label, list) and not self.multi_label:
+            return (f'{len(label)} labels on one line; set multi_label=True '
+                    'for multi-label lists')
+        if self.num_classes is not None:
+            for lab in (label if isinstance(label, list) else [label]):
+                if not 0 <= lab < self.num_classes:
+                    return (f'label {lab} outside [0, {self.num_classes})')
+        return None
+
+    def _parse_lines(self, lines) -> Iterator[Tuple[int, Optional[dict],
+                                                 Optional[str]]]:
+        for lineno, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith('#'):
+                continue
+            tokens = line.split()
+            name, label_tokens = tokens[0], tokens[1:]
+            if not osp.splitext(name)[1] and name.lstrip('-').isdigit():
+                yield lineno, None, (f'missing file column: {line!r} '
+                                     'starts with a number, expected '
+                                     '"path/to/file.ext [label]"')
+                continue
+            info = dict(filename=name)
+            if self.with_label is not False and label_tokens:
+                try:
+                    label = _parse_label_tokens(label_tokens)
+                except ValueError:
+                    yield lineno, None, (
+                        f'non-integer label in {line!r} (a path with spaces '
+                        'is not allowed in text lists; use JSON)')
+                    continue
+                msg = self._check_label(label)
+                if msg:
+                    yield lineno, None, msg
+                    continue
+                info['label'] = label
+            elif self.with_label and not label_tokens:
+                yield lineno, None, (f'missing label in {line!r} '
+                                     '(with_label=True)')
+                continue
+            yield lineno, info, None
+
+    def _parse_json(self, records) -> Iterator[Tuple[int, Optional[dict],
+                                                 Optional[str]]]:
+        if isinstance(records, dict):
+            for k, v in records.get('metainfo', {}).items():
+                self._metainfo.setdefault(k, v)
+            records = records.get('data_list')
+        if not isinstance(records, list):
+            yield 0, None, ('expected a list of records or a dict with '
+                            '"data_list"')
+            return
+        for i, rec in enumerate(records, 1):
+            if not isinstance(rec, dict) or not isinstance(
+                    rec.get('filename'), str) or not rec['filename']:
+                yield i, None, f'record {rec!r} has no "filename"'
+                continue
+            info = dict(filename=rec['filename'])
+            if rec.get('audio_filename'):
+                info['audio_filename'] = rec['audio_filename']
+            label = rec.get('label')
+            if label is not None and self.with_label is not False:
+                ok = (isinstance(label, int) and not isinstance(label, bool)
+                      ) or (isinstance(label, list) and label and all(
+                          isinstance(x, int) for x in label))
+                if not ok:
+                    yield i, None, f'non-integer label {label!r} in {rec!r}'
+                    continue
+                if isinstance(label, list) and len(label) == 1:
+                    label = label[0]
+                msg = self._check_label(label)
+                if msg:
+                    yield i, None, msg
+                    continue
+                info['label'] = label
+            elif self.with_label and label is None:
+                yield i, None, f'missing label in {rec!r}'
+                continue
+            yield i, info, None
+
+    # ------------------------------------------------------------ reading
+    def _resolve_audio(self, rel: str, info: dict) -> Optional[str]:
+        if self.audio_source == 'none':
+            return None
+        prefix = self.data_prefix.get('audio', '')
+        if info.get('audio_filename'):
+            return osp.join(prefix, info['audio_filename'])
+        if self.audio_source == 'container':
+            return osp.join(self.data_prefix.get(self.prefix_key, ''), rel)
+        stem = osp.join(prefix, osp.splitext(rel)[0])
+        for ext in self.audio_exts:
+            if osp.exists(stem + ext):
+                return stem + ext
+        # let the audio decoder report (or fall back on) the missing file
+        return stem + self.audio_exts[0]
+
+    def get_data_info(self, idx: int) -> dict:
+        info = super().get_data_info(idx)
+        rel = info['filename']
+        info['video_id'] = rel
+        info['filename'] = osp.join(
+            self.data_prefix.get(self.prefix_key, ''), rel)
+        info['audio_filename'] = self._resolve_audio(rel, info)
+        info['modality'] = self.modality
+        return info
+
+    def get_cat_ids(self, idx: int) -> List[int]:
+        label = self.get_data_info(idx).get('label')
+        if label is None:
+            return []
+        return list(label) if isinstance(label, list) else [label]
+
+    # ------------------------------------------------------- bad samples
+    def _reset_bad_counts(self) -> None:
+        # per process: each DataLoader worker keeps its own
+        self._bad: Dict[int, Tuple[str, str]] = {}
+        self._num_reads = 0
+        self._num_bad_reads = 0
+
+    @property
+    def bad_samples(self) -> Dict[int, Tuple[str, str]]:
+        """``{index: (filename, reason)}`` found bad in this process."""
+        return dict(self._bad)
+
+    def _prepare(self, idx: int) -> Any:
+        """``prepare_data`` whose non-media errors name the sample."""
+        try:
+            return self.prepare_data(idx)
+        except MediaDecodeError:
+            raise
+        except Exception as err:
+            try:
+                where = self.get_data_info(idx)['filename']
+            except Exception:  # the index itself is the problem
+                where = '?'
+            note = (f'while loading sample {idx} ({where}) of '
+                    f'{self.ann_file}')
+            if hasattr(err, 'add_note'):  # Python >= 3.11
+                err.add_note(note)
+                raise
+            raise RuntimeError(f'{note}: {type(err).__name__}: {err}'
+                               ) from err
+
+    def _redraw(self, idx: int, attempt: int) -> int:
+        """The replacement of ``idx`` at ``attempt``: any other index,
+        the same in every run and every worker."""
+        n = len(self)
+        rng = np.random.default_rng((self.skip_seed, idx, attempt))
+        j = int(rng.integers(n - 1))
+        return j + 1 if j >= idx else j
+
+    def _note_bad(self, idx: int, err: MediaDecodeError) -> Tuple[str, str]:
+        filename = err.filename or self.get_data_info(idx)['filename']
+        entry = (str(filename), f'{err.stream}: {err.reason}')
+        self._bad[idx] = entry
+        if self.log_bad_samples:
+            print_log(
+                f'skipping bad sample {idx}: {entry[0]}: {entry[1]} '
+                "(bad_sample_policy='skip'; logged once)",
+                logger='current',
+                level=logging.WARNING)
+        return entry
+
+    def _check_bad_ratio(self) -> None:
+        if self.max_bad_ratio is None or \
+                self._num_reads < self.bad_ratio_warmup:
+            return
+        ratio = self._num_bad_reads / self._num_reads
+        if ratio > self.max_bad_ratio:
+            raise TooManyBadSamplesError(
+                f'{self._num_bad_reads} of {self._num_reads} sample reads '
+                f'({ratio:.1%}) in this process hit bad media, more than '
+                f'max_bad_ratio={self.max_bad_ratio} ({self.ann_file}); '
+                f'{len(self._bad)} bad file(s):', list(self._bad.values()))
+
+    def __getitem__(self, idx: int) -> Any:
+        """Run the pipeline on sample ``idx`` under ``bad_sample_policy``
+        (see the class doc)."""
+        if not self._fully_initialized:
+            self.full_init()
+        if self.bad_sample_policy == 'raise':
+            if self.test_mode:
+                data = self._prepare(idx)
+                if data is None:
+                    raise RuntimeError(
+                        f'the test pipeline returned None for sample {idx}')
+                return data
+            for attempt in range(self.max_refetch + 1):
+                data = self._prepare(idx)
+                if data is not None:
+                    return data
+                idx = self._redraw(idx, attempt)  # mmengine's None contract
+            raise RuntimeError(f'the pipeline returned None {attempt + 1} '
+                               'times in a row')
+        skipped: List[Tuple[str, str]] = []
+        cur = idx
+        for attempt in range(self.max_refetch + 1):
+            self._num_reads += 1
+            entry = self._bad.get(cur)
+            if entry is None:
+                try:
+                    data = self._prepare(cur)
+                except MediaDecodeError as err:
+                    entry = self._note_bad(cur, err)
+                else:
+                    if data is not None:
+                        if skipped:
+                            _attach_skipped(data, skipped)
+                        return data
+                    self._num_reads -= 1  # a filtered sample is not bad
+            if entry is not None:
+                self._num_bad_reads += 1
+                skipped.append(entry)
+                self._check_bad_ratio()
+            if len(self) < 2:
+                break
+            cur = self._redraw(idx, attempt)
+        raise TooManyBadSamplesError(
+            f'no good sample found for index {idx} after {len(skipped)} '
+            f'bad draw(s) ({self.ann_file}):', skipped)
+
+
+def _attach_skipped(data: Any, skipped: List[Tuple[str, str]]) -> None:
+    """Record the skipped files in the data sample: it is how the count
+    reaches the main process from DataLoader workers."""
+    sample = data.get('data_samples') if isinstance(data, dict) else None
+    if hasattr(sample, 'set_metainfo'):
+        sample.set_metainfo({SKIPPED_KEY: tuple(skipped)})
+
+
+@DATASETS.register_module()
+class AVAudioDataset(AVVideoDataset):
+    """An audio-only list (ESC-50 style): ``path/to/clip.wav [label]``.
+
+    Paths are relative to ``data_prefix['audio']``. ``results`` holds
+    ``audio_filename`` (absolute path), ``filename`` (the same path, for
+    error messages), ``video_id`` (the path as written), ``label`` and
+    ``modality='audio'``. Takes the arguments of :class:`AVVideoDataset`
+    except ``audio_source``.
+    """
+
+    modality = 'audio'
+    prefix_key = 'audio'
+
+    def __init__(self, ann_file: str, **kwargs) -> None:
+        kwargs.pop('audio_source', None)
+        super().__init__(ann_file, audio_source='container', **kwargs)
+
+    def _resolve_audio(self, rel: str, info: dict) -> Optional[str]:
+        return osp.join(self.data_prefix.get('audio', ''), rel)

@@ -1,0 +1,236 @@
+"""Train loops that resume exactly where a killed run stopped.
+
+Drop-in replacements for mmengine's ``EpochBasedTrainLoop`` and
+``IterBasedTrainLoop`` (same arguments). ``AVRunner`` uses them whenever a
+config asks for mmengine's loops (``train_cfg=dict(by_epoch=...)`` or
+``type='EpochBasedTrainLoop'``/``'IterBasedTrainLoop'``). What they add:
+
+* **data position**: after a resume the sampler skips the indices already
+  trained on (:class:`~mmavcl.engine.resume.SkipFirst`), so no sample is
+  loaded twice and the epoch ends where the uninterrupted one ends; the
+  batch index seen by hooks continues from where it stopped;
+* **RNG states**: restored right after the new DataLoader iterator exists and
+  before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
+* **validation does not perturb training randomness**: it runs inside a
+  forked RNG scope, so a run with validation after epoch/iteration ``k``
+  draws the same training randomness as a run resumed from ``k``;
+* ``stop_training`` is honoured after every iteration of an epoch, not only
+  between epochs (used by :class:`NonFiniteLossGuardHook`-like hooks).
+"""
+import contextlib
+import random
+from typing import Any, Dict, Optional
+
+import numpy as np
+import torch
+from mmengine.dataset import InfiniteSampler
+from mmengine.logging import print_log
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+from mmengine.runner.loops import _InfiniteDataloaderIterator
+
+from mmavcl.registry import LOOPS
+from .resume import (RESUME_KEY, SkipFirst, restore_rng_state,
+                     rng_for_this_rank, train_sampler)
+
+
+@contextlib.contextmanager
+def preserve_rng():
+    """Run a block without changing any global RNG state."""
+    py, npy = random.getstate(), np.random.get_state()
+    devices = list(range(torch.cuda.device_count())) \
+        if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            random.setstate(py)
+            np.random.set_state(npy)
+
+
+class _ResumableMixin:
+    """Resume bookkeeping shared by both loops."""
+
+    _pending_rng: Optional[Dict[str, Any]] = None
+
+    def load_resume_state(self, meta: Dict[str, Any]) -> None:
+        """Called by ``AVRunner.resume`` with the checkpoint's ``meta``."""
+        state = meta.get(RESUME_KEY)
+        if state is None:
+            print_log(
+                'The checkpoint has no mmavcl resume state (saved by plain '
+                'mmengine?): data position is inferred from the iteration '
+                'count and RNG states are not restored.',
+                logger='current', level=30)
+            self._pending_skip = self._infer_skip(meta)
+            return
+        self._pending_rng = rng_for_this_rank(state)
+        self._pending_skip = self._skip_from_state(meta, state)
+        sampler = self._index_sampler()
+        if 'sampler_seed' in state and hasattr(sampler, 'seed'):
+            sampler.seed = state['sampler_seed']
+
+    def _index_sampler(self):
+        sampler = train_sampler(self.dataloader)
+        return sampler.sampler if isinstance(sampler, SkipFirst) else sampler
+
+    def _skip_samples(self, num_batches: int) -> bool:
+        """Make the next pass over the data start ``num_batches`` later."""
+        if num_batches <= 0:
+            return True
+        batch_sampler = getattr(self.dataloader, 'batch_sampler', None)
+        if batch_sampler is None or not hasattr(batch_sampler, 'sampler'):
+            return False
+        batch_size = getattr(batch_sampler, 'batch_size', None)
+        if batch_size is None:
+            return False
+        batch_sampler.sampler = SkipFirst(self._index_sampler(),
+                                          num_batches * batch_size)
+        print_log(
+            f'Resume: skipping the {num_batches} batches of this pass that '
+            'were already trained on (indices only, nothing is loaded).',
+            logger='current')
+        return True
+
+    def _restore_pending_rng(self) -> None:
+        if self._pending_rng is not None:
+            restore_rng_state(self._pending_rng)
+            self._pending_rng = None
+
+    def _run_val(self) -> None:
+        with preserve_rng():
+            self.runner.val_loop.run()
+
+
+@LOOPS.register_module()
+class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
+    """``EpochBasedTrainLoop`` with exact mid-epoch resume.
+
+    Same arguments as :class:`mmengine.runner.EpochBasedTrainLoop`.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending_skip = 0
+        self._epoch_start_iter = 0
+
+    def epoch_iter_at(self, meta: Dict[str, Any]) -> int:
+        """Batches of epoch ``meta['epoch']`` done when ``meta`` is saved."""
+        if meta['epoch'] > self._epoch:  # saved at the end of the epoch
+            return 0
+        return meta['iter'] - self._epoch_start_iter
+
+    def _skip_from_state(self, meta, state) -> int:
+        return int(state.get('epoch_iter', self._infer_skip(meta)))
+
+    def _infer_skip(self, meta) -> int:
+        return max(0, meta['iter'] - meta['epoch'] * len(self.dataloader))
+
+    def run(self) -> torch.nn.Module:
+        self.runner.call_hook('before_train')
+        while self._epoch < self._max_epochs and not self.stop_training:
+            self.run_epoch()
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None
+                    and self._epoch >= self.val_begin
+                    and (self._epoch % self.val_interval == 0
+                         or self._epoch == self._max_epochs)
+                    and not self.stop_training):
+                self._run_val()
+        self.runner.call_hook('after_train')
+        return self.runner.model
+
+    def run_epoch(self) -> None:
+        self.runner.call_hook('before_train_epoch')
+        self.runner.model.train()
+        skip, self._pending_skip = self._pending_skip, 0
+        if not self._skip_samples(skip):
+            print_log(
+                'Resume: this dataloader has no batch sampler to skip '
+                f'indices in; loading and dropping {skip} batches.',
+                logger='current', level=30)
+        self._epoch_start_iter = self._iter - skip
+        # Creating the iterator draws a base seed from the torch generator.
+        # At an epoch start the uninterrupted run made that draw *after* the
+        # checkpoint was saved; mid-epoch it made it before.
+        if skip == 0:
+            self._restore_pending_rng()
+        iterator = iter(self.dataloader)
+        self._restore_pending_rng()
+        if skip and not isinstance(train_sampler(self.dataloader), SkipFirst):
+            for _ in range(skip):
+                next(iterator)
+        for idx, data_batch in enumerate(iterator, start=skip):
+            self.run_iter(idx, data_batch)
+            if self.stop_training:
+                break
+        self.runner.call_hook('after_train_epoch')
+        self._epoch += 1
+
+
+@LOOPS.register_module()
+class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
+    """``IterBasedTrainLoop`` whose resume skips indices, not loaded batches.
+
+    Same arguments as :class:`mmengine.runner.IterBasedTrainLoop`. With an
+    infinite sampler the first ``iter x batch_size`` indices of the stream
+    are skipped; with a finite sampler the pass (epoch of the sampler) and
+    the position inside it are restored.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending_skip = 0
+
+    def epoch_iter_at(self, meta: Dict[str, Any]) -> int:
+        return meta['iter']
+
+    def _skip_from_state(self, meta, state) -> int:
+        return meta['iter']
+
+    def _infer_skip(self, meta) -> int:
+        return meta['iter']
+
+    def _fast_forward(self, done: int) -> None:
+        sampler = self._index_sampler()
+        passes = 0
+        if isinstance(sampler, InfiniteSampler):
+            # mmengine's InfiniteSampler hands out ONE shared generator; the
+            # iterator built in __init__ has already drawn from it (worker
+            # prefetch) and closes it when discarded. Restart the stream.
+            sampler.indices = sampler._indices_of_rank()
+            in_pass = done
+        else:
+            passes, in_pass = divmod(done, len(self.dataloader))
+            if passes and hasattr(sampler, 'set_epoch'):
+                sampler.set_epoch(passes)
+        if self._skip_samples(in_pass):
+            if in_pass == 0:  # the uninterrupted run restarts the loader
+                self._restore_pending_rng()  # after the checkpoint
+            self.dataloader_iterator = _InfiniteDataloaderIterator(
+                self.dataloader)
+            self.dataloader_iterator._epoch = passes
+            self._restore_pending_rng()
+        else:  # mmengine's slow path: load and drop
+            self._restore_pending_rng()
+            for _ in range(done):
+                next(self.dataloader_iterator)
+
+    def run(self) -> None:
+        self.runner.call_hook('before_train')
+        self.runner.call_hook('before_train_epoch')
+        if self._iter > 0:
+            self._fast_forward(self._pending_skip or self._iter)
+            self._pending_skip = 0
+        while self._iter < self._max_iters and not self.stop_training:
+            self.runner.model.train()
+            data_batch = next(self.dataloader_iterator)
+            self.run_iter(data_batch)
+            self._decide_current_val_interval()
+            if (self.runner.val_loop is not None
+                    and self._iter >= self.val_begin
+                    and (self._iter % self.val_interval == 0
+                         or self._iter == self._max_iters)):
+                self._run_val()
+        self.runner.call_hook('after_train_epoch')
+        self.runner.call_hook('after_train')
+        return self.runner.model

@@ -1,0 +1,294 @@
+"""AVTSS: Audio-Visual Contrastive Learning with Temporal Self-Supervision.
+
+Jenni, Black, Collomosse, AAAI 2023 (arXiv 2302.07702). Named AVTSS so it is
+never confused with Korbar et al.'s 2018 AVTS. No official code exists: the
+abstract fixes the ingredients (speed and direction recognition in both
+modalities, intra- and inter-modal ordering, v<->v and v<->a contrast with
+extra sample-dependent positives and negatives from the evolving feature
+space); how each is built here is a reconstruction [RECON] documented in
+``configs/avtss/README.md``.
+"""
+from typing import Dict, List, Optional, Tuple
+
+import torch
+import torch.nn.functional as F
+
+from mmavcl.registry import MODELS
+from .base import BaseSSLAlgorithm, global_pool
+
+
+def neighbour_positives(key: torch.Tensor, queue: torch.Tensor,
+                        k: int) -> torch.Tensor:
+    """``(N, K)`` bool mask of the ``k`` queue entries nearest to each key
+    (cosine), used as extra positives (NNCLR / MSF style) [RECON]."""
+    mask = torch.zeros(key.shape[0], queue.shape[0], dtype=torch.bool,
+                       device=key.device)
+    if k > 0:
+        idx = (key @ queue.t()).topk(min(k, queue.shape[0]), dim=1).indices
+        mask.scatter_(1, idx, True)
+    return mask
+
+
+def mix_hard_negatives(query: torch.Tensor, queue: torch.Tensor,
+                       exclude: torch.Tensor, num: int, pool: int,
+                       generator: Optional[torch.Generator] = None
+                       ) -> torch.Tensor:
+    """Synthesise ``num`` hard negatives per query from the feature space.
+
+    The ``pool`` queue entries most similar to the query (excluding its
+    extra positives) are mixed pairwise with random convex weights and
+    re-normalised (MoCHi-style, Kalantidis et al. 2020) [RECON].
+
+    Returns:
+        Tensor: ``(N * num, D)`` L2-normalised, detached.
+    """
+    n = query.shape[0]
+    if num <= 0:
+        return query.new_zeros(0, queue.shape[1])
+    sim = (query.detach() @ queue.t()).masked_fill(exclude, float('-inf'))
+    pool = min(pool, queue.shape[0])
+    hard = queue[sim.topk(pool, dim=1).indices]            # (N, pool, D)
+    i = torch.randint(pool, (n, num), device=query.device,
+                      generator=generator)
+    j = torch.randint(pool, (n, num), device=query.device,
+                      generator=generator)
+    lam = torch.rand(n, num, 1, device=query.device, generator=generator)
+    rows = torch.arange(n, device=query.device)[:, None]
+    mixed = lam * hard[rows, i] + (1 - lam) * hard[rows, j]
+    return F.normalize(mixed, dim=2).reshape(n * num, -1).detach()
+
+
+@MODELS.register_module()
+class AVTSS(BaseSSLAlgorithm):
+    r"""Audio-visual contrast plus temporal self-supervision in both
+    modalities.
+
+    Each sample has two video clips :math:`v^1, v^2` of one video and the
+    audio :math:`a^1, a^2` of the same time spans; the sampler applies a
+    playback speed and direction to each and records the labels. With online
+    embeddings z (L2-normalised projections), momentum keys
+    :math:`\hat z` and per-modality queues :math:`\mathcal{Q}_v,
+    \mathcal{Q}_a`:
+
+    .. math::
+        \mathcal{L}_{nce}(q, k, \mathcal{Q}) = -\log
+        \frac{\sum_{p\in\{k\}\cup N_k(k)} e^{q\cdot p/\tau}}
+             {e^{q\cdot k/\tau} + \sum_{n\in\mathcal{Q}\cup H(q)}
+              e^{q\cdot n/\tau}}
+
+    where :math:`N_k(k)` are the top-k queue neighbours of the key (extra
+    positives) and :math:`H(q)` hard negatives synthesised from the queue
+    entries nearest to the query (extra negatives) [RECON].
+
+    .. math::
+        \mathcal{L}_{vv} = \mathcal{L}_{nce}(z_{v^1}, \hat z_{v^2},
+        \mathcal{Q}_v),\quad
+        \mathcal{L}_{va} = \tfrac12\big[\mathcal{L}_{nce}(z_{v^1},
+        \hat z_{a^1}, \mathcal{Q}_a) + \mathcal{L}_{nce}(z_{a^1},
+        \hat z_{v^1}, \mathcal{Q}_v)\big]
+
+    Temporal heads on pooled backbone features h (CE, labels from the
+    sampler): speed (``len(speeds)`` classes) and direction (2) for every
+    clip of both modalities, and 3-way order {before, after, overlapping}
+    for the pairs :math:`(v^1, v^2)`, :math:`(a^1, a^2)` and
+    :math:`(v^1, a^2)`:
+
+    .. math::
+        \mathcal{L} = \lambda_{vv}\mathcal{L}_{vv} + \lambda_{va}
+        \mathcal{L}_{va} + \lambda\,(\mathcal{L}^v_{speed} +
+        \mathcal{L}^a_{speed} + \mathcal{L}^v_{dir} + \mathcal{L}^a_{dir}
+        + \mathcal{L}^{vv}_{ord} + \mathcal{L}^{aa}_{ord} +
+        \mathcal{L}^{va}_{ord})
+
+    (each :math:`\lambda` is the ``loss_weight`` of its loss config).
+
+    Labels, all class indices read from ``pretext_labels`` (made by the
+    sampler): ``speed_v{i}`` / ``direction_v{i}`` / ``speed_a{i}`` /
+    ``direction_a{i}`` for view i (falling back to ``speed_v`` etc. when one
+    label holds for every view of the modality), ``order_vv``,
+    ``order_aa``, ``order_va``.
+
+    Inputs: ``inputs['video']`` = 2 views ``(B, 3, T, H, W)``,
+    ``inputs['audio']`` = 2 views ``(B, 1, F, Ta)``.
+
+    Args:
+        backbone, neck: video encoder and projection.
+        audio_backbone, audio_neck: audio encoder and projection.
+        speed_head, direction_head (dict): video pretext heads on
+            ``(B, Cv)``; ``audio_speed_head``, ``audio_direction_head`` on
+            ``(B, Ca)``.
+        order_vv_head, order_aa_head, order_va_head (dict): heads on the
+            concatenated pooled features of a pair.
+        loss_nce (dict): ``InfoNCELoss`` with ``in_batch_negatives=False``.
+        loss_cls (dict): ``CrossEntropyLoss`` for every temporal head.
+        loss_vv_weight, loss_va_weight, temporal_weight (float): weights.
+        num_neighbours (int): k extra positives from the queue.
+        num_hard_negatives (int): synthesised negatives per query.
+        hard_negative_pool (int): nearest queue entries they are mixed from.
+        queue_len, feat_dim, momentum, end_momentum, shuffle_bn: MoCo parts.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 audio_backbone: dict,
+                 audio_neck: dict,
+                 speed_head: dict,
+                 direction_head: dict,
+                 audio_speed_head: dict,
+                 audio_direction_head: dict,
+                 order_vv_head: dict,
+                 order_aa_head: dict,
+                 order_va_head: dict,
+                 loss_nce: dict = dict(type='InfoNCELoss', temperature=0.1,
+                                       in_batch_negatives=False),
+                 loss_cls: dict = dict(type='CrossEntropyLoss'),
+                 loss_vv_weight: float = 1.0,
+                 loss_va_weight: float = 1.0,
+                 temporal_weight: float = 1.0,
+                 num_neighbours: int = 5,
+                 num_hard_negatives: int = 16,
+                 hard_negative_pool: int = 64,
+                 queue_len: int = 65536,
+                 feat_dim: int = 128,
+                 momentum: float = 0.999,
+                 end_momentum: Optional[float] = None,
+                 shuffle_bn: bool = True,
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        super().__init__(backbone=backbone, neck=neck,
+                         audio_backbone=audio_backbone, audio_neck=audio_neck,
+                         data_preprocessor=data_preprocessor,
+                         init_cfg=init_cfg)
+        from mmavcl.models.utils import FeatureQueue
+        self.speed_head = MODELS.build(speed_head)
+        self.direction_head = MODELS.build(direction_head)
+        self.audio_speed_head = MODELS.build(audio_speed_head)
+        self.audio_direction_head = MODELS.build(audio_direction_head)
+        self.order_vv_head = MODELS.build(order_vv_head)
+        self.order_aa_head = MODELS.build(order_aa_head)
+        self.order_va_head = MODELS.build(order_va_head)
+        self.loss_nce = MODELS.build(loss_nce)
+        self.loss_cls = MODELS.build(loss_cls)
+        self.loss_vv_weight = loss_vv_weight
+        self.loss_va_weight = loss_va_weight
+        self.temporal_weight = temporal_weight
+        self.num_neighbours = num_neighbours
+        self.num_hard_negatives = num_hard_negatives
+        self.hard_negative_pool = hard_negative_pool
+        self.shuffle_bn = shuffle_bn
+        self.momentum_video = self.build_momentum_encoder(
+            self._online_video(), momentum, end_momentum)
+        self.momentum_audio = self.build_momentum_encoder(
+            self._online_audio(), momentum, end_momentum)
+        self.queue_video = FeatureQueue(queue_len, feat_dim)
+        self.queue_audio = FeatureQueue(queue_len, feat_dim)
+
+    def _online_video(self):
+        return dict(backbone=self.backbone, neck=self.neck)
+
+    def _online_audio(self):
+        return dict(backbone=self.audio_backbone, neck=self.audio_neck)
+
+    # ----------------------------------------------------------- encoders
+    def encode(self, x: torch.Tensor, modality: str
+               ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Online pooled feature ``h (B, C)`` and embedding ``z (B, D)``."""
+        if modality == 'video':
+            h = global_pool(self.backbone(x))
+            return h, F.normalize(self.neck(h), dim=1)
+        h = global_pool(self.audio_backbone(x))
+        return h, F.normalize(self.audio_neck(h), dim=1)
+
+    @torch.no_grad()
+    def encode_key(self, x: torch.Tensor, modality: str) -> torch.Tensor:
+        from mmavcl.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
+        enc = self.momentum_video if modality == 'video' \
+            else self.momentum_audio
+        if self.shuffle_bn:
+            x, idx = batch_shuffle_ddp(x)
+        z = F.normalize(enc('neck', global_pool(enc('backbone', x))), dim=1)
+        return batch_unshuffle_ddp(z, idx) if self.shuffle_bn else z
+
+    def contrast(self, prefix: str, query: torch.Tensor, key: torch.Tensor,
+                 queue: torch.Tensor, losses: Dict[str, torch.Tensor]
+                 ) -> torch.Tensor:
+        """InfoNCE with top-k queue neighbours of the key as extra positives
+        and synthesised hard negatives appended to the candidates."""
+        pos = neighbour_positives(key, queue, self.num_neighbours)
+        hard = mix_hard_negatives(query, queue, pos, self.num_hard_negatives,
+                                  self.hard_negative_pool)
+        cands = torch.cat([queue, hard])
+        pos = torch.cat([pos, pos.new_zeros(pos.shape[0], hard.shape[0])],
+                        dim=1)
+        loss, logits, pos_mask = self.loss_nce(query, key, cands, pos,
+                                               return_logits=True)
+        losses.update(self.monitor_contrast(prefix, logits, pos_mask, query))
+        return loss
+
+    def view_labels(self, data_samples: list, task: str, modality: str,
+                    num_views: int, device) -> List[torch.Tensor]:
+        """Per-view labels ``pretext_labels['{task}_{m}{i}']`` (or the
+        modality-wide ``'{task}_{m}'``)."""
+        out = []
+        for i in range(num_views):
+            key = f'{task}_{modality}{i}'
+            first = (data_samples[0].get('pretext_labels', None) or {})
+            if key not in first:
+                key = f'{task}_{modality}'
+            out.append(self.pretext_label(data_samples, key, device))
+        return out
+
+    # --------------------------------------------------------------- loss
+    def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
+        v1, v2 = self.get_views(inputs, 'video', num=2)
+        a1, a2 = self.get_views(inputs, 'audio', num=2)
+        dev = v1.device
+        self.momentum_update(self.momentum_video, self._online_video())
+        self.momentum_update(self.momentum_audio, self._online_audio())
+
+        (hv1, zv1), (hv2, _) = self.encode(v1, 'video'), \
+            self.encode(v2, 'video')
+        (ha1, za1), (ha2, _) = self.encode(a1, 'audio'), \
+            self.encode(a2, 'audio')
+        kv1, kv2 = self.encode_key(v1, 'video'), self.encode_key(v2, 'video')
+        ka1 = self.encode_key(a1, 'audio')
+        queue_v = self.queue_video.features()
+        queue_a = self.queue_audio.features()
+
+        losses: Dict[str, torch.Tensor] = {}
+        losses['loss_vv'] = self.loss_vv_weight * self.contrast(
+            'vv', zv1, kv2, queue_v, losses)
+        loss_va = self.contrast('va', zv1, ka1, queue_a, losses)
+        loss_av = self.contrast('av', za1, kv1, queue_v, losses)
+        losses['loss_va'] = self.loss_va_weight * 0.5 * (loss_va + loss_av)
+
+        lam = self.temporal_weight
+        heads = {
+            ('speed', 'v'): self.speed_head,
+            ('direction', 'v'): self.direction_head,
+            ('speed', 'a'): self.audio_speed_head,
+            ('direction', 'a'): self.audio_direction_head,
+        }
+        feats = {'v': (hv1, hv2), 'a': (ha1, ha2)}
+        for (task, m), head in heads.items():
+            labels = self.view_labels(data_samples, task, m, 2, dev)
+            logits = head(torch.cat(feats[m]))
+            target = torch.cat(labels)
+            losses[f'loss_{task}_{m}'] = lam * self.loss_cls(logits, target)
+            losses[f'acc_{task}_{m}'] = self.cls_accuracy(logits, target)
+        pairs = {'vv': (self.order_vv_head, hv1, hv2),
+                 'aa': (self.order_aa_head, ha1, ha2),
+                 'va': (self.order_va_head, hv1, ha2)}
+        for name, (head, x, y) in pairs.items():
+            target = self.pretext_label(data_samples, f'order_{name}', dev)
+            logits = head(torch.cat([x, y], dim=1))
+            losses[f'loss_order_{name}'] = lam * self.loss_cls(logits, target)
+            losses[f'acc_order_{name}'] = self.cls_accuracy(logits, target)
+
+        self.queue_video.enqueue(torch.cat([kv1, kv2]))
+        self.queue_audio.enqueue(ka1)
+        losses.update(self.monitor_queue('video', self.queue_video))
+        losses.update(self.monitor_queue('audio', self.queue_audio))
+        losses.update(self.monitor_momentum(self.momentum_video))
+        return losses

@@ -1,0 +1,308 @@
+"""Device-side preprocessing of multi-view audio-visual batches."""
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.model import BaseDataPreprocessor
+from torch import Tensor
+
+from mmavcl.registry import MODELS
+from mmavcl.utils.compat import require
+
+_ViewBatch = Union[Tensor, Sequence[Tensor]]
+
+
+def _stack_view(view: _ViewBatch, modality: str, index: int) -> Tensor:
+    """Stack one view's per-sample tensors into a batch.
+
+    ``pseudo_collate`` gives a tuple of per-sample tensors, ``default_collate``
+    an already stacked tensor.
+    """
+    if isinstance(view, Tensor):
+        return view
+    if not isinstance(view, (list, tuple)) or not view or \
+            not all(isinstance(v, Tensor) for v in view):
+        raise TypeError(f'inputs["{modality}"][{index}] must be a Tensor or '
+                        f'a non-empty sequence of per-sample Tensors, got '
+                        f'{type(view).__name__}')
+    shapes = {tuple(v.shape) for v in view}
+    if len(shapes) != 1:
+        raise ValueError(f'inputs["{modality}"][{index}]: samples of one view '
+                         f'must share a shape to be batched, got '
+                         f'{sorted(shapes)}')
+    return torch.stack(list(view))
+
+
+def _stack_audio(view: _ViewBatch, index: int) -> Tensor:
+    """Stack waveforms ``(L,)``, zero-padding to the longest (decoders may
+    differ by a sample or two at span edges), or features ``(F, T)``."""
+    if isinstance(view, Tensor):
+        return view
+    if isinstance(view, (list, tuple)) and view and \
+            all(isinstance(v, Tensor) and v.dim() == 1 for v in view):
+        longest = max(v.shape[0] for v in view)
+        return torch.stack([F.pad(v, (0, longest - v.shape[0])) for v in view])
+    return _stack_view(view, 'audio', index)
+
+
+@MODELS.register_module()
+class AVDataPreprocessor(BaseDataPreprocessor):
+    r"""Batch, normalise and augment multi-view video and audio on the device.
+
+    Input (what ``pseudo_collate`` makes of :class:`PackAVInputs` outputs, or
+    the stacked form of ``default_collate``)::
+
+        {'inputs': {'video': [[uint8 (C, T, H, W)] * B] * V,
+                    'audio': [[float (L,)] * B] * A},
+         'data_samples': [AVDataSample] * B}
+
+    (stacked: ``[(B, C, T, H, W)] * V``; audio may be ``(F, T)`` features).
+
+    A plain video batch (``inputs`` = a list of ``(C, T, H, W)`` tensors, or
+    one ``(B, C, T, H, W)`` tensor) is taken as a single video view.
+
+    Output::
+
+        {'inputs': {'video': [float (B, C, T, H, W)] * V,
+                    'audio': [float (B, 1, F, Ta)] * A},  # or (B, L)
+         'data_samples': [AVDataSample] * B}
+
+    Video, per view: uint8 goes to the device first (4x less traffic), then
+    :math:`x / 255`; when ``training`` and ``video_aug`` is set, kornia
+    ``VideoSequential(..., same_on_frame=True)`` draws parameters per sample
+    (and anew for each view), shared by the frames of a clip; finally
+    :math:`(255 x - \mu) / \sigma`.
+
+    Audio, per view: waveforms ``(B, L)`` become log-mel spectrograms with
+    torchaudio (``MelSpectrogram`` power, then
+    :math:`10 \log_{10}(\max(S, 10^{-10}))`), clamped **per clip** at
+    ``max_clip - top_db`` (torchaudio's ``AmplitudeToDB`` would clamp at the
+    max of the whole batch, so a clip's features would depend on the other
+    clips). Optional ``audio_norm=(mean, std)`` then SpecAugment masks
+    (training only). 2-D per-sample audio ``(F, T)`` is taken as precomputed
+    features and skips the log-mel.
+
+    Everything runs in fp32 with autocast disabled, so the output does not
+    depend on ``--amp``.
+
+    Args:
+        mean (tuple[float]): Per-channel video mean on the 0-255 scale.
+            Defaults to ImageNet's ``(123.675, 116.28, 103.53)``.
+        std (tuple[float]): Per-channel std, 0-255 scale. Defaults to
+            ``(58.395, 57.12, 57.375)``.
+        video_aug (list[dict], optional): kornia augmentations by class name
+            in ``kornia.augmentation``, e.g. ``[dict(type='ColorJitter',
+            brightness=0.4, contrast=0.4, saturation=0.4, hue=0.1, p=0.8),
+            dict(type='RandomGrayscale', p=0.2)]``. Applied to ``[0, 1]``
+            float video during training. Photometric ones are meant: spatial
+            crops and flips belong to the CPU pipeline, which records them.
+        aug_views (list[int], optional): Video views to augment; None = all.
+        audio_cfg (dict, optional): Log-mel settings: ``sample_rate``
+            (16000), ``n_fft`` (1024), ``win_length`` (400), ``hop_length``
+            (160), ``n_mels`` (128), ``f_min`` (0), ``f_max`` (None),
+            ``top_db`` (80; None = no clamp). None keeps waveforms
+            ``(B, L)``. Defaults to ``dict()`` (all defaults).
+        audio_norm (tuple[float], optional): ``(mean, std)`` applied to the
+            log-mel. Defaults to None.
+        spec_augment (dict, optional): ``freq_mask`` (max width in mel bins),
+            ``time_mask`` (max width in frames), ``num_masks`` (per axis).
+            Each sample gets its own masks; masked cells are set to the clip's
+            mean. Training only. Defaults to None.
+        non_blocking (bool): Non-blocking host-to-device copies.
+    """
+
+    def __init__(self,
+                 mean: Sequence[float] = (123.675, 116.28, 103.53),
+                 std: Sequence[float] = (58.395, 57.12, 57.375),
+                 video_aug: Optional[List[Dict]] = None,
+                 aug_views: Optional[Sequence[int]] = None,
+                 audio_cfg: Optional[Dict] = dict(),
+                 audio_norm: Optional[Tuple[float, float]] = None,
+                 spec_augment: Optional[Dict] = None,
+                 non_blocking: bool = False) -> None:
+        super().__init__(non_blocking=non_blocking)
+        if len(mean) != len(std):
+            raise ValueError(f'mean {tuple(mean)} and std {tuple(std)} need '
+                             f'the same length')
+        self.register_buffer(
+            'mean', torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1, 1),
+            persistent=False)
+        self.register_buffer(
+            'std', torch.tensor(std, dtype=torch.float32).view(-1, 1, 1, 1),
+            persistent=False)
+        self.aug_views = None if aug_views is None else set(aug_views)
+        self.video_aug = self._build_video_aug(video_aug)
+        self.audio_cfg = self._audio_defaults(audio_cfg)
+        self.audio_norm = audio_norm
+        if spec_augment is not None:
+            unknown = set(spec_augment) - {'freq_mask', 'time_mask',
+                                           'num_masks'}
+            if unknown:
+                raise ValueError(f'spec_augment: unknown keys '
+                                 f'{sorted(unknown)}; use freq_mask, '
+                                 f'time_mask, num_masks')
+        self.spec_augment = spec_augment
+        # A plain dict keeps the mel transform's buffers out of state_dict,
+        # so checkpoints do not change after the first audio batch.
+        self._mel_cache: Dict[str, nn.Module] = {}
+
+    # ----------------------------------------------------------------- build
+    @staticmethod
+    def _build_video_aug(cfgs: Optional[List[Dict]]) -> Optional[nn.Module]:
+        if not cfgs:
+            return None
+        K = require('kornia.augmentation', 'augment',
+                    'AVDataPreprocessor(video_aug=...)')
+        augs = []
+        for cfg in cfgs:
+            cfg = dict(cfg)
+            name = cfg.pop('type', None)
+            if name is None or not hasattr(K, name):
+                raise ValueError(f'video_aug: {name!r} is not a class of '
+                                 f'kornia.augmentation')
+            augs.append(getattr(K, name)(**cfg))
+        return K.VideoSequential(
+            *augs, data_format='BCTHW', same_on_frame=True)
+
+    @staticmethod
+    def _audio_defaults(cfg: Optional[Dict]) -> Optional[Dict]:
+        if cfg is None:
+            return None
+        out = dict(sample_rate=16000, n_fft=1024, win_length=400,
+                   hop_length=160, n_mels=128, f_min=0.0, f_max=None,
+                   top_db=80.0)
+        unknown = set(cfg) - set(out)
+        if unknown:
+            raise ValueError(f'audio_cfg: unknown keys {sorted(unknown)}; '
+                             f'known: {sorted(out)}')
+        out.update(cfg)
+        return out
+
+    def _mel_transform(self, device: torch.device) -> nn.Module:
+        if 'mel' not in self._mel_cache:
+            ta = require('torchaudio', 'audio',
+                         'AVDataPreprocessor (log-mel spectrograms)')
+            c = self.audio_cfg
+            self._mel_cache['mel'] = ta.transforms.MelSpectrogram(
+                sample_rate=c['sample_rate'],
+                n_fft=c['n_fft'],
+                win_length=c['win_length'],
+                hop_length=c['hop_length'],
+                f_min=c['f_min'],
+                f_max=c['f_max'],
+                n_mels=c['n_mels'],
+                power=2.0)
+        self._mel_cache['mel'] = self._mel_cache['mel'].to(device)
+        return self._mel_cache['mel']
+
+    # ------------------------------------------------------------- compute
+    def log_mel(self, wav: Tensor) -> Tensor:
+        """Waveforms ``(B, L)`` -> per-clip clamped log-mel ``(B, 1, F, T)``
+        in dB."""
+        spec = self._mel_transform(wav.device)(wav.float())
+        db = 10.0 * torch.log10(spec.clamp(min=1e-10))
+        top_db = self.audio_cfg['top_db']
+        if top_db is not None:
+            floor = db.amax(dim=(-2, -1), keepdim=True) - top_db
+            db = torch.maximum(db, floor)
+        return db.unsqueeze(1)
+
+    @staticmethod
+    def _band_masks(batch: int, size: int, max_width: int, num: int,
+                    device: torch.device) -> Tensor:
+        """``(B, size)`` bool: union of ``num`` random bands of width
+        ``U{0..max_width}`` per sample."""
+        max_width = min(max_width, size)
+        width = torch.randint(0, max_width + 1, (batch, num), device=device)
+        start = (torch.rand(batch, num, device=device) *
+                 (size - width + 1)).floor().long()
+        pos = torch.arange(size, device=device).view(1, 1, -1)
+        inside = (pos >= start[..., None]) & (pos < (start + width)[..., None])
+        return inside.any(dim=1)
+
+    def _spec_augment(self, x: Tensor) -> Tensor:
+        b, _, f, t = x.shape
+        num = int(self.spec_augment.get('num_masks', 1))
+        mask = torch.zeros(b, f, t, dtype=torch.bool, device=x.device)
+        fw = int(self.spec_augment.get('freq_mask', 0))
+        tw = int(self.spec_augment.get('time_mask', 0))
+        if fw > 0:
+            mask |= self._band_masks(b, f, fw, num, x.device)[:, :, None]
+        if tw > 0:
+            mask |= self._band_masks(b, t, tw, num, x.device)[:, None, :]
+        fill = x.mean(dim=(1, 2, 3), keepdim=True).expand_as(x)
+        return torch.where(mask[:, None], fill, x)
+
+    def _video_view(self, x: Tensor, index: int, training: bool) -> Tensor:
+        if x.dim() != 5 or x.shape[1] != self.mean.shape[0]:
+            raise ValueError(f'inputs["video"][{index}] must be (B, '
+                             f'{self.mean.shape[0]}, T, H, W) after '
+                             f'stacking, got {tuple(x.shape)}')
+        x = x.to(self.device, non_blocking=self._non_blocking).float()
+        x = x / 255.0
+        if training and self.video_aug is not None and \
+                (self.aug_views is None or index in self.aug_views):
+            x = self.video_aug(x)
+        return (x * 255.0 - self.mean) / self.std
+
+    def _audio_view(self, x: Tensor, index: int, training: bool) -> Tensor:
+        x = x.to(self.device, non_blocking=self._non_blocking).float()
+        if x.dim() == 2:            # (B, L) waveforms
+            if self.audio_cfg is None:
+                return x
+            x = self.log_mel(x)
+        elif x.dim() == 3:          # (B, F, T) precomputed features
+            x = x.unsqueeze(1)
+        elif x.dim() != 4:
+            raise ValueError(f'inputs["audio"][{index}] must be waveforms '
+                             f'(B, L), features (B, F, T) or (B, 1, F, T), '
+                             f'got {tuple(x.shape)}')
+        if self.audio_norm is not None:
+            x = (x - self.audio_norm[0]) / self.audio_norm[1]
+        if training and self.spec_augment is not None:
+            x = self._spec_augment(x)
+        return x
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        """
+        Args:
+            data (dict): ``{'inputs': ..., 'data_samples': ...}`` (above).
+            training (bool): Apply the random augmentations.
+
+        Returns:
+            dict: ``{'inputs': {'video': [...], 'audio': [...]},
+            'data_samples': ...}``.
+        """
+        if not isinstance(data, dict) or 'inputs' not in data:
+            raise TypeError(f'AVDataPreprocessor expects a dict with '
+                            f'"inputs", got {type(data).__name__}')
+        inputs = data['inputs']
+        if isinstance(inputs, Tensor) or (
+                isinstance(inputs, (list, tuple)) and inputs
+                and isinstance(inputs[0], Tensor)):
+            inputs = {'video': [inputs]}
+        if not isinstance(inputs, dict):
+            raise TypeError(f'data["inputs"] must be a dict with "video" '
+                            f'and/or "audio" view lists, got '
+                            f'{type(inputs).__name__}')
+        unknown = set(inputs) - {'video', 'audio'}
+        if unknown:
+            raise KeyError(f'data["inputs"] has unknown modalities '
+                           f'{sorted(unknown)}; expected "video", "audio"')
+        out = {}
+        with torch.autocast(device_type=self.device.type, enabled=False):
+            if 'video' in inputs:
+                out['video'] = [
+                    self._video_view(_stack_view(v, 'video', i), i, training)
+                    for i, v in enumerate(inputs['video'])
+                ]
+            if 'audio' in inputs:
+                out['audio'] = [
+                    self._audio_view(_stack_audio(a, i), i, training)
+                    for i, a in enumerate(inputs['audio'])
+                ]
+        data_samples = data.get('data_samples', None)
+        if data_samples is not None:
+            data_samples = self.cast_data(data_samples)
+        return {'inputs': out, 'data_samples': data_samples}

@@ -1,0 +1,3 @@
+from .mlp_neck import ConvMLPNeck, MLPNeck
+
+__all__ = ['MLPNeck', 'ConvMLPNeck']

@@ -1,0 +1,253 @@
+"""Write real (encoded) test media with PyAV, and read back what they encode.
+
+Tests across mmavcl build their inputs with these helpers instead of mocking
+decoders. Everything is deterministic for a given ``seed``.
+
+The ``'timestamp'`` pattern makes a video whose content encodes time:
+
+* **video**: frame ``i`` shows ``TIMESTAMP_BITS`` vertical bands; band ``b`` is
+  white when bit ``b`` of ``i`` is set, black otherwise (least significant bit
+  on the left). :func:`decode_frame_index` reads the index back from a decoded
+  frame, robust to H.264 compression and to resizing (not to crops/flips).
+* **audio**: a linear chirp, instantaneous frequency
+  ``f(t) = CHIRP_F0 + CHIRP_RATE * t`` (Hz, ``t`` in seconds of the source).
+  :func:`decode_chirp_time` estimates the source time of the centre of a
+  waveform window from its dominant frequency (about +-5 ms precision).
+
+So a view whose first decoded frame reads ``k`` must start at ``k / fps``
+seconds, and its audio window must estimate the same time: that is how the
+alignment tests prove frames and audio agree.
+"""
+import os
+import os.path as osp
+from typing import Dict, Optional, Tuple, Union
+
+import numpy as np
+
+from mmavcl.datasets.media_writer import write_audio, write_video
+
+TIMESTAMP_BITS = 8
+CHIRP_F0 = 300.0  # Hz at t = 0
+CHIRP_RATE = 1000.0  # Hz per second
+
+__all__ = [
+    'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
+    'make_av_video', 'make_audio_file', 'timestamp_frames', 'chirp',
+    'decode_frame_index', 'decode_chirp_time', 'truncate_file',
+    'write_garbage'
+]
+
+
+def timestamp_frames(num_frames: int,
+                     size: Tuple[int, int] = (64, 64),
+                     bits: int = TIMESTAMP_BITS) -> np.ndarray:
+    """uint8 ``(T, H, W, 3)`` frames whose vertical bands spell the index.
+
+    Indices wrap modulo ``2 ** bits``.
+    """
+    h, w = size
+    idx = np.arange(num_frames) % (2**bits)
+    band = np.minimum(np.arange(w) * bits // w, bits - 1)  # (W,)
+    on = (idx[:, None] >> band[None, :]) & 1  # (T, W)
+    img = (on * 255).astype(np.uint8)[:, None, :, None]
+    return np.ascontiguousarray(np.broadcast_to(img, (num_frames, h, w, 3)))
+
+
+def decode_frame_index(frames: np.ndarray,
+                       bits: int = TIMESTAMP_BITS,
+                       channel_last: bool = True) -> np.ndarray:
+    """Read the frame indices spelled by :func:`timestamp_frames`.
+
+    Args:
+        frames: ``(H, W, C)`` or ``(T, H, W, C)`` (``channel_last``), or
+            ``(C, T, H, W)`` / ``(C, H, W)`` when ``channel_last=False``; any
+            numeric dtype in [0, 255].
+        bits: Number of bands used when writing.
+
+    Returns:
+        int64 array ``(T,)`` (or a 0-d array for one frame).
+    """
+    x = np.asarray(frames, dtype=np.float32)
+    if not channel_last:
+        x = np.moveaxis(x, 0, -1)  # (..., H, W, C)
+    single = x.ndim == 3
+    if single:
+        x = x[None]
+    w = x.shape[2]
+    cols = x.mean(axis=(1, 3))  # (T, W)
+    out = np.zeros(len(x), dtype=np.int64)
+    for b in range(bits):
+        lo, hi = b * w / bits, (b + 1) * w / bits
+        # the centre half of each band: edges are blurred by the codec
+        a, z = int(lo + (hi - lo) / 4), int(np.ceil(hi - (hi - lo) / 4))
+        val = cols[:, a:max(z, a + 1)].mean(axis=1)
+        out |= (val > 127.5).astype(np.int64) << b
+    return out[0] if single else out
+
+
+def chirp(duration: float,
+          sample_rate: int = 16000,
+          f0: float = CHIRP_F0,
+          rate: float = CHIRP_RATE,
+          amplitude: float = 0.5) -> np.ndarray:
+    """float32 ``(L,)`` linear chirp, ``f(t) = f0 + rate * t``."""
+    t = np.arange(int(round(duration * sample_rate))) / sample_rate
+    phase = 2 * np.pi * (f0 * t + 0.5 * rate * t * t)
+    return (amplitude * np.sin(phase)).astype(np.float32)
+
+
+def decode_chirp_time(wave: np.ndarray,
+                      sample_rate: int = 16000,
+                      f0: float = CHIRP_F0,
+                      rate: float = CHIRP_RATE) -> float:
+    """Source time (s) of the centre of ``wave``, a window of :func:`chirp`.
+
+    The dominant frequency (Hann window, 8x zero-padded FFT, parabolic peak
+    interpolation) is mapped back through ``t = (f - f0) / rate``. Use windows
+    of 256-2048 samples; for a reversed window the estimate is unchanged.
+    """
+    x = np.asarray(wave, dtype=np.float64).reshape(-1)
+    n = len(x)
+    nfft = 8 * int(2**np.ceil(np.log2(max(n, 2))))
+    spec = np.abs(np.fft.rfft(x * np.hanning(n), nfft))
+    k = int(np.argmax(spec[1:-1])) + 1
+    a, b, c = np.log(spec[k - 1:k + 2] + 1e-12)
+    shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
+    freq = (k + shift) * sample_rate / nfft
+    return float((freq - f0) / rate)
+
+
+def make_av_video(path: str,
+                  num_frames: int = 50,
+                  fps: float = 25.0,
+                  size: Tuple[int, int] = (64, 64),
+                  audio: bool = True,
+                  sample_rate: int = 16000,
+                  keyint: Optional[int] = None,
+                  pattern: str = 'timestamp',
+                  audio_duration: Optional[float] = None,
+                  audio_channels: int = 1,
+                  seed: int = 0,
+                  video_codec: str = 'libx264',
+                  audio_codec: str = 'aac') -> Dict[str, Union[str, float,
+                                                               int]]:
+    """Write a small H.264 (+ AAC) test video with known content.
+
+    Args:
+        path: Output path (``.mp4``, ``.mkv`` ...).
+        num_frames: Number of video frames T.
+        fps: Frame rate.
+        size: ``(H, W)``, both even.
+        audio: Add an audio stream.
+        sample_rate: Audio rate in Hz.
+        keyint: Keyframe interval in frames (``None`` = encoder default).
+        pattern: Frame content:
+
+            * ``'timestamp'``: bands spelling the frame index (see module
+              doc); audio = chirp encoding time.
+            * ``'coords'``: R = 255 * x / (W - 1), G = 255 * y / (H - 1),
+              B = 4 * index % 256: pixel values locate crops/flips.
+              Audio = chirp.
+            * ``'noise'``: seeded uniform noise frames; audio = seeded noise
+              at 0.3 amplitude.
+        audio_duration: Seconds of audio (default: ``num_frames / fps``).
+            Shorter than the video gives audio-shorter-than-video files.
+        audio_channels: 1 (mono) or 2 (stereo: the same signal on both).
+        seed: Random seed of the ``'noise'`` pattern.
+        video_codec: Video encoder name.
+        audio_codec: Audio encoder name.
+
+    Returns:
+        dict with ``path``, ``num_frames``, ``fps``, ``height``, ``width``,
+        ``duration`` (video seconds), ``sample_rate`` and
+        ``audio_duration`` (0.0 when ``audio=False``).
+    """
+    h, w = size
+    if pattern == 'timestamp':
+        frames = timestamp_frames(num_frames, size)
+    elif pattern == 'coords':
+        xs = np.round(255 * np.arange(w) / max(w - 1, 1)).astype(np.uint8)
+        ys = np.round(255 * np.arange(h) / max(h - 1, 1)).astype(np.uint8)
+        frames = np.empty((num_frames, h, w, 3), np.uint8)
+        frames[..., 0] = xs[None, None, :]
+        frames[..., 1] = ys[None, :, None]
+        frames[..., 2] = ((4 * np.arange(num_frames)) % 256)[:, None, None]
+    elif pattern == 'noise':
+        rng = np.random.default_rng(seed)
+        frames = rng.integers(0, 256, (num_frames, h, w, 3), dtype=np.uint8)
+    else:
+        raise ValueError(f'unknown pattern {pattern!r}')
+    duration = num_frames / fps
+    wave = None
+    adur = 0.0
+    if audio:
+        adur = duration if audio_duration is None else audio_duration
+        if pattern == 'noise':
+            rng = np.random.default_rng(seed + 1)
+            wave = (0.3 * rng.uniform(-1, 1, int(round(adur * sample_rate)))
+                    ).astype(np.float32)
+        else:
+            wave = chirp(adur, sample_rate)
+        if audio_channels == 2:
+            wave = np.stack([wave, wave])
+    write_video(
+        path,
+        frames,
+        fps=fps,
+        audio=wave,
+        sample_rate=sample_rate,
+        keyint=keyint,
+        video_codec=video_codec,
+        audio_codec=audio_codec)
+    return dict(
+        path=path,
+        num_frames=num_frames,
+        fps=fps,
+        height=h,
+        width=w,
+        duration=duration,
+        sample_rate=sample_rate,
+        audio_duration=adur)
+
+
+def make_audio_file(path: str,
+                    duration: float = 2.0,
+                    sample_rate: int = 16000,
+                    pattern: str = 'chirp',
+                    seed: int = 0) -> Dict[str, Union[str, float, int]]:
+    """Write an audio-only file (``.wav``/``.flac``/``.m4a`` ...).
+
+    ``pattern``: ``'chirp'`` (see :func:`chirp`) or ``'noise'``.
+    Returns a dict with ``path``, ``duration``, ``sample_rate``.
+    """
+    if pattern == 'chirp':
+        wave = chirp(duration, sample_rate)
+    elif pattern == 'noise':
+        rng = np.random.default_rng(seed)
+        wave = (0.3 * rng.uniform(-1, 1, int(round(duration * sample_rate)))
+                ).astype(np.float32)
+    else:
+        raise ValueError(f'unknown pattern {pattern!r}')
+    write_audio(path, wave, sample_rate)
+    return dict(path=path, duration=duration, sample_rate=sample_rate)
+
+
+def truncate_file(path: str, keep: float = 0.5,
+                  dst: Optional[str] = None) -> str:
+    """Copy the first ``keep`` fraction of the bytes of ``path`` (to ``dst``,
+    default: in place) to make a truncated media file."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    dst = dst or path
+    with open(dst, 'wb') as f:
+        f.write(data[:max(1, int(len(data) * keep))])
+    return dst
+
+
+def write_garbage(path: str, num_bytes: int = 4096, seed: int = 0) -> str:
+    """Write random bytes under a media-looking name (a corrupt file)."""
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    rng = np.random.default_rng(seed)
+    with open(path, 'wb') as f:
+        f.write(rng.integers(0, 256, num_bytes, dtype=np.uint8).tobytes())
+    return path

@@ -1,0 +1,259 @@
+"""Tiny registered model/dataset/hooks shared by the engine tests.
+
+Importable both by the test modules (pytest puts ``tests/engine`` on
+``sys.path``) and by ``tools/train.py`` subprocesses through
+``custom_imports=dict(imports=['engine_toys'])`` with ``tests/engine`` on
+``PYTHONPATH``.
+
+``ToyMoCo`` has what makes exact resume hard in a real SSL run: a feature
+queue buffer with its pointer, an EMA copy of the encoder, dropout and input
+noise drawn from the global torch RNG. ``ToyVectors`` adds jitter drawn from
+the global ``numpy`` and ``random`` generators in ``__getitem__`` and can
+hold a NaN sample.
+"""
+import os
+import os.path as osp
+import random
+import time
+import uuid
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.dist import get_rank
+from mmengine.evaluator import BaseMetric
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel, ExponentialMovingAverage
+from torch.utils.data import Dataset
+
+from mmavcl.registry import DATASETS, HOOKS, METRICS, MODELS
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+HERE = osp.dirname(osp.abspath(__file__))
+
+
+@DATASETS.register_module(force=True)
+class ToyVectors(Dataset):
+    """``n`` fixed random vectors (in_dim,), jittered on every access.
+
+    Args:
+        nan_index (int, optional): this sample's first value is NaN.
+    """
+
+    metainfo = dict(name='toy-vectors')
+
+    def __init__(self, n: int = 24, in_dim: int = 8, seed: int = 0,
+                 nan_index: Optional[int] = None, scale: float = 1.0):
+        rng = np.random.default_rng(seed)
+        self.data = rng.standard_normal((n, in_dim)).astype(np.float32)
+        self.data *= scale
+        self.nan_index = nan_index
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, i: int) -> Dict:
+        x = self.data[i] + np.random.normal(
+            0, 0.05, self.data.shape[1]).astype(np.float32)
+        x = x + random.random() * 0.01
+        x = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+        if i == self.nan_index:
+            x[0] = float('nan')
+        return dict(inputs=x, idx=i)
+
+
+@MODELS.register_module(force=True)
+class ToyMoCo(BaseModel):
+    """MoCo in miniature.
+
+    q = normalize(f(x + 0.1 e)),  k = normalize(f_ema(x + 0.1 e')),
+    L = -log( exp(q.k / t) / (exp(q.k / t) + sum_j exp(q.Q_j / t)) ),
+    then k is written into the FIFO queue Q at ``ptr``.
+    """
+
+    def __init__(self, in_dim: int = 8, dim: int = 4, queue_len: int = 12,
+                 temperature: float = 0.5, dropout: float = 0.2,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.encoder = nn.Sequential(
+            nn.Linear(in_dim, 16), nn.Dropout(dropout), nn.ReLU(),
+            nn.Linear(16, dim))
+        self.ema = ExponentialMovingAverage(self.encoder, momentum=0.1)
+        self.register_buffer(
+            'queue', F.normalize(torch.randn(queue_len, dim), dim=1))
+        self.register_buffer('ptr', torch.zeros(1, dtype=torch.long))
+        self.temperature = temperature
+
+    def forward(self, inputs: torch.Tensor, idx=None, data_samples=None,
+                mode: str = 'loss'):
+        x = inputs.float()
+        q = F.normalize(self.encoder(x + 0.1 * torch.randn_like(x)), dim=1)
+        if mode != 'loss':
+            return q
+        with torch.no_grad():
+            self.ema.update_parameters(self.encoder)
+            k = F.normalize(
+                self.ema(x + 0.1 * torch.randn_like(x)), dim=1)
+        queue = self.queue.clone()  # the enqueue below writes in place
+        logits = torch.cat([(q * k).sum(1, keepdim=True),
+                            q @ queue.to(q.dtype).t()], dim=1)
+        logits = logits / self.temperature
+        loss = F.cross_entropy(logits, logits.new_zeros(len(x)).long())
+        with torch.no_grad():
+            pos = (self.ptr + torch.arange(len(k))) % len(self.queue)
+            self.queue[pos] = k.to(self.queue.dtype)
+            self.ptr.copy_((self.ptr + len(k)) % len(self.queue))
+        return dict(loss_nce=loss, loss_reg=1e-3 * q.pow(2).sum(1).mean())
+
+
+@METRICS.register_module(force=True)
+class ToyMeanNorm(BaseMetric):
+    """Mean L2 norm of the (noisy) embeddings: a stand-in val metric."""
+
+    def process(self, data_batch, data_samples):
+        self.results.extend(float(v.norm()) for v in data_samples)
+
+    def compute_metrics(self, results):
+        return dict(mean_norm=sum(results) / max(len(results), 1))
+
+
+@HOOKS.register_module(force=True)
+class RecordIndicesHook(Hook):
+    """Appends ``iter: sample indices`` of every batch to a text file."""
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if get_rank() != 0:
+            return
+        idx = ','.join(str(int(i)) for i in data_batch['idx'])
+        with open(osp.join(runner.work_dir, 'indices.txt'), 'a') as f:
+            f.write(f'{runner.iter + 1}:{idx}\n')
+
+
+@HOOKS.register_module(force=True)
+class SlowHook(Hook):
+    """Sleeps after every iteration past ``after_iter`` (kill window)."""
+
+    def __init__(self, seconds: float = 0.2, after_iter: int = 0):
+        self.seconds, self.after_iter = seconds, after_iter
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        if runner.iter + 1 >= self.after_iter:
+            time.sleep(self.seconds)
+
+
+class SimulatedCrash(RuntimeError):
+    pass
+
+
+@HOOKS.register_module(force=True)
+class CrashHook(Hook):
+    """Raises before iteration ``at_iter`` (1-based) starts: a crash."""
+
+    def __init__(self, at_iter: int):
+        self.at_iter = at_iter
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        if runner.iter + 1 == self.at_iter:
+            raise SimulatedCrash(f'simulated crash before iteration '
+                                 f'{self.at_iter}')
+
+
+@HOOKS.register_module(force=True)
+class DumpRankWeightsHook(Hook):
+    """Every rank writes its final model state to ``rank{r}.pth``."""
+
+    def after_train(self, runner):
+        model = runner.model.module if hasattr(runner.model, 'module') \
+            else runner.model
+        torch.save({k: v.detach().clone() for k, v in
+                    model.state_dict().items()},
+                   osp.join(runner.work_dir, f'rank{get_rank()}.pth'))
+
+
+def toy_cfg(work_dir: str, *, by_epoch: bool = True, max_epochs: int = 2,
+            max_iters: int = 12, n: int = 24, batch_size: int = 4,
+            ckpt_interval: int = 4, max_keep_ckpts: int = -1,
+            ckpt_by_epoch: bool = False, validate: bool = False,
+            sampler: str = 'DefaultSampler', shuffle: bool = True,
+            nan_index=None,
+            custom_hooks: Optional[List[dict]] = None, lr: float = 0.1,
+            **extra) -> Config:
+    """An ``AVRunner`` config training ``ToyMoCo`` on ``ToyVectors``."""
+    train_cfg = dict(by_epoch=True, max_epochs=max_epochs) if by_epoch \
+        else dict(by_epoch=False, max_iters=max_iters)
+    cfg = dict(
+        default_scope='mmavcl',
+        runner_type='AVRunner',
+        work_dir=work_dir,
+        custom_imports=dict(imports=['engine_toys'],
+                            allow_failed_imports=False),
+        model=dict(type='ToyMoCo'),
+        train_dataloader=dict(
+            dataset=dict(type='ToyVectors', n=n, nan_index=nan_index),
+            sampler=dict(type=sampler, shuffle=shuffle),
+            batch_size=batch_size, num_workers=0,
+            collate_fn=dict(type='default_collate')),
+        train_cfg=train_cfg,
+        optim_wrapper=dict(
+            optimizer=dict(type='SGD', lr=lr, momentum=0.9,
+                           weight_decay=1e-4)),
+        param_scheduler=[
+            dict(type='LinearLR', start_factor=0.2, by_epoch=False,
+                 begin=0, end=5),
+            dict(type='CosineAnnealingLR', by_epoch=False, begin=5,
+                 end=30, T_max=25),
+        ],
+        default_hooks=dict(
+            checkpoint=dict(type='CheckpointHook', by_epoch=ckpt_by_epoch,
+                            interval=ckpt_interval,
+                            max_keep_ckpts=max_keep_ckpts),
+            logger=dict(type='LoggerHook', interval=1)),
+        custom_hooks=custom_hooks or [],
+        env_cfg=dict(dist_cfg=dict(backend='gloo')),
+        randomness=dict(seed=0),
+        log_level='WARNING',
+        # a fresh MessageHub/logger per runner when tests build several
+        experiment_name=f'toy_{uuid.uuid4().hex[:12]}',
+    )
+    if validate:  # the val forward draws from the torch RNG (input noise)
+        cfg.update(
+            val_dataloader=dict(
+                dataset=dict(type='ToyVectors', n=8),
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                batch_size=4, num_workers=0,
+                collate_fn=dict(type='default_collate')),
+            val_cfg=dict(), val_evaluator=dict(type='ToyMeanNorm'))
+        train_cfg['val_interval'] = 1 if by_epoch else ckpt_interval
+    cfg.update(extra)
+    return Config(cfg)
+
+
+def write_cfg(path: str, cfg: Config) -> str:
+    """Write ``cfg`` as a Python config file (``work_dir`` left out)."""
+    cfg = Config(cfg.to_dict())
+    cfg.pop('work_dir', None)
+    cfg.dump(path)
+    return path
+
+
+def subprocess_env() -> Dict[str, str]:
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        [REPO, HERE, env.get('PYTHONPATH', '')])
+    env['OMP_NUM_THREADS'] = '1'
+    return env
+
+
+def model_state(path: str) -> Dict[str, torch.Tensor]:
+    """The model state dict of a checkpoint (trusted: our own test run)."""
+    return torch.load(path, map_location='cpu', weights_only=False)
+
+
+def build_runner(cfg: Config):
+    from mmavcl.registry import RUNNERS
+    return RUNNERS.build(cfg)

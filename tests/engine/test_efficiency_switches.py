@@ -1,0 +1,154 @@
+"""Training-efficiency switches on CPU, through tools/train.py's config path
+and the real AVRunner on the toy dataset (real H.264 files)."""
+import importlib.util
+import math
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.hooks import Hook
+
+from mmavcl.apis.runner_utils import build_runner
+from mmavcl.engine import AutocastOptimWrapper, convert_to_channels_last
+from mmavcl.models.backbones import ResNet3d
+from mmavcl.registry import HOOKS
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(ROOT, 'configs/vclr/vclr_r3d-18_toy.py')
+
+
+def _load_tool(rel: str):
+    spec = importlib.util.spec_from_file_location(
+        'tool_' + osp.basename(rel)[:-3], osp.join(ROOT, rel))
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope='module')
+def toy_root(tmp_path_factory):
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
+    try:
+        from make_toy_dataset import make_toy_dataset
+    finally:
+        sys.path.pop(0)
+    root = str(tmp_path_factory.mktemp('toy_av'))
+    # 2 per class: 1 train + 1 val video each -> 4 train videos = 1 batch
+    make_toy_dataset(root, num_per_class=2, duration=2.0, workers=1)
+    return root
+
+
+@pytest.fixture
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # 2 shared cores: avoid oversubscription
+    yield
+    torch.set_num_threads(n)
+
+
+def _cfg(train, toy_root, work_dir, extra_args=(), options=()):
+    args = train.parse_args([
+        CONFIG, '--work-dir', str(work_dir), *extra_args, '--cfg-options',
+        f'train_dataloader.dataset.data_root={toy_root}',
+        'default_hooks.logger.interval=1', *options
+    ])
+    return train.merge_args(Config.fromfile(args.config), args)
+
+
+@HOOKS.register_module(force=True)
+class _EffSwitchRecordHook(Hook):
+    """Snapshots one backbone weight after every iteration."""
+
+    def __init__(self):
+        self.weights = []
+
+    def before_train(self, runner):
+        self.weights.append(runner.model.backbone.conv1.conv.weight.detach()
+                            .clone())
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.weights.append(runner.model.backbone.conv1.conv.weight.detach()
+                            .clone())
+
+
+def test_amp_bf16_autoscale_lr_channels_last(toy_root, tmp_path,
+                                             one_thread):
+    train = _load_tool('tools/train.py')
+    cfg = _cfg(train, toy_root, tmp_path, ['--amp', '--auto-scale-lr'],
+               ['train_cfg.max_epochs=1'])
+    cfg.custom_hooks = [dict(type='ChannelsLast3dHook')]
+    assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'  # CPU --amp
+    runner = build_runner(cfg)
+    dtypes = []
+    runner.model.backbone.register_forward_hook(
+        lambda m, i, o: dtypes.append(o.dtype))
+    runner.train()
+    assert isinstance(runner.optim_wrapper, AutocastOptimWrapper)
+    assert runner.optim_wrapper.cast_dtype == torch.bfloat16
+    # the backbone really ran under bf16 autocast (preprocessing stays fp32)
+    assert dtypes and set(dtypes) == {torch.bfloat16}
+    loss = runner.message_hub.get_scalar('train/loss').current()
+    assert math.isfinite(loss)
+    # --auto-scale-lr: lr * (1 GPU x batch 4) / base_batch_size 256
+    base = cfg.optim_wrapper.optimizer.lr
+    bs = cfg.train_dataloader.batch_size
+    want = base * bs / cfg.auto_scale_lr.base_batch_size
+    assert runner.optim_wrapper.param_groups[0]['initial_lr'] == \
+        pytest.approx(want)
+    # channels_last_3d: every 5-D weight converted, parameters still trained
+    w5 = [p for p in runner.model.parameters() if p.dim() == 5]
+    assert w5 and all(
+        p.is_contiguous(memory_format=torch.channels_last_3d) for p in w5)
+
+
+def test_accumulation_syncbn_cudnn_benchmark(toy_root, tmp_path,
+                                             one_thread):
+    train = _load_tool('tools/train.py')
+    cfg = _cfg(train, toy_root, tmp_path, options=[
+        'train_cfg.max_epochs=2', 'optim_wrapper.accumulative_counts=2',
+        'sync_bn=torch', 'default_hooks.checkpoint.interval=10',
+        'default_hooks.checkpoint.save_last=False'
+    ])
+    assert cfg.env_cfg.cudnn_benchmark is True  # default_runtime switch
+    cfg.custom_hooks = [dict(type='_EffSwitchRecordHook')]
+    torch.backends.cudnn.benchmark = False
+    runner = build_runner(cfg)
+    record = next(h for h in runner.hooks
+                  if isinstance(h, _EffSwitchRecordHook))
+    assert torch.backends.cudnn.benchmark is True  # set by the runner
+    # single process: mmengine leaves BN as is (SyncBN needs a GPU group)
+    assert not any(isinstance(m, torch.nn.SyncBatchNorm)
+                   for m in runner.model.modules())
+    runner.train()
+    w0, w1, w2 = record.weights
+    # accumulative_counts=2: the first iteration only accumulates
+    assert torch.equal(w0, w1)
+    assert not torch.equal(w1, w2)
+
+
+def test_channels_last_matches_default_layout(one_thread):
+    torch.manual_seed(0)
+    a = ResNet3d(depth=18, base_channels=8)
+    b = ResNet3d(depth=18, base_channels=8)
+    b.load_state_dict(a.state_dict())
+    handles = convert_to_channels_last(b)
+    assert handles
+    # eval: train-mode BN on a batch of 2 magnifies rounding differences
+    a.eval()
+    b.eval()
+    x = torch.randn(2, 3, 4, 32, 32)
+    ya, yb = a(x), b(x)
+    assert yb.is_contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(yb, ya, rtol=1e-4, atol=1e-5)
+    ya.square().mean().backward()
+    yb.square().mean().backward()
+    ga = a.conv1.conv.weight.grad
+    gb = b.conv1.conv.weight.grad
+    assert gb.is_contiguous(memory_format=torch.channels_last_3d)
+    torch.testing.assert_close(
+        gb, ga, rtol=1e-4, atol=1e-5 * float(ga.abs().max()))
+    for h in handles:
+        h.remove()

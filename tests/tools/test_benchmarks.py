@@ -1,0 +1,104 @@
+"""The benchmark scripts run end to end on tiny real media and print their
+ratio lines (speed is not asserted: that is what the scripts are for)."""
+import os.path as osp
+import re
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+import benchmark_memory  # noqa: E402
+import benchmark_pipeline  # noqa: E402
+import benchmark_train  # noqa: E402
+
+RATIO = r': \d+\.\d+x$'
+TINY = ['--num-videos', '1', '--iters', '2', '--workers', '1', '--rounds',
+        '1', '--keyints', '8', '--duration', '1.5', '--size', '64x48',
+        '--fps', '16']
+
+
+def test_frames_decoded_counts_from_keyframe():
+    keys = np.array([0, 30, 60])
+    # 35..40: seek to keyframe 30, decode 30..40
+    assert benchmark_pipeline.frames_decoded(range(35, 41), keys) == 11
+    # 35, 70: 30..35, then keyframe 60 lies past 35 -> seek: 60..70
+    assert benchmark_pipeline.frames_decoded([35, 70], keys) == 6 + 11
+    # 5, 20: same GOP, keep decoding: 0..20
+    assert benchmark_pipeline.frames_decoded([20, 5], keys) == 21
+    # unsorted (one MMAction2 pass over two clips): 40 then 10 seeks back
+    assert benchmark_pipeline.frames_decoded([40, 10], keys,
+                                             sort=False) == 11 + 11
+
+
+def test_pipeline_benchmark_prints_every_ratio(capsys):
+    rows = benchmark_pipeline.main(TINY)
+    out = capsys.readouterr().out
+    assert 'ColorJitter' in out  # the numpy-2 caveat is stated
+    for name, (_, modes) in benchmark_pipeline.PIPELINES.items():
+        for workers in (0, 1):
+            prefix = re.escape(f'{name} (keyint 8, {workers} workers) vs ')
+            assert re.search('^' + prefix + 'decode floor' + RATIO, out,
+                             re.M), (name, workers, out)
+            assert re.search('^' + prefix + r'mmaction2 \(pass/view\)' +
+                             RATIO, out, re.M), (name, workers, out)
+    assert re.search(r'ssl_2clip_av .* vs mmaction2 \(1 pass\)' + RATIO, out,
+                     re.M)
+    assert all(r['ratio'] > 0 and r['mmavcl_frames'] > 0 for r in rows)
+    assert '| pipeline | keyint |' in out
+
+
+def test_pipeline_benchmark_skips_mmaction_cleanly(capsys, monkeypatch):
+    # an interpreter where `import mmaction` fails
+    for mod in [m for m in sys.modules if m.startswith('mmaction')]:
+        monkeypatch.delitem(sys.modules, mod)
+    monkeypatch.setitem(sys.modules, 'mmaction', None)
+    benchmark_pipeline.main(TINY[:5] + ['0'] + TINY[6:] +
+                            ['--pipelines', 'vclr_segments'])
+    out = capsys.readouterr().out
+    skips = [ln for ln in out.splitlines() if ln.startswith('skipping')]
+    assert skips == ['skipping the MMAction2 comparisons: mmaction2 is not '
+                     'installed']
+    assert re.search(r'^vclr_segments \(keyint 8, 0 workers\) vs decode '
+                     r'floor' + RATIO, out, re.M)
+    assert 'vs mmaction2' not in out
+
+
+def test_train_benchmark_prints_overhead_and_loader_ratio(capsys, tmp_path):
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
+    try:
+        from make_toy_dataset import make_toy_dataset
+    finally:
+        sys.path.pop(0)
+    make_toy_dataset(str(tmp_path), num_per_class=2, duration=2.0,
+                     workers=1)
+    out = benchmark_train.main([
+        '--data-root', str(tmp_path), '--iters', '2', '--warmup', '1',
+        '--rounds', '1', '--loader-workers', '1', '--loader-batches', '1',
+        '--threads', '1'
+    ])
+    text = capsys.readouterr().out
+    assert re.search(r'^runner vs plain loop: \d+\.\d+x$', text, re.M), text
+    assert re.search(r'^data loader vs training step: \d+\.\d+x$', text,
+                     re.M), text
+    assert out['plain_its'] > 0 and out['runner_its'] > 0
+
+
+def test_memory_benchmark_reports_index_and_workers(capsys):
+    out = benchmark_memory.main([
+        '--index-lines', '20000', '--workers', '1', '--worker-iters', '12',
+        '--warmup', '4', '--worker-lines', '1000'
+    ])
+    text = capsys.readouterr().out
+    assert re.search(r'^index: 20,000 lines .* built in [\d.]+ s', text,
+                     re.M), text
+    assert re.search(r'^worker 0 RSS: \d+ MB .* -> \d+ MB', text, re.M), text
+    assert 'index target' in text and 'worker RSS target' in text
+    assert out['index']['lines'] == 20000
+    assert out['index']['peak_increase_mb'] >= 0
+    assert set(out['workers']['rss_last']) == {0}
+
+
+if __name__ == '__main__':
+    pytest.main([__file__])

@@ -1,0 +1,185 @@
+"""tools/data: toy dataset, file lists, audio extraction (real files)."""
+import os
+import os.path as osp
+import sys
+
+import decord
+import numpy as np
+import pytest
+
+from mmavcl.datasets import AVAudioDataset, AVVideoDataset
+from mmavcl.datasets.transforms import read_audio_span
+from mmavcl.testing import decode_chirp_time, make_av_video
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
+
+import build_file_list  # noqa: E402
+import extract_audio  # noqa: E402
+import make_toy_dataset  # noqa: E402
+
+
+def _track(path):
+    """Disk centre per frame, read back from the decoded pixels: pixels far
+    from the per-pixel temporal median (the background)."""
+    frames = decord.VideoReader(path).get_batch(list(range(48))).asnumpy()
+    f = frames.astype(np.float32)
+    diff = np.abs(f - np.median(f, axis=0)).sum(-1)  # (T, H, W)
+    mask = diff > 60
+    yy, xx = np.mgrid[0:f.shape[1], 0:f.shape[2]]
+    n = mask.sum((1, 2)).clip(1)
+    return (mask * xx).sum((1, 2)) / n, (mask * yy).sum((1, 2)) / n
+
+
+@pytest.fixture(scope='module')
+def toy(tmp_path_factory):
+    out = str(tmp_path_factory.mktemp('toy'))
+    make_toy_dataset.main(['--out', out, '--num-per-class', '2',
+                           '--val-ratio', '0.5', '--workers', '2'])
+    return out
+
+
+def test_toy_dataset_layout_and_lists(toy):
+    train = open(osp.join(toy, 'train.txt')).read().split('\n')
+    assert len([x for x in train if x]) == 4
+    ds = AVVideoDataset(osp.join(toy, 'val.txt'), data_root=toy,
+                        with_label=True, num_classes=4)
+    assert len(ds) == 4
+    for i in range(4):
+        info = ds.get_data_info(i)
+        vr = decord.VideoReader(info['filename'])
+        assert len(vr) == 48 and vr.get_avg_fps() == 16
+        assert vr[0].shape == (64, 64, 3)
+    assert open(osp.join(toy, 'classes.txt')).read().split() == [
+        'horizontal', 'vertical', 'circle_cw', 'circle_ccw'
+    ]
+
+
+def test_toy_classes_differ_by_motion_and_sound(toy):
+    """Read the motion back from decoded pixels and the pitch from decoded
+    audio: each class moves as its name says, and the pitch follows the
+    disk's height (what lets audio supervise the video encoder)."""
+    for label, cls in enumerate(make_toy_dataset.CLASSES[:4]):
+        path = osp.join(toy, 'videos', cls, f'{cls}_0000.mp4')
+        x, y = _track(path)
+        sx, sy = x.std(), y.std()
+        if cls == 'horizontal':
+            assert sx > 4 and sy < 1
+        elif cls == 'vertical':
+            assert sy > 4 and sx < 1
+        else:
+            assert sx > 3 and sy > 3
+            # angular direction from the tracked centre (y points down:
+            # clockwise on screen = positive cross product)
+            dx, dy = x - x.mean(), y - y.mean()
+            cross = dx[:-1] * dy[1:] - dy[:-1] * dx[1:]
+            assert np.sign(cross.mean()) == (1 if cls == 'circle_cw' else -1)
+        wave, start = read_audio_span(path, 0.0, 3.0, 16000)
+        # pitch per video frame (64 ms windows centred on each frame)
+        freqs = []
+        for k in range(4, 44):
+            c = int((k / 16 - start) * 16000)
+            freqs.append(
+                decode_chirp_time(wave[c - 512:c + 512], f0=0, rate=1.0))
+        expected = 250.0 * 2**(2 * (1 - y[4:44] / 64))
+        if cls != 'horizontal':
+            assert np.corrcoef(freqs, expected)[0, 1] > 0.9
+        assert np.median(np.abs(np.array(freqs) / expected - 1)) < 0.1
+
+
+def test_toy_single_frame_colour_is_not_the_class(toy):
+    """The first frame's mean colour varies within a class as much as
+    across classes (appearance is random per video)."""
+    cols = {}
+    for label, cls in enumerate(make_toy_dataset.CLASSES[:4]):
+        for i in range(2):
+            path = osp.join(toy, 'videos', cls, f'{cls}_{i:04d}.mp4')
+            cols[(label, i)] = decord.VideoReader(path)[0].asnumpy().mean(
+                (0, 1))
+    within = np.mean([np.abs(cols[(c, 0)] - cols[(c, 1)]).sum()
+                      for c in range(4)])
+    assert within > 30  # two videos of one class look very different
+
+
+def test_build_file_list_folder_and_official_splits(tmp_path):
+    src = tmp_path / 'videos'
+    for cls in ('b_cls', 'a_cls'):
+        for i in range(4):
+            make_path = src / cls / f'{cls}_{i}.mp4'
+            make_path.parent.mkdir(parents=True, exist_ok=True)
+            make_path.write_bytes(b'')
+    (src / 'a_cls' / 'notes.txt').write_text('ignored')
+    build_file_list.main(['folder', '--src', str(src), '--out-dir',
+                          str(tmp_path), '--val-ratio', '0.25'])
+    train = open(tmp_path / 'train.txt').read().split('\n')[:-1]
+    val = open(tmp_path / 'val.txt').read().split('\n')[:-1]
+    assert len(train) == 6 and len(val) == 2
+    assert 'a_cls/a_cls_0.mp4 0' in train + val
+    assert 'b_cls/b_cls_3.mp4 1' in train + val
+    assert AVVideoDataset(str(tmp_path / 'train.txt'),
+                          with_label=True).get_cat_ids(0) in ([0], [1])
+
+    ucf = tmp_path / 'ucfTrainTestlist'
+    ucf.mkdir()
+    (ucf / 'classInd.txt').write_text('1 ApplyEyeMakeup\n2 YoYo\n')
+    (ucf / 'trainlist01.txt').write_text(
+        'ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 1\n'
+        'YoYo/v_YoYo_g08_c01.avi 2\n')
+    (ucf / 'testlist01.txt').write_text('YoYo/v_YoYo_g01_c01.avi\n')
+    build_file_list.main(['ucf101', '--src', str(ucf), '--out-dir',
+                          str(tmp_path), '--splits', '1'])
+    assert open(tmp_path / 'ucf101_train_split_1_videos.txt').read() == (
+        'ApplyEyeMakeup/v_ApplyEyeMakeup_g08_c01.avi 0\n'
+        'YoYo/v_YoYo_g08_c01.avi 1\n')
+    assert open(tmp_path / 'ucf101_val_split_1_videos.txt').read() == (
+        'YoYo/v_YoYo_g01_c01.avi 1\n')
+
+    hm = tmp_path / 'testTrainMulti_7030_splits'
+    hm.mkdir()
+    (hm / 'wave_test_split1.txt').write_text('w1.avi 1 \nw2.avi 2 \n'
+                                             'w3.avi 0 \n')
+    (hm / 'clap_test_split1.txt').write_text('c1.avi 2 \n')
+    build_file_list.main(['hmdb51', '--src', str(hm), '--out-dir',
+                          str(tmp_path), '--splits', '1'])
+    assert open(tmp_path / 'hmdb51_train_split_1_videos.txt').read() == (
+        'wave/w1.avi 1\n')
+    assert open(tmp_path / 'hmdb51_val_split_1_videos.txt').read() == (
+        'clap/c1.avi 0\nwave/w2.avi 1\n')
+
+    meta = tmp_path / 'esc50.csv'
+    meta.write_text('filename,fold,target,category,esc10,src_file,take\n'
+                    '1-100032-A-0.wav,1,0,dog,True,100032,A\n'
+                    '2-100038-A-14.wav,2,14,chirping_birds,False,100038,A\n'
+                    '3-100048-A-18.wav,3,18,toilet_flush,False,100048,A\n')
+    build_file_list.main(['esc50', '--src', str(meta), '--out-dir',
+                          str(tmp_path)])
+    assert open(tmp_path / 'esc50_test_fold2.txt').read() == (
+        '2-100038-A-14.wav 14\n')
+    ds = AVAudioDataset(str(tmp_path / 'esc50_train_fold2.txt'),
+                        with_label=True, num_classes=50)
+    assert len(ds) == 2
+
+
+def test_extract_audio(tmp_path):
+    src = tmp_path / 'videos'
+    make_av_video(str(src / 'c' / 'a.mp4'), num_frames=50, sample_rate=22050)
+    make_av_video(str(src / 'c' / 'mute.mp4'), num_frames=10, audio=False)
+    out = tmp_path / 'audio'
+    rc = extract_audio.main(['--src', str(src), '--out', str(out),
+                             '--workers', '2'])
+    assert rc == 1  # the mute file is reported, the run went on
+    report = open(out / 'extract_audio_failures.txt').read()
+    assert 'mute.mp4' in report and 'no audio stream' in report
+    wav = out / 'c' / 'a.wav'
+    assert wav.exists() and not (out / 'c' / 'mute.wav').exists()
+    assert not [p for p in os.listdir(out / 'c') if '.part' in p]
+    wave, start = read_audio_span(str(wav), 0.0, 2.0, 16000)
+    assert start == 0.0 and abs(len(wave) - 32000) < 1200
+    for t in (0.5, 1.5):  # the chirp still encodes time: no shift
+        i = int(t * 16000)
+        assert abs(decode_chirp_time(wave[i - 256:i + 256]) - t) < 0.005
+    # the sidecar is found by the dataset
+    (tmp_path / 'l.txt').write_text('c/a.mp4 0\n')
+    ds = AVVideoDataset(str(tmp_path / 'l.txt'), audio_source='sidecar',
+                        data_prefix=dict(video=str(src), audio=str(out)))
+    assert ds.get_data_info(0)['audio_filename'] == str(wav)

@@ -1,0 +1,562 @@
+"""Samples/s of mmavcl's data pipelines against MMAction2 and the decode floor.
+
+For each pipeline (taken from the shipped dataset configs) and each keyframe
+interval, three things decode exactly the same frames of the same generated
+videos, side by side in one run:
+
+* **mmavcl**: the config's ``train_pipeline`` inside ``AVVideoDataset``;
+* **decode floor**: ``decord.VideoReader`` (same threads and decode size as
+  the pipeline's ``VideoInit``) + ``get_batch`` of the sorted unique frames
+  the sampler chose, nothing else (no audio, no crop, no packing);
+* **MMAction2 1.2**: ``DecordInit -> <fixed indices> -> DecordDecode ->
+  RandomResizedCrop -> Resize -> Flip -> FormatShape -> PackActionInputs``,
+  once for all clips (``1 pass``: the same crop for every clip, possible only
+  when the clips have equal length) and once per view (``pass/view``: what
+  independently augmented views cost in MMAction2).
+
+How the frames are matched: a planning pass runs ``VideoInit`` + the view
+sampler with ``np.random.seed(seed + k)`` for sample ``k`` and records every
+view's ``frame_inds``. The mmavcl dataset seeds NumPy the same way before
+running its pipeline (the sampler is the first transform that draws), and
+the benchmark checks that the packed ``view_meta`` carries the planned
+indices. The floor and MMAction2 replay the plan (MMAction2 through a
+fixed-index sampler defined here in place of ``SampleFrames``).
+
+MMAction2 runs without ``ColorJitter``: MMAction2 1.2.0's ``ColorJitter``
+raises ``OverflowError`` in ``adjust_hue`` under numpy 2. mmavcl does colour
+augmentation on the device (``AVDataPreprocessor``), so neither side does it.
+
+Output: one line per comparison, ``<pipeline> vs <reference>: <ratio>x``
+(ratio = mmavcl samples/s / reference samples/s) for 0 and N workers, plus
+a table of samples/s and frames decoded per sample (keyframe to last needed
+frame, summed over passes).
+
+    python tools/analysis/benchmark_pipeline.py [--num-videos 4] [--iters 24]
+        [--workers 2] [--keyints 30 250] [--pipelines ssl_2clip_av vclr ...]
+    python tools/analysis/benchmark_pipeline.py ... --reencode 128 16
+        # + tools/data/reencode_videos.py's speed-up on the same videos
+    python tools/analysis/benchmark_pipeline.py --memory   # see
+        tools/analysis/benchmark_memory.py
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import sys
+import tempfile
+import time
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+#: name -> (dataset config, mmaction2 reference modes)
+PIPELINES = {
+    'ssl_2clip_av': ('configs/_base_/datasets/k400_ssl_2clip_av.py',
+                     ('1 pass', 'pass/view')),
+    'vclr_segments': ('configs/_base_/datasets/k400_vclr_segments.py',
+                      ('pass/view', )),
+    'ctrlaug_global_local':
+    ('configs/_base_/datasets/k400_ctrlaug_global_local.py', ('pass/view', )),
+    'avtss_pairs': ('configs/_base_/datasets/k400_avtss_pairs.py',
+                    ('pass/view', )),
+}
+FLOOR = 'decode floor'
+MMACTION_NOTE = ('note: MMAction2 runs without ColorJitter (MMAction2 1.2.0 '
+                 'ColorJitter raises OverflowError in adjust_hue under '
+                 'numpy 2); mmavcl jitters colour on the device, so neither '
+                 'side does it here')
+
+
+# ---------------------------------------------------------------- videos
+def bench_frames(num_frames: int, size: Tuple[int, int],
+                 seed: int) -> np.ndarray:
+    """uint8 ``(T, H, W, 3)``: a smooth random texture panning like a
+    camera, plus mild per-frame noise, so the H.264 bitrate (~0.7 Mb/s at
+    340x256) is close to Kinetics' rather than that of flat test patterns."""
+    import cv2
+    w, h = size
+    rng = np.random.default_rng(seed)
+    pad_w, pad_h = w // 2, h // 3
+    small = rng.integers(0, 256, ((h + pad_h) // 4, (w + pad_w) // 4, 3),
+                         dtype=np.uint8)
+    tex = cv2.resize(small, (w + pad_w, h + pad_h),
+                     interpolation=cv2.INTER_CUBIC)
+    out = np.empty((num_frames, h, w, 3), np.uint8)
+    for t in range(num_frames):
+        dx = int(pad_w / 2 * (1 + np.sin(t / 30.0)))
+        dy = int(pad_h / 2 * (1 + np.cos(t / 45.0)))
+        noisy = tex[dy:dy + h, dx:dx + w].astype(np.int16) + rng.integers(
+            -6, 7, (h, w, 3), dtype=np.int16)
+        out[t] = np.clip(noisy, 0, 255)
+    return out
+
+
+def make_videos(out_dir: str, num_videos: int, keyint: int,
+                duration: float, size: Tuple[int, int], fps: float,
+                sample_rate: int = 44100) -> List[str]:
+    """Write (or reuse) ``num_videos`` H.264 + AAC stereo files."""
+    from mmavcl.testing import chirp, write_video
+    paths = []
+    for i in range(num_videos):
+        name = (f'bench_{size[0]}x{size[1]}_{duration:g}s_{fps:g}fps_'
+                f'g{keyint}_{i}.mp4')
+        path = osp.join(out_dir, name)
+        if not osp.exists(path):
+            frames = bench_frames(int(round(duration * fps)), size, seed=i)
+            rng = np.random.default_rng(1000 + i)
+            wave = 0.5 * chirp(duration, sample_rate) + 0.1 * rng.uniform(
+                -1, 1, int(round(duration * sample_rate))).astype(np.float32)
+            write_video(path + '.part.mp4', frames, fps=fps,
+                        audio=np.stack([wave, wave]),
+                        sample_rate=sample_rate, keyint=keyint, crf=23)
+            os.replace(path + '.part.mp4', path)
+        paths.append(path)
+    return paths
+
+
+def keyframes(path: str) -> np.ndarray:
+    import decord
+    return np.asarray(decord.VideoReader(path).get_key_indices(), np.int64)
+
+
+def frames_decoded(inds: Sequence[int], keys: np.ndarray,
+                   sort: bool = True) -> int:
+    """Frames a seeking decoder decodes for ``inds``: from the keyframe at
+    or before a wanted frame (when that keyframe lies past the current
+    position, or the frame is behind it) to the frame."""
+    inds = np.asarray(inds, np.int64)
+    if sort:
+        inds = np.unique(inds)
+    pos, count = -1, 0
+    for f in inds:
+        k = int(keys[np.searchsorted(keys, f, side='right') - 1])
+        if f <= pos or k > pos:  # seek back, or jump to a later keyframe
+            count += int(f) - k + 1
+        else:
+            count += int(f) - pos
+        pos = int(f)
+    return count
+
+
+# ----------------------------------------------------------------- plans
+def _load_pipeline(cfg_file: str) -> List[dict]:
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, cfg_file))
+    return copy.deepcopy(cfg.train_pipeline)
+
+
+def _find(pipeline: List[dict], type_name: str) -> Optional[dict]:
+    for t in pipeline:
+        if t.get('type') == type_name:
+            return t
+    return None
+
+
+def make_plan(pipeline: List[dict], files: List[str], iters: int,
+              seed: int) -> List[dict]:
+    """Sample ``k``: the views the mmavcl sampler draws after
+    ``np.random.seed(seed + k)`` (VideoInit + sampler only, no decoding)."""
+    from mmavcl.registry import TRANSFORMS
+    init = TRANSFORMS.build(pipeline[0])
+    sampler = TRANSFORMS.build(pipeline[1])
+    plan = []
+    for k in range(iters):
+        f = files[k % len(files)]
+        np.random.seed(seed + k)
+        res = sampler(init(dict(filename=f, audio_filename=f)))
+        res['video_reader'].close()
+        views = [np.asarray(v['frame_inds'], np.int64)
+                 for v in res['video_views']]
+        plan.append(dict(filename=f, views=views,
+                         source_shape=res.get('source_shape')))
+    return plan
+
+
+# -------------------------------------------------------------- datasets
+class MMAVCLSet:
+    """``AVVideoDataset`` (one line per video) with the config's pipeline;
+    sample ``k`` reads video ``k % num_videos`` after
+    ``np.random.seed(seed + k)``, so that the sampler reproduces the plan."""
+
+    def __init__(self, pipeline: List[dict], files: List[str], iters: int,
+                 seed: int, work_dir: str) -> None:
+        from mmavcl.datasets import AVVideoDataset
+        os.makedirs(work_dir, exist_ok=True)
+        ann = osp.join(work_dir, 'bench_list.txt')
+        with open(ann, 'w') as f:
+            f.write('\n'.join(osp.basename(p) for p in files) + '\n')
+        self.ds = AVVideoDataset(
+            ann_file=ann, data_prefix=dict(video=osp.dirname(files[0])),
+            audio_source='container', with_label=False, pipeline=pipeline)
+        self.iters = iters
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return self.iters
+
+    def __getitem__(self, k: int):
+        np.random.seed(self.seed + k)
+        return self.ds[k % len(self.ds)]
+
+
+class FloorSet:
+    """decord open + ``get_batch`` of the plan's sorted unique frames."""
+
+    def __init__(self, plan: List[dict], num_threads: int) -> None:
+        self.plan = plan
+        self.num_threads = num_threads
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def __getitem__(self, k: int):
+        import decord
+        p = self.plan[k]
+        kw = dict(num_threads=self.num_threads)
+        if p['decode_hw'] is not None:
+            kw.update(height=p['decode_hw'][0], width=p['decode_hw'][1])
+        vr = decord.VideoReader(p['filename'], **kw)
+        union = np.unique(np.concatenate(p['views']))
+        return vr.get_batch(union.tolist()).asnumpy()
+
+
+def _fixed_inds_transform():
+    """An MMAction2-style sampler that sets planned ``frame_inds``."""
+    from mmcv.transforms import BaseTransform
+
+    class FixedFrameInds(BaseTransform):
+        """Required keys: ``planned_inds`` (int64 ``(num_clips, clip_len)``).
+        Added keys: ``frame_inds``, ``clip_len``, ``frame_interval``,
+        ``num_clips`` (like MMAction2's ``SampleFrames``)."""
+
+        def transform(self, results: Dict) -> Dict:
+            inds = results['planned_inds']
+            results['frame_inds'] = inds.reshape(-1)
+            results['num_clips'], results['clip_len'] = inds.shape
+            results['frame_interval'] = None
+            return results
+
+    return FixedFrameInds()
+
+
+class MMActionSet:
+    """MMAction2 1.2 producing the plan's views: one pass for all clips
+    (``per_view=False``, equal clip lengths only) or one pass per view."""
+
+    def __init__(self, plan: List[dict], crop: dict, num_threads: int,
+                 per_view: bool) -> None:
+        from mmaction.registry import TRANSFORMS as MMA
+        from mmcv.transforms import Compose
+        size = crop.get('size', 112)
+        size = (size, size) if isinstance(size, int) else tuple(size)
+        self.pipeline = Compose([
+            MMA.build(dict(type='DecordInit', num_threads=num_threads)),
+            _fixed_inds_transform(),
+            MMA.build(dict(type='DecordDecode')),
+            MMA.build(dict(type='RandomResizedCrop',
+                           area_range=tuple(crop.get('scale', (0.08, 1.0))))),
+            MMA.build(dict(type='Resize', scale=size, keep_ratio=False)),
+            MMA.build(dict(type='Flip', flip_ratio=0.5)),
+            MMA.build(dict(type='FormatShape', input_format='NCTHW')),
+            MMA.build(dict(type='PackActionInputs')),
+        ])
+        self.plan = plan
+        self.per_view = per_view
+
+    def __len__(self) -> int:
+        return len(self.plan)
+
+    def passes(self, k: int) -> List[np.ndarray]:
+        views = self.plan[k]['views']
+        if self.per_view:
+            return [v[None] for v in views]
+        return [np.stack(views)]
+
+    def __getitem__(self, k: int):
+        f = self.plan[k]['filename']
+        return [
+            self.pipeline(
+                dict(filename=f, planned_inds=inds, modality='RGB',
+                     start_index=0)) for inds in self.passes(k)
+        ]
+
+
+# ---------------------------------------------------------------- timing
+def _identity(batch):
+    return batch
+
+
+def time_loader(ds, workers: int) -> float:
+    """Seconds to read every item of ``ds`` (``workers=0``: in-process)."""
+    if workers == 0:
+        t = time.perf_counter()
+        for k in range(len(ds)):
+            ds[k]
+        return time.perf_counter() - t
+    from torch.utils.data import DataLoader
+    loader = DataLoader(ds, batch_size=1, num_workers=workers,
+                        collate_fn=_identity, prefetch_factor=2)
+    t = time.perf_counter()
+    for _ in loader:
+        pass
+    return time.perf_counter() - t
+
+
+def interleaved_in_process(sets: Dict[str, object],
+                           iters: int) -> Dict[str, float]:
+    """Seconds per set for ``workers=0``: sample by sample, the sets take
+    turns (rotating who goes first), so machine load hits all alike."""
+    total = {name: 0.0 for name in sets}
+    names = list(sets)
+    for k in range(iters):
+        order = names[k % len(names):] + names[:k % len(names)]
+        for name in order:
+            t = time.perf_counter()
+            sets[name][k]
+            total[name] += time.perf_counter() - t
+    return total
+
+
+def alternating_workers(sets: Dict[str, object], workers: int,
+                        rounds: int) -> Dict[str, float]:
+    """Seconds per set with ``workers`` DataLoader workers, in ABBA rounds."""
+    total = {name: 0.0 for name in sets}
+    names = list(sets)
+    for r in range(rounds):
+        for name in (names if r % 2 == 0 else names[::-1]):
+            total[name] += time_loader(sets[name], workers)
+    return total
+
+
+def check_plan(ds: MMAVCLSet, plan: List[dict], n: int = 2) -> None:
+    """The mmavcl dataset must decode the planned frames."""
+    for k in range(min(n, len(plan))):
+        out = ds[k]
+        got = [np.asarray(m['frame_inds']) for m in
+               out['data_samples'].view_meta]
+        want = plan[k]['views']
+        if len(got) != len(want) or not all(
+                np.array_equal(a, b) for a, b in zip(got, want)):
+            raise RuntimeError(
+                f'sample {k}: the pipeline drew other frames than the plan; '
+                'does a transform before the sampler draw random numbers?')
+
+
+# ------------------------------------------------------------------ main
+def import_mmaction() -> Optional[str]:
+    """None if MMAction2's transforms import, else the reason."""
+    try:
+        from mmavcl.utils.compat import patch_mmaction_wheel
+        if not patch_mmaction_wheel():
+            return 'mmaction2 is not installed'
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            import mmaction.datasets.transforms  # noqa: F401
+            import mmaction.structures  # noqa: F401
+    except Exception as err:  # any import failure means: skip
+        return f'{type(err).__name__}: {err}'
+    return None
+
+
+def run_pipeline(name: str, files: List[str], keyint: int, args,
+                 mma_reason: Optional[str], work_dir: str) -> List[dict]:
+    cfg_file, mma_modes = PIPELINES[name]
+    pipeline = _load_pipeline(cfg_file)
+    init = _find(pipeline, 'VideoInit') or {}
+    crop = _find(pipeline, 'RandomResizedCropViews') or {}
+    plan = make_plan(pipeline, files, args.iters, args.seed)
+    resize_on_decode = bool(init.get('decode_size')
+                            or init.get('decode_short_side'))
+    for p in plan:
+        p['decode_hw'] = p['source_shape'] if resize_on_decode else None
+    threads = init.get('num_threads', 1)
+    mm = MMAVCLSet(pipeline, files, args.iters, args.seed, work_dir)
+    check_plan(mm, plan)
+    keys = {f: keyframes(f) for f in files}
+    sets = {'mmavcl': mm, FLOOR: FloorSet(plan, threads)}
+    decoded = {
+        'mmavcl': np.mean([frames_decoded(np.concatenate(p['views']),
+                                          keys[p['filename']])
+                           for p in plan]),
+    }
+    decoded[FLOOR] = decoded['mmavcl']
+    if mma_reason is None:
+        for mode in mma_modes:
+            lens = {len(v) for v in plan[0]['views']}
+            if mode == '1 pass' and len(lens) != 1:
+                continue
+            ref = MMActionSet(plan, crop, threads, mode == 'pass/view')
+            label = f'mmaction2 ({mode})'
+            sets[label] = ref
+            decoded[label] = np.mean([
+                sum(frames_decoded(q.reshape(-1), keys[plan[k]['filename']],
+                                   sort=False) for q in ref.passes(k))
+                for k in range(len(plan))
+            ])
+    # warm-up: imports, first opens
+    for s in sets.values():
+        s[0]
+    rows = []
+    for workers in sorted({0, args.workers}):
+        if workers == 0:
+            secs = interleaved_in_process(sets, args.iters)
+        else:
+            secs = alternating_workers(sets, workers, args.rounds)
+            secs = {k: v / args.rounds for k, v in secs.items()}
+        rate = {k: args.iters / v for k, v in secs.items()}
+        for ref in sets:
+            if ref == 'mmavcl':
+                continue
+            rows.append(dict(pipeline=name, keyint=keyint, workers=workers,
+                             reference=ref, mmavcl_rate=rate['mmavcl'],
+                             ref_rate=rate[ref],
+                             ratio=rate['mmavcl'] / rate[ref],
+                             mmavcl_frames=decoded['mmavcl'],
+                             ref_frames=decoded[ref],
+                             views=len(plan[0]['views'])))
+            print(f'{name} (keyint {keyint}, {workers} workers) vs {ref}: '
+                  f'{rate["mmavcl"] / rate[ref]:.2f}x', flush=True)
+    return rows
+
+
+def reencode_compare(files: List[str], keyint: int, args,
+                     work_dir: str) -> Optional[dict]:
+    """Re-encode ``files`` with ``tools/data/reencode_videos.py`` and time
+    the first pipeline (and the decode floor) on both copies, interleaved."""
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
+    try:
+        import reencode_videos
+    finally:
+        sys.path.pop(0)
+    short, new_keyint = args.reencode
+    src = osp.dirname(files[0])
+    dst = osp.join(work_dir, f'reencoded_g{keyint}')
+    names = [osp.basename(f) for f in files]
+    ann = osp.join(work_dir, f'reencode_g{keyint}.txt')
+    with open(ann, 'w') as f:
+        f.write('\n'.join(names) + '\n')
+    t = time.perf_counter()
+    reencode_videos.main([src, dst, '--ann-file', ann, '--short-side',
+                          str(short), '--keyint', str(new_keyint),
+                          '--workers', str(max(args.workers, 1))])
+    enc_s = time.perf_counter() - t
+    new_files = [osp.join(dst, n) for n in names]
+    name = args.pipelines[0]
+    pipeline = _load_pipeline(PIPELINES[name][0])
+    threads = (_find(pipeline, 'VideoInit') or {}).get('num_threads', 1)
+    sets, decoded = {}, {}
+    for tag, fs in (('original', files), ('re-encoded', new_files)):
+        plan = make_plan(pipeline, fs, args.iters, args.seed)
+        for p in plan:
+            p['decode_hw'] = p['source_shape']
+        sets[tag] = MMAVCLSet(pipeline, fs, args.iters, args.seed,
+                              osp.join(work_dir, tag))
+        sets[tag + ' floor'] = FloorSet(plan, threads)
+        keys = {f: keyframes(f) for f in fs}
+        decoded[tag] = np.mean([
+            frames_decoded(np.concatenate(p['views']), keys[p['filename']])
+            for p in plan
+        ])
+    for s_ in sets.values():
+        s_[0]
+    secs = interleaved_in_process(sets, args.iters)
+    rate = {k: args.iters / v for k, v in secs.items()}
+    ratio = rate['re-encoded'] / rate['original']
+    print(f're-encoding {len(files)} videos to short side {short}, keyint '
+          f'{new_keyint}: {enc_s:.1f} s ({len(files) / enc_s:.2f} videos/s, '
+          f'{max(args.workers, 1)} workers)')
+    print(f'{name} re-encoded (keyint {new_keyint}, short side {short}) vs '
+          f'original (keyint {keyint}), 0 workers: {ratio:.2f}x')
+    print(f'decode floor re-encoded vs original (keyint {keyint}): '
+          f'{rate["re-encoded floor"] / rate["original floor"]:.2f}x')
+    return dict(keyint=keyint, new_keyint=new_keyint, short_side=short,
+                encode_s=enc_s, rate=rate, ratio=ratio, decoded=decoded)
+
+
+def print_table(rows: List[dict]) -> None:
+    print('\n| pipeline | keyint | workers | reference | views | mmavcl '
+          'samples/s | reference samples/s | ratio | frames decoded/sample '
+          '(mmavcl / reference) |')
+    print('|---|---|---|---|---|---|---|---|---|')
+    for r in rows:
+        print(f'| {r["pipeline"]} | {r["keyint"]} | {r["workers"]} | '
+              f'{r["reference"]} | {r["views"]} | {r["mmavcl_rate"]:.2f} | '
+              f'{r["ref_rate"]:.2f} | {r["ratio"]:.2f}x | '
+              f'{r["mmavcl_frames"]:.0f} / {r["ref_frames"]:.0f} |')
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--pipelines', nargs='+', default=list(PIPELINES),
+                        choices=list(PIPELINES))
+    parser.add_argument('--num-videos', type=int, default=4)
+    parser.add_argument('--iters', type=int, default=24,
+                        help='samples per measurement')
+    parser.add_argument('--workers', type=int, default=2,
+                        help='N: also measure with N DataLoader workers')
+    parser.add_argument('--rounds', type=int, default=2,
+                        help='loader passes per set with N workers')
+    parser.add_argument('--keyints', type=int, nargs='+', default=[30, 250],
+                        help='keyframe intervals of the generated videos')
+    parser.add_argument('--duration', type=float, default=10.0)
+    parser.add_argument('--size', default='340x256', help='WxH')
+    parser.add_argument('--fps', type=float, default=30.0)
+    parser.add_argument('--video-dir', help='keep generated videos here '
+                        '(default: a temporary folder)')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--no-mmaction', action='store_true')
+    parser.add_argument('--reencode', type=int, nargs=2,
+                        metavar=('SHORT_SIDE', 'KEYINT'),
+                        help='also re-encode each video set with '
+                        'tools/data/reencode_videos.py and compare the '
+                        'first pipeline on both')
+    parser.add_argument('--memory', action='store_true',
+                        help='run tools/analysis/benchmark_memory.py instead '
+                        '(remaining arguments go to it)')
+    return parser.parse_known_args(argv)
+
+
+def main(argv=None) -> List[dict]:
+    args, rest = parse_args(argv)
+    if args.memory:
+        sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+        import benchmark_memory
+        return benchmark_memory.main(rest)
+    if rest:
+        raise SystemExit(f'unknown arguments: {rest}')
+    warnings.filterwarnings('ignore', message='.*FileClient.*')
+    warnings.filterwarnings('ignore', message='.*HardDiskBackend.*')
+    import mmavcl.datasets  # noqa: F401  (registers the transforms)
+    w, h = (int(x) for x in args.size.lower().split('x'))
+    mma_reason = 'disabled by --no-mmaction' if args.no_mmaction else \
+        import_mmaction()
+    if mma_reason:
+        print(f'skipping the MMAction2 comparisons: {mma_reason}')
+    else:
+        print(MMACTION_NOTE)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        video_dir = args.video_dir or tmp
+        os.makedirs(video_dir, exist_ok=True)
+        for keyint in args.keyints:
+            t = time.perf_counter()
+            files = make_videos(video_dir, args.num_videos, keyint,
+                                args.duration, (w, h), args.fps)
+            print(f'videos: {len(files)} x {args.duration:g} s {w}x{h} '
+                  f'{args.fps:g} fps H.264 (keyint {keyint}) + AAC 44.1 '
+                  f'kHz stereo, ready in {time.perf_counter() - t:.1f} s',
+                  flush=True)
+            for name in args.pipelines:
+                rows += run_pipeline(name, files, keyint, args, mma_reason,
+                                     tmp)
+            if args.reencode:
+                reencode_compare(files, keyint, args, tmp)
+    print_table(rows)
+    return rows
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,187 @@
+"""Build MMAction2-style annotation lists (``path label`` per line).
+
+Four sources:
+
+``folder``   a folder of class sub-folders (``<src>/<class>/<file>``);
+             classes are numbered in sorted order; optional random
+             train/val split.
+``ucf101``   the official split files (``classInd.txt``,
+             ``trainlist0{k}.txt``, ``testlist0{k}.txt``) ->
+             ``ucf101_{train,val}_split_{k}_videos.txt`` (0-based labels).
+``hmdb51``   the official ``testTrainMulti_7030_splits`` folder
+             (``<class>_test_split{k}.txt``: 1 = train, 2 = test) ->
+             ``hmdb51_{train,val}_split_{k}_videos.txt`` (classes sorted).
+``esc50``    ``meta/esc50.csv`` -> ``esc50_{train,test}_fold{k}.txt`` for the
+             5 folds (the train list of fold k holds the other folds).
+
+Examples::
+
+    python tools/data/build_file_list.py folder --src data/mine/videos \\
+        --out-dir data/mine --val-ratio 0.1
+    python tools/data/build_file_list.py ucf101 \\
+        --src data/ucf101/ucfTrainTestlist --out-dir data/ucf101
+    python tools/data/build_file_list.py hmdb51 \\
+        --src data/hmdb51/testTrainMulti_7030_splits --out-dir data/hmdb51
+    python tools/data/build_file_list.py esc50 \\
+        --src data/esc50/meta/esc50.csv --out-dir data/esc50
+"""
+import argparse
+import csv
+import glob
+import os
+import os.path as osp
+import random
+from typing import Dict, List, Sequence, Tuple
+
+MEDIA_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv',
+              '.wav', '.flac', '.mp3', '.ogg', '.m4a')
+
+
+def _write(path: str, lines: Sequence[str]) -> str:
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write('\n'.join(lines) + ('\n' if lines else ''))
+    print(f'{path}: {len(lines)} lines')
+    return path
+
+
+def _need(path: str) -> str:
+    if not osp.exists(path):
+        raise SystemExit(f'error: {path} does not exist')
+    return path
+
+
+def from_folder(src: str,
+                exts: Sequence[str] = MEDIA_EXTS) -> Tuple[List[str],
+                                                           List[str]]:
+    """``(lines, classes)`` for ``src/<class>/<file>`` (recursive)."""
+    classes = sorted(d for d in os.listdir(_need(src))
+                     if osp.isdir(osp.join(src, d)))
+    if not classes:
+        raise SystemExit(f'error: {src} holds no class sub-folders')
+    lines = []
+    for label, cls in enumerate(classes):
+        for path in sorted(
+                glob.glob(osp.join(src, cls, '**', '*'), recursive=True)):
+            if osp.splitext(path)[1].lower() in exts:
+                rel = osp.relpath(path, src).replace(os.sep, '/')
+                if ' ' in rel:
+                    raise SystemExit(f'error: {rel!r} has a space; text '
+                                     'lists split on whitespace')
+                lines.append(f'{rel} {label}')
+    return lines, classes
+
+
+def ucf101_split(src: str, split: int) -> Dict[str, List[str]]:
+    """Train/val lines of UCF101 split ``split`` (1-3)."""
+    class_ind = {}
+    with open(_need(osp.join(src, 'classInd.txt'))) as f:
+        for line in f:
+            if line.strip():
+                idx, name = line.split()
+                class_ind[name] = int(idx) - 1
+    out = {}
+    for part, fname in (('train', f'trainlist0{split}.txt'),
+                        ('val', f'testlist0{split}.txt')):
+        lines = []
+        with open(_need(osp.join(src, fname))) as f:
+            for line in f:
+                if not line.strip():
+                    continue
+                rel = line.split()[0]
+                lines.append(f'{rel} {class_ind[rel.split("/")[0]]}')
+        out[part] = lines
+    return out
+
+
+def hmdb51_split(src: str, split: int) -> Dict[str, List[str]]:
+    """Train/val lines of HMDB51 split ``split`` (1-3)."""
+    files = sorted(
+        glob.glob(osp.join(_need(src), f'*_test_split{split}.txt')))
+    if not files:
+        raise SystemExit(f'error: no *_test_split{split}.txt in {src}')
+    suffix = f'_test_split{split}.txt'
+    classes = sorted(osp.basename(f)[:-len(suffix)] for f in files)
+    out = {'train': [], 'val': []}
+    for label, cls in enumerate(classes):
+        with open(osp.join(src, cls + suffix)) as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) != 2:
+                    continue
+                name, tag = parts
+                if tag == '1':
+                    out['train'].append(f'{cls}/{name} {label}')
+                elif tag == '2':
+                    out['val'].append(f'{cls}/{name} {label}')
+    return out
+
+
+def esc50_folds(csv_path: str) -> Dict[int, Dict[str, List[str]]]:
+    """Per fold k: ``{'train': other folds, 'test': fold k}``."""
+    rows = []
+    with open(_need(csv_path), newline='') as f:
+        for row in csv.DictReader(f):
+            rows.append((row['filename'], int(row['fold']),
+                         int(row['target'])))
+    folds = sorted({r[1] for r in rows})
+    return {
+        k: {
+            'train': [f'{n} {t}' for n, fold, t in rows if fold != k],
+            'test': [f'{n} {t}' for n, fold, t in rows if fold == k],
+        }
+        for k in folds
+    }
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Build annotation lists.')
+    p.add_argument('source', choices=['folder', 'ucf101', 'hmdb51', 'esc50'])
+    p.add_argument('--src', required=True,
+                   help='class folder, split-file folder or esc50.csv')
+    p.add_argument('--out-dir', required=True)
+    p.add_argument('--prefix', default='', help='list name prefix (folder)')
+    p.add_argument('--val-ratio', type=float, default=0.0,
+                   help='folder: fraction per class held out for val')
+    p.add_argument('--splits', type=int, nargs='+', default=[1, 2, 3])
+    p.add_argument('--seed', type=int, default=0)
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    out = args.out_dir
+    if args.source == 'folder':
+        lines, classes = from_folder(args.src)
+        prefix = args.prefix + ('_' if args.prefix else '')
+        _write(osp.join(out, f'{prefix}classes.txt'), classes)
+        if args.val_ratio > 0:
+            rng = random.Random(args.seed)
+            by_class: Dict[str, List[str]] = {}
+            for line in lines:
+                by_class.setdefault(line.rsplit(' ', 1)[1], []).append(line)
+            train, val = [], []
+            for items in by_class.values():
+                rng.shuffle(items)
+                k = max(1, int(round(len(items) * args.val_ratio)))
+                val += sorted(items[:k])
+                train += sorted(items[k:])
+            _write(osp.join(out, f'{prefix}train.txt'), train)
+            _write(osp.join(out, f'{prefix}val.txt'), val)
+        else:
+            _write(osp.join(out, f'{prefix}all.txt'), lines)
+    elif args.source in ('ucf101', 'hmdb51'):
+        fn = ucf101_split if args.source == 'ucf101' else hmdb51_split
+        for k in args.splits:
+            for part, lines in fn(args.src, k).items():
+                _write(
+                    osp.join(out, f'{args.source}_{part}_split_{k}_'
+                             'videos.txt'), lines)
+    else:
+        for k, parts in esc50_folds(args.src).items():
+            for part, lines in parts.items():
+                _write(osp.join(out, f'esc50_{part}_fold{k}.txt'), lines)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,124 @@
+"""Extract container audio into sidecar files (``<stem>.wav`` / ``.flac``).
+
+The output mirrors the input's relative paths, so a dataset with
+``audio_source='sidecar'`` and ``data_prefix=dict(video=SRC, audio=OUT)``
+finds each file. Audio is decoded with PyAV, downmixed to mono (unless
+``--keep-channels``) and resampled to ``--sample-rate`` (0 keeps the
+source rate). Runs in parallel with a progress bar; files without an audio
+stream, or that fail to decode, are listed at the end (and in
+``OUT/extract_audio_failures.txt``) instead of stopping the run.
+
+Examples::
+
+    python tools/data/extract_audio.py --src data/kinetics400/videos_train \\
+        --out data/kinetics400/audio_train --workers 16
+    python tools/data/extract_audio.py --src data/vggsound/videos \\
+        --list data/vggsound/vggsound_train.txt --out data/vggsound/audio \\
+        --ext .flac
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+from typing import List, Optional, Tuple
+
+import numpy as np
+from mmengine.utils import track_parallel_progress, track_progress
+
+from mmavcl.datasets.media_writer import write_audio
+
+VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv')
+
+
+def decode_audio(path: str, sample_rate: int = 16000,
+                 mono: bool = True) -> Tuple[np.ndarray, int]:
+    """All audio of ``path``: float32 ``(C, L)`` and its rate."""
+    import av
+    with av.open(path) as c:
+        if not c.streams.audio:
+            raise ValueError('no audio stream')
+        stream = c.streams.audio[0]
+        rate = sample_rate or stream.rate
+        layout = 'mono' if mono else (
+            'stereo' if stream.channels >= 2 else 'mono')
+        rs = av.AudioResampler(format='fltp', layout=layout, rate=rate)
+        chunks = []
+        for frame in c.decode(stream):
+            frame.pts = None
+            chunks += [o.to_ndarray() for o in rs.resample(frame)]
+        chunks += [o.to_ndarray() for o in rs.resample(None)]
+    if not chunks:
+        raise ValueError('audio stream holds no samples')
+    return np.concatenate(chunks, axis=1).astype(np.float32), rate
+
+
+def _job(task: tuple) -> Optional[str]:
+    src, dst, rate, mono, overwrite = task
+    if osp.exists(dst) and not overwrite:
+        return None
+    try:
+        wave, sr = decode_audio(src, rate, mono)
+        tmp = dst + '.part' + osp.splitext(dst)[1]
+        write_audio(tmp, wave, sr)
+        os.replace(tmp, dst)  # never leave a half-written sidecar
+    except Exception as err:  # report, keep going
+        return f'{src}: {type(err).__name__}: {err}'
+    return None
+
+
+def list_inputs(src: str, ann_list: Optional[str]) -> List[str]:
+    """Relative paths from an annotation list, or every video under src."""
+    if ann_list:
+        with open(ann_list) as f:
+            return [
+                line.split()[0] for line in f
+                if line.strip() and not line.startswith('#')
+            ]
+    return sorted(
+        osp.relpath(p, src) for p in glob.glob(
+            osp.join(src, '**', '*'), recursive=True)
+        if osp.splitext(p)[1].lower() in VIDEO_EXTS)
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description='Extract sidecar audio files.')
+    p.add_argument('--src', required=True, help='video root')
+    p.add_argument('--out', required=True, help='audio root')
+    p.add_argument('--list', help='annotation list (paths relative to src)')
+    p.add_argument('--ext', default='.wav', choices=['.wav', '.flac'])
+    p.add_argument('--sample-rate', type=int, default=16000,
+                   help='0 keeps the source rate')
+    p.add_argument('--keep-channels', action='store_true',
+                   help='keep stereo instead of downmixing to mono')
+    p.add_argument('--workers', type=int, default=os.cpu_count() or 1)
+    p.add_argument('--overwrite', action='store_true')
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    rels = list_inputs(args.src, args.list)
+    tasks = []
+    for rel in rels:
+        dst = osp.join(args.out, osp.splitext(rel)[0] + args.ext)
+        os.makedirs(osp.dirname(dst), exist_ok=True)
+        tasks.append((osp.join(args.src, rel), dst, args.sample_rate,
+                      not args.keep_channels, args.overwrite))
+    if args.workers > 1 and len(tasks) > 1:
+        results = track_parallel_progress(_job, tasks, args.workers)
+    else:
+        results = track_progress(_job, tasks)
+    failures = [r for r in results if r]
+    print(f'\n{len(tasks) - len(failures)} / {len(tasks)} files done')
+    if failures:
+        report = osp.join(args.out, 'extract_audio_failures.txt')
+        with open(report, 'w') as f:
+            f.write('\n'.join(failures) + '\n')
+        print(f'{len(failures)} failed (listed in {report}):')
+        for line in failures[:20]:
+            print('  ' + line)
+    return 1 if failures else 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,134 @@
+"""Re-encode a video dataset to a chosen short side and keyframe interval.
+
+Decoding a clip starts at the keyframe before its first frame, so a long
+keyframe interval (x264's default is 250 frames) makes every random clip pay
+for up to 250 frames it throws away. Re-encoding with a short interval
+(e.g. 16–32) and a working-resolution short side (e.g. 128 for 112² training)
+cuts decoding work several-fold; `docs/benchmarks.md` has the measured gain.
+
+    python tools/data/reencode_videos.py SRC_ROOT DST_ROOT [--ann-file LIST]
+        [--short-side 128] [--keyint 16] [--workers 8] [--crf 23]
+
+Audio is copied as AAC at its original rate. Paths below SRC_ROOT are kept.
+"""
+import argparse
+import os
+import os.path as osp
+from fractions import Fraction
+from multiprocessing import Pool
+from typing import List, Optional, Tuple
+
+VIDEO_EXTS = ('.mp4', '.mkv', '.avi', '.webm', '.mov', '.m4v')
+
+
+def list_videos(src_root: str, ann_file: Optional[str]) -> List[str]:
+    """Relative paths of the videos to convert."""
+    if ann_file:
+        with open(ann_file) as f:
+            return [line.split()[0] for line in f if line.strip()]
+    found = []
+    for folder, _, files in os.walk(src_root):
+        for name in files:
+            if name.lower().endswith(VIDEO_EXTS):
+                found.append(osp.relpath(osp.join(folder, name), src_root))
+    return sorted(found)
+
+
+def target_size(width: int, height: int, short_side: int) -> Tuple[int, int]:
+    """Keep the aspect ratio; even sizes for yuv420p."""
+    if short_side <= 0:
+        w, h = width, height
+    elif width < height:
+        w, h = short_side, round(height * short_side / width)
+    else:
+        w, h = round(width * short_side / height), short_side
+    return w - w % 2, h - h % 2
+
+
+def reencode(src: str, dst: str, short_side: int, keyint: int,
+             crf: int) -> Tuple[str, Optional[str]]:
+    """Re-encode one file; returns ``(src, error or None)``."""
+    import av
+    os.makedirs(osp.dirname(dst) or '.', exist_ok=True)
+    tmp = dst + '.part'
+    try:
+        with av.open(src) as inp, av.open(tmp, 'w', format='mp4') as out:
+            vin = inp.streams.video[0]
+            vin.thread_type = 'AUTO'
+            ain = inp.streams.audio[0] if inp.streams.audio else None
+            rate = vin.average_rate or Fraction(25)
+            vout = out.add_stream('libx264', rate=rate)
+            vout.width, vout.height = target_size(
+                vin.codec_context.width, vin.codec_context.height, short_side)
+            vout.pix_fmt = 'yuv420p'
+            vout.options = {'g': str(keyint), 'crf': str(crf),
+                            'preset': 'veryfast'}
+            aout = None
+            if ain is not None:
+                aout = out.add_stream('aac', rate=ain.rate or 44100)
+                aout.layout = ain.layout.name if ain.layout else 'stereo'
+            streams = [vin] + ([ain] if ain is not None else [])
+            for packet in inp.demux(*streams):
+                for frame in packet.decode():
+                    if packet.stream is vin:
+                        frame = frame.reformat(width=vout.width,
+                                               height=vout.height,
+                                               format='yuv420p')
+                        frame.pts = None
+                        out.mux(vout.encode(frame))
+                    else:
+                        frame.pts = None
+                        out.mux(aout.encode(frame))
+            out.mux(vout.encode())
+            if aout is not None:
+                out.mux(aout.encode())
+        os.replace(tmp, dst)
+        return src, None
+    except Exception as err:  # report and keep going: one bad file of many
+        if osp.exists(tmp):
+            os.remove(tmp)
+        return src, f'{type(err).__name__}: {err}'
+
+
+def _work(args):
+    return reencode(*args)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('src_root')
+    parser.add_argument('dst_root')
+    parser.add_argument('--ann-file', help='only the videos in this list')
+    parser.add_argument('--short-side', type=int, default=128,
+                        help='0 keeps the resolution')
+    parser.add_argument('--keyint', type=int, default=16,
+                        help='keyframe interval in frames')
+    parser.add_argument('--crf', type=int, default=23)
+    parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args(argv)
+    videos = list_videos(args.src_root, args.ann_file)
+    if not videos:
+        raise SystemExit(f'no videos found under {args.src_root}')
+    jobs = [(osp.join(args.src_root, v), osp.join(args.dst_root, v),
+             args.short_side, args.keyint, args.crf) for v in videos]
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        def tqdm(it, **kw):
+            return it
+    failed = []
+    with Pool(args.workers) as pool:
+        for src, err in tqdm(pool.imap_unordered(_work, jobs),
+                             total=len(jobs), desc='re-encoding'):
+            if err:
+                failed.append((src, err))
+    for src, err in failed:
+        print(f'FAILED {src}: {err}')
+    print(f'{len(jobs) - len(failed)}/{len(jobs)} videos written to '
+          f'{args.dst_root}')
+    if failed:
+        raise SystemExit(1)
+
+
+if __name__ == '__main__':
+    main()
