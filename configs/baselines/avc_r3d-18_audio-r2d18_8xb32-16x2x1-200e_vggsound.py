@@ -40,10 +40,10 @@ model = dict(
                   temporal_strides=(1, 2, 2, 2),
                   norm_cfg=dict(type='SyncBN')),
     neck=dict(type='MLPNeck', in_channels=512, hid_channels=512,
-              out_channels=128, num_layers=2),
+              out_channels=128, num_layers=2, init_cfg=None),
     audio_backbone=dict(type='AudioResNet2d', depth=18, in_channels=1,
                         norm_cfg=dict(type='SyncBN')),
     audio_neck=dict(type='MLPNeck', in_channels=512, hid_channels=512,
-                    out_channels=128, num_layers=2),
+                    out_channels=128, num_layers=2, init_cfg=None),
     loss=dict(type='InfoNCELoss', temperature=0.07, symmetric=True,
               in_batch_negatives=True))

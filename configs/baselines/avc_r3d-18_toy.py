@@ -25,9 +25,9 @@ model = dict(
                        hop_length=160, n_mels=32)),
     backbone=dict(type='ResNet3d', depth=18, base_channels=8),
     neck=dict(type='MLPNeck', in_channels=64, hid_channels=64,
-              out_channels=32),
+              out_channels=32, init_cfg=None),
     audio_backbone=dict(type='AudioResNet2d', depth=18, base_channels=8),
     audio_neck=dict(type='MLPNeck', in_channels=64, hid_channels=64,
-                    out_channels=32),
+                    out_channels=32, init_cfg=None),
     loss=dict(type='InfoNCELoss', temperature=0.1, symmetric=True,
               in_batch_negatives=True))

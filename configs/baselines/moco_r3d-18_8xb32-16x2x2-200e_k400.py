@@ -38,7 +38,7 @@ model = dict(
                   with_pool1=False, with_pool2=False,
                   temporal_strides=(1, 2, 2, 2)),
     neck=dict(type='MLPNeck', in_channels=512, hid_channels=512,
-              out_channels=128, num_layers=2),
+              out_channels=128, num_layers=2, init_cfg=None),
     loss=dict(type='InfoNCELoss', temperature=0.2, in_batch_negatives=False),
     use_momentum=True, queue_len=65536, feat_dim=128, momentum=0.999,
     shuffle_bn=True, symmetric=False)

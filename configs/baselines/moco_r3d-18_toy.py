@@ -30,7 +30,7 @@ model = dict(
         audio_cfg=None),
     backbone=dict(type='ResNet3d', depth=18, base_channels=8),
     neck=dict(type='MLPNeck', in_channels=64, hid_channels=64,
-              out_channels=32),
+              out_channels=32, init_cfg=None),
     loss=dict(type='InfoNCELoss', temperature=0.2, in_batch_negatives=False),
     use_momentum=True, queue_len=32, feat_dim=32, momentum=0.99)
 

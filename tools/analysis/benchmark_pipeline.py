@@ -56,6 +56,9 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PIPELINES = {
     'ssl_2clip_av': ('configs/_base_/datasets/k400_ssl_2clip_av.py',
                      ('1 pass', 'pass/view')),
+    # the same without its audio: isolates what the audio costs
+    'ssl_2clip_video': ('configs/_base_/datasets/k400_ssl_2clip_av.py',
+                        ('1 pass', )),
     'vclr_segments': ('configs/_base_/datasets/k400_vclr_segments.py',
                       ('pass/view', )),
     'ctrlaug_global_local':
@@ -63,6 +66,8 @@ PIPELINES = {
     'avtss_pairs': ('configs/_base_/datasets/k400_avtss_pairs.py',
                     ('pass/view', )),
 }
+DEFAULT_PIPELINES = ('ssl_2clip_av', 'vclr_segments', 'ctrlaug_global_local',
+                     'avtss_pairs')
 FLOOR = 'decode floor'
 MMACTION_NOTE = ('note: MMAction2 runs without ColorJitter (MMAction2 1.2.0 '
                  'ColorJitter raises OverflowError in adjust_hue under '
@@ -142,10 +147,18 @@ def frames_decoded(inds: Sequence[int], keys: np.ndarray,
 
 
 # ----------------------------------------------------------------- plans
-def _load_pipeline(cfg_file: str) -> List[dict]:
+def _load_pipeline(name: str) -> List[dict]:
+    """The ``train_pipeline`` of the pipeline's dataset config (without
+    audio for the ``*_video`` variants)."""
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(ROOT, cfg_file))
-    return copy.deepcopy(cfg.train_pipeline)
+    cfg = Config.fromfile(osp.join(ROOT, PIPELINES[name][0]))
+    pipeline = copy.deepcopy(cfg.train_pipeline)
+    if name.endswith('_video'):
+        pipeline = [t for t in pipeline if t['type'] != 'DecodeAudioViews']
+        for t in pipeline:
+            if 'audio' in t and t['type'].startswith('Sample'):
+                t['audio'] = False
+    return pipeline
 
 
 def _find(pipeline: List[dict], type_name: str) -> Optional[dict]:
@@ -363,8 +376,8 @@ def import_mmaction() -> Optional[str]:
 
 def run_pipeline(name: str, files: List[str], keyint: int, args,
                  mma_reason: Optional[str], work_dir: str) -> List[dict]:
-    cfg_file, mma_modes = PIPELINES[name]
-    pipeline = _load_pipeline(cfg_file)
+    mma_modes = PIPELINES[name][1]
+    pipeline = _load_pipeline(name)
     init = _find(pipeline, 'VideoInit') or {}
     crop = _find(pipeline, 'RandomResizedCropViews') or {}
     plan = make_plan(pipeline, files, args.iters, args.seed)
@@ -439,13 +452,18 @@ def reencode_compare(files: List[str], keyint: int, args,
     with open(ann, 'w') as f:
         f.write('\n'.join(names) + '\n')
     t = time.perf_counter()
-    reencode_videos.main([src, dst, '--ann-file', ann, '--short-side',
-                          str(short), '--keyint', str(new_keyint),
-                          '--workers', str(max(args.workers, 1))])
+    try:
+        reencode_videos.main([src, dst, '--ann-file', ann, '--short-side',
+                              str(short), '--keyint', str(new_keyint),
+                              '--workers', str(max(args.workers, 1))])
+    except SystemExit as err:
+        print(f'skipping the re-encoding comparison: reencode_videos.py '
+              f'exited with {err.code}')
+        return None
     enc_s = time.perf_counter() - t
     new_files = [osp.join(dst, n) for n in names]
     name = args.pipelines[0]
-    pipeline = _load_pipeline(PIPELINES[name][0])
+    pipeline = _load_pipeline(name)
     threads = (_find(pipeline, 'VideoInit') or {}).get('num_threads', 1)
     sets, decoded = {}, {}
     for tag, fs in (('original', files), ('re-encoded', new_files)):
@@ -490,7 +508,8 @@ def print_table(rows: List[dict]) -> None:
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--pipelines', nargs='+', default=list(PIPELINES),
+    parser.add_argument('--pipelines', nargs='+',
+                        default=list(DEFAULT_PIPELINES),
                         choices=list(PIPELINES))
     parser.add_argument('--num-videos', type=int, default=4)
     parser.add_argument('--iters', type=int, default=24,
@@ -530,6 +549,11 @@ def main(argv=None) -> List[dict]:
     warnings.filterwarnings('ignore', message='.*FileClient.*')
     warnings.filterwarnings('ignore', message='.*HardDiskBackend.*')
     import mmavcl.datasets  # noqa: F401  (registers the transforms)
+    from mmengine.utils.dl_utils import set_multi_processing
+
+    # what the Runner does with default_runtime's env_cfg (OpenCV's own
+    # thread pool off), so that loaders run as they do in training
+    set_multi_processing('fork', opencv_num_threads=0)
     w, h = (int(x) for x in args.size.lower().split('x'))
     mma_reason = 'disabled by --no-mmaction' if args.no_mmaction else \
         import_mmaction()

@@ -68,13 +68,19 @@ def reencode(src: str, dst: str, short_side: int, keyint: int,
                 aout = out.add_stream('aac', rate=ain.rate or 44100)
                 aout.layout = ain.layout.name if ain.layout else 'stereo'
             streams = [vin] + ([ain] if ain is not None else [])
+            num_video = 0
             for packet in inp.demux(*streams):
                 for frame in packet.decode():
                     if packet.stream is vin:
                         frame = frame.reformat(width=vout.width,
                                                height=vout.height,
                                                format='yuv420p')
-                        frame.pts = None
+                        # explicit constant-rate timestamps: with pts=None
+                        # the mp4 muxer rejects a packet after ~270 frames
+                        # (EINVAL) on 30 fps sources
+                        frame.pts = num_video
+                        frame.time_base = 1 / Fraction(rate)
+                        num_video += 1
                         out.mux(vout.encode(frame))
                     else:
                         frame.pts = None

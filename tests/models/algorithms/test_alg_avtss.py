@@ -165,4 +165,4 @@ def test_avtss_modality_wide_labels_and_missing_label():
     for s in data['data_samples']:
         s.pretext_labels.pop('order_va')
     with pytest.raises(KeyError, match='v0.mp4.*order_va'):
-        model.train_step(data, optim(model))
+        model.pretext_label(data['data_samples'], 'order_va', 'cpu')
