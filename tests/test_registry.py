@@ -36,7 +36,7 @@ def test_build_by_name_without_manual_imports():
         'init_default_scope("mmavcl")\n'
         'loss = MODELS.build(dict(type="InfoNCELoss", temperature=0.2))\n'
         'print(type(loss).__module__, loss.temperature)\n'
-        'print(RUNNERS.get("AVRunner").__name__)\n')
+        'print(RUNNERS.get("mmavcl.AVRunner").__name__)\n')
     assert 'mmavcl.models.losses' in out and '0.2' in out
     assert 'AVRunner' in out
 

@@ -29,7 +29,7 @@ from typing import Dict
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PRETRAIN_CFG = 'configs/demo/avc_r3d-10_1xb16-8x2x1-100e_toy.py'
+PRETRAIN_CFG = 'configs/demo/avc_r3d-10_1xb16-8x2x1-40e_toy.py'
 FEATURE_CFG = 'configs/demo/avc_r3d-10_features_toy.py'
 
 
@@ -141,7 +141,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data-root', default='data/toy_av')
-    parser.add_argument('--epochs', type=int, default=100)
+    parser.add_argument('--epochs', type=int, default=40)
     parser.add_argument('--num-per-class', type=int, default=48)
     args = parser.parse_args(argv)
     work_dir = osp.abspath(args.work_dir)

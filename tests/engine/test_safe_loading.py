@@ -12,7 +12,7 @@ import torch
 
 import engine_toys as T
 from mmavcl.utils import UntrustedCheckpointError
-from mmavcl.utils.checkpoint import TRUST_ENV
+from mmavcl.utils.checkpoint import TRUST_ENV, safe_torch_load
 
 
 class _Payload:
@@ -79,30 +79,61 @@ def test_plain_weights_load_with_weights_only(tmp_path):
             assert torch.equal(got[k], v), (how, k)
 
 
-def test_resume_own_run_needs_full_unpickling_and_works(tmp_path):
+def test_own_checkpoints_load_weights_only_and_resume(tmp_path):
     work = str(tmp_path / 'work')
     T.build_runner(T.toy_cfg(work, by_epoch=False, max_iters=4,
                              ckpt_interval=2)).train()
     ckpt = osp.join(work, 'iter_2.pth')
-    # an own checkpoint holds HistoryBuffer etc.: weights_only refuses it
-    with pytest.raises(Exception):
-        torch.load(ckpt, weights_only=True)
+    # AVRunner stores the message hub as plain data: only numpy's
+    # data-only rebuild functions remain beyond torch's own allowlist
+    unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(ckpt)
+    assert unsafe and all(name.startswith('numpy.') for name in unsafe)
+    state = safe_torch_load(ckpt)  # no trust needed
+    assert isinstance(state['message_hub']['log_scalars'], dict)
 
     # auto from the work dir
     r = T.build_runner(T.toy_cfg(work, by_epoch=False, max_iters=6,
                                  ckpt_interval=2, resume=True))
     r.train()
     assert r.iter == 6
+    # the logging history came back as mmengine HistoryBuffers
+    from mmengine.logging import HistoryBuffer
+    assert isinstance(r.message_hub.log_scalars['train/loss'], HistoryBuffer)
     # explicit path (what `--resume PATH` sets)
     r = T.build_runner(T.toy_cfg(str(tmp_path / 'other'), by_epoch=False,
                                  max_iters=4, resume=True, load_from=ckpt))
     r.train()
     assert r.iter == 4
-    # but the same own checkpoint as *pretrained weights* is not trusted
+    # and as pretrained weights (load_from, tools/test.py) without trust
     r = T.build_runner(T.toy_cfg(str(tmp_path / 'probe'), by_epoch=False,
                                  max_iters=1, load_from=ckpt))
+    r.train()
+
+
+def test_plain_mmengine_checkpoint_needs_trust_except_to_resume(tmp_path):
+    """A checkpoint pickled the way plain mmengine does it (HistoryBuffer
+    objects, whose pickles call getattr) is refused as weights, and still
+    resumes when named explicitly with --resume PATH."""
+    from mmengine.logging import HistoryBuffer
+    work = str(tmp_path / 'work')
+    T.build_runner(T.toy_cfg(work, by_epoch=False, max_iters=2,
+                             ckpt_interval=2)).train()
+    ckpt = osp.join(work, 'iter_2.pth')
+    state = safe_torch_load(ckpt)
+    state['message_hub']['log_scalars'] = {
+        'train/loss': HistoryBuffer([1.0, 0.5], [1, 1])}
+    plain = str(tmp_path / 'plain_mmengine.pth')
+    torch.save(state, plain)
+    with pytest.raises(UntrustedCheckpointError):
+        safe_torch_load(plain)
+    r = T.build_runner(T.toy_cfg(str(tmp_path / 'probe'), by_epoch=False,
+                                 max_iters=1, load_from=plain))
     with pytest.raises(UntrustedCheckpointError):
         r.train()
+    r = T.build_runner(T.toy_cfg(str(tmp_path / 'resumed'), by_epoch=False,
+                                 max_iters=4, resume=True, load_from=plain))
+    r.train()
+    assert r.iter == 4
 
 
 def test_env_opt_in_trusts_everything(tmp_path, monkeypatch):

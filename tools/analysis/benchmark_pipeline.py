@@ -263,19 +263,23 @@ class MMActionSet:
                  per_view: bool) -> None:
         from mmaction.registry import TRANSFORMS as MMA
         from mmcv.transforms import Compose
+        from mmengine.registry import DefaultScope
         size = crop.get('size', 112)
         size = (size, size) if isinstance(size, int) else tuple(size)
-        self.pipeline = Compose([
-            MMA.build(dict(type='DecordInit', num_threads=num_threads)),
-            _fixed_inds_transform(),
-            MMA.build(dict(type='DecordDecode')),
-            MMA.build(dict(type='RandomResizedCrop',
-                           area_range=tuple(crop.get('scale', (0.08, 1.0))))),
-            MMA.build(dict(type='Resize', scale=size, keep_ratio=False)),
-            MMA.build(dict(type='Flip', flip_ratio=0.5)),
-            MMA.build(dict(type='FormatShape', input_format='NCTHW')),
-            MMA.build(dict(type='PackActionInputs')),
-        ])
+        # build() resolves names in the *current* default scope, which may
+        # be mmavcl's in a process that already ran mmavcl code
+        with DefaultScope.overwrite_default_scope('mmaction'):
+            self.pipeline = Compose([
+                MMA.build(dict(type='DecordInit', num_threads=num_threads)),
+                _fixed_inds_transform(),
+                MMA.build(dict(type='DecordDecode')),
+                MMA.build(dict(type='RandomResizedCrop', area_range=tuple(
+                    crop.get('scale', (0.08, 1.0))))),
+                MMA.build(dict(type='Resize', scale=size, keep_ratio=False)),
+                MMA.build(dict(type='Flip', flip_ratio=0.5)),
+                MMA.build(dict(type='FormatShape', input_format='NCTHW')),
+                MMA.build(dict(type='PackActionInputs')),
+            ])
         self.plan = plan
         self.per_view = per_view
 
