@@ -29,7 +29,7 @@ from typing import Dict
 import numpy as np
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PRETRAIN_CFG = 'configs/demo/avc_r3d-10_1xb16-8x2x1-40e_toy.py'
+PRETRAIN_CFG = 'configs/demo/avc_r3d-10_1xb16-8x2x1-50e_toy.py'
 FEATURE_CFG = 'configs/demo/avc_r3d-10_features_toy.py'
 
 
@@ -55,10 +55,14 @@ def make_dataset(data_root: str, num_per_class: int) -> None:
         json.dump(want, f)
 
 
-def pretrain(work_dir: str, data_root: str, epochs: int) -> str:
+def pretrain(work_dir: str, data_root: str, epochs: int,
+             batch_size: int) -> str:
     pre_dir = osp.join(work_dir, 'pretrain')
     run([sys.executable, 'tools/train.py', PRETRAIN_CFG, '--work-dir',
          pre_dir, '--cfg-options', f'train_cfg.max_epochs={epochs}',
+         f'param_scheduler.0.T_max={epochs}',
+         f'param_scheduler.0.end={epochs}',
+         f'train_dataloader.batch_size={batch_size}',
          f'train_dataloader.dataset.data_root={data_root}'])
     ckpt = osp.join(pre_dir, f'epoch_{epochs}.pth')
     if not osp.isfile(ckpt):
@@ -141,8 +145,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--work-dir', default='work_dirs/demo')
     parser.add_argument('--data-root', default='data/toy_av')
-    parser.add_argument('--epochs', type=int, default=40)
-    parser.add_argument('--num-per-class', type=int, default=48)
+    parser.add_argument('--epochs', type=int, default=50)
+    parser.add_argument('--num-per-class', type=int, default=96)
+    parser.add_argument('--batch-size', type=int, default=16,
+                        help='pretraining batch (the in-batch negatives)')
     args = parser.parse_args(argv)
     work_dir = osp.abspath(args.work_dir)
     data_root = osp.abspath(args.data_root)
@@ -153,7 +159,7 @@ def main(argv=None):
     make_dataset(data_root, args.num_per_class)
     step(f'2/4 audio-visual pretraining ({args.epochs} epochs)')
     t_pre = time.time()
-    ckpt = pretrain(work_dir, data_root, args.epochs)
+    ckpt = pretrain(work_dir, data_root, args.epochs, args.batch_size)
     t_pre = time.time() - t_pre
     step('3/4 frozen features: pretrained vs random init')
     results = {}

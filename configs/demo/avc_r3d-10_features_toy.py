@@ -1,7 +1,7 @@
 # Frozen video features of the demo backbone (pretrained or random init) for
 # the linear probe and retrieval in tools/demo.py:
 #   python tools/extract_features.py configs/demo/avc_r3d-10_features_toy.py \
-#       work_dirs/demo/pretrain/epoch_40.pth --split gallery --out train.npz
+#       work_dirs/demo/pretrain/epoch_50.pth --split gallery --out train.npz
 _base_ = [
     '../_base_/models/bench_av_recognizer.py',
     '../_base_/datasets/toy_av.py',

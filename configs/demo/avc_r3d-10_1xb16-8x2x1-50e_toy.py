@@ -1,6 +1,6 @@
 # The demo's pretraining (make demo / tools/demo.py): audio-visual
 # correspondence on the toy set, sized for a 2-core CPU.
-#   python tools/train.py configs/demo/avc_r3d-10_1xb16-8x2x1-40e_toy.py
+#   python tools/train.py configs/demo/avc_r3d-10_1xb16-8x2x1-50e_toy.py
 # Video: R3D-10 (ResNet3d with one block per stage, 16 base channels) on one
 # 8x2 clip at 32x32. Audio: the clip's 1 s as a 32-bin log-mel through a 2D
 # ResNet-10. No flip: the soundtrack encodes the camera's x position, so a
@@ -49,10 +49,10 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(type='AdamW', lr=3e-3, weight_decay=1e-4))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=40, eta_min=3e-5, by_epoch=True,
-         begin=0, end=40, convert_to_iter_based=True)
+    dict(type='CosineAnnealingLR', T_max=50, eta_min=3e-4, by_epoch=True,
+         begin=0, end=50, convert_to_iter_based=True)
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=40)
+train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=50)
 default_hooks = dict(logger=dict(interval=9),
                      checkpoint=dict(interval=10, max_keep_ckpts=1))
 log_processor = dict(window_size=9)
