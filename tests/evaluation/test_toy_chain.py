@@ -46,9 +46,9 @@ def test_toy_chain(tmp_path, monkeypatch):
     ckpt = f'{work}/pre/epoch_1.pth'
     assert osp.isfile(ckpt)
 
-    # 2. export the backbone (the training checkpoint is our own: --trust)
+    # 2. export the backbone (mmavcl checkpoints load weights-only)
     backbone = f'{work}/backbone.pth'
-    _tool('tools/convert/to_mmaction2.py').main([ckpt, backbone, '--trust'])
+    _tool('tools/convert/to_mmaction2.py').main([ckpt, backbone])
     exported = torch.load(backbone, weights_only=True)['state_dict']
 
     # 3. features once per split
@@ -90,9 +90,8 @@ def test_toy_chain(tmp_path, monkeypatch):
     probe = torch.load(f'{work}/lin/epoch_2.pth', weights_only=False)
     for k, v in exported.items():  # frozen: weights and BN stats unchanged
         assert torch.equal(probe['state_dict'][k], v), k
-    # a runner checkpoint carries pickled logging/resume state, which the
-    # checkpoint policy unpickles only when trusted (our own file here)
-    monkeypatch.setenv('MMAVCL_TRUST_CHECKPOINTS', '1')
+    # the runner's checkpoint loads weights-only: no trust opt-in needed
+    monkeypatch.delenv('MMAVCL_TRUST_CHECKPOINTS', raising=False)
     _tool('tools/test.py').main([
         osp.join(ROOT, LINEAR), f'{work}/lin/epoch_2.pth', '--work-dir',
         f'{work}/lin_test', '--cfg-options', *lin_opts])
