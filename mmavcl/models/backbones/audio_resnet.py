@@ -10,6 +10,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmavcl.registry import MODELS
+from .stage_freezing import StageFreezingMixin
 
 _Stride = Union[int, Tuple[int, ...]]
 
@@ -52,7 +53,7 @@ class _BasicBlock(nn.Module):
         return self.relu(self.conv2(self.conv1(x)) + identity)
 
 
-class _AudioResNet(BaseModule):
+class _AudioResNet(StageFreezingMixin, BaseModule):
     """Shared body of :class:`AudioResNet2d` and :class:`AudioResNet1d`."""
 
     ndim = 2
@@ -115,27 +116,6 @@ class _AudioResNet(BaseModule):
                 if isinstance(m, _BasicBlock):
                     constant_init(m.conv2.bn, 0)
         super().init_weights()
-
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages < 0:
-            return
-        frozen = [self.conv1] + [
-            getattr(self, f'layer{i}')
-            for i in range(1, min(self.frozen_stages, 4) + 1)
-        ]
-        for m in frozen:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True) -> '_AudioResNet':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
 
 @MODELS.register_module()

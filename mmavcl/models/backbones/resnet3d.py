@@ -20,6 +20,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmavcl.registry import MODELS
+from .stage_freezing import StageFreezingMixin
 
 _Triple = Tuple[int, int, int]
 
@@ -258,7 +259,7 @@ class Bottleneck3d(BasicBlock3d):
 
 
 @MODELS.register_module()
-class ResNet3d(BaseModule):
+class ResNet3d(StageFreezingMixin, BaseModule):
     """3D ResNet with MMAction2's ``ResNet3d`` module names and defaults.
 
     Input ``(B, C, T, H, W)``; output the dense map of the last stage in
@@ -478,27 +479,6 @@ class ResNet3d(BaseModule):
                 elif isinstance(m, BasicBlock3d):
                     constant_init(m.conv2.bn, 0)
         super().init_weights()
-
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages < 0:
-            return
-        frozen = [self.conv1] + [
-            getattr(self, f'layer{i}')
-            for i in range(1, min(self.frozen_stages, self.num_stages) + 1)
-        ]
-        for m in frozen:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'ResNet3d':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
 
 @MODELS.register_module()

@@ -8,6 +8,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmavcl.registry import MODELS
+from .stage_freezing import StageFreezingMixin
 
 
 class _Basic2d(nn.Module):
@@ -53,7 +54,7 @@ class _Bottleneck2d(nn.Module):
 
 
 @MODELS.register_module()
-class TSNResNet2d(BaseModule):
+class TSNResNet2d(StageFreezingMixin, BaseModule):
     """A 2D ResNet run on every frame, frames folded into the batch.
 
     Input ``(B, C, T, H, W)`` is reshaped to ``(B*T, C, H, W)``; the per-frame
@@ -172,23 +173,5 @@ class TSNResNet2d(BaseModule):
                     constant_init(m.bn2, 0)
         super().init_weights()
 
-    def _freeze_stages(self) -> None:
-        if self.frozen_stages < 0:
-            return
-        frozen = [self.conv1, self.bn1] + [
-            getattr(self, f'layer{i}')
-            for i in range(1, min(self.frozen_stages, 4) + 1)
-        ]
-        for m in frozen:
-            m.eval()
-            for p in m.parameters():
-                p.requires_grad = False
-
-    def train(self, mode: bool = True) -> 'TSNResNet2d':
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
+    def stem_modules(self) -> list:
+        return [self.conv1, self.bn1]
