@@ -24,6 +24,7 @@ from mmengine.runner import Runner
 
 import mmavcl  # noqa: F401  (checkpoint policy, registries)
 from mmavcl.apis.features import extract_features
+from mmavcl.apis.runner_utils import close_distributed
 from mmavcl.evaluation.functional import save_features
 from mmavcl.registry import MODELS
 
@@ -93,9 +94,7 @@ def main(argv=None):
         print(f'wrote {args.out}: {out["features"].shape[0]} rows of '
               f'{out["features"].shape[1]}-d features from '
               f'{len(set(out["video_ids"]))} videos')
-    if dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -8,7 +8,8 @@ import os
 
 from mmengine.config import Config, DictAction
 
-from mmavcl.apis.runner_utils import build_runner, merge_common_args
+from mmavcl.apis.runner_utils import (build_runner, close_distributed,
+                                      merge_common_args)
 
 
 def parse_args(argv=None):
@@ -44,6 +45,7 @@ def main(argv=None):
             dict(type='DumpResults', out_file_path=args.dump)]
     runner = build_runner(cfg)
     runner.test()
+    close_distributed()
 
 
 if __name__ == '__main__':

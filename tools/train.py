@@ -1,14 +1,16 @@
 """Train (pretrain, linear-probe or fine-tune) a model from a config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
-        [--amp] [--auto-scale-lr] [--cfg-options k=v ...] [--launcher ...]
+        [--amp] [--compile [BACKEND]] [--auto-scale-lr]
+        [--cfg-options k=v ...] [--launcher ...]
 """
 import argparse
 import os
 
 from mmengine.config import Config, DictAction
 
-from mmavcl.apis.runner_utils import build_runner, merge_common_args
+from mmavcl.apis.runner_utils import (build_runner, close_distributed,
+                                      merge_common_args)
 
 
 def parse_args(argv=None):
@@ -22,6 +24,10 @@ def parse_args(argv=None):
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision (fp16 AMP on CUDA, bf16 '
                         'autocast on CPU)')
+    parser.add_argument(
+        '--compile', nargs='?', const='inductor', metavar='BACKEND',
+        help='torch.compile the backbones (default backend: inductor; '
+        '"aot_eager" or "eager" compile fast, for checking a model)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the LR linearly with the total batch')
     parser.add_argument('--no-validate', action='store_true',
@@ -55,6 +61,12 @@ def merge_args(cfg: Config, args) -> Config:
         else:
             cfg.optim_wrapper.type = 'AutocastOptimWrapper'
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
+    if args.compile:
+        compile_cfg = cfg.get('compile') or {}
+        compile_cfg = dict(compile_cfg) if isinstance(compile_cfg,
+                                                      dict) else {}
+        compile_cfg['backend'] = args.compile
+        cfg.compile = compile_cfg
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
@@ -84,6 +96,7 @@ def main(argv=None):
     cfg = merge_args(Config.fromfile(args.config), args)
     runner = build_runner(cfg)
     runner.train()
+    close_distributed()
 
 
 if __name__ == '__main__':

@@ -20,8 +20,11 @@ env_cfg = dict(
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 
 vis_backends = [dict(type='LocalVisBackend')]
-# Switch on TensorBoard / W&B with --cfg-options, e.g.
-#   visualizer.vis_backends.1.type=TensorboardVisBackend
+# TensorBoard / W&B in place of the local JSON from the command line
+# (--cfg-options can only replace list items, not append):
+#   --cfg-options visualizer.vis_backends.0.type=TensorboardVisBackend
+#   --cfg-options visualizer.vis_backends.0.type=WandbVisBackend
+# or several at once in a config, see docs/config.md "Logging backends".
 visualizer = dict(type='Visualizer', vis_backends=vis_backends)
 
 log_level = 'INFO'

@@ -58,11 +58,15 @@ model = dict(
                            out_channels=512, num_layers=1, ndim=1),
     audio_local_proj=dict(type='ConvMLPNeck', in_channels=512,
                           out_channels=64, num_layers=1, ndim=1),
-    # off = code-faithful; variant: temperature=0.07, normalize=True [RECON]
+    # off = code-faithful; variant: temperature=0.07, normalize=True [RECON].
+    # 'twice' = code-faithful: the code's LSE over cat(dot, dot.T) holds the
+    # positive pair once per direction; 'once' is MILNCELoss's default.
     loss_global=dict(type='MILNCELoss', temperature=1.0, normalize=False,
-                     symmetric=True, loss_weight=1.0),
+                     symmetric=True, positive_in_denominator='twice',
+                     loss_weight=1.0),
     loss_local=dict(type='MILNCELoss', temperature=1.0, normalize=False,
-                    symmetric=True, loss_weight=1.0),
+                    symmetric=True, positive_in_denominator='twice',
+                    loss_weight=1.0),
     local_window=None, detach_attention=False)
 
 randomness = dict(seed=2021)  # [CODE pretrain.py]

@@ -25,3 +25,18 @@ def build_runner(cfg: Config):
     cfg.setdefault('runner_type', 'AVRunner')
     cfg.setdefault('default_scope', 'mmavcl')
     return RUNNERS.build(cfg)
+
+
+def close_distributed() -> None:
+    """Tear down the default process group once every rank is done.
+
+    Left to interpreter shutdown, gloo's worker threads may still hold work
+    objects while Python is being finalised, and a rank can abort with
+    ``terminate called without an active exception`` (SIGABRT) *after* the
+    last checkpoint was written; torchrun then reports the whole run as
+    failed (pytorch/pytorch#190489). Call at the end of a successful run.
+    """
+    import torch.distributed as dist
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()

@@ -406,8 +406,10 @@ class AVVideoDataset(BaseDataset):
 
         self._check_duplicates(dups, record, problems)
         self._raise_problems(problems, len(ends))
-        # the same layout as BaseDataset._serialize_data
-        self.data_bytes = np.frombuffer(bytes(buf), dtype=np.uint8)
+        # the same layout as BaseDataset._serialize_data, over the buffer
+        # itself: bytes(buf) would hold a second copy while it is made
+        self.data_bytes = np.frombuffer(buf, dtype=np.uint8)
+        self.data_bytes.flags.writeable = False
         self.data_address = np.frombuffer(ends, dtype=np.int64).copy()
         self.data_list = []
         self._fully_initialized = True

@@ -1,7 +1,7 @@
 from .checkpointing import (SafeCheckpointHook, atomic_torch_save,
                             find_resumable_checkpoint)
 from .efficiency import (ChannelsLast3dHook,  # noqa: F401
-                         convert_to_channels_last)
+                         compile_modules, convert_to_channels_last)
 from .hooks import *  # noqa: F401,F403
 from .loops import AVEpochBasedTrainLoop, AVIterBasedTrainLoop
 from .optim_wrappers import AutocastOptimWrapper

@@ -2,7 +2,9 @@
 
 mmengine 0.10.7 already covers mixed precision (``AmpOptimWrapper``; mmavcl
 adds :class:`~mmavcl.engine.optim_wrappers.AutocastOptimWrapper` for bf16 on
-CPU), ``torch.compile`` (``compile=True`` in the config), ``cudnn.benchmark``
+CPU), ``torch.compile`` (``compile=True`` in the config; mmavcl compiles the
+backbones rather than the whole ``train_step``, see :func:`compile_modules`),
+``cudnn.benchmark``
 (``env_cfg.cudnn_benchmark``), gradient accumulation
 (``optim_wrapper.accumulative_counts``), SyncBN (``sync_bn='torch'``) and
 linear LR scaling (``auto_scale_lr``). It has no channels-last switch, so
@@ -14,7 +16,7 @@ transposes. Enable it with::
 
     custom_hooks = [dict(type='ChannelsLast3dHook')]
 """
-from typing import List
+from typing import List, Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
@@ -23,7 +25,57 @@ from mmengine.model import is_model_wrapper
 
 from mmavcl.registry import HOOKS
 
-__all__ = ['convert_to_channels_last', 'ChannelsLast3dHook']
+__all__ = [
+    'convert_to_channels_last', 'ChannelsLast3dHook', 'compile_modules'
+]
+
+
+def compile_modules(model: nn.Module,
+                    modules: Optional[Union[str, Sequence[str]]] = None,
+                    **compile_kwargs) -> List[str]:
+    """``torch.compile`` sub-modules of ``model`` in place.
+
+    mmengine's ``compile`` option wraps the whole ``train_step`` (data
+    preprocessor, forward, loss parsing, backward and optimizer step) in one
+    ``torch.compile``. With mmavcl models that fails: the device-side kornia
+    augmentation branches on tensor values (``ColorJitter`` raises
+    ``GuardOnDataDependentSymNode`` in torch 2.9), and the time goes into
+    the backbones anyway. So each selected sub-module's ``forward`` is
+    compiled with :meth:`torch.nn.Module.compile`, which keeps parameter
+    names (no ``_orig_mod.`` prefix): checkpoints stay loadable either way.
+
+    Args:
+        model: The model (unwrapped from DDP by the caller).
+        modules: Attribute names of direct children to compile; ``None``:
+            every child whose name ends in ``backbone`` (``backbone``,
+            ``audio_backbone``, a recognizer's ``backbone``).
+        **compile_kwargs: For ``torch.compile`` (``backend``, ``mode``,
+            ``dynamic``, ``fullgraph``, ``options``).
+
+    Returns:
+        The names compiled.
+
+    Raises:
+        KeyError: a name in ``modules`` is not a child module of ``model``,
+            or ``modules=None`` and the model has no ``*backbone`` child.
+    """
+    children = dict(model.named_children())
+    if modules is None:
+        names = [n for n in children if n.endswith('backbone')]
+        if not names:
+            raise KeyError(
+                f'compile: {type(model).__name__} has no *backbone child; '
+                f'name the modules, e.g. compile=dict(modules=[...]) from '
+                f'{sorted(children)}')
+    else:
+        names = [modules] if isinstance(modules, str) else list(modules)
+        unknown = [n for n in names if n not in children]
+        if unknown:
+            raise KeyError(f'compile: {unknown} not among the children of '
+                           f'{type(model).__name__}: {sorted(children)}')
+    for name in names:
+        children[name].compile(**compile_kwargs)
+    return names
 
 
 def _to_format(x: torch.Tensor) -> torch.Tensor:

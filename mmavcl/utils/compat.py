@@ -48,3 +48,33 @@ def require(module: str, extra: str, purpose: str):
             f'{purpose} needs `{module}`, which is not installed: run '
             f'`pip install -e .[{extra}]` (or `pip install {module}`).'
         ) from err
+
+
+def patch_mmengine_package_lookup() -> None:
+    """Resolve ``mmavcl::`` config paths under an editable install.
+
+    mmengine looks for a package's files at ``<distribution location>/<name>``.
+    A PEP 660 editable install (``pip install -e .``) leaves only the
+    ``.dist-info`` in site-packages and imports the code from the checkout, so
+    that path does not exist and every ``_base_ = 'mmavcl::...'`` fails with
+    ``FileNotFoundError: .../site-packages/mmavcl/.mim/model-index.yml``. This
+    falls back to where Python actually imports the package from; installs
+    whose path exists are untouched.
+    """
+    import mmengine.config.config as config_module
+
+    lookup = config_module.get_installed_path
+    if getattr(lookup, 'falls_back_to_import_path', False):
+        return
+
+    def get_installed_path(package: str) -> str:
+        path = lookup(package)
+        if osp.isdir(path):
+            return path
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin is not None:
+            return osp.dirname(spec.origin)
+        return path
+
+    get_installed_path.falls_back_to_import_path = True
+    config_module.get_installed_path = get_installed_path

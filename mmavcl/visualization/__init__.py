@@ -1,1 +1,3 @@
-__all__ = []
+from .vis_backends import DEFAULT_CODE_EXCLUDES, WandbVisBackend
+
+__all__ = ['DEFAULT_CODE_EXCLUDES', 'WandbVisBackend']

@@ -78,3 +78,53 @@ def test_tutorial_method_builds_trains_and_matches_reference(tmp_path):
     last = sum(v for k, v in model.loss(data['inputs'], None).items()
                if k.startswith('loss'))
     assert last < first
+
+
+def test_tutorial_config_trains_through_tools_train(tmp_path):
+    """The page's training command, as printed, from a checkout holding
+    ``my_project/`` (2 iterations on a tiny toy set)."""
+    import os
+    import subprocess
+    import sys
+    text = open(DOC, encoding='utf-8').read()
+    command = re.search(
+        r'<!-- covered-by: tests/docs/test_add_a_method.py::'
+        r'test_tutorial_config_trains_through_tools_train -->\s*\n```bash\n'
+        r'(.*?)\n```', text, re.S).group(1).strip()
+    assert command.startswith('PYTHONPATH=. python tools/train.py '
+                              'my_project/vvav_r3d-18_toy.py'), command
+
+    # a checkout (repository entries linked in) plus the tutorial's files
+    box = tmp_path / 'repo'
+    box.mkdir()
+    for name in os.listdir(ROOT):
+        if name not in ('data', 'work_dirs') and not name.startswith('.'):
+            os.symlink(osp.join(ROOT, name), box / name)
+    project = box / 'my_project'
+    project.mkdir()
+    (project / '__init__.py').write_text('')
+    (project / 'vvav.py').write_text(_block('tutorial-code'))
+    (project / 'vvav_r3d-18_toy.py').write_text(_block('tutorial-config'))
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
+    try:
+        from make_toy_dataset import make_toy_dataset
+    finally:
+        sys.path.pop(0)
+    make_toy_dataset(str(box / 'data' / 'toy_av'), num_per_class=2,
+                     duration=2.0, workers=1)
+
+    small = ('--cfg-options train_dataloader.num_workers=0 '
+             'train_dataloader.batch_size=2 train_cfg.max_epochs=1 '
+             'default_hooks.logger.interval=1')
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONWARNINGS='ignore')
+    env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
+    out = subprocess.run(['bash', '-euo', 'pipefail', '-c',
+                          f'{command} {small}'], cwd=box, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    log = out.stdout + out.stderr
+    found = re.findall(r'Epoch\(train\) \[1\]\[(\d)/2\].*?loss_vv: ([\d.]+)'
+                       r'\s+loss_va: ([\d.]+)', log)
+    assert [f[0] for f in found] == ['1', '2'], log[-3000:]
+    # the default work dir of tools/train.py: work_dirs/<config name>/
+    assert (box / 'work_dirs' / 'vvav_r3d-18_toy' / 'epoch_1.pth').is_file()

@@ -76,7 +76,7 @@ def test_train_benchmark_prints_overhead_and_loader_ratio(capsys, tmp_path):
     out = benchmark_train.main([
         '--data-root', str(tmp_path), '--iters', '2', '--warmup', '1',
         '--rounds', '1', '--loader-workers', '1', '--loader-batches', '1',
-        '--threads', '1'
+        '--threads', '1', '--batch-size', '4'  # = the 4 training videos
     ])
     text = capsys.readouterr().out
     assert re.search(r'^runner vs plain loop: \d+\.\d+x$', text, re.M), text

@@ -6,6 +6,8 @@ import argparse
 
 from mmengine.config import Config, DictAction
 
+import mmavcl  # noqa: F401  (resolves `mmavcl::` base configs)
+
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description='Print the full config')

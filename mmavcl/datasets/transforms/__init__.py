@@ -3,9 +3,9 @@ from .decoding import (AudioInit, DecodeAudioViews, DecodeVideoViews,
 from .formatting import PackAVInputs
 from .photometric import ColorJitterViews, GrayscaleViews, adjust_clip
 from .readers import (BaseVideoReader, DecordVideoReader, PyAVVideoReader,
-                      build_video_reader, probe_audio_duration,
-                      probe_media,
-                      read_audio_span, read_audio_spans)
+                      build_video_reader, open_media, probe_audio_duration,
+                      probe_frame_size, probe_media, read_audio_span,
+                      read_audio_spans, resample, sinc_resample_kernel)
 from .sampling import (ORDER_AFTER, ORDER_BEFORE, ORDER_OVERLAP,
                        BaseViewSampler, SampleAudioClips, SampleClips,
                        SampleGlobalLocal, SampleSegments, SampleTemporalPairs,
@@ -17,7 +17,8 @@ __all__ = [
     'VideoInit', 'AudioInit', 'DecodeVideoViews', 'DecodeAudioViews',
     'time_compress', 'PackAVInputs', 'BaseVideoReader', 'DecordVideoReader',
     'PyAVVideoReader', 'build_video_reader', 'probe_audio_duration',
-    'probe_media',
+    'probe_media', 'open_media', 'probe_frame_size', 'resample',
+    'sinc_resample_kernel',
     'read_audio_span', 'read_audio_spans', 'BaseViewSampler', 'SampleClips',
     'SampleSegments',
     'SampleGlobalLocal', 'SampleTemporalPairs', 'SampleAudioClips',

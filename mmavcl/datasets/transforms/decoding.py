@@ -8,9 +8,21 @@ from mmcv.transforms import BaseTransform
 
 from mmavcl.registry import TRANSFORMS
 from ..errors import MediaDecodeError, MissingAudioError
-from .readers import (DecordVideoReader, _probe_size, build_video_reader,
-                      decode_with_fallback, probe_audio_duration,
-                      read_audio_spans)
+from .readers import (DecordVideoReader, build_video_reader,
+                      decode_with_fallback, open_media, probe_audio_duration,
+                      probe_frame_size, read_audio_spans)
+
+#: results key of the PyAV container :class:`VideoInit` opened to read the
+#: frame size, kept for :class:`DecodeAudioViews` (closed by it, or by
+#: :class:`~.formatting.PackAVInputs` when no audio is decoded)
+CONTAINER_KEY = 'pyav_container'
+
+
+def close_container(results: Dict) -> None:
+    """Close and remove the shared PyAV container, if any."""
+    container = results.pop(CONTAINER_KEY, None)
+    if container is not None:
+        container.close()
 
 
 def _reader_backend(reader) -> str:
@@ -33,7 +45,9 @@ class VideoInit(BaseTransform):
     ``total_frames`` (int), ``fps`` (float), ``video_duration`` (s),
     ``source_shape`` ``(H, W)`` of the frames the reader will return (set by
     :class:`DecodeVideoViews` when the backend cannot tell it before
-    decoding), ``orig_shape`` (size stored in the file, when known).
+    decoding), ``orig_shape`` (size stored in the file, when known),
+    ``pyav_container`` (only when the size was probed and the audio is in
+    the same file; see below).
 
     Args:
         backend: ``'decord'`` (default) or ``'pyav'``.
@@ -56,6 +70,13 @@ class VideoInit(BaseTransform):
     Every refusal raises :class:`MediaDecodeError` naming the file, which the
     dataset's ``bad_sample_policy`` raises or skips. Added key ``vfr``:
     whether the frame rate varies (frames are then picked by time).
+
+    The frame size that decord needs before it can resize on decode (and
+    ``max_pixels``) is read with one cheap PyAV open
+    (:func:`~.readers.open_media`: keyframes only while FFmpeg probes). When
+    the sample's audio comes from the same file, that container is kept as
+    ``results['pyav_container']`` for :class:`DecodeAudioViews`, so the file
+    is opened by PyAV once per sample, not twice.
     """
 
     def __init__(self,
@@ -80,14 +101,47 @@ class VideoInit(BaseTransform):
         self.fault_tol = fault_tol
         self.fallback_backend = fallback_backend
 
-    def _open(self, filename: str, backend: str):
+    def _open(self, filename: str, backend: str,
+              frame_size: Optional[Tuple[int, int]] = None):
         kw = dict(
             num_threads=self.num_threads,
             decode_size=self.decode_size,
             decode_short_side=self.decode_short_side)
         if backend == 'decord':
             kw['fault_tol'] = self.fault_tol
+            kw['frame_size'] = frame_size
         return build_video_reader(filename, backend, **kw)
+
+    def _probe(self, results: Dict, filename: str
+               ) -> Optional[Tuple[int, int]]:
+        """The stored frame size, when decord or ``max_pixels`` need it;
+        keeps the container in ``results`` when the audio is in this file.
+        A file PyAV cannot read gives None here: the readers then report
+        it with their usual errors."""
+        resize = self.decode_size is not None or \
+            self.decode_short_side is not None
+        if self.max_pixels is None and not (resize
+                                            and self.backend == 'decord'):
+            return None
+        try:
+            container = open_media(filename)
+        except MediaDecodeError:
+            if self.max_pixels is not None:
+                raise
+            return None
+        try:
+            size = probe_frame_size(filename, container)
+        except MediaDecodeError:
+            container.close()
+            if self.max_pixels is not None:
+                raise
+            return None
+        if results.get('audio_filename', filename) == filename:
+            close_container(results)  # a stale one from a reused dict
+            results[CONTAINER_KEY] = container
+        else:
+            container.close()
+        return size
 
     def transform(self, results: Dict) -> Dict:
         filename = results['filename']
@@ -95,15 +149,17 @@ class VideoInit(BaseTransform):
             raise MediaDecodeError(filename, 'file does not exist')
         if osp.getsize(filename) == 0:
             raise MediaDecodeError(filename, 'empty file (0 bytes)')
+        frame_size = self._probe(results, filename)
         if self.max_pixels is not None:
-            h, w = _probe_size(filename)
+            h, w = frame_size
             if h * w > self.max_pixels:
+                close_container(results)
                 raise MediaDecodeError(
                     filename, f'resolution {w}x{h} ({h * w} pixels) exceeds '
                     f'max_pixels={self.max_pixels}; re-encode it smaller '
                     '(tools/data/reencode_videos.py) or raise max_pixels')
         try:
-            reader = self._open(filename, self.backend)
+            reader = self._open(filename, self.backend, frame_size)
         except MediaDecodeError as err:
             if not self.fallback_backend or \
                     self.fallback_backend == self.backend:
@@ -121,6 +177,7 @@ class VideoInit(BaseTransform):
                                        self.fallback_backend))
         if reader.num_frames < self.min_frames:
             reader.close()
+            close_container(results)
             raise MediaDecodeError(
                 filename, f'{reader.num_frames} frame(s), fewer than '
                 f'min_frames={self.min_frames}')
@@ -174,6 +231,9 @@ class DecodeVideoViews(BaseTransform):
     Added keys: ``video_imgs`` (list of uint8 ``(T_v, H, W, 3)`` arrays, one
     per view), ``source_shape`` ``(H, W)``; every view dict gains
     ``crop_box`` ``(0, 0, W, H)``, ``flip`` False and ``img_shape``.
+    A view whose frames are a run of the decoded buffer that no other view
+    shares is a slice of it, not a copy; transforms return new arrays and
+    never write into a view's pixels.
 
     Removed keys: ``video_reader``.
     """
@@ -192,8 +252,7 @@ class DecodeVideoViews(BaseTransform):
         results['source_shape'] = (int(h), int(w))
         results.setdefault('orig_shape', (int(h), int(w)))
         imgs = []
-        for view in views:
-            pos = np.searchsorted(union, np.asarray(view['frame_inds']))
+        for view, pos in zip(views, _view_positions(union, views)):
             imgs.append(frames[pos])
             view.setdefault('crop_box', (0.0, 0.0, float(w), float(h)))
             view.setdefault('flip', False)
@@ -203,13 +262,41 @@ class DecodeVideoViews(BaseTransform):
         return results
 
 
-def _lowpass(wave: np.ndarray, cutoff: float,
-             taps_per_octave: int = 16) -> np.ndarray:
-    """Hann-windowed-sinc low-pass; ``cutoff`` in cycles/sample (<0.5)."""
+def _view_positions(union: np.ndarray, views: List[dict]) -> list:
+    """Where each view's frames sit in the decoded ``union``: a ``slice``
+    (no copy) for a run of consecutive positions that no other view
+    touches, else an index array (a copy). Disjoint slices keep one view's
+    pixels from aliasing another's."""
+    pos = [np.searchsorted(union, np.asarray(v['frame_inds'], np.int64))
+           for v in views]
+    spans = [(int(p.min()), int(p.max())) if len(p) else (0, -1)
+             for p in pos]
+    out = []
+    for i, p in enumerate(pos):
+        lo, hi = spans[i]
+        run = len(p) > 0 and hi - lo + 1 == len(p) and p[0] == lo and bool(
+            np.all(np.diff(p) == 1))
+        if run and not any(lo <= b and a <= hi for j, (a, b) in
+                           enumerate(spans) if j != i):
+            out.append(slice(lo, hi + 1))
+        else:
+            out.append(p)
+    return out
+
+
+def _lowpass_taps(cutoff: float, taps_per_octave: int = 16) -> np.ndarray:
+    """Hann-windowed-sinc low-pass taps (odd length, unit DC gain);
+    ``cutoff`` in cycles/sample (<0.5)."""
     half = int(np.ceil(taps_per_octave / (2 * cutoff)))
     n = np.arange(-half, half + 1)
     h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hanning(len(n))
-    h /= h.sum()
+    return h / h.sum()
+
+
+def _lowpass(wave: np.ndarray, cutoff: float,
+             taps_per_octave: int = 16) -> np.ndarray:
+    """Hann-windowed-sinc low-pass; ``cutoff`` in cycles/sample (<0.5)."""
+    h = _lowpass_taps(cutoff, taps_per_octave)
     return np.convolve(wave, h, mode='same').astype(np.float32)
 
 
@@ -219,6 +306,11 @@ def time_compress(wave: np.ndarray, speed: float, length: int) -> np.ndarray:
     Output sample ``k`` is input at position ``k * speed`` (linear
     interpolation) after an anti-alias low-pass at ``0.45 / speed``
     cycles/sample, so pitch rises by ``speed`` like a fast-forwarded tape.
+
+    For an integer speed the positions are whole samples, so the low-pass
+    is evaluated only there (every ``speed``-th sample, strided windows):
+    the same numbers as filtering everything and picking, at ``1/speed``
+    of the cost (speed 8 on 5 s of 16 kHz audio: ~0.6 vs ~4 ms).
 
     Args:
         wave: float32 ``(N,)``, ``N >= length * speed`` ideally.
@@ -230,6 +322,22 @@ def time_compress(wave: np.ndarray, speed: float, length: int) -> np.ndarray:
     """
     if speed == 1:
         return wave[:length]
+    if speed > 1 and float(speed).is_integer():
+        h = _lowpass_taps(0.45 / speed)
+        half, n, s = len(h) // 2, len(wave), int(speed)
+        if n >= len(h) and length > 0:
+            # np.convolve(wave, h, 'same')[i] = sum_j h[j] wave[i + half - j]
+            padded = np.zeros(n + 2 * half, np.float64)
+            padded[half:half + n] = wave
+            windows = np.lib.stride_tricks.sliding_window_view(
+                padded, len(h))
+            inside = min(length, (n - 1) // s + 1)
+            out = np.empty(length, np.float32)
+            out[:inside] = np.einsum('lm,m->l', windows[::s][:inside],
+                                     h[::-1])
+            # np.interp holds the last sample past the end
+            out[inside:] = np.float32(windows[n - 1] @ h[::-1])
+            return out
     src = _lowpass(wave, 0.45 / speed) if speed > 1 else wave
     pos = np.arange(length) * float(speed)
     return np.interp(pos, np.arange(len(src)), src).astype(np.float32)
@@ -274,9 +382,14 @@ class DecodeAudioViews(BaseTransform):
     ``filename``), ``audio_views`` (list
     of dicts with ``time_span``, optional ``speed``/``reversed``).
 
+    Optional keys: ``pyav_container`` (left by :class:`VideoInit`: read
+    from it instead of opening the file again).
+
     Added keys: ``audio_wavs`` (list of float32 ``(L,)`` arrays). Each audio
     view gains ``padded``, ``missing``, ``num_samples`` and
     ``sample_rate``; ``time_span`` is the span actually used.
+
+    Removed keys: ``pyav_container`` (closed).
 
     Args:
         sample_rate: Output rate (Hz).
@@ -330,6 +443,14 @@ class DecodeAudioViews(BaseTransform):
         return t0, t0 + d
 
     def transform(self, results: Dict) -> Dict:
+        container = results.pop(CONTAINER_KEY, None)
+        try:
+            return self._transform(results, container)
+        finally:
+            if container is not None:
+                container.close()
+
+    def _transform(self, results: Dict, container) -> Dict:
         views: List[dict] = results.get('audio_views', [])
         if not views:
             results['audio_wavs'] = []
@@ -347,7 +468,18 @@ class DecodeAudioViews(BaseTransform):
             if not osp.exists(filename):
                 raise MissingAudioError(filename, 'file does not exist')
             groups, view_group = _merge_spans(spans, self.merge_gap)
-            decoded = read_audio_spans(filename, groups, sr)
+            video_file = results.get('filename')
+            if filename != video_file:
+                container = None  # a sidecar: VideoInit opened the video
+            elif container is None and results.get('modality') != 'audio':
+                # the video container: probe its video stream cheaply
+                container = open_media(filename, 'audio')
+            try:
+                decoded = read_audio_spans(
+                    filename, groups, sr, container=container)
+            finally:
+                if container is not None:
+                    container.close()
         except MissingAudioError:
             if self.on_missing_audio != 'silence':
                 raise

@@ -7,6 +7,7 @@ from mmcv.transforms import BaseTransform
 
 from mmavcl.registry import TRANSFORMS
 from mmavcl.structures import AVDataSample
+from .decoding import close_container
 
 __all__ = ['PackAVInputs']
 
@@ -43,6 +44,13 @@ class PackAVInputs(BaseTransform):
     Optional keys: ``label``, ``pretext_labels``, ``video_id``,
     ``filename``, ``source_shape``, ``fps``, ``total_frames``.
 
+    Views may be non-contiguous (e.g. mirrored by :class:`FlipViews` as a
+    negative-stride view): the one copy into ``(C, T, H, W)`` here
+    materialises them.
+
+    A ``pyav_container`` left by :class:`VideoInit` (no audio decoded) is
+    closed.
+
     Args:
         meta_keys: Extra result keys copied into the metainfo.
     """
@@ -54,6 +62,7 @@ class PackAVInputs(BaseTransform):
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: Dict) -> Dict:
+        close_container(results)
         inputs = {}
         imgs = results.get('video_imgs') or []
         if imgs:

@@ -293,7 +293,9 @@ class FlipViews(ViewTransform):
     """Horizontal flip of each view with probability ``flip_prob``.
 
     ``flip`` toggles in the view's meta; ``crop_box`` stays in unflipped
-    source coordinates.
+    source coordinates. The flipped clip is a negative-stride view, not a
+    copy: :class:`PackAVInputs` copies every view once anyway (to
+    ``(C, T, H, W)``), which materialises the flip for free.
 
     Args:
         flip_prob: Probability per view.
@@ -318,4 +320,4 @@ class FlipViews(ViewTransform):
         if not do:
             return imgs
         view['flip'] = not view.get('flip', False)
-        return np.ascontiguousarray(imgs[:, :, ::-1])
+        return imgs[:, :, ::-1]

@@ -75,11 +75,24 @@ class MILNCELoss(nn.Module):
     ``symmetric=True`` also counts, as negatives of pair :math:`i`, the other
     anchors against bag :math:`i` (the negative set of the MIL-NCE paper and
     GLCL's global loss, :math:`\mathrm{LSE}_{j,p}\{s_{ij}(p) \cup s_{ji}(p)\}
-    - \mathrm{LSE}_p\, s_{ii}(p)`; the positives appear once):
+    - \mathrm{LSE}_p\, s_{ii}(p)`; by default the positives appear once):
 
     .. math::
         \ell_i = -\log \frac{\sum_p e^{s_{ii}(p)}}
             {\sum_j \sum_p e^{s_{ij}(p)} + \sum_{j \ne i} \sum_p e^{s_{ji}(p)}}
+
+    ``positive_in_denominator='twice'`` (needs ``symmetric=True``) keeps pair
+    :math:`i` in both directions, as GLCL's released code does (it
+    concatenates ``dot`` and ``dot.T`` over all j, so :math:`s_{ii}(p)`
+    appears once per direction):
+
+    .. math::
+        \ell_i = -\log \frac{\sum_p e^{s_{ii}(p)}}
+            {\sum_j \sum_p e^{s_{ij}(p)} + \sum_j \sum_p e^{s_{ji}(p)}}
+
+    The denominator gains exactly the numerator, so
+    :math:`\ell^{once}_i < \ell^{twice}_i \le \ell^{once}_i + \log 2` and
+    :math:`\ell^{twice}_i \ge \log 2` (it never reaches 0).
 
     The loss is the mean of :math:`\ell_i` over local anchors, times
     ``loss_weight``. With ``gather`` the bags (and, if symmetric, the anchors)
@@ -93,6 +106,8 @@ class MILNCELoss(nn.Module):
         normalize (bool): L2-normalise anchors and bag items. Defaults to
             False.
         symmetric (bool): Add the reverse negatives (above). Defaults to False.
+        positive_in_denominator (str): ``'once'`` or ``'twice'`` (GLCL's
+            code; only with ``symmetric=True``). Defaults to ``'once'``.
         gather (bool): Use the global batch as negatives. Defaults to True.
         loss_weight (float): Multiplier. Defaults to 1.0.
     """
@@ -102,11 +117,22 @@ class MILNCELoss(nn.Module):
                  normalize: bool = False,
                  symmetric: bool = False,
                  gather: bool = True,
-                 loss_weight: float = 1.0) -> None:
+                 loss_weight: float = 1.0,
+                 positive_in_denominator: str = 'once') -> None:
         super().__init__()
         if temperature <= 0:
             raise ValueError(f'MILNCELoss temperature must be > 0, got '
                              f'{temperature}')
+        if positive_in_denominator not in ('once', 'twice'):
+            raise ValueError(f"MILNCELoss positive_in_denominator must be "
+                             f"'once' or 'twice', got "
+                             f'{positive_in_denominator!r}')
+        if positive_in_denominator == 'twice' and not symmetric:
+            # Without the reverse direction there is no second copy of the
+            # positive pair to keep.
+            raise ValueError("MILNCELoss positive_in_denominator='twice' "
+                             'needs symmetric=True')
+        self.positive_in_denominator = positive_in_denominator
         self.temperature = temperature
         self.normalize = normalize
         self.symmetric = symmetric
@@ -165,8 +191,9 @@ class MILNCELoss(nn.Module):
                 # r[i, j, p] = a_j . c_ip / tau: other anchors vs bag i.
                 r = torch.einsum('jd,ipd->ijp', a_all, c) / self.temperature
                 r = r.masked_fill(~bag_mask[:, None], neg_inf)
-                # Pair i itself is already in s; count it once.
-                r[rows, rows + a_off] = neg_inf
+                if self.positive_in_denominator == 'once':
+                    # Pair i itself is already in s.
+                    r[rows, rows + a_off] = neg_inf
                 terms.append(r.flatten(1))
             log_z = torch.logsumexp(torch.cat(terms, dim=1), dim=1)
             loss = self.loss_weight * (log_z - pos).mean()
@@ -175,4 +202,5 @@ class MILNCELoss(nn.Module):
     def extra_repr(self) -> str:
         return (f'temperature={self.temperature}, normalize={self.normalize}, '
                 f'symmetric={self.symmetric}, gather={self.gather}, '
-                f'loss_weight={self.loss_weight}')
+                f'loss_weight={self.loss_weight}, positive_in_denominator='
+                f'{self.positive_in_denominator!r}')

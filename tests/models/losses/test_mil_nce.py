@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from mmavcl.models.losses import MILNCELoss, time_window_bags
 
 
-def _ref_milnce(a, c, mask, tau, symmetric):
+def _ref_milnce(a, c, mask, tau, symmetric, twice=False):
     n, p, _ = c.shape
     total = 0.0
     for i in range(n):
@@ -18,7 +18,7 @@ def _ref_milnce(a, c, mask, tau, symmetric):
             for k in range(p):
                 if mask[j, k]:
                     den += math.exp(float(a[i] @ c[j, k]) / tau)
-                if symmetric and j != i and mask[i, k]:
+                if symmetric and (j != i or twice) and mask[i, k]:
                     den += math.exp(float(a[j] @ c[i, k]) / tau)
         total += -math.log(num / den)
     return total / n
@@ -33,6 +33,58 @@ def test_against_loop_reference(symmetric):
     loss = MILNCELoss(temperature=0.5, symmetric=symmetric)(a, c, mask)
     ref = _ref_milnce(a, c, mask, 0.5, symmetric)
     assert loss.item() == pytest.approx(ref, rel=1e-5)
+
+
+@pytest.mark.parametrize('positive', ['once', 'twice'])
+def test_positive_in_denominator_against_loop_reference(positive):
+    g = torch.Generator().manual_seed(2)
+    a, c = torch.randn(5, 3, generator=g), torch.randn(5, 4, 3, generator=g)
+    mask = torch.rand(5, 4, generator=g) > 0.4
+    mask[:, 1] = True
+    loss = MILNCELoss(temperature=0.7, symmetric=True,
+                      positive_in_denominator=positive)(a, c, mask)
+    ref = _ref_milnce(a, c, mask, 0.7, True, twice=positive == 'twice')
+    assert loss.item() == pytest.approx(ref, rel=1e-5)
+
+
+def test_positive_twice_by_hand():
+    # a_1 = c_1 = (1, 0), a_2 = c_2 = (0, 1), tau 1: s_ii = 1, s_ij = 0.
+    # once:  -log e / (e + 1 + 1)       (s_i1, s_i2, then s_ji for j != i)
+    # twice: -log e / (e + 1 + 1 + e)   (s_ii again from the reverse side)
+    a = torch.tensor([[1., 0.], [0., 1.]])
+    once = MILNCELoss(symmetric=True)(a, a[:, None])
+    twice = MILNCELoss(symmetric=True,
+                       positive_in_denominator='twice')(a, a[:, None])
+    assert once.item() == pytest.approx(-math.log(math.e / (math.e + 2)),
+                                        rel=1e-6)
+    assert twice.item() == pytest.approx(
+        -math.log(math.e / (2 * math.e + 2)), rel=1e-6)
+
+
+def test_positive_twice_matches_glcl_code_form():
+    """GLCL's released global loss, written from its equation: per anchor
+    i, LSE over the concatenation of row i of s and row i of s^T (so
+    s_ii(p) twice) minus LSE_p s_ii(p), no normalisation, tau 1."""
+    g = torch.Generator().manual_seed(3)
+    a, c = torch.randn(6, 8, generator=g), torch.randn(6, 9, 8, generator=g)
+    dot = torch.einsum('id,jpd->ijp', a, c).double()      # s_ij(p)
+    b = dot.shape[0]
+    num = torch.stack([torch.logsumexp(dot[i, i], 0) for i in range(b)])
+    den = torch.stack([torch.logsumexp(torch.cat([dot[i].flatten(),
+                                                  dot[:, i].flatten()]), 0)
+                       for i in range(b)])
+    ref = (den - num).mean().item()
+    loss = MILNCELoss(symmetric=True, positive_in_denominator='twice')(a, c)
+    assert loss.item() == pytest.approx(ref, rel=1e-5)
+    once = MILNCELoss(symmetric=True)(a, c).item()
+    assert once < loss.item() <= once + math.log(2) + 1e-6
+
+
+def test_positive_in_denominator_bad_values():
+    with pytest.raises(ValueError, match='positive_in_denominator'):
+        MILNCELoss(symmetric=True, positive_in_denominator='thrice')
+    with pytest.raises(ValueError, match='needs symmetric=True'):
+        MILNCELoss(positive_in_denominator='twice')
 
 
 def test_hand_computed_single_item_bags_is_infonce():
