@@ -53,9 +53,10 @@ class GLCL(BaseSSLAlgorithm):
         \qquad (\lambda = 1,\ \tau = 1,\ \text{no L2 norm [CODE]})
 
     Temperature and L2 normalisation are options of the two ``MILNCELoss``
-    configs (off = code-faithful). Deviation: ``MILNCELoss(symmetric=True)``
-    counts the positive pair once in the denominator; the released code
-    lists it twice (once in each direction).
+    configs (off = code-faithful), and so is how often the positive pair
+    enters the symmetric denominator: the released code lists it twice (once
+    per direction, ``positive_in_denominator='twice'``, set by the paper
+    config); ``'once'`` is the loss's default.
 
     Inputs: ``inputs['video']`` = 1 view ``(B, 3, T, H, W)`` (the backbone
     subsamples the slow pathway), ``inputs['audio']`` = 1 view
