@@ -6,7 +6,7 @@
 # (without it the embedding std starts near 0.02 and InfoNCE does not move)
 # and no flip (the soundtrack encodes the camera's x position); mild crops
 # (scale 0.8-1) and AdamW at a constant lr 3e-3.
-# Measured: configs/baselines/README.md ("Toy run"); tested by
+# Measured: docs/toy_runs.md; tested by
 # tests/models/algorithms/test_alg_dist_toy.py.
 #   python tools/data/make_toy_dataset.py --out data/toy_av
 #   bash tools/dist_train.sh configs/baselines/avc_r3d-18_toy.py 2

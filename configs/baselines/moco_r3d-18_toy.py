@@ -7,7 +7,7 @@
 # (with them the loss did not fall in 60 iterations), AdamW at a constant lr
 # 1e-2, momentum 0.9, and a 20-long queue that holds only real keys from
 # iteration 3 on (before that the loss is lower, against the random rows).
-# Measured: configs/baselines/README.md ("Toy run"); tested by
+# Measured: docs/toy_runs.md; tested by
 # tests/models/algorithms/test_alg_dist_toy.py.
 #   python tools/data/make_toy_dataset.py --out data/toy_av
 #   bash tools/dist_train.sh configs/baselines/moco_r3d-18_toy.py 2

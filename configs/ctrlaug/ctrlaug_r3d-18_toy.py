@@ -9,7 +9,7 @@
 # the iteration-to-iteration noise hides the trend), AdamW at a constant lr
 # 3e-3, momentum 0.9, and a 20-long queue that holds only real keys from
 # iteration 3 on (before that the loss is lower, against the random rows).
-# Measured: configs/ctrlaug/README.md ("Toy run"); tested by
+# Measured: docs/toy_runs.md; tested by
 # tests/models/algorithms/test_alg_dist_toy.py.
 #   python tools/data/make_toy_dataset.py --out data/toy_av
 #   bash tools/dist_train.sh configs/ctrlaug/ctrlaug_r3d-18_toy.py 2

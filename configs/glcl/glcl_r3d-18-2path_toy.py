@@ -5,7 +5,7 @@
 # with the positive pair once in the MIL-NCE denominator (the code-faithful
 # form, no normalisation and tau 1, barely moves in a few dozen toy
 # iterations). Adam at a constant lr 1e-3.
-# Measured: configs/glcl/README.md ("Toy run"); tested by
+# Measured: docs/toy_runs.md; tested by
 # tests/models/algorithms/test_alg_dist_toy.py.
 #   python tools/data/make_toy_dataset.py --out data/toy_av
 #   bash tools/dist_train.sh configs/glcl/glcl_r3d-18-2path_toy.py 2

@@ -10,7 +10,7 @@
 # momentum 0.9 (0.99 leaves the key encoder near its random init for that
 # long), and 20-long queues that hold only real keys from iteration 3 on
 # (before that the loss is lower, against the random initial rows).
-# Measured: configs/vclr/README.md ("Toy run"); tested by
+# Measured: docs/toy_runs.md; tested by
 # tests/models/algorithms/test_alg_dist_toy.py.
 #   python tools/data/make_toy_dataset.py --out data/toy_av
 #   python tools/train.py configs/vclr/vclr_r3d-18_toy.py

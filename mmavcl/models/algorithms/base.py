@@ -11,12 +11,16 @@ Monitoring values travel in the dict returned by ``loss()`` under names that
 do not contain ``'loss'``: mmengine's ``parse_losses`` logs every entry but
 sums only the keys containing ``'loss'``, so accuracies, embedding std,
 queue pointers and the momentum are logged without being back-propagated.
+Logged values are averaged over ranks (:meth:`BaseSSLAlgorithm.parse_losses`):
+mmengine logs rank 0 only, which would show a 1/world share of the batch.
 """
 from abc import ABCMeta, abstractmethod
-from typing import Dict, List, Optional, Sequence, Union
+from collections import OrderedDict
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.dist import all_reduce, get_world_size
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
 
@@ -195,6 +199,23 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
     def loss(self, inputs: Inputs, data_samples: list
              ) -> Dict[str, torch.Tensor]:
         """Named loss terms (``loss_*``) plus monitoring values."""
+
+    def parse_losses(self, losses: Dict[str, torch.Tensor]
+                     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+        """mmengine's parsing (the back-propagated total stays this rank's),
+        then every logged value averaged over ranks in one ``all_reduce``.
+
+        mmengine logs what rank 0 returns, i.e. the loss of 1/world of the
+        global batch; the mean is the loss of the whole batch, less noisy
+        by about ``sqrt(world)`` (as mmcv 1.x runners logged it).
+        """
+        loss, log_vars = super().parse_losses(losses)
+        if get_world_size() > 1:
+            values = torch.stack([v.detach().float().reshape(())
+                                  for v in log_vars.values()])
+            all_reduce(values, op='mean')
+            log_vars = OrderedDict(zip(log_vars, values.unbind()))
+        return loss, log_vars
 
     # ------------------------------------------------------------- helpers
     def get_views(self, inputs: Inputs, modality: str,

@@ -1,6 +1,6 @@
 """Every method's toy config through ``bash tools/dist_train.sh CONFIG 2`` on
 CPU (gloo, real toy videos from ``tools/data/make_toy_dataset.py``), exactly
-as a user runs it: the total loss falls over a few dozen iterations, then
+as a user runs it: the total loss falls over 72 iterations, then
 ``--resume`` continues the iteration count, the queues and the momentum
 encoder from the checkpoint.
 
@@ -17,7 +17,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import warnings
 from typing import Dict, List, NamedTuple, Tuple
 
 import pytest
@@ -25,15 +24,18 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__))))
 WORLD = 2
-SEED = 0
+SEED = int(os.environ.get('MMAVCL_TOY_SEED', 0))  # to re-measure READMEs
 ITERS_PER_EPOCH = 2    # 28 videos, 14 per process, batch 6, drop_last
 # After the warm-up the remaining iterations are split into halves; the
-# mean logged loss of the second half must be >= 1% below that of the first.
-# Rank 0 logs the loss of its own 6 anchors, so single iterations are noisy
-# (about +-9%); halves average 13-14 iterations each. Measured falls over
-# seeds 0-2 are in the configs' READMEs ("Toy run"). Runs are not bitwise
-# reproducible between launches, so this is a statistical check.
-REL_DROP = 0.01
+# mean logged loss of the second half must be >= 2% below that of the first.
+# The logged loss is the mean over both processes (12 anchors); single
+# iterations still vary by about +-7%, so each half averages 35 iterations.
+# At 28 iterations the falls were 2-6% for most methods and one CI run
+# failed on VCLR (+5.0%); at 72 they were 5.3-22.3% over seeds 0-1
+# (docs/toy_runs.md). Runs are not bitwise reproducible between launches
+# (the toy videos' bytes differ), so this is a statistical check.
+REL_DROP = 0.02
+EPOCHS = 36            # 72 iterations; 40 would wrap every queue to 0
 
 
 class Method(NamedTuple):
@@ -46,27 +48,21 @@ class Method(NamedTuple):
     # logged queue name -> (queue length, keys enqueued per iteration over
     # both processes)
     queues: Dict[str, Tuple[int, int]]
-    # False where the fall is not reliable at this budget (measured over
-    # seeds, see the configs' READMEs): the statistic is then only reported
-    # as a warning, the rest of the test still runs.
-    must_fall: bool = True
 
 
 METHODS = {
     # inter: a+, p_2, p_3 keys (3 x batch 6 x 2); segment: g_k (6 x 2)
-    'vclr': Method('vclr/vclr_r3d-18_toy.py', 14, 2,
+    'vclr': Method('vclr/vclr_r3d-18_toy.py', EPOCHS, 2,
                    {'inter': (20, 36), 'segment': (20, 12)}),
-    'glcl': Method('glcl/glcl_r3d-18-2path_toy.py', 14, 0, {}),
-    'ctrlaug': Method('ctrlaug/ctrlaug_r3d-18_toy.py', 14, 2,
+    'glcl': Method('glcl/glcl_r3d-18-2path_toy.py', EPOCHS, 0, {}),
+    'ctrlaug': Method('ctrlaug/ctrlaug_r3d-18_toy.py', EPOCHS, 2,
                       {'clip': (20, 12)}),
     # video: keys of both clips; audio: keys of the first audio view
-    # 48 iterations: at 28 the total fell by only 0.7-4.4% (seeds 0-2), the
-    # seven pretext terms sitting at chance add noise (configs/avtss/README)
-    'avtss': Method('avtss/avtss_r3d-18_toy.py', 24, 2,
+    'avtss': Method('avtss/avtss_r3d-18_toy.py', EPOCHS, 2,
                     {'video': (20, 24), 'audio': (20, 12)}),
-    'moco': Method('baselines/moco_r3d-18_toy.py', 14, 2,
-                   {'clip': (20, 12)}, must_fall=False),
-    'avc': Method('baselines/avc_r3d-18_toy.py', 14, 0, {}),
+    'moco': Method('baselines/moco_r3d-18_toy.py', EPOCHS, 2,
+                   {'clip': (20, 12)}),
+    'avc': Method('baselines/avc_r3d-18_toy.py', EPOCHS, 0, {}),
 }
 
 
@@ -98,6 +94,8 @@ def _train(config: str, work: str, data: str, epochs: int,
            '--work-dir', work, '--cfg-options',
            f'train_dataloader.dataset.data_root={data}',
            f'randomness.seed={SEED}', f'train_cfg.max_epochs={epochs}',
+           # one checkpoint, the last (save_last), instead of one per epoch
+           f'default_hooks.checkpoint.interval={EPOCHS}',
            # one logged row per iteration, each the loss of that iteration
            'default_hooks.logger.interval=1', 'log_processor.window_size=1']
     if resume:
@@ -140,11 +138,8 @@ def test_toy_dist_train_loss_falls_and_resumes(name, toy_root, tmp_path):
     msg = (f'{name}: mean loss of iterations {method.warmup + 1}-'
            f'{method.warmup + half} = {first:.3f}, of the last {half} = '
            f'{last:.3f}; all: {[round(v, 3) for v in losses]}')
-    if method.must_fall:
-        assert last < (1 - REL_DROP) * first, msg
-    elif not last < (1 - REL_DROP) * first:
-        warnings.warn(f'known weak, loss did not fall by {REL_DROP:.0%}: '
-                      f'{msg}')
+    print(f'{msg}; change {last / first - 1:+.1%}')
+    assert last < (1 - REL_DROP) * first, msg
     for q, (length, per_iter) in method.queues.items():
         logged = [r[f'queue_ptr_{q}'] for r in rows]
         assert logged == [i * per_iter % length

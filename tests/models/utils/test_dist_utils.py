@@ -12,6 +12,7 @@ import torch.multiprocessing as mp
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
+from mmavcl.models.algorithms.base import BaseSSLAlgorithm
 from mmavcl.models.losses import InfoNCELoss, MILNCELoss
 from mmavcl.models.utils import (FeatureQueue, all_gather_with_grad,
                                  batch_shuffle_ddp, batch_unshuffle_ddp,
@@ -67,6 +68,11 @@ def _ddp_grads(data, rank, naive):
     return {n: p.grad.clone() for n, p in net.named_parameters()}
 
 
+class _NoLoss(BaseSSLAlgorithm):
+    def loss(self, inputs, data_samples):
+        return {}
+
+
 def _worker(rank, init_file, out_dir):
     dist.init_process_group('gloo', init_method=f'file://{init_file}',
                             rank=rank, world_size=WORLD)
@@ -105,6 +111,16 @@ def _worker(rank, init_file, out_dir):
     res['shuffled'] = xs
     res['roundtrip'] = batch_unshuffle_ddp(xs * 2 + 1, idx)
     res['all_shuffled'] = concat_all_gather(xs)
+    # 5. Logged values of an algorithm: averaged over ranks, while the
+    # back-propagated total stays this rank's.
+    w = torch.tensor(1.0, requires_grad=True)
+    alg = _NoLoss(data_preprocessor=dict(type='mmengine.BaseDataPreprocessor'))
+    total, log_vars = alg.parse_losses(dict(
+        loss_a=w * (rank + 1), loss_b=w * 10 * rank, acc_a=torch.tensor(
+            100.0 * rank)))
+    total.backward()
+    res['parsed'] = (total.detach(), w.grad,
+                     {k: v.item() for k, v in log_vars.items()})
     torch.save(res, osp.join(out_dir, f'rank{rank}.pth'))
     dist.barrier()
     dist.destroy_process_group()
@@ -191,3 +207,15 @@ def test_shuffle_bn_round_trip(results):
         assert results[r]['shuffled'].shape == (4, 1)
         torch.testing.assert_close(results[r]['roundtrip'],
                                    x_all[r * 4:(r + 1) * 4] * 2 + 1)
+
+
+def test_logged_values_are_rank_means_backward_is_local(results):
+    for rank, res in enumerate(results):
+        total, grad, logged = res['parsed']
+        # this rank's loss_a + loss_b drives its own backward pass
+        assert total.item() == pytest.approx((rank + 1) + 10 * rank)
+        assert grad.item() == pytest.approx(1 + 11 * rank)
+        # rank 0: 1 + 0, rank 1: 2 + 10 -> means 1.5, 5, 6.5; acc 0/100 -> 50
+        assert logged == pytest.approx(
+            {'loss': 6.5, 'loss_a': 1.5, 'loss_b': 5.0, 'acc_a': 50.0})
+        assert list(logged) == ['loss', 'loss_a', 'loss_b', 'acc_a']
