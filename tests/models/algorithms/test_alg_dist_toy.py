@@ -31,7 +31,7 @@ ITERS_PER_EPOCH = 2    # 28 videos, 14 per process, batch 6, drop_last
 # The logged loss is the mean over both processes (12 anchors); single
 # iterations still vary by about +-7%, so each half averages 35 iterations.
 # At 28 iterations the falls were 2-6% for most methods and one CI run
-# failed on VCLR (+5.0%); at 72 they were 5.3-22.3% over seeds 0-1
+# failed on VCLR (+5.0%); at 72 they were 5.3-22.3% over seeds 0-2
 # (docs/toy_runs.md). Runs are not bitwise reproducible between launches
 # (the toy videos' bytes differ), so this is a statistical check.
 REL_DROP = 0.02
