@@ -52,5 +52,4 @@ class WandbVisBackend(_MMEngineWandb):
         if self._log_code:
             self._wandb.run.log_code(
                 name=self._log_code_name,
-                exclude_fn=lambda path, root=None: self.is_excluded(
-                    path, root))
+                exclude_fn=self.is_excluded)

@@ -274,8 +274,7 @@ def _view_positions(union: np.ndarray, views: List[dict]) -> list:
     out = []
     for i, p in enumerate(pos):
         lo, hi = spans[i]
-        run = len(p) > 0 and hi - lo + 1 == len(p) and p[0] == lo and bool(
-            np.all(np.diff(p) == 1))
+        run = len(p) > 0 and bool(np.all(np.diff(p) == 1))
         if run and not any(lo <= b and a <= hi for j, (a, b) in
                            enumerate(spans) if j != i):
             out.append(slice(lo, hi + 1))

@@ -772,8 +772,11 @@ def resample(wave: np.ndarray, orig: int, new: int) -> np.ndarray:
     ``new`` Hz; output sample ``k`` is the band-limited input at time
     ``k / new`` (zeros outside the input).
 
-    The taps are cached per rate pair (:func:`sinc_resample_kernel`), so a
-    call has no set-up (a libswresample filter graph takes 1-3 ms to
+    The same filter as ``torchaudio.transforms.Resample`` (checked against
+    it in ``tests/datasets/test_fast_decoding.py``), written here because
+    torchaudio is an optional extra (``.[audio]``) while audio decoding
+    needs only PyAV. The taps are cached per rate pair
+    (:func:`sinc_resample_kernel`), so a call has no set-up (a libswresample filter graph takes 1-3 ms to
     build). Where torch runs single-threaded (DataLoader workers: PyTorch
     sets 1 thread each) all phases are one strided ``conv1d`` (~0.6 ms for
     1.5 s of 44.1 kHz audio); elsewhere each phase is one ``einsum`` over
