@@ -3,12 +3,17 @@ independent references, on real files written with PyAV.
 
 * audio: one mix + one resample per span vs the whole track decoded frame by
   frame, mixed in numpy and resampled by torchaudio, then sliced;
-* ``resample`` vs ``torchaudio.functional.resample`` with the same filter;
+* ``resample`` vs ``torchaudio.functional.resample`` with the same filter,
+  and its windows vs slices of the whole output;
+* sped-up views (resampled straight from the source) vs the whole track
+  resampled by torchaudio, and vs an analytic tone;
 * ``time_compress``'s strided low-pass vs filtering everything and picking;
 * the cheap PyAV probe vs the full one (frame size), and its container
   reused for the audio (one PyAV open per sample);
 * lazily flipped views and sliced views vs copies.
 """
+import math
+
 import av
 import numpy as np
 import pytest
@@ -18,8 +23,9 @@ from mmcv.transforms import Compose
 import mmavcl.datasets  # noqa: F401  (registers the transforms)
 from mmavcl.datasets.transforms import (DecodeAudioViews, DecodeVideoViews,
                                         FlipViews, PackAVInputs, VideoInit,
-                                        open_media, probe_frame_size,
-                                        probe_media, resample, time_compress)
+                                        open_media, play_at_speed,
+                                        probe_frame_size, probe_media,
+                                        resample, time_compress)
 from mmavcl.datasets.transforms.decoding import _lowpass
 from mmavcl.registry import TRANSFORMS
 from mmavcl.testing import (chirp, decode_frame_index, make_av_video,
@@ -52,10 +58,12 @@ def tone_video(tmp_path_factory):
     return path
 
 
-def _whole_track_reference(path: str, sr: int = 16000):
+def _whole_track_reference(path: str, sr: int = 16000, speed: int = 1):
     """Slow reference: every frame of the track to arrays (no resampler),
     mono as libswresample mixes it ((L + R) / sqrt(2)), the whole track
-    resampled at once by torchaudio. Returns (wave, time of wave[0])."""
+    resampled at once by torchaudio (as if recorded at ``speed * rate``: the
+    track played ``speed`` times faster). Returns (wave, time of wave[0]).
+    """
     with av.open(path) as c:
         frames = list(c.decode(audio=0))
         rate = frames[0].sample_rate
@@ -64,7 +72,8 @@ def _whole_track_reference(path: str, sr: int = 16000):
     data = data.astype(np.float64)
     mono = data[0] if len(data) == 1 else (data[0] + data[1]) / np.sqrt(2)
     wave = torchaudio.functional.resample(
-        torch.from_numpy(mono.astype(np.float32)), rate, sr, **FILTER)
+        torch.from_numpy(mono.astype(np.float32)), rate * speed, sr,
+        **FILTER)
     return wave.numpy(), t0
 
 
@@ -149,6 +158,80 @@ def test_time_compress_integer_speed_equals_full_filter(n, speed, length):
     slow = np.interp(np.arange(length) * float(speed), np.arange(n),
                      src).astype(np.float32)
     np.testing.assert_array_equal(time_compress(wave, speed, length), slow)
+
+
+@pytest.mark.parametrize('speed', [2, 4, 8])
+def test_sped_up_views_equal_whole_track_reference(tone_video, speed):
+    """A view played ``speed`` times faster equals the whole track resampled
+    by torchaudio from ``speed * rate`` Hz to 16 kHz (output ``k`` sits at
+    source sample ``k * speed * rate / 16000``), cut at the view's start.
+    The spans start on that output grid (32 kHz source), so the two
+    compare sample by sample; one merged pass and a seek per view alike."""
+    ref, ref_t0 = _whole_track_reference(tone_video, speed=speed)
+    spans = [(0.25, 0.25 + 0.32 * speed), (0.5, 0.5 + 0.16 * speed)]
+    step = 2 * speed  # source samples per output sample
+    for gap in (0.0, 10.0):
+        views = [dict(time_span=s, speed=speed) for s in spans]
+        out = DecodeAudioViews(merge_gap=gap)(
+            dict(filename=tone_video, audio_views=views))
+        for (t0, t1), wav in zip(spans, out['audio_wavs']):
+            i0 = int(round((t0 - ref_t0) * 32000))
+            assert i0 % step == 0
+            want = ref[i0 // step:i0 // step + len(wav)]
+            assert len(wav) == int(round((t1 - t0) / speed * 16000)) == len(
+                want)
+            np.testing.assert_allclose(wav, want, rtol=0, atol=2e-5)
+            assert np.abs(wav).max() > 0.3
+
+
+@pytest.mark.parametrize('speed', [1, 2, 8, 1.37])
+def test_play_at_speed_is_a_faster_tone(speed):
+    """Against the analytic signal: a 150 Hz tone played ``speed`` times
+    faster is a ``150 * speed`` Hz tone, sampled at ``first + k * speed *
+    rate / sr``. 1.37 has no small common rate with 44.1 kHz, so it takes
+    the resample-then-time_compress path."""
+    from mmavcl.datasets.transforms.decoding import _MAX_KERNEL
+    rate, sr, first, length = 44100, 16000, 3000, 4000
+    virtual = int(round(rate * speed))
+    direct = (virtual // math.gcd(virtual, sr)) * (
+        sr // math.gcd(virtual, sr)) <= _MAX_KERNEL
+    assert direct == (speed != 1.37)
+    t = np.arange(int(rate * 1.5)) / rate
+    wave = np.sin(2 * np.pi * 150 * t).astype(np.float32)
+    got = play_at_speed(wave, rate, first, speed, sr, length)
+    pos = first + np.arange(length) * speed * rate / sr
+    want = np.sin(2 * np.pi * 150 * pos / rate)
+    assert got.shape == (length, ) and got.dtype == np.float32
+    # away from the filter's edges (zeros past the end of the source)
+    inside = int((len(wave) - first) * sr / (speed * rate))
+    inner = slice(100, min(length, inside) - 100)
+    np.testing.assert_allclose(got[inner], want[inner], rtol=0, atol=2e-3)
+
+
+@pytest.mark.parametrize('threads', [1, 2])
+@pytest.mark.parametrize('first,length', [(441 * 7, 800), (-441 * 3, 500),
+                                          (441 * 67, 400), (0, 0)])
+def test_resample_window_equals_slice_of_whole(first, length, threads):
+    """``resample(x, o, n, first, length)`` is the slice of the whole
+    resampled signal that starts at ``first`` (zeros outside the input,
+    before it and past its end), without resampling the rest."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-0.5, 0.5, 30000).astype(np.float32)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        got = resample(x, 44100, 16000, first, length)
+        # the whole signal between zeros: position 0 of x is output 480
+        # of the padded one, and its filter tail past x's end is kept
+        pad = np.concatenate([np.zeros(441 * 3, np.float32), x,
+                              np.zeros(2000, np.float32)])
+        whole = resample(pad, 44100, 16000)
+    finally:
+        torch.set_num_threads(before)
+    k0 = (first + 441 * 3) // 441 * 160
+    want = whole[k0:k0 + length]
+    assert got.shape == want.shape == (length, )
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-6)
 
 
 def _audio_first_mp4(path: str) -> str:

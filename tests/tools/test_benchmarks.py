@@ -43,6 +43,12 @@ def test_pipeline_benchmark_prints_every_ratio(capsys):
                              re.M), (name, workers, out)
             assert re.search('^' + prefix + r'mmaction2 \(pass/view\)' +
                              RATIO, out, re.M), (name, workers, out)
+            # the floor that also decodes the audio, for audio pipelines only
+            has_audio = benchmark_pipeline._find(
+                benchmark_pipeline._load_pipeline(name), 'DecodeAudioViews')
+            assert bool(re.search('^' + prefix + r'decode floor \+ audio' +
+                                  RATIO, out, re.M)) == bool(has_audio), (
+                                      name, workers, out)
     assert re.search(r'ssl_2clip_av .* vs mmaction2 \(1 pass\)' + RATIO, out,
                      re.M)
     assert all(r['ratio'] > 0 and r['mmavcl_frames'] > 0 for r in rows)

@@ -1,13 +1,17 @@
 """Samples/s of mmavcl's data pipelines against MMAction2 and the decode floor.
 
 For each pipeline (taken from the shipped dataset configs) and each keyframe
-interval, three things decode exactly the same frames of the same generated
+interval, these decode exactly the same frames of the same generated
 videos, side by side in one run:
 
 * **mmavcl**: the config's ``train_pipeline`` inside ``AVVideoDataset``;
 * **decode floor**: ``decord.VideoReader`` (same threads and decode size as
   the pipeline's ``VideoInit``) + ``get_batch`` of the sorted unique frames
   the sampler chose, nothing else (no audio, no crop, no packing);
+* **decode floor + audio** (pipelines with audio): the decode floor plus
+  PyAV decoding the audio spans ``DecodeAudioViews`` decodes (same seeks,
+  frames dropped: no mixing, resampling or cutting), so the ratio shows
+  what everything that is not decoding costs;
 * **MMAction2 1.2**: ``DecordInit -> <fixed indices> -> DecordDecode ->
   RandomResizedCrop -> Resize -> Flip -> FormatShape -> PackActionInputs``,
   once for all clips (``1 pass``: the same crop for every clip, possible only
@@ -69,6 +73,7 @@ PIPELINES = {
 DEFAULT_PIPELINES = ('ssl_2clip_av', 'vclr_segments', 'ctrlaug_global_local',
                      'avtss_pairs')
 FLOOR = 'decode floor'
+FLOOR_AV = 'decode floor + audio'
 MMACTION_NOTE = ('note: MMAction2 runs without ColorJitter (MMAction2 1.2.0 '
                  'ColorJitter raises OverflowError in adjust_hue under '
                  'numpy 2); mmavcl jitters colour on the device, so neither '
@@ -175,15 +180,22 @@ def make_plan(pipeline: List[dict], files: List[str], iters: int,
     from mmavcl.registry import TRANSFORMS
     init = TRANSFORMS.build(pipeline[0])
     sampler = TRANSFORMS.build(pipeline[1])
+    audio = _find(pipeline, 'DecodeAudioViews')
+    audio = TRANSFORMS.build(audio) if audio else None
     plan = []
     for k in range(iters):
         f = files[k % len(files)]
         np.random.seed(seed + k)
         res = sampler(init(dict(filename=f, audio_filename=f)))
         res['video_reader'].close()
+        container = res.pop('pyav_container', None)
+        if container is not None:
+            container.close()
         views = [np.asarray(v['frame_inds'], np.int64)
                  for v in res['video_views']]
-        plan.append(dict(filename=f, views=views,
+        spans = audio.spans_to_decode(res['audio_views'])[0] \
+            if audio and res.get('audio_views') else []
+        plan.append(dict(filename=f, views=views, audio_spans=spans,
                          source_shape=res.get('source_shape')))
     return plan
 
@@ -234,6 +246,28 @@ class FloorSet:
         vr = decord.VideoReader(p['filename'], **kw)
         union = np.unique(np.concatenate(p['views']))
         return vr.get_batch(union.tolist()).asnumpy()
+
+
+class AVFloorSet(FloorSet):
+    """The decode floor plus the audio the pipeline decodes: one PyAV open,
+    then per merged span a seek to 0.2 s before it (the decoder's priming,
+    as in ``DecodeAudioViews``) and the AAC frames up to 50 ms past its end
+    decoded and dropped; no mixing, resampling or cutting."""
+
+    def __getitem__(self, k: int):
+        import av
+        frames = super().__getitem__(k)
+        p = self.plan[k]
+        with av.open(p['filename']) as c:
+            stream = c.streams.audio[0]
+            tb = float(stream.time_base)
+            for t0, t1 in p['audio_spans']:
+                c.seek(int(max(t0 - 0.2, 0.0) / tb), stream=stream,
+                       backward=True)
+                for frame in c.decode(stream):
+                    if frame.time is not None and frame.time > t1 + 0.05:
+                        break
+        return frames
 
 
 def _fixed_inds_transform():
@@ -394,12 +428,14 @@ def run_pipeline(name: str, files: List[str], keyint: int, args,
     check_plan(mm, plan)
     keys = {f: keyframes(f) for f in files}
     sets = {'mmavcl': mm, FLOOR: FloorSet(plan, threads)}
+    if any(p['audio_spans'] for p in plan):
+        sets[FLOOR_AV] = AVFloorSet(plan, threads)
     decoded = {
         'mmavcl': np.mean([frames_decoded(np.concatenate(p['views']),
                                           keys[p['filename']])
                            for p in plan]),
     }
-    decoded[FLOOR] = decoded['mmavcl']
+    decoded[FLOOR] = decoded[FLOOR_AV] = decoded['mmavcl']
     if mma_reason is None:
         for mode in mma_modes:
             lens = {len(v) for v in plan[0]['views']}

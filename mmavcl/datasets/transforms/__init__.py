@@ -1,9 +1,10 @@
 from .decoding import (AudioInit, DecodeAudioViews, DecodeVideoViews,
-                       VideoInit, time_compress)
+                       VideoInit, play_at_speed, time_compress)
 from .formatting import PackAVInputs
 from .photometric import ColorJitterViews, GrayscaleViews, adjust_clip
 from .readers import (BaseVideoReader, DecordVideoReader, PyAVVideoReader,
-                      build_video_reader, open_media, probe_audio_duration,
+                      build_video_reader, decode_audio_spans, open_media,
+                      probe_audio_duration,
                       probe_frame_size, probe_media, read_audio_span,
                       read_audio_spans, resample, sinc_resample_kernel)
 from .sampling import (ORDER_AFTER, ORDER_BEFORE, ORDER_OVERLAP,
@@ -15,7 +16,8 @@ from .spatial import (CenterCropViews, FlipViews, RandomResizedCropViews,
 
 __all__ = [
     'VideoInit', 'AudioInit', 'DecodeVideoViews', 'DecodeAudioViews',
-    'time_compress', 'PackAVInputs', 'BaseVideoReader', 'DecordVideoReader',
+    'time_compress', 'play_at_speed', 'decode_audio_spans',
+    'PackAVInputs', 'BaseVideoReader', 'DecordVideoReader',
     'PyAVVideoReader', 'build_video_reader', 'probe_audio_duration',
     'probe_media', 'open_media', 'probe_frame_size', 'resample',
     'sinc_resample_kernel',

@@ -1,4 +1,5 @@
 """Open media, and decode every view of a sample in one pass per stream."""
+import math
 import os.path as osp
 from functools import partial
 from typing import Dict, List, Optional, Tuple
@@ -9,8 +10,8 @@ from mmcv.transforms import BaseTransform
 from mmavcl.registry import TRANSFORMS
 from ..errors import MediaDecodeError, MissingAudioError
 from .readers import (DecordVideoReader, build_video_reader,
-                      decode_with_fallback, open_media, probe_audio_duration,
-                      probe_frame_size, read_audio_spans)
+                      decode_audio_spans, decode_with_fallback, open_media,
+                      probe_audio_duration, probe_frame_size, resample)
 
 #: results key of the PyAV container :class:`VideoInit` opened to read the
 #: frame size, kept for :class:`DecodeAudioViews` (closed by it, or by
@@ -31,7 +32,7 @@ def _reader_backend(reader) -> str:
 
 __all__ = [
     'VideoInit', 'AudioInit', 'DecodeVideoViews', 'DecodeAudioViews',
-    'time_compress'
+    'time_compress', 'play_at_speed'
 ]
 
 
@@ -342,6 +343,49 @@ def time_compress(wave: np.ndarray, speed: float, length: int) -> np.ndarray:
     return np.interp(pos, np.arange(len(src)), src).astype(np.float32)
 
 
+#: largest polyphase kernel (phases x input step) :func:`play_at_speed`
+#: builds for a speed; odd speeds (no small common rate) take the
+#: resample-then-:func:`time_compress` path instead
+_MAX_KERNEL = 1 << 20
+
+
+def play_at_speed(wave: np.ndarray, rate: int, first: int, speed: float,
+                  sample_rate: int, length: int) -> np.ndarray:
+    """``length`` samples at ``sample_rate`` of ``wave`` played ``speed``
+    times faster, from source sample ``first`` on.
+
+    Output ``k`` is the source at position ``first + k * speed * rate /
+    sample_rate``: frame skipping for audio, pitch rising by ``speed``. That
+    is resampling from ``speed * rate`` Hz to ``sample_rate`` Hz
+    (:func:`~.readers.resample`), so a sped-up view is resampled straight
+    from the source, with the anti-alias cut-off at 0.97 of its output
+    Nyquist; no intermediate ``sample_rate`` signal is built. Where
+    ``speed * rate`` is not a whole number of Hz (or its polyphase kernel
+    would exceed ``_MAX_KERNEL`` taps), the span is resampled to
+    ``sample_rate`` and compressed by :func:`time_compress`.
+
+    Args:
+        wave: float32 ``(N,)`` mono source at ``rate`` Hz.
+        rate: Source rate (Hz).
+        first: Source sample of output sample 0 (may lie outside
+            ``wave``: zeros there).
+        speed: Factor > 0 (1 = unchanged).
+        sample_rate: Output rate (Hz).
+        length: Output length L.
+
+    Returns:
+        float32 ``(L,)``.
+    """
+    virtual = rate * float(speed)
+    if virtual.is_integer():
+        g = math.gcd(int(virtual), int(sample_rate))
+        if int(virtual) // g * (int(sample_rate) // g) <= _MAX_KERNEL:
+            return resample(wave, int(virtual), sample_rate, first, length)
+    src = resample(wave, rate, sample_rate, first,
+                   int(math.ceil(length * speed)) + 1)
+    return time_compress(src, speed, length)
+
+
 def _merge_spans(spans: List[Tuple[float, float]],
                  gap: float) -> Tuple[List[Tuple[float, float]], List[int]]:
     """Merge spans closer than ``gap``; return the groups and each span's
@@ -364,13 +408,14 @@ class DecodeAudioViews(BaseTransform):
     """Decode the audio of all audio views in one pass and cut each view.
 
     The file is opened once; the views' time spans are merged into groups
-    (gaps below ``merge_gap``) and each group is decoded once after a seek,
-    resampled to ``sample_rate`` mono.
+    (gaps below ``merge_gap``) and each group is decoded once after a seek
+    and mixed to mono at the source rate.
     Each view ``(t0, t1)`` with ``speed`` s and ``reversed`` r yields
-    ``L = round((t1 - t0) / s * sample_rate)`` samples: the source samples of
-    the span, time-compressed by s (:func:`time_compress`), then reversed
-    when r. Views that reach outside the available audio are zero padded and
-    flagged ``padded=True``.
+    ``L = round((t1 - t0) / s * sample_rate)`` samples: its span resampled
+    from the source straight to ``sample_rate`` played s times faster
+    (:func:`play_at_speed`), then reversed when r. Only the views' spans are
+    resampled, not the gaps of a group. Views that reach outside the
+    available audio are zero padded and flagged ``padded=True``.
 
     With ``fixed_duration`` D, each view's span is replaced by one of length
     ``D * speed`` placed at the view's start (``align='start'``) or centred
@@ -441,6 +486,12 @@ class DecodeAudioViews(BaseTransform):
             return c - d / 2, c + d / 2
         return t0, t0 + d
 
+    def spans_to_decode(self, views: List[dict]
+                        ) -> Tuple[List[Tuple[float, float]], List[int]]:
+        """The source spans (s) decoded for ``views`` (each after its own
+        seek) and the index of the span each view is cut from."""
+        return _merge_spans([self._span(v) for v in views], self.merge_gap)
+
     def transform(self, results: Dict) -> Dict:
         container = results.pop(CONTAINER_KEY, None)
         try:
@@ -466,7 +517,7 @@ class DecodeAudioViews(BaseTransform):
                     '(audio_source="none")')
             if not osp.exists(filename):
                 raise MissingAudioError(filename, 'file does not exist')
-            groups, view_group = _merge_spans(spans, self.merge_gap)
+            groups, view_group = self.spans_to_decode(views)
             video_file = results.get('filename')
             if filename != video_file:
                 container = None  # a sidecar: VideoInit opened the video
@@ -474,8 +525,8 @@ class DecodeAudioViews(BaseTransform):
                 # the video container: probe its video stream cheaply
                 container = open_media(filename, 'audio')
             try:
-                decoded = read_audio_spans(
-                    filename, groups, sr, container=container)
+                decoded = decode_audio_spans(
+                    filename, groups, container=container, fallback_rate=sr)
             finally:
                 if container is not None:
                     container.close()
@@ -486,28 +537,25 @@ class DecodeAudioViews(BaseTransform):
         wavs = []
         for i, (view, (t0, t1)) in enumerate(zip(views, spans)):
             speed = float(view.get('speed', 1))
-            n_src = int(round((t1 - t0) * sr))
             length = int(round((t1 - t0) / speed * sr))
             if missing:
                 out = np.zeros(length, np.float32)
                 padded = True
             else:
-                wave, start = decoded[view_group[i]]
-                i0 = int(round((t0 - start) * sr))
-                seg = np.zeros(n_src, np.float32)
-                a, b = max(i0, 0), min(i0 + n_src, len(wave))
-                if b > a:
-                    seg[a - i0:b - i0] = wave[a:b]
-                padded = (b - a) < n_src
-                pad_ratio = 1.0 - max(b - a, 0) / max(n_src, 1)
+                wave, start, rate = decoded[view_group[i]]
+                i0 = int(round((t0 - start) * rate))
+                n_src = int(round((t1 - t0) * rate))
+                covered = max(min(i0 + n_src, len(wave)) - max(i0, 0), 0)
+                padded = covered < n_src
+                pad_ratio = 1.0 - covered / max(n_src, 1)
                 if self.max_pad_ratio is not None and \
                         pad_ratio > self.max_pad_ratio:
                     raise MediaDecodeError(
                         filename, f'audio covers {1 - pad_ratio:.0%} of view '
                         f'{i} ({t0:.2f}-{t1:.2f} s); the audio ends at '
-                        f'{start + len(wave) / sr:.2f} s (max_pad_ratio='
+                        f'{start + len(wave) / rate:.2f} s (max_pad_ratio='
                         f'{self.max_pad_ratio})', 'audio')
-                out = time_compress(seg, speed, length)
+                out = play_at_speed(wave, rate, i0, speed, sr, length)
             if view.get('reversed', False):
                 out = out[::-1].copy()
             view.update(

@@ -14,6 +14,7 @@ from ..errors import MediaDecodeError, MissingAudioError
 __all__ = [
     'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
     'build_video_reader', 'read_audio_span', 'read_audio_spans',
+    'decode_audio_spans',
     'probe_audio_duration', 'probe_media', 'decode_with_fallback',
     'open_media', 'probe_frame_size', 'resample', 'sinc_resample_kernel'
 ]
@@ -578,20 +579,38 @@ def read_audio_spans(filename: str,
                      sample_rate: int = 16000,
                      seek_margin: float = 0.2,
                      container=None) -> List[Tuple[np.ndarray, float]]:
-    """:func:`read_audio_span` for several spans, opening the file once.
+    """:func:`read_audio_span` for several spans, opening the file once:
+    :func:`decode_audio_spans`, each span then resampled to
+    ``sample_rate`` (:func:`resample`)."""
+    return [(resample(wave, rate, sample_rate), start)
+            for wave, start, rate in decode_audio_spans(
+                filename, spans, seek_margin, container, sample_rate)]
+
+
+def decode_audio_spans(filename: str,
+                       spans: Sequence[Tuple[float, float]],
+                       seek_margin: float = 0.2,
+                       container=None,
+                       fallback_rate: int = 16000
+                       ) -> List[Tuple[np.ndarray, float, int]]:
+    """Decode several ``[t0, t1)`` spans of the first audio stream to mono,
+    at the stream's own rate, opening the file once.
 
     Each span is decoded after its own seek, so far-apart views do not
-    decode the audio between them. The span's frames are decoded to arrays,
-    mixed to mono and resampled ONCE per span (:func:`resample`): the
-    filter and channel mix of the former frame-by-frame libswresample path
-    (outputs within ~2e-4) without its per-call cost (a resampler call per
-    1024-sample frame was ~6 ms per 2-span sample). A span whose frames
-    change format mid-way falls back to that path.
+    decode the audio between them. The span's frames are decoded to arrays
+    and mixed to mono (:func:`_mono_source_rate`, libswresample's mix). The
+    caller resamples only what it keeps (:func:`resample`; a sped-up view
+    straight to its own rate). A span whose frames change format mid-way
+    goes through libswresample frame by frame to ``fallback_rate``.
 
     Args:
         container: An open PyAV container of ``filename`` to read from
             instead of opening the file (e.g. the one :class:`VideoInit`
             probed); the caller keeps ownership and closes it.
+
+    Returns:
+        One ``(wave, start, rate)`` per span: float32 ``(N,)`` mono
+        samples, the source time (s) of ``wave[0]`` and their rate (Hz).
     """
     import av
     own = container is None
@@ -605,8 +624,8 @@ def read_audio_spans(filename: str,
             raise MissingAudioError(filename, 'no audio stream')
         stream = container.streams.audio[0]
         return [
-            _decode_span(av, container, stream, t0, t1, sample_rate,
-                         seek_margin) for t0, t1 in spans
+            _decode_span(av, container, stream, t0, t1, seek_margin,
+                         fallback_rate) for t0, t1 in spans
         ]
     except MediaDecodeError:
         raise
@@ -617,15 +636,14 @@ def read_audio_spans(filename: str,
             container.close()
 
 
-def _decode_span(av, container, stream, t0: float, t1: float,
-                 sample_rate: int,
-                 seek_margin: float) -> Tuple[np.ndarray, float]:
+def _span_frames(container, stream, t0: float, t1: float,
+                 seek_margin: float):
+    """Yield the decoded frames of ``stream`` that overlap ``[t0, t1)``
+    (with 50 ms to spare), after a seek to ``t0 - seek_margin``."""
     tb = float(stream.time_base)
     # always seek: a previous span may have left the demuxer past t0
     target = max(t0 - seek_margin, 0.0)
     container.seek(int(target / tb), stream=stream, backward=True)
-    frames = []
-    start = None
     for frame in container.decode(stream):
         ft = frame.time
         if ft is not None:
@@ -633,15 +651,43 @@ def _decode_span(av, container, stream, t0: float, t1: float,
                 continue  # entirely before the span (after a seek)
             if ft > t1 + 0.05:
                 break
+        yield frame
+
+
+def _decode_span(av, container, stream, t0: float, t1: float,
+                 seek_margin: float,
+                 fallback_rate: int) -> Tuple[np.ndarray, float, int]:
+    """Mono source-rate audio of one span; see :func:`decode_audio_spans`.
+
+    Frames are mixed as they are decoded and not kept, so the decoder
+    reuses its buffers (keeping ~180 frames cost ~0.7 ms in allocations).
+    A frame the numpy mix cannot take (5.1, a format change) restarts the
+    span keeping its frames (:func:`_mono_source_rate`, or libswresample
+    frame by frame)."""
+    chunks, start, mix = [], None, None
+    for frame in _span_frames(container, stream, t0, t1, seek_margin):
         if start is None:
-            start = ft if ft is not None else 0.0
-        frames.append(frame)
-    if start is None:
-        return np.zeros(0, np.float32), t0
-    wave = _resample_once(av, frames, sample_rate)
-    if wave is None:  # the stream changed format mid-span
-        wave = _resample_per_frame(av, frames, sample_rate)
-    return wave.astype(np.float32, copy=False), float(start)
+            start = frame.time if frame.time is not None else 0.0
+            mix = _frame_mixer(frame)
+        chunk = mix[0](frame) if mix is not None else None
+        if chunk is None:
+            break
+        chunks.append(chunk)
+    else:
+        if start is None:
+            return np.zeros(0, np.float32), t0, fallback_rate
+        wave = np.concatenate(chunks)
+        if mix[1] != 1:
+            wave *= np.float32(mix[1])
+        return wave, float(start), int(mix[2])
+    frames = list(_span_frames(container, stream, t0, t1, seek_margin))
+    mono = _mono_source_rate(av, frames)
+    if mono is None:  # the stream changed format mid-span
+        wave, rate = _resample_per_frame(av, frames, fallback_rate), \
+            fallback_rate
+    else:
+        wave, rate = mono
+    return wave.astype(np.float32, copy=False), float(start), int(rate)
 
 
 #: sample formats the numpy path reads itself: dtype and the scale
@@ -654,13 +700,62 @@ _NUMPY_FORMATS = {
 }
 
 
+def _frame_mixer(first) -> Optional[Tuple[Callable, float, int]]:
+    """A per-frame mono mix for frames shaped like ``first``, in numpy.
+
+    The mix is libswresample's, which the per-frame path used: mono as is,
+    stereo ``(L + R) / sqrt(2)`` (checked to 6e-8), from the planes'
+    buffers directly (``to_ndarray()`` stacks them per frame, ~2.5x
+    slower).
+
+    Returns:
+        ``(mix, scale, rate)``: ``mix(frame)`` is the float32 ``(n,)``
+        unscaled sum of the frame's channels, or ``None`` when the frame's
+        format, layout or rate differ from ``first``'s; multiply the joined
+        sums by ``scale`` once. ``None`` for formats or layouts (more than
+        2 channels) the numpy path does not read.
+    """
+    fmt, layout, rate = first.format.name, first.layout.name, \
+        first.sample_rate
+    channels = len(first.layout.channels)
+    if fmt not in _NUMPY_FORMATS or channels > 2:
+        return None
+    dtype, scale = _NUMPY_FORMATS[fmt]
+    if channels == 2:
+        scale *= np.sqrt(0.5)
+    frombuffer, key = np.frombuffer, (fmt, layout, rate)
+    planar = first.format.is_planar
+
+    def mix(f) -> Optional[np.ndarray]:
+        if (f.format.name, f.layout.name, f.sample_rate) != key:
+            return None
+        k = f.samples
+        if planar:
+            planes = f.planes
+            if channels == 1:
+                return frombuffer(planes[0], dtype, k).astype(np.float32)
+            left = frombuffer(planes[0], dtype, k)
+            right = frombuffer(planes[1], dtype, k)
+        else:
+            inter = frombuffer(f.planes[0], dtype, k * channels)
+            if channels == 1:
+                return inter.astype(np.float32)
+            left, right = inter[0::2], inter[1::2]
+        if dtype == np.float32:
+            return left + right
+        # sum integers in float32 (not int16, which would overflow)
+        return np.add(left, right, dtype=np.float32)
+
+    return mix, float(scale), int(rate)
+
+
 def _mono_source_rate(av, frames: list) -> Optional[Tuple[np.ndarray, int]]:
     """Concatenate ``frames`` and mix them to mono at their own rate.
 
-    The mix is libswresample's, which the per-frame path used: mono as is,
-    stereo ``(L + R) / sqrt(2)`` (checked to 6e-8); other layouts (5.1 ...)
-    and sample formats go through one libswresample call (rate unchanged).
-    ``None`` if the frames differ in sample format, layout or rate.
+    Stereo and mono in the common sample formats through
+    :func:`_frame_mixer`; other layouts (5.1 ...) and sample formats
+    through one libswresample call (rate unchanged). ``None`` if the frames
+    differ in sample format, layout or rate.
 
     Returns:
         ``(wave, rate)``: float32 ``(N,)`` and the source rate.
@@ -672,33 +767,11 @@ def _mono_source_rate(av, frames: list) -> Optional[Tuple[np.ndarray, int]]:
         if (f.format.name, f.layout.name, f.sample_rate) != (fmt, layout,
                                                              rate):
             return None
-    channels = len(first.layout.channels)
-    total = sum(f.samples for f in frames)
-    if fmt in _NUMPY_FORMATS and channels <= 2:
-        dtype, scale = _NUMPY_FORMATS[fmt]
-        if channels == 2:
-            scale *= np.sqrt(0.5)
-        gain = np.float32(scale)
-        mono = np.empty(total, np.float32)
-        pos = 0
-        # the planes' buffers directly: to_ndarray() stacks them per frame
-        # (~2.5x slower over a span's ~70 frames). float32 like swr.
-        for f in frames:
-            k = f.samples
-            out = mono[pos:pos + k]
-            if first.format.is_planar:
-                planes = [np.frombuffer(p, dtype, k) for p in f.planes]
-            else:
-                inter = np.frombuffer(f.planes[0], dtype,
-                                      k * channels).reshape(k, channels)
-                planes = [inter[:, c] for c in range(channels)]
-            if channels == 2:
-                np.add(planes[0], planes[1], out=out, dtype=np.float32)
-            else:
-                out[:] = planes[0]
-            if gain != 1:
-                out *= gain
-            pos += k
+    mix = _frame_mixer(first)
+    if mix is not None:
+        mono = np.concatenate([mix[0](f) for f in frames])
+        if mix[1] != 1:
+            mono *= np.float32(mix[1])
         return mono, rate
     data = np.concatenate([f.to_ndarray() for f in frames], axis=1)
     try:
@@ -767,63 +840,75 @@ def _dense_kernel(key: Tuple[int, int]):
     return torch.from_numpy(dense), left
 
 
-def resample(wave: np.ndarray, orig: int, new: int) -> np.ndarray:
-    """float32 ``(N,)`` at ``orig`` Hz -> ``(ceil(N * new / orig),)`` at
-    ``new`` Hz; output sample ``k`` is the band-limited input at time
-    ``k / new`` (zeros outside the input).
+def _window(wave: np.ndarray, lo: int, size: int) -> np.ndarray:
+    """float32 ``wave[lo:lo + size]`` with zeros where it leaves ``wave``."""
+    out = np.zeros(size, np.float32)
+    a, b = max(lo, 0), min(lo + size, len(wave))
+    if b > a:
+        out[a - lo:b - lo] = wave[a:b]
+    return out
+
+
+def resample(wave: np.ndarray,
+             orig: int,
+             new: int,
+             first: int = 0,
+             length: Optional[int] = None) -> np.ndarray:
+    """float32 ``(N,)`` at ``orig`` Hz -> ``(length,)`` at ``new`` Hz;
+    output sample ``k`` is the band-limited input at input position
+    ``first + k * orig / new`` (zeros outside the input). By default
+    ``first = 0`` and ``length = ceil(N * new / orig)``: the whole input.
+
+    ``first``/``length`` cut a window without resampling the rest, with
+    the filter reading real input on both sides of it. Playing audio
+    ``s`` times faster is this call with ``orig = s * rate``: output ``k``
+    sits ``s * rate / new`` source samples after output ``k - 1``, and the
+    anti-alias cut-off follows the new rate.
 
     The same filter as ``torchaudio.transforms.Resample`` (checked against
     it in ``tests/datasets/test_fast_decoding.py``), written here because
     torchaudio is an optional extra (``.[audio]``) while audio decoding
     needs only PyAV. The taps are cached per rate pair
-    (:func:`sinc_resample_kernel`), so a call has no set-up (a libswresample filter graph takes 1-3 ms to
-    build). Where torch runs single-threaded (DataLoader workers: PyTorch
-    sets 1 thread each) all phases are one strided ``conv1d`` (~0.6 ms for
-    1.5 s of 44.1 kHz audio); elsewhere each phase is one ``einsum`` over
-    strided windows (~1.3 ms), because multi-threaded kernels stall on a
-    busy machine (measured 30 ms for that conv1d with 2 threads, and 24 ms
-    for an OpenBLAS matmul, under load). Both agree to ~1e-7.
+    (:func:`sinc_resample_kernel`), so a call has no set-up (a
+    libswresample filter graph takes 1-3 ms to build). Where torch runs
+    single-threaded (DataLoader workers: PyTorch sets 1 thread each) all
+    phases are one strided ``conv1d`` (~0.6 ms for 1.5 s of 44.1 kHz
+    audio); elsewhere each phase is one ``einsum`` over strided windows
+    (~1.3 ms), because multi-threaded kernels stall on a busy machine
+    (measured 30 ms for that conv1d with 2 threads, and 24 ms for an
+    OpenBLAS matmul, under load). Both agree to ~1e-7.
     """
-    if orig == new:
-        return wave
     key = (int(orig), int(new))
+    if length is None:
+        length = -(-(len(wave) - first) * key[1] // key[0])
+    length = max(int(length), 0)
+    if key[0] == key[1] or length == 0:
+        return _window(wave, first, length)
     if key not in _KERNELS:
         _KERNELS[key] = sinc_resample_kernel(*key)
     taps, starts, o, n = _KERNELS[key]
-    length = -(-len(wave) * n // o)
     blocks = -(-length // n)
     import torch
     if torch.get_num_threads() == 1:
         if key not in _DENSE:
             _DENSE[key] = _dense_kernel(key)
         weight, left = _DENSE[key]
-        padded = np.zeros(left + blocks * o + weight.shape[-1], np.float32)
-        padded[left:left + len(wave)] = wave
+        padded = _window(wave, first - left,
+                         (blocks - 1) * o + weight.shape[-1])
         with torch.no_grad():
             out = torch.nn.functional.conv1d(
                 torch.from_numpy(padded)[None, None], weight, stride=o)[0]
-        return out[:, :blocks].T.reshape(-1)[:length].numpy()
+        return out.T.reshape(-1)[:length].numpy()
     k = taps.shape[1]
     left = int(-starts.min())
-    padded = np.zeros(left + blocks * o + k + 2, np.float32)
-    padded[left:left + len(wave)] = wave
+    padded = _window(wave, first - left, left + blocks * o + k + 2)
     windows = np.lib.stride_tricks.sliding_window_view(padded, k)
     out = np.empty((blocks, n), np.float32)
     for p in range(n):
-        first = left + int(starts[p])
-        out[:, p] = np.einsum('mt,t->m', windows[first::o][:blocks], taps[p])
+        first_tap = left + int(starts[p])
+        out[:, p] = np.einsum('mt,t->m', windows[first_tap::o][:blocks],
+                              taps[p])
     return out.reshape(-1)[:length]
-
-
-def _resample_once(av, frames: list, sample_rate: int
-                   ) -> Optional[np.ndarray]:
-    """Mono ``sample_rate`` audio of ``frames``: mixed to mono, then
-    resampled in one call (:func:`resample`). ``None`` if the frames
-    differ in format."""
-    mono = _mono_source_rate(av, frames)
-    if mono is None:
-        return None
-    return resample(mono[0], mono[1], sample_rate)
 
 
 def _resample_per_frame(av, frames: list, sample_rate: int) -> np.ndarray:
