@@ -159,18 +159,15 @@ class _EffSwitchLossHook(Hook):
                             for k, v in outputs.items()})
 
 
-def test_compile_switch_gives_the_uncompiled_losses(tiny_toy_av, tmp_path,
-                                                    one_thread):
-    """``tools/train.py --compile aot_eager`` through the real AVRunner:
-    the backbone runs as a dynamo graph (AOT autograd forward + backward,
-    eager kernels: inductor's first compile takes > 100 s on this CPU) and
-    two iterations of MoCo give exactly the losses of the uncompiled run
-    (same seed, same data, same ops)."""
+def _eager_and_compiled_losses(backend, tiny_toy_av, tmp_path):
+    """Per-iteration losses of two MoCo toy iterations through
+    ``tools/train.py`` and the real AVRunner, without and with
+    ``--compile BACKEND`` (same seed, same data)."""
     import torch._dynamo
     from torch._dynamo.utils import counters
     train = _load_tool('tools/train.py')
     runs = {}
-    for flag in ((), ('--compile', 'aot_eager')):
+    for flag in ((), ('--compile', backend)):
         args = train.parse_args([
             MOCO_CONFIG, '--work-dir', str(tmp_path / str(bool(flag))),
             '--seed', '0', *flag, '--cfg-options',
@@ -180,7 +177,7 @@ def test_compile_switch_gives_the_uncompiled_losses(tiny_toy_av, tmp_path,
             'default_hooks.checkpoint.save_last=False'
         ])
         cfg = train.merge_args(Config.fromfile(args.config), args)
-        assert cfg.get('compile') == (dict(backend='aot_eager')
+        assert cfg.get('compile') == (dict(backend=backend)
                                       if flag else None)
         cfg.custom_hooks = [dict(type='_EffSwitchLossHook')]
         torch._dynamo.reset()
@@ -195,10 +192,39 @@ def test_compile_switch_gives_the_uncompiled_losses(tiny_toy_av, tmp_path,
         # parameter names unchanged: checkpoints load either way
         assert not any('_orig_mod' in k for k in runner.model.state_dict())
         runs[bool(flag)] = record.losses
-    assert len(runs[True]) == 2
-    for eager, comp in zip(runs[False], runs[True]):
-        assert comp == pytest.approx(eager, rel=1e-6, abs=1e-6)
     torch._dynamo.reset()
+    assert len(runs[True]) == len(runs[False]) == 2
+    return runs[False], runs[True]
+
+
+def test_compile_switch_gives_the_uncompiled_losses(tiny_toy_av, tmp_path,
+                                                    one_thread):
+    """``--compile aot_eager``: the backbone runs as a dynamo graph (AOT
+    autograd forward + backward, eager kernels) and two iterations of MoCo
+    give exactly the losses of the uncompiled run (same ops)."""
+    eager, compiled = _eager_and_compiled_losses('aot_eager', tiny_toy_av,
+                                                 tmp_path)
+    for e, c in zip(eager, compiled):
+        assert c == pytest.approx(e, rel=1e-6, abs=1e-6)
+
+
+def _has_cxx() -> bool:
+    import shutil
+    return any(shutil.which(c) for c in ('c++', 'g++', 'clang++'))
+
+
+@pytest.mark.skipif(not _has_cxx(), reason='inductor on CPU needs a C++ '
+                    'compiler (none on PATH)')
+def test_compile_inductor_trains_like_eager(tiny_toy_av, tmp_path):
+    """``--compile`` (inductor, the default): generated C++ kernels, ~1 min
+    to compile here. The first iteration's loss equals the eager one (same
+    weights, same batch: only rounding differs); after one optimizer step
+    the fused kernels' rounding has moved the weights a little, so the
+    second loss agrees to 1 % (measured 2026-11-22: 1e-3)."""
+    eager, compiled = _eager_and_compiled_losses('inductor', tiny_toy_av,
+                                                 tmp_path)
+    assert compiled[0] == pytest.approx(eager[0], rel=1e-5, abs=1e-5)
+    assert compiled[1] == pytest.approx(eager[1], rel=1e-2)
 
 
 def test_compile_modules_names_and_errors():
