@@ -386,3 +386,46 @@ def test_mono_mix_equals_libswresample(fmt, layout):
                           [o.to_ndarray()[0] for o in rs.resample(None)])
     assert rate == 22050 and mono.dtype == np.float32
     np.testing.assert_allclose(mono, want, rtol=0, atol=1e-6)
+
+
+def test_surround_audio_spans_equal_libswresample_mix(tmp_path):
+    """A 5.1 AAC track (a layout the numpy mix does not take) keeps its
+    frames in the one decoding pass and is mixed by libswresample: each
+    span equals the whole track mixed frame by frame by libswresample at
+    the source rate, cut at the span's first frame."""
+    from mmavcl.datasets.transforms import decode_audio_spans
+    path = str(tmp_path / 'surround.m4a')
+    rate, n = 48000, 3 * 48000
+    t = np.arange(n) / rate
+    wave = np.stack([0.2 * np.sin(2 * np.pi * f * t)
+                     for f in (220, 330, 440, 550, 60, 770)])
+    with av.open(path, 'w') as c:
+        s = c.add_stream('aac', rate=rate)
+        s.layout = '5.1'
+        for i in range(0, n, 1024):
+            f = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(wave[:, i:i + 1024], np.float32),
+                format='fltp', layout='5.1')
+            f.sample_rate, f.pts = rate, i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+    with av.open(path) as c:
+        rs = av.AudioResampler(format='fltp', layout='mono', rate=rate)
+        times, chunks = [], []
+        for f in c.decode(audio=0):
+            times.append(f.time)
+            f.pts = None
+            chunks += [o.to_ndarray()[0] for o in rs.resample(f)]
+        chunks += [o.to_ndarray()[0] for o in rs.resample(None)]
+    whole = np.concatenate(chunks)
+    spans = [(0.5, 1.0), (2.0, 2.4)]
+    for (t0, t1), (got, start, got_rate) in zip(
+            spans, decode_audio_spans(path, spans)):
+        assert got_rate == rate and start <= t0 - 0.05
+        i0 = int(round((start - times[0]) * rate))
+        want = whole[i0:i0 + len(got)]
+        assert len(got) >= (t1 - t0) * rate and len(want) == len(got)
+        assert np.abs(got).max() > 0.05
+        np.testing.assert_allclose(got, want, rtol=0, atol=5e-5)

@@ -659,30 +659,37 @@ def _decode_span(av, container, stream, t0: float, t1: float,
                  fallback_rate: int) -> Tuple[np.ndarray, float, int]:
     """Mono source-rate audio of one span; see :func:`decode_audio_spans`.
 
-    Frames are mixed as they are decoded and not kept, so the decoder
-    reuses its buffers (keeping ~180 frames cost ~0.7 ms in allocations).
-    A frame the numpy mix cannot take (5.1, a format change) restarts the
-    span keeping its frames (:func:`_mono_source_rate`, or libswresample
-    frame by frame)."""
-    chunks, start, mix = [], None, None
+    Frames the numpy mix takes (:func:`_frame_mixer`) are mixed as they
+    are decoded and not kept, so the decoder reuses its buffers (keeping
+    ~180 frames cost ~0.7 ms in allocations). Other layouts (5.1 ...) keep
+    their frames for :func:`_mono_source_rate`. A format change mid-span
+    decodes the span again keeping its frames (libswresample frame by
+    frame)."""
+    chunks, frames, start, mix = [], None, None, None
     for frame in _span_frames(container, stream, t0, t1, seek_margin):
         if start is None:
             start = frame.time if frame.time is not None else 0.0
             mix = _frame_mixer(frame)
-        chunk = mix[0](frame) if mix is not None else None
-        if chunk is None:
+            if mix is None:
+                frames = []
+        if frames is not None:
+            frames.append(frame)
+            continue
+        chunk = mix[0](frame)
+        if chunk is None:  # the stream changed format mid-span
+            frames = list(_span_frames(container, stream, t0, t1,
+                                       seek_margin))
             break
         chunks.append(chunk)
-    else:
-        if start is None:
-            return np.zeros(0, np.float32), t0, fallback_rate
+    if start is None:
+        return np.zeros(0, np.float32), t0, fallback_rate
+    if frames is None:
         wave = np.concatenate(chunks)
         if mix[1] != 1:
             wave *= np.float32(mix[1])
         return wave, float(start), int(mix[2])
-    frames = list(_span_frames(container, stream, t0, t1, seek_margin))
     mono = _mono_source_rate(av, frames)
-    if mono is None:  # the stream changed format mid-span
+    if mono is None:  # the frames differ in format
         wave, rate = _resample_per_frame(av, frames, fallback_rate), \
             fallback_rate
     else:
@@ -725,6 +732,8 @@ def _frame_mixer(first) -> Optional[Tuple[Callable, float, int]]:
         scale *= np.sqrt(0.5)
     frombuffer, key = np.frombuffer, (fmt, layout, rate)
     planar = first.format.is_planar
+    # sum integers in float32 (not int16, which would overflow)
+    cast = {} if dtype == np.float32 else dict(dtype=np.float32)
 
     def mix(f) -> Optional[np.ndarray]:
         if (f.format.name, f.layout.name, f.sample_rate) != key:
@@ -741,10 +750,7 @@ def _frame_mixer(first) -> Optional[Tuple[Callable, float, int]]:
             if channels == 1:
                 return inter.astype(np.float32)
             left, right = inter[0::2], inter[1::2]
-        if dtype == np.float32:
-            return left + right
-        # sum integers in float32 (not int16, which would overflow)
-        return np.add(left, right, dtype=np.float32)
+        return np.add(left, right, **cast)
 
     return mix, float(scale), int(rate)
 
