@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= work_dirs/demo
 PYTEST_ARGS ?=
 
-.PHONY: test demo venv clean
+.PHONY: test test-gpu demo venv clean
 
 venv: $(STAMP)
 
@@ -22,8 +22,14 @@ $(STAMP): setup.py $(CONSTRAINTS) $(wildcard requirements/*.txt)
 	$(PIP) install -q -c $(CONSTRAINTS) -e '.[all]'
 	touch $@
 
+# CPU suite on any machine (tests/conftest.py hides GPUs; what CI runs)
 test: $(STAMP)
 	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+# the CUDA paths (AMP fp16, bf16 + channels-last, SyncBN over NCCL, inductor,
+# device-side data path, GPU benchmark); needs a GPU and a CUDA torch build
+test-gpu: $(STAMP)
+	MMAVCL_TEST_CUDA=1 $(PY) -m pytest -m cuda tests $(PYTEST_ARGS)
 
 demo: $(STAMP)
 	$(PY) tools/demo.py --work-dir $(DEMO_DIR)

@@ -1,8 +1,20 @@
-"""Fixtures shared across test folders."""
+"""Fixtures shared across test folders.
+
+The suite runs on the CPU on every machine, GPUs hidden, so that a GPU
+workstation checks what CI checks (the CPU twins, bitwise resume, gloo
+ranks; two ranks on one GPU cannot share NCCL). The CUDA paths are the
+``cuda``-marked tests, run with the GPU visible by ``make test-gpu``
+(``MMAVCL_TEST_CUDA=1 pytest -m cuda tests``).
+"""
+import os
 import os.path as osp
 import sys
 
-import pytest
+# before anything initialises CUDA; inherited by the tests' subprocesses
+if os.environ.get('MMAVCL_TEST_CUDA') != '1':
+    os.environ['CUDA_VISIBLE_DEVICES'] = ''
+
+import pytest  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

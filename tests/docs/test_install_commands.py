@@ -93,7 +93,8 @@ def test_documented_extras_exist_and_are_pinned():
 def test_make_targets_run_the_documented_steps():
     # -n prints the recipes without running them; -B includes the venv
     # recipe even when .venv is up to date
-    out = subprocess.run(['make', '-n', '-B', 'venv', 'demo', 'test'],
+    out = subprocess.run(['make', '-n', '-B', 'venv', 'demo', 'test',
+                          'test-gpu'],
                          cwd=ROOT, capture_output=True, text=True,
                          timeout=60)
     assert out.returncode == 0, out.stderr
@@ -108,6 +109,7 @@ def test_make_targets_run_the_documented_steps():
     assert torch_step < pkg_step
     assert f'{py} tools/demo.py --work-dir work_dirs/demo' in lines
     assert any(ln.startswith(f'{py} -m pytest tests') for ln in lines)
+    assert f'MMAVCL_TEST_CUDA=1 {py} -m pytest -m cuda tests' in lines
     for script in ('tools/demo.py',):
         assert osp.isfile(osp.join(ROOT, script))
 

@@ -103,7 +103,8 @@ class ToyMoCo(BaseModel):
         logits = logits / self.temperature
         loss = F.cross_entropy(logits, logits.new_zeros(len(x)).long())
         with torch.no_grad():
-            pos = (self.ptr + torch.arange(len(k))) % len(self.queue)
+            pos = (self.ptr + torch.arange(len(k), device=k.device)) % len(
+                self.queue)
             self.queue[pos] = k.to(self.queue.dtype)
             self.ptr.copy_((self.ptr + len(k)) % len(self.queue))
         return dict(loss_nce=loss, loss_reg=1e-3 * q.pow(2).sum(1).mean())
@@ -173,6 +174,31 @@ class DumpRankWeightsHook(Hook):
         torch.save({k: v.detach().clone() for k, v in
                     model.state_dict().items()},
                    osp.join(runner.work_dir, f'rank{get_rank()}.pth'))
+
+
+@HOOKS.register_module(force=True)
+class DumpRunSetupHook(Hook):
+    """Rank 0 writes ``run_setup.json`` before training: the model wrapper,
+    the normalisation layer types, the parameters' devices and the process
+    group backend (what a GPU launch really set up)."""
+
+    def before_train(self, runner):
+        import json
+
+        import torch.distributed as dist
+        if get_rank() != 0:
+            return
+        model = runner.model.module if hasattr(runner.model, 'module') \
+            else runner.model
+        setup = dict(
+            wrapper=type(runner.model).__name__,
+            norms=sorted({type(m).__name__ for m in model.modules()
+                          if isinstance(m, nn.modules.batchnorm._NormBase)}),
+            devices=sorted({str(p.device) for p in model.parameters()}),
+            backend=dist.get_backend() if dist.is_initialized() else None,
+            world_size=dist.get_world_size() if dist.is_initialized() else 1)
+        with open(osp.join(runner.work_dir, 'run_setup.json'), 'w') as f:
+            json.dump(setup, f)
 
 
 def toy_cfg(work_dir: str, *, by_epoch: bool = True, max_epochs: int = 2,

@@ -62,6 +62,9 @@ class _EffSwitchRecordHook(Hook):
                             .clone())
 
 
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason='CPU twin of test_cuda_paths.py::'
+                    'test_amp_is_fp16_with_loss_scaler_on_cuda')
 def test_amp_bf16_autoscale_lr_channels_last(tiny_toy_av, tmp_path,
                                              one_thread):
     train = _load_tool('tools/train.py')

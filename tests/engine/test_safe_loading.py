@@ -76,7 +76,7 @@ def test_plain_weights_load_with_weights_only(tmp_path):
         runner.load_or_resume()
         got = runner.model.state_dict()
         for k, v in src.state_dict().items():
-            assert torch.equal(got[k], v), (how, k)
+            assert torch.equal(got[k].cpu(), v), (how, k)
 
 
 def test_own_checkpoints_load_weights_only_and_resume(tmp_path):

@@ -41,10 +41,13 @@ class _KNNClips(Dataset):
 
 @MODELS.register_module(name='_StackViews', force=True)
 class _StackViews(BaseDataPreprocessor):
-    """Stand-in for AVDataPreprocessor: stack each view's samples."""
+    """Stand-in for AVDataPreprocessor: stack each view's samples (on the
+    model's device)."""
 
     def forward(self, data, training=False):
-        views = [torch.stack(v) for v in data['inputs']['video']]
+        views = [
+            self.cast_data(torch.stack(v)) for v in data['inputs']['video']
+        ]
         return dict(inputs=dict(video=views),
                     data_samples=data['data_samples'])
 

@@ -6,6 +6,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
@@ -33,6 +34,8 @@ def test_frames_decoded_counts_from_keyframe():
 
 
 def test_pipeline_benchmark_prints_every_ratio(capsys):
+    pytest.importorskip('mmaction', reason='the MMAction2 lines need the '
+                        'mmaction2 extra (its absence: next test)')
     rows = benchmark_pipeline.main(TINY)
     out = capsys.readouterr().out
     assert 'ColorJitter' in out  # the numpy-2 caveat is stated
@@ -82,13 +85,35 @@ def test_train_benchmark_prints_overhead_and_loader_ratio(capsys, tmp_path):
     out = benchmark_train.main([
         '--data-root', str(tmp_path), '--iters', '2', '--warmup', '1',
         '--rounds', '1', '--loader-workers', '1', '--loader-batches', '1',
-        '--threads', '1', '--batch-size', '4'  # = the 4 training videos
+        '--threads', '1', '--batch-size', '4',  # = the 4 training videos
+        '--data-bound-iters', '2'
     ])
     text = capsys.readouterr().out
     assert re.search(r'^runner vs plain loop: \d+\.\d+x$', text, re.M), text
     assert re.search(r'^data loader vs training step: \d+\.\d+x$', text,
                      re.M), text
+    assert re.search(r'^compute busy: \d+\.\d%', text, re.M), text
     assert out['plain_its'] > 0 and out['runner_its'] > 0
+    assert out['data_bound_its'] > 0
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(),
+                    reason='needs a CUDA device (make test-gpu)')
+def test_train_benchmark_on_cuda_with_generated_videos(capsys):
+    """The GPU measurement of docs/benchmarks.md, a few iterations of it."""
+    out = benchmark_train.main([
+        osp.join(ROOT, 'configs/baselines/'
+                 'moco_r3d-18_8xb32-16x2x2-200e_k400.py'),
+        '--device', 'cuda', '--precision', 'bf16', '--videos', '2',
+        '--batch-size', '4', '--iters', '2', '--warmup', '1', '--rounds',
+        '1', '--loader-workers', '2', '--loader-batches', '1',
+        '--data-bound-iters', '3'
+    ])
+    text = capsys.readouterr().out
+    assert re.search(r'^runner vs plain loop: \d+\.\d+x$', text, re.M), text
+    assert re.search(r'^GPU busy: \d+\.\d%', text, re.M), text
+    assert out['clips'] == 2 and out['data_bound_its'] > 0
 
 
 def test_memory_benchmark_reports_index_and_workers(capsys):

@@ -16,7 +16,12 @@ Three numbers for a method config (default: the VCLR toy config):
    (target >= 0.95);
 3. **data loader**: the config's real ``train_dataloader`` (real decoding)
    with ``--loader-workers`` workers: samples/s, compared with the
-   samples/s the training step can consume.
+   samples/s the training step can consume;
+4. **data-bound Runner** (``--data-bound-iters N``): the Runner again, now
+   fed by that real data loader (``pin_memory``, persistent workers).
+   ``GPU busy = data-bound it/s / repeated-batch it/s`` is the share of the
+   time the step would keep the device busy if loading cost nothing; on
+   CUDA the mean NVML utilization over the same iterations is printed too.
 
 Iterations are timed after ``--warmup`` iterations, in ``--rounds`` ABBA
 rounds (plain, runner, runner, plain, ...) so that machine load drifts hit
@@ -27,16 +32,27 @@ both alike.
         [--loader-workers 2] [--batch-size B]
 
 Without ``--data-root`` a small toy set is written with
-``tools/data/make_toy_dataset.py`` into a temporary folder.
+``tools/data/make_toy_dataset.py`` into a temporary folder; with
+``--videos N`` the data are instead N Kinetics-like files (340x256, 10 s,
+30 fps, H.264 + AAC, keyframe every ``--keyint`` frames; ``--video-size``
+for re-encoded sets) made by
+``benchmark_pipeline.py``'s generator, listed once per training sample
+needed. The GPU measurement in docs/benchmarks.md::
+
+    python tools/analysis/benchmark_train.py \
+        configs/baselines/moco_r3d-18_8xb32-16x2x2-200e_k400.py \
+        --device cuda --precision bf16 --videos 16 --keyint 30 \
+        --loader-workers 8 --data-bound-iters 60
 """
 import argparse
 import copy
+import os
 import os.path as osp
 import sys
 import tempfile
 import time
 import warnings
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 
@@ -129,14 +145,19 @@ def _first(items):
 
 
 def runner_loop(model, batch, cfg, iters: int, warmup: int,
-                device: torch.device, precision: str,
-                work_dir: str) -> float:
-    """Iterations/s of the same step driven by ``AVRunner``."""
+                device: torch.device, precision: str, work_dir: str,
+                stamps: Optional[List[float]] = None) -> float:
+    """Iterations/s of the same step driven by ``AVRunner``.
+
+    ``batch``: one collated batch (repeated by a DataLoader) or a
+    ``train_dataloader`` config (the real data). ``stamps`` (if given)
+    receives the time at the end of every iteration.
+    """
     from mmengine.hooks import Hook
 
     from mmavcl.engine import AVRunner
 
-    stamps: List[float] = []
+    stamps = [] if stamps is None else stamps
 
     class StampHook(Hook):
         priority = 'LOWEST'
@@ -147,8 +168,11 @@ def runner_loop(model, batch, cfg, iters: int, warmup: int,
             stamps.append(time.perf_counter())
 
     total = warmup + iters
-    loader = torch.utils.data.DataLoader(
-        RepeatBatch(batch, total), batch_size=1, collate_fn=_first)
+    if isinstance(batch, dict) and 'dataset' in batch:
+        loader = batch
+    else:
+        loader = torch.utils.data.DataLoader(
+            RepeatBatch(batch, total), batch_size=1, collate_fn=_first)
     ow = copy.deepcopy(cfg.optim_wrapper)
     if precision == 'bf16':
         ow.update(type='AutocastOptimWrapper', dtype='bfloat16')
@@ -177,39 +201,128 @@ def runner_loop(model, batch, cfg, iters: int, warmup: int,
 
 
 def loader_rate(cfg, workers: int, batches: int) -> float:
-    """Samples/s of the config's real train dataloader."""
+    """Steady-state samples/s of the config's real train dataloader.
+
+    The batches the workers prefetched while the first one was made
+    (``workers x prefetch_factor``) are taken untimed: counting them would
+    report the prefetch queue, not the decoding rate.
+    """
     from mmengine.runner import Runner
     dl_cfg = copy.deepcopy(cfg.train_dataloader)
-    dl_cfg['num_workers'] = workers
-    dl_cfg['persistent_workers'] = workers > 0
+    dl_cfg.update(num_workers=workers, persistent_workers=workers > 0,
+                  sampler=dict(type='InfiniteSampler', shuffle=True))
     loader = Runner.build_dataloader(dl_cfg, seed=0)
     it = iter(loader)
-    next(it)  # workers started, first batch out
+    backlog = workers * (dl_cfg.get('prefetch_factor') or 2)
+    for _ in range(1 + backlog):
+        next(it)
     n = 0
     t = time.perf_counter()
     for _ in range(batches):
-        try:
-            b = next(it)
-        except StopIteration:
-            it = iter(loader)
-            b = next(it)
-        n += len(b['data_samples'])
+        n += len(next(it)['data_samples'])
     return n / (time.perf_counter() - t)
 
 
+def make_video_set(root: str, num_videos: int, keyint: int,
+                   size: Tuple[int, int] = (340, 256)) -> None:
+    """``root/videos/*.mp4`` (Kinetics-like, see the module docstring) and
+    ``root/train.txt`` listing them (label 0). The loaders sample them with
+    an ``InfiniteSampler``, so a few files serve any batch size."""
+    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+    try:
+        from benchmark_pipeline import make_videos
+    finally:
+        sys.path.pop(0)
+    video_dir = osp.join(root, 'videos')
+    os.makedirs(video_dir, exist_ok=True)
+    files = make_videos(video_dir, num_videos, keyint, duration=10.0,
+                        size=size, fps=30.0)
+    with open(osp.join(root, 'train.txt'), 'w') as f:
+        f.writelines(f'{osp.basename(p)} 0\n' for p in files)
+
+
 def prepare_cfg(config: str, data_root: Optional[str],
-                batch_size: Optional[int], tmp: str):
+                batch_size: Optional[int], tmp: str, videos: int = 0,
+                keyint: int = 30, size: Tuple[int, int] = (340, 256)):
     from mmengine.config import Config
     cfg = Config.fromfile(config)
-    if data_root is None:
+    if batch_size:
+        cfg.train_dataloader.batch_size = batch_size
+    dataset = cfg.train_dataloader.dataset
+    if videos:
+        data_root = data_root or osp.join(tmp, 'bench_videos')
+        make_video_set(data_root, videos, keyint, size)
+        dataset.update(ann_file='train.txt', data_prefix=dict(video='videos'))
+    elif data_root is None:
         data_root = osp.join(tmp, 'toy_av')
         sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
         from make_toy_dataset import make_toy_dataset
         make_toy_dataset(data_root, num_per_class=4, workers=1)
-    cfg.train_dataloader.dataset.data_root = data_root
-    if batch_size:
-        cfg.train_dataloader.batch_size = batch_size
+    dataset.data_root = data_root
     return cfg
+
+
+class UtilizationSampler:
+    """Samples ``torch.cuda.utilization()`` (NVML: share of the last sample
+    period in which a kernel ran) every ``period`` s in a thread."""
+
+    def __init__(self, device: torch.device, period: float = 0.1) -> None:
+        import threading
+        self.device = device
+        self.period = period
+        self.samples: List[tuple] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.perf_counter(),
+                                 torch.cuda.utilization(self.device)))
+            self._stop.wait(self.period)
+
+    def __enter__(self) -> 'UtilizationSampler':
+        torch.cuda.utilization(self.device)  # fails early without NVML
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def mean(self, start: float, end: float) -> float:
+        inside = [u for t, u in self.samples if start <= t <= end]
+        return sum(inside) / len(inside) if inside else float('nan')
+
+
+def data_bound_rate(model, init_state, cfg, args, device: torch.device,
+                    work_dir: str) -> Dict:
+    """The Runner fed by the config's real train dataloader."""
+    dl_cfg = copy.deepcopy(cfg.train_dataloader)
+    dl_cfg.update(num_workers=args.loader_workers,
+                  persistent_workers=args.loader_workers > 0,
+                  pin_memory=device.type == 'cuda',
+                  # no stall at epoch ends while the workers restart
+                  sampler=dict(type='InfiniteSampler', shuffle=True))
+    model.load_state_dict(init_state)
+    model.zero_grad(set_to_none=True)
+    stamps: List[float] = []
+    util = None
+    if device.type == 'cuda':
+        try:
+            util = UtilizationSampler(device).__enter__()
+        except Exception as e:  # no pynvml / NVML: report the rate only
+            print(f'(no GPU utilization samples: {e})')
+    try:
+        rate = runner_loop(model, dl_cfg, cfg, args.data_bound_iters,
+                           args.warmup, device, args.precision, work_dir,
+                           stamps=stamps)
+    finally:
+        if util is not None:
+            util.__exit__()
+    out = dict(data_bound_its=rate)
+    if util is not None:
+        out['nvml_util'] = util.mean(stamps[args.warmup - 1], stamps[-1])
+    return out
 
 
 def parse_args(argv=None):
@@ -230,6 +343,18 @@ def parse_args(argv=None):
                         'avoids thread oversubscription on a shared CPU')
     parser.add_argument('--loader-workers', type=int, default=2)
     parser.add_argument('--loader-batches', type=int, default=10)
+    parser.add_argument('--data-bound-iters', type=int, default=0,
+                        help='also time the Runner fed by the real data '
+                        'loader for this many iterations (0: skip)')
+    parser.add_argument('--videos', type=int, default=0,
+                        help='generate this many Kinetics-like videos as '
+                        'the data (0: the toy set or --data-root)')
+    parser.add_argument('--keyint', type=int, default=30,
+                        help='keyframe interval of the --videos files')
+    parser.add_argument('--video-size', default='340x256',
+                        help='WxH of the --videos files (170x128: what '
+                        'tools/data/reencode_videos.py --short-side 128 '
+                        'writes for 340x256 sources)')
     return parser.parse_args(argv)
 
 
@@ -250,7 +375,9 @@ def main(argv=None) -> Dict:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = prepare_cfg(args.config, args.data_root, args.batch_size, tmp)
+        cfg = prepare_cfg(
+            args.config, args.data_root, args.batch_size, tmp, args.videos,
+            args.keyint, tuple(int(v) for v in args.video_size.split('x')))
         dl = cfg.train_dataloader
         ds = DATASETS.build(dl.dataset)
         collate = dl.get('collate_fn', dict(type='pseudo_collate'))
@@ -260,9 +387,12 @@ def main(argv=None) -> Dict:
                           device)
         model = MODELS.build(cfg.model).to(device)
         init_state = copy.deepcopy(model.state_dict())
-        print(f'config: {osp.relpath(args.config, ROOT)}, batch {bs}, '
-              f'device {device}, {args.precision}, {torch.get_num_threads()}'
-              f' threads')
+        clips = len(model.data_preprocessor(batch, True)['inputs']['video'])
+        name = (torch.cuda.get_device_name(device) if device.type == 'cuda'
+                else 'CPU')
+        print(f'config: {osp.relpath(args.config, ROOT)}, batch {bs} x '
+              f'{clips} clips, device {device} ({name}), {args.precision}, '
+              f'{torch.get_num_threads()} threads')
         rates = {'plain': [], 'runner': []}
         for r in range(args.rounds):
             order = ('plain', 'runner') if r % 2 == 0 else ('runner',
@@ -281,12 +411,13 @@ def main(argv=None) -> Dict:
         plain = sum(rates['plain']) / len(rates['plain'])
         runner = sum(rates['runner']) / len(rates['runner'])
         print(f'plain PyTorch loop: {plain:.2f} it/s '
-              f'({plain * bs:.1f} samples/s)')
+              f'({plain * bs:.1f} samples/s, {plain * bs * clips:.1f} '
+              f'clips/s)')
         print(f'mmavcl Runner: {runner:.2f} it/s ({runner * bs:.1f} '
-              f'samples/s)')
+              f'samples/s, {runner * bs * clips:.1f} clips/s)')
         print(f'runner vs plain loop: {runner / plain:.3f}x')
         out = dict(plain_its=plain, runner_its=runner,
-                   ratio=runner / plain, batch_size=bs)
+                   ratio=runner / plain, batch_size=bs, clips=clips)
         if args.loader_batches > 0:
             lr = loader_rate(cfg, args.loader_workers, args.loader_batches)
             step = runner * bs
@@ -296,6 +427,20 @@ def main(argv=None) -> Dict:
                   f'{"loader-bound" if lr < step else "compute-bound"}')
             print(f'data loader vs training step: {lr / step:.2f}x')
             out.update(loader_samples_s=lr, step_samples_s=step)
+        if args.data_bound_iters > 0:
+            out.update(data_bound_rate(model, init_state, cfg, args, device,
+                                       osp.join(tmp, 'work_data')))
+            rate = out['data_bound_its']
+            print(f'Runner with real data loading ({args.loader_workers} '
+                  f'workers): {rate:.2f} it/s ({rate * bs * clips:.1f} '
+                  f'clips/s)')
+            busy = (f'{"GPU" if device.type == "cuda" else "compute"} busy: '
+                    f'{rate / runner:.1%} (data-bound it/s / repeated-batch '
+                    'it/s)')
+            if 'nvml_util' in out:
+                busy += f'; NVML utilization {out["nvml_util"]:.0f} %'
+            print(busy)
+            out['busy'] = rate / runner
     return out
 
 

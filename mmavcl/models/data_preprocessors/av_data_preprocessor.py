@@ -13,8 +13,21 @@ from mmavcl.utils.compat import require
 _ViewBatch = Union[Tensor, Sequence[Tensor]]
 
 
-def _stack_view(view: _ViewBatch, modality: str, index: int) -> Tensor:
-    """Stack one view's per-sample tensors into a batch.
+def _to_device(view: Sequence[Tensor], device: Optional[torch.device],
+               non_blocking: bool) -> List[Tensor]:
+    """Per-sample tensors to ``device`` before stacking: on a GPU the
+    stack then runs there, and each copy reads the page-locked memory the
+    loader's ``pin_memory`` gave it (a stack on the host would make a new,
+    pageable batch and a blocking copy of it in the training process)."""
+    if device is None or device.type == 'cpu':
+        return list(view)
+    return [v.to(device, non_blocking=non_blocking) for v in view]
+
+
+def _stack_view(view: _ViewBatch, modality: str, index: int,
+                device: Optional[torch.device] = None,
+                non_blocking: bool = False) -> Tensor:
+    """Stack one view's per-sample tensors into a batch (on ``device``).
 
     ``pseudo_collate`` gives a tuple of per-sample tensors, ``default_collate``
     an already stacked tensor.
@@ -31,10 +44,12 @@ def _stack_view(view: _ViewBatch, modality: str, index: int) -> Tensor:
         raise ValueError(f'inputs["{modality}"][{index}]: samples of one view '
                          f'must share a shape to be batched, got '
                          f'{sorted(shapes)}')
-    return torch.stack(list(view))
+    return torch.stack(_to_device(view, device, non_blocking))
 
 
-def _stack_audio(view: _ViewBatch, index: int) -> Tensor:
+def _stack_audio(view: _ViewBatch, index: int,
+                 device: Optional[torch.device] = None,
+                 non_blocking: bool = False) -> Tensor:
     """Stack waveforms ``(L,)``, zero-padding to the longest (decoders may
     differ by a sample or two at span edges), or features ``(F, T)``."""
     if isinstance(view, Tensor):
@@ -42,8 +57,11 @@ def _stack_audio(view: _ViewBatch, index: int) -> Tensor:
     if isinstance(view, (list, tuple)) and view and \
             all(isinstance(v, Tensor) and v.dim() == 1 for v in view):
         longest = max(v.shape[0] for v in view)
-        return torch.stack([F.pad(v, (0, longest - v.shape[0])) for v in view])
-    return _stack_view(view, 'audio', index)
+        return torch.stack([
+            F.pad(v, (0, longest - v.shape[0]))
+            for v in _to_device(view, device, non_blocking)
+        ])
+    return _stack_view(view, 'audio', index, device, non_blocking)
 
 
 @MODELS.register_module()
@@ -109,7 +127,11 @@ class AVDataPreprocessor(BaseDataPreprocessor):
             ``time_mask`` (max width in frames), ``num_masks`` (per axis).
             Each sample gets its own masks; masked cells are set to the clip's
             mean. Training only. Defaults to None.
-        non_blocking (bool): Non-blocking host-to-device copies.
+        non_blocking (bool): Non-blocking host-to-device copies: with the
+            loader's ``pin_memory=True`` the copies of a batch overlap the
+            work already queued on the GPU. Safe from pageable memory too
+            (the copy is then synchronous). Defaults to True (mmengine's
+            ``BaseDataPreprocessor``: False).
     """
 
     def __init__(self,
@@ -120,7 +142,7 @@ class AVDataPreprocessor(BaseDataPreprocessor):
                  audio_cfg: Optional[Dict] = dict(),
                  audio_norm: Optional[Tuple[float, float]] = None,
                  spec_augment: Optional[Dict] = None,
-                 non_blocking: bool = False) -> None:
+                 non_blocking: bool = True) -> None:
         super().__init__(non_blocking=non_blocking)
         if len(mean) != len(std):
             raise ValueError(f'mean {tuple(mean)} and std {tuple(std)} need '
@@ -294,13 +316,16 @@ class AVDataPreprocessor(BaseDataPreprocessor):
         with torch.autocast(device_type=self.device.type, enabled=False):
             if 'video' in inputs:
                 out['video'] = [
-                    self._video_view(_stack_view(v, 'video', i), i, training)
+                    self._video_view(
+                        _stack_view(v, 'video', i, self.device,
+                                    self._non_blocking), i, training)
                     for i, v in enumerate(inputs['video'])
                 ]
             if 'audio' in inputs:
                 out['audio'] = [
-                    self._audio_view(_stack_audio(a, i), i, training)
-                    for i, a in enumerate(inputs['audio'])
+                    self._audio_view(
+                        _stack_audio(a, i, self.device, self._non_blocking),
+                        i, training) for i, a in enumerate(inputs['audio'])
                 ]
         data_samples = data.get('data_samples', None)
         if data_samples is not None:
