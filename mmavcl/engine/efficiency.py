@@ -86,6 +86,20 @@ def _to_format(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
+def _to_format_strides(x: torch.Tensor) -> torch.Tensor:
+    """Like :func:`_to_format`, and also with the channels-last strides on
+    size-1 dimensions (a 1x1x1 kernel is "channels-last" with either set):
+    convolution gradients come with those strides, and a parameter must
+    have the strides of its gradient for DDP's bucket to alias it."""
+    fmt = {5: torch.channels_last_3d, 4: torch.channels_last}.get(x.dim())
+    if fmt is None:
+        return x
+    out = torch.empty_like(x, memory_format=fmt)
+    if out.stride() == x.stride():
+        return x
+    return out.copy_(x)
+
+
 def _input_pre_hook(module: nn.Module, args):
     """Give a convolution its input in the matching channels-last layout."""
     if args and isinstance(args[0], torch.Tensor):
@@ -104,23 +118,33 @@ def convert_to_channels_last(model: nn.Module,
     identity (``param.data`` is replaced), so an optimizer built before the
     call stays valid; its state created later follows the new layout.
 
+    Converting a model a second time changes nothing and returns the
+    first call's handles (``AVRunner`` converts before wrapping the model in
+    DDP, then :class:`ChannelsLast3dHook` finds it done).
+
     Returns:
         The hook handles (``handle.remove()`` undoes the input conversion).
     """
+    done = getattr(model, '_channels_last_handles', None)
+    if done is not None:
+        return done
     dims = (4, 5) if convert_2d else (5, )
     with torch.no_grad():
         for p in model.parameters():
             if p.dim() in dims:
-                p.data = _to_format(p.data)
+                p.data = _to_format_strides(p.data)
         for mod in model.modules():
             for name, buf in list(mod._buffers.items()):
                 if buf is not None and buf.dim() in dims:
-                    mod._buffers[name] = _to_format(buf)
+                    mod._buffers[name] = _to_format_strides(buf)
     convs = (nn.Conv3d, nn.Conv2d) if convert_2d else (nn.Conv3d, )
-    return [
+    handles = [
         m.register_forward_pre_hook(_input_pre_hook) for m in model.modules()
         if isinstance(m, convs)
     ]
+    # a plain attribute: not a parameter, buffer or state_dict entry
+    model._channels_last_handles = handles
+    return handles
 
 
 @HOOKS.register_module()

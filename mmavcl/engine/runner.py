@@ -21,6 +21,10 @@
   modules=...)`` compiles the backbones in place
   (:func:`~mmavcl.engine.efficiency.compile_modules`) instead of mmengine's
   whole ``train_step``; ``modules='train_step'`` restores mmengine's way.
+* **Channels-last before DDP**: with a ``ChannelsLast3dHook`` among the
+  custom hooks the weights are converted before the model is wrapped, so
+  DDP's gradient buckets take the channels-last layout (converted after,
+  every gradient would be copied into buckets of the old layout).
 """
 import copy
 import os
@@ -41,7 +45,8 @@ from mmavcl.utils.checkpoint import trusted_checkpoints
 from .checkpointing import (SafeCheckpointHook, checkpoint_problem,
                             find_resumable_checkpoint, fsync_dir,
                             message_hub_from_plain, message_hub_to_plain)
-from .efficiency import compile_modules
+from .efficiency import (ChannelsLast3dHook, compile_modules,
+                         convert_to_channels_last)
 from .loops import AVEpochBasedTrainLoop, AVIterBasedTrainLoop
 from .resume import RESUME_KEY, collect_resume_state
 
@@ -77,9 +82,26 @@ def adapt_cfg_to_cpu_distributed(cfg: ConfigType) -> None:
     cfg['sync_bn'] = None
 
 
+def _channels_last_hook(hooks) -> Optional[dict]:
+    """The ``ChannelsLast3dHook`` arguments among ``hooks``, or None."""
+    names = ('ChannelsLast3dHook', 'mmavcl.ChannelsLast3dHook',
+             ChannelsLast3dHook)
+    for hook in hooks or []:
+        if isinstance(hook, ChannelsLast3dHook):
+            return dict(convert_2d=hook.convert_2d)
+        if isinstance(hook, dict) and hook.get('type') in names:
+            return {k: v for k, v in hook.items() if k != 'type'}
+    return None
+
+
 @RUNNERS.register_module()
 class AVRunner(Runner):
     """The runner every mmavcl config uses (``runner_type='AVRunner'``)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        # read before mmengine builds and wraps the model (see wrap_model)
+        self._channels_last = _channels_last_hook(kwargs.get('custom_hooks'))
+        super().__init__(*args, **kwargs)
 
     @classmethod
     def from_cfg(cls, cfg: ConfigType) -> 'AVRunner':
@@ -91,6 +113,8 @@ class AVRunner(Runner):
                    model: torch.nn.Module):
         if self.distributed and not torch.cuda.is_available():
             model = revert_sync_batchnorm(model)
+        if self._channels_last is not None:
+            convert_to_channels_last(model, **self._channels_last)
         return super().wrap_model(model_wrapper_cfg, model)
 
     def _maybe_compile(self, target: str) -> None:

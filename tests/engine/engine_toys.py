@@ -179,8 +179,8 @@ class DumpRankWeightsHook(Hook):
 @HOOKS.register_module(force=True)
 class DumpRunSetupHook(Hook):
     """Rank 0 writes ``run_setup.json`` before training: the model wrapper,
-    the normalisation layer types, the parameters' devices and the process
-    group backend (what a GPU launch really set up)."""
+    the normalisation layer types, the parameters' devices and layout and
+    the process group backend (what a launch really set up)."""
 
     def before_train(self, runner):
         import json
@@ -196,7 +196,10 @@ class DumpRunSetupHook(Hook):
                           if isinstance(m, nn.modules.batchnorm._NormBase)}),
             devices=sorted({str(p.device) for p in model.parameters()}),
             backend=dist.get_backend() if dist.is_initialized() else None,
-            world_size=dist.get_world_size() if dist.is_initialized() else 1)
+            world_size=dist.get_world_size() if dist.is_initialized() else 1,
+            channels_last_5d=all(
+                p.is_contiguous(memory_format=torch.channels_last_3d)
+                for p in model.parameters() if p.dim() == 5))
         with open(osp.join(runner.work_dir, 'run_setup.json'), 'w') as f:
             json.dump(setup, f)
 
@@ -273,6 +276,47 @@ def subprocess_env() -> Dict[str, str]:
         [REPO, HERE, env.get('PYTHONPATH', '')])
     env['OMP_NUM_THREADS'] = '1'
     return env
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def dist_train_vclr_toy(tmp_path, data_root: str, nprocs: int,
+                        extra_cfg: str = '', options=(),
+                        timeout: float = 300):
+    """``bash tools/dist_train.sh`` on the VCLR toy config with
+    ``extra_cfg`` appended and :class:`DumpRunSetupHook` after
+    ``extra_hooks`` (a config line may set ``extra_hooks = [...]``).
+
+    Returns:
+        (the finished process, its output, the ``run_setup.json`` dict or
+        None, the work dir).
+    """
+    import json
+    import subprocess
+    import sys
+    work = tmp_path / 'work'
+    config = tmp_path / 'vclr_toy_dist.py'
+    config.write_text(
+        f"_base_ = [{osp.join(REPO, 'configs/vclr/vclr_r3d-18_toy.py')!r}]\n"
+        "custom_imports = dict(imports=['engine_toys'], "
+        'allow_failed_imports=False)\n'
+        'extra_hooks = []\n' + extra_cfg +
+        "\ncustom_hooks = extra_hooks + [dict(type='DumpRunSetupHook')]\n")
+    env = subprocess_env()
+    env.update(PYTHON=sys.executable, PORT=str(free_port()))
+    res = subprocess.run(
+        ['bash', osp.join(REPO, 'tools', 'dist_train.sh'), str(config),
+         str(nprocs), '--work-dir', str(work), '--cfg-options',
+         f'train_dataloader.dataset.data_root={data_root}', *options],
+        env=env, capture_output=True, text=True, timeout=timeout)
+    setup = work / 'run_setup.json'
+    setup = json.loads(setup.read_text()) if setup.exists() else None
+    return res, res.stdout + res.stderr, setup, work
 
 
 def model_state(path: str) -> Dict[str, torch.Tensor]:

@@ -7,11 +7,8 @@ test_dist_train_cpu.py): fp16 ``AmpOptimWrapper`` with its loss scaler
 (CPU: C++), and the device-side data path (pinned uint8 batch, non-blocking
 copy, log-mel and kornia augmentation on the GPU).
 """
-import json
 import math
 import os.path as osp
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -22,9 +19,8 @@ import engine_toys as T
 from mmavcl.apis.runner_utils import build_runner
 from mmavcl.engine import AutocastOptimWrapper, convert_to_channels_last
 from mmavcl.models.backbones import ResNet3d
-from test_dist_train_cpu import _free_port
-from test_efficiency_switches import (CONFIG, ROOT, _cfg,
-                                      _eager_and_compiled_losses, _load_tool)
+from test_efficiency_switches import (ROOT, _cfg, _eager_and_compiled_losses,
+                                      _load_tool)
 
 pytestmark = [
     pytest.mark.cuda,
@@ -125,25 +121,11 @@ def test_dist_train_nccl_with_syncbn(tiny_toy_av, tmp_path):
     """``bash tools/dist_train.sh CONFIG 1`` on a GPU: NCCL process group,
     DDP on the GPU, and ``sync_bn='torch'`` kept (the CPU gloo twin drops
     it); the run trains and checkpoints."""
-    work = tmp_path / 'work'
-    config = tmp_path / 'vclr_syncbn.py'
-    config.write_text(
-        f'_base_ = [{CONFIG!r}]\n'
-        "sync_bn = 'torch'\n"
-        "custom_imports = dict(imports=['engine_toys'], "
-        'allow_failed_imports=False)\n'
-        "custom_hooks = [dict(type='DumpRunSetupHook')]\n")
-    env = T.subprocess_env()
-    env.update(PYTHON=sys.executable, PORT=str(_free_port()))
-    res = subprocess.run(
-        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'), str(config), '1',
-         '--work-dir', str(work), '--cfg-options',
-         f'train_dataloader.dataset.data_root={tiny_toy_av}',
-         'train_dataloader.batch_size=4', 'train_cfg.max_epochs=2',
-         'default_hooks.logger.interval=1'],
-        env=env, capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
-    setup = json.loads((work / 'run_setup.json').read_text())
+    res, out, setup, work = T.dist_train_vclr_toy(
+        tmp_path, tiny_toy_av, 1, "sync_bn = 'torch'",
+        ['train_dataloader.batch_size=4', 'train_cfg.max_epochs=2',
+         'default_hooks.logger.interval=1'])
+    assert res.returncode == 0, out[-3000:]
     assert setup['backend'] == 'nccl'
     assert setup['wrapper'] == 'MMDistributedDataParallel'
     assert setup['devices'] == ['cuda:0']

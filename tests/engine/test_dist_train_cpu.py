@@ -2,7 +2,6 @@
 """
 import os.path as osp
 import shutil
-import socket
 import subprocess
 import sys
 
@@ -10,12 +9,6 @@ import pytest
 import torch
 
 import engine_toys as T
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.skipif(shutil.which('bash') is None, reason='needs bash')
@@ -26,7 +19,7 @@ def test_dist_train_two_cpu_ranks_then_resume_auto(tmp_path):
                     custom_hooks=[dict(type='DumpRankWeightsHook')])
     config = T.write_cfg(str(tmp_path / 'toy_dist.py'), cfg)
     env = T.subprocess_env()
-    env.update(PYTHON=sys.executable, PORT=str(_free_port()))
+    env.update(PYTHON=sys.executable, PORT=str(T.free_port()))
     res = subprocess.run(
         ['bash', osp.join(T.REPO, 'tools', 'dist_train.sh'), config, '2',
          '--work-dir', work], env=env, capture_output=True, text=True,
@@ -60,3 +53,20 @@ def test_dist_train_two_cpu_ranks_then_resume_auto(tmp_path):
     assert 'resumed epoch: 0, iter: 6' in out
     ck = torch.load(osp.join(work, 'iter_8.pth'), weights_only=False)
     assert ck['meta']['iter'] == 8
+
+
+@pytest.mark.skipif(shutil.which('bash') is None, reason='needs bash')
+def test_channels_last_weights_converted_before_ddp(tiny_toy_av, tmp_path):
+    """With ``ChannelsLast3dHook``, ``AVRunner`` converts the weights before
+    DDP is built, so DDP's gradient buckets have the channels-last layout:
+    no "Grad strides do not match bucket view strides" copy (converting in
+    the hook, after wrapping, gave that warning on both ranks)."""
+    res, out, setup, _ = T.dist_train_vclr_toy(
+        tmp_path, tiny_toy_av, 2,
+        "extra_hooks = [dict(type='ChannelsLast3dHook')]",
+        ['train_dataloader.batch_size=2', 'train_cfg.max_epochs=2',
+         'default_hooks.checkpoint.save_last=False'], timeout=240)
+    assert res.returncode == 0, out[-3000:]
+    assert setup['wrapper'] == 'MMDistributedDataParallel'
+    assert setup['world_size'] == 2 and setup['channels_last_5d']
+    assert 'bucket view strides' not in out
