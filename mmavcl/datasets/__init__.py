@@ -1,3 +1,4 @@
+from .collate import av_collate
 from .errors import (AnnotationError, MediaDecodeError, MissingAudioError,
                      PipelineConfigError, TooManyBadSamplesError)
 from .transforms import *  # noqa: F401,F403
@@ -5,4 +6,4 @@ from .video_dataset import AVAudioDataset, AVVideoDataset, build_pipeline
 
 __all__ = ['AVVideoDataset', 'AVAudioDataset', 'MediaDecodeError',
            'MissingAudioError', 'AnnotationError', 'TooManyBadSamplesError',
-           'PipelineConfigError', 'build_pipeline']
+           'PipelineConfigError', 'build_pipeline', 'av_collate']

@@ -10,6 +10,7 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+import benchmark_collate  # noqa: E402
 import benchmark_memory  # noqa: E402
 import benchmark_pipeline  # noqa: E402
 import benchmark_train  # noqa: E402
@@ -133,3 +134,14 @@ def test_memory_benchmark_reports_index_and_workers(capsys):
 
 if __name__ == '__main__':
     pytest.main([__file__])
+
+
+def test_collate_benchmark_prints_its_ratio(capsys):
+    out = benchmark_collate.main([
+        '--num-samples', '2', '--batch-size', '4', '--workers', '1',
+        '--batches', '2', '--rounds', '1', '--wait', '0.3'
+    ])
+    text = capsys.readouterr().out
+    assert re.search(r'^av_collate vs pseudo_collate: \d+\.\d+x$', text,
+                     re.M), text
+    assert out['pseudo_collate'] > 0 and out['av_collate'] > 0

@@ -35,14 +35,13 @@ Without ``--data-root`` a small toy set is written with
 ``tools/data/make_toy_dataset.py`` into a temporary folder; with
 ``--videos N`` the data are instead N Kinetics-like files (340x256, 10 s,
 30 fps, H.264 + AAC, keyframe every ``--keyint`` frames; ``--video-size``
-for re-encoded sets) made by
-``benchmark_pipeline.py``'s generator, listed once per training sample
-needed. The GPU measurement in docs/benchmarks.md::
+for re-encoded sets) made by ``benchmark_pipeline.py``'s generator. The
+GPU measurement in docs/benchmarks.md::
 
     python tools/analysis/benchmark_train.py \
         configs/baselines/moco_r3d-18_8xb32-16x2x2-200e_k400.py \
         --device cuda --precision bf16 --videos 16 --keyint 30 \
-        --loader-workers 8 --data-bound-iters 60
+        --loader-workers 8 --data-bound-iters 40
 """
 import argparse
 import copy

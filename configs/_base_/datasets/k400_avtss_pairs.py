@@ -27,7 +27,7 @@ train_pipeline = [
 ]
 train_dataloader = dict(
     batch_size=32, num_workers=8, persistent_workers=True, drop_last=True,
-    pin_memory=True,
+    pin_memory=True, collate_fn=dict(type='mmavcl.av_collate'),
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root,
                  ann_file=ann_file_train,

@@ -58,6 +58,7 @@ _dataset = dict(type=dataset_type, data_root=data_root,
                 data_prefix=dict(video=''), num_classes=num_classes)
 train_dataloader = dict(  # self-supervised pretraining (labels unused)
     batch_size=8, num_workers=2, persistent_workers=False, drop_last=True,
+    collate_fn=dict(type='mmavcl.av_collate'),  # views stacked in the workers
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(**_dataset, ann_file=ann_file_train,
                  audio_source='container', pipeline=pretrain_pipeline))

@@ -1,67 +1,14 @@
 """Device-side preprocessing of multi-view audio-visual batches."""
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
 
 from mmavcl.registry import MODELS
+from mmavcl.structures.batching import stack_audio, stack_view
 from mmavcl.utils.compat import require
-
-_ViewBatch = Union[Tensor, Sequence[Tensor]]
-
-
-def _to_device(view: Sequence[Tensor], device: Optional[torch.device],
-               non_blocking: bool) -> List[Tensor]:
-    """Per-sample tensors to ``device`` before stacking: on a GPU the
-    stack then runs there, and each copy reads the page-locked memory the
-    loader's ``pin_memory`` gave it (a stack on the host would make a new,
-    pageable batch and a blocking copy of it in the training process)."""
-    if device is None or device.type == 'cpu':
-        return list(view)
-    return [v.to(device, non_blocking=non_blocking) for v in view]
-
-
-def _stack_view(view: _ViewBatch, modality: str, index: int,
-                device: Optional[torch.device] = None,
-                non_blocking: bool = False) -> Tensor:
-    """Stack one view's per-sample tensors into a batch (on ``device``).
-
-    ``pseudo_collate`` gives a tuple of per-sample tensors, ``default_collate``
-    an already stacked tensor.
-    """
-    if isinstance(view, Tensor):
-        return view
-    if not isinstance(view, (list, tuple)) or not view or \
-            not all(isinstance(v, Tensor) for v in view):
-        raise TypeError(f'inputs["{modality}"][{index}] must be a Tensor or '
-                        f'a non-empty sequence of per-sample Tensors, got '
-                        f'{type(view).__name__}')
-    shapes = {tuple(v.shape) for v in view}
-    if len(shapes) != 1:
-        raise ValueError(f'inputs["{modality}"][{index}]: samples of one view '
-                         f'must share a shape to be batched, got '
-                         f'{sorted(shapes)}')
-    return torch.stack(_to_device(view, device, non_blocking))
-
-
-def _stack_audio(view: _ViewBatch, index: int,
-                 device: Optional[torch.device] = None,
-                 non_blocking: bool = False) -> Tensor:
-    """Stack waveforms ``(L,)``, zero-padding to the longest (decoders may
-    differ by a sample or two at span edges), or features ``(F, T)``."""
-    if isinstance(view, Tensor):
-        return view
-    if isinstance(view, (list, tuple)) and view and \
-            all(isinstance(v, Tensor) and v.dim() == 1 for v in view):
-        longest = max(v.shape[0] for v in view)
-        return torch.stack([
-            F.pad(v, (0, longest - v.shape[0]))
-            for v in _to_device(view, device, non_blocking)
-        ])
-    return _stack_view(view, 'audio', index, device, non_blocking)
 
 
 @MODELS.register_module()
@@ -317,14 +264,14 @@ class AVDataPreprocessor(BaseDataPreprocessor):
             if 'video' in inputs:
                 out['video'] = [
                     self._video_view(
-                        _stack_view(v, 'video', i, self.device,
-                                    self._non_blocking), i, training)
+                        stack_view(v, 'video', i, self.device,
+                                   self._non_blocking), i, training)
                     for i, v in enumerate(inputs['video'])
                 ]
             if 'audio' in inputs:
                 out['audio'] = [
                     self._audio_view(
-                        _stack_audio(a, i, self.device, self._non_blocking),
+                        stack_audio(a, i, self.device, self._non_blocking),
                         i, training) for i, a in enumerate(inputs['audio'])
                 ]
         data_samples = data.get('data_samples', None)
