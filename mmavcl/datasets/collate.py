@@ -1,5 +1,5 @@
 """Collation for audio-visual batches: each view stacked in the worker."""
-from typing import Dict, Sequence
+from typing import Dict, Optional, Sequence
 
 from mmengine.dataset import pseudo_collate
 
@@ -10,7 +10,8 @@ __all__ = ['av_collate']
 
 
 @FUNCTIONS.register_module()
-def av_collate(data_batch: Sequence[Dict]) -> Dict:
+def av_collate(data_batch: Sequence[Dict],
+               _scope_: Optional[str] = None) -> Dict:
     """``pseudo_collate``, then every view of ``inputs`` stacked into one
     tensor: video ``(B, C, T, H, W)``, audio waveforms ``(B, L)``
     (zero-padded to the longest, as ``AVDataPreprocessor`` pads) or features
@@ -28,6 +29,10 @@ def av_collate(data_batch: Sequence[Dict]) -> Dict:
 
     A view whose samples differ in shape is left as a list of per-sample
     tensors: ``AVDataPreprocessor`` then reports it with the view's name.
+
+    ``_scope_`` is unused: mmengine adds it to a config dict inherited from
+    another package's config (``mmavcl::...``), and ``build_dataloader``
+    passes the dict's keys on as arguments.
     """
     batch = pseudo_collate(data_batch)
     inputs = batch.get('inputs') if isinstance(batch, dict) else None
