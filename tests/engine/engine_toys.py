@@ -11,15 +11,20 @@ noise drawn from the global torch RNG. ``ToyVectors`` adds jitter drawn from
 the global ``numpy`` and ``random`` generators in ``__getitem__`` and can
 hold a NaN sample.
 """
+import json
 import os
 import os.path as osp
 import random
+import socket
+import subprocess
+import sys
 import time
 import uuid
 from typing import Dict, List, Optional
 
 import numpy as np
 import torch
+import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 from mmengine.config import Config
@@ -183,9 +188,6 @@ class DumpRunSetupHook(Hook):
     the process group backend (what a launch really set up)."""
 
     def before_train(self, runner):
-        import json
-
-        import torch.distributed as dist
         if get_rank() != 0:
             return
         model = runner.model.module if hasattr(runner.model, 'module') \
@@ -279,7 +281,6 @@ def subprocess_env() -> Dict[str, str]:
 
 
 def free_port() -> int:
-    import socket
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         return s.getsockname()[1]
@@ -296,9 +297,6 @@ def dist_train_vclr_toy(tmp_path, data_root: str, nprocs: int,
         (the finished process, its output, the ``run_setup.json`` dict or
         None, the work dir).
     """
-    import json
-    import subprocess
-    import sys
     work = tmp_path / 'work'
     config = tmp_path / 'vclr_toy_dist.py'
     config.write_text(

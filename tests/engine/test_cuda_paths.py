@@ -150,18 +150,21 @@ def test_compile_inductor_on_cuda(tiny_toy_av, tmp_path, exact_fp32):
 
 def test_preprocessor_on_cuda_matches_cpu(tiny_toy_av, exact_fp32):
     """The data path's device half: a pinned uint8 batch copied with
-    ``non_blocking=True``, then normalisation and log-mel on the GPU give
+    ``non_blocking=True``, per-sample (``pseudo_collate``) or stacked in the
+    worker (``av_collate``), then normalisation and log-mel on the GPU give
     the CPU's values; kornia's augmentation runs on the GPU batch."""
     from mmengine.dataset import pseudo_collate
     from mmengine.registry import init_default_scope
 
+    from mmavcl.datasets import av_collate
     from mmavcl.registry import DATASETS, MODELS
     init_default_scope('mmavcl')
     cfg = Config.fromfile(osp.join(ROOT,
                                    'configs/baselines/avc_r3d-18_toy.py'))
     cfg.train_dataloader.dataset.data_root = tiny_toy_av
     ds = DATASETS.build(cfg.train_dataloader.dataset)
-    batch = pseudo_collate([ds[i] for i in range(4)])
+    samples = [ds[i] for i in range(4)]
+    batch = pseudo_collate(samples)
     video = batch['inputs']['video']
     assert video[0][0].dtype == torch.uint8  # uint8 until the device
     pinned = dict(batch, inputs={
@@ -172,12 +175,18 @@ def test_preprocessor_on_cuda_matches_cpu(tiny_toy_av, exact_fp32):
     cpu = MODELS.build(pre_cfg)
     gpu = MODELS.build(pre_cfg).cuda()
     assert gpu._non_blocking  # the default
+    stacked = av_collate(samples)
+    pinned_stacked = dict(stacked, inputs={
+        k: [view.pin_memory() for view in v]
+        for k, v in stacked['inputs'].items()
+    })
     out_cpu = cpu(batch, True)['inputs']
-    out_gpu = gpu(pinned, True)['inputs']
-    for key in ('video', 'audio'):
-        for c, g in zip(out_cpu[key], out_gpu[key]):
-            assert g.is_cuda and g.dtype == torch.float32
-            torch.testing.assert_close(g.cpu(), c, rtol=1e-4, atol=1e-3)
+    for gpu_batch in (pinned, pinned_stacked):
+        out_gpu = gpu(gpu_batch, True)['inputs']
+        for key in ('video', 'audio'):
+            for c, g in zip(out_cpu[key], out_gpu[key]):
+                assert g.is_cuda and g.dtype == torch.float32
+                torch.testing.assert_close(g.cpu(), c, rtol=1e-4, atol=1e-3)
     aug = MODELS.build(dict(pre_cfg, video_aug=[
         dict(type='ColorJitter', brightness=0.4, contrast=0.4,
              saturation=0.4, hue=0.1, p=1.0),

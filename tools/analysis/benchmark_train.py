@@ -44,6 +44,7 @@ GPU measurement in docs/benchmarks.md::
         --loader-workers 8 --data-bound-iters 40
 """
 import argparse
+import contextlib
 import copy
 import os
 import os.path as osp
@@ -280,7 +281,6 @@ class UtilizationSampler:
             self._stop.wait(self.period)
 
     def __enter__(self) -> 'UtilizationSampler':
-        torch.cuda.utilization(self.device)  # fails early without NVML
         self._thread.start()
         return self
 
@@ -308,16 +308,15 @@ def data_bound_rate(model, init_state, cfg, args, device: torch.device,
     util = None
     if device.type == 'cuda':
         try:
-            util = UtilizationSampler(device).__enter__()
+            util = UtilizationSampler(device)
+            torch.cuda.utilization(device)  # fails early without NVML
         except Exception as e:  # no pynvml / NVML: report the rate only
             print(f'(no GPU utilization samples: {e})')
-    try:
+            util = None
+    with util or contextlib.nullcontext():
         rate = runner_loop(model, dl_cfg, cfg, args.data_bound_iters,
                            args.warmup, device, args.precision, work_dir,
                            stamps=stamps)
-    finally:
-        if util is not None:
-            util.__exit__()
     out = dict(data_bound_its=rate)
     if util is not None:
         out['nvml_util'] = util.mean(stamps[args.warmup - 1], stamps[-1])
