@@ -1,4 +1,6 @@
-"""Helpers for tests: real media files written with PyAV (no mocks)."""
+"""Helpers for tests: real media files written with PyAV (no mocks) and
+ports for real multi-process runs."""
+from .dist import free_port
 from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
                     decode_chirp_time, decode_frame_index, make_audio_file,
                     make_av_video, timestamp_frames, truncate_file,
@@ -8,5 +10,5 @@ __all__ = [
     'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
     'make_av_video', 'make_audio_file', 'timestamp_frames', 'chirp',
     'decode_frame_index', 'decode_chirp_time', 'truncate_file',
-    'write_garbage'
+    'write_garbage', 'free_port'
 ]

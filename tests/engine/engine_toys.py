@@ -15,7 +15,6 @@ import json
 import os
 import os.path as osp
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -35,6 +34,7 @@ from mmengine.model import BaseModel, ExponentialMovingAverage
 from torch.utils.data import Dataset
 
 from mmavcl.registry import DATASETS, HOOKS, METRICS, MODELS
+from mmavcl.testing import free_port
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 HERE = osp.dirname(osp.abspath(__file__))
@@ -278,12 +278,6 @@ def subprocess_env() -> Dict[str, str]:
         [REPO, HERE, env.get('PYTHONPATH', '')])
     env['OMP_NUM_THREADS'] = '1'
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def dist_train_vclr_toy(tmp_path, data_root: str, nprocs: int,

@@ -12,6 +12,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 import benchmark_collate  # noqa: E402
 import benchmark_memory  # noqa: E402
+import benchmark_audio  # noqa: E402
 import benchmark_pipeline  # noqa: E402
 import benchmark_train  # noqa: E402
 
@@ -73,6 +74,51 @@ def test_pipeline_benchmark_skips_mmaction_cleanly(capsys, monkeypatch):
     assert re.search(r'^vclr_segments \(keyint 8, 0 workers\) vs decode '
                      r'floor' + RATIO, out, re.M)
     assert 'vs mmaction2' not in out
+
+
+def test_pipeline_benchmark_reads_wav_sidecars(capsys, tmp_path):
+    """--audio-source sidecar: the audio comes from WAVs extracted by
+    tools/data/extract_audio.py; video-only pipelines are unchanged."""
+    benchmark_pipeline.main(TINY[:5] + ['0'] + TINY[6:] + [
+        '--no-mmaction', '--audio-source', 'sidecar', '--pipelines',
+        'avtss_pairs', 'vclr_segments', '--video-dir', str(tmp_path)])
+    out = capsys.readouterr().out
+    for ref in ('decode floor', r'decode floor \+ audio'):
+        assert re.search(r'^avtss_pairs \(wav sidecar\) \(keyint 8, 0 '
+                         r'workers\) vs ' + ref + RATIO, out, re.M), out
+    assert re.search(r'^vclr_segments \(keyint 8, 0 workers\) vs decode '
+                     r'floor' + RATIO, out, re.M), out
+    # what the mmavcl side read
+    files = sorted(str(p) for p in tmp_path.glob('*.mp4'))
+    audio_dir = benchmark_pipeline.extract_sidecars(
+        files, str(tmp_path / 'wav'), workers=1)
+    pipeline = benchmark_pipeline._load_pipeline('avtss_pairs')
+    plan = benchmark_pipeline.make_plan(pipeline, files, 1, 0, audio_dir)
+    mm = benchmark_pipeline.MMAVCLSet(pipeline, files, 1, 0,
+                                      str(tmp_path / 'w'), audio_dir)
+    benchmark_pipeline.check_plan(mm, plan)
+    sample = mm[0]['data_samples']
+    assert sample.audio_filename == plan[0]['audio_filename']
+    assert sample.audio_filename.startswith(audio_dir)
+    assert sample.audio_filename.endswith('.wav')
+
+
+def test_audio_benchmark_prints_wav_reader_ratio(capsys, tmp_path):
+    ratios = benchmark_audio.main(['--num-files', '1', '--iters', '2',
+                                   '--rounds', '1', '--duration', '2.5',
+                                   '--file-dir', str(tmp_path)])
+    out = capsys.readouterr().out
+    for split in ('train', 'test'):
+        assert re.search(rf'^bench_esc50 {split} pipeline wav reader vs '
+                         r'pyav' + RATIO, out, re.M), out
+    assert set(ratios) == {'train', 'test'}
+    # the reference really went through FFmpeg, the candidate did not
+    from mmavcl.datasets.transforms.wav_reader import open_pcm_wav
+    wav, = tmp_path.glob('*.wav')
+    riff, = tmp_path.glob('*.riff')
+    reader = open_pcm_wav(str(wav))
+    assert reader is not None and open_pcm_wav(str(riff)) is None
+    reader.close()
 
 
 def test_train_benchmark_prints_overhead_and_loader_ratio(capsys, tmp_path):

@@ -13,7 +13,6 @@ import os
 import os.path as osp
 import pickle
 import shutil
-import socket
 import stat
 import subprocess
 import sys
@@ -22,17 +21,13 @@ from typing import Dict
 import pytest
 import torch
 
+from mmavcl.testing import free_port
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 LINEAR = 'configs/vclr/benchmarks/vclr_r3d-18_linear_toy.py'
 DEMO = 'configs/demo/avc_r3d-10_1xb16-8x2x1-50e_toy.py'
 pytestmark = pytest.mark.skipif(shutil.which('bash') is None,
                                 reason='needs bash')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _env(**extra: str) -> Dict[str, str]:
@@ -71,7 +66,7 @@ def test_dist_test_two_cpu_ranks_match_one_process(tiny_toy_av, tmp_path):
     two = subprocess.run(
         ['bash', 'tools/dist_test.sh', LINEAR, ckpt, '2', '--dump',
          str(tmp_path / 'two.pkl'), '--work-dir', str(tmp_path / 'w2'),
-         *opts], cwd=ROOT, env=_env(PORT=str(_free_port())),
+         *opts], cwd=ROOT, env=_env(PORT=str(free_port())),
         capture_output=True, text=True, timeout=300)
     assert two.returncode == 0, two.stdout[-3000:] + two.stderr[-3000:]
     one = subprocess.run(
@@ -129,7 +124,7 @@ def test_slurm_train_runs_train_py_with_the_slurm_launcher(tiny_toy_av,
     record = tmp_path / 'srun_args.txt'
     work = str(tmp_path / 'work')
     env = _env(GPUS='2', GPUS_PER_NODE='2', CPUS_PER_TASK='1',
-               SRUN_RECORD=str(record), SRUN_PORT=str(_free_port()))
+               SRUN_RECORD=str(record), SRUN_PORT=str(free_port()))
     env['PATH'] = str(bin_dir) + os.pathsep + env['PATH']
     # 4 videos, 2 ranks x batch 2: one iteration per epoch
     res = subprocess.run(

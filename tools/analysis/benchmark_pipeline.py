@@ -12,7 +12,8 @@ videos, side by side in one run:
   PyAV decoding the audio spans ``DecodeAudioViews`` decodes (one cheap
   open like the pipeline's, same seeks, frames dropped: no mixing,
   resampling or cutting), so the ratio shows what everything that is not
-  decoding costs;
+  decoding costs; with ``--audio-source sidecar``, reading the spans'
+  bytes from the WAV files instead;
 * **MMAction2 1.2**: ``DecordInit -> <fixed indices> -> DecordDecode ->
   RandomResizedCrop -> Resize -> Flip -> FormatShape -> PackActionInputs``,
   once for all clips (``1 pass``: the same crop for every clip, possible only
@@ -38,6 +39,8 @@ frame, summed over passes).
 
     python tools/analysis/benchmark_pipeline.py [--num-videos 4] [--iters 24]
         [--workers 2] [--keyints 30 250] [--pipelines ssl_2clip_av vclr ...]
+    python tools/analysis/benchmark_pipeline.py ... --audio-source sidecar
+        # audio from 16 kHz mono WAVs made by tools/data/extract_audio.py
     python tools/analysis/benchmark_pipeline.py ... --reencode 128 16
         # + tools/data/reencode_videos.py's speed-up on the same videos
     python tools/analysis/benchmark_pipeline.py --memory   # see
@@ -45,12 +48,14 @@ frame, summed over passes).
 """
 import argparse
 import copy
+import importlib
 import os
 import os.path as osp
 import sys
 import tempfile
 import time
 import warnings
+import wave
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -175,9 +180,10 @@ def _find(pipeline: List[dict], type_name: str) -> Optional[dict]:
 
 
 def make_plan(pipeline: List[dict], files: List[str], iters: int,
-              seed: int) -> List[dict]:
+              seed: int, audio_dir: Optional[str] = None) -> List[dict]:
     """Sample ``k``: the views the mmavcl sampler draws after
-    ``np.random.seed(seed + k)`` (VideoInit + sampler only, no decoding)."""
+    ``np.random.seed(seed + k)`` (VideoInit + sampler only, no decoding);
+    the audio is read from ``audio_dir``'s WAV sidecars if given."""
     from mmavcl.registry import TRANSFORMS
     init = TRANSFORMS.build(pipeline[0])
     sampler = TRANSFORMS.build(pipeline[1])
@@ -186,8 +192,9 @@ def make_plan(pipeline: List[dict], files: List[str], iters: int,
     plan = []
     for k in range(iters):
         f = files[k % len(files)]
+        audio_file = sidecar_path(f, audio_dir) if audio_dir else f
         np.random.seed(seed + k)
-        res = sampler(init(dict(filename=f, audio_filename=f)))
+        res = sampler(init(dict(filename=f, audio_filename=audio_file)))
         res['video_reader'].close()
         container = res.pop('pyav_container', None)
         if container is not None:
@@ -196,9 +203,39 @@ def make_plan(pipeline: List[dict], files: List[str], iters: int,
                  for v in res['video_views']]
         spans = audio.spans_to_decode(res['audio_views'])[0] \
             if audio and res.get('audio_views') else []
-        plan.append(dict(filename=f, views=views, audio_spans=spans,
+        plan.append(dict(filename=f, audio_filename=audio_file, views=views,
+                         audio_spans=spans,
                          source_shape=res.get('source_shape')))
     return plan
+
+
+def import_script(folder: str, name: str):
+    """The module ``tools/<folder>/<name>.py`` (the tools are scripts, not
+    a package)."""
+    sys.path.insert(0, osp.join(ROOT, 'tools', folder))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.pop(0)
+
+
+def sidecar_path(video: str, audio_dir: str) -> str:
+    return osp.join(audio_dir, osp.splitext(osp.basename(video))[0] + '.wav')
+
+
+def extract_sidecars(files: List[str], out_dir: str, workers: int) -> str:
+    """16 kHz mono WAVs of ``files``' audio by
+    ``tools/data/extract_audio.py`` (what its docs tell users to run)."""
+    extract_audio = import_script('data', 'extract_audio')
+    ann = osp.join(out_dir, 'sidecar_list.txt')
+    os.makedirs(out_dir, exist_ok=True)
+    with open(ann, 'w') as f:
+        f.write('\n'.join(osp.basename(p) for p in files) + '\n')
+    if extract_audio.main(['--src', osp.dirname(files[0]), '--list', ann,
+                           '--out', out_dir, '--workers',
+                           str(max(workers, 1))]):
+        raise RuntimeError(f'extract_audio.py failed, see {out_dir}')
+    return out_dir
 
 
 # -------------------------------------------------------------- datasets
@@ -208,15 +245,20 @@ class MMAVCLSet:
     ``np.random.seed(seed + k)``, so that the sampler reproduces the plan."""
 
     def __init__(self, pipeline: List[dict], files: List[str], iters: int,
-                 seed: int, work_dir: str) -> None:
+                 seed: int, work_dir: str,
+                 audio_dir: Optional[str] = None) -> None:
         from mmavcl.datasets import AVVideoDataset
         os.makedirs(work_dir, exist_ok=True)
         ann = osp.join(work_dir, 'bench_list.txt')
         with open(ann, 'w') as f:
             f.write('\n'.join(osp.basename(p) for p in files) + '\n')
+        prefix = dict(video=osp.dirname(files[0]))
+        if audio_dir:
+            prefix['audio'] = audio_dir
         self.ds = AVVideoDataset(
-            ann_file=ann, data_prefix=dict(video=osp.dirname(files[0])),
-            audio_source='container', with_label=False, pipeline=pipeline)
+            ann_file=ann, data_prefix=prefix,
+            audio_source='sidecar' if audio_dir else 'container',
+            with_label=False, pipeline=pipeline)
         self.iters = iters
         self.seed = seed
 
@@ -254,12 +296,21 @@ class AVFloorSet(FloorSet):
     as cheap as the pipeline's (``open_media``: keyframes only while FFmpeg
     probes), then per merged span a seek to 0.2 s before it (the decoder's
     priming, as in ``DecodeAudioViews``) and the AAC frames up to 50 ms
-    past its end decoded and dropped; no mixing, resampling or cutting."""
+    past its end decoded and dropped; no mixing, resampling or cutting.
+    A WAV sidecar: each span's bytes read (:mod:`wave`), no conversion."""
 
     def __getitem__(self, k: int):
         from mmavcl.datasets.transforms import open_media
         frames = super().__getitem__(k)
         p = self.plan[k]
+        if p['audio_filename'] != p['filename']:
+            with wave.open(p['audio_filename']) as w:
+                rate = w.getframerate()
+                for t0, t1 in p['audio_spans']:
+                    i0 = min(max(int(t0 * rate), 0), w.getnframes())
+                    w.setpos(i0)
+                    w.readframes(int((t1 - t0) * rate))
+            return frames
         with open_media(p['filename']) as c:
             stream = c.streams.audio[0]
             tb = float(stream.time_base)
@@ -419,18 +470,26 @@ def import_mmaction() -> Optional[str]:
 
 
 def run_pipeline(name: str, files: List[str], keyint: int, args,
-                 mma_reason: Optional[str], work_dir: str) -> List[dict]:
+                 mma_reason: Optional[str], work_dir: str,
+                 audio_dir: Optional[str] = None) -> List[dict]:
+    """Every comparison of one pipeline on one video set (audio from the
+    containers, or from ``audio_dir``'s WAV sidecars)."""
     mma_modes = PIPELINES[name][1]
     pipeline = _load_pipeline(name)
+    if not _find(pipeline, 'DecodeAudioViews'):
+        audio_dir = None
+    elif audio_dir:
+        name += ' (wav sidecar)'
     init = _find(pipeline, 'VideoInit') or {}
     crop = _find(pipeline, 'RandomResizedCropViews') or {}
-    plan = make_plan(pipeline, files, args.iters, args.seed)
+    plan = make_plan(pipeline, files, args.iters, args.seed, audio_dir)
     resize_on_decode = bool(init.get('decode_size')
                             or init.get('decode_short_side'))
     for p in plan:
         p['decode_hw'] = p['source_shape'] if resize_on_decode else None
     threads = init.get('num_threads', 1)
-    mm = MMAVCLSet(pipeline, files, args.iters, args.seed, work_dir)
+    mm = MMAVCLSet(pipeline, files, args.iters, args.seed, work_dir,
+                   audio_dir)
     check_plan(mm, plan)
     keys = {f: keyframes(f) for f in files}
     sets = {'mmavcl': mm, FLOOR: FloorSet(plan, threads)}
@@ -485,11 +544,7 @@ def reencode_compare(files: List[str], keyint: int, args,
                      work_dir: str) -> Optional[dict]:
     """Re-encode ``files`` with ``tools/data/reencode_videos.py`` and time
     the first pipeline (and the decode floor) on both copies, interleaved."""
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    try:
-        import reencode_videos
-    finally:
-        sys.path.pop(0)
+    reencode_videos = import_script('data', 'reencode_videos')
     short, new_keyint = args.reencode
     src = osp.dirname(files[0])
     dst = osp.join(work_dir, f'reencoded_g{keyint}')
@@ -574,6 +629,11 @@ def parse_args(argv=None):
                         '(default: a temporary folder)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--no-mmaction', action='store_true')
+    parser.add_argument('--audio-source', default='container',
+                        choices=['container', 'sidecar'],
+                        help='sidecar: first extract each video\'s audio '
+                        'to a 16 kHz mono WAV with tools/data/extract_audio'
+                        '.py and read it from there')
     parser.add_argument('--reencode', type=int, nargs=2,
                         metavar=('SHORT_SIDE', 'KEYINT'),
                         help='also re-encode each video set with '
@@ -620,9 +680,13 @@ def main(argv=None) -> List[dict]:
                   f'{args.fps:g} fps H.264 (keyint {keyint}) + AAC 44.1 '
                   f'kHz stereo, ready in {time.perf_counter() - t:.1f} s',
                   flush=True)
+            audio_dir = None
+            if args.audio_source == 'sidecar':
+                audio_dir = extract_sidecars(
+                    files, osp.join(tmp, f'audio_g{keyint}'), args.workers)
             for name in args.pipelines:
                 rows += run_pipeline(name, files, keyint, args, mma_reason,
-                                     tmp)
+                                     tmp, audio_dir)
             if args.reencode:
                 reencode_compare(files, keyint, args, tmp)
     print_table(rows)

@@ -4,12 +4,15 @@ PyAV audio reader that decodes only a time span.
 Every failure to open or decode raises :class:`MediaDecodeError` naming the
 file; nothing here returns zeros for frames or samples it could not read.
 """
+import contextlib
 import math
+import wave
 from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from ..errors import MediaDecodeError, MissingAudioError
+from .wav_reader import open_pcm_wav, read_wav_spans
 
 __all__ = [
     'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
@@ -529,7 +532,12 @@ def build_video_reader(filename: str, backend: str = 'decord',
 
 
 def probe_audio_duration(filename: str) -> float:
-    """Duration (s) of the first audio stream of ``filename``."""
+    """Duration (s) of the first audio stream of ``filename`` (a PCM WAV's
+    from its header, without FFmpeg: :func:`open_pcm_wav`)."""
+    reader = open_pcm_wav(filename)
+    if reader is not None:
+        with contextlib.closing(reader):
+            return reader.getnframes() / float(reader.getframerate())
     import av
     try:
         with av.open(filename) as c:
@@ -603,6 +611,10 @@ def decode_audio_spans(filename: str,
     straight to its own rate). A span whose frames change format mid-way
     goes through libswresample frame by frame to ``fallback_rate``.
 
+    PCM WAVs (sidecars from ``tools/data/extract_audio.py``, ESC-50) are
+    read with the standard library instead (:func:`read_wav_spans`, the
+    same samples without FFmpeg's probing open).
+
     Args:
         container: An open PyAV container of ``filename`` to read from
             instead of opening the file (e.g. the one :class:`VideoInit`
@@ -612,6 +624,15 @@ def decode_audio_spans(filename: str,
         One ``(wave, start, rate)`` per span: float32 ``(N,)`` mono
         samples, the source time (s) of ``wave[0]`` and their rate (Hz).
     """
+    if container is None:
+        reader = open_pcm_wav(filename)
+        if reader is not None:
+            with contextlib.closing(reader):
+                try:
+                    return read_wav_spans(reader, spans)
+                except (wave.Error, EOFError, OSError) as err:
+                    raise MediaDecodeError(filename, _short(err),
+                                           'audio') from err
     import av
     own = container is None
     if own:

@@ -14,13 +14,14 @@ import math
 import os
 import os.path as osp
 import shutil
-import socket
 import subprocess
 import sys
 from typing import Dict, List, NamedTuple, Tuple
 
 import pytest
 import torch
+
+from mmavcl.testing import free_port
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__))))
 WORLD = 2
@@ -66,12 +67,6 @@ METHODS = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope='session')
 def toy_root(tmp_path_factory) -> str:
     out = str(tmp_path_factory.mktemp('toy_av') / 'toy')
@@ -87,7 +82,7 @@ def toy_root(tmp_path_factory) -> str:
 
 def _train(config: str, work: str, data: str, epochs: int,
            resume: bool = False) -> str:
-    env = dict(os.environ, PYTHON=sys.executable, PORT=str(_free_port()),
+    env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
                OMP_NUM_THREADS='1')
     cmd = ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'),
            osp.join(ROOT, 'configs', config), str(WORLD),
