@@ -133,15 +133,24 @@ def test_train_benchmark_prints_overhead_and_loader_ratio(capsys, tmp_path):
         '--data-root', str(tmp_path), '--iters', '2', '--warmup', '1',
         '--rounds', '1', '--loader-workers', '1', '--loader-batches', '1',
         '--threads', '1', '--batch-size', '4',  # = the 4 training videos
-        '--data-bound-iters', '2'
+        '--data-bound-iters', '2', '--profile', '1'
     ])
     text = capsys.readouterr().out
     assert re.search(r'^runner vs plain loop: \d+\.\d+x$', text, re.M), text
     assert re.search(r'^data loader vs training step: \d+\.\d+x$', text,
                      re.M), text
     assert re.search(r'^compute busy: \d+\.\d%', text, re.M), text
+    assert re.search(r'^waiting for the next batch: \d+\.\d ms of '
+                     r'\d+\.\d ms per iteration', text, re.M), text
     assert out['plain_its'] > 0 and out['runner_its'] > 0
     assert out['data_bound_its'] > 0
+    assert 0 <= out['data_wait_ms'] < 1e3 / out['data_bound_its']
+    # the phases are inside the step and make up most of it
+    prof = out['profile_ms']
+    phases = [prof[k] for k in benchmark_train.PHASES]
+    assert all(p > 0 for p in phases), prof
+    assert 0.5 * prof['step'] < sum(phases) <= 1.05 * prof['step'], prof
+    assert re.search(r'^profile of 1 plain-loop steps \(fp32\)', text, re.M)
 
 
 @pytest.mark.cuda
@@ -155,12 +164,14 @@ def test_train_benchmark_on_cuda_with_generated_videos(capsys):
         '--device', 'cuda', '--precision', 'bf16', '--videos', '2',
         '--batch-size', '4', '--iters', '2', '--warmup', '1', '--rounds',
         '1', '--loader-workers', '2', '--loader-batches', '1',
-        '--data-bound-iters', '3'
+        '--data-bound-iters', '3', '--profile', '2'
     ])
     text = capsys.readouterr().out
     assert re.search(r'^runner vs plain loop: \d+\.\d+x$', text, re.M), text
     assert re.search(r'^GPU busy: \d+\.\d%', text, re.M), text
     assert out['clips'] == 2 and out['data_bound_its'] > 0
+    # device time of every phase was recorded
+    assert all(out['profile_ms'][k] > 0 for k in benchmark_train.PHASES)
 
 
 def test_memory_benchmark_reports_index_and_workers(capsys):

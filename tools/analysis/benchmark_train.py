@@ -1,6 +1,6 @@
 """Training-step speed through the mmavcl Runner vs a plain PyTorch loop.
 
-Three numbers for a method config (default: the VCLR toy config):
+What it measures for a method config (default: the VCLR toy config):
 
 1. **plain loop**: ``data_preprocessor -> model(mode='loss') -> sum of the
    loss terms -> backward -> optimizer.step -> zero_grad`` on one
@@ -21,7 +21,13 @@ Three numbers for a method config (default: the VCLR toy config):
    fed by that real data loader (``pin_memory``, persistent workers).
    ``GPU busy = data-bound it/s / repeated-batch it/s`` is the share of the
    time the step would keep the device busy if loading cost nothing; on
-   CUDA the mean NVML utilization over the same iterations is printed too.
+   CUDA the mean NVML utilization over the same iterations is printed too,
+   and on any device the mean time the loop waited for the next batch
+   (near zero while busy stays low: the training process's own per-batch
+   work, not the workers, is what is missing);
+5. **profile** (``--profile N``): ``torch.profiler`` over N plain-loop
+   steps: milliseconds per step of each phase (preprocess, forward,
+   backward, optimizer; device time on CUDA) and the top operators.
 
 Iterations are timed after ``--warmup`` iterations, in ``--rounds`` ABBA
 rounds (plain, runner, runner, plain, ...) so that machine load drifts hit
@@ -100,30 +106,88 @@ def build_optimizer(model: torch.nn.Module, cfg) -> torch.optim.Optimizer:
     return build_optim_wrapper(model, ow).optimizer
 
 
-def plain_loop(model, batch, cfg, iters: int, warmup: int,
-               device: torch.device, precision: str) -> float:
-    """Iterations/s of a hand-written training loop."""
+#: the phases of one training step, as named in ``--profile``'s table
+PHASES = ('preprocess', 'forward', 'backward', 'optimizer')
+
+
+def plain_step_fn(model, cfg, device: torch.device, precision: str):
+    """``step(batch)``: one hand-written training step, its phases marked
+    with :func:`torch.profiler.record_function` (free when no profiler
+    runs)."""
+    from torch.profiler import record_function
     model.train()
     opt = build_optimizer(model, cfg)
     clip = (cfg.optim_wrapper.get('clip_grad') or {}).get('max_norm')
     cast = torch.autocast(device_type=device.type, dtype=torch.bfloat16,
                           enabled=precision == 'bf16')
+
+    def step(batch) -> None:
+        with record_function('preprocess'):
+            data = model.data_preprocessor(batch, True)
+        with record_function('forward'), cast:
+            loss = sum_losses(model(**data, mode='loss'))
+        with record_function('backward'):
+            loss.backward()
+        with record_function('optimizer'):
+            if clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+            opt.step()
+            opt.zero_grad()
+
+    return step
+
+
+def plain_loop(model, batch, cfg, iters: int, warmup: int,
+               device: torch.device, precision: str) -> float:
+    """Iterations/s of a hand-written training loop."""
+    step = plain_step_fn(model, cfg, device, precision)
     start = None
     for i in range(warmup + iters):
         if i == warmup:
             _sync(device)
             start = time.perf_counter()
-        data = model.data_preprocessor(batch, True)
-        with cast:
-            losses = model(**data, mode='loss')
-        loss = sum_losses(losses)
-        loss.backward()
-        if clip:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
-        opt.step()
-        opt.zero_grad()
+        step(batch)
     _sync(device)
     return iters / (time.perf_counter() - start)
+
+
+def profile_plain_step(model, batch, cfg, iters: int, device: torch.device,
+                       precision: str, top: int = 12) -> Dict[str, float]:
+    """Profile ``iters`` plain-loop steps (after 2 unprofiled ones) and
+    print the time per step of each phase and the ``top`` operators by
+    self time (device time on CUDA, host time on CPU).
+
+    Returns:
+        ms per step of each phase in :data:`PHASES` (device time on CUDA)
+        and of the whole step (``'step'``, wall clock).
+    """
+    from torch.profiler import ProfilerActivity, profile
+    step = plain_step_fn(model, cfg, device, precision)
+    for _ in range(2):
+        step(batch)
+    _sync(device)
+    acts = [ProfilerActivity.CPU]
+    if device.type == 'cuda':
+        acts.append(ProfilerActivity.CUDA)
+    with profile(activities=acts) as prof:
+        t = time.perf_counter()
+        for _ in range(iters):
+            step(batch)
+        _sync(device)
+        wall = (time.perf_counter() - t) / iters * 1e3
+    events = prof.key_averages()
+    where = 'device' if device.type == 'cuda' else 'cpu'
+    out = {'step': wall}
+    for e in events:
+        if e.key in PHASES:
+            total = getattr(e, f'{where}_time_total', 0.0)
+            out[e.key] = total / iters / 1e3
+    print(f'profile of {iters} plain-loop steps ({precision}): {wall:.1f} '
+          f'ms per step; ' + ', '.join(f'{k} {out.get(k, 0.0):.1f} ms'
+                                       for k in PHASES) +
+          f' ({where} time)')
+    print(events.table(sort_by=f'self_{where}_time_total', row_limit=top))
+    return out
 
 
 class RepeatBatch(torch.utils.data.Dataset):
@@ -146,21 +210,29 @@ def _first(items):
 
 def runner_loop(model, batch, cfg, iters: int, warmup: int,
                 device: torch.device, precision: str, work_dir: str,
-                stamps: Optional[List[float]] = None) -> float:
+                stamps: Optional[List[float]] = None,
+                starts: Optional[List[float]] = None) -> float:
     """Iterations/s of the same step driven by ``AVRunner``.
 
     ``batch``: one collated batch (repeated by a DataLoader) or a
     ``train_dataloader`` config (the real data). ``stamps`` (if given)
-    receives the time at the end of every iteration.
+    receives the time at the end of every iteration, ``starts`` the time
+    its batch had arrived (the loop calls ``before_train_iter`` right after
+    ``next(loader)``), so ``starts[i] - stamps[i - 1]`` is the wait for
+    batch ``i`` (plus the hooks between).
     """
     from mmengine.hooks import Hook
 
     from mmavcl.engine import AVRunner
 
     stamps = [] if stamps is None else stamps
+    starts = [] if starts is None else starts
 
     class StampHook(Hook):
         priority = 'LOWEST'
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            starts.append(time.perf_counter())
 
         def after_train_iter(self, runner, batch_idx, data_batch=None,
                              outputs=None):
@@ -305,6 +377,7 @@ def data_bound_rate(model, init_state, cfg, args, device: torch.device,
     model.load_state_dict(init_state)
     model.zero_grad(set_to_none=True)
     stamps: List[float] = []
+    starts: List[float] = []
     util = None
     if device.type == 'cuda':
         try:
@@ -316,8 +389,10 @@ def data_bound_rate(model, init_state, cfg, args, device: torch.device,
     with util or contextlib.nullcontext():
         rate = runner_loop(model, dl_cfg, cfg, args.data_bound_iters,
                            args.warmup, device, args.precision, work_dir,
-                           stamps=stamps)
-    out = dict(data_bound_its=rate)
+                           stamps=stamps, starts=starts)
+    timed = range(max(args.warmup, 1), len(stamps))
+    out = dict(data_bound_its=rate, data_wait_ms=1e3 * sum(
+        starts[i] - stamps[i - 1] for i in timed) / len(timed))
     if util is not None:
         out['nvml_util'] = util.mean(stamps[args.warmup - 1], stamps[-1])
     return out
@@ -349,6 +424,10 @@ def parse_args(argv=None):
                         'the data (0: the toy set or --data-root)')
     parser.add_argument('--keyint', type=int, default=30,
                         help='keyframe interval of the --videos files')
+    parser.add_argument('--profile', type=int, default=0, metavar='N',
+                        help='also profile N plain-loop steps: time per '
+                        'phase (preprocess, forward, backward, optimizer) '
+                        'and the top operators')
     parser.add_argument('--video-size', default='340x256',
                         help='WxH of the --videos files (170x128: what '
                         'tools/data/reencode_videos.py --short-side 128 '
@@ -438,7 +517,16 @@ def main(argv=None) -> Dict:
             if 'nvml_util' in out:
                 busy += f'; NVML utilization {out["nvml_util"]:.0f} %'
             print(busy)
+            wait = out['data_wait_ms']
+            print(f'waiting for the next batch: {wait:.1f} ms of '
+                  f'{1e3 / rate:.1f} ms per iteration ({wait * rate / 10:.0f}'
+                  ' %)')
             out['busy'] = rate / runner
+        if args.profile > 0:
+            model.load_state_dict(init_state)
+            model.zero_grad(set_to_none=True)
+            out['profile_ms'] = profile_plain_step(
+                model, batch, cfg, args.profile, device, args.precision)
     return out
 
 
