@@ -232,6 +232,25 @@ def open_media(filename: str, stream: str = 'video'):
         raise MediaDecodeError(filename, _short(err), stream) from err
 
 
+#: FFmpeg's default open of a 16-bit PCM WAV reads through its samples
+#: although the header gives every parameter (ad-hoc timings here: opening
+#: 10 s of 44.1 kHz mono took 14.7 ms, 0.4 ms with this probe; duration +
+#: one 2 s span of a 4-channel file 192 ms, 12 ms with it). WAVs that the
+#: standard library does not read go through PyAV with it
+#: (:func:`_audio_params_known` checks the result)
+_WAV_PROBE = {'probesize': '32', 'analyzeduration': '0'}
+
+
+def _open_audio_file(av, filename: str):
+    """``av.open(filename)``, with a minimal probe for ``.wav`` names."""
+    if str(filename).lower().endswith('.wav'):
+        container = av.open(filename, options=dict(_WAV_PROBE))
+        if _audio_params_known(container) and container.streams.audio:
+            return container
+        container.close()
+    return av.open(filename)
+
+
 def probe_frame_size(filename: str,
                      container=None) -> Tuple[int, int]:
     """(H, W) of the first video stream of ``filename``.
@@ -540,7 +559,7 @@ def probe_audio_duration(filename: str) -> float:
             return reader.getnframes() / float(reader.getframerate())
     import av
     try:
-        with av.open(filename) as c:
+        with _open_audio_file(av, filename) as c:
             if not c.streams.audio:
                 raise MissingAudioError(filename, 'no audio stream')
             s = c.streams.audio[0]
@@ -637,7 +656,7 @@ def decode_audio_spans(filename: str,
     own = container is None
     if own:
         try:
-            container = av.open(filename)
+            container = _open_audio_file(av, filename)
         except Exception as err:
             raise MediaDecodeError(filename, _short(err), 'audio') from err
     try:
