@@ -5,6 +5,7 @@
 runs retrieval and kNN from a gallery file (train split) and a query file
 (test split) without touching the model again.
 """
+import sys
 from typing import Dict, Optional, Sequence
 
 import numpy as np
@@ -45,7 +46,9 @@ def extract_features(model: torch.nn.Module, dataloader,
     model.test_cfg['keep_features'] = True
     rank, world = get_dist_info()
     dataset = dataloader.dataset
-    bar = ProgressBar(len(dataset)) if progress and rank == 0 else None
+    # the current sys.stdout, not the one of mmengine's import time
+    bar = ProgressBar(len(dataset), file=sys.stdout) \
+        if progress and rank == 0 else None
     records = []
     for data in dataloader:
         samples = model.test_step(data)

@@ -153,6 +153,30 @@ def test_train_benchmark_prints_overhead_and_loader_ratio(capsys, tmp_path):
     assert re.search(r'^profile of 1 plain-loop steps \(fp32\)', text, re.M)
 
 
+def test_train_benchmark_reads_wav_sidecars(capsys, tmp_path):
+    """--audio-source sidecar: the training set's audio is extracted with
+    tools/data/extract_audio.py and the dataset reads those WAVs."""
+    demo = osp.join(ROOT, 'configs/demo/avc_r3d-10_1xb16-8x2x1-50e_toy.py')
+    cfg = benchmark_train.prepare_cfg(demo, None, 4, str(tmp_path))
+    benchmark_train.use_wav_sidecars(cfg, str(tmp_path / 'wav'), workers=1)
+    from mmavcl.registry import DATASETS
+    ds = DATASETS.build(cfg.train_dataloader.dataset)
+    wav = ds.get_data_info(0)['audio_filename']
+    assert wav.startswith(str(tmp_path / 'wav')) and wav.endswith('.wav')
+    sample = ds[0]
+    assert sample['data_samples'].audio_filename == wav
+    assert all(a.abs().max() > 0 for a in sample['inputs']['audio'])
+    out = benchmark_train.main([
+        demo, '--iters', '1', '--warmup', '1', '--rounds', '1',
+        '--loader-workers', '1', '--loader-batches', '1', '--threads', '1',
+        '--batch-size', '4', '--audio-source', 'sidecar'
+    ])
+    text = capsys.readouterr().out
+    assert re.search(r'^data loader vs training step: \d+\.\d+x$', text,
+                     re.M), text
+    assert out['loader_samples_s'] > 0
+
+
 @pytest.mark.cuda
 @pytest.mark.skipif(not torch.cuda.is_available(),
                     reason='needs a CUDA device (make test-gpu)')

@@ -37,7 +37,9 @@ both alike.
         [--iters 20] [--device cpu|cuda] [--precision fp32|bf16]
         [--loader-workers 2] [--batch-size B]
 
-Without ``--data-root`` a small toy set is written with
+``--audio-source sidecar`` reads the audio from WAV sidecars extracted
+first with ``tools/data/extract_audio.py`` (docs/benchmarks.md, "Audio from
+WAV sidecars"). Without ``--data-root`` a small toy set is written with
 ``tools/data/make_toy_dataset.py`` into a temporary folder; with
 ``--videos N`` the data are instead N Kinetics-like files (340x256, 10 s,
 30 fps, H.264 + AAC, keyframe every ``--keyint`` frames; ``--video-size``
@@ -295,20 +297,26 @@ def loader_rate(cfg, workers: int, batches: int) -> float:
     return n / (time.perf_counter() - t)
 
 
+def _benchmark_pipeline():
+    """``benchmark_pipeline.py`` of this folder (video generator, script
+    imports)."""
+    sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+    try:
+        import benchmark_pipeline
+    finally:
+        sys.path.pop(0)
+    return benchmark_pipeline
+
+
 def make_video_set(root: str, num_videos: int, keyint: int,
                    size: Tuple[int, int] = (340, 256)) -> None:
     """``root/videos/*.mp4`` (Kinetics-like, see the module docstring) and
     ``root/train.txt`` listing them (label 0). The loaders sample them with
     an ``InfiniteSampler``, so a few files serve any batch size."""
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
-    try:
-        from benchmark_pipeline import make_videos
-    finally:
-        sys.path.pop(0)
     video_dir = osp.join(root, 'videos')
     os.makedirs(video_dir, exist_ok=True)
-    files = make_videos(video_dir, num_videos, keyint, duration=10.0,
-                        size=size, fps=30.0)
+    files = _benchmark_pipeline().make_videos(
+        video_dir, num_videos, keyint, duration=10.0, size=size, fps=30.0)
     with open(osp.join(root, 'train.txt'), 'w') as f:
         f.writelines(f'{osp.basename(p)} 0\n' for p in files)
 
@@ -327,11 +335,28 @@ def prepare_cfg(config: str, data_root: Optional[str],
         dataset.update(ann_file='train.txt', data_prefix=dict(video='videos'))
     elif data_root is None:
         data_root = osp.join(tmp, 'toy_av')
-        sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-        from make_toy_dataset import make_toy_dataset
-        make_toy_dataset(data_root, num_per_class=4, workers=1)
+        _benchmark_pipeline().import_script(
+            'data', 'make_toy_dataset').make_toy_dataset(
+                data_root, num_per_class=4, workers=1)
     dataset.data_root = data_root
     return cfg
+
+
+def use_wav_sidecars(cfg, out_dir: str, workers: int) -> None:
+    """Extract the training set's audio into WAV sidecars with
+    ``tools/data/extract_audio.py`` (16 kHz mono) and read them instead of
+    the containers' audio."""
+    dataset = cfg.train_dataloader.dataset
+    root = dataset.get('data_root') or ''
+    ann = osp.join(root, dataset.ann_file)
+    extract_audio = _benchmark_pipeline().import_script(
+        'data', 'extract_audio')
+    if extract_audio.main([
+            '--src', osp.join(root, dataset.data_prefix['video']), '--list',
+            ann, '--out', out_dir, '--workers', str(max(workers, 1))]):
+        raise SystemExit(f'extract_audio.py failed; see {out_dir}')
+    dataset.audio_source = 'sidecar'
+    dataset.data_prefix = dict(dataset.data_prefix, audio=out_dir)
 
 
 class UtilizationSampler:
@@ -424,6 +449,11 @@ def parse_args(argv=None):
                         'the data (0: the toy set or --data-root)')
     parser.add_argument('--keyint', type=int, default=30,
                         help='keyframe interval of the --videos files')
+    parser.add_argument('--audio-source', default='config',
+                        choices=['config', 'sidecar'],
+                        help='sidecar: extract the audio to 16 kHz mono WAVs '
+                        'with tools/data/extract_audio.py first and read '
+                        'those (config: as the config says)')
     parser.add_argument('--profile', type=int, default=0, metavar='N',
                         help='also profile N plain-loop steps: time per '
                         'phase (preprocess, forward, backward, optimizer) '
@@ -455,6 +485,9 @@ def main(argv=None) -> Dict:
         cfg = prepare_cfg(
             args.config, args.data_root, args.batch_size, tmp, args.videos,
             args.keyint, tuple(int(v) for v in args.video_size.split('x')))
+        if args.audio_source == 'sidecar':
+            use_wav_sidecars(cfg, osp.join(tmp, 'audio_wav'),
+                             args.loader_workers)
         dl = cfg.train_dataloader
         ds = DATASETS.build(dl.dataset)
         collate = dl.get('collate_fn', dict(type='pseudo_collate'))

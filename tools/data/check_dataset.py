@@ -165,7 +165,7 @@ def _progress(total: int):
         return tqdm(total=total, unit='file', file=sys.stderr)
     except ImportError:
         from mmengine.utils import ProgressBar
-        return ProgressBar(total)
+        return ProgressBar(total, file=sys.stdout)
 
 
 def scan(tasks: Sequence[Tuple], workers: int) -> List[Dict]:

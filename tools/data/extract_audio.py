@@ -20,6 +20,7 @@ import argparse
 import glob
 import os
 import os.path as osp
+import sys
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -104,10 +105,12 @@ def main(argv=None) -> int:
         os.makedirs(osp.dirname(dst), exist_ok=True)
         tasks.append((osp.join(args.src, rel), dst, args.sample_rate,
                       not args.keep_channels, args.overwrite))
+    # mmengine's default file is sys.stdout as it was at import time
     if args.workers > 1 and len(tasks) > 1:
-        results = track_parallel_progress(_job, tasks, args.workers)
+        results = track_parallel_progress(_job, tasks, args.workers,
+                                          file=sys.stdout)
     else:
-        results = track_progress(_job, tasks)
+        results = track_progress(_job, tasks, file=sys.stdout)
     failures = [r for r in results if r]
     print(f'\n{len(tasks) - len(failures)} / {len(tasks)} files done')
     if failures:
