@@ -139,6 +139,8 @@ def test_truncated_wav_pads_and_flags_the_missing_end(tmp_path):
     reader = open_pcm_wav(cut)
     assert reader is not None and reader.getnframes() == 4 * 16000
     reader.close()
+    # the duration is what the file holds, not what its header promised
+    assert probe_audio_duration(cut) == pytest.approx(2.0, abs=0.01)
     (inside, s0, _), (late, s1, _) = decode_audio_spans(
         cut, [(0.5, 1.0), (1.8, 2.6)])
     (whole, w0, _), = decode_audio_spans(str(path), [(0.5, 1.0)])

@@ -12,7 +12,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import MediaDecodeError, MissingAudioError
-from .wav_reader import open_pcm_wav, read_wav_spans
+from .wav_reader import open_pcm_wav, read_wav_spans, wav_duration
 
 __all__ = [
     'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
@@ -556,7 +556,7 @@ def probe_audio_duration(filename: str) -> float:
     reader = open_pcm_wav(filename)
     if reader is not None:
         with contextlib.closing(reader):
-            return reader.getnframes() / float(reader.getframerate())
+            return wav_duration(reader, filename)
     import av
     try:
         with _open_audio_file(av, filename) as c:

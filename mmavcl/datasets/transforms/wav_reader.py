@@ -17,12 +17,13 @@ The samples equal PyAV's path bit for bit: mono as is, stereo mixed like
 libswresample (``(L + R) / sqrt(2)``), scaled by ``2^-15``.
 """
 import math
+import os
 import wave
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['open_pcm_wav', 'read_wav_spans']
+__all__ = ['open_pcm_wav', 'read_wav_spans', 'wav_duration']
 
 
 def open_pcm_wav(filename: str) -> Optional[wave.Wave_read]:
@@ -40,6 +41,16 @@ def open_pcm_wav(filename: str) -> Optional[wave.Wave_read]:
         reader.close()
         return None
     return reader
+
+
+def wav_duration(reader: wave.Wave_read, filename: str) -> float:
+    """Seconds of samples in the file: the header's length, or what the
+    file's size can hold if that is less (a truncated file, or a header
+    written before its length was known)."""
+    frame_bytes = 2 * reader.getnchannels()
+    frames = min(reader.getnframes(),
+                 os.path.getsize(filename) // frame_bytes)
+    return frames / float(reader.getframerate())
 
 
 def read_wav_spans(reader: wave.Wave_read,
