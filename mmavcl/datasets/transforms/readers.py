@@ -12,7 +12,8 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import MediaDecodeError, MissingAudioError
-from .wav_reader import open_pcm_wav, read_wav_spans, wav_duration
+from .wav_reader import (is_wav_name, open_pcm_wav, read_wav_spans,
+                         wav_duration)
 
 __all__ = [
     'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
@@ -243,7 +244,7 @@ _WAV_PROBE = {'probesize': '32', 'analyzeduration': '0'}
 
 def _open_audio_file(av, filename: str):
     """``av.open(filename)``, with a minimal probe for ``.wav`` names."""
-    if str(filename).lower().endswith('.wav'):
+    if is_wav_name(filename):
         container = av.open(filename, options=dict(_WAV_PROBE))
         if _audio_params_known(container) and container.streams.audio:
             return container

@@ -23,14 +23,18 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ['open_pcm_wav', 'read_wav_spans', 'wav_duration']
+__all__ = ['is_wav_name', 'open_pcm_wav', 'read_wav_spans', 'wav_duration']
+
+
+def is_wav_name(filename: str) -> bool:
+    return str(filename).lower().endswith('.wav')
 
 
 def open_pcm_wav(filename: str) -> Optional[wave.Wave_read]:
     """``filename`` opened with :mod:`wave` when it is a ``.wav`` holding
     16-bit PCM in one or two channels and a declared length; ``None``
     otherwise (the caller then uses PyAV). The caller closes it."""
-    if not str(filename).lower().endswith('.wav'):
+    if not is_wav_name(filename):
         return None
     try:
         reader = wave.open(str(filename), 'rb')
