@@ -1,4 +1,6 @@
 """Decoding on real encoded files: alignment, decode-once, error paths."""
+from typing import List, Tuple
+
 import decord
 import numpy as np
 import pytest
@@ -323,3 +325,88 @@ def test_error_survives_pickling():
     import pickle
     err = pickle.loads(pickle.dumps(MediaDecodeError('a.mp4', 'bad', 'audio')))
     assert (err.filename, err.reason, err.stream) == ('a.mp4', 'bad', 'audio')
+
+
+def _frame_kinds(path: str, fps: float) -> Tuple[List[int], set]:
+    """Display indices of the keyframes and of the frames no other frame
+    refers to, read from the packets themselves: the keyframe flag, and
+    ``nal_ref_idc == 0`` in every H.264 slice NAL unit of the packet (MP4
+    stores NAL units with 4-byte lengths)."""
+    import av
+    keys, nonref = [], set()
+    with av.open(path) as container:
+        stream = container.streams.video[0]
+        tb = float(stream.time_base)
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            index = int(round(packet.pts * tb * fps))
+            data, pos, refs = bytes(packet), 0, []
+            while pos + 4 < len(data):
+                size = int.from_bytes(data[pos:pos + 4], 'big')
+                header = data[pos + 4]
+                if header & 0x1F in (1, 5):  # coded slice (non-IDR, IDR)
+                    refs.append((header >> 5) & 3)
+                pos += 4 + size
+            if refs and not any(refs):
+                nonref.add(index)
+            if packet.is_keyframe:
+                keys.append(index)
+    return sorted(keys), nonref
+
+
+def test_pyav_reader_drops_unreferenced_frames_before_wanted_ones(tmp_path):
+    """Frames shown before the next wanted one that no frame refers to are
+    not decoded; what is returned stays bit-identical."""
+    video = make_av_video(str(tmp_path / 'gop60.mp4'), num_frames=120,
+                          size=(48, 64), keyint=60, audio=False)
+    keys, nonref = _frame_kinds(video['path'], FPS)
+    # the longest run between keyframes (x264 adds some at scene cuts)
+    gap, start = max((b - a, a) for a, b in zip(keys, keys[1:] + [120]))
+    first = start + gap - 2
+    inds = np.array([first, first + 1, 110, 112])
+    run_up = {i for i in nonref if start <= i < first}
+    assert len(run_up) >= 6  # x264 veryfast: 3 B-frames, pyramid
+
+    full = PyAVVideoReader(video['path'], skip_nonref=False)
+    ref = full.get_batch(inds)
+    lean = PyAVVideoReader(video['path'])
+    got = lean.get_batch(inds)
+    np.testing.assert_array_equal(got, ref)
+    np.testing.assert_array_equal(decode_frame_index(got), inds)
+    assert full.num_frames_decoded - lean.num_frames_decoded >= len(run_up)
+    # a second call on the same reader (seek back, skip state reset)
+    np.testing.assert_array_equal(lean.get_batch(inds[::-1]), ref[::-1])
+
+
+def test_pyav_reader_resizes_like_pyav_itself(ts_video):
+    """The reader's one shared swscale context gives what each frame's own
+    ``to_ndarray(width=, height=)`` gives."""
+    import av
+    inds = np.array([7, 0, 63, 64])
+    reader = PyAVVideoReader(ts_video['path'], decode_short_side=24)
+    got = reader.get_batch(inds)
+    with av.open(ts_video['path']) as container:
+        frames = [f.to_ndarray(format='rgb24', width=32, height=24)
+                  for f in container.decode(video=0)]
+    np.testing.assert_array_equal(got, np.stack([frames[i] for i in inds]))
+
+
+def test_pyav_reader_seeks_to_a_keyframe_past_the_last_frame(ts_video):
+    """Frames 3 and a keyframe 30-60 frames on: decoding restarts at that
+    keyframe instead of going through the frames between (the gap is
+    within ``seek_gap``, so only the keyframe index can tell)."""
+    keys, _ = _frame_kinds(ts_video['path'], FPS)
+    reader = PyAVVideoReader(ts_video['path'])
+    assert reader._keyframes().tolist() == keys
+    target = max(k for k in keys if k <= 60)
+    assert target >= 30 and keys[0] == 0
+    frames = reader.get_batch([target, 3])
+    np.testing.assert_array_equal(decode_frame_index(frames), [target, 3])
+    # frames 0-3 and the keyframe, each run plus the decoder's reordering
+    # delay (x264 veryfast: up to 3 B-frames)
+    assert reader.num_frames_decoded <= 4 + 1 + 2 * 4
+    through = PyAVVideoReader(ts_video['path'], skip_nonref=False)
+    through._keys = np.array([0])  # as if the index had only keyframe 0
+    through.get_batch([target, 3])
+    assert through.num_frames_decoded >= target + 1

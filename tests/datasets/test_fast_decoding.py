@@ -294,8 +294,12 @@ def test_cheap_probe_size_and_audio_equal_full_open(tmp_path, ext, vcodec,
     assert np.abs(fresh['audio_wavs'][0]).max() > 0.1
 
 
+@pytest.mark.parametrize('backend', ['decord', 'pyav'])
 def test_one_pyav_open_per_sample_and_container_lifecycle(tone_video,
-                                                          monkeypatch):
+                                                          monkeypatch,
+                                                          backend):
+    """decord: the size probe's container reads the audio; PyAV: the video
+    reader's own container does, after the frames."""
     opened = []
     real_open = av.open
 
@@ -306,20 +310,23 @@ def test_one_pyav_open_per_sample_and_container_lifecycle(tone_video,
 
     monkeypatch.setattr(av, 'open', spy)
     pipe = Compose([TRANSFORMS.build(c) for c in [
-        dict(type='VideoInit', decode_short_side=64),
+        dict(type='VideoInit', backend=backend, decode_short_side=64),
         dict(type='SampleClips', clip_len=4, num_clips=2, audio=True),
         dict(type='DecodeVideoViews'),
         dict(type='DecodeAudioViews'),
         dict(type='PackAVInputs')]])
     out = pipe(dict(filename=tone_video))
     assert len(out['inputs']['audio']) == 2
-    assert len(opened) == 1  # the size probe's container read the audio
+    assert len(opened) == 1  # one container read the audio
     with pytest.raises(Exception):  # ... and was closed
         opened[0].streams.audio[0].duration
-    # audio from elsewhere (or none): the probe container is not kept
-    init = VideoInit(decode_short_side=64)
-    assert 'pyav_container' not in init(
-        dict(filename=tone_video, audio_filename=None))
+    # audio from elsewhere (or none): the container is not kept
+    init = VideoInit(backend=backend, decode_short_side=64)
+    res = init(dict(filename=tone_video, audio_filename=None))
+    assert 'pyav_container' not in res
+    res['video_reader'].close()
+    with pytest.raises(Exception):  # closed by VideoInit or by the reader
+        opened[-1].streams.audio[0].duration
     res = init(dict(filename=tone_video))
     assert 'pyav_container' in res
     # a pipeline without audio decoding: PackAVInputs closes it

@@ -226,3 +226,20 @@ def test_collate_benchmark_prints_its_ratio(capsys):
     assert re.search(r'^av_collate vs pseudo_collate: \d+\.\d+x$', text,
                      re.M), text
     assert out['pseudo_collate'] > 0 and out['av_collate'] > 0
+
+
+def test_pipeline_benchmark_with_the_pyav_backend(capsys, tmp_path):
+    """--video-backend pyav: the mmavcl pipeline decodes with PyAV (the
+    floor stays decord's) and reports the frames PyAV really decoded."""
+    rows = benchmark_pipeline.main(TINY[:5] + ['0'] + TINY[6:] + [
+        '--no-mmaction', '--video-backend', 'pyav', '--pipelines',
+        'ssl_2clip_video', '--video-dir', str(tmp_path)])
+    out = capsys.readouterr().out
+    assert re.search(r'^ssl_2clip_video \(pyav\) \(keyint 8, 0 workers\) vs '
+                     r'decode floor' + RATIO, out, re.M), out
+    files = sorted(str(p) for p in tmp_path.glob('*.mp4'))
+    pipeline = benchmark_pipeline._load_pipeline('ssl_2clip_video')
+    plan = benchmark_pipeline.make_plan(pipeline, files, 2, 0)
+    assert rows[0]['mmavcl_frames'] == \
+        benchmark_pipeline.pyav_frames_decoded(plan)
+    assert 0 < rows[0]['mmavcl_frames'] <= rows[0]['ref_frames'] + 4

@@ -35,7 +35,8 @@ augmentation on the device (``AVDataPreprocessor``), so neither side does it.
 Output: one line per comparison, ``<pipeline> vs <reference>: <ratio>x``
 (ratio = mmavcl samples/s / reference samples/s) for 0 and N workers, plus
 a table of samples/s and frames decoded per sample (keyframe to last needed
-frame, summed over passes).
+frame, summed over passes; for mmavcl's PyAV reader, what it really decoded:
+it drops the unreferenced frames it will not return).
 
     python tools/analysis/benchmark_pipeline.py [--num-videos 4] [--iters 24]
         [--workers 2] [--keyints 30 250] [--pipelines ssl_2clip_av vclr ...]
@@ -43,6 +44,8 @@ frame, summed over passes).
         # audio from 16 kHz mono WAVs made by tools/data/extract_audio.py
     python tools/analysis/benchmark_pipeline.py ... --reencode 128 16
         # + tools/data/reencode_videos.py's speed-up on the same videos
+    python tools/analysis/benchmark_pipeline.py ... --video-backend decord
+        # mmavcl's pipelines with decord instead of their configs' PyAV
     python tools/analysis/benchmark_pipeline.py --memory   # see
         tools/analysis/benchmark_memory.py
 """
@@ -177,6 +180,20 @@ def _find(pipeline: List[dict], type_name: str) -> Optional[dict]:
         if t.get('type') == type_name:
             return t
     return None
+
+
+def pyav_frames_decoded(plan: List[dict]) -> float:
+    """Mean frames the PyAV reader really decodes per sample: fewer than
+    keyframe-to-last-frame, as it drops unreferenced frames it will not
+    return (``PyAVVideoReader(skip_nonref=True)``)."""
+    from mmavcl.datasets.transforms import PyAVVideoReader
+    counts = []
+    for p in plan:
+        reader = PyAVVideoReader(p['filename'], num_threads=1)
+        reader.get_batch(np.unique(np.concatenate(p['views'])))
+        counts.append(reader.num_frames_decoded)
+        reader.close()
+    return float(np.mean(counts))
 
 
 def make_plan(pipeline: List[dict], files: List[str], iters: int,
@@ -476,11 +493,14 @@ def run_pipeline(name: str, files: List[str], keyint: int, args,
     containers, or from ``audio_dir``'s WAV sidecars)."""
     mma_modes = PIPELINES[name][1]
     pipeline = _load_pipeline(name)
+    init = _find(pipeline, 'VideoInit') or {}
+    if args.video_backend:
+        init['backend'] = args.video_backend
+        name += f' ({args.video_backend})'
     if not _find(pipeline, 'DecodeAudioViews'):
         audio_dir = None
     elif audio_dir:
         name += ' (wav sidecar)'
-    init = _find(pipeline, 'VideoInit') or {}
     crop = _find(pipeline, 'RandomResizedCropViews') or {}
     plan = make_plan(pipeline, files, args.iters, args.seed, audio_dir)
     resize_on_decode = bool(init.get('decode_size')
@@ -501,6 +521,8 @@ def run_pipeline(name: str, files: List[str], keyint: int, args,
                            for p in plan]),
     }
     decoded[FLOOR] = decoded[FLOOR_AV] = decoded['mmavcl']
+    if init.get('backend') == 'pyav':
+        decoded['mmavcl'] = pyav_frames_decoded(plan)
     if mma_reason is None:
         for mode in mma_modes:
             lens = {len(v) for v in plan[0]['views']}
@@ -629,6 +651,11 @@ def parse_args(argv=None):
                         '(default: a temporary folder)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--no-mmaction', action='store_true')
+    parser.add_argument('--video-backend', choices=['decord', 'pyav'],
+                        help='override the VideoInit backend of the mmavcl '
+                        'pipelines (default: their config\'s, PyAV for the '
+                        'K400 ones; the decode floor and MMAction2 always '
+                        'use decord)')
     parser.add_argument('--audio-source', default='container',
                         choices=['container', 'sidecar'],
                         help='sidecar: first extract each video\'s audio '

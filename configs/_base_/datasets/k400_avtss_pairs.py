@@ -12,7 +12,10 @@ clip_len, crop_size, sample_rate = 16, 112, 16000
 audio_duration = 0.64
 
 train_pipeline = [
-    dict(type='VideoInit', num_threads=1, decode_short_side=128),
+    # PyAV rather than decord: it skips the unreferenced frames it will
+    # not return (docs/benchmarks.md, "PyAV reader")
+    dict(type='VideoInit', backend='pyav', num_threads=1,
+         decode_short_side=128),
     dict(type='SampleTemporalPairs', clip_len=clip_len, num_clips=2,
          speeds=(1, 2, 4, 8), reverse_prob=0.5,
          relation_probs=(1 / 3, 1 / 3, 1 / 3), audio=True,

@@ -13,7 +13,10 @@ ann_file_train = 'kinetics400_train_list_videos.txt'
 num_segments, crop_size = 3, 224
 
 train_pipeline = [
-    dict(type='VideoInit', num_threads=1, decode_short_side=256),
+    # PyAV rather than decord: it skips the unreferenced frames it will
+    # not return (docs/benchmarks.md, "PyAV reader")
+    dict(type='VideoInit', backend='pyav', num_threads=1,
+         decode_short_side=256),
     dict(type='SampleSegments', num_segments=num_segments, clip_len=1,
          num_frames=300, shuffle_prob=0.5, anchor_views=True),
     dict(type='DecodeVideoViews'),

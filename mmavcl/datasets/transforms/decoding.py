@@ -9,7 +9,7 @@ from mmcv.transforms import BaseTransform
 
 from mmavcl.registry import TRANSFORMS
 from ..errors import MediaDecodeError, MissingAudioError
-from .readers import (DecordVideoReader, build_video_reader,
+from .readers import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                       decode_audio_spans, decode_with_fallback, open_media,
                       probe_audio_duration, probe_frame_size, resample)
 
@@ -47,11 +47,14 @@ class VideoInit(BaseTransform):
     ``source_shape`` ``(H, W)`` of the frames the reader will return (set by
     :class:`DecodeVideoViews` when the backend cannot tell it before
     decoding), ``orig_shape`` (size stored in the file, when known),
-    ``pyav_container`` (only when the size was probed and the audio is in
-    the same file; see below).
+    ``pyav_container`` (when the audio is in the same file and PyAV opened
+    it: to read the size, or as the video backend; see below).
 
     Args:
-        backend: ``'decord'`` (default) or ``'pyav'``.
+        backend: ``'decord'`` (default) or ``'pyav'``. PyAV decodes fewer
+            frames for sparse views (it drops unreferenced frames that are
+            not returned) and was faster on every shipped K400 pipeline,
+            which use it (``docs/benchmarks.md``, "PyAV reader").
         num_threads: Decoder threads.
         decode_size: ``(W, H)`` resize-on-decode.
         decode_short_side: Resize-on-decode to this short side (keeps the
@@ -77,7 +80,8 @@ class VideoInit(BaseTransform):
     (:func:`~.readers.open_media`: keyframes only while FFmpeg probes). When
     the sample's audio comes from the same file, that container is kept as
     ``results['pyav_container']`` for :class:`DecodeAudioViews`, so the file
-    is opened by PyAV once per sample, not twice.
+    is opened by PyAV once per sample, not twice. The PyAV backend lends
+    its own container the same way.
     """
 
     def __init__(self,
@@ -182,6 +186,11 @@ class VideoInit(BaseTransform):
             raise MediaDecodeError(
                 filename, f'{reader.num_frames} frame(s), fewer than '
                 f'min_frames={self.min_frames}')
+        if isinstance(reader, PyAVVideoReader) and \
+                CONTAINER_KEY not in results and \
+                results.get('audio_filename', filename) == filename:
+            # the audio decodes from the reader's container: one open
+            results[CONTAINER_KEY] = reader.lend_container()
         results['vfr'] = bool(reader.vfr)
         results['video_reader'] = reader
         results['total_frames'] = reader.num_frames

@@ -7,7 +7,7 @@ file; nothing here returns zeros for frames or samples it could not read.
 import contextlib
 import math
 import wave
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -351,12 +351,15 @@ def _short(err: BaseException, limit: int = 300) -> str:
 
 
 class PyAVVideoReader(BaseVideoReader):
-    """PyAV reader for files decord cannot read; same interface.
+    """PyAV reader: the same interface as decord's, and files decord cannot
+    read.
 
     Frames are located by presentation time: frame ``i`` is the one whose
     timestamp rounds to ``i / fps`` after the stream start. Indices are
-    decoded in sorted order with a seek whenever the next wanted index lies
-    more than ``seek_gap`` frames ahead. AVI files carry no presentation
+    decoded in sorted order with a seek whenever a keyframe of the
+    container's index lies between the last decoded frame and the next
+    wanted one (decoding restarts there), or that one lies more than
+    ``seek_gap`` frames ahead. AVI files carry no presentation
     times, so there frames are counted from the start. When the header
     gives no frame count (MKV/WebM) or an unreliable one (AVI), the
     packets are counted once at open (demux only, no decoding).
@@ -367,7 +370,16 @@ class PyAVVideoReader(BaseVideoReader):
             (``thread_type='AUTO'``) roughly doubles speed.
         decode_size: ``(W, H)`` to resize to (swscale, bilinear-area).
         decode_short_side: Resize so the short side has this length.
-        seek_gap: Seek instead of decoding through gaps larger than this.
+        seek_gap: Seek instead of decoding through gaps larger than this
+            (when the container has no keyframe index).
+        skip_nonref: Let the decoder drop the frames no other frame refers
+            to (FFmpeg's ``skip_frame='NONREF'``) among those shown before
+            the next wanted frame: the run-up from the keyframe and the gaps
+            between wanted frames. What is returned does not change; with
+            x264's defaults about a third of the frames decoded for a
+            sparse clip are dropped (see ``docs/benchmarks.md``).
+
+    ``num_frames_decoded`` counts the frames the decoder has returned.
     """
 
     def __init__(self,
@@ -375,14 +387,20 @@ class PyAVVideoReader(BaseVideoReader):
                  num_threads: int = 0,
                  decode_size: Optional[Tuple[int, int]] = None,
                  decode_short_side: Optional[int] = None,
-                 seek_gap: int = 64) -> None:
+                 seek_gap: int = 64,
+                 skip_nonref: bool = True) -> None:
         super().__init__()
         import av
         self.filename = filename
         self.seek_gap = seek_gap
+        self.skip_nonref = skip_nonref
+        self.num_frames_decoded = 0
+        self._reformatter = av.video.reformatter.VideoReformatter()
+        self._keys: Optional[np.ndarray] = None
+        self._owns_container = True
         self.num_threads = num_threads
         try:
-            self._container = av.open(filename)
+            self._container = open_media(filename)
             if not self._container.streams.video:
                 raise MediaDecodeError(filename, 'no video stream')
             stream = self._container.streams.video[0]
@@ -426,14 +444,57 @@ class PyAVVideoReader(BaseVideoReader):
                                   decode_short_side) or self.orig_shape
 
     def _index(self, frame) -> int:
-        pts = frame.pts if frame.pts is not None else 0
+        return self._pts_index(frame.pts if frame.pts is not None else 0)
+
+    def _pts_index(self, pts: int) -> int:
         return int(round((pts - self._start) * self._tb * self.fps))
 
+    def _keyframes(self) -> np.ndarray:
+        """Display indices of the keyframes in the container's index (MP4
+        ``stss``, MKV cues once read); empty when it has none. The index
+        holds decode times: counted from the first keyframe's they are
+        display indices when every keyframe has the same decode delay
+        (x264's), and off by a frame or two otherwise, which only moves a
+        seek decision."""
+        if self._keys is None or not len(self._keys):
+            stamps = [e.timestamp for e in self._stream.index_entries
+                      if e.is_keyframe]
+            self._keys = np.round(
+                (np.asarray(stamps, np.float64) - (stamps[0] if stamps else 0))
+                * self._tb * self.fps).astype(np.int64)
+        return self._keys
+
+    def _seek_pays(self, idx: int, target: int) -> bool:
+        """Seek rather than decode on from frame ``idx`` to ``target``."""
+        if target - idx > self.seek_gap:
+            return True
+        keys = self._keyframes()
+        k = int(np.searchsorted(keys, target, side='right'))
+        # a seek restarts at keys[k - 1], the last keyframe <= target
+        return k > 0 and keys[k - 1] > idx + 1
+
+    def _frames(self, next_wanted: Callable[[], int]) -> Iterator:
+        """Frames decoded from the current position. A packet shown before
+        ``next_wanted()`` cannot be returned (frames are returned from the
+        wanted index on, and that index only grows), so a non-reference one
+        need not be decoded at all."""
+        ctx = self._stream.codec_context
+        for packet in self._container.demux(self._stream):
+            if self.skip_nonref:
+                early = packet.pts is not None and \
+                    self._pts_index(packet.pts) < next_wanted()
+                ctx.skip_frame = 'NONREF' if early else 'DEFAULT'
+            for frame in packet.decode():
+                self.num_frames_decoded += 1
+                yield frame
+
     def _to_array(self, frame) -> np.ndarray:
+        # one reformatter (swscale context) for every frame: each frame's
+        # own would build a new context per call, which cost 3-4x the
+        # conversion itself at 340x256 -> 170x128 (0.6 vs 0.15 ms here)
         h, w = self.shape
-        if (h, w) != self.orig_shape:
-            return frame.to_ndarray(format='rgb24', width=w, height=h)
-        return frame.to_ndarray(format='rgb24')
+        return self._reformatter.reformat(
+            frame, width=w, height=h, format='rgb24').to_ndarray()
 
     def get_batch(self, inds: Sequence[int]) -> np.ndarray:
         inds = np.asarray(inds, dtype=np.int64).reshape(-1)
@@ -451,7 +512,7 @@ class PyAVVideoReader(BaseVideoReader):
                 self._container.seek(
                     max(ts, self._start), stream=self._stream, backward=True)
                 last = None
-                for frame in self._container.decode(self._stream):
+                for frame in self._frames(lambda: target):
                     idx = self._index(frame)
                     if idx < target:
                         continue
@@ -461,7 +522,8 @@ class PyAVVideoReader(BaseVideoReader):
                     while pos < len(want) and want[pos] <= idx:
                         got[int(want[pos])] = self._to_array(frame)
                         pos += 1
-                    if pos >= len(want) or want[pos] - idx > self.seek_gap:
+                    if pos >= len(want) or self._seek_pays(idx,
+                                                           int(want[pos])):
                         break
                     target = int(want[pos])
                 else:
@@ -483,6 +545,8 @@ class PyAVVideoReader(BaseVideoReader):
             raise
         except Exception as err:
             raise MediaDecodeError(self.filename, _short(err)) from err
+        finally:
+            self._stream.codec_context.skip_frame = 'DEFAULT'
         return np.stack([got[int(i)] for i in inds])
 
     def _get_by_count(self, inds: np.ndarray,
@@ -506,9 +570,16 @@ class PyAVVideoReader(BaseVideoReader):
                 f'of {self.num_frames}')
         return np.stack([got[int(i)] for i in inds])
 
+    def lend_container(self):
+        """The open container, for the audio of the same file; whoever
+        takes it closes it (:meth:`close` then leaves it open)."""
+        self._owns_container = False
+        return self._container
+
     def close(self) -> None:
         if getattr(self, '_container', None) is not None:
-            self._container.close()
+            if self._owns_container:
+                self._container.close()
             self._container = None
 
 
