@@ -1,0 +1,41 @@
+"""tools/analysis/gpu_report.sh stays runnable on a GPU machine: its
+benchmark commands name existing configs and flags the benchmark accepts
+(checked through the benchmark's own parser, in the script's dry run)."""
+import os
+import os.path as osp
+import shlex
+import subprocess
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'gpu_report.sh')
+sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+import benchmark_train  # noqa: E402
+
+
+def test_gpu_report_commands_parse(tmp_path):
+    out = subprocess.run(
+        ['bash', SCRIPT, str(tmp_path / 'report')], cwd=ROOT, check=True,
+        capture_output=True, text=True,
+        env=dict(os.environ, DRY_RUN='1', PYTHON='python3')).stdout
+    steps = dict(line.split(': ', 1) for line in out.splitlines())
+    assert list(steps)[0] == 'bf16_170x128'  # the issue's target row first
+    assert not (tmp_path / 'report' / 'summary.txt').exists()
+    benches = 0
+    for name, cmd in steps.items():
+        argv = shlex.split(cmd)
+        if 'tools/analysis/benchmark_train.py' in argv:
+            args = benchmark_train.parse_args(
+                argv[argv.index('tools/analysis/benchmark_train.py') + 1:])
+            assert osp.isfile(osp.join(ROOT, args.config)), name
+            assert args.device == 'cuda' and args.loader_workers == 8
+            assert args.data_bound_iters > 0 and args.videos > 0
+            assert args.precision in name
+            benches += 1
+        else:
+            assert 'MMAVCL_TEST_CUDA=1' in argv, cmd
+            pytest_args = argv[argv.index('pytest'):]
+            assert pytest_args[:3] == ['pytest', '-m', 'cuda'], cmd
+    assert benches == 5
+    assert 'OMP_NUM_THREADS=1' in steps['bf16_170x128_omp1']
+    assert '--profile' in steps['bf16_170x128']

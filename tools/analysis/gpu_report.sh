@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The GPU half of docs/benchmarks.md ("On a GPU") in one command: the
+# data-bound training rows of the issue-8 target (R3D-18 16x112^2, 8 loader
+# workers, GPU busy), a profile of the step, then the CUDA tests.
+#
+#   bash tools/analysis/gpu_report.sh [OUT_DIR]        # default work_dirs/gpu_report
+#
+# Environment: PYTHON (python), WORKERS (8), DATA (/tmp/mmavcl_gpu_videos:
+# generated videos, reused between runs), DRY_RUN=1 (print the commands).
+# Each step's output goes to OUT_DIR/<step>.log as it runs, and its result
+# lines (ratios, GPU busy, waiting time, profile phases) to
+# OUT_DIR/summary.txt, so a run cut short still leaves what it measured.
+# Steps run most important first; a failed step does not stop the others.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+
+OUT=${1:-work_dirs/gpu_report}
+PY=${PYTHON:-python}
+WORKERS=${WORKERS:-8}
+DATA=${DATA:-/tmp/mmavcl_gpu_videos}
+CFG=configs/baselines/moco_r3d-18_8xb32-16x2x2-200e_k400.py
+BENCH="tools/analysis/benchmark_train.py $CFG --device cuda --iters 20 \
+--rounds 2 --loader-batches 20 --data-bound-iters 40 --videos 16 \
+--loader-workers $WORKERS"
+SMALL="--video-size 170x128 --keyint 16 --data-root $DATA/170x128_g16"
+LARGE="--keyint 30 --data-root $DATA/340x256_g30"
+
+mkdir -p "$OUT"
+
+step() {  # step NAME COMMAND...
+    local name=$1
+    shift
+    if [ "${DRY_RUN:-0}" = 1 ]; then
+        echo "$name: $*"
+        return
+    fi
+    echo "== $name: $*" >>"$OUT/summary.txt"
+    local start=$SECONDS
+    "$@" >"$OUT/$name.log" 2>&1
+    local rc=$?
+    grep -E 'it/s| vs |busy|waiting for|ms per step|passed|failed|Error' \
+        "$OUT/$name.log" | tail -n 40 >>"$OUT/summary.txt"
+    echo "   rc=$rc, $((SECONDS - start)) s" >>"$OUT/summary.txt"
+}
+
+if [ "${DRY_RUN:-0}" != 1 ]; then
+    : >"$OUT/summary.txt"
+    { nvidia-smi || true; nproc; "$PY" -c 'import torch; print(torch.__version__)'; } \
+        >"$OUT/machine.txt" 2>&1
+fi
+
+# the target row: files as tools/data/reencode_videos.py --short-side 128
+# --keyint 16 writes them, bf16, with a profile of where the step goes
+step bf16_170x128 env "$PY" $BENCH --precision bf16 $SMALL --profile 10
+# what torchrun sets for a multi-GPU launch, against the default above
+step bf16_170x128_omp1 env OMP_NUM_THREADS=1 "$PY" $BENCH --precision bf16 $SMALL
+# Kinetics-size files; then their audio read from WAV sidecars
+step bf16_340x256 env "$PY" $BENCH --precision bf16 $LARGE
+step bf16_340x256_sidecar env "$PY" $BENCH --precision bf16 $LARGE --audio-source sidecar
+step fp32_170x128 env "$PY" $BENCH --precision fp32 $SMALL
+step cuda_tests env MMAVCL_TEST_CUDA=1 "$PY" -m pytest -m cuda tests -q -p no:cacheprovider
