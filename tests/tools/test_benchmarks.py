@@ -208,6 +208,7 @@ def test_memory_benchmark_reports_index_and_workers(capsys):
                      re.M), text
     assert re.search(r'^worker 0 RSS: \d+ MB .* -> \d+ MB', text, re.M), text
     assert 'index target' in text and 'worker RSS target' in text
+    assert 'pyav video reader' in text  # the K400 configs' reader
     assert out['index']['lines'] == 20000
     assert out['index']['peak_increase_mb'] >= 0
     assert set(out['workers']['rss_last']) == {0}

@@ -8,9 +8,10 @@
 2. **Workers**: a DataLoader with ``--workers`` workers, shuffling over a
    ``--worker-lines``-line list (every line points at one of a few small
    generated H.264 + AAC videos) through a real two-clip audio-visual
-   pipeline for ``--worker-iters`` batches of one sample. Each worker's RSS
-   (``/proc/<pid>/status`` VmRSS) is read after ``--warmup`` iterations and
-   at the end. Target: flat within +-10 %.
+   pipeline (``--video-backend``, default the PyAV reader of the K400
+   training configs) for ``--worker-iters`` batches of one sample. Each
+   worker's RSS (``/proc/<pid>/status`` VmRSS) is read after ``--warmup``
+   iterations and at the end. Target: flat within +-10 %.
 
     python tools/analysis/benchmark_memory.py [--index-lines 1000000]
         [--workers 2] [--worker-iters 1000]
@@ -120,7 +121,7 @@ class _Worker:
 
 
 def measure_workers(workers: int, iters: int, warmup: int, lines: int,
-                    work_dir: str) -> Dict:
+                    work_dir: str, backend: str = 'pyav') -> Dict:
     import multiprocessing as mp
 
     from torch.utils.data import DataLoader
@@ -137,7 +138,7 @@ def measure_workers(workers: int, iters: int, warmup: int, lines: int,
     with open(ann, 'w') as f:
         f.writelines(f'v{i % 4}.mp4\n' for i in range(lines))
     pipeline = [
-        dict(type='VideoInit', num_threads=1),
+        dict(type='VideoInit', backend=backend, num_threads=1),
         dict(type='SampleClips', clip_len=8, frame_interval=2, num_clips=2,
              mode='random', audio=True),
         dict(type='DecodeVideoViews'),
@@ -187,6 +188,10 @@ def parse_args(argv=None):
                         help='iterations before the first RSS reading')
     parser.add_argument('--worker-lines', type=int, default=100_000,
                         help='annotation lines behind the worker test')
+    parser.add_argument('--video-backend', default='pyav',
+                        choices=['pyav', 'decord'],
+                        help='VideoInit backend of the worker test (pyav: '
+                        'what the K400 training configs use)')
     return parser.parse_args(argv)
 
 
@@ -209,7 +214,7 @@ def main(argv=None) -> Dict:
         if args.workers:
             r = measure_workers(args.workers, args.worker_iters,
                                 min(args.warmup, args.worker_iters),
-                                args.worker_lines, tmp)
+                                args.worker_lines, tmp, args.video_backend)
             out['workers'] = r
             for w in sorted(r['rss_last']):
                 a = r['rss_first'].get(w, float('nan'))
@@ -220,7 +225,8 @@ def main(argv=None) -> Dict:
             flat = all(abs(c) <= 10 for c in r['change_pct'].values())
             print(f'worker RSS target (flat within +-10 %): '
                   f'{"met" if flat else "MISSED"} '
-                  f'({r["iters"]} iterations in {r["seconds"]:.1f} s)')
+                  f'({r["iters"]} iterations in {r["seconds"]:.1f} s, '
+                  f'{args.video_backend} video reader)')
     return out
 
 
