@@ -375,7 +375,7 @@ def test_pyav_reader_drops_unreferenced_frames_before_wanted_ones(tmp_path):
     np.testing.assert_array_equal(got, ref)
     np.testing.assert_array_equal(decode_frame_index(got), inds)
     assert full.num_frames_decoded - lean.num_frames_decoded >= len(run_up)
-    # a second call on the same reader (seek back, skip state reset)
+    # a second call on the same reader (seek back from where it stopped)
     np.testing.assert_array_equal(lean.get_batch(inds[::-1]), ref[::-1])
 
 

@@ -337,6 +337,38 @@ def test_one_pyav_open_per_sample_and_container_lifecycle(tone_video,
         opened[-1].streams.audio[0].duration
 
 
+def test_pyav_backend_decoding_the_audio_first(tone_video, monkeypatch):
+    """A pipeline that decodes the audio before the frames: the container
+    the PyAV reader lent goes back to it instead of being closed under it,
+    and both come out as in the usual order."""
+    opened = []
+    real_open = av.open
+
+    def spy(*args, **kwargs):
+        opened.append(real_open(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(av, 'open', spy)
+
+    def run(*decoders):
+        np.random.seed(3)
+        return Compose([TRANSFORMS.build(c) for c in [
+            dict(type='VideoInit', backend='pyav', decode_short_side=64),
+            dict(type='SampleClips', clip_len=4, num_clips=2, audio=True),
+            *decoders,
+            dict(type='PackAVInputs')]])(dict(filename=tone_video))
+
+    usual = run(dict(type='DecodeVideoViews'), dict(type='DecodeAudioViews'))
+    swapped = run(dict(type='DecodeAudioViews'), dict(type='DecodeVideoViews'))
+    assert len(opened) == 2  # one open per sample
+    for key in ('video', 'audio'):
+        assert len(usual['inputs'][key]) == 2
+        for a, b in zip(usual['inputs'][key], swapped['inputs'][key]):
+            assert torch.equal(a, b)
+    with pytest.raises(Exception):  # closed by the reader after the frames
+        opened[-1].streams.audio[0].duration
+
+
 def test_views_never_share_pixels_and_lazy_flip_packs_mirrored(tmp_path):
     info = make_av_video(str(tmp_path / 'ts.mp4'), num_frames=40,
                          size=(32, 48), audio=False)

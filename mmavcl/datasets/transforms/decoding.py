@@ -19,11 +19,21 @@ from .readers import (DecordVideoReader, PyAVVideoReader, build_video_reader,
 CONTAINER_KEY = 'pyav_container'
 
 
+def release_container(results: Dict, container) -> None:
+    """Close ``container``, unless the PyAV video reader in ``results``
+    lent it and has not decoded yet (a pipeline that decodes the audio
+    first): that reader then takes it back and closes it itself."""
+    reader = results.get('video_reader')
+    if isinstance(reader, PyAVVideoReader) and reader.reclaim(container):
+        return
+    container.close()
+
+
 def close_container(results: Dict) -> None:
-    """Close and remove the shared PyAV container, if any."""
+    """Close (or give back) and remove the shared PyAV container, if any."""
     container = results.pop(CONTAINER_KEY, None)
     if container is not None:
-        container.close()
+        release_container(results, container)
 
 
 def _reader_backend(reader) -> str:
@@ -507,7 +517,7 @@ class DecodeAudioViews(BaseTransform):
             return self._transform(results, container)
         finally:
             if container is not None:
-                container.close()
+                release_container(results, container)
 
     def _transform(self, results: Dict, container) -> Dict:
         views: List[dict] = results.get('audio_views', [])
@@ -538,7 +548,7 @@ class DecodeAudioViews(BaseTransform):
                     filename, groups, container=container, fallback_rate=sr)
             finally:
                 if container is not None:
-                    container.close()
+                    release_container(results, container)
         except MissingAudioError:
             if self.on_missing_audio != 'silence':
                 raise

@@ -376,8 +376,9 @@ class PyAVVideoReader(BaseVideoReader):
             to (FFmpeg's ``skip_frame='NONREF'``) among those shown before
             the next wanted frame: the run-up from the keyframe and the gaps
             between wanted frames. What is returned does not change; with
-            x264's defaults about a third of the frames decoded for a
-            sparse clip are dropped (see ``docs/benchmarks.md``).
+            x264's defaults, 20-35 % of the frames decoded for a two-clip
+            sample were dropped (keyframe interval 30-250; see
+            ``docs/benchmarks.md``).
 
     ``num_frames_decoded`` counts the frames the decoder has returned.
     """
@@ -545,8 +546,6 @@ class PyAVVideoReader(BaseVideoReader):
             raise
         except Exception as err:
             raise MediaDecodeError(self.filename, _short(err)) from err
-        finally:
-            self._stream.codec_context.skip_frame = 'DEFAULT'
         return np.stack([got[int(i)] for i in inds])
 
     def _get_by_count(self, inds: np.ndarray,
@@ -572,9 +571,18 @@ class PyAVVideoReader(BaseVideoReader):
 
     def lend_container(self):
         """The open container, for the audio of the same file; whoever
-        takes it closes it (:meth:`close` then leaves it open)."""
+        takes it closes it (:meth:`close` then leaves it open), or gives it
+        back with :meth:`reclaim`."""
         self._owns_container = False
         return self._container
+
+    def reclaim(self, container) -> bool:
+        """Take back a lent ``container`` (:meth:`close` closes it again);
+        False when it is not this reader's open container."""
+        if self._container is None or container is not self._container:
+            return False
+        self._owns_container = True
+        return True
 
     def close(self) -> None:
         if getattr(self, '_container', None) is not None:
