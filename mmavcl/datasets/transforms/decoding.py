@@ -63,8 +63,9 @@ class VideoInit(BaseTransform):
     Args:
         backend: ``'decord'`` (default) or ``'pyav'``. PyAV decodes fewer
             frames for sparse views (it drops unreferenced frames that are
-            not returned) and was faster on every shipped K400 pipeline,
-            which use it (``docs/benchmarks.md``, "PyAV reader").
+            not returned) and was 1.13-1.44x faster on the shipped K400
+            pipelines, which use it (``docs/benchmarks.md``, "PyAV
+            reader").
         num_threads: Decoder threads.
         decode_size: ``(W, H)`` resize-on-decode.
         decode_short_side: Resize-on-decode to this short side (keeps the
