@@ -110,7 +110,8 @@ def media(tmp_path_factory):
 
 def _pipeline(audio=True, **kw):
     return [
-        dict(type='VideoInit', min_frames=kw.get('min_frames', 1),
+        dict(type='VideoInit', backend=kw.get('backend', 'decord'),
+             min_frames=kw.get('min_frames', 1),
              max_pixels=kw.get('max_pixels')),
         dict(type='SampleClips', clip_len=8, num_clips=2, mode='linspace',
              audio=audio),
@@ -127,7 +128,8 @@ def _dataset(media, tmp_path, names, **kw):
     ann.write_text(''.join(f'{osp.basename(media[n])} {i}\n'
                            for i, n in enumerate(names)))
     pipe_kw = {k: kw.pop(k) for k in list(kw) if k in (
-        'min_frames', 'max_pixels', 'on_missing_audio', 'max_pad_ratio')}
+        'min_frames', 'max_pixels', 'on_missing_audio', 'max_pad_ratio',
+        'backend')}
     return AVVideoDataset(str(ann), data_prefix=dict(video=media['root']),
                           pipeline=_pipeline(**pipe_kw), **kw)
 
@@ -150,9 +152,12 @@ CASES = [
 ]
 
 
+# decord (with its PyAV fallback) and PyAV alone (the K400 configs)
+@pytest.mark.parametrize('backend', ['decord', 'pyav'])
 @pytest.mark.parametrize('case,kw,reason', CASES, ids=[c[0] for c in CASES])
-def test_raise_names_file_and_reason(media, tmp_path, case, kw, reason):
-    ds = _dataset(media, tmp_path, [case, 'good0'], **kw)
+def test_raise_names_file_and_reason(media, tmp_path, case, kw, reason,
+                                     backend):
+    ds = _dataset(media, tmp_path, [case, 'good0'], backend=backend, **kw)
     with pytest.raises(MediaDecodeError) as info:
         ds[0]
     assert info.value.filename == media[case]
