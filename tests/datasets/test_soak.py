@@ -46,14 +46,15 @@ def _rss_kb(pid: int) -> int:
 
 @pytest.mark.skipif(not osp.exists('/proc/self/status'),
                     reason='reads RSS from /proc (Linux)')
-def test_worker_rss_stays_flat(tmp_path):
-    out = subprocess.run([sys.executable, __file__, str(tmp_path)],
+@pytest.mark.parametrize('backend', ['decord', 'pyav'])
+def test_worker_rss_stays_flat(tmp_path, backend):
+    out = subprocess.run([sys.executable, __file__, str(tmp_path), backend],
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-4000:]
     res = json.loads(out.stdout.strip().splitlines()[-1])
     mid, end = res['mid'], res['end']
     growth = [(e - m) / m for m, e in zip(mid, end)]
-    print(f'\nsoak: {ITERS} iterations x {BATCH} samples in '
+    print(f'\nsoak ({backend}): {ITERS} iterations x {BATCH} samples in '
           f'{res["secs"]:.1f} s; worker RSS at iteration {res["mark"]}: '
           f'{[m // 1024 for m in mid]} MiB, at the end: '
           f'{[e // 1024 for e in end]} MiB, growth '
@@ -64,7 +65,7 @@ def test_worker_rss_stays_flat(tmp_path):
     assert max(growth) < MAX_GROWTH, (mid, end)
 
 
-def soak(tmp_path) -> dict:
+def soak(tmp_path, backend: str = 'decord') -> dict:
     """The soak itself: worker RSS at the mark and at the end."""
     import pathlib
     tmp_path = pathlib.Path(tmp_path)
@@ -83,7 +84,7 @@ def soak(tmp_path) -> dict:
         str(ann), data_prefix=dict(video=str(root)),
         bad_sample_policy='skip',
         pipeline=[
-            dict(type='VideoInit'),
+            dict(type='VideoInit', backend=backend),
             dict(type='SampleClips', clip_len=8, frame_interval=2,
                  num_clips=2, audio=True),
             dict(type='DecodeVideoViews'),
@@ -117,4 +118,4 @@ def soak(tmp_path) -> dict:
 
 
 if __name__ == '__main__':
-    print(json.dumps(soak(sys.argv[1])))
+    print(json.dumps(soak(*sys.argv[1:3])))
