@@ -294,21 +294,25 @@ def test_cheap_probe_size_and_audio_equal_full_open(tmp_path, ext, vcodec,
     assert np.abs(fresh['audio_wavs'][0]).max() > 0.1
 
 
-@pytest.mark.parametrize('backend', ['decord', 'pyav'])
-def test_one_pyav_open_per_sample_and_container_lifecycle(tone_video,
-                                                          monkeypatch,
-                                                          backend):
-    """decord: the size probe's container reads the audio; PyAV: the video
-    reader's own container does, after the frames."""
-    opened = []
+@pytest.fixture
+def opened(monkeypatch):
+    """Every container ``av.open`` returns from now on, in order."""
+    containers = []
     real_open = av.open
 
     def spy(*args, **kwargs):
-        c = real_open(*args, **kwargs)
-        opened.append(c)
-        return c
+        containers.append(real_open(*args, **kwargs))
+        return containers[-1]
 
     monkeypatch.setattr(av, 'open', spy)
+    return containers
+
+
+@pytest.mark.parametrize('backend', ['decord', 'pyav'])
+def test_one_pyav_open_per_sample_and_container_lifecycle(tone_video, opened,
+                                                          backend):
+    """decord: the size probe's container reads the audio; PyAV: the video
+    reader's own container does, after the frames."""
     pipe = Compose([TRANSFORMS.build(c) for c in [
         dict(type='VideoInit', backend=backend, decode_short_side=64),
         dict(type='SampleClips', clip_len=4, num_clips=2, audio=True),
@@ -337,18 +341,10 @@ def test_one_pyav_open_per_sample_and_container_lifecycle(tone_video,
         opened[-1].streams.audio[0].duration
 
 
-def test_pyav_backend_decoding_the_audio_first(tone_video, monkeypatch):
+def test_pyav_backend_decoding_the_audio_first(tone_video, opened):
     """A pipeline that decodes the audio before the frames: the container
     the PyAV reader lent goes back to it instead of being closed under it,
     and both come out as in the usual order."""
-    opened = []
-    real_open = av.open
-
-    def spy(*args, **kwargs):
-        opened.append(real_open(*args, **kwargs))
-        return opened[-1]
-
-    monkeypatch.setattr(av, 'open', spy)
 
     def run(*decoders):
         np.random.seed(3)

@@ -36,6 +36,11 @@ def close_container(results: Dict) -> None:
         release_container(results, container)
 
 
+def _audio_in(results: Dict, filename: str) -> bool:
+    """Whether the sample's audio comes from the video file itself."""
+    return results.get('audio_filename', filename) == filename
+
+
 def _reader_backend(reader) -> str:
     return 'decord' if isinstance(reader, DecordVideoReader) else 'pyav'
 
@@ -152,7 +157,7 @@ class VideoInit(BaseTransform):
             if self.max_pixels is not None:
                 raise
             return None
-        if results.get('audio_filename', filename) == filename:
+        if _audio_in(results, filename):
             close_container(results)  # a stale one from a reused dict
             results[CONTAINER_KEY] = container
         else:
@@ -198,8 +203,7 @@ class VideoInit(BaseTransform):
                 filename, f'{reader.num_frames} frame(s), fewer than '
                 f'min_frames={self.min_frames}')
         if isinstance(reader, PyAVVideoReader) and \
-                CONTAINER_KEY not in results and \
-                results.get('audio_filename', filename) == filename:
+                CONTAINER_KEY not in results and _audio_in(results, filename):
             # the audio decodes from the reader's container: one open
             results[CONTAINER_KEY] = reader.lend_container()
         results['vfr'] = bool(reader.vfr)
