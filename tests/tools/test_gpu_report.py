@@ -1,6 +1,7 @@
 """tools/analysis/gpu_report.sh stays runnable on a GPU machine: its
 benchmark commands name existing configs and flags the benchmark accepts
-(checked through the benchmark's own parser, in the script's dry run)."""
+(checked through the benchmark's own parser, in the script's dry run), and
+tools/analysis/gpu_wheels.sh fetches the tested versions for an offline one."""
 import os
 import os.path as osp
 import shlex
@@ -13,11 +14,17 @@ sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
 import benchmark_train  # noqa: E402
 
 
+WHEELS_SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'gpu_wheels.sh')
+
+
+def dry_run(argv, **env):
+    return subprocess.run(
+        argv, cwd=ROOT, check=True, capture_output=True, text=True,
+        env=dict(os.environ, DRY_RUN='1', PYTHON='python3', **env)).stdout
+
+
 def test_gpu_report_commands_parse(tmp_path):
-    out = subprocess.run(
-        ['bash', SCRIPT, str(tmp_path / 'report')], cwd=ROOT, check=True,
-        capture_output=True, text=True,
-        env=dict(os.environ, DRY_RUN='1', PYTHON='python3')).stdout
+    out = dry_run(['bash', SCRIPT, str(tmp_path / 'report')])
     steps = dict(line.split(': ', 1) for line in out.splitlines())
     assert list(steps)[0] == 'bf16_170x128'  # the issue's target row first
     assert not (tmp_path / 'report' / 'summary.txt').exists()
@@ -39,3 +46,29 @@ def test_gpu_report_commands_parse(tmp_path):
     assert benches == 5
     assert 'OMP_NUM_THREADS=1' in steps['bf16_170x128_omp1']
     assert '--profile' in steps['bf16_170x128']
+
+
+def test_offline_wheels_are_the_tested_versions_and_installed_first(
+        tmp_path):
+    with open(osp.join(ROOT, 'requirements', 'constraints.txt')) as f:
+        pinned = {
+            line.split('==')[0].lower().replace('_', '-'): line.strip()
+            for line in f if '==' in line}
+    argv = shlex.split(dry_run(['bash', WHEELS_SCRIPT, 'wheels']))
+    assert argv[1:4] == ['-m', 'pip', 'download'] and '--no-deps' in argv
+    assert argv[argv.index('--python-version') + 1] == '3.12'
+    assert argv[argv.index('-d') + 1] == 'wheels'
+    pins = [a for a in argv if '==' in a]
+    names = {p.split('==')[0].lower().replace('_', '-') for p in pins}
+    assert {'av', 'decord', 'mmengine', 'mmcv-lite', 'kornia'} <= names
+    for pin in pins:
+        assert pinned[pin.split('==')[0].lower().replace('_', '-')] == pin
+
+    out = dry_run(['bash', SCRIPT, str(tmp_path / 'report')], WHEELS='wheels')
+    first, second = out.splitlines()[:2]
+    name, cmd = first.split(': ', 1)
+    assert name == 'install_wheels'
+    argv = shlex.split(cmd)
+    assert argv[1:4] == ['-m', 'pip', 'install'] and '--no-index' in argv
+    assert argv[-1] == 'wheels/*.whl'
+    assert second.startswith('bf16_170x128: ')

@@ -5,8 +5,10 @@
 #
 #   bash tools/analysis/gpu_report.sh [OUT_DIR]        # default work_dirs/gpu_report
 #
-# Environment: PYTHON (python), WORKERS (8), DATA (/tmp/mmavcl_gpu_videos:
-# generated videos, reused between runs), DRY_RUN=1 (print the commands).
+# Environment: PYTHON (python3), WORKERS (8), DATA (/tmp/mmavcl_gpu_videos:
+# generated videos, reused between runs), WHEELS (a folder of wheels from
+# tools/analysis/gpu_wheels.sh, for a machine without a package index:
+# installed into /tmp/mmavcl_site first), DRY_RUN=1 (print the commands).
 # Each step's output goes to OUT_DIR/<step>.log as it runs, and its result
 # lines (ratios, GPU busy, waiting time, profile phases) to
 # OUT_DIR/summary.txt, so a run cut short still leaves what it measured.
@@ -15,7 +17,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 
 OUT=${1:-work_dirs/gpu_report}
-PY=${PYTHON:-python}
+PY=${PYTHON:-python3}
 WORKERS=${WORKERS:-8}
 DATA=${DATA:-/tmp/mmavcl_gpu_videos}
 CFG=configs/baselines/moco_r3d-18_8xb32-16x2x2-200e_k400.py
@@ -45,7 +47,18 @@ step() {  # step NAME COMMAND...
 
 if [ "${DRY_RUN:-0}" != 1 ]; then
     : >"$OUT/summary.txt"
-    { nvidia-smi || true; nproc; "$PY" -c 'import torch; print(torch.__version__)'; } \
+fi
+# the repository itself is imported from the working tree, not installed
+export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+if [ -n "${WHEELS:-}" ]; then
+    SITE=/tmp/mmavcl_site
+    step install_wheels "$PY" -m pip install -q --no-index --no-deps \
+        --no-compile --no-cache-dir --upgrade --target $SITE "$WHEELS"/*.whl
+    export PYTHONPATH=$SITE:$PYTHONPATH
+fi
+if [ "${DRY_RUN:-0}" != 1 ]; then
+    { nvidia-smi || true; nproc; "$PY" -c 'import torch, av, decord, mmengine
+print(torch.__version__, av.__version__, decord.__version__, mmengine.__version__)'; } \
         >"$OUT/machine.txt" 2>&1
 fi
 
