@@ -1,9 +1,11 @@
 from .collate import av_collate
-from .errors import (AnnotationError, MediaDecodeError, MissingAudioError,
-                     PipelineConfigError, TooManyBadSamplesError)
+from .errors import (AnnotationError, HWAccelError, MediaDecodeError,
+                     MissingAudioError, PipelineConfigError,
+                     TooManyBadSamplesError)
 from .transforms import *  # noqa: F401,F403
 from .video_dataset import AVAudioDataset, AVVideoDataset, build_pipeline
 
 __all__ = ['AVVideoDataset', 'AVAudioDataset', 'MediaDecodeError',
            'MissingAudioError', 'AnnotationError', 'TooManyBadSamplesError',
-           'PipelineConfigError', 'build_pipeline', 'av_collate']
+           'PipelineConfigError', 'HWAccelError', 'build_pipeline',
+           'av_collate']

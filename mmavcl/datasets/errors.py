@@ -10,7 +10,7 @@ from typing import List, Optional, Sequence, Tuple
 
 __all__ = [
     'MediaDecodeError', 'MissingAudioError', 'AnnotationError',
-    'TooManyBadSamplesError', 'PipelineConfigError'
+    'TooManyBadSamplesError', 'PipelineConfigError', 'HWAccelError'
 ]
 
 _MESSAGE = re.compile(r"cannot decode (\w+) of '(.*?)': (.*)", re.S)
@@ -138,3 +138,10 @@ class PipelineConfigError(ValueError):
     """A transform config names an unknown type or argument. The message is
     one line naming the pipeline position, the transform, the key and the
     closest valid names."""
+
+
+class HWAccelError(RuntimeError):
+    """The hardware decoder a config asks for cannot be used in this process
+    (no device, no driver library, or a worker forked after CUDA started).
+    Not a bad file: every sample would fail alike, so no skip policy catches
+    it."""

@@ -1,16 +1,20 @@
 """tools/analysis/gpu_report.sh stays runnable on a GPU machine: its
 benchmark commands name existing configs and flags the benchmark accepts
 (checked through the benchmark's own parser, in the script's dry run), and
-tools/analysis/gpu_wheels.sh fetches the tested versions for an offline one."""
+tools/analysis/gpu_wheels.sh fetches the tested versions for an offline one;
+``--video-hwaccel`` reaches the video readers."""
 import os
 import os.path as osp
 import shlex
 import subprocess
 import sys
 
+import pytest
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(ROOT, 'tools', 'analysis', 'gpu_report.sh')
 sys.path.insert(0, osp.join(ROOT, 'tools', 'analysis'))
+import benchmark_pipeline  # noqa: E402
 import benchmark_train  # noqa: E402
 
 
@@ -39,11 +43,19 @@ def test_gpu_report_commands_parse(tmp_path):
             assert args.data_bound_iters > 0 and args.videos > 0
             assert args.precision in name
             benches += 1
+        elif 'tools/analysis/benchmark_pipeline.py' in argv:
+            args, rest = benchmark_pipeline.parse_args(
+                argv[argv.index('tools/analysis/benchmark_pipeline.py') + 1:])
+            assert not rest and args.video_hwaccel == 'cuda', name
         else:
             assert 'MMAVCL_TEST_CUDA=1' in argv, cmd
             pytest_args = argv[argv.index('pytest'):]
             assert pytest_args[:3] == ['pytest', '-m', 'cuda'], cmd
-    assert benches == 5
+            assert osp.exists(osp.join(ROOT, pytest_args[3])), cmd
+    assert benches == 6
+    hw = benchmark_train.parse_args(shlex.split(
+        steps['bf16_340x256_nvdec'])[3:])
+    assert hw.video_hwaccel == 'cuda' and hw.video_size == '340x256'
     assert 'OMP_NUM_THREADS=1' in steps['bf16_170x128_omp1']
     assert '--profile' in steps['bf16_170x128']
 
@@ -72,3 +84,26 @@ def test_offline_wheels_are_the_tested_versions_and_installed_first(
     assert argv[1:4] == ['-m', 'pip', 'install'] and '--no-index' in argv
     assert argv[-1] == 'wheels/*.whl'
     assert second.startswith('bf16_170x128: ')
+
+
+def test_video_hwaccel_reaches_the_readers():
+    import torch
+    from mmengine.config import Config
+
+    from mmavcl.datasets import HWAccelError
+    cfg = Config.fromfile(osp.join(
+        ROOT, 'configs/baselines/moco_r3d-18_8xb32-16x2x2-200e_k400.py'))
+    benchmark_train.use_video_hwaccel(cfg, 'cuda')
+    init = [t for t in cfg.train_dataloader.dataset.pipeline
+            if t['type'] == 'VideoInit']
+    assert init and all(t['backend'] == 'pyav' and t['hwaccel'] == 'cuda'
+                        for t in init)
+    assert cfg.train_dataloader.multiprocessing_context == 'spawn'
+    if torch.cuda.is_available():
+        return
+    # without a GPU: the clear error, raised while the benchmark plans
+    with pytest.raises(HWAccelError, match="hwaccel='cuda'"):
+        benchmark_pipeline.main([
+            '--video-hwaccel', 'cuda', '--pipelines', 'ssl_2clip_av',
+            '--keyints', '30', '--iters', '2', '--num-videos', '1',
+            '--duration', '2', '--size', '64x48', '--no-mmaction'])

@@ -497,6 +497,9 @@ def run_pipeline(name: str, files: List[str], keyint: int, args,
     if args.video_backend:
         init['backend'] = args.video_backend
         name += f' ({args.video_backend})'
+    if args.video_hwaccel:
+        init.update(backend='pyav', hwaccel=args.video_hwaccel)
+        name += f' ({args.video_hwaccel})'
     if not _find(pipeline, 'DecodeAudioViews'):
         audio_dir = None
     elif audio_dir:
@@ -656,6 +659,10 @@ def parse_args(argv=None):
                         'pipelines (default: their config\'s, PyAV for the '
                         'K400 ones; the decode floor and MMAction2 always '
                         'use decord)')
+    parser.add_argument('--video-hwaccel', choices=['cuda'],
+                        help='decode the mmavcl pipelines\' videos with PyAV '
+                        'on the GPU (NVDEC); in-process rows only (a forked '
+                        'worker cannot use the device this process opened)')
     parser.add_argument('--audio-source', default='container',
                         choices=['container', 'sidecar'],
                         help='sidecar: first extract each video\'s audio '
@@ -680,6 +687,10 @@ def main(argv=None) -> List[dict]:
         return benchmark_memory.main(rest)
     if rest:
         raise SystemExit(f'unknown arguments: {rest}')
+    if args.video_hwaccel and args.workers:
+        print(f'--video-hwaccel: in-process rows only (not '
+              f'{args.workers} workers)')
+        args.workers = 0
     warnings.filterwarnings('ignore', message='.*FileClient.*')
     warnings.filterwarnings('ignore', message='.*HardDiskBackend.*')
     import mmavcl.datasets  # noqa: F401  (registers the transforms)

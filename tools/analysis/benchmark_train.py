@@ -359,6 +359,20 @@ def use_wav_sidecars(cfg, out_dir: str, workers: int) -> None:
     dataset.data_prefix = dict(dataset.data_prefix, audio=out_dir)
 
 
+def use_video_hwaccel(cfg, device_type: str) -> None:
+    """Decode the training videos with PyAV on ``device_type`` (``'cuda'``:
+    NVDEC) in spawned loader workers (a worker forked from this process,
+    which has started CUDA, cannot open the device)."""
+    dl = cfg.train_dataloader
+    inits = [t for t in dl.dataset.pipeline if t['type'] == 'VideoInit']
+    if not inits:
+        raise SystemExit('--video-hwaccel: the train pipeline has no '
+                         'VideoInit')
+    for t in inits:
+        t.update(backend='pyav', hwaccel=device_type)
+    dl.multiprocessing_context = 'spawn'
+
+
 class UtilizationSampler:
     """Samples ``torch.cuda.utilization()`` (NVML: share of the last sample
     period in which a kernel ran) every ``period`` s in a thread."""
@@ -462,6 +476,9 @@ def parse_args(argv=None):
                         help='WxH of the --videos files (170x128: what '
                         'tools/data/reencode_videos.py --short-side 128 '
                         'writes for 340x256 sources)')
+    parser.add_argument('--video-hwaccel', choices=['cuda'],
+                        help='decode the videos on the GPU (NVDEC, through '
+                        'PyAV) in spawned loader workers')
     return parser.parse_args(argv)
 
 
@@ -488,6 +505,8 @@ def main(argv=None) -> Dict:
         if args.audio_source == 'sidecar':
             use_wav_sidecars(cfg, osp.join(tmp, 'audio_wav'),
                              args.loader_workers)
+        if args.video_hwaccel:
+            use_video_hwaccel(cfg, args.video_hwaccel)
         dl = cfg.train_dataloader
         ds = DATASETS.build(dl.dataset)
         collate = dl.get('collate_fn', dict(type='pseudo_collate'))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU half of docs/benchmarks.md ("On a GPU") in one command: the
 # data-bound training rows of the issue-8 target (R3D-18 16x112^2, 8 loader
-# workers, GPU busy), a profile of the step, then the CUDA tests.
+# workers, GPU busy), a profile of the step, video decoding on NVDEC, then
+# the CUDA tests.
 #
 #   bash tools/analysis/gpu_report.sh [OUT_DIR]        # default work_dirs/gpu_report
 #
@@ -65,10 +66,19 @@ fi
 # the target row: files as tools/data/reencode_videos.py --short-side 128
 # --keyint 16 writes them, bf16, with a profile of where the step goes
 step bf16_170x128 env "$PY" $BENCH --precision bf16 $SMALL --profile 10
+# NVDEC decoding (VideoInit hwaccel='cuda'): same frames as the CPU decoder,
+# then what it saves a pipeline against the CPU decode floor, in-process
+step nvdec_tests env MMAVCL_TEST_CUDA=1 "$PY" -m pytest -m cuda \
+    tests/datasets/test_hwaccel.py -q -p no:cacheprovider --timeout 120
+step nvdec_pipeline env "$PY" tools/analysis/benchmark_pipeline.py \
+    --video-hwaccel cuda --pipelines ssl_2clip_av vclr_segments --keyints 30 \
+    --iters 32 --no-mmaction --video-dir $DATA/pipeline
+# Kinetics-size files, decoded by the CPU and by NVDEC
+step bf16_340x256 env "$PY" $BENCH --precision bf16 $LARGE
+step bf16_340x256_nvdec env "$PY" $BENCH --precision bf16 $LARGE --video-hwaccel cuda
 # what torchrun sets for a multi-GPU launch, against the default above
 step bf16_170x128_omp1 env OMP_NUM_THREADS=1 "$PY" $BENCH --precision bf16 $SMALL
-# Kinetics-size files; then their audio read from WAV sidecars
-step bf16_340x256 env "$PY" $BENCH --precision bf16 $LARGE
+# their audio read from WAV sidecars
 step bf16_340x256_sidecar env "$PY" $BENCH --precision bf16 $LARGE --audio-source sidecar
 step fp32_170x128 env "$PY" $BENCH --precision fp32 $SMALL
 step cuda_tests env MMAVCL_TEST_CUDA=1 "$PY" -m pytest -m cuda tests -q -p no:cacheprovider

@@ -86,6 +86,15 @@ class VideoInit(BaseTransform):
         max_pixels: Refuse frames larger than this many pixels (H * W), read
             from the container header before any decoding, so one 4K or
             12-megapixel file cannot stall a worker or exhaust its memory.
+        hwaccel: PyAV only: decode on this device type (``'cuda'``: the
+            GPU's NVDEC engines, :func:`~.readers.hw_accel`), which takes
+            most of a worker's CPU time off it at Kinetics sizes. The
+            loader's workers must then be spawned, not forked from a
+            process that has started CUDA
+            (``multiprocessing_context='spawn'`` in the dataloader config);
+            a device that cannot be opened raises
+            :class:`~mmavcl.datasets.HWAccelError`, which no
+            ``bad_sample_policy`` skips.
 
     Every refusal raises :class:`MediaDecodeError` naming the file, which the
     dataset's ``bad_sample_policy`` raises or skips. Added key ``vfr``:
@@ -108,9 +117,14 @@ class VideoInit(BaseTransform):
                  fault_tol: float = -1,
                  fallback_backend: Optional[str] = 'pyav',
                  min_frames: int = 1,
-                 max_pixels: Optional[int] = None) -> None:
+                 max_pixels: Optional[int] = None,
+                 hwaccel: Optional[str] = None) -> None:
         if backend not in ('decord', 'pyav'):
             raise ValueError(f'unknown backend {backend!r}')
+        if hwaccel and backend != 'pyav':
+            raise ValueError(f"hwaccel={hwaccel!r} needs backend='pyav' "
+                             f'(got {backend!r})')
+        self.hwaccel = hwaccel
         if min_frames < 1:
             raise ValueError(f'min_frames must be >= 1, got {min_frames}')
         self.min_frames = int(min_frames)
@@ -131,6 +145,8 @@ class VideoInit(BaseTransform):
         if backend == 'decord':
             kw['fault_tol'] = self.fault_tol
             kw['frame_size'] = frame_size
+        elif self.hwaccel:
+            kw['hwaccel'] = self.hwaccel
         return build_video_reader(filename, backend, **kw)
 
     def _probe(self, results: Dict, filename: str
@@ -221,7 +237,8 @@ class VideoInit(BaseTransform):
                 f'num_threads={self.num_threads}, '
                 f'decode_size={self.decode_size}, '
                 f'decode_short_side={self.decode_short_side}, '
-                f'min_frames={self.min_frames}, max_pixels={self.max_pixels})')
+                f'min_frames={self.min_frames}, max_pixels={self.max_pixels}, '
+                f'hwaccel={self.hwaccel!r})')
 
 
 @TRANSFORMS.register_module()

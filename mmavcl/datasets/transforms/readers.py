@@ -6,12 +6,13 @@ file; nothing here returns zeros for frames or samples it could not read.
 """
 import contextlib
 import math
+import os
 import wave
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..errors import MediaDecodeError, MissingAudioError
+from ..errors import HWAccelError, MediaDecodeError, MissingAudioError
 from .wav_reader import (is_wav_name, open_pcm_wav, read_wav_spans,
                          wav_duration)
 
@@ -20,7 +21,8 @@ __all__ = [
     'build_video_reader', 'read_audio_span', 'read_audio_spans',
     'decode_audio_spans',
     'probe_audio_duration', 'probe_media', 'decode_with_fallback',
-    'open_media', 'probe_frame_size', 'resample', 'sinc_resample_kernel'
+    'open_media', 'probe_frame_size', 'resample', 'sinc_resample_kernel',
+    'hw_accel'
 ]
 
 
@@ -186,6 +188,76 @@ class DecordVideoReader(BaseVideoReader):
         self._vr = None
 
 
+#: (pid, device type, device) -> (template, one live device context); the
+#: pid because a forked child inherits the dict but not a usable device
+_HW_ACCELS: dict = {}
+
+
+def hw_accel(device_type: str, device: Optional[str] = None):
+    """The ``av.codec.hwaccel.HWAccel`` that makes PyAV decode video on
+    ``device_type`` (``'cuda'``: NVDEC), created once per process.
+
+    The frames still come back in host memory (NV12, copied from the
+    device), so the rest of the pipeline is unchanged; what moves to the
+    GPU is the decoding itself, most of a DataLoader worker's time at
+    Kinetics sizes. Devices are CUDA primary contexts, shared by every file
+    the process opens instead of a new context per file; one is kept alive
+    here so that they are not torn down between files. A stream the
+    hardware cannot decode (a codec or profile NVDEC lacks) decodes in
+    software, as FFmpeg's ``hwaccel`` does.
+
+    Args:
+        device_type: An FFmpeg device type (``'cuda'``).
+        device: Device index; default ``LOCAL_RANK`` (the GPU of this
+            process's rank under ``torchrun``), else FFmpeg's default
+            (device 0).
+
+    Raises:
+        HWAccelError: the device cannot be opened here.
+    """
+    if device is None:
+        device = os.environ.get('LOCAL_RANK')
+    key = (os.getpid(), device_type, device)
+    if key not in _HW_ACCELS:
+        import av
+        from av.codec.hwaccel import HWAccel, hwdevices_available
+        if device_type not in hwdevices_available():
+            raise HWAccelError(
+                f'hwaccel={device_type!r}: this FFmpeg build (PyAV '
+                f'{av.__version__}) has no such device type; it has '
+                f'{hwdevices_available()}')
+        options = {'primary_ctx': '1'} if device_type == 'cuda' else {}
+        template = HWAccel(device_type, device=device,
+                           allow_software_fallback=True, options=options)
+        try:
+            live = template.create(av.codec.Codec('h264', 'r'))
+        except Exception as err:
+            hint = ''
+            if device_type == 'cuda':
+                hint = ('; NVDEC needs an NVIDIA GPU visible to this process '
+                        'and the driver\'s libcuda and libnvcuvid')
+                if _forked_after_cuda() or any(
+                        k[0] != key[0] for k in _HW_ACCELS):
+                    hint = ('; this is a DataLoader worker forked after CUDA '
+                            'started in its parent: set '
+                            "multiprocessing_context='spawn' in the "
+                            'dataloader config')
+            raise HWAccelError(
+                f'hwaccel={device_type!r} (device {device or 0}): FFmpeg '
+                f'could not open the device: {_short(err)}{hint}') from err
+        _HW_ACCELS[key] = (template, live)
+    return _HW_ACCELS[key][0]
+
+
+def _forked_after_cuda() -> bool:
+    """torch started CUDA in the process this one was forked from."""
+    try:
+        import torch
+        return bool(torch.cuda._is_in_bad_fork())
+    except Exception:
+        return False
+
+
 #: Codec options of stream 0 while :func:`open_media` probes the streams.
 #: ``avformat_find_stream_info`` decodes H.264 frames until it has guessed
 #: the decoder delay (~7 frames, 3-5 ms at 340x256); skipping non-key frames
@@ -202,7 +274,7 @@ def _audio_params_known(container) -> bool:
                           and container.streams.audio[0].rate > 0)
 
 
-def open_media(filename: str, stream: str = 'video'):
+def open_media(filename: str, stream: str = 'video', hwaccel=None):
     """Open ``filename`` with PyAV for its header and its audio, cheaply.
 
     The options reach only stream 0 (``stream_options``), which is the video
@@ -215,6 +287,8 @@ def open_media(filename: str, stream: str = 'video'):
     Args:
         filename: Media file.
         stream: Named in the error (``'video'`` or ``'audio'``).
+        hwaccel: An ``av.codec.hwaccel.HWAccel`` (:func:`hw_accel`) for the
+            video decoder, or None.
 
     Raises:
         MediaDecodeError: the file cannot be opened.
@@ -222,12 +296,13 @@ def open_media(filename: str, stream: str = 'video'):
     import av
     try:
         try:
-            container = av.open(filename, stream_options=[dict(_CHEAP_PROBE)])
+            container = av.open(filename, stream_options=[dict(_CHEAP_PROBE)],
+                                hwaccel=hwaccel)
         except ValueError:  # no streams before probing: options refused
-            return av.open(filename)
+            return av.open(filename, hwaccel=hwaccel)
         if not _audio_params_known(container):
             container.close()
-            container = av.open(filename)
+            container = av.open(filename, hwaccel=hwaccel)
         return container
     except Exception as err:
         raise MediaDecodeError(filename, _short(err), stream) from err
@@ -379,8 +454,12 @@ class PyAVVideoReader(BaseVideoReader):
             x264's defaults, 20-35 % of the frames decoded for a two-clip
             sample were dropped (keyframe interval 30-250; see
             ``docs/benchmarks.md``).
+        hwaccel: Decode on this FFmpeg device type (``'cuda'``: NVDEC;
+            :func:`hw_accel`); frames still come back as host arrays.
+            ``num_threads`` then does not apply.
 
-    ``num_frames_decoded`` counts the frames the decoder has returned.
+    ``num_frames_decoded`` counts the frames the decoder has returned;
+    ``on_device`` says whether the hardware decoder took the stream.
     """
 
     def __init__(self,
@@ -389,9 +468,12 @@ class PyAVVideoReader(BaseVideoReader):
                  decode_size: Optional[Tuple[int, int]] = None,
                  decode_short_side: Optional[int] = None,
                  seek_gap: int = 64,
-                 skip_nonref: bool = True) -> None:
+                 skip_nonref: bool = True,
+                 hwaccel: Optional[str] = None) -> None:
         super().__init__()
         import av
+        # outside the try below: a missing device is not this file's fault
+        accel = hw_accel(hwaccel) if hwaccel else None
         self.filename = filename
         self.seek_gap = seek_gap
         self.skip_nonref = skip_nonref
@@ -401,7 +483,7 @@ class PyAVVideoReader(BaseVideoReader):
         self._owns_container = True
         self.num_threads = num_threads
         try:
-            self._container = open_media(filename)
+            self._container = open_media(filename, hwaccel=accel)
             if not self._container.streams.video:
                 raise MediaDecodeError(filename, 'no video stream')
             stream = self._container.streams.video[0]
@@ -409,9 +491,13 @@ class PyAVVideoReader(BaseVideoReader):
                 raise MediaDecodeError(
                     filename, 'unsupported video codec: the file has a video '
                     'stream but this FFmpeg build has no decoder for it')
-            stream.thread_type = 'AUTO'
-            if num_threads:
-                stream.thread_count = num_threads
+            if accel is None:
+                stream.thread_type = 'AUTO'
+                if num_threads:
+                    stream.thread_count = num_threads
+            else:
+                stream.thread_count = 1  # the device decodes
+            self.on_device = bool(stream.codec_context.is_hwaccel)
             rate = stream.average_rate or stream.guessed_rate
             if not rate:
                 raise MediaDecodeError(filename, 'unknown frame rate')
