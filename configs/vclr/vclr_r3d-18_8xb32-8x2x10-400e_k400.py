@@ -9,7 +9,8 @@ feat_channels, embed_dim = 512, 128
 clip_len, frame_interval, crop_size = 8, 2, 112
 
 train_pipeline = [
-    dict(type='VideoInit', num_threads=1, decode_short_side=128),
+    dict(type='VideoInit', backend='pyav', num_threads=1,
+         decode_short_side=128),
     dict(type='SampleSegments', num_segments=3, clip_len=clip_len,
          frame_interval=frame_interval, num_frames=300, shuffle_prob=0.5,
          anchor_views=True),
