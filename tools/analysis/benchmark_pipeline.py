@@ -196,6 +196,19 @@ def pyav_frames_decoded(plan: List[dict]) -> float:
     return float(np.mean(counts))
 
 
+def report_hwaccel(filename: str, device_type: str) -> bool:
+    """Print whether the hardware decoder takes ``filename``'s video stream
+    (FFmpeg falls back to software for one it cannot decode)."""
+    from mmavcl.datasets.transforms import PyAVVideoReader
+    reader = PyAVVideoReader(filename, hwaccel=device_type)
+    on_device = reader.on_device
+    reader.close()
+    print(f'hwaccel {device_type}: the hardware decoder '
+          f'{"takes" if on_device else "does NOT take"} the video stream '
+          f'of {osp.basename(filename)}')
+    return on_device
+
+
 def make_plan(pipeline: List[dict], files: List[str], iters: int,
               seed: int, audio_dir: Optional[str] = None) -> List[dict]:
     """Sample ``k``: the views the mmavcl sampler draws after
@@ -500,6 +513,7 @@ def run_pipeline(name: str, files: List[str], keyint: int, args,
     if args.video_hwaccel:
         init.update(backend='pyav', hwaccel=args.video_hwaccel)
         name += f' ({args.video_hwaccel})'
+        report_hwaccel(files[0], args.video_hwaccel)
     if not _find(pipeline, 'DecodeAudioViews'):
         audio_dir = None
     elif audio_dir:

@@ -509,6 +509,9 @@ def main(argv=None) -> Dict:
             use_video_hwaccel(cfg, args.video_hwaccel)
         dl = cfg.train_dataloader
         ds = DATASETS.build(dl.dataset)
+        if args.video_hwaccel:
+            _benchmark_pipeline().report_hwaccel(
+                ds.get_data_info(0)['filename'], args.video_hwaccel)
         collate = dl.get('collate_fn', dict(type='pseudo_collate'))
         collate = FUNCTIONS.get(collate['type'])
         bs = dl.batch_size

@@ -49,6 +49,8 @@ class BaseVideoReader:
 
     #: True when the frame rate varies (frames are then picked by time)
     vfr: bool = False
+    #: True when a hardware decoder (NVDEC) decodes the frames
+    on_device: bool = False
     #: ``(backend name, zero-argument opener)`` tried when decoding fails
     fallback: Optional[Tuple[str, Callable[[], 'BaseVideoReader']]] = None
 
@@ -458,8 +460,7 @@ class PyAVVideoReader(BaseVideoReader):
             :func:`hw_accel`); frames still come back as host arrays.
             ``num_threads`` then does not apply.
 
-    ``num_frames_decoded`` counts the frames the decoder has returned;
-    ``on_device`` says whether the hardware decoder took the stream.
+    ``num_frames_decoded`` counts the frames the decoder has returned.
     """
 
     def __init__(self,
