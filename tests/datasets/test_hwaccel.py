@@ -71,6 +71,12 @@ def test_unusable_device_is_an_error_not_a_skipped_sample(
                        r'FFmpeg could not open the device: .*NVDEC needs'):
         ds[0]
 
+    # one GPU per task (SLURM): the rank's device among those visible
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '5')
+    with pytest.raises(HWAccelError, match=r'\(device 0\)'):
+        PyAVVideoReader(video, hwaccel='cuda')
+    monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
+
     # a device opened by the process this one was forked from: the fix
     monkeypatch.setitem(readers._HW_ACCELS, (os.getpid() + 1, 'cuda', '3'),
                         (None, None))

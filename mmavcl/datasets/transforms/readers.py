@@ -211,14 +211,15 @@ def hw_accel(device_type: str, device: Optional[str] = None):
     Args:
         device_type: An FFmpeg device type (``'cuda'``).
         device: Device index; default ``LOCAL_RANK`` (the GPU of this
-            process's rank under ``torchrun``), else FFmpeg's default
-            (device 0).
+            process's rank under ``torchrun``) modulo the number of
+            ``CUDA_VISIBLE_DEVICES`` (one GPU per task under SLURM, as
+            mmengine's ``init_dist`` does), else FFmpeg's default (device 0).
 
     Raises:
         HWAccelError: the device cannot be opened here.
     """
     if device is None:
-        device = os.environ.get('LOCAL_RANK')
+        device = _rank_device()
     key = (os.getpid(), device_type, device)
     if key not in _HW_ACCELS:
         import av
@@ -249,6 +250,15 @@ def hw_accel(device_type: str, device: Optional[str] = None):
                 f'could not open the device: {_short(err)}{hint}') from err
         _HW_ACCELS[key] = (template, live)
     return _HW_ACCELS[key][0]
+
+
+def _rank_device() -> Optional[str]:
+    rank = os.environ.get('LOCAL_RANK')
+    visible = [d for d in os.environ.get('CUDA_VISIBLE_DEVICES', '').split(
+        ',') if d.strip()]
+    if rank is None or not visible:
+        return rank
+    return str(int(rank) % len(visible))
 
 
 def _forked_after_cuda() -> bool:
