@@ -107,3 +107,31 @@ def test_video_hwaccel_reaches_the_readers():
             '--video-hwaccel', 'cuda', '--pipelines', 'ssl_2clip_av',
             '--keyints', '30', '--iters', '2', '--num-videos', '1',
             '--duration', '2', '--size', '64x48', '--no-mmaction'])
+
+
+def test_steps_keep_results_failures_and_timeouts(tmp_path):
+    """A real (non-dry) run with a stand-in interpreter: a failing step
+    leaves its result lines and its last words, a hung one is cut off at
+    STEP_TIMEOUT, and neither stops the steps after it."""
+    fake = tmp_path / 'python'
+    fake.write_text('#!/bin/sh\n'
+                    'case "$*" in *pytest*) exec sleep 30;; esac\n'
+                    'echo "mmavcl vs reference: 1.23x"\n'
+                    'echo "it broke"\n'
+                    'exit 3\n')
+    fake.chmod(0o755)
+    out = tmp_path / 'report'
+    subprocess.run(['bash', SCRIPT, str(out)], cwd=ROOT, check=True,
+                   env=dict(os.environ, PYTHON=str(fake), STEP_TIMEOUT='1',
+                            DATA=str(tmp_path / 'data')))
+    summary = (out / 'summary.txt').read_text()
+    steps = summary.split('== ')[1:]
+    assert [s.split(':')[0] for s in steps] == list(dict(
+        line.split(': ', 1) for line in dry_run(
+            ['bash', SCRIPT, str(tmp_path / 'dry')]).splitlines()))
+    for step in steps:
+        if 'pytest' in step.splitlines()[0]:
+            assert 'timed out after 1 s' in step and 'rc=124' in step
+        else:
+            assert 'mmavcl vs reference: 1.23x' in step
+            assert '   | it broke' in step and 'rc=3,' in step

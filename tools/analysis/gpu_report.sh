@@ -9,7 +9,8 @@
 # Environment: PYTHON (python3), WORKERS (8), DATA (/tmp/mmavcl_gpu_videos:
 # generated videos, reused between runs), WHEELS (a folder of wheels from
 # tools/analysis/gpu_wheels.sh, for a machine without a package index:
-# installed into /tmp/mmavcl_site first), DRY_RUN=1 (print the commands).
+# installed into /tmp/mmavcl_site first), STEP_TIMEOUT (240: seconds a
+# step may take), DRY_RUN=1 (print the commands).
 # Each step's output goes to OUT_DIR/<step>.log as it runs, and its result
 # lines (ratios, GPU busy, waiting time, profile phases) to
 # OUT_DIR/summary.txt, so a run cut short still leaves what it measured.
@@ -20,6 +21,7 @@ cd "$(dirname "$0")/../.."
 OUT=${1:-work_dirs/gpu_report}
 PY=${PYTHON:-python3}
 WORKERS=${WORKERS:-8}
+STEP_TIMEOUT=${STEP_TIMEOUT:-240}
 DATA=${DATA:-/tmp/mmavcl_gpu_videos}
 CFG=configs/baselines/moco_r3d-18_8xb32-16x2x2-200e_k400.py
 BENCH="tools/analysis/benchmark_train.py $CFG --device cuda --iters 20 \
@@ -39,10 +41,17 @@ step() {  # step NAME COMMAND...
     fi
     echo "== $name: $*" >>"$OUT/summary.txt"
     local start=$SECONDS
-    "$@" >"$OUT/$name.log" 2>&1
+    # a hung step (say, a decoder stuck in a worker) must not eat the
+    # budget of the ones after it
+    timeout -k 10 "$STEP_TIMEOUT" "$@" >"$OUT/$name.log" 2>&1
     local rc=$?
     grep -E 'it/s| vs |busy|waiting for|ms per step|passed|failed|Error' \
         "$OUT/$name.log" | tail -n 40 >>"$OUT/summary.txt"
+    if [ $rc = 124 ]; then
+        echo "   timed out after $STEP_TIMEOUT s" >>"$OUT/summary.txt"
+    elif [ $rc != 0 ]; then
+        tail -n 3 "$OUT/$name.log" | sed 's/^/   | /' >>"$OUT/summary.txt"
+    fi
     echo "   rc=$rc, $((SECONDS - start)) s" >>"$OUT/summary.txt"
 }
 
