@@ -109,6 +109,8 @@ def test_nvdec_returns_the_software_decoders_frames(video, short_side):
     assert (hard.num_frames, hard.fps, hard.shape) == (
         soft.num_frames, soft.fps, soft.shape)
     _close_frames(hard.get_batch(INDS), soft.get_batch(INDS))
+    # copied back from NVDEC, not left to the software decoder
+    assert (hard.frame_format, soft.frame_format) == ('nv12', 'yuv420p')
     # the same frames decoded: dropping and seeking work on the device too
     assert hard.num_frames_decoded == soft.num_frames_decoded
     hard.close()

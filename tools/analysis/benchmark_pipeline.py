@@ -197,15 +197,21 @@ def pyav_frames_decoded(plan: List[dict]) -> float:
 
 
 def report_hwaccel(filename: str, device_type: str) -> bool:
-    """Print whether the hardware decoder takes ``filename``'s video stream
-    (FFmpeg falls back to software for one it cannot decode)."""
+    """Print whether the hardware decoder decodes ``filename``'s video: its
+    frames must arrive in another pixel format than the software decoder's
+    (NV12 from NVDEC), since FFmpeg falls back to software silently."""
     from mmavcl.datasets.transforms import PyAVVideoReader
-    reader = PyAVVideoReader(filename, hwaccel=device_type)
-    on_device = reader.on_device
-    reader.close()
+    formats = []
+    for hwaccel in (device_type, None):
+        reader = PyAVVideoReader(filename, num_threads=1, hwaccel=hwaccel)
+        reader.get_batch([0])
+        formats.append(reader.frame_format)
+        reader.close()
+    on_device = formats[0] != formats[1]
     print(f'hwaccel {device_type}: the hardware decoder '
-          f'{"takes" if on_device else "does NOT take"} the video stream '
-          f'of {osp.basename(filename)}')
+          f'{"decodes" if on_device else "does NOT decode"} the video of '
+          f'{osp.basename(filename)} (frames as {formats[0]}; software: '
+          f'{formats[1]})')
     return on_device
 
 

@@ -470,7 +470,11 @@ class PyAVVideoReader(BaseVideoReader):
             :func:`hw_accel`); frames still come back as host arrays.
             ``num_threads`` then does not apply.
 
-    ``num_frames_decoded`` counts the frames the decoder has returned.
+    ``num_frames_decoded`` counts the frames the decoder has returned;
+    ``frame_format`` is the pixel format of the last one returned (frames
+    copied back from NVDEC are ``'nv12'`` where FFmpeg's H.264 decoder
+    gives ``'yuv420p'``: a hardware decoder that failed to start and left
+    the stream to software shows here).
     """
 
     def __init__(self,
@@ -489,6 +493,7 @@ class PyAVVideoReader(BaseVideoReader):
         self.seek_gap = seek_gap
         self.skip_nonref = skip_nonref
         self.num_frames_decoded = 0
+        self.frame_format: Optional[str] = None
         self._reformatter = av.video.reformatter.VideoReformatter()
         self._keys: Optional[np.ndarray] = None
         self._owns_container = True
@@ -591,6 +596,7 @@ class PyAVVideoReader(BaseVideoReader):
         # own would build a new context per call, which cost 3-4x the
         # conversion itself at 340x256 -> 170x128 (0.6 vs 0.15 ms here)
         h, w = self.shape
+        self.frame_format = frame.format.name
         return self._reformatter.reformat(
             frame, width=w, height=h, format='rgb24').to_ndarray()
 
