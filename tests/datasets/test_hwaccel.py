@@ -84,6 +84,35 @@ def test_unusable_device_is_an_error_not_a_skipped_sample(
         PyAVVideoReader(video, hwaccel='cuda')
 
 
+def test_command_line_switch_reaches_the_reader(video, monkeypatch):
+    """The documented way to try NVDEC on a shipped config:
+    ``tools/train.py CFG --cfg-options`` with the two keys below."""
+    import importlib.util
+
+    from mmengine.config import Config
+
+    from mmavcl.registry import TRANSFORMS
+    monkeypatch.setenv('LOCAL_RANK', '0')  # train.py's parser sets it
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location(
+        'train_tool', osp.join(root, 'tools', 'train.py'))
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    cfg_path = osp.join(root, 'configs', 'vclr_r3d_k400.py')
+    args = train.parse_args([
+        cfg_path, '--cfg-options',
+        'train_dataloader.dataset.pipeline.0.hwaccel=cuda',
+        'train_dataloader.multiprocessing_context=spawn'])
+    cfg = train.merge_args(Config.fromfile(cfg_path), args)
+    assert cfg.train_dataloader.multiprocessing_context == 'spawn'
+    init = TRANSFORMS.build(cfg.train_dataloader.dataset.pipeline[0])
+    assert (type(init).__name__, init.backend, init.hwaccel) == (
+        'VideoInit', 'pyav', 'cuda')
+    if not torch.cuda.is_available():
+        with pytest.raises(HWAccelError):
+            init(dict(filename=video))
+
+
 # ---------------------------------------------------------------- on a GPU
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
                                 reason='needs a CUDA device (make test-gpu)')
