@@ -16,8 +16,7 @@ import pytest
 import torch
 
 from mmavcl.datasets import AVVideoDataset, HWAccelError
-from mmavcl.datasets.transforms import VideoInit
-from mmavcl.datasets.transforms import readers
+from mmavcl.datasets.transforms import VideoInit, readers
 from mmavcl.datasets.transforms.readers import PyAVVideoReader
 from mmavcl.testing import make_av_video
 
