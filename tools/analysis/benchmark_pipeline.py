@@ -182,36 +182,37 @@ def _find(pipeline: List[dict], type_name: str) -> Optional[dict]:
     return None
 
 
+def _pyav_read(filename: str, inds, **kwargs):
+    """The (closed) PyAV reader of ``filename`` after decoding ``inds``."""
+    from mmavcl.datasets.transforms import PyAVVideoReader
+    reader = PyAVVideoReader(filename, num_threads=1, **kwargs)
+    try:
+        reader.get_batch(inds)
+    finally:
+        reader.close()
+    return reader
+
+
 def pyav_frames_decoded(plan: List[dict]) -> float:
     """Mean frames the PyAV reader really decodes per sample: fewer than
     keyframe-to-last-frame, as it drops unreferenced frames it will not
     return (``PyAVVideoReader(skip_nonref=True)``)."""
-    from mmavcl.datasets.transforms import PyAVVideoReader
-    counts = []
-    for p in plan:
-        reader = PyAVVideoReader(p['filename'], num_threads=1)
-        reader.get_batch(np.unique(np.concatenate(p['views'])))
-        counts.append(reader.num_frames_decoded)
-        reader.close()
-    return float(np.mean(counts))
+    return float(np.mean([
+        _pyav_read(p['filename'],
+                   np.unique(np.concatenate(p['views']))).num_frames_decoded
+        for p in plan]))
 
 
 def report_hwaccel(filename: str, device_type: str) -> bool:
     """Print whether the hardware decoder decodes ``filename``'s video: its
     frames must arrive in another pixel format than the software decoder's
     (NV12 from NVDEC), since FFmpeg falls back to software silently."""
-    from mmavcl.datasets.transforms import PyAVVideoReader
-    formats = []
-    for hwaccel in (device_type, None):
-        reader = PyAVVideoReader(filename, num_threads=1, hwaccel=hwaccel)
-        reader.get_batch([0])
-        formats.append(reader.frame_format)
-        reader.close()
-    on_device = formats[0] != formats[1]
+    hard, soft = (_pyav_read(filename, [0], hwaccel=h).frame_format
+                  for h in (device_type, None))
+    on_device = hard != soft
     print(f'hwaccel {device_type}: the hardware decoder '
           f'{"decodes" if on_device else "does NOT decode"} the video of '
-          f'{osp.basename(filename)} (frames as {formats[0]}; software: '
-          f'{formats[1]})')
+          f'{osp.basename(filename)} (frames as {hard}; software: {soft})')
     return on_device
 
 

@@ -49,8 +49,6 @@ class BaseVideoReader:
 
     #: True when the frame rate varies (frames are then picked by time)
     vfr: bool = False
-    #: True when a hardware decoder (NVDEC) decodes the frames
-    on_device: bool = False
     #: ``(backend name, zero-argument opener)`` tried when decoding fails
     fallback: Optional[Tuple[str, Callable[[], 'BaseVideoReader']]] = None
 
@@ -471,7 +469,7 @@ class PyAVVideoReader(BaseVideoReader):
             ``num_threads`` then does not apply.
 
     ``num_frames_decoded`` counts the frames the decoder has returned;
-    ``frame_format`` is the pixel format of the last one returned (frames
+    ``frame_format`` is the pixel format of the first one returned (frames
     copied back from NVDEC are ``'nv12'`` where FFmpeg's H.264 decoder
     gives ``'yuv420p'``: a hardware decoder that failed to start and left
     the stream to software shows here).
@@ -513,7 +511,6 @@ class PyAVVideoReader(BaseVideoReader):
                     stream.thread_count = num_threads
             else:
                 stream.thread_count = 1  # the device decodes
-            self.on_device = bool(stream.codec_context.is_hwaccel)
             rate = stream.average_rate or stream.guessed_rate
             if not rate:
                 raise MediaDecodeError(filename, 'unknown frame rate')
@@ -596,7 +593,8 @@ class PyAVVideoReader(BaseVideoReader):
         # own would build a new context per call, which cost 3-4x the
         # conversion itself at 340x256 -> 170x128 (0.6 vs 0.15 ms here)
         h, w = self.shape
-        self.frame_format = frame.format.name
+        if self.frame_format is None:
+            self.frame_format = frame.format.name
         return self._reformatter.reformat(
             frame, width=w, height=h, format='rgb24').to_ndarray()
 
