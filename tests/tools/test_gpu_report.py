@@ -135,3 +135,22 @@ def test_steps_keep_results_failures_and_timeouts(tmp_path):
         else:
             assert 'mmavcl vs reference: 1.23x' in step
             assert '   | it broke' in step and 'rc=3,' in step
+
+
+def test_deadline_skips_the_steps_it_leaves_no_time_for(tmp_path):
+    """With DEADLINE the report ends inside a lent machine's call limit:
+    the steps that still have 30 s run, the others are listed as skipped."""
+    fake = tmp_path / 'python'
+    fake.write_text('#!/bin/sh\nsleep 2\necho "mmavcl vs reference: 1.23x"\n')
+    fake.chmod(0o755)
+    out = tmp_path / 'report'
+    subprocess.run(['bash', SCRIPT, str(out)], cwd=ROOT, check=True,
+                   timeout=60,
+                   env=dict(os.environ, PYTHON=str(fake), DEADLINE='33',
+                            DATA=str(tmp_path / 'data')))
+    steps = (out / 'summary.txt').read_text().split('== ')[1:]
+    ran = [s for s in steps if 'rc=0' in s]
+    skipped = [s for s in steps if 'skipped:' in s]
+    assert ran and skipped and len(ran) + len(skipped) == len(steps)
+    assert steps.index(ran[-1]) < steps.index(skipped[0])
+    assert 'of DEADLINE=33' in skipped[0]
