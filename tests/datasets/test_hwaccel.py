@@ -128,12 +128,39 @@ needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(),
 
 
 def _close_frames(a, b) -> None:
-    # H.264 decoding is bit-exact by the standard; the colour conversion
-    # starts from NV12 instead of planar YUV 4:2:0, the same samples
+    # the same YUV samples (test_nvdec_decodes_the_same_samples), converted
+    # to RGB from NV12 instead of planar 4:2:0: swscale's unscaled NV12 path
+    # rounds differently (H200, 2026-12-04: max 2, mean 0.56 at 160x128;
+    # 0 when resizing). test_nv12_route_alone_moves_rgb_by_two shows the
+    # same on the CPU.
     a, b = np.asarray(a), np.asarray(b)
     assert a.shape == b.shape and a.dtype == b.dtype == np.uint8
     diff = np.abs(a.astype(np.int16) - b.astype(np.int16))
-    assert diff.max() <= 2 and diff.mean() < 0.05, (diff.max(), diff.mean())
+    assert diff.max() <= 2 and diff.mean() < 1, (diff.max(), diff.mean())
+
+
+def _nv12_planes(path, hwaccel=None):
+    """Every frame of ``path`` as NV12 samples ``(H * 3 / 2, W)``: the luma
+    plane, then the interleaved chroma plane."""
+    import av
+    with av.open(path, hwaccel=hwaccel) as container:
+        return [f.reformat(format='nv12').to_ndarray()
+                for f in container.decode(video=0)]
+
+
+def test_nv12_route_alone_moves_rgb_by_two(video):
+    """What ``_close_frames`` allows, from the software decoder alone: the
+    same frames converted to RGB directly and by way of NV12."""
+    import av
+    reformat = av.video.reformatter.VideoReformatter().reformat
+    with av.open(video) as container:
+        frames = list(container.decode(video=0))[::7]
+    direct = [reformat(f, format='rgb24').to_ndarray() for f in frames]
+    via = [reformat(f.reformat(format='nv12'), format='rgb24').to_ndarray()
+           for f in frames]
+    diff = np.abs(np.stack(direct).astype(np.int16) - np.stack(via))
+    assert diff.max() == 2 and 0.1 < diff.mean() < 1
+    _close_frames(direct, via)
 
 
 @pytest.mark.cuda
@@ -152,6 +179,19 @@ def test_nvdec_returns_the_software_decoders_frames(video, short_side):
     assert hard.num_frames_decoded == soft.num_frames_decoded
     hard.close()
     soft.close()
+
+
+@pytest.mark.cuda
+@needs_cuda
+def test_nvdec_decodes_the_same_samples(video):
+    """H.264 decoding is bit-exact by the standard: NVDEC's NV12 frames hold
+    the software decoder's samples, every frame of the file."""
+    hard = _nv12_planes(video, readers.hw_accel('cuda'))
+    soft = _nv12_planes(video)
+    assert len(hard) == len(soft) == 60
+    for i, (a, b) in enumerate(zip(hard, soft)):
+        assert a.shape == b.shape == (192, 160)
+        assert np.array_equal(a, b), f'frame {i}'
 
 
 def _identity(sample):
