@@ -249,3 +249,14 @@ def test_pipeline_benchmark_with_the_pyav_backend(capsys, tmp_path):
     assert rows[0]['mmavcl_frames'] == \
         benchmark_pipeline.pyav_frames_decoded(plan)
     assert 0 < rows[0]['mmavcl_frames'] <= rows[0]['ref_frames'] + 4
+
+
+def test_decode_timings_split_open_first_frame_and_the_rest(tmp_path):
+    """The per-file and per-frame costs --video-hwaccel prints for either
+    decoder (here the software one): each part timed on its own."""
+    from mmavcl.testing import make_av_video
+    path = make_av_video(str(tmp_path / 'v.mp4'), num_frames=24,
+                         size=(48, 64), keyint=8)['path']
+    t = benchmark_pipeline.decode_timings(path, frames=24, repeats=2)
+    assert sorted(t) == ['first', 'open', 'per_frame']
+    assert all(0 < v < 1e3 for v in t.values()), t

@@ -30,7 +30,9 @@ def dry_run(argv, **env):
 def test_gpu_report_commands_parse(tmp_path):
     out = dry_run(['bash', SCRIPT, str(tmp_path / 'report')])
     steps = dict(line.split(': ', 1) for line in out.splitlines())
-    assert list(steps)[0] == 'bf16_170x128'  # the target row first
+    # the open question (NVDEC's speed) first, then the target row
+    assert list(steps)[:3] == ['nvdec_tests', 'nvdec_pipeline',
+                               'bf16_170x128']
     assert not (tmp_path / 'report' / 'summary.txt').exists()
     benches = 0
     for name, cmd in steps.items():
@@ -83,7 +85,7 @@ def test_offline_wheels_are_the_tested_versions_and_installed_first(
     argv = shlex.split(cmd)
     assert argv[1:4] == ['-m', 'pip', 'install'] and '--no-index' in argv
     assert argv[-1] == 'wheels/*.whl'
-    assert second.startswith('bf16_170x128: ')
+    assert second.startswith('nvdec_tests: ')
 
 
 def test_video_hwaccel_reaches_the_readers():

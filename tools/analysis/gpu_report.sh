@@ -59,7 +59,7 @@ step() {  # step NAME COMMAND...
     # budget of the ones after it
     timeout -k 10 "$limit" "$@" >"$OUT/$name.log" 2>&1
     local rc=$?
-    grep -E 'it/s| vs |busy|waiting for|ms per step|passed|failed|[0-9] skipped|Error' \
+    grep -E 'it/s| vs |busy|waiting for|ms per step|hwaccel|passed|failed|[0-9] skipped|Error' \
         "$OUT/$name.log" | tail -n 40 >>"$OUT/summary.txt"
     if [ $rc = 124 ]; then
         echo "   timed out after $limit s" >>"$OUT/summary.txt"
@@ -88,19 +88,21 @@ print(torch.__version__, av.__version__, decord.__version__, mmengine.__version_
         >"$OUT/machine.txt" 2>&1
 fi
 
-# the target row: files as tools/data/reencode_videos.py --short-side 128
-# --keyint 16 writes them, bf16, with a profile of where the step goes
-step bf16_170x128 env "$PY" $BENCH --precision bf16 $SMALL --profile 10
-# NVDEC decoding (VideoInit hwaccel='cuda'): same frames as the CPU decoder?
+# NVDEC decoding (VideoInit hwaccel='cuda'): the same samples as the CPU
+# decoder? Then where its time goes (open, first frame, each further frame:
+# on the H200, 2026-12-04, 8 NVDEC workers made 17.7 samples/s where the
+# CPU decoder's made ~137) and what it gives a pipeline, in-process
 step nvdec_tests env MMAVCL_TEST_CUDA=1 "$PY" -m pytest -m cuda \
     tests/datasets/test_hwaccel.py -q -p no:cacheprovider --timeout 120
+step nvdec_pipeline env "$PY" tools/analysis/benchmark_pipeline.py \
+    --video-hwaccel cuda --pipelines ssl_2clip_av vclr_segments --keyints 30 \
+    --iters 16 --no-mmaction --video-dir $DATA/pipeline
+# the target row: files as tools/data/reencode_videos.py --short-side 128
+# --keyint 16 writes them, bf16, with the step's phases and top operators
+step bf16_170x128 env "$PY" $BENCH --precision bf16 $SMALL --profile 10
 # Kinetics-size files, decoded by NVDEC and by the CPU
 step bf16_340x256_nvdec env "$PY" $BENCH --precision bf16 $LARGE --video-hwaccel cuda
 step bf16_340x256 env "$PY" $BENCH --precision bf16 $LARGE
-# what NVDEC saves a pipeline against the CPU decode floor, in-process
-step nvdec_pipeline env "$PY" tools/analysis/benchmark_pipeline.py \
-    --video-hwaccel cuda --pipelines ssl_2clip_av vclr_segments --keyints 30 \
-    --iters 32 --no-mmaction --video-dir $DATA/pipeline
 # the rest of the CUDA tests (nvdec_tests ran the NVDEC ones)
 step cuda_tests env MMAVCL_TEST_CUDA=1 "$PY" -m pytest -m cuda tests -q \
     -p no:cacheprovider --ignore tests/datasets/test_hwaccel.py
