@@ -257,6 +257,8 @@ def test_decode_timings_split_open_first_frame_and_the_rest(tmp_path):
     from mmavcl.testing import make_av_video
     path = make_av_video(str(tmp_path / 'v.mp4'), num_frames=24,
                          size=(48, 64), keyint=8)['path']
-    t = benchmark_pipeline.decode_timings(path, frames=24, repeats=2)
+    t, frame_format = benchmark_pipeline.decode_timings(path, frames=24,
+                                                        repeats=2)
     assert sorted(t) == ['first', 'open', 'per_frame']
     assert all(0 < v < 1e3 for v in t.values()), t
+    assert frame_format == 'yuv420p'  # FFmpeg's own H.264 decoder

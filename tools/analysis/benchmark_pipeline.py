@@ -204,11 +204,13 @@ def pyav_frames_decoded(plan: List[dict]) -> float:
 
 
 def decode_timings(filename: str, hwaccel: Optional[str] = None,
-                   frames: int = 60, repeats: int = 3) -> Dict[str, float]:
+                   frames: int = 60, repeats: int = 3
+                   ) -> Tuple[Dict[str, float], Optional[str]]:
     """Where a PyAV reader's time goes on one file, best of ``repeats``
     (ms): ``open`` (the reader: container, stream, index), ``first`` (frame
     0: the decoder's setup, on the device too with ``hwaccel``) and
-    ``per_frame`` (each of the next ``frames - 1`` frames)."""
+    ``per_frame`` (each of the next ``frames - 1`` frames); and the pixel
+    format its frames came in (``reader.frame_format``)."""
     from mmavcl.datasets.transforms import PyAVVideoReader
     best = dict(open=np.inf, first=np.inf, per_frame=np.inf)
     for _ in range(repeats):
@@ -226,23 +228,22 @@ def decode_timings(filename: str, hwaccel: Optional[str] = None,
         for key, ms in (('open', t1 - t0), ('first', t2 - t1),
                         ('per_frame', (t3 - t2) / max(n - 1, 1))):
             best[key] = min(best[key], ms * 1e3)
-    return best
+    return best, reader.frame_format
 
 
 def report_hwaccel(filename: str, device_type: str) -> bool:
     """Print whether the hardware decoder decodes ``filename``'s video: its
     frames must arrive in another pixel format than the software decoder's
-    (NV12 from NVDEC), since FFmpeg falls back to software silently; then
+    (NV12 from NVDEC), since FFmpeg falls back to software silently; and
     what opening the file, its first frame and each further frame cost on
     either decoder (:func:`decode_timings`)."""
-    hard, soft = (_pyav_read(filename, [0], hwaccel=h).frame_format
-                  for h in (device_type, None))
+    (hard_t, hard), (soft_t, soft) = (decode_timings(filename, h)
+                                      for h in (device_type, None))
     on_device = hard != soft
     print(f'hwaccel {device_type}: the hardware decoder '
           f'{"decodes" if on_device else "does NOT decode"} the video of '
           f'{osp.basename(filename)} (frames as {hard}; software: {soft})')
-    for name, accel in ((device_type, device_type), ('software', None)):
-        t = decode_timings(filename, accel)
+    for name, t in ((device_type, hard_t), ('software', soft_t)):
         print(f'hwaccel {device_type}: {name} decoder: open {t["open"]:.1f} '
               f'ms, first frame {t["first"]:.1f} ms, then '
               f'{t["per_frame"]:.2f} ms per frame')

@@ -87,8 +87,8 @@ class VideoInit(BaseTransform):
             from the container header before any decoding, so one 4K or
             12-megapixel file cannot stall a worker or exhaust its memory.
         hwaccel: PyAV only: decode on this device type (``'cuda'``: the
-            GPU's NVDEC engines, :func:`~.readers.hw_accel`), which takes
-            most of a worker's CPU time off it at Kinetics sizes. The
+            GPU's NVDEC engines, :func:`~.readers.hw_accel`; measured slower
+            than the CPU decoder on an H200, docs/benchmarks.md). The
             loader's workers must then be spawned, not forked from a
             process that has started CUDA
             (``multiprocessing_context='spawn'`` in the dataloader config);
