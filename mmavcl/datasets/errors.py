@@ -10,7 +10,8 @@ from typing import List, Optional, Sequence, Tuple
 
 __all__ = [
     'MediaDecodeError', 'MissingAudioError', 'AnnotationError',
-    'TooManyBadSamplesError', 'PipelineConfigError', 'HWAccelError'
+    'TooManyBadSamplesError', 'PipelineConfigError', 'HWAccelError',
+    'WorkerCrashError'
 ]
 
 _MESSAGE = re.compile(r"cannot decode (\w+) of '(.*?)': (.*)", re.S)
@@ -145,3 +146,26 @@ class HWAccelError(RuntimeError):
     (no device, no driver library, or a worker forked after CUDA started).
     Not a bad file: every sample would fail alike, so no skip policy catches
     it."""
+
+
+class WorkerCrashError(RuntimeError):
+    """A DataLoader worker process died without a Python exception (a
+    native crash in a decoder, the OOM killer) and the file it was reading
+    is known (see ``mmavcl.datasets.video_dataset.naming_worker_files``).
+
+    Args:
+        message: torch's message followed by what each dead worker was
+            reading.
+        files: ``(pid, filename)`` per dead worker; ``filename`` is
+            ``None`` for a worker that was between samples.
+    """
+
+    def __init__(self, message: str,
+                 files: Optional[Sequence[Tuple[int, Optional[str]]]] = None):
+        self.files: List[Tuple[int, Optional[str]]] = list(files or [])
+        #: the first file a dead worker was reading (``None``: none was)
+        self.filename = next((f for _, f in self.files if f), None)
+        super().__init__(message)
+
+    def __reduce__(self):
+        return type(self), (self.args[0], self.files)

@@ -1,11 +1,16 @@
 """Annotation-list datasets for audio-visual and audio-only data."""
+import atexit
+import contextlib
 import difflib
 import inspect
 import json
 import logging
+import os
 import os.path as osp
 import pickle
 import re
+import shutil
+import tempfile
 from array import array
 from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
                     Tuple, Union)
@@ -17,7 +22,7 @@ from mmengine.logging import print_log
 
 from mmavcl.registry import DATASETS, TRANSFORMS
 from .errors import (AnnotationError, MediaDecodeError, PipelineConfigError,
-                     TooManyBadSamplesError)
+                     TooManyBadSamplesError, WorkerCrashError)
 
 AUDIO_SOURCES = ('container', 'sidecar', 'none')
 BAD_SAMPLE_POLICIES = ('raise', 'skip')
@@ -25,9 +30,77 @@ BAD_SAMPLE_POLICIES = ('raise', 'skip')
 SKIPPED_KEY = 'skipped_bad_samples'
 
 
+#: what separates the columns of a text list: spaces and tabs only.
+#: ``str.split()`` would also split on U+00A0, U+0085 (NEL), U+2028, form
+#: feed ..., which can occur in file names (downloaded titles) and would
+#: turn one name into two tokens
+LIST_SPACE = ' \t'
+_LIST_SPLIT = re.compile('[' + LIST_SPACE + ']+')
+#: a comment is ``#`` (or ``##``...) alone or followed by a space or tab;
+#: ``#clip.mp4`` is a file name
+_COMMENT = re.compile('#+(?:[' + LIST_SPACE + ']|$)')
+
+
+def iter_list_lines(path: str) -> Iterator[Tuple[int, Optional[str],
+                                                 Optional[str]]]:
+    """The lines of a text annotation list, as the dataset numbers them:
+    ``(line_number, text, None)``, or ``(line_number, None, message)`` for
+    a line that is not UTF-8.
+
+    The one definition of "a line" shared by :class:`AVVideoDataset` and
+    ``tools/data/check_dataset.py`` (whose cleaned list keeps lines by
+    number, so both must count alike). A line ends at ``\\n``, ``\\r\\n``
+    or ``\\r`` only; ``str.splitlines`` would also end one at U+0085,
+    U+2028, form feed ... and shift every later number. A UTF-8 byte order
+    mark at the start is dropped (``utf-8-sig``). Bytes are decoded one line
+    at a time, so an undecodable byte is reported at its own line (a text
+    file object decodes 8 kB ahead and cannot say which line failed).
+    ``text`` has its line end removed, nothing else.
+    """
+    with open(path, 'rb') as f:
+        lineno = 0
+        for raw in f:
+            if lineno == 0 and raw[:2] in (b'\xff\xfe', b'\xfe\xff'):
+                yield 1, None, ('the file is UTF-16 (it starts with a UTF-16 '
+                                'byte order mark); save it as UTF-8')
+                return
+            body = raw[:-1] if raw.endswith(b'\n') else raw
+            if body.endswith(b'\r') and raw.endswith(b'\n'):
+                body = body[:-1]
+            # a lone CR ends a line too (universal newlines, as before)
+            for part in body.split(b'\r') if b'\r' in body else (body, ):
+                lineno += 1
+                try:
+                    text = part.decode('utf-8-sig' if lineno == 1 else
+                                       'utf-8')
+                except UnicodeDecodeError as err:
+                    yield lineno, None, (
+                        f'not UTF-8 text: byte {part[err.start]:#04x} at '
+                        f'byte {err.start + 1} of the line ({err.reason}); '
+                        f'save the list as UTF-8: {part[:80]!r}')
+                    continue
+                yield lineno, text, None
+
+
+def split_list_line(text: str) -> List[str]:
+    """The tokens of a text-list line (empty for blanks and comments)."""
+    text = text.strip(LIST_SPACE)
+    if not text or _COMMENT.match(text):
+        return []
+    return _LIST_SPLIT.split(text)
+
+
 def _parse_label_tokens(tokens: Sequence[str]) -> Union[int, List[int]]:
     labels = [int(t) for t in tokens]  # ValueError is reported by the caller
     return labels[0] if len(labels) == 1 else labels
+
+
+def _is_int(token: str) -> bool:
+    try:
+        int(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _hint(name: str, choices: Sequence[str]) -> str:
@@ -94,6 +167,224 @@ def build_pipeline(pipeline: Sequence[Union[dict, Callable]],
     return out
 
 
+# ------------------------------------------------- what a worker reads
+# A DataLoader worker killed by a native crash (SIGSEGV in FFmpeg) leaves no
+# Python traceback, and torch's error names its pid only. Each worker keeps
+# the sample it is reading in a small file named by its pid, in a folder
+# named by the main process's pid; the main process reads it back when torch
+# reports the death (naming_worker_files).
+
+
+def _reading_dir(main_pid: int) -> str:
+    shm = '/dev/shm'  # RAM: no disk write per sample
+    base = shm if os.access(shm, os.W_OK) else tempfile.gettempdir()
+    uid = os.getuid() if hasattr(os, 'getuid') else 0
+    return osp.join(base, f'mmavcl-{uid}-reading-{main_pid}')
+
+
+def _remove_reading_dir(main_pid: int) -> None:
+    if os.getpid() == main_pid:  # not from a forked child's copy
+        shutil.rmtree(_reading_dir(main_pid), ignore_errors=True)
+
+
+class _ReadingNote:
+    """This process's note, written only in DataLoader workers."""
+
+    def __init__(self) -> None:
+        self.pid: Optional[int] = None
+        self.fd: Optional[int] = None
+        self.size = 0
+        self.state: Optional[dict] = None
+
+    def _open(self) -> None:
+        self.pid, self.fd, self.size = os.getpid(), None, 0
+        try:
+            from torch.utils.data import get_worker_info
+        except ImportError:
+            return
+        if get_worker_info() is None:
+            return  # the main process: its own traceback names the sample
+        path = osp.join(_reading_dir(os.getppid()), str(self.pid))
+        try:
+            os.makedirs(osp.dirname(path), mode=0o700, exist_ok=True)
+            self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                              0o600)
+        except OSError:
+            return  # a diagnostic never stops a run
+        from multiprocessing import util
+
+        # a worker that ends normally removes its note (a crashed one
+        # cannot: the main process removes the folder at exit)
+        util.Finalize(None, _forget_note, args=(self.fd, path),
+                      exitpriority=0)
+
+    def begin(self, state: Callable[[], dict]) -> None:
+        """Note that the sample ``state()`` describes is being read
+        (``state`` is called only in workers)."""
+        if self.pid != os.getpid():  # first use here, or a forked copy
+            self._open()
+        self.state = None
+        if self.fd is not None:
+            self.state = state()
+            self._write(dict(self.state, reading=True))
+
+    def end(self) -> None:
+        """The sample of the last :meth:`begin` is done (or failed)."""
+        if self.fd is not None and self.state is not None and \
+                self.pid == os.getpid():
+            self._write(dict(self.state, reading=False))
+
+    def _write(self, state: dict) -> None:
+        data = json.dumps(state).encode()
+        # pad over a longer previous note: one write, no truncate (JSON
+        # ignores trailing spaces)
+        try:
+            os.pwrite(self.fd, data.ljust(self.size), 0)
+        except OSError:
+            self.fd = None
+            return
+        self.size = max(self.size, len(data))
+
+
+def _forget_note(fd: int, path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.close(fd)
+        os.unlink(path)
+
+
+_NOTE = _ReadingNote()
+_CLEANUP_REGISTERED: List[int] = []
+_WORKER_DEATH = re.compile(r'DataLoader worker \(pid(?:\(s\))? ([\d, ]+)\)')
+
+
+def worker_reading(pid: int,
+                   main_pid: Optional[int] = None) -> Optional[dict]:
+    """The last note of DataLoader worker ``pid`` of process ``main_pid``
+    (default: this one): ``{'reading': bool, 'index', 'filename',
+    'audio_filename', 'ann_file'}``, or ``None`` if it left none."""
+    path = osp.join(_reading_dir(main_pid or os.getpid()), str(pid))
+    try:
+        with open(path, encoding='utf-8') as f:
+            return json.loads(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def explain_worker_death(err: BaseException
+                         ) -> Optional[WorkerCrashError]:
+    """torch's "DataLoader worker (pid N) is killed by signal" (or "exited
+    unexpectedly") error, with the file each dead worker was reading;
+    ``None`` for any other error or when no worker left a note."""
+    found = _WORKER_DEATH.search(str(err))
+    if found:
+        pids = [int(p) for p in re.findall(r'\d+', found.group(1))]
+    elif isinstance(err, (EOFError, OSError)) and _from_worker_queue(err):
+        # the queue broke under a dying worker before torch noticed it
+        pids = [pid for pid in _noted_pids() if _is_dead(pid)]
+    else:
+        return None
+    files, lines = [], []
+    for pid in pids:
+        note = worker_reading(pid)
+        if note is None or (not found and not note.get('reading')):
+            continue
+        if note.get('reading'):
+            audio = note.get('audio_filename')
+            also = (f', audio {audio}' if audio and
+                    audio != note['filename'] else '')
+            lines.append(
+                f'DataLoader worker {pid} was reading {note["filename"]} '
+                f'(sample {note["index"]} of {note["ann_file"]}{also}) when '
+                'it died')
+            files.append((pid, note['filename']))
+        else:
+            lines.append(f'DataLoader worker {pid} was between samples when '
+                         f'it died (its last: {note["filename"]})')
+            files.append((pid, None))
+    if not files:
+        return None
+    if any(f for _, f in files):
+        lines.append('a file that crashes the decoder: find such files '
+                     'with tools/data/check_dataset.py (it survives '
+                     'decoder crashes) and remove them from the list')
+    head = str(err).strip() if found else (
+        f'{type(err).__name__}: {err} (a DataLoader worker died)')
+    # torch's SIGCHLD handler says which signal; its queue timeout, raised
+    # from that error, only that the worker "exited unexpectedly"
+    cause = err.__cause__ or err.__context__
+    while cause is not None:
+        if 'killed by signal' in str(cause):
+            head = str(cause).strip()
+            break
+        cause = cause.__cause__ or cause.__context__
+    for pid, _ in files:  # reported once: not blamed for a later error
+        with contextlib.suppress(OSError):
+            os.unlink(osp.join(_reading_dir(os.getpid()), str(pid)))
+    return WorkerCrashError('\n'.join([head] + lines), files)
+
+
+def _from_worker_queue(err: BaseException) -> bool:
+    """Whether ``err`` was raised while receiving from DataLoader workers
+    (torch's data loader or the multiprocessing pipe under it), not by
+    anything else that fails with an ``OSError`` (a full disk while saving
+    a checkpoint)."""
+    tb = err.__traceback__
+    while tb is not None:
+        path = tb.tb_frame.f_code.co_filename.replace(os.sep, '/')
+        if '/torch/utils/data/' in path or \
+                path.endswith(('multiprocessing/queues.py',
+                               'multiprocessing/connection.py')):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _noted_pids() -> List[int]:
+    try:
+        names = os.listdir(_reading_dir(os.getpid()))
+    except OSError:
+        return []
+    return [int(n) for n in names if n.isdigit()]
+
+
+def _is_dead(pid: int) -> bool:
+    """Gone, or a zombie its parent has not reaped yet (torch reaps its
+    workers after it reports them)."""
+    try:
+        with open(f'/proc/{pid}/stat') as f:
+            return f.read().rsplit(')', 1)[1].split()[0] in 'ZX'
+    except OSError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
+
+
+@contextlib.contextmanager
+def naming_worker_files() -> Iterator[None]:
+    """Wrap the iteration of a DataLoader over an :class:`AVVideoDataset`:
+    a worker that dies natively becomes a :class:`WorkerCrashError` naming
+    the file it was reading (torch's own error, the cause, names a pid)::
+
+        with naming_worker_files():
+            for batch in loader:
+                ...
+    """
+    try:
+        yield
+    except (RuntimeError, EOFError, OSError) as err:
+        if isinstance(err, WorkerCrashError):
+            raise
+        named = explain_worker_death(err)
+        if named is None:
+            raise
+        raise named from err
+
+
 class _DuplicateFinder:
     """Finds repeated paths in a list with 16 bytes per record (two int64
     arrays), so a 1M-line list needs no set of strings."""
@@ -141,9 +432,13 @@ class AVVideoDataset(BaseDataset):
     The annotation file is either
 
     * a text list in MMAction2's ``VideoDataset`` format, one video per line:
-      ``path/to/video.mp4 [label ...]`` (whitespace separated; several
-      labels only with ``multi_label=True``; blank lines and lines starting
-      with ``#`` are ignored), or
+      ``path/to/video.mp4 [label ...]`` (separated by spaces or tabs;
+      several labels only with ``multi_label=True``; blank lines and
+      comments are ignored: ``#`` alone or followed by whitespace, so
+      ``#clip.mp4`` is a file), read as UTF-8 (a leading byte order mark is
+      dropped; a line that is not UTF-8 is an :class:`AnnotationError`
+      naming it). With ``with_label=False`` the labels are ignored, and any
+      other text after the name is an error, or
     * a ``.json`` file: a list of records ``{"filename": str, "label": int |
       list[int] (optional), "audio_filename": str (optional)}``, or an
       OpenMMLab 2.0 dict ``{"metainfo": {...}, "data_list": [records]}``.
@@ -263,6 +558,9 @@ class AVVideoDataset(BaseDataset):
                          if k not in ('self', 'kwargs')]
                 raise TypeError(f'{type(self).__name__}: unknown argument '
                                 f'{key!r}{_hint(key, names)}')
+        if os.getpid() not in _CLEANUP_REGISTERED:  # workers' notes
+            _CLEANUP_REGISTERED.append(os.getpid())
+            atexit.register(_remove_reading_dir, os.getpid())
         self.bad_sample_policy = bad_sample_policy
         self.max_bad_ratio = max_bad_ratio
         self.bad_ratio_warmup = int(bad_ratio_warmup)
@@ -320,16 +618,25 @@ class AVVideoDataset(BaseDataset):
             if not osp.isfile(local):
                 raise FileNotFoundError(f'annotation file {ann_file} does '
                                         'not exist')
-            with open(local, encoding='utf-8') as f:
-                if local.endswith('.json'):
-                    try:
-                        records = json.load(f)
-                    except json.JSONDecodeError as err:
-                        yield err.lineno, None, f'invalid JSON: {err.msg}'
-                        return
-                    yield from self._parse_json(records)
-                else:
-                    yield from self._parse_lines(f)
+            if not local.endswith('.json'):
+                yield from self._parse_lines(iter_list_lines(local))
+                return
+            with open(local, 'rb') as f:
+                data = f.read()
+            try:
+                text = data.decode('utf-8-sig')
+            except UnicodeDecodeError as err:
+                line = data.count(b'\n', 0, err.start) + 1
+                yield line, None, (f'not UTF-8 text: byte '
+                                   f'{data[err.start]:#04x} ({err.reason}); '
+                                   'save the file as UTF-8')
+                return
+            try:
+                records = json.loads(text)
+            except json.JSONDecodeError as err:
+                yield err.lineno, None, f'invalid JSON: {err.msg}'
+                return
+            yield from self._parse_json(records)
 
     def _iter_records(self) -> Iterator[Tuple[Optional[dict], tuple]]:
         """Yield ``(record, None)`` for good lines, ``(None, (line, msg))``
@@ -426,11 +733,15 @@ class AVVideoDataset(BaseDataset):
 
     def _parse_lines(self, lines) -> Iterator[Tuple[int, Optional[dict],
                                                  Optional[str]]]:
-        for lineno, line in enumerate(lines, 1):
-            line = line.strip()
-            if not line or line.startswith('#'):
+        """Records of :func:`iter_list_lines` output."""
+        for lineno, text, error in lines:
+            if error is not None:
+                yield lineno, None, error
                 continue
-            tokens = line.split()
+            tokens = split_list_line(text)
+            if not tokens:
+                continue
+            line = text.strip(LIST_SPACE)
             name, label_tokens = tokens[0], tokens[1:]
             if not osp.splitext(name)[1] and name.lstrip('-').isdigit():
                 yield lineno, None, (f'missing file column: {line!r} '
@@ -438,6 +749,16 @@ class AVVideoDataset(BaseDataset):
                                      '"path/to/file.ext [label]"')
                 continue
             info = dict(filename=name)
+            if self.with_label is False and label_tokens and not all(
+                    _is_int(t) for t in label_tokens):
+                # labels are ignored, but text that is no label means the
+                # name was cut (a path with a space): reading 'my' of
+                # 'my clip.mp4' would fail hours later as a missing file
+                yield lineno, None, (
+                    f'unexpected text after the file name in {line!r} '
+                    '(with_label=False ignores integer labels only; a path '
+                    'with spaces is not allowed in text lists; use JSON)')
+                continue
             if self.with_label is not False and label_tokens:
                 try:
                     label = _parse_label_tokens(label_tokens)
@@ -540,8 +861,18 @@ class AVVideoDataset(BaseDataset):
         return dict(self._bad)
 
     def _prepare(self, idx: int) -> Any:
-        """``prepare_data`` whose non-media errors name the sample."""
+        """``prepare_data`` whose non-media errors name the sample; in a
+        DataLoader worker the sample is noted while it is read, for
+        :func:`naming_worker_files`."""
+
+        def state() -> dict:
+            info = self.get_data_info(idx)
+            return dict(index=int(idx), filename=info.get('filename'),
+                        audio_filename=info.get('audio_filename'),
+                        ann_file=self.ann_file)
+
         try:
+            _NOTE.begin(state)
             return self.prepare_data(idx)
         except MediaDecodeError:
             raise
@@ -557,6 +888,8 @@ class AVVideoDataset(BaseDataset):
                 raise
             raise RuntimeError(f'{note}: {type(err).__name__}: {err}'
                                ) from err
+        finally:
+            _NOTE.end()
 
     def _redraw(self, idx: int, attempt: int) -> int:
         """The replacement of ``idx`` at ``attempt``: any other index,

@@ -20,7 +20,7 @@ PIPELINE = [
 
 
 def _write(path, text):
-    path.write_text(text)
+    path.write_text(text, encoding='utf-8')
     return str(path)
 
 
@@ -171,3 +171,77 @@ def test_unknown_dataset_key_names_it(tmp_path):
                                "'data_prefx'; did you mean 'data_prefix'?")
     with pytest.raises(ValueError, match='bad_sample_policy must be one of'):
         AVVideoDataset(ann, bad_sample_policy='ignore')
+
+
+# ------------------------------------------------ encodings and line syntax
+def test_byte_order_mark_is_not_part_of_the_first_name(tmp_path):
+    """A list saved by Windows Notepad: UTF-8 with a BOM and CRLF ends."""
+    ann = tmp_path / 'bom.txt'
+    ann.write_bytes('\ufeffa.mp4 0\r\nb.mp4 1\r\n'.encode('utf-8'))
+    ds = AVVideoDataset(str(ann))
+    assert [ds.get_data_info(i)['video_id'] for i in range(2)] == [
+        'a.mp4', 'b.mp4']
+    ann = tmp_path / 'bom.json'
+    ann.write_bytes(b'\xef\xbb\xbf' + json.dumps(
+        [dict(filename='a.mp4', label=0)]).encode())
+    assert AVVideoDataset(str(ann)).get_data_info(0)['video_id'] == 'a.mp4'
+
+
+def test_undecodable_bytes_name_the_file_and_line(tmp_path):
+    ann = tmp_path / 'latin1.txt'
+    ann.write_bytes('a.mp4 0\ncaf\u00e9.mp4 1\nc.mp4 2\n'.encode('latin-1'))
+    with pytest.raises(AnnotationError) as info:
+        AVVideoDataset(str(ann))
+    assert info.value.problems[0][0] == 2
+    assert f'{ann}:2: not UTF-8 text: byte 0xe9' in str(info.value)
+    assert len(info.value.problems) == 1  # the other lines parse
+    ann = tmp_path / 'utf16.txt'
+    ann.write_bytes('a.mp4 0\nb.mp4 1\n'.encode('utf-16'))
+    with pytest.raises(AnnotationError) as info:
+        AVVideoDataset(str(ann))
+    assert info.value.problems == [(1, 'the file is UTF-16 (it starts with '
+                                       'a UTF-16 byte order mark); save it '
+                                       'as UTF-8')]
+    ann = tmp_path / 'latin1.json'
+    ann.write_bytes('[{"filename": "a.mp4"},\n {"filename": "caf\u00e9.mp4"}]'
+                    .encode('latin-1'))
+    with pytest.raises(AnnotationError, match=r'latin1.json:2: not UTF-8 '):
+        AVVideoDataset(str(ann))
+
+
+def test_hash_starts_a_comment_only_before_whitespace(tmp_path):
+    ann = _write(tmp_path / 'l.txt', '# a comment\n#\n##\n#\tx\n## y\n'
+                 '#clip.mp4 0\n#1.mp4 1\n')
+    ds = AVVideoDataset(ann)
+    assert [ds.get_data_info(i)['video_id'] for i in range(len(ds))] == [
+        '#clip.mp4', '#1.mp4']
+
+
+def test_unlabelled_list_refuses_text_after_the_name(tmp_path):
+    """``with_label=False`` ignores labels, but a name cut at a space
+    (``my clip.mp4``) is an error at build, not a missing file later."""
+    ann = _write(tmp_path / 'l.txt', 'a.mp4 3\nmy clip.mp4\nb.mp4 1 2\n'
+                 'c.mp4 0 x\n')
+    with pytest.raises(AnnotationError) as info:
+        AVVideoDataset(ann, with_label=False)
+    assert [line for line, _ in info.value.problems] == [2, 4]
+    assert (f"{ann}:2: unexpected text after the file name in 'my clip.mp4'"
+            in str(info.value))
+    ok = _write(tmp_path / 'ok.txt', 'a.mp4 3\nb.mp4 1 2\nc.mp4\n')
+    ds = AVVideoDataset(ok, with_label=False)
+    assert len(ds) == 3 and 'label' not in ds.get_data_info(1)
+
+
+@pytest.mark.parametrize('char', ['\u2028', '\x85', '\x0c', '\xa0'])
+def test_unicode_line_separators_stay_in_the_name(tmp_path, char):
+    """U+2028, NEL, form feed and no-break space end no line and split no
+    column: ``str.splitlines``/``str.split`` would."""
+    name = f'a{char}b.mp4'
+    ann = _write(tmp_path / 'l.txt', f'{name} 0\nc.mp4 x\n')
+    with pytest.raises(AnnotationError) as info:
+        AVVideoDataset(ann)
+    assert [line for line, _ in info.value.problems] == [2]
+    ann = _write(tmp_path / 'ok.txt', f'{name} 0\nc.mp4 1\n')
+    ds = AVVideoDataset(ann)
+    assert ds.get_data_info(0)['video_id'] == name
+    assert ds.get_data_info(0)['label'] == 0

@@ -1,14 +1,20 @@
 """tools/data/check_dataset.py on a generated list of good and bad files."""
 import csv
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
+import time
 
+import av
+import numpy as np
 import pytest
 
 from mmavcl.datasets import AVVideoDataset
-from mmavcl.testing import make_av_video, truncate_file, write_garbage
+from mmavcl.testing import (chirp, make_audio_file, make_av_video,
+                            timestamp_frames, truncate_file, write_audio,
+                            write_garbage)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'data', 'check_dataset.py')
@@ -115,3 +121,200 @@ def test_missing_data_prefix_is_one_line(data, tmp_path):
     with pytest.raises(FileNotFoundError, match=r"data_prefix\['video'\]"):
         main([data['ann'], '--data-prefix', str(tmp_path / 'nope'),
               '--out', str(tmp_path / 'c.txt')])
+
+
+# ------------------------------------------------------------------ helpers
+def _run(args, env=None, timeout=240):
+    return subprocess.run([sys.executable, TOOL] + args, capture_output=True,
+                          text=True, timeout=timeout,
+                          env=dict(os.environ, **(env or {})))
+
+
+def _late_audio_mp4(path, offset, num_frames=60, fps=25, sample_rate=16000):
+    """H.264 + AAC whose audio stream starts ``offset`` s after the video
+    (its first packet's pts), as cut or badly synced downloads have."""
+    frames = timestamp_frames(num_frames, (32, 32))
+    wave = chirp(num_frames / fps - offset, sample_rate)
+    with av.open(path, 'w') as c:
+        vs = c.add_stream('libx264', rate=fps)
+        vs.width = vs.height = 32
+        vs.pix_fmt = 'yuv420p'
+        a = c.add_stream('aac', rate=sample_rate)
+        a.layout = 'mono'
+        for img in frames:
+            for p in vs.encode(av.VideoFrame.from_ndarray(img, 'rgb24')):
+                c.mux(p)
+        for p in vs.encode():
+            c.mux(p)
+        first = int(offset * sample_rate)
+        for i in range(0, len(wave), 1024):
+            f = av.AudioFrame.from_ndarray(wave[None, i:i + 1024].copy(),
+                                           format='fltp', layout='mono')
+            f.sample_rate, f.pts = sample_rate, first + i
+            for p in a.encode(f):
+                c.mux(p)
+        for p in a.encode():
+            c.mux(p)
+
+
+def _float_wav(path, wave, sample_rate=16000):
+    """32-bit float PCM WAV: the format that can hold NaN/Inf samples."""
+    with av.open(path, 'w') as c:
+        s = c.add_stream('pcm_f32le', rate=sample_rate)
+        s.layout = 'mono'
+        for i in range(0, len(wave), 1024):
+            f = av.AudioFrame.from_ndarray(wave[None, i:i + 1024].copy(),
+                                           format='flt', layout='mono')
+            f.sample_rate, f.pts = sample_rate, i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+
+
+# ------------------------------------------------- crashes and hangs
+@pytest.mark.parametrize('workers', [1, 2])
+def test_crash_and_hang_are_reported_and_the_scan_goes_on(
+        tmp_path, workers):
+    """A file that kills the decoder natively (SIGSEGV, abort) or blocks
+    it (a FIFO as the sidecar audio: opening it waits for a writer that
+    never comes) is reported with its own reason; the entries checked
+    around it are not lost. The old tool hung forever on such files with
+    ``--workers 2`` (a lost ``Pool.imap`` task) and died with
+    ``--workers 1`` without a report.
+
+    No file is known that crashes this FFmpeg/decord build, so the crash is
+    injected through the tool's documented test hook
+    (``MMAVCL_CHECK_FAULT``): the worker kills itself with the real signal
+    as it starts decoding that file. The hang is real."""
+    v = tmp_path / 'v'
+    names = ['g0', 'segv', 'g1', 'abort', 'fifo', 'g2', 'g3']
+    for n in names:
+        make_av_video(str(v / f'{n}.mp4'), num_frames=8, size=(32, 32),
+                      audio=False)
+    for n in ('g0', 'g1', 'g2', 'g3'):
+        make_audio_file(str(v / f'{n}.wav'), duration=0.5)
+    os.mkfifo(str(v / 'fifo.wav'))
+    ann = tmp_path / 'l.txt'
+    ann.write_text(''.join(f'{n}.mp4 {i}\n' for i, n in enumerate(names)))
+    out, report = str(tmp_path / 'clean.txt'), str(tmp_path / 'r.json')
+    t = time.monotonic()
+    proc = _run([str(ann), '--data-prefix', str(v), '--audio-source',
+                 'sidecar', '--workers', str(workers), '--timeout', '3',
+                 '--out', out, '--report', report],
+                env={'MMAVCL_CHECK_FAULT': 'segv.mp4:segv,abort.mp4:abort'},
+                timeout=120)
+    took = time.monotonic() - t
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'checked 7 entries: 4 good, 3 bad' in proc.stdout
+    assert 'of which 2 crashed the decoder, 1 timed out' in proc.stdout
+    rep = json.load(open(report))
+    by_line = {e['line']: e for e in rep['entries']}
+    assert by_line[2]['reason'] == \
+        'crashed (signal 11: SIGSEGV) while decoding video'
+    assert by_line[4]['reason'] == \
+        'crashed (signal 6: SIGABRT) while decoding video'
+    assert by_line[5]['reason'].startswith(
+        'timed out after 3 s while decoding audio')
+    assert [by_line[i]['ok'] for i in (1, 3, 6, 7)] == [True] * 4
+    assert all(by_line[i]['has_audio'] for i in (1, 3, 6, 7))
+    assert rep['summary']['crashed'] == 2 and rep['summary']['timed_out'] == 1
+    assert open(out).read() == 'g0.mp4 0\ng1.mp4 2\ng2.mp4 5\ng3.mp4 6\n'
+    assert took < 60, took  # one 3 s timeout, not a hang
+
+
+def test_workers_must_be_positive(tmp_path):
+    from check_dataset import parse_args
+    with pytest.raises(SystemExit):
+        parse_args(['l.txt', '--data-prefix', '.', '--out', 'c.txt',
+                    '--workers', '0'])
+
+
+# ------------------------------------------------- media the readers take
+def test_codec_rotation_late_audio_rate_and_nan_audio(tmp_path):
+    """What the report says about files the training readers decode:
+    AV1 (decord's FFmpeg lacks it: the PyAV fallback decodes it), a
+    rotated phone video, audio that starts 1 s after the video (the old
+    tool looked for it in [0, 0.5) s and rejected the file), a 44101 Hz
+    sidecar (decodable: a warning), and a sidecar holding NaN/Inf (bad)."""
+    v = tmp_path / 'v'
+    make_av_video(str(v / 'av1.mp4'), num_frames=10, size=(64, 64),
+                  audio=False, video_codec='libsvtav1')
+    with av.open(str(v / 'rot.mp4'), 'w') as c:
+        vs = c.add_stream('libx264', rate=25)
+        vs.width, vs.height, vs.pix_fmt = 64, 32, 'yuv420p'
+        vs.set_display_rotation(90)  # stored 64x32, shown 32x64
+        for img in timestamp_frames(10, (32, 64)):
+            for p in vs.encode(av.VideoFrame.from_ndarray(img, 'rgb24')):
+                c.mux(p)
+        for p in vs.encode():
+            c.mux(p)
+    _late_audio_mp4(str(v / 'late.mp4'), offset=1.0)
+    for n in ('odd', 'nan'):
+        make_av_video(str(v / f'{n}.mp4'), num_frames=10, size=(32, 32),
+                      audio=False)
+    write_audio(str(v / 'odd.wav'), chirp(1.0, 44101), 44101)
+    wave = chirp(1.0, 16000)
+    wave[100:200], wave[-50:] = np.nan, np.inf
+    _float_wav(str(v / 'nan.wav'), wave)
+    names = ['av1', 'rot', 'late', 'odd', 'nan']
+    ann = tmp_path / 'l.txt'
+    ann.write_text(''.join(f'{n}.mp4 0\n' for n in names))
+    from check_dataset import main
+
+    def check(*extra):
+        report = str(tmp_path / 'r.json')
+        summary = main([str(ann), '--data-prefix', str(v), '--workers', '2',
+                        '--audio-source', 'sidecar', '--out',
+                        str(tmp_path / 'c.txt'), '--report', report,
+                        *extra])
+        return summary, {e['filename'].rsplit('/', 1)[1][:-4]: e
+                         for e in json.load(open(report))['entries']}
+
+    summary, got = check()
+    assert got['av1']['ok']
+    assert got['av1']['video_codec'] in ('libdav1d', 'av1')
+    assert got['av1']['rotation'] == 0 and got['av1']['num_frames'] == 10
+    assert got['rot']['ok'] and got['rot']['rotation'] == 90
+    assert got['odd']['ok'] and got['odd']['audio_rate'] == 44101
+    assert got['odd']['unusual_rate'] is True
+    assert got['odd']['warning'] == 'unusual audio sample rate 44101 Hz'
+    assert got['av1']['unusual_rate'] is None  # no sidecar: no audio
+    assert not got['nan']['ok'] and 'non-finite' in got['nan']['reason']
+    assert summary['unusual_rate'] == 1
+    assert summary['warnings'] == {'unusual audio sample rate 44101 Hz': 1}
+    summary, got = check('--reject-unusual-rate')
+    assert got['odd']['reason'] == 'audio: unusual audio sample rate 44101 Hz'
+    assert got['av1']['ok'] and got['rot']['ok']
+    # container audio starting 1 s in: valid, decoded from where it starts
+    ann.write_text('late.mp4 0\n')
+    summary, got = check('--audio-source', 'container', '--require-audio')
+    late = got['late']
+    assert late['ok'], late['reason']
+    assert late['audio_start'] == pytest.approx(1.0, abs=0.07)  # AAC delay
+    assert late['audio_duration'] == pytest.approx(1.4, abs=0.1)
+    assert late['duration'] == pytest.approx(2.4, abs=0.05)
+
+
+def test_clean_list_keeps_names_with_unicode_line_breaks(tmp_path):
+    """The cleaned list is cut by the parser's own line numbers: names
+    holding U+2028, NEL or a form feed (``str.splitlines`` breaks lines at
+    them) keep every later line in place."""
+    v = tmp_path / 'v'
+    names = ['a\u2028b.mp4', 'c\x85d.mp4', 'e\x0cf.mp4', 'g.mp4']
+    for n in names:
+        make_av_video(str(v / n), num_frames=8, size=(32, 32), audio=False)
+    write_garbage(str(v / 'bad.mp4'))
+    lines = [f'{names[0]} 0', 'bad.mp4 1', f'{names[1]} 1', f'{names[2]} 2',
+             'bad.mp4 2', f'{names[3]} 3']
+    ann = tmp_path / 'l.txt'
+    ann.write_bytes(('\n'.join(lines) + '\n').encode('utf-8'))
+    out = tmp_path / 'clean.txt'
+    from check_dataset import main
+    summary = main([str(ann), '--data-prefix', str(v), '--workers', '2',
+                    '--out', str(out)])
+    assert summary['ok'] == 4
+    assert out.read_bytes().decode('utf-8') == '\n'.join(
+        lines[i] for i in (0, 2, 3, 5)) + '\n'
+    ds = AVVideoDataset(str(out), data_prefix=dict(video=str(v)))
+    assert [ds.get_data_info(i)['video_id'] for i in range(4)] == names

@@ -2,46 +2,100 @@
 and a cleaned list.
 
     python tools/data/check_dataset.py ANN_FILE --data-prefix DIR
-        [--workers N] --out clean.txt [--report report.json|report.csv]
+        [--workers N] [--timeout S] --out clean.txt
+        [--report report.json|report.csv]
         [--audio-source container|sidecar|none] [--audio-prefix DIR]
         [--require-audio] [--min-frames N] [--max-pixels N]
         [--backend decord|pyav] [--audio-only] [--multi-label]
+        [--reject-unusual-rate]
 
 Each entry is checked in a worker process (a progress bar counts them):
-the header is read (streams, codec, duration, fps, resolution), the video
-is opened with the training reader (``VideoInit``: same backend, fallback,
-``min_frames`` and ``max_pixels``) and its first and last frames decoded;
-the audio (container or sidecar) is probed and its first and last half
-second decoded. An entry is bad when any of that fails, when it has no
-audio and ``--require-audio`` is set, or when its annotation line is
-malformed (bad label, conflicting duplicate).
+the header is read (streams, codec, duration, fps, resolution, rotation),
+the video is opened with the training reader (``VideoInit``: same backend,
+fallback, ``min_frames`` and ``max_pixels``) and its first and last frames
+decoded; the audio (container or sidecar) is probed and its first and last
+half second decoded, counted from where the audio stream starts (audio may
+start after the video) and checked for NaN/Inf samples. An entry is bad
+when any of that fails, when it has no audio (no audio stream, or no
+sidecar file: a ``MissingAudioError`` in training too) and
+``--require-audio`` is set, or when its annotation line is malformed (bad
+label, conflicting duplicate, not UTF-8).
+
+Files that kill the decoder are found too. Each worker process checks one
+entry at a time for a supervising parent, which never decodes anything
+itself (also with ``--workers 1``). A worker that dies (a native crash in
+FFmpeg or decord: SIGSEGV, abort) marks its entry ``crashed (signal 11:
+SIGSEGV) while decoding video``; one that takes longer than ``--timeout``
+seconds (default 60; a stalled network file, a FIFO named like a WAV
+sidecar) is killed and its entry marked ``timed out after 60 s while ...``.
+Either way the worker is replaced and the scan goes on.
+
+An audio sample rate outside the common ones (8, 11.025, 12, 16, 22.05, 24,
+32, 44.1, 48, 88.2, 96 kHz) is decodable, so it is a warning, counted in
+the summary; ``--reject-unusual-rate`` makes it a bad entry.
 
 Outputs:
 
 * ``--out``: the good entries in the input's own format (the original text
   lines, or the JSON records), so the file drops into ``ann_file``;
-  a repeated path is kept once.
+  a repeated path is kept once. Lines are numbered by the dataset's own
+  line reader (``mmavcl.datasets.video_dataset.iter_list_lines``), so a
+  name holding U+2028, NEL or a form feed keeps every later line in place.
 * ``--report``: one record per entry (``line``, ``filename``, ``ok``,
-  ``reason``, ``duration``, ``fps``, ``num_frames``, ``width``, ``height``,
-  ``video_codec``, ``vfr``, ``has_audio``, ``audio_codec``,
-  ``audio_duration``) plus a summary (counts by reason); JSON, or CSV
-  (entries only) when the name ends in ``.csv``.
+  ``reason``, ``warning``, ``duration``, ``fps``, ``num_frames``,
+  ``width``, ``height`` (as decoded, after any rotation the reader
+  applies), ``video_codec``, ``vfr``, ``rotation`` (degrees of the
+  display matrix, counter-clockwise; 0 for none: the reader's
+  ``rotation``, else the header probe's, else PyAV's first frame),
+  ``has_audio``, ``audio_codec``, ``audio_duration``, ``audio_start`` (s
+  after the container's zero), ``audio_rate`` (Hz), ``unusual_rate``,
+  ``audio_filename``) plus a summary (counts by reason, ``crashed``,
+  ``timed_out``, ``unusual_rate``, warnings); JSON, or CSV (entries only)
+  when the name ends in ``.csv``.
 
 The exit status is 0 when the scan ran (bad entries included); the summary
 line gives the counts.
+
+Fault injection (tests only): ``MMAVCL_CHECK_FAULT=NAME:segv`` (or
+``NAME:abort``; several separated by commas) makes the worker checking a
+file whose base name is ``NAME`` kill itself with that signal as it starts
+decoding it. No real file is known that crashes this FFmpeg/decord build
+(decord 0.6 turns the corrupt-packet aborts of older versions into Python
+errors), so the tests of the crash handling use it; a real hang (a FIFO)
+needs no hook.
 """
 import argparse
 import csv
 import json
+import multiprocessing as mp
+import os
 import os.path as osp
+import signal
 import sys
-from collections import Counter
-from multiprocessing import Pool
-from typing import Dict, List, Optional, Sequence, Tuple
+import time
+from collections import Counter, deque
+from multiprocessing.connection import wait as wait_ready
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
-FIELDS = ('line', 'filename', 'ok', 'reason', 'duration', 'fps',
-          'num_frames', 'width', 'height', 'video_codec', 'vfr', 'has_audio',
-          'audio_codec', 'audio_duration', 'audio_filename')
+FIELDS = ('line', 'filename', 'ok', 'reason', 'warning', 'duration', 'fps',
+          'num_frames', 'width', 'height', 'video_codec', 'vfr', 'rotation',
+          'has_audio', 'audio_codec', 'audio_duration', 'audio_start',
+          'audio_rate', 'unusual_rate', 'audio_filename')
+
+#: used when the readers do not export their own set
+_FALLBACK_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000,
+                             44100, 48000, 88200, 96000})
+FAULT_ENV = 'MMAVCL_CHECK_FAULT'
+#: what a worker is doing, for the reason of a crash or timeout
+STAGES = {'video': 'decoding video', 'audio': 'decoding audio'}
+
+
+def _common_rates() -> frozenset:
+    try:
+        from mmavcl.datasets.transforms.readers import COMMON_SAMPLE_RATES
+    except ImportError:
+        return _FALLBACK_RATES
+    return frozenset(COMMON_SAMPLE_RATES)
 
 
 def _blank(line: int, filename: Optional[str]) -> Dict:
@@ -50,19 +104,79 @@ def _blank(line: int, filename: Optional[str]) -> Dict:
     return out
 
 
-def check_entry(task: Tuple[int, str, Optional[str], Dict]) -> Dict:
-    """Check one entry; never raises (the reason goes into the record)."""
+def _display_rotation(filename: str) -> int:
+    """Degrees (counter-clockwise) of the first video stream's display
+    matrix, from its first decoded frame (PyAV exposes it there)."""
+    import av
+    with av.open(filename) as c:
+        for frame in c.decode(video=0):
+            return int(getattr(frame, 'rotation', 0) or 0)
+    return 0
+
+
+def _audio_extent(filename: str) -> Tuple[float, float, int]:
+    """``(start, end, rate)`` of the first audio stream: seconds on the
+    container's clock, and Hz. The start matters: an audio stream that
+    begins 0.5 s after the video holds nothing in ``[0, 0.5)``, and a
+    duration counted from 0 ends 0.5 s before the audio does.
+
+    Raises:
+        MissingAudioError: no audio stream.
+        MediaDecodeError: the file cannot be opened.
+    """
+    import contextlib
+
+    import av
+
+    from mmavcl.datasets import MediaDecodeError, MissingAudioError
+    from mmavcl.datasets.transforms.wav_reader import (open_pcm_wav,
+                                                       wav_duration)
+    reader = open_pcm_wav(filename)
+    if reader is not None:  # 16-bit PCM WAV: samples start at 0
+        with contextlib.closing(reader):
+            return 0.0, wav_duration(reader, filename), reader.getframerate()
+    if not osp.exists(filename):
+        raise MissingAudioError(filename, 'file does not exist')
+    try:
+        with av.open(filename) as c:
+            if not c.streams.audio:
+                raise MissingAudioError(filename, 'no audio stream')
+            s = c.streams.audio[0]
+            tb = float(s.time_base)
+            start = s.start_time * tb if s.start_time is not None else 0.0
+            rate = int(s.rate or s.codec_context.sample_rate or 0)
+            if s.duration:
+                end = start + s.duration * tb
+            elif c.duration:  # Matroska: the container's end
+                end = ((c.start_time or 0) + c.duration) / 1e6
+            else:  # raw streams: count the samples
+                end = start + sum(f.samples for f in c.decode(s)) / max(
+                    rate, 1)
+    except MediaDecodeError:
+        raise
+    except Exception as err:
+        raise MediaDecodeError(filename, f'{type(err).__name__}: {err}',
+                               'audio') from err
+    return float(start), float(end), rate
+
+
+def check_entry(task: Tuple[int, str, Optional[str], Dict],
+                on_stage: Optional[Callable[[str], None]] = None) -> Dict:
+    """Check one entry; never raises (the reason goes into the record).
+    ``on_stage('video' | 'audio')`` is called as each part starts."""
+    import numpy as np
     line, filename, audio_filename, opts = task
     out = _blank(line, filename)
     out['audio_filename'] = audio_filename
+    stage = on_stage or (lambda name: None)
     from mmavcl.datasets import MediaDecodeError, MissingAudioError
     from mmavcl.datasets.transforms import VideoInit
     from mmavcl.datasets.transforms.readers import (decode_with_fallback,
-                                                    probe_audio_duration,
                                                     probe_media,
                                                     read_audio_spans)
     try:
         if not opts['audio_only']:
+            stage('video')
             head = probe_media(filename)
             out.update(duration=head['duration'],
                        video_codec=head['video_codec'])
@@ -74,27 +188,50 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict]) -> Dict:
             n = reader.num_frames
             try:
                 frames, reader = decode_with_fallback(reader, [0, n - 1])
+                rotation = getattr(reader, 'rotation', None)
             finally:
                 reader.close()
+            if rotation is None:  # a reader that does not say
+                rotation = head.get('rotation')
+            if rotation is None:  # nor does the header probe
+                rotation = _display_rotation(filename)
             out.update(num_frames=int(n), fps=round(float(reader.fps), 4),
                        height=int(frames.shape[1]),
-                       width=int(frames.shape[2]), vfr=bool(res['vfr']))
+                       width=int(frames.shape[2]), vfr=bool(res['vfr']),
+                       rotation=int(rotation) % 360)
         if audio_filename:
+            stage('audio')
             try:
-                dur = probe_audio_duration(audio_filename)
+                start, end, rate = _audio_extent(audio_filename)
+                dur = end - start
                 if not dur > 0:
                     raise MissingAudioError(audio_filename,
                                             'audio stream has no samples')
                 half = min(0.5, dur)
                 got = read_audio_spans(audio_filename,
-                                       [(0.0, half), (dur - half, dur)])
+                                       [(start, start + half),
+                                        (end - half, end)])
                 if not all(len(w) for w, _ in got):
                     raise MediaDecodeError(audio_filename,
                                            'no audio samples decoded',
                                            'audio')
+                # the readers may let NaN/Inf through: they would reach
+                # the log-mel and the loss, so check here regardless
+                if not all(np.isfinite(w).all() for w, _ in got):
+                    raise MediaDecodeError(
+                        audio_filename, 'non-finite audio samples (NaN or '
+                        'Inf) in the first or last half second', 'audio')
                 head = probe_media(audio_filename)
+                unusual = rate not in _common_rates()
                 out.update(has_audio=True, audio_duration=round(dur, 4),
+                           audio_start=round(start, 4), audio_rate=rate,
+                           unusual_rate=unusual,
                            audio_codec=head['audio_codec'])
+                if unusual:
+                    msg = f'unusual audio sample rate {rate} Hz'
+                    if opts.get('reject_unusual_rate'):
+                        raise MediaDecodeError(audio_filename, msg, 'audio')
+                    out['warning'] = msg
                 if opts['audio_only']:
                     out['duration'] = round(dur, 4)
             except MissingAudioError as err:
@@ -131,7 +268,8 @@ def _entries(args) -> Tuple[object, List[Dict], List[Tuple]]:
             lazy_init=True, check_data_prefix=True)
     opts = dict(backend=args.backend, min_frames=args.min_frames,
                 max_pixels=args.max_pixels, require_audio=args.require_audio,
-                audio_only=args.audio_only)
+                audio_only=args.audio_only,
+                reject_unusual_rate=args.reject_unusual_rate)
     problems, tasks = [], []
     first: Dict[str, Tuple[int, object]] = {}
     for line, rec, msg in ds._iter_numbered():
@@ -159,53 +297,238 @@ def _entries(args) -> Tuple[object, List[Dict], List[Tuple]]:
     return ds, problems, tasks
 
 
+class _Bar:
+    """mmengine's progress bar behind tqdm's ``update(n)``/``close()``."""
+
+    def __init__(self, total: int) -> None:
+        from mmengine.utils import ProgressBar
+        self.bar = ProgressBar(total, file=sys.stdout)
+
+    def update(self, n: int = 1) -> None:
+        for _ in range(n):
+            self.bar.update()
+
+    def close(self) -> None:
+        pass
+
+
 def _progress(total: int):
     try:
-        from tqdm import tqdm
-        return tqdm(total=total, unit='file', file=sys.stderr)
+        import tqdm
     except ImportError:
-        from mmengine.utils import ProgressBar
-        return ProgressBar(total, file=sys.stdout)
+        return _Bar(total)
+    # no monitor thread: a thread in the parent would be copied half-way
+    # into every forked worker
+    tqdm.tqdm.monitor_interval = 0
+    return tqdm.tqdm(total=total, unit='file', file=sys.stderr)
 
 
-def scan(tasks: Sequence[Tuple], workers: int) -> List[Dict]:
+def _inject_fault(task: Tuple) -> None:
+    """The test hook of the module doc: die like a decoder crashing on
+    this entry (called as each stage starts, so the reason names one)."""
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    names = {osp.basename(p) for p in task[1:3] if p}
+    for item in spec.split(','):
+        name, _, action = item.rpartition(':')
+        if name in names:
+            import resource
+            # no core file from a deliberate crash
+            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+            if action == 'abort':
+                os.abort()
+            os.kill(os.getpid(), signal.SIGSEGV)
+
+
+def _worker_main(conn) -> None:
+    """A worker process: check the entries the parent sends, one at a time,
+    and send back ``('stage', name)`` notes and ``('done', record)``."""
+    # Ctrl-C reaches the whole process group: the parent cleans up
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    while True:
+        try:
+            task = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
+        if task is None:
+            return
+
+        def on_stage(name: str, task=task) -> None:
+            conn.send(('stage', name))
+            _inject_fault(task)
+
+        conn.send(('done', check_entry(task, on_stage=on_stage)))
+
+
+class _Worker:
+    """One supervised worker process and the entry it is checking."""
+
+    def __init__(self, ctx) -> None:
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_worker_main, args=(child, ),
+                                daemon=True)
+        self.proc.start()
+        child.close()  # the parent holds one end: EOF when the child dies
+        self.slot: Optional[int] = None
+        self.stage = ''
+        self.deadline = 0.0
+        self.gone = False  # its end of the pipe closed: it has died
+
+    def give(self, slot: int, task: Tuple, timeout: float) -> None:
+        self.slot, self.stage = slot, ''
+        self.deadline = time.monotonic() + timeout
+        self.conn.send(task)
+
+    def poll_messages(self) -> Optional[Dict]:
+        """Read what the worker sent; its record once it is done."""
+        while self.conn.poll():
+            try:
+                kind, value = self.conn.recv()
+            except (EOFError, OSError):  # died (a crash): no more messages
+                self.gone = True
+                return None
+            if kind == 'stage':
+                self.stage = value
+            else:
+                return value
+        return None
+
+    def stop(self, kill: bool = False) -> None:
+        if kill:
+            self.proc.kill()
+        else:
+            try:
+                self.conn.send(None)
+            except (OSError, ValueError):
+                pass
+        self.proc.join(timeout=None if kill else 5)
+        if self.proc.is_alive():
+            self.proc.kill()
+            self.proc.join()
+        self.conn.close()
+
+
+def _death_reason(exitcode: Optional[int], stage: str) -> str:
+    where = f' while {STAGES[stage]}' if stage in STAGES else ''
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = 'unknown signal'
+        return f'crashed (signal {-exitcode}: {name}){where}'
+    if exitcode is None:  # closed its pipe but did not exit
+        return f'crashed (the checking process stopped answering){where}'
+    return f'crashed (the checking process exited with status {exitcode})' \
+        + where
+
+
+def scan(tasks: Sequence[Tuple], workers: int,
+         timeout: float = 60.0) -> List[Dict]:
+    """Check ``tasks`` in ``workers`` supervised processes.
+
+    The parent hands each worker one entry at a time, so a worker that
+    dies is blamed on exactly the entry it held, and no other entry is
+    lost (``multiprocessing.Pool`` hangs forever on a task whose worker
+    died; ``ProcessPoolExecutor`` fails every task in flight). A worker
+    that overruns ``timeout`` seconds on one entry is killed. Dead and
+    killed workers are replaced.
+    """
+    results: List[Optional[Dict]] = [None] * len(tasks)
+    if not tasks:
+        return []
     bar = _progress(len(tasks))
-    results = []
-    if workers > 1 and len(tasks) > 1:
-        with Pool(workers) as pool:
-            for res in pool.imap(check_entry, tasks, chunksize=4):
-                results.append(res)
-                bar.update(1) if hasattr(bar, 'n') else bar.update()
-    else:
-        for task in tasks:
-            results.append(check_entry(task))
-            bar.update(1) if hasattr(bar, 'n') else bar.update()
-    if hasattr(bar, 'close'):
+    # fork: workers start in milliseconds with mmavcl already imported
+    # (the parent runs no decoder and no thread of its own: tqdm's monitor
+    # thread is off), where spawn re-imports torch for every replacement
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context('fork' if 'fork' in methods else None)
+    pending = deque(range(len(tasks)))
+    pool: List[_Worker] = []
+
+    def finish(w: _Worker, record: Dict) -> None:
+        results[w.slot] = record
+        w.slot = None
+        bar.update(1)
+
+    def fail(w: _Worker, reason: str) -> None:
+        line, filename, audio, _ = tasks[w.slot]
+        record = _blank(line, filename)
+        record.update(audio_filename=audio, reason=reason)
+        finish(w, record)
+
+    try:
+        size = max(1, min(workers, len(tasks)))
+        pool = [_Worker(ctx) for _ in range(size)]
+        while True:
+            for i, w in enumerate(pool):
+                if w.slot is None and pending:
+                    slot = pending.popleft()
+                    try:
+                        w.give(slot, tasks[slot], timeout)
+                    except (OSError, ValueError):  # died while idle
+                        w.stop(kill=True)
+                        pool[i] = w = _Worker(ctx)
+                        w.give(slot, tasks[slot], timeout)
+            busy = [w for w in pool if w.slot is not None]
+            if not busy:
+                break
+            left = min(w.deadline for w in busy) - time.monotonic()
+            wait_ready([w.conn for w in busy] + [w.proc.sentinel
+                                                 for w in busy],
+                       timeout=max(left, 0.0))
+            for i, w in enumerate(pool):
+                if w.slot is None:
+                    continue
+                record = w.poll_messages()
+                if record is not None:
+                    finish(w, record)
+                elif w.gone or not w.proc.is_alive():
+                    # a closed pipe can come a moment before the exit
+                    # status: wait for it rather than call it a timeout
+                    w.proc.join(timeout=10)
+                    fail(w, _death_reason(w.proc.exitcode, w.stage))
+                    w.stop(kill=True)
+                    pool[i] = _Worker(ctx)
+                elif time.monotonic() >= w.deadline:
+                    where = (f' while {STAGES[w.stage]}'
+                             if w.stage in STAGES else '')
+                    w.stop(kill=True)
+                    fail(w, f'timed out after {timeout:g} s{where} '
+                         '(the worker was killed; --timeout sets the limit)')
+                    pool[i] = _Worker(ctx)
+    finally:
+        for w in pool:
+            w.stop(kill=any(r is None for r in results))
         bar.close()
     return results
 
 
 def write_clean(ann_file: str, out: str, good_lines: List[int]) -> None:
-    """Write the good entries in the input's format."""
+    """Write the good entries in the input's format. Text lines are read
+    with the dataset's own line reader, so line numbers agree with the
+    parser's whatever characters the names hold."""
+    from mmengine.fileio import get_local_path
+
+    from mmavcl.datasets.video_dataset import LIST_SPACE, iter_list_lines
     keep = set(good_lines)
-    if ann_file.endswith('.json'):
-        with open(ann_file) as f:
-            data = json.load(f)
-        records = data['data_list'] if isinstance(data, dict) else data
-        kept = [r for i, r in enumerate(records, 1) if i in keep]
-        if isinstance(data, dict):
-            data = dict(data, data_list=kept)
-        else:
-            data = kept
-        with open(out, 'w') as f:
-            json.dump(data, f, indent=1)
-        return
-    with open(ann_file, encoding='utf-8') as f:
-        lines = f.read().splitlines()
-    with open(out, 'w', encoding='utf-8') as f:
-        for i, text in enumerate(lines, 1):
-            if i in keep:
-                f.write(text.strip() + '\n')
+    with get_local_path(ann_file) as local:
+        if ann_file.endswith('.json'):
+            with open(local, encoding='utf-8-sig') as f:
+                data = json.load(f)
+            records = data['data_list'] if isinstance(data, dict) else data
+            kept = [r for i, r in enumerate(records, 1) if i in keep]
+            if isinstance(data, dict):
+                data = dict(data, data_list=kept)
+            else:
+                data = kept
+            with open(out, 'w', encoding='utf-8') as f:
+                json.dump(data, f, indent=1, ensure_ascii=False)
+            return
+        with open(out, 'w', encoding='utf-8', newline='\n') as f:
+            for i, text, _ in iter_list_lines(local):
+                if i in keep:
+                    f.write(text.strip(LIST_SPACE) + '\n')
 
 
 def write_report(path: str, entries: List[Dict], summary: Dict) -> None:
@@ -228,7 +551,12 @@ def parse_args(argv=None):
                    help='folder the list paths are relative to')
     p.add_argument('--out', required=True, help='cleaned list to write')
     p.add_argument('--report', help='report .json or .csv')
-    p.add_argument('--workers', type=int, default=4)
+    p.add_argument('--workers', type=_positive(int), default=4,
+                   help='worker processes (at least 1: files are never '
+                   'decoded in the main process)')
+    p.add_argument('--timeout', type=_positive(float), default=60.0,
+                   help='seconds one entry may take before its worker is '
+                   'killed and the entry reported as timed out')
     p.add_argument('--audio-source', default='container',
                    choices=['container', 'sidecar', 'none'])
     p.add_argument('--audio-prefix', help='sidecar audio folder')
@@ -240,13 +568,26 @@ def parse_args(argv=None):
     p.add_argument('--max-pixels', type=int, default=None)
     p.add_argument('--backend', default='decord', choices=['decord', 'pyav'])
     p.add_argument('--multi-label', action='store_true')
+    p.add_argument('--reject-unusual-rate', action='store_true',
+                   help='an audio sample rate outside the common ones is a '
+                   'bad entry, not a warning')
     return p.parse_args(argv)
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f'must be > 0, got {text}')
+        return value
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def main(argv=None) -> Dict:
     args = parse_args(argv)
     ds, problems, tasks = _entries(args)
-    entries = sorted(problems + scan(tasks, args.workers),
+    entries = sorted(problems + scan(tasks, args.workers, args.timeout),
                      key=lambda e: e['line'])
     good = [e['line'] for e in entries if e['ok']]
     write_clean(ds.ann_file, args.out, good)
@@ -256,18 +597,38 @@ def main(argv=None) -> Dict:
                    bad=len(entries) - len(good),
                    without_audio=sum(1 for e in entries
                                      if e['ok'] and not e['has_audio']),
-                   reasons=dict(reasons.most_common()))
+                   crashed=sum(1 for e in entries if not e['ok'] and
+                               e['reason'].startswith('crashed (')),
+                   timed_out=sum(1 for e in entries if not e['ok'] and
+                                 e['reason'].startswith('timed out after')),
+                   unusual_rate=sum(1 for e in entries
+                                    if e.get('unusual_rate')),
+                   reasons=dict(reasons.most_common()),
+                   warnings=dict(Counter(
+                       e['warning'] for e in entries
+                       if e.get('warning')).most_common()))
     if args.report:
         write_report(args.report, entries, summary)
     print(f'checked {summary["total"]} entries: {summary["ok"]} good, '
           f'{summary["bad"]} bad ({summary["without_audio"]} good without '
           f'audio) -> {args.out}' +
           (f', report {args.report}' if args.report else ''))
+    extra = [f'{summary[k]} {what}' for k, what in (
+        ('crashed', 'crashed the decoder'), ('timed_out', 'timed out'),
+        ('unusual_rate', 'with an unusual audio sample rate')) if summary[k]]
+    if extra:
+        print('  of which ' + ', '.join(extra))
     bad = [e for e in entries if not e['ok']]
     for e in bad[:50]:
         print(f'  {ds.ann_file}:{e["line"]}: {e["filename"]}: {e["reason"]}')
     if len(bad) > 50:
         print(f'  ... and {len(bad) - 50} more (see the report)')
+    warned = [e for e in entries if e['ok'] and e.get('warning')]
+    for e in warned[:20]:
+        print(f'  warning: {ds.ann_file}:{e["line"]}: {e["filename"]}: '
+              f'{e["warning"]}')
+    if len(warned) > 20:
+        print(f'  ... and {len(warned) - 20} more warnings (see the report)')
     return summary
 
 
