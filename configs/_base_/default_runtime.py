@@ -9,6 +9,16 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=3,
                     save_last=True),
     sampler_seed=dict(type='DistSamplerSeedHook'),
+    # On by default: one NaN/Inf audio or video sample otherwise turns every
+    # weight NaN, the run exits 0 and a NaN checkpoint replaces the last
+    # good one. 'stop' refuses that step, names the batch's files and keeps
+    # the last checkpoint (docs/reliability.md, "Non-finite losses"). A dict
+    # key, not a custom_hooks item: configs merge dicts on inheritance but
+    # replace lists, so every config keeps it. Change it with
+    # default_hooks=dict(nonfinite_guard=dict(action='skip')), remove it
+    # with default_hooks=dict(nonfinite_guard=None); a guard in
+    # custom_hooks takes over from this one.
+    nonfinite_guard=dict(type='NonFiniteLossGuardHook', action='stop'),
 )
 
 env_cfg = dict(

@@ -6,7 +6,7 @@ Used by the data tools (toy dataset, audio extraction) and by
 import os
 import os.path as osp
 from fractions import Fraction
-from typing import Optional
+from typing import Dict, Optional
 
 import numpy as np
 
@@ -29,7 +29,12 @@ def write_video(path: str,
                 keyint: Optional[int] = None,
                 crf: int = 18,
                 video_codec: str = 'libx264',
-                audio_codec: str = 'aac') -> str:
+                audio_codec: str = 'aac',
+                start_time: float = 0.0,
+                audio_delay: float = 0.0,
+                video_options: Optional[Dict[str, str]] = None,
+                pix_fmt: Optional[str] = None,
+                rotation: int = 0) -> str:
     """Encode ``frames`` (and optionally ``audio``) into one container.
 
     Args:
@@ -46,6 +51,19 @@ def write_video(path: str,
         crf: x264 quality (lower = closer to the input).
         video_codec: Encoder name, e.g. ``'libx264'`` or ``'mpeg4'``.
         audio_codec: Encoder name, e.g. ``'aac'``, ``'libopus'``.
+        start_time: Presentation time (s) of the first video frame; files
+            cut from broadcasts or longer recordings start late (the
+            container keeps it: MP4 as an edit list).
+        audio_delay: The audio starts this many seconds after the video
+            (a multiple of ``1 / sample_rate``; negative: earlier).
+        video_options: Extra encoder options (e.g. ``{'bf': '0'}`` for no
+            B-frames), over the defaults chosen per encoder to keep small
+            test files fast to write.
+        pix_fmt: Pixel format (default ``'yuvj420p'`` for MJPEG, else
+            ``'yuv420p'``).
+        rotation: Display matrix to store, in degrees counter-clockwise
+            (what ``VideoFrame.rotation`` reads back): a phone held upright
+            stores landscape frames and ``90`` or ``-90``.
 
     Returns:
         ``path``.
@@ -62,13 +80,18 @@ def write_video(path: str,
     rate = Fraction(fps).limit_denominator(1001)
     with av.open(path, 'w') as container:
         vs = container.add_stream(video_codec, rate=rate)
-        vs.width, vs.height, vs.pix_fmt = w, h, 'yuv420p'
-        options = {}
+        vs.width, vs.height = w, h
+        vs.pix_fmt = pix_fmt or ('yuvj420p' if video_codec == 'mjpeg'
+                                 else 'yuv420p')
+        options = dict(_ENCODER_DEFAULTS.get(video_codec, {}))
         if video_codec in ('libx264', 'h264'):
-            options.update(preset='veryfast', crf=str(crf))
+            options['crf'] = str(crf)
         if keyint is not None:
             options['g'] = str(keyint)
+        options.update(video_options or {})
         vs.options = options
+        if rotation:
+            vs.set_display_rotation(rotation)
         astream = None
         if audio is not None:
             wave = np.asarray(audio, dtype=np.float32)
@@ -77,20 +100,37 @@ def write_video(path: str,
             layout = {1: 'mono', 2: 'stereo'}[wave.shape[0]]
             astream = container.add_stream(audio_codec, rate=sample_rate)
             astream.layout = layout
-        for img in frames:
+        # frame i at start_time + i / fps, in the encoder's time base 1/rate
+        tb = Fraction(1) / rate
+        first = int(round(Fraction(start_time) / tb))
+        for i, img in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(img, format='rgb24')
+            if first:
+                frame.pts, frame.time_base = first + i, tb
             for packet in vs.encode(frame):
                 container.mux(packet)
         for packet in vs.encode():
             container.mux(packet)
         if astream is not None:
-            _encode_audio(av, container, astream, wave, sample_rate)
+            offset = int(round((start_time + audio_delay) * sample_rate))
+            _encode_audio(av, container, astream, wave, sample_rate, offset)
     return path
 
 
+#: encoder options that keep test-sized files quick to write (and quiet)
+_ENCODER_DEFAULTS = {
+    'libx264': {'preset': 'veryfast'},
+    'h264': {'preset': 'veryfast'},
+    'libx265': {'preset': 'ultrafast', 'x265-params': 'log-level=error'},
+    'libvpx-vp9': {'deadline': 'realtime', 'cpu-used': '8'},
+    'libsvtav1': {'preset': '10'},
+}
+
+
 def _encode_audio(av, container, stream, wave: np.ndarray,
-                  sample_rate: int) -> None:
-    """Encode float ``(C, L)`` samples in 1024-sample frames."""
+                  sample_rate: int, offset: int = 0) -> None:
+    """Encode float ``(C, L)`` samples in 1024-sample frames, the first
+    at ``offset`` samples."""
     block = 1024
     layout = {1: 'mono', 2: 'stereo'}[wave.shape[0]]
     packed_s16 = stream.codec_context.name in ('pcm_s16le', 'flac')
@@ -106,7 +146,7 @@ def _encode_audio(av, container, stream, wave: np.ndarray,
             frame = av.AudioFrame.from_ndarray(
                 np.ascontiguousarray(blk), format='fltp', layout=layout)
         frame.sample_rate = sample_rate
-        frame.pts = start
+        frame.pts = offset + start
         for packet in stream.encode(frame):
             container.mux(packet)
     for packet in stream.encode():

@@ -18,9 +18,12 @@ So a view whose first decoded frame reads ``k`` must start at ``k / fps``
 seconds, and its audio window must estimate the same time: that is how the
 alignment tests prove frames and audio agree.
 """
+import json
 import os
 import os.path as osp
-from typing import Dict, Optional, Tuple, Union
+import subprocess
+import sys
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -32,9 +35,9 @@ CHIRP_RATE = 1000.0  # Hz per second
 
 __all__ = [
     'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
-    'make_av_video', 'make_audio_file', 'timestamp_frames', 'chirp',
-    'decode_frame_index', 'decode_chirp_time', 'truncate_file',
-    'write_garbage'
+    'make_av_video', 'make_av_videos', 'make_audio_file',
+    'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
+    'truncate_file', 'write_garbage'
 ]
 
 
@@ -129,8 +132,8 @@ def make_av_video(path: str,
                   audio_channels: int = 1,
                   seed: int = 0,
                   video_codec: str = 'libx264',
-                  audio_codec: str = 'aac') -> Dict[str, Union[str, float,
-                                                               int]]:
+                  audio_codec: str = 'aac',
+                  **writer_kwargs) -> Dict[str, Union[str, float, int]]:
     """Write a small H.264 (+ AAC) test video with known content.
 
     Args:
@@ -156,6 +159,9 @@ def make_av_video(path: str,
         seed: Random seed of the ``'noise'`` pattern.
         video_codec: Video encoder name.
         audio_codec: Audio encoder name.
+        **writer_kwargs: Passed to :func:`write_video`: ``start_time``,
+            ``audio_delay`` (late audio), ``video_options``, ``pix_fmt``,
+            ``rotation``.
 
     Returns:
         dict with ``path``, ``num_frames``, ``fps``, ``height``, ``width``,
@@ -198,7 +204,8 @@ def make_av_video(path: str,
         sample_rate=sample_rate,
         keyint=keyint,
         video_codec=video_codec,
-        audio_codec=audio_codec)
+        audio_codec=audio_codec,
+        **writer_kwargs)
     return dict(
         path=path,
         num_frames=num_frames,
@@ -208,6 +215,33 @@ def make_av_video(path: str,
         duration=duration,
         sample_rate=sample_rate,
         audio_duration=adur)
+
+
+def make_av_videos(specs: List[dict]) -> List[dict]:
+    """:func:`make_av_video` for each dict of keyword arguments in
+    ``specs``, in a fresh Python process.
+
+    Once decord is imported, PyAV's libvpx-vp9 encoder fails to open in the
+    same process (``avcodec_open2`` returns EINVAL; decoding is
+    unaffected), and a test session imports decord early. The specs travel
+    as JSON, so their values must be JSON types (``video_options`` a dict
+    of strings).
+
+    Returns:
+        :func:`make_av_video`'s dicts, in order.
+    """
+    code = ('import json, sys\n'
+            'from mmavcl.testing.media import make_av_video\n'
+            'out = [make_av_video(**s) for s in json.load(sys.stdin)]\n'
+            'sys.stdout.write(json.dumps(out))\n')
+    proc = subprocess.run([sys.executable, '-c', code],
+                          input=json.dumps(specs),
+                          capture_output=True,
+                          text=True)
+    if proc.returncode:
+        raise RuntimeError('writing test videos failed:\n' +
+                           proc.stderr[-3000:])
+    return json.loads(proc.stdout)
 
 
 def make_audio_file(path: str,

@@ -231,8 +231,14 @@ def test_speed_and_reversal_audio(ts_video):
 
     def reopen(r):
         r = dict(r)
-        r['video_reader'] = VideoInit()(dict(filename=r['filename']))[
-            'video_reader']
+        fresh = VideoInit()(dict(filename=r['filename']))
+        r['video_reader'] = fresh['video_reader']
+        # VideoInit's PyAV container (decord reads the video's start time
+        # from it) goes to the audio decoder, which closes it: a copy of an
+        # already decoded dict would hand on a closed one
+        r.pop('pyav_container', None)
+        if 'pyav_container' in fresh:
+            r['pyav_container'] = fresh['pyav_container']
         return r
 
     fwd = DecodeAudioViews()(DecodeVideoViews()(reopen(res)))

@@ -11,7 +11,7 @@ from mmavcl.registry import TRANSFORMS
 from ..errors import MediaDecodeError, MissingAudioError
 from .readers import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                       decode_audio_spans, decode_with_fallback, open_media,
-                      probe_audio_duration, probe_frame_size, resample)
+                      probe_audio_timing, probe_frame_size, resample)
 
 #: results key of the PyAV container :class:`VideoInit` opened to read the
 #: frame size, kept for :class:`DecodeAudioViews` (closed by it, or by
@@ -61,9 +61,14 @@ class VideoInit(BaseTransform):
     ``total_frames`` (int), ``fps`` (float), ``video_duration`` (s),
     ``source_shape`` ``(H, W)`` of the frames the reader will return (set by
     :class:`DecodeVideoViews` when the backend cannot tell it before
-    decoding), ``orig_shape`` (size stored in the file, when known),
-    ``pyav_container`` (when the audio is in the same file and PyAV opened
-    it: to read the size, or as the video backend; see below).
+    decoding), ``orig_shape`` (full size as displayed, when known: both
+    sizes follow the file's display matrix, so a phone's portrait video is
+    portrait), ``video_start_time`` (s: the first displayed frame's time in
+    the file's clock, which the audio's timestamps share; views' time spans
+    count from it. 0.0 when unknown: decord without the audio in the same
+    file, where nothing reads it), ``pyav_container`` (when the audio is in
+    the same file and PyAV opened it: to read the size or the start time,
+    or as the video backend; see below).
 
     Args:
         backend: ``'decord'`` (default) or ``'pyav'``. PyAV decodes fewer
@@ -101,12 +106,13 @@ class VideoInit(BaseTransform):
     whether the frame rate varies (frames are then picked by time).
 
     The frame size that decord needs before it can resize on decode (and
-    ``max_pixels``) is read with one cheap PyAV open
-    (:func:`~.readers.open_media`: keyframes only while FFmpeg probes). When
-    the sample's audio comes from the same file, that container is kept as
-    ``results['pyav_container']`` for :class:`DecodeAudioViews`, so the file
-    is opened by PyAV once per sample, not twice. The PyAV backend lends
-    its own container the same way.
+    ``max_pixels``), and decord's start time when the audio is in the same
+    file, are read with one cheap PyAV open (:func:`~.readers.open_media`:
+    keyframes only while FFmpeg probes). When the sample's audio comes from
+    the same file, that container is kept as ``results['pyav_container']``
+    for :class:`DecodeAudioViews`, so the file is opened by PyAV once per
+    sample, not twice. The PyAV backend takes that container over (with
+    ``max_pixels``) or opens its own, and lends it the same way.
     """
 
     def __init__(self,
@@ -137,7 +143,8 @@ class VideoInit(BaseTransform):
         self.fallback_backend = fallback_backend
 
     def _open(self, filename: str, backend: str,
-              frame_size: Optional[Tuple[int, int]] = None):
+              frame_size: Optional[Tuple[int, int]] = None,
+              container=None):
         kw = dict(
             num_threads=self.num_threads,
             decode_size=self.decode_size,
@@ -145,40 +152,43 @@ class VideoInit(BaseTransform):
         if backend == 'decord':
             kw['fault_tol'] = self.fault_tol
             kw['frame_size'] = frame_size
+            kw['container'] = container
         elif self.hwaccel:
             kw['hwaccel'] = self.hwaccel
+        elif container is not None:
+            kw['container'] = container
         return build_video_reader(filename, backend, **kw)
 
-    def _probe(self, results: Dict, filename: str
-               ) -> Optional[Tuple[int, int]]:
-        """The stored frame size, when decord or ``max_pixels`` need it;
-        keeps the container in ``results`` when the audio is in this file.
-        A file PyAV cannot read gives None here: the readers then report
-        it with their usual errors."""
+    def _probe(self, results: Dict, filename: str):
+        """``(size, container)``: the displayed frame size when decord or
+        ``max_pixels`` need it, and the PyAV container that read it. decord
+        also gets one when the audio is in this file, for the video's start
+        time (the audio decoder then uses the same container). A file PyAV
+        cannot read gives ``(None, None)`` here: the readers then report it
+        with their usual errors."""
         resize = self.decode_size is not None or \
             self.decode_short_side is not None
-        if self.max_pixels is None and not (resize
-                                            and self.backend == 'decord'):
-            return None
+        need_size = self.max_pixels is not None or (
+            resize and self.backend == 'decord')
+        if not need_size and not (self.backend == 'decord'
+                                  and _audio_in(results, filename)):
+            return None, None
         try:
             container = open_media(filename)
         except MediaDecodeError:
             if self.max_pixels is not None:
                 raise
-            return None
+            return None, None
+        if not need_size:
+            return None, container
         try:
             size = probe_frame_size(filename, container)
         except MediaDecodeError:
             container.close()
             if self.max_pixels is not None:
                 raise
-            return None
-        if _audio_in(results, filename):
-            close_container(results)  # a stale one from a reused dict
-            results[CONTAINER_KEY] = container
-        else:
-            container.close()
-        return size
+            return None, None
+        return size, container
 
     def transform(self, results: Dict) -> Dict:
         filename = results['filename']
@@ -186,27 +196,36 @@ class VideoInit(BaseTransform):
             raise MediaDecodeError(filename, 'file does not exist')
         if osp.getsize(filename) == 0:
             raise MediaDecodeError(filename, 'empty file (0 bytes)')
-        frame_size = self._probe(results, filename)
+        frame_size, container = self._probe(results, filename)
         if self.max_pixels is not None:
             h, w = frame_size
             if h * w > self.max_pixels:
-                close_container(results)
+                container.close()
                 raise MediaDecodeError(
                     filename, f'resolution {w}x{h} ({h * w} pixels) exceeds '
                     f'max_pixels={self.max_pixels}; re-encode it smaller '
                     '(tools/data/reencode_videos.py) or raise max_pixels')
+        # the PyAV reader takes the probe's container over (one open per
+        # file, also with max_pixels); decord reads the start time from it
+        handed = self.backend == 'pyav' and not self.hwaccel
         try:
-            reader = self._open(filename, self.backend, frame_size)
+            reader = self._open(filename, self.backend, frame_size,
+                                container)
         except MediaDecodeError as err:
             if not self.fallback_backend or \
                     self.fallback_backend == self.backend:
+                if container is not None and not handed:
+                    container.close()
                 raise
             try:
                 reader = self._open(filename, self.fallback_backend)
             except MediaDecodeError as err2:
+                if container is not None and not handed:
+                    container.close()
                 raise MediaDecodeError(
                     filename, f'{err2.reason} ({self.fallback_backend}); '
                     f'{self.backend}: {err.reason}') from None
+        own = None if handed else container
         if self.fallback_backend and self.fallback_backend != _reader_backend(
                 reader):
             reader.fallback = (self.fallback_backend,
@@ -214,14 +233,27 @@ class VideoInit(BaseTransform):
                                        self.fallback_backend))
         if reader.num_frames < self.min_frames:
             reader.close()
-            close_container(results)
+            if own is not None:
+                own.close()
             raise MediaDecodeError(
                 filename, f'{reader.num_frames} frame(s), fewer than '
                 f'min_frames={self.min_frames}')
+        if own is not None:
+            if _audio_in(results, filename):
+                close_container(results)  # a stale one from a reused dict
+                results[CONTAINER_KEY] = own
+            else:
+                own.close()
         if isinstance(reader, PyAVVideoReader) and \
                 CONTAINER_KEY not in results and _audio_in(results, filename):
             # the audio decodes from the reader's container: one open
             results[CONTAINER_KEY] = reader.lend_container()
+        # views count time from the first video frame, the audio's frames
+        # carry the file's clock: DecodeAudioViews adds this to its spans
+        known = isinstance(reader, PyAVVideoReader) or \
+            reader.start_time_known
+        results['video_start_time'] = float(reader.start_time) \
+            if known else 0.0
         results['vfr'] = bool(reader.vfr)
         results['video_reader'] = reader
         results['total_frames'] = reader.num_frames
@@ -247,14 +279,17 @@ class AudioInit(BaseTransform):
 
     Required keys: ``audio_filename``.
 
-    Added keys: ``audio_duration`` (s).
+    Added keys: ``audio_duration`` (s), ``audio_start_time`` (s: the
+    stream's first timestamp, which :class:`DecodeAudioViews` takes as the
+    views' time 0).
     """
 
     def transform(self, results: Dict) -> Dict:
         filename = results['audio_filename']
         if not filename or not osp.exists(filename):
             raise MissingAudioError(str(filename), 'file does not exist')
-        results['audio_duration'] = probe_audio_duration(filename)
+        results['audio_duration'], results['audio_start_time'] = \
+            probe_audio_timing(filename)
         return results
 
 
@@ -427,6 +462,27 @@ def play_at_speed(wave: np.ndarray, rate: int, first: int, speed: float,
     return time_compress(src, speed, length)
 
 
+def _audio_offset(results: Dict, filename: str) -> float:
+    """Time (s) in the audio file's own clock of the views' time 0.
+
+    Views count seconds from the first video frame, while a container's
+    audio frames carry the file's timestamps, which need not start at 0
+    (streams cut from a broadcast start at 10 s; an MP3's first frame sits
+    after the encoder delay). Audio from the video's own container is read
+    at the view's time plus ``video_start_time`` (set by :class:`VideoInit`;
+    absent: 0), so it stays aligned with the frames, also when the audio
+    starts later than the video (the missing start is padded). Other audio
+    counts from its stream's start: ``audio_start_time``, set by
+    :class:`AudioInit` for audio-only samples; absent (a video's sidecar,
+    which ``tools/data/extract_audio.py`` writes from the stream's first
+    sample on): 0.
+    """
+    if filename == results.get('filename') and \
+            results.get('modality') != 'audio':
+        return float(results.get('video_start_time') or 0.0)
+    return float(results.get('audio_start_time') or 0.0)
+
+
 def _merge_spans(spans: List[Tuple[float, float]],
                  gap: float) -> Tuple[List[Tuple[float, float]], List[int]]:
     """Merge spans closer than ``gap``; return the groups and each span's
@@ -468,7 +524,9 @@ class DecodeAudioViews(BaseTransform):
     of dicts with ``time_span``, optional ``speed``/``reversed``).
 
     Optional keys: ``pyav_container`` (left by :class:`VideoInit`: read
-    from it instead of opening the file again).
+    from it instead of opening the file again), ``video_start_time`` /
+    ``audio_start_time`` (the file time of the views' time 0; see
+    :func:`_audio_offset`).
 
     Added keys: ``audio_wavs`` (list of float32 ``(L,)`` arrays). Each audio
     view gains ``padded``, ``missing``, ``num_samples`` and
@@ -481,8 +539,8 @@ class DecodeAudioViews(BaseTransform):
         on_missing_audio: ``'raise'`` a :class:`MissingAudioError` (a
             :class:`MediaDecodeError`) when the file has no audio stream or
             the sidecar is missing, or ``'silence'``: zeros recorded with
-            ``missing=True`` (and ``padded=True``). Corrupt audio always
-            raises.
+            ``missing=True`` (and ``padded=True``). Corrupt audio, and
+            NaN/Inf samples in a decoded span, always raise.
         fixed_duration: Seconds of (uncompressed) audio per view, or
             ``None`` to follow each view's span.
         align: ``'start'`` or ``'center'`` for ``fixed_duration``.
@@ -550,7 +608,7 @@ class DecodeAudioViews(BaseTransform):
         spans = [self._span(v) for v in views]
         # absent key: the container itself; None: the dataset said no audio
         filename = results.get('audio_filename', results.get('filename'))
-        missing = False
+        missing, offset = False, 0.0
         try:
             if not filename:
                 raise MissingAudioError(
@@ -559,6 +617,8 @@ class DecodeAudioViews(BaseTransform):
             if not osp.exists(filename):
                 raise MissingAudioError(filename, 'file does not exist')
             groups, view_group = self.spans_to_decode(views)
+            offset = _audio_offset(results, filename)
+            groups = [(a + offset, b + offset) for a, b in groups]
             video_file = results.get('filename')
             if filename != video_file:
                 container = None  # a sidecar: VideoInit opened the video
@@ -584,6 +644,7 @@ class DecodeAudioViews(BaseTransform):
                 padded = True
             else:
                 wave, start, rate = decoded[view_group[i]]
+                start -= offset  # the file's clock -> the views' clock
                 i0 = int(round((t0 - start) * rate))
                 n_src = int(round((t1 - t0) * rate))
                 covered = max(min(i0 + n_src, len(wave)) - max(i0, 0), 0)

@@ -102,8 +102,20 @@ class NonFiniteLossGuardHook(Hook):
       iteration leaves the model exactly as it was. The copy costs the
       memory of those tensors once (e.g. 32 MB for a 65536 x 128 queue).
 
+    Either way the message names the files of the batch (this rank's): the
+    ``filename`` (else ``video_id``) metainfo of its data samples.
+
+    ``configs/_base_/default_runtime.py`` turns the guard on for every
+    config (``default_hooks.nonfinite_guard``, ``action='stop'``). When
+    several guards are registered (that one and one from ``custom_hooks``)
+    only the last registered acts: the custom one, since mmengine registers
+    custom hooks after the default ones.
+
     Args:
-        action (str): ``'stop'`` or ``'skip'``. Defaults to ``'stop'``.
+        action (str): ``'stop'``, ``'skip'`` or ``'off'`` (do nothing: how a
+            config turns the default guard off, since mmengine 0.10 refuses
+            ``None`` for default hooks it does not know). Defaults to
+            ``'stop'``.
         max_consecutive_skips (int): limit for ``'skip'``. Defaults to 20.
         restore_state (bool): with ``'skip'``, undo the bad iteration's
             writes to buffers and non-trainable parameters. Defaults to True.
@@ -116,10 +128,10 @@ class NonFiniteLossGuardHook(Hook):
     def __init__(self, action: str = 'stop',
                  max_consecutive_skips: int = 20,
                  restore_state: bool = True) -> None:
-        if action not in ('stop', 'skip'):
+        if action not in ('stop', 'skip', 'off'):
             raise ValueError(
-                f"NonFiniteLossGuardHook: action must be 'stop' or 'skip', "
-                f'got {action!r}')
+                "NonFiniteLossGuardHook: action must be 'stop' or 'skip' "
+                f"(or 'off': no guard), got {action!r}")
         self.action = action
         self.max_consecutive_skips = max_consecutive_skips
         self.restore_state = restore_state and action == 'skip'
@@ -127,8 +139,17 @@ class NonFiniteLossGuardHook(Hook):
         self.guards: List[NonFiniteLossGuard] = []
         self.consecutive = 0
         self.num_skipped = 0
+        self.active = action != 'off'
 
     def before_train(self, runner) -> None:
+        guards = [h for h in runner.hooks
+                  if isinstance(h, NonFiniteLossGuardHook)]
+        # two guards would each wrap update_params, and the default 'stop'
+        # would overrule a config's own 'skip'
+        self.active = self.action != 'off' and guards[-1] is self
+        self.guards = []
+        if not self.active:
+            return
         ow = runner.optim_wrapper
         wrappers = ow.values() if isinstance(ow, OptimWrapperDict) else [ow]
         self.guards = [NonFiniteLossGuard(w) for w in wrappers]
@@ -152,7 +173,7 @@ class NonFiniteLossGuardHook(Hook):
 
     def before_train_iter(self, runner, batch_idx: int,
                           data_batch=None) -> None:
-        if self.restore_state:
+        if self.restore_state and self.active:
             with torch.no_grad():
                 for k, v in self._forward_state(runner).items():
                     if k in self._snapshot and \
@@ -169,6 +190,8 @@ class NonFiniteLossGuardHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None,
                          outputs=None) -> None:
+        if not self.active:
+            return
         terms = {k: float(v.detach()) if isinstance(v, torch.Tensor) else
                  float(v) for k, v in (outputs or {}).items()
                  if 'loss' in k and _is_number(v)}
@@ -185,6 +208,11 @@ class NonFiniteLossGuardHook(Hook):
                  f'{batch_idx + 1})')
         what = ('non-finite loss on another rank' if not bad else
                 'non-finite loss term(s) ' + ', '.join(bad))
+        files = _batch_files(data_batch)
+        if files:
+            shown = ', '.join(files[:8]) + (
+                f' and {len(files) - 8} more' if len(files) > 8 else '')
+            where += f' on a batch of {len(files)} file(s): {shown}'
         self.consecutive += 1
         if self.action == 'skip' and \
                 self.consecutive <= self.max_consecutive_skips:
@@ -204,6 +232,27 @@ class NonFiniteLossGuardHook(Hook):
             'lower learning rate or after fixing the data.')
         raise NonFiniteLossError(
             f'{what} at {where}{reason}. Terms: {detail}')
+
+
+def _batch_files(data_batch) -> List[str]:
+    """The distinct ``filename`` (else ``video_id``) metainfo of the data
+    samples of ``data_batch``, in batch order; [] for batches without
+    data samples."""
+    samples = data_batch.get('data_samples') \
+        if isinstance(data_batch, dict) else None
+    if samples is None:
+        return []
+    if not isinstance(samples, (list, tuple)):
+        samples = [samples]
+    names: List[str] = []
+    for sample in samples:
+        meta = getattr(sample, 'metainfo', sample)
+        if not isinstance(meta, dict):
+            continue
+        name = meta.get('filename') or meta.get('video_id')
+        if name and str(name) not in names:
+            names.append(str(name))
+    return names
 
 
 def _is_number(v) -> bool:

@@ -1,0 +1,388 @@
+"""Frame accuracy of the video readers across codecs and containers
+(issue 19 item 2).
+
+Every file is real: written with PyAV (in a subprocess, see
+:func:`mmavcl.testing.make_av_videos`), frame ``i`` showing ``i`` in
+vertical bands. The reference is a plain sequential decode of the same file
+(``av.open`` + every frame, numbered in order); each index is read by a
+FRESH :class:`PyAVVideoReader` (the reader of the K400 configs), so every
+read seeks, and then in batches on one reader. Frames must be bit-identical
+to the reference's.
+"""
+import os.path as osp
+
+import av
+import numpy as np
+import pytest
+
+from mmavcl.datasets import MediaDecodeError
+from mmavcl.datasets.media_writer import write_video
+from mmavcl.datasets.transforms import (DecodeVideoViews,
+                                        DecordVideoReader, PyAVVideoReader,
+                                        VideoInit, probe_frame_size,
+                                        probe_media)
+from mmavcl.testing import decode_frame_index, make_av_video, make_av_videos
+
+N, FPS, SIZE = 72, 24, (64, 64)
+
+#: codec -> (encoder, options). x264 veryfast uses 3 B-frames (pyramid),
+#: libx265 ultrafast open GOPs, SVT-AV1 hidden alt-ref frames
+CODECS = {
+    'h264': ('libx264', {}),
+    'h264-noB': ('libx264', {
+        'bf': '0'
+    }),
+    'hevc': ('libx265', {}),
+    'vp9': ('libvpx-vp9', {}),
+    'av1': ('libsvtav1', {}),
+    'mpeg4': ('mpeg4', {}),
+    'mjpeg': ('mjpeg', {}),
+}
+#: the containers among mp4/mkv/webm/avi/ts each codec is valid in
+CONTAINERS = {
+    'h264': ['mp4', 'mkv', 'ts', 'avi'],
+    'h264-noB': ['mp4', 'mkv', 'ts'],
+    'hevc': ['mp4', 'mkv', 'ts'],
+    'vp9': ['webm', 'mkv', 'mp4'],
+    'av1': ['mp4', 'mkv', 'webm'],
+    'mpeg4': ['mp4', 'mkv', 'avi', 'ts'],
+    'mjpeg': ['avi', 'mkv', 'mp4'],
+}
+#: audio 0.1 s / 0.5 s after the video, and a stream starting at 10 s (AVI
+#: stores neither: its streams start together at 0)
+TIMINGS = {
+    'plain': {},
+    'late-audio-0.1': {
+        'audio_delay': 0.1
+    },
+    'late-audio-0.5': {
+        'audio_delay': 0.5
+    },
+    'start-10s': {
+        'start_time': 10.0
+    },
+}
+CASES = [(c, ext, t) for c in CODECS for ext in CONTAINERS[c]
+         for t in (TIMINGS if ext != 'avi' else ['plain'])]
+#: every index read by a fresh reader: the red-team's failures and the hot
+#: path (H.264 MP4); the other cases read SAMPLE
+ALL_INDICES = {('h264', 'mp4', 'plain'), ('h264', 'mkv', 'late-audio-0.5'),
+               ('h264', 'ts', 'plain'), ('hevc', 'ts', 'start-10s'),
+               ('av1', 'mkv', 'plain'), ('av1', 'webm', 'late-audio-0.1'),
+               ('mpeg4', 'ts', 'late-audio-0.1'), ('vp9', 'webm', 'plain')}
+SAMPLE = [0, 1, 5, 13, 17, 30, 31, 32, 33, 47, 63, 64, 70, 71]
+
+
+def _spec(root, codec, ext, timing):
+    encoder, options = CODECS[codec]
+    acodec = {'webm': 'libopus', 'avi': 'libmp3lame'}.get(ext, 'aac')
+    return dict(path=osp.join(root, f'{codec}_{timing}.{ext}'),
+                num_frames=N,
+                fps=FPS,
+                size=SIZE,
+                video_codec=encoder,
+                video_options=options,
+                audio_codec=acodec,
+                sample_rate=48000 if ext == 'webm' else 16000,
+                **TIMINGS[timing])
+
+
+@pytest.fixture(scope='module')
+def matrix(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('matrix'))
+    specs = [_spec(root, *case) for case in CASES]
+    make_av_videos(specs)
+    return {case: spec['path'] for case, spec in zip(CASES, specs)}
+
+
+def _sequential(path):
+    """Every frame in decode output order (RGB) and the first one's time."""
+    with av.open(path) as c:
+        stream = c.streams.video[0]
+        frames, start = [], None
+        for f in c.decode(stream):
+            if start is None:
+                start = float(f.pts * stream.time_base)
+            frames.append(f.to_ndarray(format='rgb24'))
+    return np.stack(frames), start
+
+
+def _read_each(path, inds, **kw):
+    """Each index from a reader of its own (so each read seeks)."""
+    out = []
+    for i in inds:
+        reader = PyAVVideoReader(path, **kw)
+        try:
+            out.append(reader.get_batch([i])[0])
+        finally:
+            reader.close()
+    return np.stack(out)
+
+
+@pytest.mark.parametrize('codec,ext,timing',
+                         CASES,
+                         ids=['-'.join(c) for c in CASES])
+def test_pyav_frames_equal_sequential_decode(matrix, codec, ext, timing):
+    path = matrix[(codec, ext, timing)]
+    ref, start = _sequential(path)
+    assert decode_frame_index(ref).tolist() == list(range(N))
+    reader = PyAVVideoReader(path)
+    assert reader.num_frames == N
+    # the first displayed frame's time, not the audio's (late audio)
+    assert reader.start_time == pytest.approx(start, abs=1e-6)
+    if timing == 'start-10s':
+        assert abs(reader.start_time - 10.0) < 0.2
+    # non-reference frames are skipped where that is exact only
+    assert reader.skip_nonref == (codec in ('h264', 'h264-noB', 'hevc'))
+    inds = list(range(N)) if (codec, ext, timing) in ALL_INDICES else SAMPLE
+    got = _read_each(path, inds)
+    for i, frame in zip(inds, got):
+        np.testing.assert_array_equal(frame,
+                                      ref[i],
+                                      err_msg=f'index {i}: got frame '
+                                      f'{int(decode_frame_index(frame))}')
+    # batches on one reader: every index in a scrambled order with repeats,
+    # then two clips far apart (a seek between them)
+    batch = np.random.default_rng(0).permutation(N)
+    batch = np.concatenate([batch, batch[:5]])
+    np.testing.assert_array_equal(reader.get_batch(batch), ref[batch])
+    clips = np.concatenate([np.arange(4, 20, 2), np.arange(40, N, 4)])
+    np.testing.assert_array_equal(reader.get_batch(clips), ref[clips])
+    reader.close()
+
+
+@pytest.mark.parametrize('backend', ['pyav', 'decord'])
+@pytest.mark.parametrize('case', [('h264', 'mp4', 'start-10s'),
+                                  ('h264', 'mkv', 'late-audio-0.5'),
+                                  ('h264', 'ts', 'start-10s')],
+                         ids=lambda c: '-'.join(c))
+def test_video_init_reports_the_video_start_time(matrix, case, backend):
+    """``results['video_start_time']``: the first frame's time in the
+    file's clock, for the audio spans (views count from the first frame)."""
+    path = matrix[case]
+    start = _sequential(path)[1]
+    res = VideoInit(backend=backend)(dict(filename=path))
+    assert res['video_start_time'] == pytest.approx(start, abs=1e-3)
+    assert res['video_reader'].start_time == pytest.approx(start, abs=1e-3)
+    res['video_reader'].close()
+    res.pop('pyav_container').close()
+    # audio from elsewhere: decord does not open the file with PyAV for it
+    res = VideoInit(backend=backend)(dict(filename=path, audio_filename=None))
+    assert res['video_start_time'] == pytest.approx(
+        start if backend == 'pyav' else 0.0, abs=1e-3)
+    assert 'pyav_container' not in res
+    # ... while the decord reader still tells it when asked
+    assert res['video_reader'].start_time == pytest.approx(start, abs=1e-3)
+    res['video_reader'].close()
+
+
+def _not_coded(vop: bytes, increment_bits: int) -> bytes:
+    """The MPEG-4 Part 2 VOP ``vop`` with ``vop_coded = 0``: its header up
+    to that flag, then stuffing (ISO/IEC 14496-2, 6.2.5)."""
+    k = vop.find(b'\x00\x00\x01\xb6')
+    bits = ''.join(f'{b:08b}' for b in vop[k + 4:k + 12])
+    pos = 2  # vop_coding_type
+    while bits[pos] == '1':  # modulo_time_base
+        pos += 1
+    pos += 3 + increment_bits  # its 0, marker, vop_time_increment, marker
+    head = bits[:pos] + '0'
+    head += '0' + '1' * (-(len(head) + 1) % 8)
+    return vop[:k + 4] + int(head, 2).to_bytes(len(head) // 8, 'big')
+
+
+def test_a_frame_the_decoder_drops_raises_instead_of_its_neighbour(tmp_path):
+    """Frame 33's packet decodes to no picture (an MPEG-4 not-coded VOP):
+    the frame shown at 34 must not be returned for index 33 (the old reader
+    did), and no other index may move."""
+    src = make_av_video(str(tmp_path / 'src.mkv'),
+                        num_frames=N,
+                        fps=FPS,
+                        size=SIZE,
+                        audio=False,
+                        video_codec='mpeg4',
+                        keyint=N)['path']
+    path = str(tmp_path / 'dropped.mkv')
+    with av.open(src) as inp, av.open(path, 'w') as out:
+        stream = inp.streams.video[0]
+        ostream = out.add_stream_from_template(stream)
+        for packet in inp.demux(stream):
+            if not packet.size:
+                continue
+            if round(packet.pts * stream.time_base * FPS) == 33:
+                # the encoder's vop_time_increment has log2(fps) bits
+                empty = av.Packet(
+                    _not_coded(bytes(packet), (FPS - 1).bit_length()))
+                empty.pts, empty.dts = packet.pts, packet.dts
+                empty.time_base = packet.time_base
+                packet = empty
+            packet.stream = ostream
+            out.mux(packet)
+    ref, _ = _sequential(path)
+    assert decode_frame_index(ref).tolist() == [i for i in range(N) if i != 33]
+    for batch in ([33], [30, 33, 40], list(range(N))):
+        reader = PyAVVideoReader(path)
+        with pytest.raises(MediaDecodeError,
+                           match='frame 33: the decoder '
+                           'returned no picture') as info:
+            reader.get_batch(batch)
+        assert info.value.filename == path
+        reader.close()
+    others = [0, 20, 32, 34, 50, N - 1]
+    np.testing.assert_array_equal(decode_frame_index(_read_each(path, others)),
+                                  others)
+
+
+# ------------------------------------------------------------------ rotation
+
+
+def _orientation_frames(n=8, size=(32, 64)):
+    """Landscape frames (H < W) no rotation or flip maps onto another:
+    a red block at the top left, a blue one at the bottom right, a green
+    bar along the top edge."""
+    h, w = size
+    img = np.zeros((n, h, w, 3), np.uint8)
+    img[:, :h // 2, :w // 4, 0] = 255
+    img[:, h // 2:, 3 * w // 4:, 2] = 255
+    img[:, :4, w // 4:3 * w // 4, 1] = 255
+    return img
+
+
+def _centroids(img):
+    """Centres of the red, green and blue regions, as fractions of H, W."""
+    h, w = img.shape[:2]
+    out = []
+    for c in range(3):
+        mask = img[..., c] > 128
+        others = np.delete(img, c, axis=-1).max(-1) < 128
+        ys, xs = np.nonzero(mask & others)
+        out.append((ys.mean() / h, xs.mean() / w))
+    return np.array(out)
+
+
+@pytest.fixture(scope='module')
+def rotated(tmp_path_factory):
+    """Phone-like files: stored landscape, displayed turned."""
+    root = tmp_path_factory.mktemp('rotated')
+    frames = _orientation_frames()
+    out = {}
+    for ext in ('mp4', 'mkv'):
+        for deg in (90, 180, 270):
+            path = str(root / f'r{deg}.{ext}')
+            write_video(path,
+                        frames,
+                        fps=FPS,
+                        rotation=deg,
+                        audio=np.zeros(8000, np.float32))
+            out[ext, deg] = path
+    return frames[0], out
+
+
+@pytest.mark.parametrize('short_side', [None, 16])
+@pytest.mark.parametrize('backend', ['pyav', 'decord'])
+@pytest.mark.parametrize('ext', ['mp4', 'mkv'])
+@pytest.mark.parametrize('deg', [90, 180, 270])
+def test_display_matrix_is_applied(rotated, deg, ext, backend, short_side):
+    """Both backends return the frames as displayed, also when resizing on
+    decode (decord squashed them into the stored shape), and the probed
+    size is the displayed one."""
+    stored, files = rotated
+    path = files[ext, deg]
+    shown = np.rot90(stored, deg // 90)  # counter-clockwise
+    h, w = shown.shape[:2]
+    assert probe_frame_size(path) == (h, w)
+    info = probe_media(path)
+    assert (info['height'], info['width'], info['rotation']) == (h, w, deg)
+    res = VideoInit(backend=backend,
+                    fallback_backend=None,
+                    decode_short_side=short_side)(dict(filename=path))
+    if short_side:
+        s = short_side / min(h, w)
+        size = (int(round(h * s)), int(round(w * s)))
+    else:
+        size = (h, w)
+    if backend == 'pyav' or short_side:
+        assert res['source_shape'] == size  # known before decoding
+    res['video_views'] = [dict(frame_inds=np.arange(3))]
+    res = DecodeVideoViews()(res)
+    res.pop('pyav_container').close()
+    imgs = res['video_imgs'][0]
+    assert imgs.shape == (3, *size, 3)
+    assert res['source_shape'] == size
+    np.testing.assert_allclose(_centroids(imgs[1]),
+                               _centroids(shown),
+                               atol=0.08)
+    if not short_side:
+        assert np.abs(imgs[1].astype(int) - shown).mean() < 8
+
+
+# ------------------------------------------------------------ decord on AVI
+
+
+@pytest.mark.parametrize('num_frames,fps,keyint', [(75, 25, None),
+                                                   (90, 30, 12)])
+def test_decord_counts_frames_of_mpeg4_mp3_avi(tmp_path, num_frames, fps,
+                                               keyint):
+    """UCF101/HMDB51-like XviD AVIs (MPEG-4 Part 2 + MP3): decord times the
+    first frame two frames before the second, which made the VFR remap
+    shift every index by one; counting (raw decord) is exact."""
+    path = make_av_video(str(tmp_path / 'v.avi'),
+                         num_frames=num_frames,
+                         fps=fps,
+                         size=(64, 64),
+                         keyint=keyint,
+                         video_codec='mpeg4',
+                         audio_codec='libmp3lame')['path']
+    for backend in ('decord', 'pyav'):
+        res = VideoInit(backend=backend,
+                        fallback_backend=None)(dict(filename=path))
+        assert res['vfr'] is False
+        assert res['total_frames'] == num_frames
+        res['video_views'] = [dict(frame_inds=np.arange(num_frames))]
+        res = DecodeVideoViews()(res)
+        res.pop('pyav_container', None)
+        assert decode_frame_index(res['video_imgs'][0]).tolist() == list(
+            range(num_frames)), backend
+
+
+def test_decord_single_timestamp_gap_is_not_vfr(tmp_path):
+    """One irregular step in decord's timestamps (wherever it is) shifts
+    every later frame by the same amount: not a varying rate, so frames
+    stay counted."""
+    path = make_av_video(str(tmp_path / 'v.avi'),
+                         num_frames=50,
+                         fps=25,
+                         size=(32, 32),
+                         video_codec='mpeg4',
+                         audio_codec='libmp3lame')['path']
+    reader = DecordVideoReader(path)
+    stamps = np.asarray(reader._vr.get_frame_timestamp(np.arange(50)))[:, 0]
+    steps = np.round(np.diff(stamps) * 25).astype(int)
+    assert (steps != 1).sum() == 1  # the AVI's one gap, seen by decord
+    assert reader._vfr_map(reader._vr) is None  # even without the AVI rule
+
+
+# -------------------------------------------------------------- one open
+
+
+def test_pyav_with_max_pixels_opens_the_file_once(matrix, monkeypatch):
+    """``max_pixels`` reads the size from the header: the PyAV reader
+    takes that container over instead of opening the file again."""
+    opened = []
+    real_open = av.open
+
+    def spy(*args, **kwargs):
+        opened.append(real_open(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(av, 'open', spy)
+    path = matrix['h264', 'mp4', 'plain']
+    res = VideoInit(backend='pyav', max_pixels=64 * 64)(dict(filename=path))
+    assert len(opened) == 1
+    assert res['pyav_container'] is opened[0]  # lent on to the audio
+    res['video_views'] = [dict(frame_inds=np.arange(0, N, 7))]
+    res = DecodeVideoViews()(res)
+    assert decode_frame_index(res['video_imgs'][0]).tolist() == list(
+        range(0, N, 7))
+    res['pyav_container'].close()
+    with pytest.raises(MediaDecodeError, match='exceeds max_pixels'):
+        VideoInit(backend='pyav', max_pixels=64 * 63)(dict(filename=path))

@@ -1,0 +1,117 @@
+"""The non-finite loss guard is on in every shipped config (issue #19).
+
+``configs/_base_/default_runtime.py`` registers ``NonFiniteLossGuardHook``
+(``action='stop'``) under ``default_hooks``, which configs merge on
+inheritance. The runs below inherit that file for real (a config file with
+``_base_``) and train ``ToyMoCo`` on vectors whose data samples name
+files; sample 9 is NaN, so batch 3 (samples 8-11) has a NaN loss.
+"""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+import engine_toys as T
+from mmavcl.engine.hooks import NonFiniteLossError, NonFiniteLossGuardHook
+from mmavcl.registry import DATASETS
+from mmavcl.structures import AVDataSample
+
+RUNTIME = osp.join(T.REPO, 'configs', '_base_', 'default_runtime.py')
+
+
+@DATASETS.register_module(force=True)
+class NamedToyVectors(T.ToyVectors):
+    """``ToyVectors`` whose samples carry the metainfo of a video dataset."""
+
+    def __getitem__(self, i: int):
+        out = super().__getitem__(i)
+        out['data_samples'] = AVDataSample(metainfo=dict(
+            filename=f'/data/videos/clip_{i:03d}.mp4',
+            video_id=f'clip_{i:03d}.mp4'))
+        return out
+
+
+def _runner(tmp_path, extra: str = ''):
+    """A runner built from a config file that inherits default_runtime.py
+    (the toy settings override its dicts key by key, as configs do)."""
+    cfg = T.toy_cfg(str(tmp_path / 'work'), shuffle=False, nan_index=9,
+                    ckpt_interval=1)
+    cfg.train_dataloader.dataset.type = 'NamedToyVectors'
+    cfg.pop('custom_hooks')  # as in the shipped configs: not set
+    body = T.write_cfg(str(tmp_path / 'body.py'), cfg)
+    path = tmp_path / 'toy_with_runtime.py'
+    path.write_text(f'_base_ = [{RUNTIME!r}]\n' + open(body).read() + extra)
+    cfg = Config.fromfile(str(path))
+    cfg.work_dir = str(tmp_path / 'work')
+    return T.build_runner(cfg)
+
+
+def _guards(runner):
+    return [h for h in runner.hooks if isinstance(h, NonFiniteLossGuardHook)]
+
+
+def _finite(state):
+    return all(torch.isfinite(v).all() for v in state.values()
+               if v.is_floating_point())
+
+
+def test_default_guard_stops_naming_the_batch_files(tmp_path):
+    runner = _runner(tmp_path)
+    (guard, ) = _guards(runner)
+    assert guard.action == 'stop'
+    with pytest.raises(NonFiniteLossError) as info:
+        runner.train()
+    msg = str(info.value)
+    assert 'iteration 3' in msg and 'loss_nce=nan' in msg
+    assert 'on a batch of 4 file(s): /data/videos/clip_008.mp4, ' \
+        '/data/videos/clip_009.mp4, /data/videos/clip_010.mp4, ' \
+        '/data/videos/clip_011.mp4' in msg
+    work = tmp_path / 'work'
+    assert not osp.exists(work / 'iter_3.pth')  # no NaN checkpoint
+    assert open(work / 'last_checkpoint').read().endswith('iter_2.pth')
+    ck = torch.load(work / 'iter_2.pth', weights_only=False)
+    assert _finite(ck['state_dict'])
+    assert _finite(dict(runner.model.named_parameters()))
+
+
+def test_a_guard_in_custom_hooks_takes_over(tmp_path):
+    """A config's own guard (here 'skip') acts instead of the default one;
+    one wrapper only, so the default 'stop' does not overrule it."""
+    runner = _runner(tmp_path, "\ncustom_hooks = [dict(type="
+                     "'NonFiniteLossGuardHook', action='skip')]\n")
+    default, custom = _guards(runner)
+    assert (default.action, custom.action) == ('stop', 'skip')
+    runner.train()  # through both bad iterations (3 and 9)
+    assert custom.num_skipped == 2 and not default.active
+    assert default.guards == [] and len(custom.guards) == 1
+    ck = torch.load(tmp_path / 'work' / 'iter_12.pth', weights_only=False)
+    assert _finite(ck['state_dict'])
+
+
+def test_action_off_turns_the_default_guard_off(tmp_path):
+    # mmengine 0.10 refuses default_hooks=dict(nonfinite_guard=None) (it
+    # asserts on None for keys it does not know), hence action='off'
+    # (the key merges with the base's: a derived config writes
+    # default_hooks = dict(nonfinite_guard=dict(action='off')))
+    runner = _runner(tmp_path, "\ndefault_hooks['nonfinite_guard'] = "
+                     "dict(action='off')\n")
+    (guard, ) = _guards(runner)
+    assert guard.action == 'off'
+    runner.train()
+    assert not _finite(torch.load(tmp_path / 'work' / 'iter_3.pth',
+                                  weights_only=False)['state_dict'])
+
+
+def test_every_shipped_config_has_the_guard():
+    paths = [p for p in glob.glob(osp.join(T.REPO, 'configs', '**', '*.py'),
+                                  recursive=True) if '_base_' not in p]
+    assert len(paths) > 100
+    for path in paths:
+        cfg = Config.fromfile(path)
+        hook = cfg.default_hooks.get('nonfinite_guard')
+        assert hook == dict(type='NonFiniteLossGuardHook',
+                            action='stop'), path
+        assert not any(h.get('type') == 'NonFiniteLossGuardHook'
+                       for h in cfg.get('custom_hooks', [])), path
