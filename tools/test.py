@@ -2,11 +2,22 @@
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
         [--dump results.pkl] [--cfg-options k=v ...] [--launcher ...]
+
+CHECKPOINT is loaded as weights only (``weights_only=True``; a file that
+holds more is refused unless ``MMAVCL_TRUST_CHECKPOINTS=1``). Testing never
+resumes: ``resume=True`` in the config or ``--cfg-options`` is ignored with a
+warning, because resuming would restore (and, for files that need it,
+fully unpickle) training state that a test does not use. A test may run in
+the work dir of a training run that is still going: it takes no work dir
+lock, since it writes no checkpoints (its logs go to a new timestamped
+folder).
 """
 import argparse
+import logging
 import os
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 
 from mmavcl.apis.runner_utils import (build_runner, close_distributed,
                                       merge_common_args)
@@ -34,6 +45,12 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = Config.fromfile(args.config)
     merge_common_args(cfg, args)
+    if cfg.get('resume', False):
+        print_log(
+            f'{args.config}: ignoring resume={cfg.resume!r}; tools/test.py '
+            f'loads the weights of {args.checkpoint} and never resumes.',
+            logger='current', level=logging.WARNING)
+    cfg.resume = False
     cfg.load_from = args.checkpoint
     if args.dump is not None:
         if not args.dump.endswith(('.pkl', '.pickle')):

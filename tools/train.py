@@ -1,8 +1,15 @@
 """Train (pretrain, linear-probe or fine-tune) a model from a config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
-        [--amp] [--compile [BACKEND]] [--auto-scale-lr]
+        [--trust-checkpoint] [--amp] [--compile [BACKEND]] [--auto-scale-lr]
         [--cfg-options k=v ...] [--launcher ...]
+
+Checkpoints load ``weights_only`` (``mmavcl.utils.checkpoint``): a run's own
+checkpoints resume that way, and only a file inside the run's work dir may
+be fully unpickled to resume it. ``--trust-checkpoint`` extends that to the
+one file given by ``--resume PATH`` (or the config's ``load_from``), e.g. a
+checkpoint you wrote with plain mmengine elsewhere. One run at a time may
+train into a work dir (``work_dir/.mmavcl.lock``).
 """
 import argparse
 import os
@@ -11,6 +18,7 @@ from mmengine.config import Config, DictAction
 
 from mmavcl.apis.runner_utils import (build_runner, close_distributed,
                                       merge_common_args)
+from mmavcl.utils.checkpoint import trusted_checkpoints
 
 
 def parse_args(argv=None):
@@ -21,6 +29,12 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from PATH, or from the latest checkpoint in the work '
         'dir when given without a value (or as "auto")')
+    parser.add_argument(
+        '--trust-checkpoint', action='store_true',
+        help='allow full unpickling of the file given by --resume PATH (or '
+        'the config\'s load_from). Only for a file you wrote yourself: '
+        'unpickling a crafted checkpoint runs code. Not needed for '
+        'checkpoints written by mmavcl')
     parser.add_argument('--amp', action='store_true',
                         help='mixed precision (fp16 AMP on CUDA, bf16 '
                         'autocast on CPU)')
@@ -94,8 +108,18 @@ def merge_args(cfg: Config, args) -> Config:
 def main(argv=None):
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
+    trusted = []
+    if args.trust_checkpoint:
+        if not cfg.get('load_from'):
+            raise ValueError(
+                f'{args.config}: --trust-checkpoint needs a file to trust: '
+                'give --resume PATH or set load_from')
+        trusted.append(cfg.load_from)
     runner = build_runner(cfg)
-    runner.train()
+    # scoped to that one path: init_cfg checkpoints and anything else
+    # the run loads stay weights-only
+    with trusted_checkpoints(*trusted):
+        runner.train()
     close_distributed()
 
 

@@ -7,22 +7,33 @@ a full disk). Three rules keep a usable checkpoint on disk at every instant:
    temporary file in the target directory, are flushed and fsync'ed, and the
    file is then renamed over the target with :func:`os.replace`, which POSIX
    makes atomic. A reader sees either the old complete file or the new
-   complete file, never a prefix.
+   complete file, never a prefix. The temporary files a killed save leaves
+   behind are removed when the next run starts
+   (:func:`remove_stale_temp_files`).
 2. **Save, then prune** (:class:`SafeCheckpointHook`): mmengine's
    ``CheckpointHook`` deletes the oldest checkpoint *before* writing the new
    one, so with ``max_keep_ckpts=1`` a crash while saving leaves nothing.
    Here old files are removed only after the new one is safely on disk.
 3. **Fallback on resume** (:func:`find_resumable_checkpoint`): ``--resume
    auto`` tries the newest checkpoint first and skips, with a warning, any
-   file whose zip archive is truncated or fails its CRC check.
+   file whose zip archive is truncated or fails its CRC check. Only files
+   inside the run's own checkpoint directories are candidates: a
+   ``last_checkpoint`` pointer naming a file elsewhere is ignored.
+
+And one writer per work dir (:class:`WorkDirLock`): two runs writing the
+same work dir would interleave their checkpoints and ``last_checkpoint``.
 """
+import datetime
+import errno
 import glob
+import json
 import os
 import os.path as osp
 import re
+import socket
 import tempfile
 import zipfile
-from typing import Any, BinaryIO, Callable, List, Optional
+from typing import Any, BinaryIO, Callable, Iterable, List, Optional
 
 import torch
 from mmengine.dist import is_main_process
@@ -30,8 +41,15 @@ from mmengine.hooks import CheckpointHook
 from mmengine.logging import print_log
 
 from mmavcl.registry import HOOKS
+from mmavcl.utils.checkpoint import is_inside
 
 _CKPT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
+# What a save killed half-way leaves: ``AVRunner.save_checkpoint``'s
+# ``.<name>.tmp-<pid>`` and ``_atomic_write``'s mkstemp file for
+# ``last_checkpoint`` (8 random characters from tempfile's alphabet).
+_STALE_TEMP = (re.compile(r'^\..+\.tmp-\d+$'),
+               re.compile(r'^\.last_checkpoint\.[a-z0-9_]{8}\.tmp$'))
+LOCK_NAME = '.mmavcl.lock'
 
 
 def _atomic_write(filename: str, write: Callable[[BinaryIO], None]) -> None:
@@ -108,40 +126,67 @@ def checkpoint_problem(filename: str) -> Optional[str]:
     return None
 
 
-def checkpoint_candidates(work_dir: str) -> List[str]:
+def checkpoint_candidates(work_dir: str,
+                          extra_dirs: Iterable[str] = ()) -> List[str]:
     """Checkpoints to resume from, newest first.
 
     The file named in ``work_dir/last_checkpoint`` (written after every save)
     comes first, then every ``epoch_*.pth`` / ``iter_*.pth`` in ``work_dir``
-    ordered by modification time and step, newest first.
+    and ``extra_dirs`` ordered by modification time and step, newest first.
+
+    Only files that resolve to a path inside ``work_dir`` or ``extra_dirs``
+    (the run's own checkpoint directories) are returned: a pointer naming a
+    file elsewhere, or a checkpoint name that is a symlink to elsewhere, is
+    skipped with a warning. Whatever else sits on disk, auto-resume never
+    picks a file this run's directories did not hold.
     """
+    own_dirs = [work_dir, *[d for d in extra_dirs if d]]
     found = []
-    for path in glob.glob(osp.join(work_dir, '*.pth')):
-        m = _CKPT_NAME.match(osp.basename(path))
-        if m:
+    for directory in dict.fromkeys(own_dirs):
+        for path in glob.glob(osp.join(directory, '*.pth')):
+            m = _CKPT_NAME.match(osp.basename(path))
+            if not m:
+                continue
+            if not is_inside(path, own_dirs):
+                print_log(
+                    f'Ignoring {path} for auto-resume: it is a link to '
+                    f'{osp.realpath(path)}, outside the run\'s checkpoint '
+                    f'directories {own_dirs}.', logger='current', level=30)
+                continue
             found.append((os.stat(path).st_mtime_ns, int(m.group(2)), path))
     ordered = [p for _, _, p in sorted(found, reverse=True)]
     pointer = osp.join(work_dir, 'last_checkpoint')
     if osp.isfile(pointer):
         with open(pointer) as f:
             last = f.read().strip()
-        if last:
+        if last and not is_inside(last, own_dirs):
+            print_log(
+                f'Ignoring {pointer}: it names {last}, which is outside the '
+                f'run\'s checkpoint directories {own_dirs}; auto-resume only '
+                'uses checkpoints this run wrote. Falling back to the '
+                'checkpoints in the work dir. To resume that file, pass it '
+                'explicitly with --resume PATH.', logger='current', level=30)
+        elif last:
             ordered = [last] + [
                 p for p in ordered if osp.realpath(p) != osp.realpath(last)
             ]
     return ordered
 
 
-def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
-    """The newest complete checkpoint in ``work_dir``, or ``None`` if none.
+def find_resumable_checkpoint(work_dir: str,
+                              extra_dirs: Iterable[str] = ()
+                              ) -> Optional[str]:
+    """The newest complete checkpoint of the run, or ``None`` if none.
 
-    Each skipped file is reported with a warning naming it and the reason.
+    Candidates are :func:`checkpoint_candidates` (``work_dir`` and
+    ``extra_dirs`` only). Each skipped file is reported with a warning
+    naming it and the reason.
 
     Raises:
         RuntimeError: checkpoints exist but none of them is complete; training
             from scratch would silently throw the run away.
     """
-    candidates = checkpoint_candidates(work_dir)
+    candidates = checkpoint_candidates(work_dir, extra_dirs)
     skipped = []
     for path in candidates:
         problem = checkpoint_problem(path)
@@ -163,6 +208,113 @@ def find_resumable_checkpoint(work_dir: str) -> Optional[str]:
             f'complete: {skipped}. Delete them to start from scratch, or '
             'resume an explicit file with --resume PATH.')
     return None
+
+
+def remove_stale_temp_files(directories: Iterable[str]) -> List[str]:
+    """Delete the temporary files that killed checkpoint saves left behind.
+
+    Only names this module and ``AVRunner.save_checkpoint`` create are
+    touched (``.<name>.tmp-<pid>``, ``.last_checkpoint.<random>.tmp``), and
+    only regular files. Call it only while holding the :class:`WorkDirLock`:
+    a running save of another process would otherwise lose its file.
+
+    Returns:
+        The removed paths.
+    """
+    removed = []
+    for directory in dict.fromkeys(d for d in directories if d):
+        if not osp.isdir(directory):
+            continue
+        for name in sorted(os.listdir(directory)):
+            path = osp.join(directory, name)
+            if any(p.match(name) for p in _STALE_TEMP) and \
+                    osp.isfile(path) and not osp.islink(path):
+                os.remove(path)
+                removed.append(path)
+    return removed
+
+
+class WorkDirLockedError(RuntimeError):
+    """Another live process holds the work dir's lock."""
+
+
+class WorkDirLock:
+    """An exclusive ``flock`` on ``work_dir/.mmavcl.lock`` for one run.
+
+    ``flock`` locks belong to the open file, so the kernel drops the lock
+    the instant the holder dies, SIGKILL included: a killed run never
+    leaves a stale lock, and the file's existence means nothing (it is left
+    in place; removing it would race with a process opening it). The file
+    holds the holder's pid, host and start time, for the error message.
+
+    Args:
+        work_dir: The directory to lock (created if missing).
+    """
+
+    def __init__(self, work_dir: str) -> None:
+        self.work_dir = work_dir
+        self.path = osp.join(work_dir, LOCK_NAME)
+        self._fd: Optional[int] = None
+
+    def _holder(self) -> str:
+        try:
+            with open(self.path) as f:
+                info = json.load(f)
+            return (f'pid {info.get("pid")} on host {info.get("host")}, '
+                    f'running since {info.get("started")}')
+        except (OSError, ValueError):
+            return 'a process that has not written its pid yet'
+
+    def acquire(self) -> bool:
+        """Take the lock.
+
+        Returns:
+            False if the filesystem cannot lock (then the run goes on
+            unprotected; a warning says so), True once locked.
+
+        Raises:
+            WorkDirLockedError: another live process holds the lock.
+        """
+        import fcntl
+        os.makedirs(self.work_dir, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise WorkDirLockedError(
+                    f'work dir {self.work_dir} is in use by another training '
+                    f'run ({self._holder()}; lock file {self.path}). Two '
+                    'runs writing one work dir would mix their checkpoints '
+                    'and last_checkpoint. Wait for that run to end or stop '
+                    'it (the lock is released the moment it exits, even on '
+                    'SIGKILL), or pass a different --work-dir.') from None
+            print_log(
+                f'Cannot lock {self.path} ({err}): this filesystem does not '
+                'support flock. Make sure no other run writes '
+                f'{self.work_dir} at the same time.', logger='current',
+                level=30)
+            return False
+        info = dict(pid=os.getpid(), host=socket.gethostname(),
+                    started=datetime.datetime.now().isoformat(
+                        timespec='seconds'))
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        """Give the lock back (a no-op if not held)."""
+        if self._fd is None:
+            return
+        import fcntl
+        try:
+            os.ftruncate(self._fd, 0)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self._fd)
+            self._fd = None
 
 
 @HOOKS.register_module()

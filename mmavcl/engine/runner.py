@@ -4,9 +4,21 @@
   always calls ``torch.cuda.set_device`` and passes ``device_ids``) starts a
   gloo process group itself, wraps the model in DDP without device ids and
   reverts SyncBN, which only runs on GPUs. On GPUs nothing changes.
-* **Checkpoint trust**: only the checkpoint being resumed may be fully
-  unpickled (:mod:`mmavcl.utils.checkpoint`); ``load_from`` stays
-  ``weights_only``.
+* **Checkpoint trust** (:mod:`mmavcl.utils.checkpoint`): everything loads
+  ``weights_only``; only a resume of a file inside the run's own checkpoint
+  directories may fully unpickle it. mmengine's ``resume`` would also
+  *execute* a checkpoint's ``meta['config']`` string as a Python config;
+  that key is dropped on load.
+* **One writer per work dir**: ``train()`` holds ``work_dir/.mmavcl.lock``
+  (rank 0, ``flock``, released by the kernel when the process dies) and
+  refuses to start while another run holds it; with the lock held, the
+  temporary files of a killed save are removed. ``val()``/``test()`` take
+  no lock: they write no checkpoints.
+* **Clear configuration errors**: an unknown ``type`` anywhere in the config
+  names its key path and suggests registered names
+  (:func:`mmavcl.registry.explain_unknown_types`); a train dataloader that
+  yields no batch (dataset smaller than the batch with ``drop_last``) is
+  explained instead of failing in mmengine's scheduler conversion.
 * **Environment report**: the versions of the media/audio libraries are
   logged next to mmengine's report.
 * **Crash safety** (:mod:`mmavcl.engine.checkpointing`): checkpoints are
@@ -26,25 +38,32 @@
   DDP's gradient buckets take the channels-last layout (converted after,
   every gradient would be copied into buckets of the old layout).
 """
+import contextlib
 import copy
+import math
 import os
 import os.path as osp
-from typing import Dict, Optional, Union
+from typing import Dict, Iterator, List, Optional, Union
 
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, ConfigDict
-from mmengine.dist import broadcast_object_list, get_rank, master_only
+from mmengine.dataset import InfiniteSampler
+from mmengine.dist import (broadcast_object_list, get_rank, get_world_size,
+                           master_only)
 from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import revert_sync_batchnorm
 from mmengine.runner import Runner
 from mmengine.runner.loops import EpochBasedTrainLoop, IterBasedTrainLoop
 
-from mmavcl.registry import RUNNERS
+from mmavcl.datasets.video_dataset import naming_worker_files
+from mmavcl.registry import (RUNNERS, UnknownTypeError, explain_unknown_types,
+                             suggest_types)
 from mmavcl.utils.checkpoint import trusted_checkpoints
-from .checkpointing import (SafeCheckpointHook, checkpoint_problem,
-                            find_resumable_checkpoint, fsync_dir,
-                            message_hub_from_plain, message_hub_to_plain)
+from .checkpointing import (SafeCheckpointHook, WorkDirLock,
+                            checkpoint_problem, find_resumable_checkpoint,
+                            fsync_dir, message_hub_from_plain,
+                            message_hub_to_plain, remove_stale_temp_files)
 from .efficiency import (ChannelsLast3dHook, compile_modules,
                          convert_to_channels_last)
 from .loops import AVEpochBasedTrainLoop, AVIterBasedTrainLoop
@@ -94,6 +113,86 @@ def _channels_last_hook(hooks) -> Optional[dict]:
     return None
 
 
+def check_train_batches(dataloader) -> None:
+    """Explain a train dataloader that yields no batch per epoch.
+
+    mmengine would go on to fail converting epoch-based schedulers with
+    ``epoch_length must be a positive integer``, or train zero iterations.
+    Infinite samplers fill batches across passes and are left alone.
+
+    Raises:
+        ValueError: the dataset is empty, or each rank's share is smaller
+            than the batch and ``drop_last`` drops it.
+    """
+    try:
+        num_batches = len(dataloader)
+    except TypeError:  # an IterableDataset without a length
+        return
+    if num_batches > 0:
+        return
+    dataset = dataloader.dataset
+    batch_sampler = getattr(dataloader, 'batch_sampler', None)
+    sampler = getattr(batch_sampler, 'sampler', None) or getattr(
+        dataloader, 'sampler', None)
+    sampler = getattr(sampler, 'sampler', sampler)  # resume's SkipFirst
+    size = len(dataset)
+    name = type(dataset).__name__
+    if size == 0:
+        raise ValueError(
+            f'train_dataloader: the dataset ({name}) is empty. Check its '
+            'ann_file, data_root/data_prefix and any filter_cfg.')
+    if isinstance(sampler, InfiniteSampler):
+        return
+    # the sampler's own count of ranks (DefaultSampler / DistributedSampler)
+    world = getattr(sampler, 'world_size', None) or getattr(
+        sampler, 'num_replicas', None) or get_world_size()
+    try:
+        per_rank = len(sampler)
+    except TypeError:
+        per_rank = math.ceil(size / world)
+    batch_size = getattr(batch_sampler, 'batch_size', None) or getattr(
+        dataloader, 'batch_size', None)
+    drop_last = getattr(batch_sampler, 'drop_last',
+                        getattr(dataloader, 'drop_last', None))
+    share = f'split over {world} processes each gets {per_rank}, ' \
+        if world > 1 else ''
+    fewer = ', train on fewer processes' if world > 1 else ''
+    raise ValueError(
+        f'train_dataloader yields no batch: the dataset ({name}) has {size} '
+        f'sample(s), {share}fewer than batch_size={batch_size}, and '
+        f'drop_last={drop_last} drops the incomplete batch. Set '
+        f'train_dataloader.batch_size to at most {per_rank}, set '
+        f'train_dataloader.drop_last=False{fewer}, or add data.')
+
+
+def check_optimizer_types(optim_wrapper: dict) -> None:
+    """Raise :class:`~mmavcl.registry.UnknownTypeError` for an optimizer
+    ``type`` the OPTIMIZERS registry does not hold.
+
+    ``optim_wrapper`` is one wrapper config, or a dict of them (several
+    optimizers built by a custom constructor).
+    """
+    from mmengine.registry import OPTIMIZERS as ROOT_OPTIMIZERS
+    if 'optimizer' in optim_wrapper or 'type' in optim_wrapper:
+        wrappers = {'optim_wrapper': optim_wrapper}
+    else:
+        wrappers = {f'optim_wrapper.{k}': v for k, v in optim_wrapper.items()
+                    if isinstance(v, dict)}
+    for path, wrapper in wrappers.items():
+        optimizer = wrapper.get('optimizer')
+        if not isinstance(optimizer, dict) or \
+                not isinstance(optimizer.get('type'), str):
+            continue
+        # the lookup DefaultOptimWrapperConstructor makes
+        with ROOT_OPTIMIZERS.switch_scope_and_registry(None) as registry:
+            if registry.get(optimizer['type']) is not None:
+                continue
+            raise UnknownTypeError(
+                optimizer['type'], f'{registry.scope}::{registry.name}',
+                suggest_types(optimizer['type'], registry),
+                [f'{path}.optimizer'])
+
+
 @RUNNERS.register_module()
 class AVRunner(Runner):
     """The runner every mmavcl config uses (``runner_type='AVRunner'``)."""
@@ -107,7 +206,88 @@ class AVRunner(Runner):
     def from_cfg(cls, cfg: ConfigType) -> 'AVRunner':
         cfg = copy.deepcopy(cfg)
         adapt_cfg_to_cpu_distributed(cfg)
-        return super().from_cfg(cfg)
+        with explain_unknown_types(cfg):  # model, hooks, visualizer, ...
+            return super().from_cfg(cfg)
+
+    # Dataloaders, optimizers, schedulers, loops and evaluators are built
+    # lazily inside these three; only here is the whole config at hand to
+    # name the key path of an unknown type.
+    # naming_worker_files: a DataLoader worker killed by a native crash is
+    # reported with the file it was reading, not only its pid.
+    def train(self) -> torch.nn.Module:
+        with explain_unknown_types(self.cfg), naming_worker_files(), \
+                self._work_dir_locked():
+            return super().train()
+
+    def val(self) -> dict:
+        with explain_unknown_types(self.cfg), naming_worker_files():
+            return super().val()
+
+    def test(self) -> dict:
+        with explain_unknown_types(self.cfg), naming_worker_files():
+            return super().test()
+
+    def own_checkpoint_dirs(self) -> List[str]:
+        """The directories this run writes checkpoints to: the work dir,
+        and ``<out_dir>/<work dir name>`` when the checkpoint hook sets
+        ``out_dir`` (local paths only).
+
+        Resume trusts these and no other directory, and auto-resume only
+        considers checkpoints inside them.
+        """
+        if getattr(self, '_own_ckpt_dirs', None) is None:
+            dirs = [self.work_dir]
+            for hook in self.hooks:
+                out = getattr(hook, 'out_dir', None) \
+                    if isinstance(hook, CheckpointHook) else None
+                if not out or '://' in str(out):
+                    continue
+                # CheckpointHook.before_train appends the work dir's name;
+                # this runs before it (resume happens first), so the hook
+                # still holds the configured value.
+                out = osp.abspath(str(out))
+                if out != self.work_dir:
+                    out = osp.join(
+                        out, osp.basename(self.work_dir.rstrip(osp.sep)))
+                dirs.append(out)
+            self._own_ckpt_dirs = list(dict.fromkeys(dirs))
+        return self._own_ckpt_dirs
+
+    @contextlib.contextmanager
+    def _work_dir_locked(self) -> Iterator[None]:
+        """Hold the work dir's lock (rank 0) for the block.
+
+        Rank 0 tells every rank whether it got the lock, so a refused run
+        fails on all ranks instead of leaving the others waiting in the
+        first collective. With the lock held, nobody else can be saving into
+        the run's checkpoint directories, so the temporary files of an
+        earlier, killed save can go.
+        """
+        lock = WorkDirLock(self.work_dir)
+        outcome: list = [None]
+        local_error: Optional[BaseException] = None
+        locked = False
+        if get_rank() == 0:
+            try:
+                locked = lock.acquire()
+            except Exception as err:  # noqa: B902 (reported on every rank)
+                local_error = err
+                outcome[0] = str(err)
+        broadcast_object_list(outcome)
+        if local_error is not None:
+            raise local_error
+        if outcome[0] is not None:
+            raise RuntimeError(f'rank 0 could not start: {outcome[0]}')
+        try:
+            if locked:
+                removed = remove_stale_temp_files(self.own_checkpoint_dirs())
+                if removed:
+                    self.logger.warning(
+                        f'Removed {len(removed)} temporary file(s) left by '
+                        f'an interrupted checkpoint save: {removed}')
+            yield
+        finally:
+            lock.release()
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: torch.nn.Module):
@@ -155,7 +335,19 @@ class AVRunner(Runner):
                     'by_epoch') else AVIterBasedTrainLoop
             elif loop.get('type') in _LOOP_UPGRADES:
                 loop['type'] = _LOOP_UPGRADES[loop['type']]
-        return super().build_train_loop(loop)
+        loop = super().build_train_loop(loop)
+        dataloader = getattr(loop, 'dataloader', None)
+        if dataloader is not None:
+            check_train_batches(dataloader)
+        return loop
+
+    def build_optim_wrapper(self, optim_wrapper):
+        # mmengine's DefaultOptimWrapperConstructor looks the optimizer up
+        # with a bare `get` and then fails in inspect.signature(None) with
+        # "None is not a callable object"; name the key instead.
+        if isinstance(optim_wrapper, dict):
+            check_optimizer_types(optim_wrapper)
+        return super().build_optim_wrapper(optim_wrapper)
 
     @master_only
     def save_checkpoint(self, out_dir: str, filename: str, *args,
@@ -206,13 +398,28 @@ class AVRunner(Runner):
 
     def load_checkpoint(self, filename: str, *args, **kwargs):
         checkpoint = super().load_checkpoint(filename, *args, **kwargs)
-        self._loaded_meta = checkpoint.get('meta', {})
+        meta = checkpoint.get('meta')
+        if isinstance(meta, dict) and 'config' in meta:
+            # mmengine's resume() hands meta['config'] to
+            # Config.fromstring(..., '.py'), which *executes* it: code
+            # inside a file that loaded weights-only. mmengine itself writes
+            # the config under 'cfg', so only crafted or ancient files have
+            # it; the GPU-count check it fed is lost with it.
+            meta.pop('config')
+            self.logger.warning(
+                f'{filename}: ignoring meta["config"]; mmengine would run it '
+                'as Python code on resume.')
+        self._loaded_meta = meta if isinstance(meta, dict) else {}
         return checkpoint
 
     def resume(self, filename: str, *args, **kwargs) -> None:
-        # Resuming restores optimizer/message-hub state, which needs full
-        # unpickling; the file being resumed is the user's own run.
-        with trusted_checkpoints(filename):
+        # Checkpoints written by AVRunner load weights-only, so resuming
+        # needs no trust. Full unpickling (a plain-mmengine checkpoint's
+        # HistoryBuffers) is allowed for files inside this run's own
+        # checkpoint directories only: a file named from elsewhere
+        # (`--resume PATH`, `load_from` + `resume=True`) gets the same
+        # weights-only treatment as pretrained weights.
+        with trusted_checkpoints(*self.own_checkpoint_dirs()):
             super().resume(filename, *args, **kwargs)
         if hasattr(self.train_loop, 'load_resume_state'):
             self.train_loop.load_resume_state(self._loaded_meta)
@@ -235,7 +442,8 @@ class AVRunner(Runner):
         choice = [None, None]
         if get_rank() == 0:
             try:
-                choice[0] = find_resumable_checkpoint(self.work_dir)
+                choice[0] = find_resumable_checkpoint(
+                    self.work_dir, self.own_checkpoint_dirs()[1:])
             except RuntimeError as err:
                 choice[1] = str(err)
         broadcast_object_list(choice)

@@ -110,16 +110,20 @@ def test_own_checkpoints_load_weights_only_and_resume(tmp_path):
     r.train()
 
 
-def test_plain_mmengine_checkpoint_needs_trust_except_to_resume(tmp_path):
+def test_plain_mmengine_checkpoint_resumes_only_from_its_own_work_dir(
+        tmp_path):
     """A checkpoint pickled the way plain mmengine does it (HistoryBuffer
-    objects, whose pickles call getattr) is refused as weights, and still
-    resumes when named explicitly with --resume PATH."""
+    objects, whose pickles call getattr) needs full unpickling. It is
+    refused as weights and refused for resume from outside the work dir
+    (the red-team's `--resume downloaded.pth`), and resumes from inside the
+    run's own work dir or with the explicit opt-in."""
     from mmengine.logging import HistoryBuffer
+
+    from mmavcl.utils.checkpoint import trusted_checkpoints
     work = str(tmp_path / 'work')
     T.build_runner(T.toy_cfg(work, by_epoch=False, max_iters=2,
                              ckpt_interval=2)).train()
-    ckpt = osp.join(work, 'iter_2.pth')
-    state = safe_torch_load(ckpt)
+    state = safe_torch_load(osp.join(work, 'iter_2.pth'))
     state['message_hub']['log_scalars'] = {
         'train/loss': HistoryBuffer([1.0, 0.5], [1, 1])}
     plain = str(tmp_path / 'plain_mmengine.pth')
@@ -128,11 +132,30 @@ def test_plain_mmengine_checkpoint_needs_trust_except_to_resume(tmp_path):
         safe_torch_load(plain)
     r = T.build_runner(T.toy_cfg(str(tmp_path / 'probe'), by_epoch=False,
                                  max_iters=1, load_from=plain))
-    with pytest.raises(UntrustedCheckpointError):
+    with pytest.raises(UntrustedCheckpointError, match='plain_mmengine.pth'):
         r.train()
-    r = T.build_runner(T.toy_cfg(str(tmp_path / 'resumed'), by_epoch=False,
+    r = T.build_runner(T.toy_cfg(str(tmp_path / 'other'), by_epoch=False,
                                  max_iters=4, resume=True, load_from=plain))
+    with pytest.raises(UntrustedCheckpointError,
+                       match='plain_mmengine.pth.*--trust-checkpoint'):
+        r.train()
+    # inside the run's own work dir: auto-resume and an explicit path
+    own = osp.join(work, 'iter_2.pth')
+    torch.save(state, own)
+    r = T.build_runner(T.toy_cfg(work, by_epoch=False, max_iters=3,
+                                 ckpt_interval=100, resume=True))
     r.train()
+    assert r.iter == 3
+    r = T.build_runner(T.toy_cfg(work, by_epoch=False, max_iters=4,
+                                 ckpt_interval=100, resume=True,
+                                 load_from=own))
+    r.train()
+    assert r.iter == 4
+    # from elsewhere with the opt-in (what --trust-checkpoint does)
+    r = T.build_runner(T.toy_cfg(str(tmp_path / 'trusted'), by_epoch=False,
+                                 max_iters=4, resume=True, load_from=plain))
+    with trusted_checkpoints(plain):
+        r.train()
     assert r.iter == 4
 
 

@@ -42,6 +42,8 @@ def test_toy_chain(tmp_path, monkeypatch):
     _tool('tools/train.py').main([
         osp.join(ROOT, PRETRAIN), '--work-dir', f'{work}/pre',
         '--cfg-options', 'train_cfg.max_epochs=1',
+        # 4 training videos: the config's batch of 6 would train nothing
+        'train_dataloader.batch_size=4',
         *_data_opts(data, ['train_dataloader'])])
     ckpt = f'{work}/pre/epoch_1.pth'
     assert osp.isfile(ckpt)
