@@ -30,8 +30,10 @@ model = dict(
                  saturation=0.4, hue=0.1, p=0.8),
             dict(type='RandomGrayscale', p=0.2),
         ],
+        # each clip's log-mel cut to its own span (16 frames / fps x speed,
+        # time-compressed by the speed) and resized to 4 steps per frame
         audio_cfg=dict(sample_rate=sample_rate, n_fft=1024, win_length=400,
-                       hop_length=160, n_mels=128),
+                       hop_length=160, n_mels=128, num_steps=64),
         spec_augment=dict(freq_mask=24, time_mask=12, num_masks=1)),
     # = _base_/models/backbone_r2plus1d18.py
     backbone=dict(type='ResNet2Plus1d', depth=18,
@@ -63,7 +65,9 @@ model = dict(
                   in_batch_negatives=False),
     loss_cls=dict(type='CrossEntropyLoss'),
     loss_vv_weight=1.0, loss_va_weight=1.0, temporal_weight=1.0,
+    # each query's 16 synthetic negatives are its own (issue #20)
     num_neighbours=5, num_hard_negatives=16, hard_negative_pool=64,
+    hard_negative_scope='query',
     queue_len=65536, feat_dim=embed_dim, momentum=0.999, shuffle_bn=True)
 
 model_wrapper_cfg = dict(type='MMDistributedDataParallel',

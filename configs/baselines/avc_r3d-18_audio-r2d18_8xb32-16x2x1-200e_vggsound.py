@@ -1,5 +1,6 @@
 # Audio-visual correspondence baseline: one 16x2 clip and the audio of its
-# span (1.28 s, 128-bin log-mel), symmetric cross-modal InfoNCE with in-batch
+# real span (1.28 s at 25 fps, 1.07 s at 30 fps; 128-bin log-mel resized to
+# 128 steps), symmetric cross-modal InfoNCE with in-batch
 # negatives over the global batch, tau 0.07; R3D-18 + 2D audio ResNet-18,
 # MLP heads 512-512-128; SGD 0.1 / 256 with cosine, 200 epochs, VGG-Sound.
 #   bash tools/dist_train.sh \
@@ -17,7 +18,7 @@ train_pipeline = [
          num_clips=1, mode='random', audio=True),
     dict(type='DecodeVideoViews'),
     dict(type='DecodeAudioViews', sample_rate=sample_rate,
-         fixed_duration=1.28, align='center', on_missing_audio='silence'),
+         on_missing_audio='silence'),
     dict(type='RandomResizedCropViews', size=crop_size, scale=(0.2, 1.0)),
     dict(type='FlipViews', flip_prob=0.5),
     dict(type='PackAVInputs'),
@@ -33,8 +34,9 @@ model = dict(
                  saturation=0.4, hue=0.1, p=0.8),
             dict(type='RandomGrayscale', p=0.2),
         ],
+        # each clip cut to its own span, resized to 128 steps (8 per frame)
         audio_cfg=dict(sample_rate=sample_rate, n_fft=1024, win_length=400,
-                       hop_length=160, n_mels=128),
+                       hop_length=160, n_mels=128, num_steps=128),
         spec_augment=dict(freq_mask=24, time_mask=24, num_masks=1)),
     backbone=dict(type='ResNet3d', depth=18, conv1_kernel=(3, 7, 7),
                   with_pool1=False, with_pool2=False,

@@ -1,11 +1,13 @@
 # GLCL (Ma et al., NeurIPS 2021) as released [CODE yunyikristy/global_local
 # @75c3c89]: a 32-frame clip from frame 0 at 112x112 (no augmentation), two
-# R3D-18 pathways without lateral connections (slow: every 8th frame,
-# 64-512 ch; fast: all frames, 8-64 ch), a 1D ResNet-18 over 80 log-mel bins,
+# ResNet-18 pathways of the code's block (one 3x3x3 + one 1x1x1 conv) without
+# lateral connections (slow: every 8th frame, 64-512 ch, 15.26M params; fast:
+# all frames, 8-64 ch, 0.24M), a 1D ResNet-18 over 80 log-mel bins,
 # 1x1 projections (512->512, 512->512, 512->64, 64->64), symmetric MIL-NCE
-# without temperature or L2 normalisation, weights 1, Adam 1e-4, 10 epochs,
-# 32 clips per GPU. The GPU count and everything about the paper's own
-# protocol are unknown [RECON]. Sources: configs/glcl/README.md.
+# without temperature or L2 normalisation, negatives from the 32 clips of
+# each GPU (no gathering), weights 1, Adam 1e-4, 10 epochs. The GPU count
+# and everything about the paper's own protocol are unknown [RECON].
+# Sources and the fidelity table: configs/glcl/README.md.
 #   bash tools/dist_train.sh \
 #       configs/glcl/glcl_r3d-18-2path_8xb32-32x1x1-10e_k400.py 8
 _base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_10e.py']
@@ -14,8 +16,10 @@ data_root = 'data/kinetics400'
 ann_file_train = 'kinetics400_train_list_videos.txt'
 clip_len, crop_size, sample_rate = 32, 112, 16000
 n_mels = 80
-# 32 frames at 25 fps; a fixed length keeps 25/30 fps videos stackable.
-audio_duration = 1.28
+# The code's audio time axis [CODE dataset.py]: the clip's log-mel, cut to
+# the 32 frames' span, resized to 96 = 3 x 32 steps (nearest), so each
+# frame's local bag is exactly the 3 steps of its own time, at any fps.
+audio_steps_per_frame = 3
 
 train_pipeline = [
     # PyAV rather than decord: it skips the unreferenced frames it will
@@ -25,8 +29,8 @@ train_pipeline = [
     dict(type='SampleClips', clip_len=clip_len, frame_interval=1,
          num_clips=1, mode='fixed', start_frame=0, audio=True),
     dict(type='DecodeVideoViews'),
+    # the audio of the clip's real span (first frame to last + 1/fps)
     dict(type='DecodeAudioViews', sample_rate=sample_rate,
-         fixed_duration=audio_duration, align='start',
          on_missing_audio='silence'),
     dict(type='CenterCropViews', size=crop_size),
     dict(type='PackAVInputs'),
@@ -47,13 +51,22 @@ model = dict(
         type='AVDataPreprocessor',
         mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
         video_aug=None,
-        # [RECON] 16 kHz, 25 ms window, 10 ms hop: 129 steps per 1.28 s
-        # (the code bilinearly resizes its precomputed mels to 96 steps)
+        # [RECON] 16 kHz, 25 ms window, 10 ms hop (107-128 steps for 32
+        # frames at 30-25 fps), each clip cut to its own samples and
+        # resized to 96 steps with nearest interpolation [CODE dataset.py]
         audio_cfg=dict(sample_rate=sample_rate, n_fft=512, win_length=400,
-                       hop_length=160, n_mels=n_mels)),
-    # = _base_/models/backbone_glcl.py
-    backbone=dict(type='TwoPathwayResNet3d', depth=18, alpha=8, beta=1 / 8),
-    audio_backbone=dict(type='AudioResNet1d', depth=18, in_channels=n_mels),
+                       hop_length=160, n_mels=n_mels,
+                       num_steps=audio_steps_per_frame * clip_len)),
+    # = _base_/models/backbone_glcl.py. block_layout='glcl': the code's
+    # BasicBlock_SF; 'mmaction2' is our two-conv variant (README).
+    # zero_init_residual off in both encoders, as in the code.
+    backbone=dict(type='TwoPathwayResNet3d', depth=18, alpha=8, beta=1 / 8,
+                  block_layout='glcl', zero_init_residual=False),
+    # the code's resnet1d.py: conv biases, a 1x1 shortcut in layer1,
+    # Xavier-normal init
+    audio_backbone=dict(type='AudioResNet1d', depth=18, in_channels=n_mels,
+                        conv_bias=True, layer1_projection_shortcut=True,
+                        conv_init='xavier_normal', zero_init_residual=False),
     slow_proj=dict(type='ConvMLPNeck', in_channels=512, out_channels=512,
                    num_layers=1, ndim=3),
     fast_proj=dict(type='ConvMLPNeck', in_channels=64, out_channels=64,
@@ -65,12 +78,15 @@ model = dict(
     # off = code-faithful; variant: temperature=0.07, normalize=True [RECON].
     # 'twice' = code-faithful: the code's LSE over cat(dot, dot.T) holds the
     # positive pair once per direction; 'once' is MILNCELoss's default.
+    # gather=False = code-faithful: each GPU contrasts its own 32 clips
+    # (1,024 local anchors); gather=True uses all GPUs' clips as negatives
+    # (256 clips, 8,192 local anchors on 8 GPUs).
     loss_global=dict(type='MILNCELoss', temperature=1.0, normalize=False,
                      symmetric=True, positive_in_denominator='twice',
-                     loss_weight=1.0),
+                     gather=False, loss_weight=1.0),
     loss_local=dict(type='MILNCELoss', temperature=1.0, normalize=False,
                     symmetric=True, positive_in_denominator='twice',
-                    loss_weight=1.0),
+                    gather=False, loss_weight=1.0),
     local_window=None, detach_attention=False)
 
 randomness = dict(seed=2021)  # [CODE pretrain.py]

@@ -1,10 +1,15 @@
 # VCLR, the paper's setting [CODE amazon-science/video-contrastive-learning
 # @4fb66c3]: a 2D ResNet-50 on single frames (TSN), initialised from MoCo-v2
-# 200-epoch ImageNet weights; K=3 segments, one frame per segment, views
-# [a, a+, p2, p3, q1..q3, k1..k3]; four losses with weight 1; two
-# 131072 x 128 queues; momentum 0.999 with BN in train mode; shuffle-BN;
-# tau 0.1; SGD lr 0.1 for 8 x 32 = 256, 5-epoch warm-up, cosine to 1e-6,
-# 400 epochs. Every value and its source: configs/vclr/README.md.
+# 200-epoch ImageNet weights (trunk -> backbone, MoCo's MLP -> all four
+# heads); K=3 segments on the 30 fps grid of the first 10 s at 340x256, one
+# frame per segment; views [a+, q1..q3, k1..k3] with a, p2, p3 taken from
+# the query tuple; four losses with weight 1; two 131072 x 128 queues;
+# momentum 0.999 with BN in train mode; shuffle-BN; tau 0.1; SGD lr
+# 0.1 x global batch / 256 (auto_scale_lr), 5-epoch warm-up, cosine to
+# 1e-6, 400 epochs. Every value and its source: configs/vclr/README.md.
+#   python tools/convert/moco_to_vclr.py \
+#       checkpoints/moco_v2_200ep_pretrain.pth.tar \
+#       checkpoints/vclr_tsn-r50_init_moco-v2-200ep.pth
 #   bash tools/dist_train.sh \
 #       configs/vclr/vclr_tsn-r50_8xb32-1x1x10-400e_k400.py 8
 _base_ = [
@@ -14,9 +19,12 @@ _base_ = [
 
 num_segments = 3
 feat_channels, embed_dim = 2048, 128
-# MoCo-v2 (200 epochs, ImageNet) weights from the MoCo repository; the
-# torchvision-keyed encoder lives under 'module.encoder_q.'.
-pretrained = 'checkpoints/moco_v2_200ep_pretrain.pth.tar'
+# MoCo-v2 (200 epochs, ImageNet) weights from the MoCo repository, turned
+# by tools/convert/moco_to_vclr.py into VCLR keys: encoder_q's trunk ->
+# backbone, encoder_q's fc.{0,2} -> each of the four heads, as the official
+# load_pretrained does [CODE utils/util.py]. The momentum encoder starts as
+# a copy of all of it (its first update copies the online model).
+pretrained = 'checkpoints/vclr_tsn-r50_init_moco-v2-200ep.pth'
 
 # Linear-ReLU-Linear without BN and with PyTorch's default init [CODE Head]
 mlp_head = dict(type='MLPNeck', in_channels=feat_channels,
@@ -25,6 +33,7 @@ mlp_head = dict(type='MLPNeck', in_channels=feat_channels,
 
 model = dict(
     type='VCLR',
+    init_cfg=dict(type='Pretrained', checkpoint=pretrained),
     data_preprocessor=dict(
         type='AVDataPreprocessor',
         mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
@@ -37,9 +46,7 @@ model = dict(
                  sigma=(0.1, 2.0), p=0.5),
         ],
         audio_cfg=None),
-    backbone=dict(type='TSNResNet2d', depth=50,
-                  init_cfg=dict(type='Pretrained', checkpoint=pretrained,
-                                prefix='module.encoder_q.')),
+    backbone=dict(type='TSNResNet2d', depth=50),
     inter_neck=mlp_head, intra_neck=mlp_head, segment_neck=mlp_head,
     order_neck=mlp_head,
     # Linear(2 * K * 128 = 768 -> 4) on [o_q; o_k] [CODE fc_order_classifier]
@@ -56,10 +63,13 @@ model = dict(
                       loss_weight=1.0),
     loss_order=dict(type='CrossEntropyLoss', loss_weight=1.0),
     intra_temperature=0.1, queue_len=131072, queue_init='uniform',
-    momentum=0.999, shuffle_bn=True, order_normalize='segments')
+    momentum=0.999, shuffle_bn=True, order_normalize='segments',
+    # a, p2, p3 are the query tuple's views (SampleSegments reuse_query)
+    reuse_query_views=True)
 
 # per-GPU BN (shuffle-BN relies on it); DDP without buffer broadcast [CODE]
 model_wrapper_cfg = dict(type='MMDistributedDataParallel',
                          broadcast_buffers=False)
-auto_scale_lr = dict(enable=False, base_batch_size=256)
+# lr = 0.1 x global batch / 256 [CODE train_vclr.py]: 0.1 at 8 x 32
+auto_scale_lr = dict(enable=True, base_batch_size=256)
 default_hooks = dict(checkpoint=dict(interval=10, max_keep_ckpts=3))

@@ -145,3 +145,22 @@ def safe_torch_load(filename: str, map_location=None):
 def register_checkpoint_policy() -> None:
     """Route mmengine's local-file loading through :func:`safe_torch_load`."""
     CheckpointLoader.register_scheme(prefixes='', force=True)(safe_torch_load)
+
+
+def load_state_dict_file(path: str, trust: bool = False) -> dict:
+    """The tensors of a checkpoint file (its ``state_dict``, or the file
+    itself when it is a flat dict of tensors), for the converters.
+
+    Loaded weights-only; ``trust`` allows full unpickling of this one file
+    (the converters' ``--trust``).
+
+    Raises:
+        TypeError: the file holds no dict of tensors.
+    """
+    with trusted_checkpoints(*([path] if trust else [])):
+        ckpt = safe_torch_load(path, map_location='cpu')
+    sd = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else None
+    if not isinstance(sd, dict) or not all(
+            isinstance(v, torch.Tensor) for v in sd.values()):
+        raise TypeError(f'{path}: no state dict of tensors found')
+    return sd

@@ -130,3 +130,35 @@ def test_export_loads_into_mmaction2_recognizer3d(ssl_ckpt, tmp_path):
     # the bare file fits the MMAction2 backbone exactly
     bare = torch.load(str(tmp_path / 'exported_bare.pth'), weights_only=True)
     rec.backbone.load_state_dict(bare, strict=True)
+
+
+@pytest.mark.parametrize('layout', ['glcl', 'mmaction2'])
+def test_glcl_released_block_is_refused_unless_allowed(layout, tmp_path):
+    """GLCL's 3x3x3 + 1x1x1 block keeps MMAction2's key names but fits no
+    MMAction2 backbone: refused with the reason, written on request. Our
+    two-conv variant and MMAction2's own blocks pass."""
+    from mmavcl.models.backbones import TwoPathwayResNet3d
+    tool = _tool()
+    net = TwoPathwayResNet3d(block_layout=layout, slow_channels=8,
+                             beta=1 / 4)
+    src = str(tmp_path / 'glcl.pth')
+    torch.save({'state_dict': {'backbone.' + k: v for k, v in
+                               net.state_dict().items()}}, src)
+    out = str(tmp_path / 'slow.pth')
+    args = [src, out, '--backbone-key', 'backbone.slow_path']
+    if layout == 'glcl':
+        assert len(tool.glcl_blocks(net.state_dict())) == 16
+        with pytest.raises(ValueError, match="e.g. layer1.0.*GLCL's"):
+            tool.main(args)
+        assert not osp.exists(out)
+        tool.main(args + ['--allow-glcl-blocks'])
+    else:
+        assert tool.glcl_blocks(net.state_dict()) == []
+        tool.main(args)
+    bare = torch.load(str(tmp_path / 'slow_bare.pth'), weights_only=True)
+    net.slow_path.load_state_dict(bare, strict=True)
+    # MMAction2's '3x3x3'-style bottlenecks also hold a 1x1x1 and a 3x3x3
+    # conv, but have a conv3
+    r50 = ResNet3d(depth=50, base_channels=8, inflate_style='3x3x3')
+    assert r50.layer1[0].conv2.conv.kernel_size == (3, 3, 3)
+    assert tool.glcl_blocks(r50.state_dict()) == []

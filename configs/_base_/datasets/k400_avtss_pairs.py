@@ -1,15 +1,21 @@
 # Kinetics-400 for AVTSS-style temporal self-supervision (METHODS.md s4,
 # RECON): two 16-frame clips per video, each at a random speed (frame skip
-# 1/2/4/8) and direction, placed so that before / after / overlapping are
-# equally likely; the audio of each clip is time-compressed by the same
-# speed and reversed with it. Labels: speed_v{i}, direction_v{i},
-# speed_a{i}, direction_a{i}, order_vv, order_aa, order_va, order_av.
+# 1/2/4/8) and direction, and two audio clips time-compressed by the same
+# speeds and reversed with them: audio 0 covers clip 0's real span (its
+# corresponding audio), audio 1 is placed on its own, so clip 1 vs audio 1
+# is an inter-modal order label of its own. The three order labels are
+# drawn jointly over the combinations the spans allow; a sample whose
+# video is too short for some combination has its order labels masked
+# (-1) rather than always labelled 'overlap'. Labels: speed_v{i},
+# direction_v{i}, speed_a{i}, direction_a{i}, order_vv, order_aa,
+# order_va, order_av.
 dataset_type = 'AVVideoDataset'
 data_root = 'data/kinetics400'
 ann_file_train = 'kinetics400_train_list_videos.txt'
 clip_len, crop_size, sample_rate = 16, 112, 16000
-# 16 frames at 25 fps; fixed so that 25/30 fps videos give equal lengths.
-audio_duration = 0.64
+# Audio spans follow the decoded frames (16 frames: 0.64 s x speed at 25 fps,
+# 0.53 s x speed at 30 fps); the model's preprocessor resizes every clip's
+# log-mel to 4 steps per frame (audio_cfg num_steps=64).
 
 train_pipeline = [
     # PyAV rather than decord: it skips the unreferenced frames it will
@@ -22,7 +28,6 @@ train_pipeline = [
          audio_transform='same'),
     dict(type='DecodeVideoViews'),
     dict(type='DecodeAudioViews', sample_rate=sample_rate,
-         fixed_duration=audio_duration, align='start',
          on_missing_audio='silence'),
     dict(type='RandomResizedCropViews', size=crop_size, scale=(0.2, 1.0)),
     dict(type='FlipViews', flip_prob=0.5),

@@ -13,9 +13,10 @@ data_root = 'data/kinetics400'
 ann_file_train = 'kinetics400_train_list_videos.txt'
 clip_len, frame_interval, crop_size = 16, 2, 112
 sample_rate = 16000
-# K400 mixes 25 and 30 fps: a fixed audio length per clip keeps batches
-# stackable; 1.28 s = 32 frames at 25 fps, centred on each clip.
-audio_duration = 1.28
+# Each clip's audio covers its real span (first frame to last + one frame
+# step, from the file's timestamps): 1.28 s at 25 fps, 1.07 s at 30 fps. An
+# audio model brings them to one length in its preprocessor
+# (audio_cfg num_steps, e.g. 128 = 8 log-mel steps per sampled frame).
 
 train_pipeline = [
     # PyAV rather than decord: it skips the unreferenced frames it will
@@ -26,7 +27,6 @@ train_pipeline = [
          num_clips=2, mode='random', audio=True),
     dict(type='DecodeVideoViews'),
     dict(type='DecodeAudioViews', sample_rate=sample_rate,
-         fixed_duration=audio_duration, align='center',
          on_missing_audio='silence'),
     dict(type='RandomResizedCropViews', size=crop_size, scale=(0.2, 1.0)),
     dict(type='FlipViews', flip_prob=0.5),

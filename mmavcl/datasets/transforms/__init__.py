@@ -11,6 +11,7 @@ from .sampling import (ORDER_AFTER, ORDER_BEFORE, ORDER_OVERLAP,
                        BaseViewSampler, SampleAudioClips, SampleClips,
                        SampleGlobalLocal, SampleSegments, SampleTemporalPairs,
                        temporal_relation)
+from .spans import ORDER_IGNORE, resolve_spans, view_time_span
 from .spatial import (CenterCropViews, FlipViews, RandomResizedCropViews,
                       ResizeViews, ThreeCropViews, ViewTransform, resize_clip)
 
@@ -25,6 +26,7 @@ __all__ = [
     'SampleSegments',
     'SampleGlobalLocal', 'SampleTemporalPairs', 'SampleAudioClips',
     'temporal_relation', 'ORDER_BEFORE', 'ORDER_AFTER', 'ORDER_OVERLAP',
+    'ORDER_IGNORE', 'resolve_spans', 'view_time_span',
     'ResizeViews', 'RandomResizedCropViews', 'CenterCropViews',
     'ThreeCropViews', 'FlipViews', 'ViewTransform', 'resize_clip',
     'ColorJitterViews', 'GrayscaleViews', 'adjust_clip'

@@ -12,6 +12,7 @@ from ..errors import MediaDecodeError, MissingAudioError
 from .readers import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                       decode_audio_spans, decode_with_fallback, open_media,
                       probe_audio_timing, probe_frame_size, resample)
+from .spans import resolve_spans
 
 #: results key of the PyAV container :class:`VideoInit` opened to read the
 #: frame size, kept for :class:`DecodeAudioViews` (closed by it, or by
@@ -307,7 +308,20 @@ class DecodeVideoViews(BaseTransform):
 
     Added keys: ``video_imgs`` (list of uint8 ``(T_v, H, W, 3)`` arrays, one
     per view), ``source_shape`` ``(H, W)``; every view dict gains
-    ``crop_box`` ``(0, 0, W, H)``, ``flip`` False and ``img_shape``.
+    ``crop_box`` ``(0, 0, W, H)``, ``flip`` False, ``img_shape`` and
+    ``frame_times`` (float64 ``(T_v,)``: each frame's presentation time in
+    seconds from the first displayed frame, read from the file's
+    timestamps by the reader, in the view's playback order).
+
+    Then :func:`~.spans.resolve_spans` settles the spans: a view's
+    ``time_span`` becomes ``[first frame, last frame + frame_period)``
+    of those times (the sampler's stays as ``nominal_time_span``), every
+    audio view that follows a video view takes its span, and the labels the
+    sampler declared in ``span_relations`` (AVTSS's order labels) are
+    recomputed from the final spans. In a constant-rate file this changes
+    nothing but views clamped at the video's end; in a VFR file it moves
+    spans to the frames actually shown.
+
     A view whose frames are a run of the decoded buffer that no other view
     shares is a slice of it, not a copy; transforms return new arrays and
     never write into a view's pixels.
@@ -323,8 +337,11 @@ class DecodeVideoViews(BaseTransform):
                 [np.asarray(v['frame_inds'], np.int64) for v in views])
             union = np.unique(all_inds)
             frames, reader = decode_with_fallback(reader, union)
+            times = reader.last_frame_times
         finally:
             reader.close()
+        if times is None or len(times) != len(union):
+            times = union.astype(np.float64) / float(reader.fps)
         h, w = frames.shape[1:3]
         results['source_shape'] = (int(h), int(w))
         results.setdefault('orig_shape', (int(h), int(w)))
@@ -334,9 +351,11 @@ class DecodeVideoViews(BaseTransform):
             view.setdefault('crop_box', (0.0, 0.0, float(w), float(h)))
             view.setdefault('flip', False)
             view['img_shape'] = (int(h), int(w))
+            view['frame_times'] = times[np.searchsorted(
+                union, np.asarray(view['frame_inds'], np.int64))]
         results['video_imgs'] = imgs
         results['num_decoded_frames'] = len(union)
-        return results
+        return resolve_spans(results)
 
 
 def _view_positions(union: np.ndarray, views: List[dict]) -> list:
@@ -514,10 +533,24 @@ class DecodeAudioViews(BaseTransform):
     resampled, not the gaps of a group. Views that reach outside the
     available audio are zero padded and flagged ``padded=True``.
 
-    With ``fixed_duration`` D, each view's span is replaced by one of length
-    ``D * speed`` placed at the view's start (``align='start'``) or centred
-    on it (``align='center'``), so every sample of a batch has
-    ``L = D * sample_rate`` even when videos differ in fps.
+    Where a view's span comes from: an audio view that follows a video view
+    (``video_view >= 0``) covers that view's real span, from its first
+    frame to its last frame plus one frame step, in seconds from the
+    file's timestamps, settled by :func:`~.spans.resolve_spans` after
+    :class:`DecodeVideoViews` (so put that first; decoded before the video,
+    the audio keeps the sampler's nominal span). So its length varies with
+    the frame rate: 16 frames are 0.64 s at 25 fps and 0.53 s at 30 fps;
+    ``AVDataPreprocessor(audio_cfg=dict(num_steps=...))`` brings every
+    clip's log-mel to one length. Span-dependent labels are recomputed here
+    too, from the spans actually decoded.
+
+    ``fixed_duration`` D is an explicit option for audio without video
+    views (the ESC-50 / VGG-Sound audio benchmarks' crops): each view's
+    span is replaced by one of length ``D * speed`` placed at the view's
+    start (``align='start'``) or centred on it (``align='center'``). With
+    video views it cuts audio that is not the clip's (at 30 fps, 1.28 s
+    for a 32-frame clip of 1.07 s): none of the pretraining configs uses
+    it.
 
     Required keys: ``audio_filename`` (``None``: no audio; absent: use
     ``filename``), ``audio_views`` (list
@@ -542,7 +575,7 @@ class DecodeAudioViews(BaseTransform):
             ``missing=True`` (and ``padded=True``). Corrupt audio, and
             NaN/Inf samples in a decoded span, always raise.
         fixed_duration: Seconds of (uncompressed) audio per view, or
-            ``None`` to follow each view's span.
+            ``None`` (default) to follow each view's span. See above.
         align: ``'start'`` or ``'center'`` for ``fixed_duration``.
         merge_gap: Views whose spans lie closer than this (s) are decoded in
             one pass; farther groups each get their own seek (one file
@@ -605,6 +638,8 @@ class DecodeAudioViews(BaseTransform):
             results['audio_wavs'] = []
             return results
         sr = self.sample_rate
+        # audio that follows a decoded video view covers its real span
+        resolve_spans(results)
         spans = [self._span(v) for v in views]
         # absent key: the container itself; None: the dataset said no audio
         filename = results.get('audio_filename', results.get('filename'))
@@ -670,7 +705,8 @@ class DecodeAudioViews(BaseTransform):
             view.setdefault('reversed', False)
             wavs.append(out)
         results['audio_wavs'] = wavs
-        return results
+        # labels from the spans just decoded (fixed_duration changes them)
+        return resolve_spans(results)
 
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(sample_rate={self.sample_rate}, '

@@ -47,6 +47,12 @@ class BaseVideoReader:
             cut broadcast may start at 10 s).
         num_decode_calls: How many times :meth:`get_batch` ran (used by tests
             and benchmarks to prove one decode per sample).
+        last_frame_times: float64 ``(len(inds),)``: the presentation time
+            (s, counted from the first displayed frame) of each frame the
+            last :meth:`get_batch` returned, from the file's timestamps
+            (``i / fps`` where a file has none, e.g. AVI); ``None`` before
+            the first call. The views' time spans (and so their audio) are
+            cut from these (:func:`~.spans.resolve_spans`).
     """
 
     filename: str
@@ -62,6 +68,7 @@ class BaseVideoReader:
 
     def __init__(self) -> None:
         self.num_decode_calls = 0
+        self.last_frame_times: Optional[np.ndarray] = None
 
     def get_batch(self, inds: Sequence[int]) -> np.ndarray:
         """Decode frames ``inds`` (any order, repeats allowed).
@@ -233,6 +240,7 @@ class DecordVideoReader(BaseVideoReader):
             frames = self._vr.get_batch(inds.tolist()).asnumpy()
         except Exception as err:
             raise MediaDecodeError(self.filename, _short(err)) from err
+        self.last_frame_times = self._frame_times(inds)
         if self._turn:
             frames = np.ascontiguousarray(np.rot90(frames, self._turn,
                                                    axes=(1, 2)))
@@ -241,6 +249,21 @@ class DecordVideoReader(BaseVideoReader):
         if self.shape is None:
             self.shape = self.orig_shape = tuple(frames.shape[1:3])
         return frames
+
+    def _frame_times(self, frames: np.ndarray) -> np.ndarray:
+        """Presentation times (s from frame 0) of decord's frames
+        ``frames`` (its own numbering, after the VFR remap). AVI stores no
+        presentation times (see ``__init__``): ``i / fps`` there, and
+        wherever decord cannot tell them."""
+        if not _is_avi(self.filename):
+            try:
+                stamps = np.asarray(self._vr.get_frame_timestamp(
+                    np.concatenate([[0], frames]).tolist()),
+                    dtype=np.float64)[:, 0]
+                return stamps[1:] - stamps[0]
+            except Exception:  # no index: nominal times below
+                pass
+        return frames.astype(np.float64) / self.fps
 
     def close(self) -> None:
         self._vr = None
@@ -885,8 +908,12 @@ class PyAVVideoReader(BaseVideoReader):
         self.num_decode_calls += 1
         want = np.unique(inds)
         if self._by_count:
+            self.last_frame_times = inds.astype(np.float64) / self.fps
             return self._get_by_count(inds, want)
         got = {}
+        #: index -> presentation time (s from the first displayed frame)
+        #: of the frame returned for it
+        self._times = {}
         try:
             pos = 0
             while pos < len(want):
@@ -895,7 +922,16 @@ class PyAVVideoReader(BaseVideoReader):
             raise
         except Exception as err:
             raise MediaDecodeError(self.filename, _short(err)) from err
+        self.last_frame_times = np.array([self._times[int(i)] for i in inds],
+                                         dtype=np.float64)
         return np.stack([got[int(i)] for i in inds])
+
+    def _time(self, frame) -> float:
+        """``frame``'s presentation time (s) from the first displayed
+        frame; its index's nominal time where it has no timestamp."""
+        if frame.pts is None:
+            return self._index(frame) / self.fps
+        return float((frame.pts - self._start) * self._tb)
 
     def _decode_run(self, want: np.ndarray, pos: int, got: dict) -> int:
         """Seek before ``want[pos]`` and decode on, taking the frame of
@@ -922,9 +958,10 @@ class PyAVVideoReader(BaseVideoReader):
                 # a frame covers every wanted index up to its own (VFR, or
                 # frames missing from the file): the first frame shown at
                 # or after the index's time
-                arr = self._to_array(frame)
+                arr, when = self._to_array(frame), self._time(frame)
                 while pos < len(want) and want[pos] <= idx:
                     got[int(want[pos])] = arr
+                    self._times[int(want[pos])] = when
                     pos += 1
                 if pos >= len(want) or self._seek_pays(idx,
                                                        int(want[pos])):
@@ -961,9 +998,10 @@ class PyAVVideoReader(BaseVideoReader):
                             np.iinfo(np.int64).max)
         if last is not None and want[pos] - self._index(last) <= max(
                 1, round((last.duration or 0) * self._tb * self.fps)):
-            arr = self._to_array(last)
+            arr, when = self._to_array(last), self._time(last)
             while pos < len(want):
                 got[int(want[pos])] = arr
+                self._times[int(want[pos])] = when
                 pos += 1
             return pos
         raise MediaDecodeError(

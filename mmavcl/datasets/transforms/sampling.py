@@ -14,11 +14,17 @@ writes
   follows, or -1);
 * ``pretext_labels``: dict of int labels.
 
-Time spans are nominal: a view starting at frame ``s`` with ``T`` frames
-``d`` apart covers ``[s / fps, (s + T * d) / fps)``, even when the video is
-too short and the indices were clamped (``out_of_bound``), so that its audio
-has the same length for every sample; the audio decoder pads and flags the
-part past the end.
+Time spans written here are nominal: a view starting at frame ``s`` with
+``T`` frames ``d`` apart covers ``[s / fps, (s + T * d) / fps)``, and
+records ``frame_period = d / fps``. They are settled after decoding by
+:func:`~.spans.resolve_spans` (called by :class:`~.decoding.DecodeVideoViews`
+and :class:`~.decoding.DecodeAudioViews`): from the first frame the file
+shows for the view to its last one plus ``frame_period``, in seconds from
+the file's timestamps; every audio view that follows a video view takes
+that span, and the labels named in ``results['span_relations']`` are
+recomputed from the final spans. So the audio is cut from where the frames
+really are (a variable-frame-rate file, a view clamped at the video's end),
+in one place for every sampler.
 
 Randomness comes from NumPy's global generator, which mmengine seeds per
 dataloader worker.
@@ -30,28 +36,14 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from mmavcl.registry import TRANSFORMS
+from .spans import (ORDER_AFTER, ORDER_BEFORE, ORDER_IGNORE, ORDER_OVERLAP,
+                    temporal_relation)
 
 __all__ = [
     'BaseViewSampler', 'SampleClips', 'SampleSegments', 'SampleGlobalLocal',
     'SampleTemporalPairs', 'SampleAudioClips', 'temporal_relation',
-    'ORDER_BEFORE', 'ORDER_AFTER', 'ORDER_OVERLAP'
+    'ORDER_BEFORE', 'ORDER_AFTER', 'ORDER_OVERLAP', 'ORDER_IGNORE'
 ]
-
-ORDER_BEFORE, ORDER_AFTER, ORDER_OVERLAP = 0, 1, 2
-
-
-def temporal_relation(a: Tuple[float, float], b: Tuple[float, float]) -> int:
-    """Order label of span ``a`` relative to span ``b``.
-
-    Returns ``ORDER_BEFORE`` (0) when ``a`` ends no later than ``b`` starts,
-    ``ORDER_AFTER`` (1) when ``b`` ends no later than ``a`` starts, else
-    ``ORDER_OVERLAP`` (2).
-    """
-    if a[1] <= b[0] + 1e-9:
-        return ORDER_BEFORE
-    if b[1] <= a[0] + 1e-9:
-        return ORDER_AFTER
-    return ORDER_OVERLAP
 
 
 class BaseViewSampler(BaseTransform):
@@ -96,6 +88,9 @@ class BaseViewSampler(BaseTransform):
         view = dict(
             frame_inds=inds,
             time_span=(start / fps, (start + clip_len * step) / fps),
+            # one frame's share of the span: resolve_spans ends the real
+            # span this long after the last frame shown
+            frame_period=step / fps,
             speed=int(speed),
             reversed=bool(reverse),
             view_type=view_type)
@@ -126,13 +121,18 @@ class BaseViewSampler(BaseTransform):
 
     def _write(self, results: Dict, views: List[dict],
                labels: Optional[Dict[str, int]] = None,
-               audio_views: Optional[List[dict]] = None) -> Dict:
+               audio_views: Optional[List[dict]] = None,
+               relations: Optional[Dict[str, tuple]] = None) -> Dict:
+        """Store the views and labels; ``relations`` (label name ->
+        ``((modality, index), (modality, index))``) names the labels that
+        :func:`~.spans.resolve_spans` recomputes from the decoded spans."""
         results['video_views'] = views
         results['audio_views'] = (
             self._audio_views(views) if audio_views is None else audio_views)
         pretext = dict(results.get('pretext_labels', {}))
         pretext.update(labels or {})
         results['pretext_labels'] = pretext
+        results['span_relations'] = dict(relations or {})
         return results
 
 
@@ -238,12 +238,27 @@ def _shuffle_perm(k: int) -> np.ndarray:
 class SampleSegments(BaseViewSampler):
     """VCLR segment sampling: a query and a key tuple, one item per segment.
 
-    The first ``num_frames`` frames (default: all; VCLR forces 300, with
-    shorter videos repeating their last frame) are split into ``K =
-    num_segments`` equal chunks, the last taking the remainder. In each chunk
-    two distinct starts are drawn; the first feeds the key tuple ``T_k``, the
-    second the query tuple ``T_q``. An item is one frame (``clip_len=1``,
-    VCLR's code) or a short clip.
+    **Timeline.** By default the sampler works on the source's own frame
+    indices: the first ``num_frames`` frames (default: all), with indices
+    past the last frame repeating it. With ``grid_fps`` (VCLR's paper
+    configs: 30) it works instead on the frames VCLR's data preparation
+    writes ([CODE tools/data/k400/extract_frames.py]: ``ffmpeg -filter:v
+    fps=fps=30``, then exactly 300 frames per video): a grid of
+    ``num_frames`` slots ``1 / grid_fps`` s apart. Slot ``j`` shows the
+    frame FFmpeg's ``fps`` filter puts there (timestamps rounded to the
+    nearest slot, its default): the last source frame whose time ``i / fps``
+    is before ``(j + 1/2) / grid_fps`` (:meth:`grid_to_source`). Slots past
+    the video's end repeat its last frame, VCLR's padding of short videos.
+    So 300 slots are the first 10 s at any source rate, a 60 fps video is
+    not cut to 5 s, and a 25 fps video does not clamp half of its third
+    segment to the last frame. ``clip_len`` and ``frame_interval`` then
+    count grid slots.
+
+    The ``n`` timeline positions are split into ``K = num_segments`` equal
+    chunks, the last taking the remainder. In each chunk two distinct starts
+    are drawn; the first feeds the key tuple ``T_k``, the second the query
+    tuple ``T_q``. An item is one frame (``clip_len=1``, VCLR's code) or a
+    short clip.
 
     Order labels: ``s_q, s_k ~ Bernoulli(shuffle_prob)``; a set flag permutes
     that tuple with a random permutation that is neither identity nor
@@ -252,29 +267,51 @@ class SampleSegments(BaseViewSampler):
     Views, in this order:
 
     1. with ``anchor_views=True`` (SeCo/VCLR intra/inter terms), ``r`` in
-       {first, last segment} uniformly: ``anchor`` = ``T_q[r]``,
-       ``anchor_pos`` = the same frames again (a fresh augmentation), then
-       ``intra_pos`` = the other ``K - 1`` items of ``T_q`` in time order;
+       {first, last segment} uniformly; the anchor ``a`` is ``T_q[r]``,
+       ``a+`` the same frames with a fresh augmentation, ``p_2..p_K`` the
+       other items of ``T_q`` in time order:
+
+       * ``reuse_query=False``: ``anchor`` (a), ``anchor_pos`` (a+), then
+         ``intra_pos`` (p_2..p_K): ``K + 1`` views augmented independently
+         of the query tuple's;
+       * ``reuse_query=True`` (VCLR's code, where a, p_2, p_3 *are* tensors
+         of the augmented query tuple): only ``anchor_pos`` (a+); the
+         algorithm takes a and p_2..p_K from ``T_q``, at the positions in
+         the labels ``query_index_anchor`` and ``query_index_p2`` ..
+         ``query_index_p{K}`` (indices into the possibly shuffled ``T_q``);
     2. ``T_q`` (``role='query'``), in the possibly shuffled order;
     3. ``T_k`` (``role='key'``), likewise.
 
-    So ``2 + (K - 1) + 2K`` views with anchors (10 for K = 3), else ``2K``.
-    The union of their frames is only ``2K`` items, decoded once.
+    So ``2 + (K - 1) + 2K`` views (10 for K = 3), ``1 + 2K`` with
+    ``reuse_query`` (7), or ``2K`` without anchors. The union of their
+    frames is only ``2K`` items, decoded once.
 
     Required keys: ``total_frames``, ``fps``.
-    Added keys: ``video_views`` (each with ``role`` and ``segment``),
+    Added keys: ``video_views`` (each with ``role``, ``segment``, and with
+    ``grid_fps`` also ``grid_slots``: int64 ``(clip_len,)`` slot indices),
     ``audio_views``, ``pretext_labels``: ``order`` (0-3), ``order_q``,
-    ``order_k``, ``anchor_segment``.
+    ``order_k``, ``anchor_segment`` and, with ``reuse_query``,
+    ``query_index_anchor``, ``query_index_p2`` .. ``query_index_p{K}``.
+    View ``time_span`` is nominal on the timeline (slot / ``grid_fps``).
 
     Args:
         num_segments: K (>= 3 for the order shuffle).
         clip_len: Frames per item (1 = frames).
-        frame_interval: Frame step inside an item.
-        num_frames: Treat the video as this many frames (truncate / repeat
-            last), or ``None``.
+        frame_interval: Step between an item's frames (frames or slots).
+        num_frames: Length of the timeline: frames (truncate / repeat the
+            last), or grid slots with ``grid_fps`` (default there: the
+            video's duration on the grid). ``None`` = all frames.
+        grid_fps: Sample on a grid of this rate (VCLR: 30), see above;
+            ``None`` samples native frame indices.
         shuffle_prob: Probability of shuffling each tuple.
-        anchor_views: Emit the anchor / anchor_pos / intra_pos views.
+        anchor_views: Emit the anchor views.
+        reuse_query: Let ``a`` and ``p_2..p_K`` be the query tuple's views
+            (needs ``anchor_views``); the algorithm must expect it
+            (``VCLR(reuse_query_views=True)``).
         audio: See :class:`BaseViewSampler`.
+        out_of_bound: See :class:`BaseViewSampler`; with ``grid_fps`` it
+            applies to slots, and slots past the video's end always repeat
+            its last frame.
     """
 
     def __init__(self,
@@ -282,19 +319,57 @@ class SampleSegments(BaseViewSampler):
                  clip_len: int = 1,
                  frame_interval: int = 1,
                  num_frames: Optional[int] = None,
+                 grid_fps: Optional[float] = None,
                  shuffle_prob: float = 0.5,
                  anchor_views: bool = True,
+                 reuse_query: bool = False,
                  audio: Union[bool, Sequence[int]] = False,
                  out_of_bound: str = 'repeat_last') -> None:
         super().__init__(audio, out_of_bound)
         if num_segments < 3 and shuffle_prob > 0:
             raise ValueError('order shuffling needs num_segments >= 3')
+        if grid_fps is not None and not grid_fps > 0:
+            raise ValueError(f'grid_fps must be > 0 or None, got {grid_fps}')
+        if reuse_query and not anchor_views:
+            raise ValueError('reuse_query=True takes the anchor views from '
+                             'the query tuple: it needs anchor_views=True')
         self.num_segments = num_segments
         self.clip_len = clip_len
         self.frame_interval = frame_interval
         self.num_frames = num_frames
+        self.grid_fps = grid_fps
         self.shuffle_prob = shuffle_prob
         self.anchor_views = anchor_views
+        self.reuse_query = reuse_query
+
+    @staticmethod
+    def grid_to_source(slots: np.ndarray, fps: float, grid_fps: float,
+                       total: int) -> np.ndarray:
+        """Source frame shown at each slot of a ``grid_fps`` grid.
+
+        FFmpeg's ``fps`` filter (``round=near``, the default) gives source
+        frame ``i`` (time ``i / fps``) the slot ``round(i * grid_fps /
+        fps)``, halves rounding up, and fills slot ``j`` with the last
+        frame whose slot is ``<= j``: the last ``i`` with
+        ``i * grid_fps / fps < j + 1/2``, i.e.
+        ``ceil((j + 1/2) * fps / grid_fps) - 1``. Slots past the last frame
+        get the last frame.
+
+        Args:
+            slots: int ``(T,)`` slot indices (>= 0).
+            fps: Source frame rate.
+            grid_fps: Grid rate.
+            total: Number of source frames.
+
+        Returns:
+            int64 ``(T,)`` source frame indices in ``[0, total - 1]``.
+        """
+        x = (np.asarray(slots, np.float64) + 0.5) * (float(fps) / grid_fps)
+        # x is an integer when a frame sits exactly on a slot's half-point
+        # (60 -> 30 fps): that frame rounds to the next slot, so ceil - 1;
+        # the tolerance keeps float error from moving such exact points
+        inds = np.ceil(x - 1e-6).astype(np.int64) - 1
+        return np.clip(inds, 0, total - 1)
 
     def _two_starts(self, lo: int, hi: int) -> Tuple[int, int]:
         span = self.clip_len * self.frame_interval
@@ -308,7 +383,19 @@ class SampleSegments(BaseViewSampler):
 
     def transform(self, results: Dict) -> Dict:
         total, fps = self._meta(results)
-        n = self.num_frames or total
+        grid = self.grid_fps
+        if grid:
+            rate = float(grid)
+            n = self.num_frames or max(1, int(round(total * rate / fps)))
+            # slots are clamped to the grid, then mapped to source frames
+            timeline = n
+        else:
+            rate = fps
+            n = self.num_frames or total
+            # a frame index >= the real count repeats the last frame
+            # (VCLR's padding of short videos); truncation is implied by
+            # n < total
+            timeline = min(total, n) if self.num_frames else total
         k = self.num_segments
         size = n // k
         if size < 1:
@@ -316,20 +403,22 @@ class SampleSegments(BaseViewSampler):
         bounds = [(i * size, (i + 1) * size if i < k - 1 else max(n, k))
                   for i in range(k)]
         vtype = 'frame' if self.clip_len == 1 else 'segment'
-        # a frame index >= the real count repeats the last frame (VCLR's
-        # padding of short videos); truncation is implied by n < total
-        eff_total = min(total, n) if self.num_frames else total
 
         def item(start: int, seg: int, role: str) -> dict:
-            return self._clip_view(
+            view = self._clip_view(
                 start,
                 self.clip_len,
                 self.frame_interval,
-                eff_total,
-                fps,
+                timeline,
+                rate,
                 vtype,
                 role=role,
                 segment=seg)
+            if grid:
+                view['grid_slots'] = view['frame_inds']
+                view['frame_inds'] = self.grid_to_source(
+                    view['frame_inds'], fps, rate, total)
+            return view
 
         key_starts, query_starts = zip(*(self._two_starts(lo, hi)
                                          for lo, hi in bounds))
@@ -338,19 +427,30 @@ class SampleSegments(BaseViewSampler):
         perm_q = _shuffle_perm(k) if s_q else np.arange(k)
         perm_k = _shuffle_perm(k) if s_k else np.arange(k)
         r = int(np.random.choice([0, k - 1]))
-        views = []
-        if self.anchor_views:
-            views.append(item(query_starts[r], r, 'anchor'))
-            views.append(item(query_starts[r], r, 'anchor_pos'))
-            views += [
-                item(query_starts[i], i, 'intra_pos') for i in range(k)
-                if i != r
-            ]
-        views += [item(query_starts[i], int(i), 'query') for i in perm_q]
-        views += [item(key_starts[i], int(i), 'key') for i in perm_k]
+        others = [i for i in range(k) if i != r]
         labels = dict(
             order=s_q + 2 * s_k, order_q=s_q, order_k=s_k, anchor_segment=r)
+        views = []
+        if self.anchor_views and self.reuse_query:
+            views.append(item(query_starts[r], r, 'anchor_pos'))
+            where = {int(seg): pos for pos, seg in enumerate(perm_q)}
+            labels['query_index_anchor'] = where[r]
+            for j, seg in enumerate(others):
+                labels[f'query_index_p{j + 2}'] = where[seg]
+        elif self.anchor_views:
+            views.append(item(query_starts[r], r, 'anchor'))
+            views.append(item(query_starts[r], r, 'anchor_pos'))
+            views += [item(query_starts[i], i, 'intra_pos') for i in others]
+        views += [item(query_starts[i], int(i), 'query') for i in perm_q]
+        views += [item(key_starts[i], int(i), 'key') for i in perm_k]
         return self._write(results, views, labels)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(num_segments={self.num_segments}, '
+                f'clip_len={self.clip_len}, '
+                f'frame_interval={self.frame_interval}, '
+                f'num_frames={self.num_frames}, grid_fps={self.grid_fps}, '
+                f'reuse_query={self.reuse_query})')
 
 
 @TRANSFORMS.register_module()
@@ -477,6 +577,106 @@ class SampleGlobalLocal(BaseViewSampler):
         return self._write(results, views + local, labels)
 
 
+_INF = float('inf')
+
+
+def _shortest_paths(num_vars: int,
+                    cons: List[Tuple[int, int, float]]) -> Optional[list]:
+    """Floyd-Warshall over the difference constraints ``x_i - x_j <= c``
+    (``(i, j, c)``; node ``num_vars`` is the constant 0). Returns the
+    distance matrix ``d`` (``x_i - x_j <= d[j][i]`` is implied), or
+    ``None`` when the constraints contradict (a negative cycle)."""
+    n = num_vars + 1
+    d = [[0.0 if i == j else _INF for j in range(n)] for i in range(n)]
+    for i, j, c in cons:
+        d[j][i] = min(d[j][i], c)  # edge j -> i of weight c
+    for k in range(n):
+        dk = d[k]
+        for i in range(n):
+            dik = d[i][k]
+            if dik == _INF:
+                continue
+            di = d[i]
+            for j in range(n):
+                if dik + dk[j] < di[j]:
+                    di[j] = dik + dk[j]
+    if any(d[i][i] < 0 for i in range(n)):
+        return None
+    return d
+
+
+def _relation_cons(rel: int, x: int, lx: int, y: int,
+                   ly: int) -> List[Tuple[int, int, float]]:
+    """Constraints on the integer starts ``x``, ``y`` of intervals
+    ``[x, x + lx)`` and ``[y, y + ly)`` (frames) for order label ``rel``
+    (:func:`~.spans.temporal_relation`: touching is 'before')."""
+    if rel == ORDER_BEFORE:
+        return [(x, y, -lx)]
+    if rel == ORDER_AFTER:
+        return [(y, x, -ly)]
+    return [(x, y, ly - 1), (y, x, lx - 1)]  # share at least one frame
+
+
+class _Placement:
+    """Start frames for intervals that must satisfy chosen order labels.
+
+    Intervals are ``(var, length)``; several may share a start variable (an
+    audio view that starts with its clip). ``pairs`` are ``(a, b)``
+    interval indices whose relation is drawn. Every start keeps its
+    intervals inside ``[0, total)``.
+    """
+
+    def __init__(self, intervals: List[Tuple[int, int]],
+                 pairs: List[Tuple[int, int]], total: int) -> None:
+        self.intervals, self.pairs, self.total = intervals, pairs, total
+        self.num_vars = 1 + max(v for v, _ in intervals)
+        longest = [0] * self.num_vars
+        for v, n in intervals:
+            longest[v] = max(longest[v], n)
+        self.longest = longest
+
+    def _cons(self, rels: Sequence[int], total: int) -> list:
+        z = self.num_vars
+        cons = []
+        for v in range(self.num_vars):
+            cons += [(v, z, total - self.longest[v]), (z, v, 0)]
+        for rel, (a, b) in zip(rels, self.pairs):
+            (x, lx), (y, ly) = self.intervals[a], self.intervals[b]
+            cons += _relation_cons(rel, x, lx, y, ly)
+        return cons
+
+    def feasible(self, rels: Sequence[int], total: int) -> bool:
+        return _shortest_paths(self.num_vars, self._cons(rels, total)) \
+            is not None
+
+    def combos(self) -> Tuple[list, list]:
+        """``(possible, fitting)``: the label combinations that intervals
+        of these lengths can show at all (in ample room) and those that
+        fit in ``total`` frames."""
+        ample = sum(n for _, n in self.intervals) * 2 + 1
+        every = list(itertools.product(range(3), repeat=len(self.pairs)))
+        possible = [r for r in every if self.feasible(r, ample)]
+        fitting = [r for r in possible if self.feasible(r, self.total)]
+        return possible, fitting
+
+    def place(self, rels: Sequence[int]) -> List[int]:
+        """Random starts satisfying ``rels`` (which must be feasible): each
+        start uniform over what the constraints left it, in turn; any
+        value in that range extends to a full solution, as the projection
+        of a difference-constraint system on one variable is an
+        interval."""
+        z = self.num_vars
+        cons = self._cons(rels, self.total)
+        starts = []
+        for v in range(self.num_vars):
+            d = _shortest_paths(self.num_vars, cons)
+            lo, hi = int(-d[v][z]), int(d[z][v])
+            s = int(np.random.randint(lo, hi + 1))
+            cons += [(v, z, s), (z, v, -s)]
+            starts.append(s)
+        return starts
+
+
 @TRANSFORMS.register_module()
 class SampleTemporalPairs(BaseViewSampler):
     """Clips with random playback speed and direction, and their order.
@@ -484,24 +684,52 @@ class SampleTemporalPairs(BaseViewSampler):
     Each of ``num_clips`` clips draws a speed ``s`` from ``speeds`` (frame
     skipping: ``clip_len`` frames ``frame_interval * s`` apart, covering
     ``clip_len * frame_interval * s`` source frames) and is reversed with
-    probability ``reverse_prob``. For two clips a relation (before / after
-    / overlapping) is drawn from ``relation_probs`` and the clips are placed
-    to satisfy it when the video is long enough; labels are always computed
-    from the final spans (:func:`temporal_relation`).
+    probability ``reverse_prob``.
 
-    Audio views (``audio=True``): one per clip, starting with it.
-    ``audio_transform='same'``: the clip's speed and direction;
-    ``'independent'``: fresh draws (span ``clip_len * frame_interval *
-    s_a / fps``); ``'none'``: speed 1, forward. The decoder time-compresses
-    audio by its speed and reverses it.
+    **Audio views** (``audio=True``), one per clip. ``audio_transform``:
+    ``'same'`` plays audio view i at clip i's speed and direction,
+    ``'independent'`` draws them afresh, ``'none'`` plays it at speed 1,
+    forward. Their time spans:
+
+    * audio 0 follows clip 0 (``video_view=0``): it covers clip 0's real
+      span (:func:`~.spans.resolve_spans`; scaled from its start by the
+      speed ratio when the audio's speed was drawn apart). It is the
+      temporally corresponding audio of AVTSS's video<->audio contrast.
+    * with two clips, audio 1 is a clip of its own (``video_view=-1``),
+      placed in the video like a third clip, so that the inter-modal order
+      ``order_va`` (clip 1 vs audio 1) is its own random variable. Had it
+      followed clip 1, ``order_vv``, ``order_aa`` and ``order_va`` would
+      be one label three times.
+    * with another number of clips every audio view follows its clip.
+
+    **Order labels** (two clips; 0 = first before second, 1 = first after
+    second, 2 = overlapping; :func:`~.spans.temporal_relation`):
+    ``order_vv`` (clip 0 vs clip 1), and with audio ``order_aa`` (audio 0
+    vs audio 1), ``order_va`` (clip 1 vs audio 1: the inter-modal pair),
+    ``order_av`` (audio 0 vs clip 1; equal to ``order_vv`` under
+    ``'same'``). They are declared in ``span_relations`` and recomputed
+    from the decoded spans by :func:`~.spans.resolve_spans`.
+
+    **Placement.** With ``relation_probs`` the drawn labels
+    (``order_vv``, and with audio ``order_aa`` and ``order_va``) are drawn
+    jointly: a combination the spans can show at all (19 of the 27 for
+    three intervals; e.g. clip 0 before clip 1 before audio 1 rules out
+    audio 1 before clip 0) is chosen with probability proportional to the
+    product of its labels' ``relation_probs``, and the clips are placed
+    uniformly among the positions that show it. When the video is too
+    short for some possible combination (two 8x clips of 16 frames cannot
+    be disjoint in 250 frames), that combination never occurs for these
+    speeds, so the labels would tell the speeds: every order label of the
+    sample is then :data:`~.spans.ORDER_IGNORE` (-1, left out of the loss)
+    and the clips are placed uniformly at random. ``relation_probs=None``
+    places every clip uniformly at random and never masks (the labels then
+    depend on the speeds).
 
     Required keys: ``total_frames``, ``fps``.
     Added keys: ``video_views``, ``audio_views``, ``pretext_labels``:
     ``speed_v{i}`` (index into ``speeds``), ``direction_v{i}`` (1 =
-    reversed), with audio ``speed_a{i}``, ``direction_a{i}``; for two
-    clips ``order_vv`` (v0 vs v1), and with audio ``order_aa`` (a0 vs a1),
-    ``order_va`` (v0 vs a1), ``order_av`` (a0 vs v1). Order classes: 0 =
-    first before second, 1 = first after second, 2 = overlapping.
+    reversed), with audio ``speed_a{i}``, ``direction_a{i}``; the order
+    labels above; ``span_relations``.
     """
 
     def __init__(self,
@@ -519,6 +747,14 @@ class SampleTemporalPairs(BaseViewSampler):
         super().__init__(False, out_of_bound)
         if audio_transform not in ('same', 'independent', 'none'):
             raise ValueError(f'unknown audio_transform {audio_transform!r}')
+        if relation_probs is not None and (
+                len(relation_probs) != 3 or min(relation_probs) < 0
+                or sum(relation_probs) <= 0):
+            raise ValueError('relation_probs must be None or 3 weights '
+                             '(before, after, overlap) >= 0, got '
+                             f'{relation_probs}')
+        if clip_len < 2 and relation_probs is not None:
+            raise ValueError('overlapping placements need clip_len >= 2')
         self.clip_len = clip_len
         self.frame_interval = frame_interval
         self.num_clips = num_clips
@@ -528,44 +764,87 @@ class SampleTemporalPairs(BaseViewSampler):
         self.relation_probs = relation_probs
         self.with_audio = audio
         self.audio_transform = audio_transform
+        self._combos: Dict[tuple, Tuple[list, list]] = {}
 
     def _draw(self) -> Tuple[int, bool]:
         k = int(np.random.choice(len(self.speeds), p=self.speed_probs))
         return k, bool(np.random.rand() < self.reverse_prob)
 
-    def _place(self, spans: List[int], total: int) -> List[int]:
-        def rand(hi: int) -> int:
-            return int(np.random.randint(0, max(hi, 0) + 1))
+    def _audio_draw(self, clip_draw: Tuple[int, bool]) -> Tuple[int, bool]:
+        if self.audio_transform == 'same':
+            return clip_draw
+        if self.audio_transform == 'independent':
+            return self._draw()
+        # plain audio: normal speed, forward
+        return (self.speeds.index(1) if 1 in self.speeds else -1), False
 
-        if self.num_clips != 2 or self.relation_probs is None:
-            return [rand(total - s) for s in spans]
-        a, b = spans
-        rel = int(np.random.choice(3, p=self.relation_probs))
-        if rel in (ORDER_BEFORE, ORDER_AFTER) and a + b <= total:
-            first, second = (a, b) if rel == ORDER_BEFORE else (b, a)
-            s1 = rand(total - first - second)
-            s2 = s1 + first + rand(total - second - s1 - first)
-            return [s1, s2] if rel == ORDER_BEFORE else [s2, s1]
-        if rel == ORDER_OVERLAP or a + b > total:
-            s0 = rand(total - a)
-            lo = max(0, s0 - b + 1)
-            hi = min(max(total - b, 0), s0 + a - 1)
-            if hi >= lo:
-                return [s0, int(np.random.randint(lo, hi + 1))]
-        return [rand(total - s) for s in spans]
+    def _lengths_combos(self, intervals, pairs, total):
+        key = (tuple(intervals), total)
+        if key not in self._combos:
+            if len(self._combos) >= 4096:  # one entry per length set
+                self._combos.clear()
+            self._combos[key] = _Placement(intervals, pairs,
+                                           total).combos()
+        return self._combos[key]
+
+    def _place(self, intervals: List[Tuple[int, int]],
+               pairs: List[Tuple[int, int]],
+               total: int) -> Tuple[List[int], bool]:
+        """Starts of the start variables, and whether the drawn labels are
+        valid (False: masked, see the class doc)."""
+        num_vars = 1 + max(v for v, _ in intervals)
+        longest = [0] * num_vars
+        for v, n in intervals:
+            longest[v] = max(longest[v], n)
+        if self.relation_probs is None or not pairs or \
+                max(longest) > total:
+            starts = [int(np.random.randint(0, max(total - n, 0) + 1))
+                      for n in longest]
+            return starts, self.relation_probs is None
+        possible, fitting = self._lengths_combos(intervals, pairs, total)
+        if len(fitting) < len(possible):
+            starts = [int(np.random.randint(0, total - n + 1))
+                      for n in longest]
+            return starts, False
+        p = np.asarray(self.relation_probs, np.float64)
+        w = np.array([np.prod(p[list(r)]) for r in fitting])
+        if w.sum() <= 0:
+            w = np.ones(len(fitting))
+        rels = fitting[int(np.random.choice(len(fitting), p=w / w.sum()))]
+        return _Placement(intervals, pairs, total).place(rels), True
 
     def transform(self, results: Dict) -> Dict:
         total, fps = self._meta(results)
-        draws = [self._draw() for _ in range(self.num_clips)]
-        step = [self.frame_interval * self.speeds[k] for k, _ in draws]
-        spans = [self.clip_len * d for d in step]
-        starts = self._place(spans, total)
+        n, fi, cl = self.num_clips, self.frame_interval, self.clip_len
+        draws = [self._draw() for _ in range(n)]
+        step = [fi * self.speeds[k] for k, _ in draws]
+        lengths = [cl * d for d in step]
+        audio_draws = [self._audio_draw(d) for d in draws] \
+            if self.with_audio else []
+        a_speed = [self.speeds[k] if k >= 0 else 1 for k, _ in audio_draws]
+        a_len = [cl * fi * s for s in a_speed]
+        # start variables: clip i -> i; audio 0 starts with clip 0 (var 0)
+        # and audio 1 of a pair is placed on its own (var 2)
+        intervals = [(i, lengths[i]) for i in range(n)]
+        pairs: List[Tuple[int, int]] = []
+        relations: Dict[str, tuple] = {}
+        if n == 2:
+            pairs.append((0, 1))
+            relations['order_vv'] = (('video', 0), ('video', 1))
+            if self.with_audio:
+                intervals += [(0, a_len[0]), (2, a_len[1])]  # audio 0, 1
+                pairs += [(2, 3), (1, 3)]
+                relations.update(
+                    order_aa=(('audio', 0), ('audio', 1)),
+                    order_va=(('video', 1), ('audio', 1)),
+                    order_av=(('audio', 0), ('video', 1)))
+        starts, valid = self._place(intervals, pairs, total)
         views, labels = [], {}
-        for i, ((k, rev), d, s) in enumerate(zip(draws, step, starts)):
+        for i, ((k, rev), d) in enumerate(zip(draws, step)):
             views.append(
                 self._clip_view(
-                    s,
-                    self.clip_len,
+                    starts[i],
+                    cl,
                     d,
                     total,
                     fps,
@@ -576,35 +855,24 @@ class SampleTemporalPairs(BaseViewSampler):
             labels[f'speed_v{i}'] = k
             labels[f'direction_v{i}'] = int(rev)
         audio_views = []
-        if self.with_audio:
-            for i, (s, v) in enumerate(zip(starts, views)):
-                if self.audio_transform == 'same':
-                    k, rev = draws[i]
-                elif self.audio_transform == 'independent':
-                    k, rev = self._draw()
-                else:  # plain audio: normal speed, forward
-                    k = self.speeds.index(1) if 1 in self.speeds else -1
-                    rev = False
-                speed = self.speeds[k] if k >= 0 else 1
-                span = self.clip_len * self.frame_interval * speed
-                audio_views.append(
-                    dict(
-                        time_span=(s / fps, (s + span) / fps),
-                        speed=speed,
-                        reversed=rev,
-                        view_type='clip',
-                        video_view=i))
-                labels[f'speed_a{i}'] = k
-                labels[f'direction_a{i}'] = int(rev)
-        if self.num_clips == 2:
-            v0, v1 = (v['time_span'] for v in views)
-            labels['order_vv'] = temporal_relation(v0, v1)
-            if audio_views:
-                a0, a1 = (a['time_span'] for a in audio_views)
-                labels['order_aa'] = temporal_relation(a0, a1)
-                labels['order_va'] = temporal_relation(v0, a1)
-                labels['order_av'] = temporal_relation(a0, v1)
-        return self._write(results, views, labels, audio_views)
+        for i, (k, rev) in enumerate(audio_draws):
+            own = n == 2 and i == 1
+            s = starts[2] if own else starts[i]
+            audio_views.append(
+                dict(
+                    time_span=(s / fps, (s + a_len[i]) / fps),
+                    speed=a_speed[i],
+                    reversed=rev,
+                    view_type='clip',
+                    video_view=-1 if own else i))
+            labels[f'speed_a{i}'] = k
+            labels[f'direction_a{i}'] = int(rev)
+        spans = dict(video=[v['time_span'] for v in views],
+                     audio=[a['time_span'] for a in audio_views])
+        for name, ((ma, ia), (mb, ib)) in relations.items():
+            labels[name] = temporal_relation(spans[ma][ia], spans[mb][ib]) \
+                if valid else ORDER_IGNORE
+        return self._write(results, views, labels, audio_views, relations)
 
 
 @TRANSFORMS.register_module()

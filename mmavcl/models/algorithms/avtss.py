@@ -29,33 +29,70 @@ def neighbour_positives(key: torch.Tensor, queue: torch.Tensor,
     return mask
 
 
+def sample_mixing_weights(n: int, num: int, pool: int, device,
+                          generator: Optional[torch.Generator] = None
+                          ) -> Tuple[torch.Tensor, torch.Tensor,
+                                     torch.Tensor]:
+    """The random draws of :func:`mix_hard_negatives`, kept apart so that a
+    test (or a seeded ``generator``) fixes exactly what gets mixed.
+
+    Drawn in the order ``a``, ``b``, ``lam`` (the order of the code before
+    issue #20, so one generator state gives the same negatives as then).
+
+    Returns:
+        tuple: ``a``, ``b`` ``(n, num)`` long in ``[0, pool)`` and ``lam``
+        ``(n, num, 1)`` uniform in ``[0, 1)``.
+    """
+    a = torch.randint(pool, (n, num), device=device, generator=generator)
+    b = torch.randint(pool, (n, num), device=device, generator=generator)
+    lam = torch.rand(n, num, 1, device=device, generator=generator)
+    return a, b, lam
+
+
 def mix_hard_negatives(query: torch.Tensor, queue: torch.Tensor,
                        exclude: torch.Tensor, num: int, pool: int,
                        generator: Optional[torch.Generator] = None
                        ) -> torch.Tensor:
-    """Synthesise ``num`` hard negatives per query from the feature space.
+    r"""Synthesise ``num`` hard negatives for each query from the feature
+    space (MoCHi-style mixing, Kalantidis et al. 2020) [RECON].
 
-    The ``pool`` queue entries most similar to the query (excluding its
-    extra positives) are mixed pairwise with random convex weights and
-    re-normalised (MoCHi-style, Kalantidis et al. 2020) [RECON].
+    With :math:`u_{i,1} \dots u_{i,P}` the ``pool`` = P queue entries most
+    similar to query :math:`q_i` (cosine; entries flagged in
+    ``exclude[i]``, its extra positives, left out) and the draws
+    :math:`a_{im}, b_{im} \in [0, P)`, :math:`\lambda_{im} \sim U[0, 1)`
+    of :func:`sample_mixing_weights`:
+
+    .. math::
+        h_{im} = \frac{\lambda_{im} u_{i,a_{im}} + (1 - \lambda_{im})
+                       u_{i,b_{im}}}
+                      {\lVert \lambda_{im} u_{i,a_{im}} + (1 - \lambda_{im})
+                       u_{i,b_{im}} \rVert},\qquad m = 1 \dots num
+
+    Args:
+        query (Tensor): ``(N, D)`` L2-normalised queries.
+        queue (Tensor): ``(K, D)`` L2-normalised queue.
+        exclude (Tensor): ``(N, K)`` bool, entries never mixed for row i.
+            Needs ``K - exclude[i].sum() >= pool`` (else excluded entries
+            would be drawn; :class:`AVTSS` checks this at build time).
+        num (int): negatives per query; ``<= 0`` gives ``(N, 0, D)``.
+        pool (int): P (capped at K).
+        generator (torch.Generator, optional): for the draws.
 
     Returns:
-        Tensor: ``(N * num, D)`` L2-normalised, detached.
+        Tensor: ``(N, num, D)``; row ``i`` holds query i's own negatives,
+        L2-normalised and detached (negatives carry no gradient, as MoCo's
+        queue).
     """
     n = query.shape[0]
     if num <= 0:
-        return query.new_zeros(0, queue.shape[1])
+        return query.new_zeros(n, 0, queue.shape[1])
     sim = (query.detach() @ queue.t()).masked_fill(exclude, float('-inf'))
     pool = min(pool, queue.shape[0])
     hard = queue[sim.topk(pool, dim=1).indices]            # (N, pool, D)
-    i = torch.randint(pool, (n, num), device=query.device,
-                      generator=generator)
-    j = torch.randint(pool, (n, num), device=query.device,
-                      generator=generator)
-    lam = torch.rand(n, num, 1, device=query.device, generator=generator)
+    a, b, lam = sample_mixing_weights(n, num, pool, query.device, generator)
     rows = torch.arange(n, device=query.device)[:, None]
-    mixed = lam * hard[rows, i] + (1 - lam) * hard[rows, j]
-    return F.normalize(mixed, dim=2).reshape(n * num, -1).detach()
+    mixed = lam * hard[rows, a] + (1 - lam) * hard[rows, b]
+    return F.normalize(mixed, dim=2).detach()
 
 
 @MODELS.register_module()
@@ -63,9 +100,12 @@ class AVTSS(BaseSSLAlgorithm):
     r"""Audio-visual contrast plus temporal self-supervision in both
     modalities.
 
-    Each sample has two video clips :math:`v^1, v^2` of one video and the
-    audio :math:`a^1, a^2` of the same time spans; the sampler applies a
-    playback speed and direction to each and records the labels. With online
+    Each sample has two video clips :math:`v^1, v^2` of one video and two
+    audio clips: :math:`a^1` covers :math:`v^1`'s time span (its
+    temporally corresponding audio), :math:`a^2` is placed on its own
+    (``SampleTemporalPairs``), so that the inter-modal order is a label of
+    its own; the sampler applies a playback speed and direction to each
+    and records the labels. With online
     embeddings z (L2-normalised projections), momentum keys
     :math:`\hat z` and per-modality queues :math:`\mathcal{Q}_v,
     \mathcal{Q}_a`:
@@ -78,7 +118,12 @@ class AVTSS(BaseSSLAlgorithm):
 
     where :math:`N_k(k)` are the top-k queue neighbours of the key (extra
     positives) and :math:`H(q)` hard negatives synthesised from the queue
-    entries nearest to the query (extra negatives) [RECON].
+    entries nearest to the query (extra negatives) [RECON]. Both are per
+    sample ("sample-dependent" [ABS]): with ``hard_negative_scope='query'``
+    (default) row i of the logits ``(N, 1 + K + H)`` holds its key, the
+    queue and only its own H synthetic negatives; ``'batch'`` appends every
+    local query's negatives to every row, ``(N, 1 + K + N H)``, the code's
+    behaviour before issue #20.
 
     .. math::
         \mathcal{L}_{vv} = \mathcal{L}_{nce}(z_{v^1}, \hat z_{v^2},
@@ -91,7 +136,11 @@ class AVTSS(BaseSSLAlgorithm):
     sampler): speed (``len(speeds)`` classes) and direction (2) for every
     clip of both modalities, and 3-way order {before, after, overlapping}
     for the pairs :math:`(v^1, v^2)`, :math:`(a^1, a^2)` and
-    :math:`(v^1, a^2)`:
+    :math:`(v^2, a^2)` (inter-modal: as :math:`a^1` shares :math:`v^1`'s
+    span, :math:`(v^1, a^2)` would repeat :math:`(a^1, a^2)`). An order
+    label of -1 (``ORDER_IGNORE``: the sampler could not make every
+    relation possible for the clips' spans) is left out of its loss and
+    accuracy, which average over the labelled samples (0 when none):
 
     .. math::
         \mathcal{L} = \lambda_{vv}\mathcal{L}_{vv} + \lambda_{va}
@@ -106,7 +155,7 @@ class AVTSS(BaseSSLAlgorithm):
     sampler): ``speed_v{i}`` / ``direction_v{i}`` / ``speed_a{i}`` /
     ``direction_a{i}`` for view i (falling back to ``speed_v`` etc. when one
     label holds for every view of the modality), ``order_vv``,
-    ``order_aa``, ``order_va``.
+    ``order_aa``, ``order_va`` (:math:`v^2` vs :math:`a^2`).
 
     Inputs: ``inputs['video']`` = 2 views ``(B, 3, T, H, W)``,
     ``inputs['audio']`` = 2 views ``(B, 1, F, Ta)``.
@@ -123,8 +172,13 @@ class AVTSS(BaseSSLAlgorithm):
         loss_cls (dict): ``CrossEntropyLoss`` for every temporal head.
         loss_vv_weight, loss_va_weight, temporal_weight (float): weights.
         num_neighbours (int): k extra positives from the queue.
-        num_hard_negatives (int): synthesised negatives per query.
+        num_hard_negatives (int): H, synthesised negatives per query.
         hard_negative_pool (int): nearest queue entries they are mixed from.
+        hard_negative_scope (str): ``'query'``: each query is contrasted
+            with its own H only (the docs' and the abstract's reading).
+            ``'batch'``: with all ``N * H`` of its rank's local batch (the
+            old code; N is the per-GPU batch, nothing is gathered, so the
+            count depends on the number of GPUs). Defaults to ``'query'``.
         queue_len, feat_dim, momentum, end_momentum, shuffle_bn: MoCo parts.
     """
 
@@ -149,6 +203,7 @@ class AVTSS(BaseSSLAlgorithm):
                  num_neighbours: int = 5,
                  num_hard_negatives: int = 16,
                  hard_negative_pool: int = 64,
+                 hard_negative_scope: str = 'query',
                  queue_len: int = 65536,
                  feat_dim: int = 128,
                  momentum: float = 0.999,
@@ -176,6 +231,22 @@ class AVTSS(BaseSSLAlgorithm):
         self.num_neighbours = num_neighbours
         self.num_hard_negatives = num_hard_negatives
         self.hard_negative_pool = hard_negative_pool
+        if hard_negative_scope not in ('query', 'batch'):
+            raise ValueError(f"AVTSS hard_negative_scope must be 'query' or "
+                             f"'batch', got {hard_negative_scope!r}")
+        if num_hard_negatives > 0 and \
+                hard_negative_pool + num_neighbours > queue_len:
+            # topk over the queue with the positives masked to -inf would
+            # otherwise pick positives into the pool and mix them into
+            # negatives.
+            raise ValueError(
+                f'AVTSS needs hard_negative_pool + num_neighbours <= '
+                f'queue_len, got {hard_negative_pool} + {num_neighbours} > '
+                f'{queue_len}')
+        self.hard_negative_scope = hard_negative_scope
+        # Set to a seeded torch.Generator to make the mixing draws
+        # reproducible (tests); None uses the global RNG.
+        self.hard_negative_generator: Optional[torch.Generator] = None
         self.shuffle_bn = shuffle_bn
         self.momentum_video = self.build_momentum_encoder(
             self._online_video(), momentum, end_momentum)
@@ -213,16 +284,29 @@ class AVTSS(BaseSSLAlgorithm):
     def contrast(self, prefix: str, query: torch.Tensor, key: torch.Tensor,
                  queue: torch.Tensor, losses: Dict[str, torch.Tensor]
                  ) -> torch.Tensor:
-        """InfoNCE with top-k queue neighbours of the key as extra positives
-        and synthesised hard negatives appended to the candidates."""
+        """InfoNCE of ``query (N, D)`` against ``key (N, D)`` and the
+        ``queue (K, D)``, with the top-k queue neighbours of the key as
+        extra positives and H synthesised hard negatives per query.
+
+        Logits (before the temperature): ``'query'`` scope ``(N, 1 + K + H)``,
+        row i = ``[q_i.k_i, q_i.Q, q_i.h_i1 .. q_i.h_iH]``; ``'batch'`` scope
+        ``(N, 1 + K + N H)``, every row against all rows' negatives.
+        """
         pos = neighbour_positives(key, queue, self.num_neighbours)
         hard = mix_hard_negatives(query, queue, pos, self.num_hard_negatives,
-                                  self.hard_negative_pool)
-        cands = torch.cat([queue, hard])
-        pos = torch.cat([pos, pos.new_zeros(pos.shape[0], hard.shape[0])],
-                        dim=1)
-        loss, logits, pos_mask = self.loss_nce(query, key, cands, pos,
-                                               return_logits=True)
+                                  self.hard_negative_pool,
+                                  self.hard_negative_generator)  # (N, H, D)
+        if self.hard_negative_scope == 'query':
+            loss, logits, pos_mask = self.loss_nce(
+                query, key, queue, pos, return_logits=True,
+                row_negatives=hard)
+        else:
+            hard = hard.flatten(0, 1)                         # (N * H, D)
+            cands = torch.cat([queue, hard])
+            pos = torch.cat(
+                [pos, pos.new_zeros(pos.shape[0], hard.shape[0])], dim=1)
+            loss, logits, pos_mask = self.loss_nce(query, key, cands, pos,
+                                                   return_logits=True)
         losses.update(self.monitor_contrast(prefix, logits, pos_mask, query))
         return loss
 
@@ -279,12 +363,20 @@ class AVTSS(BaseSSLAlgorithm):
             losses[f'acc_{task}_{m}'] = self.cls_accuracy(logits, target)
         pairs = {'vv': (self.order_vv_head, hv1, hv2),
                  'aa': (self.order_aa_head, ha1, ha2),
-                 'va': (self.order_va_head, hv1, ha2)}
+                 'va': (self.order_va_head, hv2, ha2)}
         for name, (head, x, y) in pairs.items():
             target = self.pretext_label(data_samples, f'order_{name}', dev)
             logits = head(torch.cat([x, y], dim=1))
-            losses[f'loss_order_{name}'] = lam * self.loss_cls(logits, target)
-            losses[f'acc_order_{name}'] = self.cls_accuracy(logits, target)
+            # masked labels (-1) stay out; with none left the term is a
+            # zero that keeps the head in the graph (DDP expects its grads)
+            keep = target >= 0
+            if bool(keep.any()):
+                loss = self.loss_cls(logits[keep], target[keep])
+                acc = self.cls_accuracy(logits[keep], target[keep])
+            else:
+                loss, acc = logits.sum() * 0.0, logits.new_zeros(())
+            losses[f'loss_order_{name}'] = lam * loss
+            losses[f'acc_order_{name}'] = acc
 
         self.queue_video.enqueue(torch.cat([kv1, kv2]))
         self.queue_audio.enqueue(ka1)

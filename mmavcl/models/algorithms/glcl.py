@@ -3,7 +3,8 @@
 Ma, Zeng, McDuff, Song, NeurIPS 2021 (arXiv 2104.05418). The losses follow
 the released code (yunyikristy/global_local @75c3c89, ``model.py``), except
 that the local time windows are computed explicitly (the code's reshape
-pairs the right steps only when T_a = 3 T_v). ``configs/glcl/README.md``
+pairs the right steps for any integer ratio T_a / T_v, and the wrong ones
+otherwise). ``configs/glcl/README.md``
 lists every setting with its source.
 """
 from typing import Dict, Optional
@@ -60,7 +61,11 @@ class GLCL(BaseSSLAlgorithm):
 
     Inputs: ``inputs['video']`` = 1 view ``(B, 3, T, H, W)`` (the backbone
     subsamples the slow pathway), ``inputs['audio']`` = 1 view
-    ``(B, 1, F, Ta)`` covering the same time span.
+    ``(B, 1, F, Ta)`` covering the same time span: the clip's real span
+    (``resolve_spans``), its log-mel resized to ``Ta = r T`` steps with
+    nearest interpolation (``AVDataPreprocessor`` ``num_steps``; r = 3 in
+    the paper config, as in the code), so the window of frame t is exactly
+    its own r steps ``[t r, (t + 1) r)`` for any integer r.
 
     Args:
         backbone (dict): two-pathway video backbone returning

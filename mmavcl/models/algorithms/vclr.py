@@ -5,7 +5,7 @@ official implementation (amazon-science/video-contrastive-learning @4fb66c3,
 ``train_vclr.py``, ``models/Contrast.py``, ``models/resnet_mlp.py``); see
 ``configs/vclr/README.md`` for every hyperparameter and its source.
 """
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -67,9 +67,21 @@ class VCLR(BaseSSLAlgorithm):
     channel, not per segment; ``'feature'`` normalises each segment's
     D-vector, ``None`` skips it.
 
-    Inputs: ``inputs['video']`` = 3K + 1 views, each ``(B, C, L, H, W)``
-    (L = 1 for the 2D TSN setting), in the order of ``SampleSegments``
-    (``anchor_views=True``): ``[a, a+, p_2..p_K, q_1..q_K, k_1..k_K]``.
+    Inputs: ``inputs['video']``, each view ``(B, C, L, H, W)`` (L = 1 for
+    the 2D TSN setting), in the order of ``SampleSegments``:
+
+    * ``reuse_query_views=True`` (the official code, where
+      :math:`a, p_2, p_3` are the very tensors of the augmented query
+      tuple, ``SampleSegments(reuse_query=True)``): 2K + 1 views
+      ``[a+, q_1..q_K, k_1..k_K]``; per sample, :math:`a` is
+      ``T_q[pretext_labels['query_index_anchor']]`` and :math:`p_j` is
+      ``T_q[pretext_labels['query_index_p{j}']]``. :math:`a` and
+      :math:`T_q` still go through the online encoder in separate
+      forward passes (BN batches of B and K*B), as in the code;
+    * ``reuse_query_views=False``: 3K + 1 views
+      ``[a, a+, p_2..p_K, q_1..q_K, k_1..k_K]``, the anchors augmented
+      independently of the query tuple.
+
     For K != 3 the sums over :math:`\{a^+, p_2, p_3\}` and
     :math:`\{p_2, p_3\}` run over :math:`\{a^+, p_2..p_K\}` and
     :math:`\{p_2..p_K\}`.
@@ -94,6 +106,9 @@ class VCLR(BaseSSLAlgorithm):
         shuffle_bn (bool): shuffle-BN for every key forward.
         order_normalize (str | None): see above.
         order_label_key (str): key in ``pretext_labels``.
+        reuse_query_views (bool): take :math:`a, p_2..p_K` from the query
+            tuple (see Inputs). Defaults to False; the paper configs set
+            True.
     """
 
     def __init__(self,
@@ -122,6 +137,7 @@ class VCLR(BaseSSLAlgorithm):
                  shuffle_bn: bool = True,
                  order_normalize: Optional[str] = 'segments',
                  order_label_key: str = 'order',
+                 reuse_query_views: bool = False,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(backbone=backbone, head=order_head,
@@ -145,6 +161,7 @@ class VCLR(BaseSSLAlgorithm):
         self.shuffle_bn = shuffle_bn
         self.order_normalize = order_normalize
         self.order_label_key = order_label_key
+        self.reuse_query_views = reuse_query_views
         # The whole network, heads included, has a momentum twin [CODE].
         self.momentum_encoder = self.build_momentum_encoder(
             self._online(), momentum, end_momentum, bn_train=True)
@@ -217,12 +234,48 @@ class VCLR(BaseSSLAlgorithm):
             g, o = batch_unshuffle_ddp(g, idx), batch_unshuffle_ddp(o, idx)
         return dict(g=g, o=o)
 
+    # --------------------------------------------------------------- views
+    def split_views(self, inputs, data_samples
+                    ) -> Tuple[torch.Tensor, List[torch.Tensor],
+                               List[torch.Tensor], List[torch.Tensor]]:
+        """``(a, [a+, p_2..p_K], T_q, T_k)``, every tensor
+        ``(B, C, L, H, W)``; see the class docstring for the two layouts.
+        """
+        k = self.num_segments
+        num = 2 * k + 1 if self.reuse_query_views else 3 * k + 1
+        views = self.get_views(inputs, 'video')
+        if len(views) != num:
+            layout = ('[a+, q_1..q_K, k_1..k_K], SampleSegments('
+                      'reuse_query=True)' if self.reuse_query_views else
+                      '[a, a+, p_2..p_K, q_1..q_K, k_1..k_K], '
+                      'SampleSegments(reuse_query=False)')
+            raise ValueError(
+                f'VCLR(reuse_query_views={self.reuse_query_views}) needs '
+                f'exactly {num} video views per sample ({layout}), got '
+                f'{len(views)}; check the view sampler of the pipeline')
+        if not self.reuse_query_views:
+            return (views[0], views[1:k + 1], views[k + 1:2 * k + 1],
+                    views[2 * k + 1:])
+        t_q, t_k = views[1:k + 1], views[k + 1:]
+        stacked = torch.stack(t_q, dim=1)  # (B, K, C, L, H, W)
+        rows = torch.arange(stacked.shape[0], device=stacked.device)
+
+        def pick(key: str) -> torch.Tensor:
+            pos = self.pretext_label(data_samples, key, stacked.device)
+            if pos.numel() != stacked.shape[0] or pos.min() < 0 or \
+                    pos.max() >= k:
+                raise ValueError(f'pretext_labels["{key}"] must index the '
+                                 f'{k} query views, got {pos.tolist()}')
+            return stacked[rows, pos]
+
+        a = pick('query_index_anchor')
+        intra = [pick(f'query_index_p{j}') for j in range(2, k + 1)]
+        return a, [views[0]] + intra, t_q, t_k
+
     # --------------------------------------------------------------- loss
     def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
         k = self.num_segments
-        views = self.get_views(inputs, 'video', num=3 * k + 1)
-        a, positives = views[0], views[1:k + 1]   # a+, p_2..p_K
-        t_q, t_k = views[k + 1:2 * k + 1], views[2 * k + 1:]
+        a, positives, t_q, t_k = self.split_views(inputs, data_samples)
 
         self.momentum_update(self.momentum_encoder, self._online())
         q_a = self.encode_frame(a)

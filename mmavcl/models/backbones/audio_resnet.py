@@ -20,11 +20,11 @@ class _ConvBNAct(nn.Module):
 
     def __init__(self, ndim: int, cin: int, cout: int, kernel: int,
                  stride: _Stride, norm_cfg: Dict,
-                 act_cfg: Optional[Dict]) -> None:
+                 act_cfg: Optional[Dict], bias: bool = False) -> None:
         super().__init__()
         conv = nn.Conv1d if ndim == 1 else nn.Conv2d
         self.conv = conv(
-            cin, cout, kernel, stride=stride, padding=kernel // 2, bias=False)
+            cin, cout, kernel, stride=stride, padding=kernel // 2, bias=bias)
         self.bn = build_norm_layer(norm_cfg, cout)[1]
         self.activate = (
             build_activation_layer(act_cfg) if act_cfg is not None else None)
@@ -35,17 +35,24 @@ class _ConvBNAct(nn.Module):
 
 
 class _BasicBlock(nn.Module):
+    """Two kernel-3 convs and a residual; the shortcut is a bias-free 1x1
+    conv + BN when the shape changes or ``projection_shortcut`` asks."""
 
     def __init__(self, ndim: int, cin: int, cout: int, stride: _Stride,
-                 norm_cfg: Dict, act_cfg: Dict) -> None:
+                 norm_cfg: Dict, act_cfg: Dict, conv_bias: bool = False,
+                 projection_shortcut: bool = False) -> None:
         super().__init__()
-        self.conv1 = _ConvBNAct(ndim, cin, cout, 3, stride, norm_cfg, act_cfg)
-        self.conv2 = _ConvBNAct(ndim, cout, cout, 3, 1, norm_cfg, None)
+        self.conv1 = _ConvBNAct(ndim, cin, cout, 3, stride, norm_cfg, act_cfg,
+                                conv_bias)
+        self.conv2 = _ConvBNAct(ndim, cout, cout, 3, 1, norm_cfg, None,
+                                conv_bias)
         has_stride = any(s != 1 for s in (
             stride if isinstance(stride, tuple) else (stride, )))
+        # GLCL's code builds its shortcut convs without bias even where the
+        # block's own convs have one
         self.downsample = (
             _ConvBNAct(ndim, cin, cout, 1, stride, norm_cfg, None)
-            if has_stride or cin != cout else None)
+            if has_stride or cin != cout or projection_shortcut else None)
         self.relu = build_activation_layer(act_cfg)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -63,8 +70,15 @@ class _AudioResNet(StageFreezingMixin, BaseModule):
                  conv1_kernel: int, conv1_stride: _Stride, with_maxpool: bool,
                  strides: Sequence[_Stride], output: str, norm_cfg: Dict,
                  act_cfg: Dict, frozen_stages: int, norm_eval: bool,
-                 zero_init_residual: bool, init_cfg) -> None:
+                 zero_init_residual: bool, init_cfg, conv_bias: bool = False,
+                 layer1_projection_shortcut: bool = False,
+                 conv_init: str = 'kaiming') -> None:
         super().__init__(init_cfg=init_cfg)
+        if conv_init not in ('kaiming', 'xavier_normal'):
+            raise ValueError(f"{type(self).__name__}: conv_init must be "
+                             f"'kaiming' or 'xavier_normal', got "
+                             f'{conv_init!r}')
+        self.conv_init = conv_init
         if depth not in self.arch_settings:
             raise KeyError(f'{type(self).__name__}: invalid depth {depth}, '
                            f'choose from {sorted(self.arch_settings)}')
@@ -79,7 +93,8 @@ class _AudioResNet(StageFreezingMixin, BaseModule):
         self.frozen_stages, self.norm_eval = frozen_stages, norm_eval
         self.zero_init_residual = zero_init_residual
         self.conv1 = _ConvBNAct(self.ndim, in_channels, base_channels,
-                                conv1_kernel, conv1_stride, norm_cfg, act_cfg)
+                                conv1_kernel, conv1_stride, norm_cfg, act_cfg,
+                                conv_bias)
         pool = nn.MaxPool1d if self.ndim == 1 else nn.MaxPool2d
         self.maxpool = pool(3, 2, 1) if with_maxpool else None
         cin = base_channels
@@ -87,8 +102,11 @@ class _AudioResNet(StageFreezingMixin, BaseModule):
         for i, (n, s) in enumerate(zip(blocks, strides)):
             cout = base_channels * 2**i
             layer = nn.Sequential(*[
-                _BasicBlock(self.ndim, cin if j == 0 else cout, cout,
-                            s if j == 0 else 1, norm_cfg, act_cfg)
+                _BasicBlock(
+                    self.ndim, cin if j == 0 else cout, cout,
+                    s if j == 0 else 1, norm_cfg, act_cfg, conv_bias,
+                    projection_shortcut=(layer1_projection_shortcut
+                                         and i == 0 and j == 0))
                 for j in range(n)
             ])
             self.add_module(f'layer{i + 1}', layer)
@@ -108,7 +126,12 @@ class _AudioResNet(StageFreezingMixin, BaseModule):
     def init_weights(self) -> None:
         for m in self.modules():
             if isinstance(m, (nn.Conv1d, nn.Conv2d)):
-                kaiming_init(m)
+                if self.conv_init == 'xavier_normal':
+                    # as GLCL's code: weights only, biases keep PyTorch's
+                    # default uniform init
+                    nn.init.xavier_normal_(m.weight)
+                else:
+                    kaiming_init(m)
             elif isinstance(m, _BatchNorm):
                 constant_init(m, 1)
         if self.zero_init_residual:
@@ -201,6 +224,14 @@ class AudioResNet1d(_AudioResNet):
     kernel 3, LeakyReLU and, with the default strides of 1, no temporal
     downsampling, so ``T' = T``).
 
+    The defaults reproduce the released ``resnet1d.py`` (yunyikristy/
+    global_local @75c3c89): every conv except the shortcuts has a bias; the
+    first block of ``layer1`` has a 1x1 conv + BN shortcut although its shape
+    does not change (the code passes that stage a stride of 2, which its
+    convs ignore but its shortcut test does not); Xavier-normal conv weights;
+    no zero-initialised residual BN. 3,887,424 parameters at depth 18 with
+    80 mel bins, as the released module.
+
     Input ``(B, 1, F, T)`` or ``(B, F, T)`` with ``F == in_channels``.
 
     Outputs (``output``): ``'time'`` / ``'map'`` (the same here)
@@ -218,8 +249,15 @@ class AudioResNet1d(_AudioResNet):
             Defaults to ``'time'``.
         norm_cfg (dict): Defaults to BN1d.
         act_cfg (dict): Defaults to LeakyReLU (slope 0.01).
-        frozen_stages, norm_eval, zero_init_residual, init_cfg: As in
-            :class:`AudioResNet2d`.
+        frozen_stages, norm_eval, init_cfg: As in :class:`AudioResNet2d`.
+        zero_init_residual (bool): Defaults to False.
+        conv_bias (bool): Bias in the stem and block convs (never in the
+            shortcut convs). Defaults to True.
+        layer1_projection_shortcut (bool): 1x1 conv + BN shortcut in the
+            first block of ``layer1``. Defaults to True.
+        conv_init (str): ``'xavier_normal'`` (weights only) or
+            ``'kaiming'`` (fan-out normal, zero bias). Defaults to
+            ``'xavier_normal'``.
     """
     ndim = 1
     outputs = ('time', 'map', 'pooled')
@@ -238,12 +276,16 @@ class AudioResNet1d(_AudioResNet):
                      type='LeakyReLU', negative_slope=0.01, inplace=True),
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
-                 zero_init_residual: bool = True,
+                 zero_init_residual: bool = False,
+                 conv_bias: bool = True,
+                 layer1_projection_shortcut: bool = True,
+                 conv_init: str = 'xavier_normal',
                  init_cfg: Optional[Dict] = None) -> None:
         super().__init__(depth, in_channels, base_channels, conv1_kernel,
                          conv1_stride, with_maxpool, strides, output,
                          norm_cfg, act_cfg, frozen_stages, norm_eval,
-                         zero_init_residual, init_cfg)
+                         zero_init_residual, init_cfg, conv_bias,
+                         layer1_projection_shortcut, conv_init)
 
     def forward(self, x: Tensor) -> Tensor:
         """

@@ -3,6 +3,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.model import BaseDataPreprocessor
 from torch import Tensor
 
@@ -48,6 +49,19 @@ class AVDataPreprocessor(BaseDataPreprocessor):
     (training only). 2-D per-sample audio ``(F, T)`` is taken as precomputed
     features and skips the log-mel.
 
+    Clip length: an audio view covers its video view's real span, so its
+    waveform is longer at 25 fps than at 30 fps, and a batch pads the
+    shorter ones with zeros. With ``audio_cfg['num_steps']`` = S, each
+    clip's log-mel is cut to its own samples (the ``ceil(L_i / hop)``
+    steps whose centres lie in its ``L_i = audio_meta[view]['num_samples']``
+    samples, read from the data samples) and its time axis resized to S
+    steps with nearest interpolation (``F.interpolate``'s default; GLCL's
+    released code cuts the clip's log-mel and resizes it to 96 steps so),
+    so step ``j`` of every clip sits at the same fraction ``j / S`` of its
+    span: ``S = r * T`` gives each of the clip's T frames exactly r steps.
+    Each clip's log-mel (and its dB floor) comes from its own samples only,
+    one transform per distinct length in the batch.
+
     Everything runs in fp32 with autocast disabled, so the output does not
     depend on ``--amp``.
 
@@ -66,8 +80,10 @@ class AVDataPreprocessor(BaseDataPreprocessor):
         audio_cfg (dict, optional): Log-mel settings: ``sample_rate``
             (16000), ``n_fft`` (1024), ``win_length`` (400), ``hop_length``
             (160), ``n_mels`` (128), ``f_min`` (0), ``f_max`` (None),
-            ``top_db`` (80; None = no clamp). None keeps waveforms
-            ``(B, L)``. Defaults to ``dict()`` (all defaults).
+            ``top_db`` (80; None = no clamp), ``num_steps`` (None: every
+            step of the padded batch; an int S: each clip cut to its own
+            samples and resized to S steps, see above). None keeps
+            waveforms ``(B, L)``. Defaults to ``dict()`` (all defaults).
         audio_norm (tuple[float], optional): ``(mean, std)`` applied to the
             log-mel. Defaults to None.
         spec_augment (dict, optional): ``freq_mask`` (max width in mel bins),
@@ -140,12 +156,16 @@ class AVDataPreprocessor(BaseDataPreprocessor):
             return None
         out = dict(sample_rate=16000, n_fft=1024, win_length=400,
                    hop_length=160, n_mels=128, f_min=0.0, f_max=None,
-                   top_db=80.0)
+                   top_db=80.0, num_steps=None)
         unknown = set(cfg) - set(out)
         if unknown:
             raise ValueError(f'audio_cfg: unknown keys {sorted(unknown)}; '
                              f'known: {sorted(out)}')
         out.update(cfg)
+        steps = out['num_steps']
+        if steps is not None and (not isinstance(steps, int) or steps < 1):
+            raise ValueError(f'audio_cfg: num_steps must be None or an int '
+                             f'>= 1, got {steps!r}')
         return out
 
     def _mel_transform(self, device: torch.device) -> nn.Module:
@@ -166,16 +186,69 @@ class AVDataPreprocessor(BaseDataPreprocessor):
         return self._mel_cache['mel']
 
     # ------------------------------------------------------------- compute
-    def log_mel(self, wav: Tensor) -> Tensor:
+    def log_mel(self, wav: Tensor,
+                lengths: Optional[Tensor] = None) -> Tensor:
         """Waveforms ``(B, L)`` -> per-clip clamped log-mel ``(B, 1, F, T)``
-        in dB."""
+        in dB.
+
+        Args:
+            wav: ``(B, L)``, clip i's samples first, zeros after.
+            lengths: LongTensor ``(B,)`` of each clip's own samples
+                ``L_i <= L`` (None: all L). Used with ``num_steps``.
+
+        Returns:
+            ``(B, 1, F, T)``: T = ``num_steps`` when set (each clip's
+            log-mel computed from its own ``L_i`` samples, cut to the
+            ``ceil(L_i / hop)`` steps centred inside them and resized,
+            nearest), else ``1 + L // hop``.
+        """
+        steps = self.audio_cfg['num_steps']
+        if steps is None:
+            return self._db(wav).unsqueeze(1)
+        if lengths is None:
+            lengths = torch.full((wav.shape[0], ), wav.shape[1])
+        lengths = lengths.to(wav.device).clamp(1, wav.shape[1])
+        hop = self.audio_cfg['hop_length']
+        out = None
+        # one transform per clip length (a batch holds a few: one per frame
+        # rate), so no clip's steps see the zeros padding it to the batch
+        for n in torch.unique(lengths).tolist():
+            sel = lengths == n
+            db = self._db(wav[sel, :n])[..., :max(1, -(-n // hop))]
+            db = F.interpolate(db, size=steps, mode='nearest')
+            if out is None:
+                out = db.new_empty(wav.shape[0], db.shape[1], steps)
+            out[sel] = db
+        return out.unsqueeze(1)
+
+    def _db(self, wav: Tensor) -> Tensor:
+        """``(B, L)`` -> ``(B, F, 1 + L // hop)`` dB, floored per clip at
+        its maximum - ``top_db``."""
         spec = self._mel_transform(wav.device)(wav.float())
         db = 10.0 * torch.log10(spec.clamp(min=1e-10))
         top_db = self.audio_cfg['top_db']
         if top_db is not None:
             floor = db.amax(dim=(-2, -1), keepdim=True) - top_db
             db = torch.maximum(db, floor)
-        return db.unsqueeze(1)
+        return db
+
+    @staticmethod
+    def _audio_lengths(data_samples, index: int, batch: int,
+                       length: int) -> Optional[Tensor]:
+        """Clip lengths ``(B,)`` of audio view ``index`` from the data
+        samples' ``audio_meta[index]['num_samples']``; None when any is
+        unknown (every clip then counts as ``length`` samples)."""
+        if not data_samples or len(data_samples) != batch:
+            return None
+        out = []
+        for sample in data_samples:
+            meta = sample.get('audio_meta', None) if hasattr(
+                sample, 'get') else None
+            if not meta or index >= len(meta) or \
+                    'num_samples' not in meta[index]:
+                return None
+            out.append(min(int(meta[index]['num_samples']), length))
+        return torch.tensor(out, dtype=torch.long)
 
     @staticmethod
     def _band_masks(batch: int, size: int, max_width: int, num: int,
@@ -215,12 +288,14 @@ class AVDataPreprocessor(BaseDataPreprocessor):
             x = self.video_aug(x)
         return (x * 255.0 - self.mean) / self.std
 
-    def _audio_view(self, x: Tensor, index: int, training: bool) -> Tensor:
+    def _audio_view(self, x: Tensor, index: int, training: bool,
+                    data_samples=None) -> Tensor:
         x = x.to(self.device, non_blocking=self._non_blocking).float()
         if x.dim() == 2:            # (B, L) waveforms
             if self.audio_cfg is None:
                 return x
-            x = self.log_mel(x)
+            x = self.log_mel(x, self._audio_lengths(
+                data_samples, index, x.shape[0], x.shape[1]))
         elif x.dim() == 3:          # (B, F, T) precomputed features
             x = x.unsqueeze(1)
         elif x.dim() != 4:
@@ -260,6 +335,7 @@ class AVDataPreprocessor(BaseDataPreprocessor):
             raise KeyError(f'data["inputs"] has unknown modalities '
                            f'{sorted(unknown)}; expected "video", "audio"')
         out = {}
+        samples = data.get('data_samples', None)
         with torch.autocast(device_type=self.device.type, enabled=False):
             if 'video' in inputs:
                 out['video'] = [
@@ -272,7 +348,8 @@ class AVDataPreprocessor(BaseDataPreprocessor):
                 out['audio'] = [
                     self._audio_view(
                         stack_audio(a, i, self.device, self._non_blocking),
-                        i, training) for i, a in enumerate(inputs['audio'])
+                        i, training, samples)
+                    for i, a in enumerate(inputs['audio'])
                 ]
         data_samples = data.get('data_samples', None)
         if data_samples is not None:

@@ -75,6 +75,13 @@ class InfoNCELoss(nn.Module):
                                 {\sum_{c \in C} e^{s_{ic}}}
         \quad (\text{MIL-NCE; SupCon averages } \log \text{ over } P(i)).
 
+    ``row_negatives`` ``(N, H, D)`` adds to row :math:`i` only its own
+    :math:`H` extra negatives :math:`\{r_{ih}\}_h` (e.g. synthetic hard
+    negatives mixed for that query), so :math:`C_i = C \cup \{r_{ih}\}_h`
+    differs per row; they are appended after the queue columns, are never
+    positives and are not gathered across ranks (they belong to the local
+    query).
+
     ``symmetric`` returns :math:`\frac{1}{2}(L_{q \to k} + L_{k \to q})`, where
     :math:`L_{k \to q}` swaps the roles of queries and keys over the in-batch
     candidates (the queue, being key-space memory, is only used by
@@ -123,7 +130,9 @@ class InfoNCELoss(nn.Module):
 
     def _logits(self, anchor: Tensor, cands: Tensor, offset: int,
                 queue: Optional[Tensor],
-                queue_pos_mask: Optional[Tensor]) -> Tuple[Tensor, Tensor]:
+                queue_pos_mask: Optional[Tensor],
+                row_negatives: Optional[Tensor] = None
+                ) -> Tuple[Tensor, Tensor]:
         n = anchor.shape[0]
         rows = torch.arange(n, device=anchor.device)
         if self.in_batch_negatives:
@@ -139,6 +148,13 @@ class InfoNCELoss(nn.Module):
                 queue_pos_mask = torch.zeros(
                     n, queue.shape[0], dtype=torch.bool, device=anchor.device)
             pos_mask = torch.cat([pos_mask, queue_pos_mask.bool()], dim=1)
+        if row_negatives is not None:
+            # (N, D) x (N, H, D) -> (N, H): row i against its own H only,
+            # one batched contraction instead of a loop over the rows.
+            own = torch.einsum('nd,nhd->nh', anchor, row_negatives)
+            logits = torch.cat([logits, own], dim=1)
+            pos_mask = torch.cat([pos_mask, torch.zeros_like(
+                own, dtype=torch.bool)], dim=1)
         return logits / self.temperature, pos_mask
 
     def forward(
@@ -147,7 +163,8 @@ class InfoNCELoss(nn.Module):
         key: Tensor,
         queue: Optional[Tensor] = None,
         queue_pos_mask: Optional[Tensor] = None,
-        return_logits: bool = False
+        return_logits: bool = False,
+        row_negatives: Optional[Tensor] = None
     ) -> Union[Tensor, Tuple[Tensor, Tensor, Tensor]]:
         """
         Args:
@@ -161,6 +178,9 @@ class InfoNCELoss(nn.Module):
             return_logits (bool): Also return the ``q -> k`` logits
                 ``(N, M)`` (divided by the temperature) and their positive
                 mask, e.g. for :func:`contrastive_accuracy`.
+            row_negatives (Tensor, optional): ``(N, H, D)``; ``[i]`` are
+                extra negatives of ``query[i]`` alone (class docstring).
+                Their logits are the last ``H`` columns.
 
         Returns:
             Tensor | tuple: the weighted scalar loss, or
@@ -189,6 +209,18 @@ class InfoNCELoss(nn.Module):
                     f'InfoNCELoss queue_pos_mask must be (N, K) = '
                     f'({query.shape[0]}, {queue.shape[0]}), got '
                     f'{tuple(queue_pos_mask.shape)}')
+        if row_negatives is not None:
+            if self.symmetric:
+                raise ValueError('InfoNCELoss(symmetric=True) does not take '
+                                 'row_negatives (they are q -> k candidates, '
+                                 'like the queue)')
+            if row_negatives.dim() != 3 or row_negatives.shape[0] != \
+                    query.shape[0] or row_negatives.shape[2] != \
+                    query.shape[1]:
+                raise ValueError(
+                    f'InfoNCELoss row_negatives must be (N, H, D) = '
+                    f'({query.shape[0]}, H, {query.shape[1]}), got '
+                    f'{tuple(row_negatives.shape)}')
         with torch.autocast(device_type=query.device.type, enabled=False):
             q, k = query.float(), key.float()
             if queue is not None:
@@ -197,12 +229,16 @@ class InfoNCELoss(nn.Module):
                 q, k = F.normalize(q, dim=1), F.normalize(k, dim=1)
                 if queue is not None:
                     queue = F.normalize(queue, dim=1)
+            if row_negatives is not None:
+                row_negatives = row_negatives.float()
+                if self.normalize:
+                    row_negatives = F.normalize(row_negatives, dim=2)
             if self.in_batch_negatives:
                 k_all, offset = all_gather_with_grad(k, return_offset=True)
             else:
                 k_all, offset = k, 0
             logits, pos_mask = self._logits(q, k_all, offset, queue,
-                                            queue_pos_mask)
+                                            queue_pos_mask, row_negatives)
             loss = multi_positive_nce(logits, pos_mask,
                                       self.multi_positive).mean()
             if self.symmetric:

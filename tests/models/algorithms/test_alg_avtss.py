@@ -49,6 +49,8 @@ def make_batch(seed):
 
 def multi_pos_row(q, key, queue, hard, pos_idx):
     """-log sum_{p in {key} U queue[pos_idx]} e^{q.p/t} / sum_all e^{q.c/t}
+    over {key} U queue U hard, ``hard`` (H, D) this query's own synthetic
+    negatives (issue #20: not the other queries').
     """
     cands = torch.cat([key[None], queue, hard])
     logits = cands @ q / TAU
@@ -105,9 +107,10 @@ def test_avtss_losses(monkeypatch):
             rows = []
             for i in range(B):
                 nn_idx = (queue @ k[i]).argsort(descending=True)[:KNN]
-                h = hard[i * NHARD:(i + 1) * NHARD]
+                h = hard[i]                          # (NHARD, D)
+                assert h.shape == (NHARD, D)
                 check_hard_negatives(h, q[i], queue, nn_idx.tolist())
-                rows.append(multi_pos_row(q[i], k[i], queue, hard,
+                rows.append(multi_pos_row(q[i], k[i], queue, h,
                                           nn_idx.tolist()))
             return torch.stack(rows).mean()
 
@@ -133,7 +136,7 @@ def test_avtss_losses(monkeypatch):
             close(log[f'loss_{name}'], ce(logits, targets))
         for name, head, x, y in (('vv', ref.order_vv_head, hv1, hv2),
                                  ('aa', ref.order_aa_head, ha1, ha2),
-                                 ('va', ref.order_va_head, hv1, ha2)):
+                                 ('va', ref.order_va_head, hv2, ha2)):
             close(log[f'loss_order_{name}'],
                   ce(head(torch.cat([x, y], 1)),
                      [l[f'order_{name}'] for l in lab]))

@@ -92,7 +92,9 @@ def test_variant_config_builds(name, video_root):
     model_cfg = cfg.model.to_dict()
     drop_pretrained(model_cfg)
     model = MODELS.build(model_cfg)
-    assert len(sample['inputs']['video']) == 3 * model.num_segments + 1
+    k = model.num_segments
+    assert len(sample['inputs']['video']) == (
+        2 * k + 1 if model.reuse_query_views else 3 * k + 1)
     build_optim_wrapper(model, cfg.optim_wrapper)
 
 
