@@ -62,7 +62,8 @@ setup(
     long_description=open(osp.join(HERE, 'README.md'), encoding='utf-8').read(),
     long_description_content_type='text/markdown',
     license='Apache License 2.0',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'docs')),
+    packages=find_packages(
+        exclude=('configs', 'tools', 'tests', 'docs', 'benchmarks')),
     include_package_data=True,
     package_data={'mmavcl': ['.mim/configs/**/*', '.mim/tools/**/*',
                              '.mim/model-index.yml']},

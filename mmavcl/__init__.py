@@ -1,17 +1,52 @@
-"""mmavcl: self-supervised audio-visual and video representation learning."""
+"""mmavcl: self-supervised audio-visual and video representation learning.
+
+Importing mmavcl changes four things outside it, each needed with the pinned
+mmengine 0.10.7 / mmaction2 1.2.0 and nothing else (the engine itself is
+named in configs, see ``mmavcl/engine/runner.py``). Each is listed with its
+upstream issue and the test that fails without it:
+
+1. mmengine's local-file checkpoint loader becomes
+   :func:`mmavcl.utils.checkpoint.safe_torch_load` (weights-only first;
+   full unpickling only for trusted files). mmengine's ``load_from_local``
+   calls ``torch.load`` with torch's default, which since torch 2.6 refuses
+   mmengine's own checkpoints (open-mmlab/mmengine#1655); the usual
+   work-around, ``weights_only=False``, would run any pickle.
+   Everything that loads through mmengine (``load_from``, ``init_cfg``
+   ``Pretrained``, resume, tools) needs the policy, hence import time.
+   Test: ``tests/utils/test_checkpoint_policy.py``.
+2. ``MODULE2PACKAGE['mmavcl']``: mmengine only resolves ``pkg::path`` config
+   bases for the packages in this fixed table
+   (open-mmlab/mmengine#1410; PR #1411 closed unmerged). Test:
+   ``tests/utils/test_config_prefix.py::``
+   ``test_external_config_inherits_mmavcl_bases``.
+3. ``mmengine.config.config.get_installed_path`` falls back to the import
+   path when the distribution's path does not exist: under a PEP 660
+   editable install (``pip install -e .``, setuptools >= 64, how ``make``
+   installs) mmengine looks in site-packages. No mmengine issue found;
+   still so on mmengine main after open-mmlab/mmengine#1676.
+   Test: ``tests/utils/test_config_prefix.py`` (both tests).
+4. mmaction2 1.2.0's wheel lacks ``models/localizers/drn``
+   (open-mmlab/mmaction2#2714; PR #2721 unmerged) and imports the
+   undeclared ``importlib_metadata`` (no upstream issue found). With
+   mmaction2 installed, two stub ``sys.modules`` entries stand in for the
+   missing package (only if it is missing) and ``importlib_metadata``
+   aliases ``importlib.metadata`` (only if it is not installed), so that
+   configs may mix ``mmaction.`` and mmavcl types. Tests:
+   ``tests/test_registry.py::test_mmavcl_scope_builds_mmaction_types``,
+   ``::test_mmaction_scope_builds_mmavcl_types``.
+
+``tests/utils/test_import_time_patches.py`` checks that importing mmavcl
+changes these and no other mmengine state.
+"""
 from mmengine.config.utils import MODULE2PACKAGE
 
 from .utils.checkpoint import register_checkpoint_policy
 from .utils.compat import patch_mmaction_wheel, patch_mmengine_package_lookup
 from .version import __version__, version_info
 
-register_checkpoint_policy()
-# `_base_ = 'mmavcl::_base_/...'` in other projects' configs (mmengine keeps
-# a fixed table of packages that may be referenced this way).
-MODULE2PACKAGE.setdefault('mmavcl', 'mmavcl')
-patch_mmengine_package_lookup()
-# Cheap (never imports mmaction): lets configs mix mmaction.* and mmavcl.*
-# types even with mmaction2 1.2.0's broken wheel.
-patch_mmaction_wheel()
+register_checkpoint_policy()  # 1.
+MODULE2PACKAGE.setdefault('mmavcl', 'mmavcl')  # 2.
+patch_mmengine_package_lookup()  # 3.
+patch_mmaction_wheel()  # 4. (cheap: never imports mmaction itself)
 
 __all__ = ['__version__', 'version_info']

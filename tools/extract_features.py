@@ -18,13 +18,14 @@ import os.path as osp
 
 import torch
 import torch.distributed as dist
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import mmavcl  # noqa: F401  (checkpoint policy, registries)
 from mmavcl.apis.features import extract_features
-from mmavcl.apis.runner_utils import close_distributed
+from mmavcl.apis.runner_utils import (add_launcher_args, close_distributed,
+                                      load_config, parse_launcher_args)
 from mmavcl.evaluation.functional import save_features
 from mmavcl.registry import MODELS
 
@@ -42,11 +43,8 @@ def parse_args(argv=None):
     p.add_argument('--no-progress', action='store_true')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='override config entries')
-    p.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
-                   default='none')
-    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = p.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    add_launcher_args(p)
+    args = parse_launcher_args(p, argv)
     if not args.out.endswith('.npz'):
         p.error(f'--out {args.out}: must end in .npz')
     return args
@@ -54,9 +52,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     key = f'{args.split}_dataloader'
     if not cfg.get(key):
         raise KeyError(f'{args.config}: no `{key}` for --split {args.split}')

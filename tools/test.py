@@ -14,13 +14,13 @@ folder).
 """
 import argparse
 import logging
-import os
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
-from mmavcl.apis.runner_utils import (build_runner, close_distributed,
-                                      merge_common_args)
+from mmavcl.apis.runner_utils import (add_launcher_args, build_runner,
+                                      close_distributed, merge_common_args,
+                                      parse_launcher_args)
 
 
 def parse_args(argv=None):
@@ -32,13 +32,8 @@ def parse_args(argv=None):
                         help='dump predictions to a pickle file (.pkl)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries')
-    parser.add_argument('--launcher',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launcher_args(parser)
+    return parse_launcher_args(parser, argv)
 
 
 def main(argv=None):

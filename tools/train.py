@@ -12,12 +12,12 @@ checkpoint you wrote with plain mmengine elsewhere. One run at a time may
 train into a work dir (``work_dir/.mmavcl.lock``).
 """
 import argparse
-import os
 
 from mmengine.config import Config, DictAction
 
-from mmavcl.apis.runner_utils import (build_runner, close_distributed,
-                                      merge_common_args)
+from mmavcl.apis.runner_utils import (add_launcher_args, build_runner,
+                                      close_distributed, merge_common_args,
+                                      parse_launcher_args)
 from mmavcl.utils.checkpoint import trusted_checkpoints
 
 
@@ -40,8 +40,10 @@ def parse_args(argv=None):
                         'autocast on CPU)')
     parser.add_argument(
         '--compile', nargs='?', const='inductor', metavar='BACKEND',
-        help='torch.compile the backbones (default backend: inductor; '
-        '"aot_eager" or "eager" compile fast, for checking a model)')
+        help='torch.compile the backbones: adds default_hooks.compile = '
+        'dict(type="TorchCompileHook", backend=BACKEND) (default backend: '
+        'inductor; "aot_eager" or "eager" compile fast, for checking a '
+        'model)')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the LR linearly with the total batch')
     parser.add_argument('--no-validate', action='store_true',
@@ -52,14 +54,8 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. '
                         'model.backbone.depth=34')
-    parser.add_argument('--launcher',
-                        choices=['none', 'pytorch', 'slurm', 'mpi'],
-                        default='none', help='job launcher')
-    # torchrun sets LOCAL_RANK; the old launcher passed --local_rank
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
+    add_launcher_args(parser)
+    return parse_launcher_args(parser, argv)
 
 
 def merge_args(cfg: Config, args) -> Config:
@@ -76,11 +72,13 @@ def merge_args(cfg: Config, args) -> Config:
             cfg.optim_wrapper.type = 'AutocastOptimWrapper'
             cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
     if args.compile:
-        compile_cfg = cfg.get('compile') or {}
-        compile_cfg = dict(compile_cfg) if isinstance(compile_cfg,
-                                                      dict) else {}
-        compile_cfg['backend'] = args.compile
-        cfg.compile = compile_cfg
+        # A hook named in the config (not mmengine's `compile` option,
+        # which compiles the whole train_step): keeps the arguments of a
+        # TorchCompileHook the config already names, sets the backend.
+        hooks = cfg.get('default_hooks') or {}
+        hook = dict(hooks.get('compile') or dict(type='TorchCompileHook'))
+        hook['backend'] = args.compile
+        cfg.default_hooks = dict(hooks, compile=hook)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

@@ -10,41 +10,33 @@
 #       configs/avtss/avtss_r2plus1d-18_8xb32-16x1x2-200e_k400.py 8
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine_200e.py',
-    '../_base_/datasets/k400_avtss_pairs.py'
+    '../_base_/datasets/k400_avtss_pairs.py',
+    '../_base_/models/backbone_r2plus1d18.py',
+    '../_base_/models/backbone_audio_resnet2d18.py',
+    '../_base_/models/data_preprocessors.py'
 ]
 
-feat_channels, embed_dim, sample_rate = 512, 128, 16000
+feat_channels, embed_dim = 512, 128
 speeds = (1, 2, 4, 8)
 
 # MLP heads on pooled backbone features (hidden 512) [RECON]
 head = dict(type='PretextClsHead', hid_channels=512)
-
+# MoCo-form InfoNCE of the v<->v and v<->a contrasts [RECON]
+nce = dict(type='InfoNCELoss', temperature=0.1, in_batch_negatives=False)
 
 model = dict(
     type='AVTSS',
     data_preprocessor=dict(
-        type='AVDataPreprocessor',
-        mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
-        video_aug=[
-            dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                 saturation=0.4, hue=0.1, p=0.8),
-            dict(type='RandomGrayscale', p=0.2),
-        ],
+        _base_.video_preprocessor,
         # each clip's log-mel cut to its own span (16 frames / fps x speed,
         # time-compressed by the speed) and resized to 4 steps per frame
-        audio_cfg=dict(sample_rate=sample_rate, n_fft=1024, win_length=400,
-                       hop_length=160, n_mels=128, num_steps=64),
+        audio_cfg=dict(_base_.log_mel_128, num_steps=64),
         spec_augment=dict(freq_mask=24, time_mask=12, num_masks=1)),
-    # = _base_/models/backbone_r2plus1d18.py
-    backbone=dict(type='ResNet2Plus1d', depth=18,
-                  temporal_strides=(1, 2, 2, 2),
-                  norm_cfg=dict(type='BN3d', eps=1e-3),
-                  zero_init_residual=False),
+    backbone=_base_.r2plus1d18_backbone,
     neck=dict(type='MLPNeck', in_channels=feat_channels,
               hid_channels=feat_channels, out_channels=embed_dim,
               num_layers=2, init_cfg=None),
-    # = _base_/models/backbone_audio_resnet2d18.py
-    audio_backbone=dict(type='AudioResNet2d', depth=18, in_channels=1),
+    audio_backbone=_base_.audio_r2d18_backbone,
     audio_neck=dict(type='MLPNeck', in_channels=feat_channels,
                     hid_channels=feat_channels, out_channels=embed_dim,
                     num_layers=2, init_cfg=None),
@@ -61,10 +53,10 @@ model = dict(
                        num_classes=3),
     order_va_head=dict(head, in_channels=2 * feat_channels,
                        num_classes=3),
-    loss_nce=dict(type='InfoNCELoss', temperature=0.1,
-                  in_batch_negatives=False),
-    loss_cls=dict(type='CrossEntropyLoss'),
-    loss_vv_weight=1.0, loss_va_weight=1.0, temporal_weight=1.0,
+    # weights lambda_vv, lambda_va and lambda (every temporal head)
+    loss_vv=dict(nce, loss_weight=1.0),
+    loss_va=dict(nce, loss_weight=1.0),
+    loss_cls=dict(type='CrossEntropyLoss', loss_weight=1.0),
     # each query's 16 synthetic negatives are its own (issue #20)
     num_neighbours=5, num_hard_negatives=16, hard_negative_pool=64,
     hard_negative_scope='query',

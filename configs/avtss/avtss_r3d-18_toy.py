@@ -23,7 +23,8 @@
 #   python tools/data/make_toy_dataset.py --out data/toy_av
 #   bash tools/dist_train.sh configs/avtss/avtss_r3d-18_toy.py 2
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/datasets/toy_av.py'
+    '../_base_/toy_runtime.py', '../_base_/datasets/toy_av.py',
+    '../_base_/models/data_preprocessors.py'
 ]
 
 speeds, crop_size = (1, 2), 32
@@ -43,16 +44,13 @@ val_dataloader = val_cfg = val_evaluator = None
 test_dataloader = test_cfg = test_evaluator = None
 
 head = dict(type='PretextClsHead', hid_channels=64)
+nce = dict(type='InfoNCELoss', temperature=0.2, in_batch_negatives=False)
 proj = dict(type='MLPNeck', in_channels=64, hid_channels=64,
             out_channels=32, norm_cfg=dict(type='BN1d'), with_last_bn=True,
             init_cfg=None)
 model = dict(
     type='AVTSS',
-    data_preprocessor=dict(
-        type='AVDataPreprocessor', video_aug=None,
-        audio_cfg=dict(sample_rate=16000, n_fft=512, win_length=400,
-                       hop_length=160, n_mels=32),
-        audio_norm=(-40.0, 20.0)),
+    data_preprocessor=_base_.toy_av_preprocessor,
     backbone=dict(type='ResNet3d', depth=18, base_channels=8),
     neck=proj,
     audio_backbone=dict(type='AudioResNet2d', depth=18, base_channels=8),
@@ -64,16 +62,6 @@ model = dict(
     order_vv_head=dict(head, in_channels=128, num_classes=3),
     order_aa_head=dict(head, in_channels=128, num_classes=3),
     order_va_head=dict(head, in_channels=128, num_classes=3),
-    loss_nce=dict(type='InfoNCELoss', temperature=0.2,
-                  in_batch_negatives=False),
+    loss_vv=nce, loss_va=nce,
     num_neighbours=2, num_hard_negatives=0, hard_negative_pool=16,
     queue_len=20, feat_dim=32, momentum=0.9)
-
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=3e-3, weight_decay=1e-4))
-param_scheduler = []
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10)
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=1, max_keep_ckpts=2))
-log_processor = dict(window_size=5)

@@ -7,7 +7,10 @@
 #       configs/baselines/avc_r3d-18_audio-r2d18_8xb32-16x2x1-200e_vggsound.py 8
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine_200e.py',
-    '../_base_/datasets/vggsound_ssl_2clip_av.py'
+    '../_base_/datasets/vggsound_ssl_2clip_av.py',
+    '../_base_/models/backbone_r3d18.py',
+    '../_base_/models/backbone_audio_resnet2d18.py',
+    '../_base_/models/data_preprocessors.py'
 ]
 
 clip_len, frame_interval, crop_size, sample_rate = 16, 2, 112, 16000
@@ -28,23 +31,14 @@ train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 model = dict(
     type='AVCorrespondence',
     data_preprocessor=dict(
-        type='AVDataPreprocessor',
-        video_aug=[
-            dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                 saturation=0.4, hue=0.1, p=0.8),
-            dict(type='RandomGrayscale', p=0.2),
-        ],
+        _base_.video_preprocessor,
         # each clip cut to its own span, resized to 128 steps (8 per frame)
-        audio_cfg=dict(sample_rate=sample_rate, n_fft=1024, win_length=400,
-                       hop_length=160, n_mels=128, num_steps=128),
+        audio_cfg=dict(_base_.log_mel_128, num_steps=128),
         spec_augment=dict(freq_mask=24, time_mask=24, num_masks=1)),
-    backbone=dict(type='ResNet3d', depth=18, conv1_kernel=(3, 7, 7),
-                  with_pool1=False, with_pool2=False,
-                  temporal_strides=(1, 2, 2, 2),
-                  norm_cfg=dict(type='SyncBN')),
+    backbone=dict(_base_.r3d18_backbone, norm_cfg=dict(type='SyncBN')),
     neck=dict(type='MLPNeck', in_channels=512, hid_channels=512,
               out_channels=128, num_layers=2, init_cfg=None),
-    audio_backbone=dict(type='AudioResNet2d', depth=18, in_channels=1,
+    audio_backbone=dict(_base_.audio_r2d18_backbone,
                         norm_cfg=dict(type='SyncBN')),
     audio_neck=dict(type='MLPNeck', in_channels=512, hid_channels=512,
                     out_channels=128, num_layers=2, init_cfg=None),

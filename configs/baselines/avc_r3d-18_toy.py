@@ -30,11 +30,7 @@ proj = dict(type='MLPNeck', in_channels=64, hid_channels=64,
 model = dict(
     _delete_=True,
     type='AVCorrespondence',
-    data_preprocessor=dict(
-        type='AVDataPreprocessor', video_aug=None,
-        audio_cfg=dict(sample_rate=16000, n_fft=512, win_length=400,
-                       hop_length=160, n_mels=32),
-        audio_norm=(-40.0, 20.0)),
+    data_preprocessor=_base_.toy_av_preprocessor,
     backbone=dict(type='ResNet3d', depth=18, base_channels=8),
     neck=proj,
     audio_backbone=dict(type='AudioResNet2d', depth=18, base_channels=8),

@@ -6,7 +6,9 @@
 #       configs/baselines/moco_r3d-18_8xb32-16x2x2-200e_k400.py 8
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine_200e.py',
-    '../_base_/datasets/k400_ssl_2clip_av.py'
+    '../_base_/datasets/k400_ssl_2clip_av.py',
+    '../_base_/models/backbone_r3d18.py',
+    '../_base_/models/data_preprocessors.py'
 ]
 
 clip_len, frame_interval, crop_size = 16, 2, 112
@@ -25,23 +27,13 @@ train_dataloader = dict(
 
 model = dict(
     type='MoCoVideo',
-    data_preprocessor=dict(
-        type='AVDataPreprocessor',
-        video_aug=[
-            dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                 saturation=0.4, hue=0.1, p=0.8),
-            dict(type='RandomGrayscale', p=0.2),
-            dict(type='RandomGaussianBlur', kernel_size=(11, 11),
-                 sigma=(0.1, 2.0), p=0.5),
-        ],
-        audio_cfg=None),
-    backbone=dict(type='ResNet3d', depth=18, conv1_kernel=(3, 7, 7),
-                  with_pool1=False, with_pool2=False,
-                  temporal_strides=(1, 2, 2, 2)),
+    data_preprocessor=dict(_base_.video_preprocessor,
+                           video_aug=_base_.color_aug + [_base_.blur_112]),
+    backbone=_base_.r3d18_backbone,
     neck=dict(type='MLPNeck', in_channels=512, hid_channels=512,
               out_channels=128, num_layers=2, init_cfg=None),
     loss=dict(type='InfoNCELoss', temperature=0.2, in_batch_negatives=False),
-    use_momentum=True, queue_len=65536, feat_dim=128, momentum=0.999,
+    queue_len=65536, feat_dim=128, momentum=0.999,
     shuffle_bn=True, symmetric=False)
 
 model_wrapper_cfg = dict(type='MMDistributedDataParallel',

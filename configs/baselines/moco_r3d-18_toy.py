@@ -12,7 +12,8 @@
 #   python tools/data/make_toy_dataset.py --out data/toy_av
 #   bash tools/dist_train.sh configs/baselines/moco_r3d-18_toy.py 2
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/datasets/toy_av.py'
+    '../_base_/toy_runtime.py', '../_base_/datasets/toy_av.py',
+    '../_base_/models/data_preprocessors.py'
 ]
 
 train_pipeline = [
@@ -35,20 +36,10 @@ proj = dict(type='MLPNeck', in_channels=64, hid_channels=64,
             init_cfg=None)
 model = dict(
     type='MoCoVideo',
-    data_preprocessor=dict(
-        type='AVDataPreprocessor',
-        video_aug=None,
-        audio_cfg=None),
+    data_preprocessor=_base_.toy_video_preprocessor,
     backbone=dict(type='ResNet3d', depth=18, base_channels=8),
     neck=proj,
     loss=dict(type='InfoNCELoss', temperature=0.2, in_batch_negatives=False),
-    use_momentum=True, queue_len=20, feat_dim=32, momentum=0.9)
+    queue_len=20, feat_dim=32, momentum=0.9)
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-2, weight_decay=1e-4))
-param_scheduler = []
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10)
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=1, max_keep_ckpts=2))
-log_processor = dict(window_size=5)
+optim_wrapper = dict(optimizer=dict(lr=1e-2))

@@ -10,27 +10,19 @@
 #       configs/ctrlaug/ctrlaug_r3d-18_8xb32-16x1x4-200e_k400.py 8
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine_200e.py',
-    '../_base_/datasets/k400_ctrlaug_global_local.py'
+    '../_base_/datasets/k400_ctrlaug_global_local.py',
+    '../_base_/models/backbone_r3d18.py',
+    '../_base_/models/data_preprocessors.py'
 ]
 
 num_local = 3
-feat_channels, low_channels, embed_dim = 512, 64, 128
+feat_channels, low_channels, embed_dim = _base_.r3d18_feat_dim, 64, 128
 
 model = dict(
     type='CtrlAug',
-    data_preprocessor=dict(
-        type='AVDataPreprocessor',
-        mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
-        video_aug=[
-            dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                 saturation=0.4, hue=0.1, p=0.8),
-            dict(type='RandomGrayscale', p=0.2),
-        ],
-        audio_cfg=None),
-    # R3D-18 (= _base_/models/backbone_r3d18.py) also returning stage 1
-    backbone=dict(type='ResNet3d', depth=18, conv1_kernel=(3, 7, 7),
-                  with_pool1=False, with_pool2=False,
-                  temporal_strides=(1, 2, 2, 2), out_indices=(0, 3)),
+    data_preprocessor=_base_.video_preprocessor,
+    # R3D-18 also returning stage 1
+    backbone=dict(_base_.r3d18_backbone, out_indices=(0, 3)),
     neck=dict(type='MLPNeck', in_channels=feat_channels,
               hid_channels=feat_channels, out_channels=embed_dim,
               num_layers=2, init_cfg=None),
@@ -51,8 +43,7 @@ model = dict(
     loss_mi=dict(type='CrossEntropyLoss', loss_weight=0.1),
     loss_order=dict(type='CrossEntropyLoss', loss_weight=1.0),
     order_label_key='lg_order',
-    mi_estimator='adversarial', grl_lambda=1.0, mi_weight=0.1,
-    low_level_index=0, low_level_channels=low_channels,
+    mi_estimator='adversarial', grl_lambda=1.0, low_level_index=0,
     queue_len=65536, feat_dim=embed_dim, momentum=0.999, shuffle_bn=True)
 
 model_wrapper_cfg = dict(type='MMDistributedDataParallel',

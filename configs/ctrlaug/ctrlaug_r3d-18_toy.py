@@ -14,7 +14,8 @@
 #   python tools/data/make_toy_dataset.py --out data/toy_av
 #   bash tools/dist_train.sh configs/ctrlaug/ctrlaug_r3d-18_toy.py 2
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/datasets/toy_av.py'
+    '../_base_/toy_runtime.py', '../_base_/datasets/toy_av.py',
+    '../_base_/models/data_preprocessors.py'
 ]
 
 num_local, crop_size = 2, 32
@@ -36,10 +37,7 @@ test_dataloader = test_cfg = test_evaluator = None
 
 model = dict(
     type='CtrlAug',
-    data_preprocessor=dict(
-        type='AVDataPreprocessor',
-        video_aug=None,
-        audio_cfg=None),
+    data_preprocessor=_base_.toy_video_preprocessor,
     backbone=dict(type='ResNet3d', depth=18, base_channels=8,
                   conv1_kernel=(3, 7, 7), spatial_strides=(1, 2, 2, 1),
                   out_indices=(0, 3)),
@@ -57,12 +55,3 @@ model = dict(
                    in_batch_negatives=False),
     loss_mi=dict(type='CrossEntropyLoss', loss_weight=0.1),
     queue_len=20, feat_dim=32, momentum=0.9)
-
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=3e-3, weight_decay=1e-4))
-param_scheduler = []
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10)
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=1, max_keep_ckpts=2))
-log_processor = dict(window_size=5)

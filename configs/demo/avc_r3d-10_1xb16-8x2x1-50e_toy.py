@@ -6,7 +6,8 @@
 # ResNet-10. No flip: the soundtrack encodes the camera's x position, so a
 # flipped clip would no longer match its audio.
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/datasets/toy_av.py'
+    '../_base_/default_runtime.py', '../_base_/datasets/toy_av.py',
+    '../_base_/models/data_preprocessors.py'
 ]
 
 crop_size = 32
@@ -32,11 +33,7 @@ proj = dict(type='MLPNeck', hid_channels=128, out_channels=64,
             norm_cfg=dict(type='BN1d'), with_last_bn=True, init_cfg=None)
 model = dict(
     type='AVCorrespondence',
-    data_preprocessor=dict(
-        type='AVDataPreprocessor', video_aug=None,
-        audio_cfg=dict(sample_rate=16000, n_fft=512, win_length=400,
-                       hop_length=160, n_mels=32),
-        audio_norm=(-40.0, 20.0)),
+    data_preprocessor=_base_.toy_av_preprocessor,
     backbone=dict(type='ResNet3d', depth=18, base_channels=16,
                   stage_blocks=(1, 1, 1, 1)),
     neck=dict(in_channels=128, **proj),
@@ -52,7 +49,7 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=50, eta_min=3e-4, by_epoch=True,
          begin=0, end=50, convert_to_iter_based=True)
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=50)
+train_cfg = dict(type='AVEpochBasedTrainLoop', max_epochs=50)
 default_hooks = dict(logger=dict(interval=9),
                      checkpoint=dict(interval=10, max_keep_ckpts=1))
 log_processor = dict(window_size=9)

@@ -10,7 +10,10 @@
 # Sources and the fidelity table: configs/glcl/README.md.
 #   bash tools/dist_train.sh \
 #       configs/glcl/glcl_r3d-18-2path_8xb32-32x1x1-10e_k400.py 8
-_base_ = ['../_base_/default_runtime.py', '../_base_/schedules/adam_10e.py']
+_base_ = [
+    '../_base_/default_runtime.py', '../_base_/schedules/adam_10e.py',
+    '../_base_/models/backbone_glcl.py'
+]
 
 data_root = 'data/kinetics400'
 ann_file_train = 'kinetics400_train_list_videos.txt'
@@ -57,16 +60,11 @@ model = dict(
         audio_cfg=dict(sample_rate=sample_rate, n_fft=512, win_length=400,
                        hop_length=160, n_mels=n_mels,
                        num_steps=audio_steps_per_frame * clip_len)),
-    # = _base_/models/backbone_glcl.py. block_layout='glcl': the code's
-    # BasicBlock_SF; 'mmaction2' is our two-conv variant (README).
-    # zero_init_residual off in both encoders, as in the code.
-    backbone=dict(type='TwoPathwayResNet3d', depth=18, alpha=8, beta=1 / 8,
-                  block_layout='glcl', zero_init_residual=False),
-    # the code's resnet1d.py: conv biases, a 1x1 shortcut in layer1,
-    # Xavier-normal init
-    audio_backbone=dict(type='AudioResNet1d', depth=18, in_channels=n_mels,
-                        conv_bias=True, layer1_projection_shortcut=True,
-                        conv_init='xavier_normal', zero_init_residual=False),
+    # the released encoders (the snippet says what each setting is):
+    # block_layout='glcl', the code's BasicBlock_SF ('mmaction2' is our
+    # two-conv variant, README); the code's resnet1d.py over n_mels = 80
+    backbone=_base_.glcl_video_backbone,
+    audio_backbone=_base_.glcl_audio_backbone,
     slow_proj=dict(type='ConvMLPNeck', in_channels=512, out_channels=512,
                    num_layers=1, ndim=3),
     fast_proj=dict(type='ConvMLPNeck', in_channels=64, out_channels=64,

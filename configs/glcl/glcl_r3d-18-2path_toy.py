@@ -56,7 +56,7 @@ model = dict(
                     temperature=0.1, gather=False))
 
 optim_wrapper = dict(optimizer=dict(lr=1e-3))
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10)
+train_cfg = dict(type='AVEpochBasedTrainLoop', max_epochs=10)
 default_hooks = dict(logger=dict(interval=5),
                      checkpoint=dict(interval=1, max_keep_ckpts=2))
 log_processor = dict(window_size=5)

@@ -6,9 +6,12 @@
 # lr scaling are the paper setting's; the backbone starts from scratch.
 #   bash tools/dist_train.sh \
 #       configs/vclr/vclr_r3d-18_8xb32-8x2x10-400e_k400.py 8
-_base_ = ['./vclr_tsn-r50_8xb32-1x1x10-400e_k400.py']
+_base_ = [
+    './vclr_tsn-r50_8xb32-1x1x10-400e_k400.py',
+    '../_base_/models/backbone_r3d18.py'
+]
 
-feat_channels, embed_dim = 512, 128
+feat_channels, embed_dim = _base_.r3d18_feat_dim, 128
 clip_len, frame_interval, crop_size = 8, 2, 112
 
 train_pipeline = [
@@ -31,16 +34,8 @@ model = dict(
     # from scratch: no MoCo-v2 2D weights for a 3D backbone
     init_cfg=None,
     # blur kernel scaled with the crop (23 px at 224)
-    data_preprocessor=dict(video_aug=[
-        dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-             saturation=0.4, hue=0.1, p=0.8),
-        dict(type='RandomGrayscale', p=0.2),
-        dict(type='RandomGaussianBlur', kernel_size=(11, 11),
-             sigma=(0.1, 2.0), p=0.5),
-    ]),
-    # R3D-18 from scratch (= _base_/models/backbone_r3d18.py)
-    backbone=dict(_delete_=True, type='ResNet3d', depth=18,
-                  conv1_kernel=(3, 7, 7), with_pool1=False, with_pool2=False,
-                  temporal_strides=(1, 2, 2, 2)),
+    data_preprocessor=dict(video_aug=_base_.color_aug + [_base_.blur_112]),
+    # R3D-18 from scratch
+    backbone=dict(_base_.r3d18_backbone, _delete_=True),
     inter_neck=mlp_head, intra_neck=mlp_head, segment_neck=mlp_head,
     order_neck=mlp_head)

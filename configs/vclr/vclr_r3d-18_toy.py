@@ -18,7 +18,9 @@
 #   python tools/train.py configs/vclr/vclr_r3d-18_toy.py
 #   bash tools/dist_train.sh configs/vclr/vclr_r3d-18_toy.py 2
 _base_ = [
-    '../_base_/default_runtime.py', '../_base_/datasets/toy_av.py'
+    '../_base_/toy_runtime.py', '../_base_/datasets/toy_av.py',
+    '../_base_/models/backbone_r3d18.py',
+    '../_base_/models/data_preprocessors.py'
 ]
 
 num_segments, clip_len, crop_size = 3, 4, 32
@@ -46,13 +48,8 @@ mlp_head = dict(type='MLPNeck', in_channels=feat_channels,
                 init_cfg=None)
 model = dict(
     type='VCLR',
-    data_preprocessor=dict(
-        type='AVDataPreprocessor',
-        video_aug=None,
-        audio_cfg=None),
-    backbone=dict(type='ResNet3d', depth=18, base_channels=8,
-                  conv1_kernel=(3, 7, 7), with_pool1=False, with_pool2=False,
-                  temporal_strides=(1, 2, 2, 2)),
+    data_preprocessor=_base_.toy_video_preprocessor,
+    backbone=dict(_base_.r3d18_backbone, base_channels=8),
     inter_neck=mlp_head, intra_neck=mlp_head, segment_neck=mlp_head,
     order_neck=mlp_head,
     order_head=dict(type='PretextClsHead',
@@ -67,11 +64,4 @@ model = dict(
     momentum=0.9, shuffle_bn=True, order_normalize='segments',
     reuse_query_views=True)
 
-optim_wrapper = dict(
-    type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=1e-2, weight_decay=1e-4))
-param_scheduler = []
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10)
-default_hooks = dict(logger=dict(interval=5),
-                     checkpoint=dict(interval=1, max_keep_ckpts=2))
-log_processor = dict(window_size=5)
+optim_wrapper = dict(optimizer=dict(lr=1e-2))

@@ -1,17 +1,17 @@
 # VCLR with a SlowOnly-style R3D-50 [OURS, see README.md]: the R3D-18 recipe
 # with 2048-d features (heads 2048-2048-128), 8 GPUs x 16 with the lr scaled
 # linearly by auto_scale_lr (0.1 x 128 / 256 = 0.05) and 200 epochs.
-_base_ = ['./vclr_r3d-18_8xb32-8x2x10-400e_k400.py']
+_base_ = [
+    './vclr_r3d-18_8xb32-8x2x10-400e_k400.py',
+    '../_base_/models/backbone_slowonly_r50.py'
+]
 
-feat_channels, embed_dim = 2048, 128
+feat_channels, embed_dim = _base_.slowonly_r50_feat_dim, 128
 mlp_head = dict(type='MLPNeck', in_channels=feat_channels,
                 hid_channels=feat_channels, out_channels=embed_dim,
                 num_layers=2, norm_cfg=None, init_cfg=None)
 model = dict(
-    # = _base_/models/backbone_slowonly_r50.py
-    backbone=dict(_delete_=True, type='ResNet3d', depth=50,
-                  conv1_kernel=(1, 7, 7), inflate=(0, 0, 1, 1),
-                  with_pool2=False),
+    backbone=dict(_base_.slowonly_r50_backbone, _delete_=True),
     inter_neck=mlp_head, intra_neck=mlp_head, segment_neck=mlp_head,
     order_neck=mlp_head)
 train_dataloader = dict(batch_size=16)

@@ -14,11 +14,13 @@
 #       configs/vclr/vclr_tsn-r50_8xb32-1x1x10-400e_k400.py 8
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine_400e.py',
-    '../_base_/datasets/k400_vclr_segments.py'
+    '../_base_/datasets/k400_vclr_segments.py',
+    '../_base_/models/backbone_tsn_r50.py',
+    '../_base_/models/data_preprocessors.py'
 ]
 
 num_segments = 3
-feat_channels, embed_dim = 2048, 128
+feat_channels, embed_dim = _base_.tsn_r50_feat_dim, 128
 # MoCo-v2 (200 epochs, ImageNet) weights from the MoCo repository, turned
 # by tools/convert/moco_to_vclr.py into VCLR keys: encoder_q's trunk ->
 # backbone, encoder_q's fc.{0,2} -> each of the four heads, as the official
@@ -34,19 +36,11 @@ mlp_head = dict(type='MLPNeck', in_channels=feat_channels,
 model = dict(
     type='VCLR',
     init_cfg=dict(type='Pretrained', checkpoint=pretrained),
-    data_preprocessor=dict(
-        type='AVDataPreprocessor',
-        mean=(123.675, 116.28, 103.53), std=(58.395, 57.12, 57.375),
-        # [CODE utils/util.py get_loader], drawn independently per view
-        video_aug=[
-            dict(type='ColorJitter', brightness=0.4, contrast=0.4,
-                 saturation=0.4, hue=0.1, p=0.8),
-            dict(type='RandomGrayscale', p=0.2),
-            dict(type='RandomGaussianBlur', kernel_size=(23, 23),
-                 sigma=(0.1, 2.0), p=0.5),
-        ],
-        audio_cfg=None),
-    backbone=dict(type='TSNResNet2d', depth=50),
+    # colour jitter, grayscale and a 23 px blur, drawn independently per
+    # view [CODE utils/util.py get_loader]
+    data_preprocessor=dict(_base_.video_preprocessor,
+                           video_aug=_base_.color_aug + [_base_.blur_224]),
+    backbone=_base_.tsn_r50_backbone,
     inter_neck=mlp_head, intra_neck=mlp_head, segment_neck=mlp_head,
     order_neck=mlp_head,
     # Linear(2 * K * 128 = 768 -> 4) on [o_q; o_k] [CODE fc_order_classifier]

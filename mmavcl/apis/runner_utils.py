@@ -1,10 +1,46 @@
 """Shared glue between the command-line tools and the runner."""
+import argparse
+import os
 import os.path as osp
+from typing import Optional, Sequence
 
 from mmengine.config import Config
+from mmengine.registry import init_default_scope
 
 import mmavcl  # noqa: F401  (checkpoint policy, registries)
 from mmavcl.registry import RUNNERS
+
+
+def load_config(path: str, cfg_options: Optional[dict] = None,
+                scope: bool = False) -> Config:
+    """``Config.fromfile(path)`` with ``--cfg-options`` merged; with
+    ``scope``, the config's default scope (``mmavcl``) made current, for
+    tools that build registry types themselves."""
+    cfg = Config.fromfile(path)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if scope:
+        init_default_scope(cfg.get('default_scope', 'mmavcl'))
+    return cfg
+
+
+def add_launcher_args(parser: argparse.ArgumentParser) -> None:
+    """``--launcher`` and ``--local_rank`` (torchrun sets ``LOCAL_RANK``;
+    the deprecated ``torch.distributed.launch`` passes ``--local_rank``)."""
+    parser.add_argument('--launcher',
+                        choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_launcher_args(parser: argparse.ArgumentParser,
+                        argv: Optional[Sequence[str]] = None
+                        ) -> argparse.Namespace:
+    """Parse ``argv`` and export ``--local_rank`` as ``LOCAL_RANK`` unless
+    the launcher set it already."""
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
 
 
 def merge_common_args(cfg: Config, args) -> Config:

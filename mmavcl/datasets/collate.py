@@ -21,7 +21,7 @@ def av_collate(data_batch: Sequence[Dict],
     the training process as a shared-memory segment of its own, and the
     training process pays for each one it receives. A two-clip batch of 32
     with audio is 128 tensors with ``pseudo_collate`` and 4 here
-    (``tools/analysis/benchmark_collate.py``, docs/benchmarks.md).
+    (``benchmarks/benchmark_collate.py``, docs/benchmarks.md).
 
     In a config: ``collate_fn=dict(type='mmavcl.av_collate')`` (with the
     scope: mmengine's ``Runner.build_dataloader`` looks collate functions

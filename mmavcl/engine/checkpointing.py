@@ -3,8 +3,10 @@
 A pretraining run is killed at any instant (SIGKILL, OOM killer, pre-emption,
 a full disk). Three rules keep a usable checkpoint on disk at every instant:
 
-1. **Atomic writes** (:func:`atomic_torch_save`): the bytes go to a hidden
-   temporary file in the target directory, are flushed and fsync'ed, and the
+1. **Atomic writes** (:func:`atomic_path`, the one implementation behind
+   ``AVRunner.save_checkpoint``, ``last_checkpoint``,
+   :func:`atomic_torch_save` and :func:`atomic_write_bytes`): the bytes go
+   to a hidden temporary file in the target directory, are fsync'ed, and the
    file is then renamed over the target with :func:`os.replace`, which POSIX
    makes atomic. A reader sees either the old complete file or the new
    complete file, never a prefix. The temporary files a killed save leaves
@@ -23,6 +25,7 @@ a full disk). Three rules keep a usable checkpoint on disk at every instant:
 And one writer per work dir (:class:`WorkDirLock`): two runs writing the
 same work dir would interleave their checkpoints and ``last_checkpoint``.
 """
+import contextlib
 import datetime
 import errno
 import glob
@@ -31,9 +34,8 @@ import os
 import os.path as osp
 import re
 import socket
-import tempfile
 import zipfile
-from typing import Any, BinaryIO, Callable, Iterable, List, Optional
+from typing import Any, BinaryIO, Callable, Iterable, Iterator, List, Optional
 
 import torch
 from mmengine.dist import is_main_process
@@ -44,33 +46,50 @@ from mmavcl.registry import HOOKS
 from mmavcl.utils.checkpoint import is_inside
 
 _CKPT_NAME = re.compile(r'^(epoch|iter)_(\d+)\.pth$')
-# What a save killed half-way leaves: ``AVRunner.save_checkpoint``'s
-# ``.<name>.tmp-<pid>`` and ``_atomic_write``'s mkstemp file for
-# ``last_checkpoint`` (8 random characters from tempfile's alphabet).
+# What a save killed half-way leaves: :func:`atomic_path`'s
+# ``.<name>.tmp-<pid>``, and the ``.last_checkpoint.<8 random>.tmp`` that
+# mmavcl's earlier mkstemp-based writer left (work dirs of older runs).
 _STALE_TEMP = (re.compile(r'^\..+\.tmp-\d+$'),
                re.compile(r'^\.last_checkpoint\.[a-z0-9_]{8}\.tmp$'))
 LOCK_NAME = '.mmavcl.lock'
 
 
-def _atomic_write(filename: str, write: Callable[[BinaryIO], None]) -> None:
-    """Run ``write(f)`` on a temporary file, then rename it to ``filename``.
+@contextlib.contextmanager
+def atomic_path(filename: str) -> Iterator[str]:
+    """Yield a temporary path to write ``filename``'s new content to.
+
+    When the block ends normally the temporary file is fsync'ed and renamed
+    over ``filename`` (atomic on POSIX), then the directory entry is made
+    durable. When the block raises (``KeyboardInterrupt`` included) the
+    temporary file is removed and ``filename`` is untouched. The temporary
+    file is ``.<name>.tmp-<pid>`` in the same directory: a rename is only
+    atomic within one filesystem, and the name is what
+    :func:`remove_stale_temp_files` recognises after a SIGKILL.
+
+    The block may write the path however it likes (``torch.save``,
+    mmengine's ``Runner.save_checkpoint``, ``open``).
     """
     directory = osp.dirname(osp.abspath(filename))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f'.{osp.basename(filename)}.', suffix='.tmp', dir=directory)
+    tmp = osp.join(directory, f'.{osp.basename(filename)}.tmp-{os.getpid()}')
+    if osp.lexists(tmp):  # left by a killed process that had our pid
+        os.remove(tmp)
     try:
-        with os.fdopen(fd, 'wb') as f:
-            write(f)
-            f.flush()
+        yield tmp
+        with open(tmp, 'rb+') as f:
             os.fsync(f.fileno())
         os.replace(tmp, filename)
-    except BaseException:
-        # Includes KeyboardInterrupt: never leave a half-written temp file.
-        if osp.exists(tmp):
+    finally:
+        if osp.lexists(tmp):
             os.remove(tmp)
-        raise
     fsync_dir(directory)
+
+
+def _atomic_write(filename: str, write: Callable[[BinaryIO], None]) -> None:
+    """Run ``write(f)`` on a temporary file, then rename it to ``filename``.
+    """
+    with atomic_path(filename) as tmp, open(tmp, 'wb') as f:
+        write(f)
 
 
 def fsync_dir(directory: str) -> None:
@@ -213,10 +232,11 @@ def find_resumable_checkpoint(work_dir: str,
 def remove_stale_temp_files(directories: Iterable[str]) -> List[str]:
     """Delete the temporary files that killed checkpoint saves left behind.
 
-    Only names this module and ``AVRunner.save_checkpoint`` create are
-    touched (``.<name>.tmp-<pid>``, ``.last_checkpoint.<random>.tmp``), and
-    only regular files. Call it only while holding the :class:`WorkDirLock`:
-    a running save of another process would otherwise lose its file.
+    Only names :func:`atomic_path` creates are touched
+    (``.<name>.tmp-<pid>``, and ``.last_checkpoint.<random>.tmp`` from
+    earlier mmavcl versions), and only regular files. Call it only while
+    holding the :class:`WorkDirLock`: a running save of another process
+    would otherwise lose its file.
 
     Returns:
         The removed paths.
@@ -332,7 +352,10 @@ class SafeCheckpointHook(CheckpointHook):
       position, see :mod:`mmavcl.engine.resume`) is gathered here, where all
       ranks take part, and stored in the checkpoint's ``meta``.
 
-    ``AVRunner`` substitutes it for ``CheckpointHook`` automatically.
+    Named in ``configs/_base_/default_runtime.py``
+    (``default_hooks.checkpoint = dict(type='SafeCheckpointHook', ...)``).
+    A config that names mmengine's ``CheckpointHook`` gets that hook, and
+    ``AVRunner.train`` warns that these guarantees are off.
     """
 
     def _save_checkpoint_with_step(self, runner, step, meta):

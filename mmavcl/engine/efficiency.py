@@ -2,13 +2,15 @@
 
 mmengine 0.10.7 already covers mixed precision (``AmpOptimWrapper``; mmavcl
 adds :class:`~mmavcl.engine.optim_wrappers.AutocastOptimWrapper` for bf16 on
-CPU), ``torch.compile`` (``compile=True`` in the config; mmavcl compiles the
-backbones rather than the whole ``train_step``, see :func:`compile_modules`),
-``cudnn.benchmark``
-(``env_cfg.cudnn_benchmark``), gradient accumulation
-(``optim_wrapper.accumulative_counts``), SyncBN (``sync_bn='torch'``) and
-linear LR scaling (``auto_scale_lr``). It has no channels-last switch, so
-this module adds one for 3D CNNs: :class:`ChannelsLast3dHook`.
+CPU), ``cudnn.benchmark`` (``env_cfg.cudnn_benchmark``), gradient
+accumulation (``optim_wrapper.accumulative_counts``), SyncBN
+(``sync_bn='torch'``) and linear LR scaling (``auto_scale_lr``). Two
+switches are added here, both hooks named in the config:
+
+* :class:`TorchCompileHook` compiles the backbones (mmengine's own
+  ``compile=True`` compiles the whole ``train_step``, which fails on
+  mmavcl's device-side augmentation, see :func:`compile_modules`);
+* :class:`ChannelsLast3dHook`: mmengine has no channels-last switch.
 
 Why channels-last: cuDNN's fastest Conv3d kernels on tensor-core GPUs (bf16 /
 fp16) work on NDHWC data; with NCDHW tensors every convolution pays layout
@@ -26,7 +28,8 @@ from mmengine.model import is_model_wrapper
 from mmavcl.registry import HOOKS
 
 __all__ = [
-    'convert_to_channels_last', 'ChannelsLast3dHook', 'compile_modules'
+    'convert_to_channels_last', 'ChannelsLast3dHook', 'compile_modules',
+    'TorchCompileHook'
 ]
 
 
@@ -65,8 +68,8 @@ def compile_modules(model: nn.Module,
         if not names:
             raise KeyError(
                 f'compile: {type(model).__name__} has no *backbone child; '
-                f'name the modules, e.g. compile=dict(modules=[...]) from '
-                f'{sorted(children)}')
+                'name the modules, e.g. TorchCompileHook(modules=[...]), '
+                f'from {sorted(children)}')
     else:
         names = [modules] if isinstance(modules, str) else list(modules)
         unknown = [n for n in names if n not in children]
@@ -76,6 +79,49 @@ def compile_modules(model: nn.Module,
     for name in names:
         children[name].compile(**compile_kwargs)
     return names
+
+
+@HOOKS.register_module()
+class TorchCompileHook(Hook):
+    """``torch.compile`` the model's backbones before training.
+
+    ``tools/train.py --compile [BACKEND]`` adds it as
+    ``default_hooks.compile = dict(type='TorchCompileHook', backend=...)``;
+    a config can name it the same way. It compiles in ``before_train``,
+    i.e. after the model is wrapped (DDP) and a resume has loaded its
+    weights: the point where mmengine's own ``compile`` option compiles.
+    Validation during training runs the compiled modules; ``runner.val()``
+    and ``runner.test()`` alone are not compiled, as with mmengine.
+
+    Args:
+        modules (str | list[str], optional): children of the (unwrapped)
+            model to compile; ``None``: every ``*backbone`` child (see
+            :func:`compile_modules`).
+        **compile_kwargs: for ``torch.compile`` (``backend``, ``mode``,
+            ``dynamic``, ``fullgraph``, ``options``).
+    """
+
+    # after ChannelsLast3dHook (VERY_HIGH) in before_train; compilation is
+    # lazy (first forward), so the order only keeps the log readable
+    priority = 'LOW'
+
+    def __init__(self,
+                 modules: Optional[Union[str, Sequence[str]]] = None,
+                 **compile_kwargs) -> None:
+        self.modules = modules
+        self.compile_kwargs = compile_kwargs
+        self.compiled: List[str] = []
+
+    def before_train(self, runner) -> None:
+        if self.compiled:  # a second train() on the same runner
+            return
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        self.compiled = compile_modules(model, self.modules,
+                                        **self.compile_kwargs)
+        runner.logger.info(
+            f'torch.compile({self.compile_kwargs}) on {self.compiled}; the '
+            'first iterations will be slow while it compiles')
 
 
 def _to_format(x: torch.Tensor) -> torch.Tensor:

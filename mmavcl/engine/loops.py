@@ -1,9 +1,8 @@
 """Train loops that resume exactly where a killed run stopped.
 
-Drop-in replacements for mmengine's ``EpochBasedTrainLoop`` and
-``IterBasedTrainLoop`` (same arguments). ``AVRunner`` uses them whenever a
-config asks for mmengine's loops (``train_cfg=dict(by_epoch=...)`` or
-``type='EpochBasedTrainLoop'``/``'IterBasedTrainLoop'``). What they add:
+Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
+(same arguments), named in the schedules of ``configs/_base_/schedules/``
+(``train_cfg = dict(type='AVEpochBasedTrainLoop', ...)``). What they add:
 
 * **data position**: after a resume the sampler skips the indices already
   trained on (:class:`~mmavcl.engine.resume.SkipFirst`), so no sample is
@@ -11,17 +10,17 @@ config asks for mmengine's loops (``train_cfg=dict(by_epoch=...)`` or
   batch index seen by hooks continues from where it stopped;
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
-* **validation does not perturb training randomness**: it runs inside a
-  forked RNG scope, so a run with validation after epoch/iteration ``k``
-  draws the same training randomness as a run resumed from ``k``;
 * ``stop_training`` is honoured after every iteration of an epoch, not only
-  between epochs (used by :class:`NonFiniteLossGuardHook`-like hooks).
+  between epochs.
+
+That validation does not perturb the training randomness is not the loops'
+business: :class:`~mmavcl.engine.hooks.ValRNGGuardHook` (a default hook of
+``configs/_base_/default_runtime.py``) restores the RNG states after it.
+A config that names mmengine's loops gets them, and ``AVRunner.train``
+warns that resume will not be exact.
 """
-import contextlib
-import random
 from typing import Any, Dict, Optional
 
-import numpy as np
 import torch
 from mmengine.dataset import InfiniteSampler
 from mmengine.logging import print_log
@@ -31,20 +30,6 @@ from mmengine.runner.loops import _InfiniteDataloaderIterator
 from mmavcl.registry import LOOPS
 from .resume import (RESUME_KEY, SkipFirst, restore_rng_state,
                      rng_for_this_rank, train_sampler)
-
-
-@contextlib.contextmanager
-def preserve_rng():
-    """Run a block without changing any global RNG state."""
-    py, npy = random.getstate(), np.random.get_state()
-    devices = list(range(torch.cuda.device_count())) \
-        if torch.cuda.is_available() and torch.cuda.is_initialized() else []
-    with torch.random.fork_rng(devices=devices):
-        try:
-            yield
-        finally:
-            random.setstate(py)
-            np.random.set_state(npy)
 
 
 class _ResumableMixin:
@@ -96,10 +81,6 @@ class _ResumableMixin:
             restore_rng_state(self._pending_rng)
             self._pending_rng = None
 
-    def _run_val(self) -> None:
-        with preserve_rng():
-            self.runner.val_loop.run()
-
 
 @LOOPS.register_module()
 class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
@@ -125,21 +106,10 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
     def _infer_skip(self, meta) -> int:
         return max(0, meta['iter'] - meta['epoch'] * len(self.dataloader))
 
-    def run(self) -> torch.nn.Module:
-        self.runner.call_hook('before_train')
-        while self._epoch < self._max_epochs and not self.stop_training:
-            self.run_epoch()
-            self._decide_current_val_interval()
-            if (self.runner.val_loop is not None
-                    and self._epoch >= self.val_begin
-                    and (self._epoch % self.val_interval == 0
-                         or self._epoch == self._max_epochs)
-                    and not self.stop_training):
-                self._run_val()
-        self.runner.call_hook('after_train')
-        return self.runner.model
-
     def run_epoch(self) -> None:
+        """mmengine's ``run_epoch`` plus the resume position (skipped
+        indices, RNG states restored once the iterator exists) and a
+        ``stop_training`` check after every iteration."""
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
         skip, self._pending_skip = self._pending_skip, 0
@@ -215,7 +185,10 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
             for _ in range(done):
                 next(self.dataloader_iterator)
 
-    def run(self) -> None:
+    def run(self) -> torch.nn.Module:
+        """mmengine's ``run`` with :meth:`_fast_forward` in place of its
+        resume fast-forward, which loads and drops every batch already
+        trained on."""
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
         if self._iter > 0:
@@ -230,7 +203,7 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
                     and self._iter >= self.val_begin
                     and (self._iter % self.val_interval == 0
                          or self._iter == self._max_iters)):
-                self._run_val()
+                self.runner.val_loop.run()
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model

@@ -1,49 +1,69 @@
 """mmengine's Runner with what a multi-day video SSL run needs on top.
 
-* **CPU distributed**: ``launcher='pytorch'`` without CUDA (mmengine 0.10.7
-  always calls ``torch.cuda.set_device`` and passes ``device_ids``) starts a
-  gloo process group itself, wraps the model in DDP without device ids and
-  reverts SyncBN, which only runs on GPUs. On GPUs nothing changes.
-* **Checkpoint trust** (:mod:`mmavcl.utils.checkpoint`): everything loads
-  ``weights_only``; only a resume of a file inside the run's own checkpoint
-  directories may fully unpickle it. mmengine's ``resume`` would also
-  *execute* a checkpoint's ``meta['config']`` string as a Python config;
-  that key is dropped on load.
-* **One writer per work dir**: ``train()`` holds ``work_dir/.mmavcl.lock``
-  (rank 0, ``flock``, released by the kernel when the process dies) and
-  refuses to start while another run holds it; with the lock held, the
-  temporary files of a killed save are removed. ``val()``/``test()`` take
-  no lock: they write no checkpoints.
-* **Clear configuration errors**: an unknown ``type`` anywhere in the config
-  names its key path and suggests registered names
-  (:func:`mmavcl.registry.explain_unknown_types`); a train dataloader that
-  yields no batch (dataset smaller than the batch with ``drop_last``) is
-  explained instead of failing in mmengine's scheduler conversion.
-* **Environment report**: the versions of the media/audio libraries are
-  logged next to mmengine's report.
-* **Crash safety** (:mod:`mmavcl.engine.checkpointing`): checkpoints are
-  written to a temporary file and renamed atomically; ``CheckpointHook`` is
-  replaced by :class:`SafeCheckpointHook` (save first, prune after);
+What runs is named in the config: the checkpoint hook
+(``default_hooks.checkpoint = dict(type='SafeCheckpointHook', ...)``), the
+validation RNG guard (``default_hooks.val_rng_guard``), the non-finite loss
+guard (``default_hooks.nonfinite_guard``) and the defaults of mmengine in
+``configs/_base_/default_runtime.py``; the train loop
+(``train_cfg = dict(type='AVEpochBasedTrainLoop', ...)``) in
+``configs/_base_/schedules/``; ``torch.compile`` of the backbones
+(``default_hooks.compile = dict(type='TorchCompileHook', ...)``, added by
+``tools/train.py --compile``) and channels-last
+(``custom_hooks = [dict(type='ChannelsLast3dHook')]``) where a config asks
+for them. ``AVRunner`` builds what the config names and swaps no type.
+Its own additions, all through public ``Runner`` methods:
+
+* **CPU distributed** (``from_cfg``, ``wrap_model``): ``launcher='pytorch'``
+  without CUDA (mmengine 0.10.7 always calls ``torch.cuda.set_device`` and
+  passes ``device_ids``) starts a gloo process group itself, wraps the model
+  in DDP without device ids and reverts SyncBN, which only runs on GPUs. On
+  GPUs nothing changes.
+* **Checkpoint trust** (``resume``, ``load_checkpoint``;
+  :mod:`mmavcl.utils.checkpoint`): everything loads ``weights_only``; only
+  a resume of a file inside the run's own checkpoint directories may fully
+  unpickle it. mmengine's ``resume`` would also *execute* a checkpoint's
+  ``meta['config']`` string as a Python config; that key is dropped on load.
+* **One writer per work dir** (``train``): ``train()`` holds
+  ``work_dir/.mmavcl.lock`` (rank 0, ``flock``, released by the kernel when
+  the process dies) and refuses to start while another run holds it; with
+  the lock held, the temporary files of a killed save are removed.
+  ``val()``/``test()`` take no lock: they write no checkpoints.
+* **Clear errors** (``from_cfg``, ``train``/``val``/``test``,
+  ``build_train_loop``, ``build_optim_wrapper``): an unknown ``type``
+  anywhere in the config names its key path and suggests registered names
+  (:func:`mmavcl.registry.explain_unknown_types`); a DataLoader worker
+  killed by a native crash is reported with the file it was reading
+  (:func:`mmavcl.datasets.video_dataset.naming_worker_files`); a train
+  dataloader that yields no batch (dataset smaller than the batch with
+  ``drop_last``) is explained instead of failing in mmengine's scheduler
+  conversion.
+* **Missing guarantees are reported** (``build_train_loop``): a training
+  run whose config names mmengine's ``CheckpointHook`` or train loops (or
+  validates without ``ValRNGGuardHook``) runs them as named and logs one
+  warning that lists what is lost (save-before-prune, exact resume) and the
+  config line that restores it (:func:`missing_engine_guarantees`).
+* **Crash safety** (``save_checkpoint``, ``load_or_resume``;
+  :mod:`mmavcl.engine.checkpointing`): checkpoints are written to a
+  temporary file and renamed atomically (:func:`atomic_path`);
   ``resume=True`` without a path skips truncated/corrupt checkpoints and
   falls back to the newest complete one.
-* **Exact resume** (:mod:`mmavcl.engine.resume`, :mod:`mmavcl.engine.loops`):
-  mmengine's train loops are replaced by subclasses that restore the data
-  sampler's position mid-epoch and every RNG state.
-* **torch.compile**: ``compile=True`` / ``compile=dict(backend=..., mode=...,
-  modules=...)`` compiles the backbones in place
-  (:func:`~mmavcl.engine.efficiency.compile_modules`) instead of mmengine's
-  whole ``train_step``; ``modules='train_step'`` restores mmengine's way.
-* **Channels-last before DDP**: with a ``ChannelsLast3dHook`` among the
-  custom hooks the weights are converted before the model is wrapped, so
-  DDP's gradient buckets take the channels-last layout (converted after,
-  every gradient would be copied into buckets of the old layout).
+* **Exact resume** (``resume``, ``save_checkpoint``, ``call_hook``): the
+  checkpoint's mmavcl resume state is handed to the train loop
+  (:mod:`mmavcl.engine.resume`, :mod:`mmavcl.engine.loops`), and the message
+  hub is stored as plain data so that checkpoints load weights-only.
+* **Channels-last before DDP** (``wrap_model``): with a
+  ``ChannelsLast3dHook`` among the custom hooks the weights are converted
+  before the model is wrapped, so DDP's gradient buckets take the
+  channels-last layout (converted after, every gradient would be copied
+  into buckets of the old layout).
+* **Environment report** (``__init__``): the versions of the media/audio
+  libraries are logged after mmengine's report.
 """
 import contextlib
 import copy
 import math
-import os
 import os.path as osp
-from typing import Dict, Iterator, List, Optional, Union
+from typing import Dict, Iterator, List, Optional, Sequence, Union
 
 import torch
 import torch.distributed as dist
@@ -51,35 +71,22 @@ from mmengine.config import Config, ConfigDict
 from mmengine.dataset import InfiniteSampler
 from mmengine.dist import (broadcast_object_list, get_rank, get_world_size,
                            master_only)
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import CheckpointHook
 from mmengine.model import revert_sync_batchnorm
-from mmengine.runner import Runner
-from mmengine.runner.loops import EpochBasedTrainLoop, IterBasedTrainLoop
+from mmengine.runner import IterBasedTrainLoop, Runner
 
 from mmavcl.datasets.video_dataset import naming_worker_files
 from mmavcl.registry import (RUNNERS, UnknownTypeError, explain_unknown_types,
                              suggest_types)
 from mmavcl.utils.checkpoint import trusted_checkpoints
-from .checkpointing import (SafeCheckpointHook, WorkDirLock,
+from .checkpointing import (SafeCheckpointHook, WorkDirLock, atomic_path,
                             checkpoint_problem, find_resumable_checkpoint,
-                            fsync_dir, message_hub_from_plain,
-                            message_hub_to_plain, remove_stale_temp_files)
-from .efficiency import (ChannelsLast3dHook, compile_modules,
-                         convert_to_channels_last)
+                            message_hub_from_plain, message_hub_to_plain,
+                            remove_stale_temp_files)
+from .efficiency import ChannelsLast3dHook, convert_to_channels_last
+from .hooks import ValRNGGuardHook
 from .loops import AVEpochBasedTrainLoop, AVIterBasedTrainLoop
 from .resume import RESUME_KEY, collect_resume_state
-
-# mmengine's loops and the drop-in subclasses that resume exactly
-_LOOP_UPGRADES = {
-    'EpochBasedTrainLoop': AVEpochBasedTrainLoop,
-    'mmengine.EpochBasedTrainLoop': AVEpochBasedTrainLoop,
-    EpochBasedTrainLoop: AVEpochBasedTrainLoop,
-    'IterBasedTrainLoop': AVIterBasedTrainLoop,
-    'mmengine.IterBasedTrainLoop': AVIterBasedTrainLoop,
-    IterBasedTrainLoop: AVIterBasedTrainLoop,
-}
-_CKPT_HOOK_NAMES = ('CheckpointHook', 'mmengine.CheckpointHook',
-                    CheckpointHook)
 
 ConfigType = Union[Dict, Config, ConfigDict]
 
@@ -193,14 +200,85 @@ def check_optimizer_types(optim_wrapper: dict) -> None:
                 [f'{path}.optimizer'])
 
 
+def missing_engine_guarantees(train_loop, hooks: Sequence,
+                              validates: bool) -> List[str]:
+    """What a training run loses because its config names mmengine's engine
+    types where mmavcl has its own.
+
+    ``AVRunner`` builds the types a config names; this only reports.
+
+    Args:
+        train_loop: the built train loop.
+        hooks: the runner's registered hooks.
+        validates: whether the run validates during training.
+
+    Returns:
+        One line per missing guarantee, each naming the config line that
+        restores it; empty when nothing is missing.
+    """
+    lines = []
+    if not isinstance(train_loop,
+                      (AVEpochBasedTrainLoop, AVIterBasedTrainLoop)):
+        fix = 'AVIterBasedTrainLoop' if isinstance(
+            train_loop, IterBasedTrainLoop) else 'AVEpochBasedTrainLoop'
+        lines.append(
+            f'train_cfg builds {type(train_loop).__name__}: resuming '
+            'restarts the interrupted epoch (an iteration loop loads and '
+            'drops every batch already trained on) and restores no RNG '
+            f"state. Exact resume: train_cfg = dict(type='{fix}', ...) "
+            '(same arguments).')
+    if any(isinstance(h, CheckpointHook)
+           and not isinstance(h, SafeCheckpointHook) for h in hooks):
+        lines.append(
+            "default_hooks.checkpoint builds mmengine's CheckpointHook: it "
+            'deletes the oldest checkpoint before writing the new one (with '
+            'max_keep_ckpts=1 a crash while saving leaves no checkpoint) '
+            'and saves no per-rank resume state. Save-before-prune and '
+            "exact resume: default_hooks.checkpoint = dict(type="
+            "'SafeCheckpointHook', ...) (same arguments).")
+    if validates and not any(isinstance(h, ValRNGGuardHook) for h in hooks):
+        lines.append(
+            'validation runs without ValRNGGuardHook: its random draws '
+            'shift the training random stream, so a run resumed after a '
+            'validation is not exact. Add default_hooks.val_rng_guard = '
+            "dict(type='ValRNGGuardHook').")
+    return lines
+
+
 @RUNNERS.register_module()
 class AVRunner(Runner):
-    """The runner every mmavcl config uses (``runner_type='AVRunner'``)."""
+    """The runner every mmavcl config uses (``runner_type='AVRunner'``).
+
+    Builds exactly the hooks and loops the config names (see the module
+    docstring for where they are named) and adds, through public ``Runner``
+    methods:
+
+    * ``train()``, ``val()``, ``test()`` run mmengine's inside
+      :func:`~mmavcl.registry.explain_unknown_types` (an unknown ``type``
+      in a lazily built part names its key path; only here is the whole
+      config at hand) and
+      :func:`~mmavcl.datasets.video_dataset.naming_worker_files` (a
+      DataLoader worker killed natively is reported with its file);
+      ``train()`` also holds the work dir lock (:class:`WorkDirLock`).
+    * ``from_cfg`` adapts ``launcher='pytorch'`` to CPU-only machines
+      (:func:`adapt_cfg_to_cpu_distributed`); ``wrap_model`` reverts SyncBN
+      there and converts to channels-last before DDP.
+    * ``build_train_loop`` explains a loader without a batch and warns
+      about :func:`missing_engine_guarantees`; ``build_optim_wrapper``
+      names an unknown optimizer type.
+    * ``save_checkpoint`` writes atomically and adds the resume state when
+      a checkpoint is saved outside ``SafeCheckpointHook``;
+      ``load_checkpoint``/``resume``/``load_or_resume``/``call_hook``
+      implement checkpoint trust, crash-safe auto-resume and the
+      weights-only message hub.
+    """
 
     def __init__(self, *args, **kwargs) -> None:
         # read before mmengine builds and wraps the model (see wrap_model)
         self._channels_last = _channels_last_hook(kwargs.get('custom_hooks'))
         super().__init__(*args, **kwargs)
+        self._log_media_env()
+        self._check_compile_option()
 
     @classmethod
     def from_cfg(cls, cfg: ConfigType) -> 'AVRunner':
@@ -226,6 +304,42 @@ class AVRunner(Runner):
     def test(self) -> dict:
         with explain_unknown_types(self.cfg), naming_worker_files():
             return super().test()
+
+    def _log_media_env(self) -> None:
+        """Log the media/audio library versions next to mmengine's report
+        (decoding problems depend on them more than on anything there)."""
+        from mmavcl.utils.collect_env import collect_env
+        env = collect_env()
+        keys = ('mmcv', 'decord', 'av', 'torchaudio', 'kornia', 'mmaction',
+                'mmavcl')
+        self.logger.info('Media/audio environment:\n    ' + '\n    '.join(
+            f'{k}: {env[k]}' for k in keys))
+
+    def _check_compile_option(self) -> None:
+        """``compile`` is mmengine's option (whole ``train_step``); say so
+        where a config may expect mmavcl's backbone compilation.
+
+        Raises:
+            ValueError: ``compile=dict(modules=...)``, the key of mmavcl's
+                former ``compile`` handling, which ``torch.compile`` would
+                reject only once training starts.
+        """
+        compile_cfg = self.cfg.get('compile', None)
+        if not compile_cfg:
+            return
+        if isinstance(compile_cfg, dict) and 'modules' in compile_cfg:
+            raise ValueError(
+                f'compile={dict(compile_cfg)}: `compile` is mmengine\'s '
+                'option and compiles the whole train_step; to compile '
+                'chosen modules use default_hooks.compile = dict('
+                "type='TorchCompileHook', modules=..., backend=...) "
+                '(tools/train.py --compile adds it).')
+        self.logger.warning(
+            f'compile={compile_cfg}: mmengine compiles the whole train_step, '
+            'data preprocessor included, which fails on device-side kornia '
+            'augmentation (ColorJitter). default_hooks.compile = dict('
+            "type='TorchCompileHook') (tools/train.py --compile) compiles "
+            'the backbones only.')
 
     def own_checkpoint_dirs(self) -> List[str]:
         """The directories this run writes checkpoints to: the work dir,
@@ -297,48 +411,21 @@ class AVRunner(Runner):
             convert_to_channels_last(model, **self._channels_last)
         return super().wrap_model(model_wrapper_cfg, model)
 
-    def _maybe_compile(self, target: str) -> None:
-        """Compile per ``cfg.compile`` (called by mmengine after wrapping).
-
-        ``True`` or a dict of ``torch.compile`` arguments plus an optional
-        ``modules``: child names to compile (default: every ``*backbone``),
-        or ``'train_step'`` for mmengine's behaviour (compile ``target``).
-        """
-        compile_cfg = self.cfg.get('compile', None)
-        if not compile_cfg:
-            return
-        kwargs = {} if compile_cfg is True else dict(compile_cfg)
-        modules = kwargs.pop('modules', None)
-        model = self.model.module if hasattr(self.model,
-                                             'module') else self.model
-        if modules == 'train_step':
-            setattr(self.model, target,
-                    torch.compile(getattr(self.model, target), **kwargs))
-            names = [target]
-        else:
-            names = compile_modules(model, modules, **kwargs)
-        self.logger.info(f'torch.compile({kwargs}) on {names}; the first '
-                         'iterations will be slow while it compiles')
-
-    def register_hook(self, hook: Union[Hook, Dict],
-                      priority=None) -> None:
-        # Same arguments, safer behaviour: see SafeCheckpointHook.
-        if isinstance(hook, dict) and hook.get('type') in _CKPT_HOOK_NAMES:
-            hook = dict(hook, type=SafeCheckpointHook)
-        super().register_hook(hook, priority)
-
     def build_train_loop(self, loop):
-        if isinstance(loop, dict):
-            loop = copy.deepcopy(loop)
-            if 'type' not in loop and 'by_epoch' in loop:
-                loop['type'] = AVEpochBasedTrainLoop if loop.pop(
-                    'by_epoch') else AVIterBasedTrainLoop
-            elif loop.get('type') in _LOOP_UPGRADES:
-                loop['type'] = _LOOP_UPGRADES[loop['type']]
         loop = super().build_train_loop(loop)
         dataloader = getattr(loop, 'dataloader', None)
         if dataloader is not None:
             check_train_batches(dataloader)
+        # A warning, not an error: mmengine's types run correctly, they
+        # only lack these guarantees, and configs from other OpenMMLab
+        # projects name them. Not a silent swap either: what runs is what
+        # the config says.
+        missing = missing_engine_guarantees(loop, self.hooks,
+                                            self._val_loop is not None)
+        if missing:
+            self.logger.warning(
+                'This run uses mmengine types where mmavcl has its own, so '
+                'it lacks:\n  - ' + '\n  - '.join(missing))
         return loop
 
     def build_optim_wrapper(self, optim_wrapper):
@@ -355,8 +442,8 @@ class AVRunner(Runner):
         """mmengine's ``save_checkpoint``, written atomically.
 
         The checkpoint goes to a hidden temporary file in ``out_dir`` which
-        is fsync'ed and renamed over ``filename`` (atomic on POSIX), so a
-        crash never leaves a truncated file under a checkpoint name.
+        is fsync'ed and renamed over ``filename`` (:func:`atomic_path`), so
+        a crash never leaves a truncated file under a checkpoint name.
         """
         meta = dict(meta or {})
         if RESUME_KEY not in meta:  # saved outside SafeCheckpointHook
@@ -369,18 +456,9 @@ class AVRunner(Runner):
         if '://' in str(out_dir):  # object stores: no rename semantics
             return super().save_checkpoint(out_dir, filename, *args,
                                            meta=meta, **kwargs)
-        tmp_name = f'.{filename}.tmp-{os.getpid()}'
-        tmp_path = osp.join(out_dir, tmp_name)
-        try:
-            super().save_checkpoint(out_dir, tmp_name, *args, meta=meta,
-                                    **kwargs)
-            with open(tmp_path, 'rb+') as f:
-                os.fsync(f.fileno())
-            os.replace(tmp_path, osp.join(out_dir, filename))
-            fsync_dir(out_dir)
-        finally:
-            if osp.exists(tmp_path):
-                os.remove(tmp_path)
+        with atomic_path(osp.join(out_dir, filename)) as tmp:
+            super().save_checkpoint(out_dir, osp.basename(tmp), *args,
+                                    meta=meta, **kwargs)
 
     def call_hook(self, fn_name: str, **kwargs) -> None:
         # Checkpoints hold the message hub as plain data so that they load
@@ -458,12 +536,3 @@ class AVRunner(Runner):
                          f'{choice[0]}.')
         self.resume(choice[0])
         self._has_loaded = True
-
-    def _log_env(self, env_cfg: dict) -> None:
-        super()._log_env(env_cfg)
-        from mmavcl.utils.collect_env import collect_env
-        env = collect_env()
-        keys = ('mmcv', 'decord', 'av', 'torchaudio', 'kornia', 'mmaction',
-                'mmavcl')
-        self.logger.info('Media/audio environment:\n    ' + '\n    '.join(
-            f'{k}: {env[k]}' for k in keys))

@@ -27,7 +27,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from mmavcl.datasets.media_writer import write_audio, write_video
+from mmavcl.datasets.media import write_audio, write_video
 
 TIMESTAMP_BITS = 8
 CHIRP_F0 = 300.0  # Hz at t = 0

@@ -143,7 +143,17 @@ def safe_torch_load(filename: str, map_location=None):
 
 
 def register_checkpoint_policy() -> None:
-    """Route mmengine's local-file loading through :func:`safe_torch_load`."""
+    """Route mmengine's local-file loading through :func:`safe_torch_load`.
+
+    Replaces the loader of mmengine's catch-all scheme (prefix ``''``,
+    local paths; URLs keep their own loaders). mmengine 0.10.7's
+    ``load_from_local`` calls ``torch.load`` without ``weights_only``, so
+    under torch >= 2.6 it refuses mmengine's own checkpoints
+    (open-mmlab/mmengine#1655), and the usual work-around,
+    ``weights_only=False``, would unpickle anything. Called
+    when mmavcl is imported, so that every load through mmengine
+    (``load_from``, ``init_cfg``, resume, tools) follows the policy.
+    """
     CheckpointLoader.register_scheme(prefixes='', force=True)(safe_torch_load)
 
 

@@ -1,4 +1,9 @@
-"""Work-arounds for known breakage in optional dependencies."""
+"""Work-arounds for known breakage in pinned dependencies.
+
+The two ``patch_*`` functions run when mmavcl is imported; the list of
+everything that import changes, with upstream issues and tests, is in the
+docstring of ``mmavcl/__init__.py``.
+"""
 import importlib
 import importlib.metadata
 import importlib.util
@@ -11,10 +16,14 @@ def patch_mmaction_wheel() -> bool:
     """Make ``import mmaction.models`` work with the broken 1.2.0 wheel.
 
     The PyPI wheel of mmaction2 1.2.0 drops ``models/localizers/drn`` (it has
-    no ``__init__.py``, open-mmlab/mmaction2#2714) and imports the undeclared
+    no ``__init__.py``, open-mmlab/mmaction2#2714; the fix, PR #2721, is
+    unmerged) and ``mmaction/utils/dependency.py`` imports the undeclared
     ``importlib_metadata``. Without this, building anything under
-    ``default_scope='mmaction'`` fails. Returns whether mmaction is installed.
-    Never imports ``mmaction.models`` itself.
+    ``default_scope='mmaction'`` (or an ``mmaction.`` type from an mmavcl
+    config) fails inside mmengine's registry, which imports
+    ``mmaction.models`` itself; hence at mmavcl's import time. Each
+    stand-in is added only when the real one is missing. Returns whether
+    mmaction is installed. Never imports ``mmaction.models`` itself.
     """
     try:
         spec = importlib.util.find_spec('mmaction')
@@ -59,7 +68,10 @@ def patch_mmengine_package_lookup() -> None:
     that path does not exist and every ``_base_ = 'mmavcl::...'`` fails with
     ``FileNotFoundError: .../site-packages/mmavcl/.mim/model-index.yml``. This
     falls back to where Python actually imports the package from; installs
-    whose path exists are untouched.
+    whose path exists are untouched. mmengine 0.10.7 (and its main branch
+    after open-mmlab/mmengine#1676 moved the lookup to ``importlib``) still
+    joins the distribution's location with the package name; no upstream
+    issue was found. Idempotent.
     """
     import mmengine.config.config as config_module
 

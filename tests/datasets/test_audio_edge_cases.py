@@ -27,10 +27,10 @@ import pytest
 import torch
 
 from mmavcl.datasets import AVAudioDataset, MediaDecodeError
+from mmavcl.datasets.media import resample, resampling
 from mmavcl.datasets.transforms import (AudioInit, DecodeAudioViews,
                                         DecodeVideoViews, SampleClips,
-                                        VideoInit, resample)
-from mmavcl.datasets.transforms import readers
+                                        VideoInit)
 from mmavcl.testing import (chirp, decode_chirp_time, decode_frame_index,
                             make_audio_file, make_av_video, timestamp_frames)
 
@@ -98,31 +98,32 @@ def test_odd_rate_resample_keeps_tones(orig):
 
 
 def test_common_rates_keep_their_small_kernels():
-    assert readers.COMMON_SAMPLE_RATES == frozenset(
+    assert resampling.COMMON_SAMPLE_RATES == frozenset(
         {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200,
          96000})
-    for rate in readers.COMMON_SAMPLE_RATES:
-        o, n, _, _, w = readers._filter_design(rate, SR)
+    for rate in resampling.COMMON_SAMPLE_RATES:
+        o, n, _, _, w = resampling._filter_design(rate, SR)
         assert n * (2 * w + 2) * 4 < 256 << 10, rate
-        assert 4 * n * (o + 2 * w + 3) < readers._MAX_DENSE_BYTES, rate
+        assert 4 * n * (o + 2 * w + 3) < resampling._MAX_DENSE_BYTES, rate
 
 
 MEMORY_SCRIPT = textwrap.dedent('''
     import json, resource, sys, time
     import numpy as np, torch
     torch.set_num_threads(1)  # as in a DataLoader worker
-    from mmavcl.datasets.transforms import DecodeAudioViews, readers
+    from mmavcl.datasets.media import resampling
+    from mmavcl.datasets.transforms import DecodeAudioViews
 
     def peak_mb():
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
     x = np.random.default_rng(0).uniform(-0.5, 0.5, 96000).astype(np.float32)
-    readers.resample(x, 44100, 16000)  # warm up torch and numpy
+    resampling.resample(x, 44100, 16000)  # warm up torch and numpy
     base, out = peak_mb(), {}
     for rate in json.loads(sys.argv[1]):
         t = time.perf_counter()
         for _ in range(3):
-            readers.resample(x[:2 * rate], rate, 16000)
+            resampling.resample(x[:2 * rate], rate, 16000)
         out[str(rate)] = (time.perf_counter() - t) / 3
     for path in json.loads(sys.argv[2]):
         views = [dict(time_span=(0.2, 1.2)), dict(time_span=(0.5, 1.5),
@@ -131,7 +132,7 @@ MEMORY_SCRIPT = textwrap.dedent('''
         DecodeAudioViews()(dict(filename=path, audio_views=views))
         out[path] = time.perf_counter() - t
     out['growth_mb'] = peak_mb() - base
-    out['cache_bytes'] = readers._KERNELS.nbytes + readers._DENSE.nbytes
+    out['cache_bytes'] = resampling._KERNELS.nbytes + resampling._DENSE.nbytes
     print(json.dumps(out))
 ''')
 

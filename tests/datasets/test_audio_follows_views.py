@@ -37,7 +37,7 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 
 import mmavcl.datasets  # noqa: F401  (registers the transforms)
-from mmavcl.datasets.media_writer import _encode_audio
+from mmavcl.datasets.media.writer import _encode_audio
 from mmavcl.datasets.transforms import temporal_relation
 from mmavcl.datasets.video_dataset import build_pipeline
 from mmavcl.registry import MODELS

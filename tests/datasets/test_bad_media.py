@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader
 
 from mmavcl.datasets import (AVVideoDataset, MediaDecodeError,
                              MissingAudioError, TooManyBadSamplesError)
-from mmavcl.datasets.media_writer import _encode_audio
+from mmavcl.datasets.media.writer import _encode_audio
 from mmavcl.datasets.transforms import (DecodeVideoViews, SampleClips,
                                         VideoInit)
 from mmavcl.testing import (chirp, decode_frame_index, make_av_video,

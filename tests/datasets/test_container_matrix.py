@@ -16,11 +16,9 @@ import numpy as np
 import pytest
 
 from mmavcl.datasets import MediaDecodeError
-from mmavcl.datasets.media_writer import write_video
-from mmavcl.datasets.transforms import (DecodeVideoViews,
-                                        DecordVideoReader, PyAVVideoReader,
-                                        VideoInit, probe_frame_size,
-                                        probe_media)
+from mmavcl.datasets.media import (DecordVideoReader, PyAVVideoReader,
+                                   probe_frame_size, probe_media, write_video)
+from mmavcl.datasets.transforms import DecodeVideoViews, VideoInit
 from mmavcl.testing import decode_frame_index, make_av_video, make_av_videos
 
 N, FPS, SIZE = 72, 24, (64, 64)

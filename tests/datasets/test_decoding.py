@@ -8,10 +8,10 @@ from mmcv.transforms import Compose
 
 import mmavcl.datasets  # noqa: F401  (registers the transforms)
 from mmavcl.datasets import MediaDecodeError, MissingAudioError
+from mmavcl.datasets.media import PyAVVideoReader, time_compress
 from mmavcl.datasets.transforms import (DecodeAudioViews, DecodeVideoViews,
-                                        PyAVVideoReader, SampleClips,
-                                        SampleTemporalPairs, VideoInit,
-                                        time_compress)
+                                        SampleClips, SampleTemporalPairs,
+                                        VideoInit)
 from mmavcl.registry import TRANSFORMS
 from mmavcl.testing import (CHIRP_F0, CHIRP_RATE, decode_chirp_time,
                             decode_frame_index, make_av_video, truncate_file,

@@ -21,12 +21,12 @@ import torch
 from mmcv.transforms import Compose
 
 import mmavcl.datasets  # noqa: F401  (registers the transforms)
+from mmavcl.datasets.media import (open_media, play_at_speed,
+                                   probe_frame_size, probe_media, resample,
+                                   time_compress)
+from mmavcl.datasets.media.resampling import _lowpass
 from mmavcl.datasets.transforms import (DecodeAudioViews, DecodeVideoViews,
-                                        FlipViews, PackAVInputs, VideoInit,
-                                        open_media, play_at_speed,
-                                        probe_frame_size, probe_media,
-                                        resample, time_compress)
-from mmavcl.datasets.transforms.decoding import _lowpass
+                                        FlipViews, PackAVInputs, VideoInit)
 from mmavcl.registry import TRANSFORMS
 from mmavcl.testing import (chirp, decode_frame_index, make_av_video,
                             timestamp_frames, write_video)
@@ -190,7 +190,7 @@ def test_play_at_speed_is_a_faster_tone(speed):
     faster is a ``150 * speed`` Hz tone, sampled at ``first + k * speed *
     rate / sr``. 1.37 has no small common rate with 44.1 kHz, so it takes
     the resample-then-time_compress path."""
-    from mmavcl.datasets.transforms.decoding import _MAX_KERNEL
+    from mmavcl.datasets.media.resampling import _MAX_KERNEL
     rate, sr, first, length = 44100, 16000, 3000, 4000
     virtual = int(round(rate * speed))
     direct = (virtual // math.gcd(virtual, sr)) * (
@@ -398,7 +398,7 @@ def test_views_never_share_pixels_and_lazy_flip_packs_mirrored(tmp_path):
 def test_mono_mix_equals_libswresample(fmt, layout):
     """The numpy mix (and the libswresample fallback for 5.1) equals
     libswresample's own mix to mono at the source rate, frame by frame."""
-    from mmavcl.datasets.transforms.readers import _mono_source_rate
+    from mmavcl.datasets.media.audio import _mono_source_rate
     channels = av.AudioLayout(layout).nb_channels
     rng = np.random.default_rng(channels)
     dtype = {'flt': np.float32, 'fltp': np.float32, 's16': np.int16,
@@ -428,7 +428,7 @@ def test_surround_audio_spans_equal_libswresample_mix(tmp_path):
     frames in the one decoding pass and is mixed by libswresample: each
     span equals the whole track mixed frame by frame by libswresample at
     the source rate, cut at the span's first frame."""
-    from mmavcl.datasets.transforms import decode_audio_spans
+    from mmavcl.datasets.media import decode_audio_spans
     path = str(tmp_path / 'surround.m4a')
     rate, n = 48000, 3 * 48000
     t = np.arange(n) / rate

@@ -16,8 +16,9 @@ import pytest
 import torch
 
 from mmavcl.datasets import AVVideoDataset, HWAccelError
-from mmavcl.datasets.transforms import VideoInit, readers
-from mmavcl.datasets.transforms.readers import PyAVVideoReader
+from mmavcl.datasets.media import PyAVVideoReader
+from mmavcl.datasets.media import hwaccel as hwaccel_module
+from mmavcl.datasets.transforms import VideoInit
 from mmavcl.testing import make_av_video
 
 #: frames across two GOPs, out of order, with a repeat and a gap a seek skips
@@ -87,8 +88,8 @@ def test_unusable_device_is_an_error_not_a_skipped_sample(
     monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '')
 
     # a device opened by the process this one was forked from: the fix
-    monkeypatch.setitem(readers._HW_ACCELS, (os.getpid() + 1, 'cuda', '3'),
-                        (None, None))
+    monkeypatch.setitem(hwaccel_module._HW_ACCELS,
+                        (os.getpid() + 1, 'cuda', '3'), (None, None))
     with pytest.raises(HWAccelError, match=r"multiprocessing_context='spawn'"):
         PyAVVideoReader(video, hwaccel='cuda')
 
@@ -186,7 +187,7 @@ def test_nvdec_returns_the_software_decoders_frames(video, short_side):
 def test_nvdec_decodes_the_same_samples(video):
     """H.264 decoding is bit-exact by the standard: NVDEC's NV12 frames hold
     the software decoder's samples, every frame of the file."""
-    hard = _nv12_planes(video, readers.hw_accel('cuda'))
+    hard = _nv12_planes(video, hwaccel_module.hw_accel('cuda'))
     soft = _nv12_planes(video)
     assert len(hard) == len(soft) == 60
     for i, (a, b) in enumerate(zip(hard, soft)):

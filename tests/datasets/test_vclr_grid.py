@@ -17,7 +17,7 @@ import pytest
 from mmengine.config import Config
 
 import mmavcl.datasets  # noqa: F401
-from mmavcl.datasets.media_writer import write_video
+from mmavcl.datasets.media import write_video
 from mmavcl.registry import TRANSFORMS
 from mmavcl.testing.media import decode_frame_index, timestamp_frames
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from mmavcl.datasets.errors import MediaDecodeError
-from mmavcl.datasets.transforms import (DecodeAudioViews, decode_audio_spans,
-                                        probe_audio_duration)
-from mmavcl.datasets.transforms.wav_reader import open_pcm_wav
+from mmavcl.datasets.media import (decode_audio_spans, open_pcm_wav,
+                                   probe_audio_duration)
+from mmavcl.datasets.transforms import DecodeAudioViews
 from mmavcl.testing import truncate_file, write_garbage
 
 LAYOUTS = {1: 'mono', 2: 'stereo', 4: 'quad'}

@@ -47,6 +47,7 @@ def test_tutorial_method_builds_trains_and_matches_reference(tmp_path):
     cfg = Config.fromfile(str(cfg_file))
     assert cfg.default_scope == 'mmavcl'
     init_default_scope('mmavcl')
+    from mmavcl.models.algorithms import embed
     from mmavcl.registry import MODELS
     model = MODELS.build(cfg.model)
     assert isinstance(model, VVAV)
@@ -57,13 +58,25 @@ def test_tutorial_method_builds_trains_and_matches_reference(tmp_path):
     audio = [torch.randn(b, 1, 32, 40) for _ in range(2)]
     losses = model.loss({'video': video, 'audio': audio}, None)
     with torch.no_grad():
-        v1, v2 = (model.embed(v, model.backbone, model.neck) for v in video)
-        a1, a2 = (model.embed(a, model.audio_backbone, model.audio_neck)
+        v1, v2 = (embed(model.backbone, model.neck, v) for v in video)
+        a1, a2 = (embed(model.audio_backbone, model.audio_neck, a)
                   for a in audio)
-    tau = cfg.model.get('loss', {}).get('temperature', 0.1)
-    assert torch.allclose(losses['loss_vv'], _nce(v1, v2, tau), atol=1e-4)
-    ref_va = 0.5 * (_nce(v1, a1, tau) + _nce(v2, a2, tau))
-    assert torch.allclose(losses['loss_va'], ref_va, atol=1e-4)
+    # temperature and weight of each term come from its loss config
+    vv, va = cfg.model.loss_vv, cfg.model.loss_va
+    assert torch.allclose(
+        losses['loss_vv'],
+        vv.get('loss_weight', 1.0) * _nce(v1, v2, vv.temperature), atol=1e-4)
+    ref_va = 0.5 * (_nce(v1, a1, va.temperature) +
+                    _nce(v2, a2, va.temperature))
+    assert torch.allclose(losses['loss_va'],
+                          va.get('loss_weight', 1.0) * ref_va, atol=1e-4)
+    # a weight set in the config scales its term alone
+    heavier = MODELS.build(dict(cfg.model, loss_va=dict(va, loss_weight=3.0)))
+    heavier.load_state_dict(model.state_dict())
+    heavier_losses = heavier.loss({'video': video, 'audio': audio}, None)
+    assert torch.allclose(heavier_losses['loss_va'],
+                          3.0 * ref_va, atol=1e-4)
+    assert torch.allclose(heavier_losses['loss_vv'], losses['loss_vv'])
     assert 0 <= float(losses['acc_vv']) <= 100
 
     # and it trains: the total loss on a fixed batch goes down

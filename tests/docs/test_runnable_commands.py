@@ -127,7 +127,7 @@ def test_covered_by_targets_exist():
 
 
 _PATH = re.compile(r'(?<![\w/.$-])((?:configs|tools|docs|tests|mmavcl|'
-                   r'requirements)/[\w./{},*+-]*[\w*}])')
+                   r'requirements|benchmarks)/[\w./{},*+-]*[\w*}])')
 
 
 def _expand(path: str) -> List[str]:
@@ -141,8 +141,9 @@ def _expand(path: str) -> List[str]:
 
 def test_paths_named_in_docs_exist():
     """Every repository path the docs name (configs/, tools/, docs/, tests/,
-    mmavcl/, requirements/) exists; ``{a,b}`` alternatives and ``*`` globs
-    are expanded, ``{1..5}``-style ranges and ``$VAR`` tails are skipped."""
+    mmavcl/, requirements/, benchmarks/) exists; ``{a,b}`` alternatives and
+    ``*`` globs are expanded, ``{1..5}``-style ranges and ``$VAR`` tails are
+    skipped."""
     import glob
     missing = []
     for path in doc_files():

@@ -214,9 +214,13 @@ def toy_cfg(work_dir: str, *, by_epoch: bool = True, max_epochs: int = 2,
             nan_index=None,
             custom_hooks: Optional[List[dict]] = None, lr: float = 0.1,
             **extra) -> Config:
-    """An ``AVRunner`` config training ``ToyMoCo`` on ``ToyVectors``."""
-    train_cfg = dict(by_epoch=True, max_epochs=max_epochs) if by_epoch \
-        else dict(by_epoch=False, max_iters=max_iters)
+    """An ``AVRunner`` config training ``ToyMoCo`` on ``ToyVectors``, with
+    the engine types of ``configs/_base_/`` (the mmavcl train loops,
+    ``SafeCheckpointHook``, ``ValRNGGuardHook``); ``by_epoch`` picks the
+    epoch or the iteration loop."""
+    train_cfg = dict(type='AVEpochBasedTrainLoop', max_epochs=max_epochs) \
+        if by_epoch else dict(type='AVIterBasedTrainLoop',
+                              max_iters=max_iters)
     cfg = dict(
         default_scope='mmavcl',
         runner_type='AVRunner',
@@ -240,9 +244,10 @@ def toy_cfg(work_dir: str, *, by_epoch: bool = True, max_epochs: int = 2,
                  end=30, T_max=25),
         ],
         default_hooks=dict(
-            checkpoint=dict(type='CheckpointHook', by_epoch=ckpt_by_epoch,
-                            interval=ckpt_interval,
+            checkpoint=dict(type='SafeCheckpointHook',
+                            by_epoch=ckpt_by_epoch, interval=ckpt_interval,
                             max_keep_ckpts=max_keep_ckpts),
+            val_rng_guard=dict(type='ValRNGGuardHook'),
             logger=dict(type='LoggerHook', interval=1)),
         custom_hooks=custom_hooks or [],
         env_cfg=dict(dist_cfg=dict(backend='gloo')),

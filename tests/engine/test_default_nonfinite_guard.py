@@ -107,7 +107,9 @@ def test_action_off_turns_the_default_guard_off(tmp_path):
 def test_every_shipped_config_has_the_guard():
     paths = [p for p in glob.glob(osp.join(T.REPO, 'configs', '**', '*.py'),
                                   recursive=True) if '_base_' not in p]
-    assert len(paths) > 100
+    # a floor that proves the glob found the shipped configs (their number
+    # changes as benchmark configs are shared between methods)
+    assert len(paths) > 50
     for path in paths:
         cfg = Config.fromfile(path)
         hook = cfg.default_hooks.get('nonfinite_guard')

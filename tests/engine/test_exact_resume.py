@@ -150,6 +150,36 @@ def test_crash_and_resume_in_process(tmp_path, case):
                             str(tmp_path / 'crashed' / last))
 
 
+def test_validation_without_the_rng_guard_is_not_exact(tmp_path):
+    """The 'epoch-loop-with-validation' case without ``ValRNGGuardHook``:
+    the validation after epoch 1 draws from the torch RNG in the
+    uninterrupted run only (the resumed run starts after it), so the
+    hook, not the loops, is what keeps that case exact."""
+    kw, crash_at, last_iter = CASES['epoch-loop-with-validation']
+    kw = dict(kw, custom_hooks=[dict(type='RecordIndicesHook')])
+    cfgs = {}
+    for name in ('full', 'crashed', 'resumed'):
+        cfgs[name] = T.toy_cfg(
+            str(tmp_path / ('full' if name == 'full' else 'crashed')),
+            resume=name == 'resumed', **kw)
+        cfgs[name].default_hooks.pop('val_rng_guard')
+    T.build_runner(cfgs['full']).train()
+    _run_until_crash(cfgs['crashed'], crash_at)
+    runner = T.build_runner(cfgs['resumed'])
+    runner.train()
+    last = f'epoch_{last_iter // 6}.pth'
+    # the same samples (the data position does not depend on the RNG) ...
+    assert _indices(str(tmp_path / 'crashed')) == \
+        _indices(str(tmp_path / 'full'))
+    # ... but other dropout masks and input noise: other weights
+    with pytest.raises(AssertionError):
+        _assert_same_checkpoint(str(tmp_path / 'full' / last),
+                                str(tmp_path / 'crashed' / last))
+    log = osp.join(runner.log_dir, f'{runner.timestamp}.log')
+    with open(log) as f:
+        assert 'validation runs without ValRNGGuardHook' in f.read()
+
+
 def test_checkpoint_carries_per_rank_rng_and_data_position(tmp_path):
     cfg = T.toy_cfg(str(tmp_path), ckpt_interval=4)
     T.build_runner(cfg).train()

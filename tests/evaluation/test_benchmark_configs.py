@@ -1,7 +1,12 @@
-"""Every configs/*/benchmarks/*.py loads, names registered parts, points at
-the split/fold its name says, and its model builds and runs a tiny input."""
+"""The benchmark set of every backbone (configs/benchmarks/<backbone>/*.py):
+each config loads, names registered parts, points at the split/fold its name
+says, and its model builds and runs a tiny input; every backbone has the
+whole set, no two configs are the same, and the commands of the method
+READMEs load each pretraining config's weights into the benchmark's
+backbone."""
 import functools
 import glob
+import itertools
 import os.path as osp
 import re
 
@@ -14,8 +19,11 @@ from mmavcl.registry import DATASETS, METRICS, MODELS, TRANSFORMS
 from mmavcl.structures import AVDataSample
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', '*', 'benchmarks',
-                                    '*.py')))
+BENCH = osp.join(ROOT, 'configs', 'benchmarks')
+# configs/benchmarks/_base_/ holds the protocol pieces, not runnable alone
+CONFIGS = sorted(p for p in glob.glob(osp.join(BENCH, '*', '*.py'))
+                 if osp.basename(osp.dirname(p)) != '_base_')
+BACKBONES = sorted({osp.basename(osp.dirname(p)) for p in CONFIGS})
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
            'gallery_dataloader')
 
@@ -30,13 +38,16 @@ def _load(path):
 
 
 def test_there_are_benchmarks_for_every_protocol():
-    names = [osp.basename(c) for c in CONFIGS]
+    # {protocol}_{backbone}_{NxbM-...}_{dataset}.py
+    names = [osp.basename(c)[:-3].split('_') for c in CONFIGS]
+    names = [(n[0], n[-1]) for n in names]
     for proto in ('linear_ucf101-split', 'finetune_ucf101-split',
                   'linear_hmdb51-split', 'finetune_hmdb51-split'):
         for s in (1, 2, 3):
-            assert any(f'{proto}{s}.py' in n for n in names), (proto, s)
-    assert any('linear_k400' in n for n in names)
-    assert any('retrieval_ucf101' in n for n in names)
+            assert any(f'{p}_{d}' == f'{proto}{s}' for p, d in names), (
+                proto, s)
+    assert any(f'{p}_{d}' == 'linear_k400' for p, d in names)
+    assert any(f'{p}_{d}'.startswith('retrieval_ucf101') for p, d in names)
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_rel)
@@ -107,3 +118,98 @@ def test_model_builds_and_runs_tiny_input(path, model_cfg):
         assert out.pred_score.shape == (model.cls_head.num_classes, )
         assert torch.allclose(out.pred_score.sum(), torch.tensor(1.0),
                               atol=1e-5)
+
+
+def _protocols(backbone):
+    """``{protocol_dataset}`` names of a backbone's set, the backbone and
+    the ``NxbM-...`` part taken out (``linear_ucf101-split1``)."""
+    out = set()
+    for path in CONFIGS:
+        if osp.basename(osp.dirname(path)) != backbone:
+            continue
+        proto, bb, _, dataset = osp.basename(path)[:-3].split('_')
+        assert bb == backbone, f'{_rel(path)}: name says {bb}'
+        if dataset != 'toy':
+            out.add(f'{proto}_{dataset}')
+    return out
+
+
+@pytest.mark.parametrize('backbone', BACKBONES)
+def test_every_backbone_has_the_whole_set(backbone):
+    """Video backbones share one list of protocols, audio ones another."""
+    audio = backbone.startswith('audio')
+    peers = [b for b in BACKBONES if b.startswith('audio') == audio]
+    assert _protocols(backbone) == _protocols(peers[0]), backbone
+    assert len(_protocols(backbone)) == (6 if audio else 15)
+
+
+def test_no_two_benchmark_configs_are_the_same():
+    """A copy that differs only in a comment (or a name) merges to the same
+    config: one file per backbone and protocol, shared by the methods."""
+    merged = {p: repr(sorted(_load(p).to_dict().items())) for p in CONFIGS}
+    same = [(_rel(a), _rel(b)) for a, b in itertools.combinations(CONFIGS, 2)
+            if merged[a] == merged[b]]
+    assert not same, same
+
+
+README_PAIR = re.compile(
+    r'(configs/benchmarks/[\w./-]+\.py)\b.*?'
+    r'model\.pretrained=work_dirs/([\w.-]+)/epoch_(\d+)\.pth', re.S)
+
+
+def _readme_commands():
+    """``(readme, benchmark config, pretraining config name, epoch)`` for
+    every benchmark command of ``configs/*/README.md`` (continuation lines
+    joined)."""
+    found = []
+    for readme in sorted(glob.glob(osp.join(ROOT, 'configs', '*',
+                                            'README.md'))):
+        with open(readme, encoding='utf-8') as f:
+            text = f.read().replace('\\\n', ' ')
+        for line in text.splitlines():
+            for m in README_PAIR.finditer(line):
+                found.append((_rel(readme), ) + m.groups())
+    return found
+
+
+def test_method_readmes_point_to_the_benchmarks():
+    readmes = {r for r, *_ in _readme_commands()}
+    for method in ('avtss', 'baselines', 'ctrlaug', 'glcl', 'vclr'):
+        assert f'configs/{method}/README.md' in readmes, method
+    used = {osp.basename(osp.dirname(c)) for _, c, *_ in _readme_commands()}
+    assert used == set(BACKBONES), set(BACKBONES) - used
+
+
+_SHAPES = {}
+
+
+def _shapes(backbone_cfg):
+    """``{key: shape}`` of the backbone a config dict builds (cached)."""
+    key = repr(backbone_cfg)
+    if key not in _SHAPES:
+        with DefaultScope.overwrite_default_scope('mmavcl'):
+            module = MODELS.build(backbone_cfg)
+        _SHAPES[key] = {k: tuple(v.shape)
+                        for k, v in module.state_dict().items()}
+    return _SHAPES[key]
+
+
+@pytest.mark.parametrize('readme,bench,pretrain,epoch', _readme_commands(),
+                         ids=lambda x: osp.basename(str(x)))
+def test_readme_command_loads_the_pretraining_weights(readme, bench,
+                                                      pretrain, epoch):
+    """The checkpoint a README command names is the last one its
+    pretraining config writes, and the benchmark builds the backbone that
+    checkpoint holds under the benchmark's ``pretrained_prefix`` (keys and
+    shapes: what ``load_backbone_checkpoint`` requires)."""
+    assert osp.isfile(osp.join(ROOT, bench)), (readme, bench)
+    hits = glob.glob(osp.join(ROOT, 'configs', '**', f'{pretrain}.py'),
+                     recursive=True)
+    assert len(hits) == 1, (readme, pretrain, hits)
+    pre = Config.fromfile(hits[0])
+    assert pre.train_cfg.max_epochs == int(epoch), (readme, pretrain)
+    model = _load(osp.join(ROOT, bench)).model
+    owner = model.pretrained_prefix.rstrip('.')
+    assert owner in pre.model, (readme, owner)
+    assert _shapes(pre.model[owner].to_dict()) == _shapes(
+        model.backbone.to_dict()), (readme, bench, pretrain)

@@ -99,7 +99,7 @@ def test_online_knn_hook_logs_the_right_number(tmp_path):
         work_dir=str(tmp_path),
         train_dataloader=_loader(True),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.05)),
-        train_cfg=dict(by_epoch=True, max_epochs=2),
+        train_cfg=dict(type='AVEpochBasedTrainLoop', max_epochs=2),
         custom_hooks=[
             dict(type='OnlineKNNHook', gallery_dataloader=_loader(),
                  interval=1, k=3, temperature=0.5, mode='clip')

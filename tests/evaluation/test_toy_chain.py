@@ -12,8 +12,8 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN = 'configs/vclr/vclr_r3d-18_toy.py'
-RETRIEVAL = 'configs/vclr/benchmarks/vclr_r3d-18_retrieval_toy.py'
-LINEAR = 'configs/vclr/benchmarks/vclr_r3d-18_linear_toy.py'
+RETRIEVAL = 'configs/benchmarks/r3d-18/retrieval_r3d-18_1xb4-8x2x5_toy.py'
+LINEAR = 'configs/benchmarks/r3d-18/linear_r3d-18_1xb8-8x2x1-5e_toy.py'
 
 
 def _tool(rel):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mmavcl.datasets import AVAudioDataset, AVVideoDataset
-from mmavcl.datasets.transforms import read_audio_span
+from mmavcl.datasets.media import read_audio_span
 from mmavcl.testing import decode_chirp_time, make_av_video
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -24,7 +24,7 @@ import torch
 from mmavcl.testing import free_port
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-LINEAR = 'configs/vclr/benchmarks/vclr_r3d-18_linear_toy.py'
+LINEAR = 'configs/benchmarks/r3d-18/linear_r3d-18_1xb8-8x2x1-5e_toy.py'
 DEMO = 'configs/demo/avc_r3d-10_1xb16-8x2x1-50e_toy.py'
 pytestmark = pytest.mark.skipif(shutil.which('bash') is None,
                                 reason='needs bash')
@@ -127,14 +127,20 @@ def test_slurm_train_runs_train_py_with_the_slurm_launcher(tiny_toy_av,
                SRUN_RECORD=str(record), SRUN_PORT=str(free_port()))
     env['PATH'] = str(bin_dir) + os.pathsep + env['PATH']
     # 4 videos, 2 ranks x batch 2: one iteration per epoch
+    # run from elsewhere with a config path relative to there: the scripts
+    # must not cd into the checkout (MMAction2's behave the same)
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    config = osp.relpath(osp.join(ROOT, DEMO), elsewhere)
     res = subprocess.run(
-        ['bash', 'tools/slurm_train.sh', 'cpu_partition', 'avc_toy', DEMO,
-         work, '--cfg-options',
+        ['bash', osp.join(ROOT, 'tools/slurm_train.sh'), 'cpu_partition',
+         'avc_toy', config, work, '--cfg-options',
          f'train_dataloader.dataset.data_root={tiny_toy_av}',
          'train_dataloader.num_workers=0',
          'train_dataloader.persistent_workers=False',
          'train_dataloader.batch_size=2', 'train_cfg.max_epochs=2'],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        cwd=str(elsewhere), env=env, capture_output=True, text=True,
+        timeout=300)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
 
     args = record.read_text().splitlines()
@@ -144,7 +150,9 @@ def test_slurm_train_runs_train_py_with_the_slurm_launcher(tiny_toy_av,
         assert expected in args, (expected, args)
     assert args[args.index('-p') + 1] == 'cpu_partition'
     command = args[args.index('python'):]
-    assert command[:4] == ['python', '-u', 'tools/train.py', DEMO]
+    assert command[:2] == ['python', '-u']
+    assert command[2] == osp.join(ROOT, 'tools', 'train.py')
+    assert command[3] == config
     assert f'--work-dir={work}' in command and '--launcher=slurm' in command
 
     ck = torch.load(osp.join(work, 'epoch_2.pth'), weights_only=False)

@@ -15,10 +15,9 @@ import os.path as osp
 from typing import List
 
 import numpy as np
-from mmengine.config import Config, DictAction
-from mmengine.registry import init_default_scope
+from mmengine.config import DictAction
 
-import mmavcl  # noqa: F401
+from mmavcl.apis.runner_utils import load_config
 from mmavcl.registry import DATASETS
 
 
@@ -113,10 +112,7 @@ def main(argv=None):
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmavcl'))
+    cfg = load_config(args.config, args.cfg_options, scope=True)
     key = f'{args.split}_dataloader'
     if not cfg.get(key):
         raise KeyError(f'{args.config} has no `{key}`')

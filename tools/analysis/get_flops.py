@@ -6,11 +6,10 @@ import argparse
 
 import torch
 from mmengine.analysis import get_model_complexity_info
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
 
-import mmavcl  # noqa: F401
+from mmavcl.apis.runner_utils import load_config
 from mmavcl.registry import MODELS
 
 
@@ -30,10 +29,7 @@ def main(argv=None):
                         help='which backbone of a multi-backbone model')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args = parser.parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmavcl'))
+    cfg = load_config(args.config, args.cfg_options, scope=True)
     found = backbone_cfgs(cfg.model)
     if not found:
         raise KeyError(f'{args.config}: model has no `backbone` entry')

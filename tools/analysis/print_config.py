@@ -4,9 +4,9 @@
 """
 import argparse
 
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 
-import mmavcl  # noqa: F401  (resolves `mmavcl::` base configs)
+from mmavcl.apis.runner_utils import load_config
 
 
 def main(argv=None):
@@ -15,9 +15,7 @@ def main(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config entries, e.g. model.depth=34')
     args = parser.parse_args(argv)
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = load_config(args.config, args.cfg_options)
     print(cfg.pretty_text)
 
 

@@ -101,10 +101,11 @@ def convert(src: str, out: str, bare_out: str = None,
             f'block (TwoPathwayResNet3d(block_layout=\'glcl\')). No '
             f'MMAction2 backbone has this block, so load_from= would skip '
             f'those convs as size mismatches. Fine-tune inside mmavcl '
-            f'(configs/glcl/benchmarks read the pretraining checkpoint '
-            f'directly), pretrain with block_layout=\'mmaction2\' for '
-            f'MMAction2, or pass --allow-glcl-blocks to write the files '
-            f'anyway (e.g. for mmavcl\'s GLCLResNet3d).')
+            f'(configs/benchmarks/r3d-18-2path read the pretraining '
+            f'checkpoint directly), pretrain with '
+            f'block_layout=\'mmaction2\' for MMAction2, or pass '
+            f'--allow-glcl-blocks to write the files anyway (e.g. for '
+            f'mmavcl\'s GLCLResNet3d).')
     meta = dict(source=osp.abspath(src), backbone_key=backbone_key,
                 converted_by='mmavcl tools/convert/to_mmaction2.py')
     prefixed = OrderedDict(('backbone.' + k, v) for k, v in bare.items())

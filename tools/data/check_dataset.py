@@ -92,7 +92,7 @@ STAGES = {'video': 'decoding video', 'audio': 'decoding audio'}
 
 def _common_rates() -> frozenset:
     try:
-        from mmavcl.datasets.transforms.readers import COMMON_SAMPLE_RATES
+        from mmavcl.datasets.media import COMMON_SAMPLE_RATES
     except ImportError:
         return _FALLBACK_RATES
     return frozenset(COMMON_SAMPLE_RATES)
@@ -129,8 +129,7 @@ def _audio_extent(filename: str) -> Tuple[float, float, int]:
     import av
 
     from mmavcl.datasets import MediaDecodeError, MissingAudioError
-    from mmavcl.datasets.transforms.wav_reader import (open_pcm_wav,
-                                                       wav_duration)
+    from mmavcl.datasets.media import open_pcm_wav, wav_duration
     reader = open_pcm_wav(filename)
     if reader is not None:  # 16-bit PCM WAV: samples start at 0
         with contextlib.closing(reader):
@@ -171,9 +170,8 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
     stage = on_stage or (lambda name: None)
     from mmavcl.datasets import MediaDecodeError, MissingAudioError
     from mmavcl.datasets.transforms import VideoInit
-    from mmavcl.datasets.transforms.readers import (decode_with_fallback,
-                                                    probe_media,
-                                                    read_audio_spans)
+    from mmavcl.datasets.media import (decode_with_fallback, probe_media,
+                                       read_audio_spans)
     try:
         if not opts['audio_only']:
             stage('video')

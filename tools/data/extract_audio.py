@@ -26,7 +26,7 @@ from typing import List, Optional, Tuple
 import numpy as np
 from mmengine.utils import track_parallel_progress, track_progress
 
-from mmavcl.datasets.media_writer import write_audio
+from mmavcl.datasets.media import write_audio
 
 VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv')
 

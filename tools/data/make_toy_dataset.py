@@ -49,7 +49,7 @@ from typing import List, Tuple
 
 import numpy as np
 
-from mmavcl.datasets.media_writer import write_video
+from mmavcl.datasets.media import write_video
 
 CLASSES = ('horizontal', 'vertical', 'circle_cw', 'circle_ccw', 'diagonal',
            'antidiagonal')

@@ -11,6 +11,5 @@ train_dataloader = dict(dataset=dict(
 val_dataloader = dict(dataset=dict(
     ann_file='data/kinetics400/kinetics400_val_list_videos.txt',
     data_prefix=dict(video=data_root_val), num_classes=num_classes))
-test_dataloader = dict(dataset=dict(
-    ann_file='data/kinetics400/kinetics400_val_list_videos.txt',
-    data_prefix=dict(video=data_root_val), num_classes=num_classes))
+# the same videos; merged into UCF101's test loader (its 30-view pipeline)
+test_dataloader = val_dataloader

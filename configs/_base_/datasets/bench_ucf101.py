@@ -1,4 +1,5 @@
-# UCF101 split 1, downstream classification (linear probe / fine-tune).
+# UCF101 split 1, downstream classification (linear probe / fine-tune);
+# splits 2 and 3: bench_ucf101_split{2,3}.py.
 # Layout (MMAction2's): data/ucf101/videos/<Class>/<name>.avi and the lists
 # data/ucf101/ucf101_{train,val}_split_{1,2,3}_videos.txt ("Class/x.avi 12").
 # Train: one random 16x2 clip, RandomResizedCrop 112, flip.
@@ -38,26 +39,25 @@ test_pipeline = [
     dict(type='ThreeCropViews', size=crop_size),
     dict(type='PackAVInputs'),
 ]
+# the three loaders differ in batch, shuffling, pipeline and test_mode only
+_loader = dict(num_workers=8, persistent_workers=True)
+_dataset = dict(type=dataset_type, data_prefix=dict(video=data_root),
+                audio_source='none', with_label=True,
+                num_classes=num_classes)
 train_dataloader = dict(
-    batch_size=32, num_workers=8, persistent_workers=True,
+    **_loader, batch_size=32,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, ann_file=ann_file_train,
-                 data_prefix=dict(video=data_root), audio_source='none',
-                 with_label=True, num_classes=num_classes,
+    dataset=dict(**_dataset, ann_file=ann_file_train,
                  pipeline=train_pipeline))
 val_dataloader = dict(
-    batch_size=32, num_workers=8, persistent_workers=True,
+    **_loader, batch_size=32,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, ann_file=ann_file_test,
-                 data_prefix=dict(video=data_root), audio_source='none',
-                 with_label=True, num_classes=num_classes,
-                 pipeline=val_pipeline, test_mode=True))
+    dataset=dict(**_dataset, ann_file=ann_file_test, pipeline=val_pipeline,
+                 test_mode=True))
 test_dataloader = dict(
-    batch_size=1, num_workers=8, persistent_workers=True,
+    **_loader, batch_size=1,
     sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type=dataset_type, ann_file=ann_file_test,
-                 data_prefix=dict(video=data_root), audio_source='none',
-                 with_label=True, num_classes=num_classes,
+    dataset=dict(**_dataset, ann_file=ann_file_test,
                  pipeline=test_pipeline, test_mode=True))
 val_evaluator = dict(type='AccuracyMetric', topk=(1, 5), levels=('video', ))
 test_evaluator = dict(type='AccuracyMetric', topk=(1, 5),

@@ -9,9 +9,8 @@
 # (-1) rather than always labelled 'overlap'. Labels: speed_v{i},
 # direction_v{i}, speed_a{i}, direction_a{i}, order_vv, order_aa,
 # order_va, order_av.
-dataset_type = 'AVVideoDataset'
-data_root = 'data/kinetics400'
-ann_file_train = 'kinetics400_train_list_videos.txt'
+_base_ = ['k400_train.py']
+
 clip_len, crop_size, sample_rate = 16, 112, 16000
 # Audio spans follow the decoded frames (16 frames: 0.64 s x speed at 25 fps,
 # 0.53 s x speed at 30 fps); the model's preprocessor resizes every clip's
@@ -34,11 +33,4 @@ train_pipeline = [
     dict(type='PackAVInputs'),
 ]
 train_dataloader = dict(
-    batch_size=32, num_workers=8, persistent_workers=True, drop_last=True,
-    pin_memory=True, collate_fn=dict(type='mmavcl.av_collate'),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file=ann_file_train,
-                 data_prefix=dict(video='videos_train'),
-                 audio_source='container', with_label=False,
-                 pipeline=train_pipeline))
+    dataset=dict(pipeline=train_pipeline))

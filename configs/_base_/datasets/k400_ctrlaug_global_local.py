@@ -4,9 +4,8 @@
 # pixels), flip and time span is recorded in view_meta for the soft region
 # contrast. num_local=3 with shuffle_local=True adds the local-global order
 # label 'lg_order' (3! = 6 classes); 'lg_bin' is always there.
-dataset_type = 'AVVideoDataset'
-data_root = 'data/kinetics400'
-ann_file_train = 'kinetics400_train_list_videos.txt'
+_base_ = ['k400_train.py']
+
 crop_size = 112
 num_local = 3
 
@@ -25,10 +24,4 @@ train_pipeline = [
     dict(type='PackAVInputs'),
 ]
 train_dataloader = dict(
-    batch_size=32, num_workers=8, persistent_workers=True, drop_last=True,
-    pin_memory=True, collate_fn=dict(type='mmavcl.av_collate'),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file=ann_file_train,
-                 data_prefix=dict(video='videos_train'), audio_source='none',
-                 with_label=False, pipeline=train_pipeline))
+    dataset=dict(audio_source='none', pipeline=train_pipeline))

@@ -8,9 +8,8 @@
 # data_prefix=dict(video=..., audio='data/kinetics400/audio_train').
 # Photometric augmentation (colour jitter, grayscale, blur) runs batched on
 # the device in the model's data preprocessor.
-dataset_type = 'AVVideoDataset'
-data_root = 'data/kinetics400'
-ann_file_train = 'kinetics400_train_list_videos.txt'
+_base_ = ['k400_train.py']
+
 clip_len, frame_interval, crop_size = 16, 2, 112
 sample_rate = 16000
 # Each clip's audio covers its real span (first frame to last + one frame
@@ -33,11 +32,4 @@ train_pipeline = [
     dict(type='PackAVInputs'),
 ]
 train_dataloader = dict(
-    batch_size=32, num_workers=8, persistent_workers=True, drop_last=True,
-    pin_memory=True, collate_fn=dict(type='mmavcl.av_collate'),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file=ann_file_train,
-                 data_prefix=dict(video='videos_train'),
-                 audio_source='container', with_label=False,
-                 pipeline=train_pipeline))
+    dataset=dict(pipeline=train_pipeline))

@@ -15,9 +15,8 @@
 # Per-frame augmentation is independent per view (RandomResizedCrop(224,
 # scale=(0.2, 1)), flip here; colour jitter / grayscale / blur in the data
 # preprocessor).
-dataset_type = 'AVVideoDataset'
-data_root = 'data/kinetics400'
-ann_file_train = 'kinetics400_train_list_videos.txt'
+_base_ = ['k400_train.py']
+
 num_segments, crop_size = 3, 224
 
 train_pipeline = [
@@ -34,10 +33,4 @@ train_pipeline = [
     dict(type='PackAVInputs'),
 ]
 train_dataloader = dict(
-    batch_size=32, num_workers=8, persistent_workers=True, drop_last=True,
-    pin_memory=True, collate_fn=dict(type='mmavcl.av_collate'),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file=ann_file_train,
-                 data_prefix=dict(video='videos_train'), audio_source='none',
-                 with_label=False, pipeline=train_pipeline))
+    dataset=dict(audio_source='none', pipeline=train_pipeline))

@@ -3,5 +3,6 @@
 optim_wrapper = dict(
     type='OptimWrapper', optimizer=dict(type='Adam', lr=1e-4))
 param_scheduler = []
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=10)
+# mmengine's EpochBasedTrainLoop + exact mid-epoch resume (engine/loops.py)
+train_cfg = dict(type='AVEpochBasedTrainLoop', max_epochs=10)
 auto_scale_lr = dict(enable=False, base_batch_size=32)

@@ -9,7 +9,8 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=100, eta_min=0, by_epoch=True,
          begin=0, end=100, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=100, val_interval=5)
+# mmengine's EpochBasedTrainLoop + exact mid-epoch resume (engine/loops.py)
+train_cfg = dict(type='AVEpochBasedTrainLoop', max_epochs=100, val_interval=5)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 auto_scale_lr = dict(enable=False, base_batch_size=64)

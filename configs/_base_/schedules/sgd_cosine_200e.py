@@ -8,5 +8,6 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=195, eta_min=1e-6, by_epoch=True,
          begin=5, end=200, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=200)
+# mmengine's EpochBasedTrainLoop + exact mid-epoch resume (engine/loops.py)
+train_cfg = dict(type='AVEpochBasedTrainLoop', max_epochs=200)
 auto_scale_lr = dict(enable=False, base_batch_size=256)

@@ -10,5 +10,6 @@ param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=395, eta_min=1e-6, by_epoch=True,
          begin=5, end=400, convert_to_iter_based=True),
 ]
-train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=400)
+# mmengine's EpochBasedTrainLoop + exact mid-epoch resume (engine/loops.py)
+train_cfg = dict(type='AVEpochBasedTrainLoop', max_epochs=400)
 auto_scale_lr = dict(enable=False, base_batch_size=256)

@@ -1,5 +1,4 @@
 """Open media, and decode every view of a sample in one pass per stream."""
-import math
 import os.path as osp
 from functools import partial
 from typing import Dict, List, Optional, Tuple
@@ -9,9 +8,9 @@ from mmcv.transforms import BaseTransform
 
 from mmavcl.registry import TRANSFORMS
 from ..errors import MediaDecodeError, MissingAudioError
-from .readers import (DecordVideoReader, PyAVVideoReader, build_video_reader,
-                      decode_audio_spans, decode_with_fallback, open_media,
-                      probe_audio_timing, probe_frame_size, resample)
+from ..media import (DecordVideoReader, PyAVVideoReader, build_video_reader,
+                     decode_audio_spans, decode_with_fallback, open_media,
+                     play_at_speed, probe_audio_timing, probe_frame_size)
 from .spans import resolve_spans
 
 #: results key of the PyAV container :class:`VideoInit` opened to read the
@@ -47,8 +46,7 @@ def _reader_backend(reader) -> str:
 
 
 __all__ = [
-    'VideoInit', 'AudioInit', 'DecodeVideoViews', 'DecodeAudioViews',
-    'time_compress', 'play_at_speed'
+    'VideoInit', 'AudioInit', 'DecodeVideoViews', 'DecodeAudioViews'
 ]
 
 
@@ -58,9 +56,10 @@ class VideoInit(BaseTransform):
 
     Required keys: ``filename``.
 
-    Added keys: ``video_reader`` (a :class:`~.readers.BaseVideoReader`),
-    ``total_frames`` (int), ``fps`` (float), ``video_duration`` (s),
-    ``source_shape`` ``(H, W)`` of the frames the reader will return (set by
+    Added keys: ``video_reader`` (a
+    :class:`~mmavcl.datasets.media.BaseVideoReader`), ``total_frames``
+    (int), ``fps`` (float), ``video_duration`` (s), ``source_shape``
+    ``(H, W)`` of the frames the reader will return (set by
     :class:`DecodeVideoViews` when the backend cannot tell it before
     decoding), ``orig_shape`` (full size as displayed, when known: both
     sizes follow the file's display matrix, so a phone's portrait video is
@@ -82,7 +81,8 @@ class VideoInit(BaseTransform):
         decode_short_side: Resize-on-decode to this short side (keeps the
             aspect ratio). Crop boxes are then in the coordinates of the
             resized frames (``source_shape``).
-        fault_tol: decord only, see :class:`~.readers.DecordVideoReader`.
+        fault_tol: decord only, see
+            :class:`~mmavcl.datasets.media.DecordVideoReader`.
         fallback_backend: Backend to try when ``backend`` fails to open the
             file (e.g. ``'pyav'`` for codecs decord lacks, such as AV1);
             ``None`` to raise. When both fail, the error gives both reasons.
@@ -93,8 +93,9 @@ class VideoInit(BaseTransform):
             from the container header before any decoding, so one 4K or
             12-megapixel file cannot stall a worker or exhaust its memory.
         hwaccel: PyAV only: decode on this device type (``'cuda'``: the
-            GPU's NVDEC engines, :func:`~.readers.hw_accel`; measured slower
-            than the CPU decoder on an H200, docs/benchmarks.md). The
+            GPU's NVDEC engines, :func:`~mmavcl.datasets.media.hw_accel`;
+            measured slower than the CPU decoder on an H200,
+            docs/benchmarks.md). The
             loader's workers must then be spawned, not forked from a
             process that has started CUDA
             (``multiprocessing_context='spawn'`` in the dataloader config);
@@ -108,8 +109,9 @@ class VideoInit(BaseTransform):
 
     The frame size that decord needs before it can resize on decode (and
     ``max_pixels``), and decord's start time when the audio is in the same
-    file, are read with one cheap PyAV open (:func:`~.readers.open_media`:
-    keyframes only while FFmpeg probes). When the sample's audio comes from
+    file, are read with one cheap PyAV open
+    (:func:`~mmavcl.datasets.media.open_media`: keyframes only while FFmpeg
+    probes). When the sample's audio comes from
     the same file, that container is kept as ``results['pyav_container']``
     for :class:`DecodeAudioViews`, so the file is opened by PyAV once per
     sample, not twice. The PyAV backend takes that container over (with
@@ -379,108 +381,6 @@ def _view_positions(union: np.ndarray, views: List[dict]) -> list:
     return out
 
 
-def _lowpass_taps(cutoff: float, taps_per_octave: int = 16) -> np.ndarray:
-    """Hann-windowed-sinc low-pass taps (odd length, unit DC gain);
-    ``cutoff`` in cycles/sample (<0.5)."""
-    half = int(np.ceil(taps_per_octave / (2 * cutoff)))
-    n = np.arange(-half, half + 1)
-    h = 2 * cutoff * np.sinc(2 * cutoff * n) * np.hanning(len(n))
-    return h / h.sum()
-
-
-def _lowpass(wave: np.ndarray, cutoff: float,
-             taps_per_octave: int = 16) -> np.ndarray:
-    """Hann-windowed-sinc low-pass; ``cutoff`` in cycles/sample (<0.5)."""
-    h = _lowpass_taps(cutoff, taps_per_octave)
-    return np.convolve(wave, h, mode='same').astype(np.float32)
-
-
-def time_compress(wave: np.ndarray, speed: float, length: int) -> np.ndarray:
-    """Play ``wave`` ``speed`` times faster, as frame skipping does to video.
-
-    Output sample ``k`` is input at position ``k * speed`` (linear
-    interpolation) after an anti-alias low-pass at ``0.45 / speed``
-    cycles/sample, so pitch rises by ``speed`` like a fast-forwarded tape.
-
-    For an integer speed the positions are whole samples, so the low-pass
-    is evaluated only there (every ``speed``-th sample, strided windows):
-    the same numbers as filtering everything and picking, at ``1/speed``
-    of the cost (speed 8 on 5 s of 16 kHz audio: ~0.6 vs ~4 ms).
-
-    Args:
-        wave: float32 ``(N,)``, ``N >= length * speed`` ideally.
-        speed: Factor > 0 (1 = unchanged).
-        length: Output length L.
-
-    Returns:
-        float32 ``(L,)``.
-    """
-    if speed == 1:
-        return wave[:length]
-    if speed > 1 and float(speed).is_integer():
-        h = _lowpass_taps(0.45 / speed)
-        half, n, s = len(h) // 2, len(wave), int(speed)
-        if n >= len(h) and length > 0:
-            # np.convolve(wave, h, 'same')[i] = sum_j h[j] wave[i + half - j]
-            padded = np.zeros(n + 2 * half, np.float64)
-            padded[half:half + n] = wave
-            windows = np.lib.stride_tricks.sliding_window_view(
-                padded, len(h))
-            inside = min(length, (n - 1) // s + 1)
-            out = np.empty(length, np.float32)
-            out[:inside] = np.einsum('lm,m->l', windows[::s][:inside],
-                                     h[::-1])
-            # np.interp holds the last sample past the end
-            out[inside:] = np.float32(windows[n - 1] @ h[::-1])
-            return out
-    src = _lowpass(wave, 0.45 / speed) if speed > 1 else wave
-    pos = np.arange(length) * float(speed)
-    return np.interp(pos, np.arange(len(src)), src).astype(np.float32)
-
-
-#: largest polyphase kernel (phases x input step) :func:`play_at_speed`
-#: builds for a speed; odd speeds (no small common rate) take the
-#: resample-then-:func:`time_compress` path instead
-_MAX_KERNEL = 1 << 20
-
-
-def play_at_speed(wave: np.ndarray, rate: int, first: int, speed: float,
-                  sample_rate: int, length: int) -> np.ndarray:
-    """``length`` samples at ``sample_rate`` of ``wave`` played ``speed``
-    times faster, from source sample ``first`` on.
-
-    Output ``k`` is the source at position ``first + k * speed * rate /
-    sample_rate``: frame skipping for audio, pitch rising by ``speed``. That
-    is resampling from ``speed * rate`` Hz to ``sample_rate`` Hz
-    (:func:`~.readers.resample`), so a sped-up view is resampled straight
-    from the source, with the anti-alias cut-off at 0.97 of its output
-    Nyquist; no intermediate ``sample_rate`` signal is built. Where
-    ``speed * rate`` is not a whole number of Hz (or its polyphase kernel
-    would exceed ``_MAX_KERNEL`` taps), the span is resampled to
-    ``sample_rate`` and compressed by :func:`time_compress`.
-
-    Args:
-        wave: float32 ``(N,)`` mono source at ``rate`` Hz.
-        rate: Source rate (Hz).
-        first: Source sample of output sample 0 (may lie outside
-            ``wave``: zeros there).
-        speed: Factor > 0 (1 = unchanged).
-        sample_rate: Output rate (Hz).
-        length: Output length L.
-
-    Returns:
-        float32 ``(L,)``.
-    """
-    virtual = rate * float(speed)
-    if virtual.is_integer():
-        g = math.gcd(int(virtual), int(sample_rate))
-        if int(virtual) // g * (int(sample_rate) // g) <= _MAX_KERNEL:
-            return resample(wave, int(virtual), sample_rate, first, length)
-    src = resample(wave, rate, sample_rate, first,
-                   int(math.ceil(length * speed)) + 1)
-    return time_compress(src, speed, length)
-
-
 def _audio_offset(results: Dict, filename: str) -> float:
     """Time (s) in the audio file's own clock of the views' time 0.
 
@@ -529,9 +429,10 @@ class DecodeAudioViews(BaseTransform):
     Each view ``(t0, t1)`` with ``speed`` s and ``reversed`` r yields
     ``L = round((t1 - t0) / s * sample_rate)`` samples: its span resampled
     from the source straight to ``sample_rate`` played s times faster
-    (:func:`play_at_speed`), then reversed when r. Only the views' spans are
-    resampled, not the gaps of a group. Views that reach outside the
-    available audio are zero padded and flagged ``padded=True``.
+    (:func:`~mmavcl.datasets.media.play_at_speed`), then reversed when r.
+    Only the views' spans are resampled, not the gaps of a group. Views
+    that reach outside the available audio are zero padded and flagged
+    ``padded=True``.
 
     Where a view's span comes from: an audio view that follows a video view
     (``video_view >= 0``) covers that view's real span, from its first

@@ -44,7 +44,7 @@ def resize_clip(imgs: np.ndarray,
     frames along the channel axis to resize the clip in one call looks
     loop-free but is 7-9x slower: OpenCV's resize has SIMD kernels for 1-4
     channels only (measured 16.6 ms vs 2.3 ms for 16 x 128 x 170 -> 112^2,
-    docs/benchmarks.md).
+    docs/benchmarks_history.md).
 
     Returns:
         uint8 ``(T, h, w, C)``.

@@ -8,3 +8,5 @@ __all__ += [
 __all__ += ['OnlineKNNHook']
 from .bad_sample_hook import BadSampleSummaryHook  # noqa: E402
 __all__ += ['BadSampleSummaryHook']
+from .val_rng_guard_hook import ValRNGGuardHook  # noqa: E402
+__all__ += ['ValRNGGuardHook']

@@ -108,6 +108,19 @@ def _check(name, feats, labels):
                          f'{labels.shape[0]} labels')
 
 
+def _normalized_pairs(query_feats, query_labels, gallery_feats,
+                      gallery_labels) -> Tuple[torch.Tensor, ...]:
+    """L2-normalised ``(q (Nq, D), qy (Nq,), g (Ng, D), gy (Ng,))``, with
+    the shapes checked."""
+    q = l2_normalize(_as_tensor(query_feats))
+    g = l2_normalize(_as_tensor(gallery_feats))
+    qy = _as_tensor(query_labels, torch.long).reshape(-1)
+    gy = _as_tensor(gallery_labels, torch.long).reshape(-1)
+    _check('query', q, qy)
+    _check('gallery', g, gy)
+    return q, qy, g, gy
+
+
 def retrieval_recall(query_feats,
                      query_labels,
                      gallery_feats,
@@ -144,12 +157,8 @@ def retrieval_recall(query_feats,
     Returns:
         ``{'R@k': percent}`` for every ``k``.
     """
-    q = l2_normalize(_as_tensor(query_feats))
-    g = l2_normalize(_as_tensor(gallery_feats))
-    qy = _as_tensor(query_labels, torch.long).reshape(-1)
-    gy = _as_tensor(gallery_labels, torch.long).reshape(-1)
-    _check('query', q, qy)
-    _check('gallery', g, gy)
+    q, qy, g, gy = _normalized_pairs(query_feats, query_labels,
+                                     gallery_feats, gallery_labels)
     if q.shape[1] != g.shape[1]:
         raise ValueError(f'query dim {q.shape[1]} != gallery dim {g.shape[1]}')
     q_ids = None if query_ids is None else np.asarray(query_ids).astype(str)
@@ -236,12 +245,8 @@ def knn_classify(query_feats,
     Returns:
         ``{'top1': percent, 'top5': percent}`` (one key per ``topk``).
     """
-    q = l2_normalize(_as_tensor(query_feats))
-    g = l2_normalize(_as_tensor(gallery_feats))
-    qy = _as_tensor(query_labels, torch.long).reshape(-1)
-    gy = _as_tensor(gallery_labels, torch.long).reshape(-1)
-    _check('query', q, qy)
-    _check('gallery', g, gy)
+    q, qy, g, gy = _normalized_pairs(query_feats, query_labels,
+                                     gallery_feats, gallery_labels)
     if k < 1 or temperature <= 0:
         raise ValueError(f'need k >= 1 and temperature > 0, got k={k}, '
                          f'temperature={temperature}')

@@ -6,13 +6,13 @@ contrast of e.g. Morgado et al., CVPR 2021, without memory banks or
 extra positives). It is the reference every audio-visual method is compared
 against.
 """
-from typing import Dict, Optional
+from typing import Dict, List, Optional
 
-import torch
-import torch.nn.functional as F
+from torch import Tensor
 
 from mmavcl.registry import MODELS
-from .base import BaseSSLAlgorithm, global_pool
+from mmavcl.structures import AVDataSample
+from .base import BaseSSLAlgorithm, Inputs, embed
 
 
 @MODELS.register_module()
@@ -55,20 +55,12 @@ class AVCorrespondence(BaseSSLAlgorithm):
                          init_cfg=init_cfg)
         self.loss_module = MODELS.build(loss)
 
-    def embed_video(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, C, T, H, W) -> (B, D)``, L2-normalised."""
-        return F.normalize(self.neck(global_pool(self.backbone(x))), dim=1)
-
-    def embed_audio(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, 1, F, Ta) -> (B, D)``, L2-normalised."""
-        return F.normalize(
-            self.audio_neck(global_pool(self.audio_backbone(x))), dim=1)
-
-    def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: Inputs,
+             data_samples: List[AVDataSample]) -> Dict[str, Tensor]:
         (video, ) = self.get_views(inputs, 'video', num=1)
         (audio, ) = self.get_views(inputs, 'audio', num=1)
-        zv = self.embed_video(video)
-        za = self.embed_audio(audio)
+        zv = embed(self.backbone, self.neck, video)
+        za = embed(self.audio_backbone, self.audio_neck, audio)
         loss, logits, pos = self.loss_module(zv, za, return_logits=True)
         out = {'loss_va': loss}
         out.update(self.monitor_contrast('va', logits, pos, zv))

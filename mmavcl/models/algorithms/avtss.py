@@ -11,10 +11,14 @@ space); how each is built here is a reconstruction [RECON] documented in
 from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+from torch import Tensor
 
 from mmavcl.registry import MODELS
-from .base import BaseSSLAlgorithm, global_pool
+from mmavcl.structures import AVDataSample
+from ..utils import FeatureQueue, global_pool
+from .base import BaseSSLAlgorithm, Inputs
 
 
 def neighbour_positives(key: torch.Tensor, queue: torch.Tensor,
@@ -149,7 +153,8 @@ class AVTSS(BaseSSLAlgorithm):
         + \mathcal{L}^{vv}_{ord} + \mathcal{L}^{aa}_{ord} +
         \mathcal{L}^{va}_{ord})
 
-    (each :math:`\lambda` is the ``loss_weight`` of its loss config).
+    (each :math:`\lambda` is the ``loss_weight`` of its loss config:
+    ``loss_vv``, ``loss_va`` and ``loss_cls``).
 
     Labels, all class indices read from ``pretext_labels`` (made by the
     sampler): ``speed_v{i}`` / ``direction_v{i}`` / ``speed_a{i}`` /
@@ -168,9 +173,10 @@ class AVTSS(BaseSSLAlgorithm):
             ``(B, Ca)``.
         order_vv_head, order_aa_head, order_va_head (dict): heads on the
             concatenated pooled features of a pair.
-        loss_nce (dict): ``InfoNCELoss`` with ``in_batch_negatives=False``.
+        loss_vv, loss_va (dict): ``InfoNCELoss`` with
+            ``in_batch_negatives=False`` of :math:`\mathcal{L}_{vv}` and of
+            both directions of :math:`\mathcal{L}_{va}`.
         loss_cls (dict): ``CrossEntropyLoss`` for every temporal head.
-        loss_vv_weight, loss_va_weight, temporal_weight (float): weights.
         num_neighbours (int): k extra positives from the queue.
         num_hard_negatives (int): H, synthesised negatives per query.
         hard_negative_pool (int): nearest queue entries they are mixed from.
@@ -194,12 +200,11 @@ class AVTSS(BaseSSLAlgorithm):
                  order_vv_head: dict,
                  order_aa_head: dict,
                  order_va_head: dict,
-                 loss_nce: dict = dict(type='InfoNCELoss', temperature=0.1,
-                                       in_batch_negatives=False),
+                 loss_vv: dict = dict(type='InfoNCELoss', temperature=0.1,
+                                      in_batch_negatives=False),
+                 loss_va: dict = dict(type='InfoNCELoss', temperature=0.1,
+                                      in_batch_negatives=False),
                  loss_cls: dict = dict(type='CrossEntropyLoss'),
-                 loss_vv_weight: float = 1.0,
-                 loss_va_weight: float = 1.0,
-                 temporal_weight: float = 1.0,
                  num_neighbours: int = 5,
                  num_hard_negatives: int = 16,
                  hard_negative_pool: int = 64,
@@ -215,7 +220,6 @@ class AVTSS(BaseSSLAlgorithm):
                          audio_backbone=audio_backbone, audio_neck=audio_neck,
                          data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
-        from mmavcl.models.utils import FeatureQueue
         self.speed_head = MODELS.build(speed_head)
         self.direction_head = MODELS.build(direction_head)
         self.audio_speed_head = MODELS.build(audio_speed_head)
@@ -223,11 +227,9 @@ class AVTSS(BaseSSLAlgorithm):
         self.order_vv_head = MODELS.build(order_vv_head)
         self.order_aa_head = MODELS.build(order_aa_head)
         self.order_va_head = MODELS.build(order_va_head)
-        self.loss_nce = MODELS.build(loss_nce)
+        self.loss_vv = MODELS.build(loss_vv)
+        self.loss_va = MODELS.build(loss_va)
         self.loss_cls = MODELS.build(loss_cls)
-        self.loss_vv_weight = loss_vv_weight
-        self.loss_va_weight = loss_va_weight
-        self.temporal_weight = temporal_weight
         self.num_neighbours = num_neighbours
         self.num_hard_negatives = num_hard_negatives
         self.hard_negative_pool = hard_negative_pool
@@ -255,38 +257,27 @@ class AVTSS(BaseSSLAlgorithm):
         self.queue_video = FeatureQueue(queue_len, feat_dim)
         self.queue_audio = FeatureQueue(queue_len, feat_dim)
 
-    def _online_video(self):
-        return dict(backbone=self.backbone, neck=self.neck)
+    def _online_video(self) -> nn.ModuleDict:
+        return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck))
 
-    def _online_audio(self):
-        return dict(backbone=self.audio_backbone, neck=self.audio_neck)
+    def _online_audio(self) -> nn.ModuleDict:
+        return nn.ModuleDict(dict(backbone=self.audio_backbone,
+                                  neck=self.audio_neck))
 
     # ----------------------------------------------------------- encoders
-    def encode(self, x: torch.Tensor, modality: str
-               ) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Online pooled feature ``h (B, C)`` and embedding ``z (B, D)``."""
-        if modality == 'video':
-            h = global_pool(self.backbone(x))
-            return h, F.normalize(self.neck(h), dim=1)
-        h = global_pool(self.audio_backbone(x))
-        return h, F.normalize(self.audio_neck(h), dim=1)
+    def encode(self, x: Tensor, net: nn.Module) -> Dict[str, Tensor]:
+        """Pooled feature ``h (B, C)`` and embedding ``z (B, D)`` with
+        ``net``'s backbone and neck (one modality, online or momentum)."""
+        h = global_pool(net.backbone(x))
+        return dict(h=h, z=F.normalize(net.neck(h), dim=1))
 
-    @torch.no_grad()
-    def encode_key(self, x: torch.Tensor, modality: str) -> torch.Tensor:
-        from mmavcl.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
-        enc = self.momentum_video if modality == 'video' \
-            else self.momentum_audio
-        if self.shuffle_bn:
-            x, idx = batch_shuffle_ddp(x)
-        z = F.normalize(enc('neck', global_pool(enc('backbone', x))), dim=1)
-        return batch_unshuffle_ddp(z, idx) if self.shuffle_bn else z
-
-    def contrast(self, prefix: str, query: torch.Tensor, key: torch.Tensor,
-                 queue: torch.Tensor, losses: Dict[str, torch.Tensor]
-                 ) -> torch.Tensor:
-        """InfoNCE of ``query (N, D)`` against ``key (N, D)`` and the
-        ``queue (K, D)``, with the top-k queue neighbours of the key as
-        extra positives and H synthesised hard negatives per query.
+    def contrast(self, loss_fn: nn.Module, prefix: str, query: Tensor,
+                 key: Tensor, queue: Tensor
+                 ) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """InfoNCE ``loss_fn`` of ``query (N, D)`` against ``key (N, D)``
+        and the ``queue (K, D)``, with the top-k queue neighbours of the key
+        as extra positives and H synthesised hard negatives per query;
+        returns the loss and its log entries (``acc_``/``std_<prefix>``).
 
         Logits (before the temperature): ``'query'`` scope ``(N, 1 + K + H)``,
         row i = ``[q_i.k_i, q_i.Q, q_i.h_i1 .. q_i.h_iH]``; ``'batch'`` scope
@@ -297,7 +288,7 @@ class AVTSS(BaseSSLAlgorithm):
                                   self.hard_negative_pool,
                                   self.hard_negative_generator)  # (N, H, D)
         if self.hard_negative_scope == 'query':
-            loss, logits, pos_mask = self.loss_nce(
+            loss, logits, pos_mask = loss_fn(
                 query, key, queue, pos, return_logits=True,
                 row_negatives=hard)
         else:
@@ -305,13 +296,13 @@ class AVTSS(BaseSSLAlgorithm):
             cands = torch.cat([queue, hard])
             pos = torch.cat(
                 [pos, pos.new_zeros(pos.shape[0], hard.shape[0])], dim=1)
-            loss, logits, pos_mask = self.loss_nce(query, key, cands, pos,
-                                                   return_logits=True)
-        losses.update(self.monitor_contrast(prefix, logits, pos_mask, query))
-        return loss
+            loss, logits, pos_mask = loss_fn(query, key, cands, pos,
+                                             return_logits=True)
+        return loss, self.monitor_contrast(prefix, logits, pos_mask, query)
 
-    def view_labels(self, data_samples: list, task: str, modality: str,
-                    num_views: int, device) -> List[torch.Tensor]:
+    def view_labels(self, data_samples: List[AVDataSample], task: str,
+                    modality: str, num_views: int,
+                    device: torch.device) -> List[Tensor]:
         """Per-view labels ``pretext_labels['{task}_{m}{i}']`` (or the
         modality-wide ``'{task}_{m}'``)."""
         out = []
@@ -324,30 +315,34 @@ class AVTSS(BaseSSLAlgorithm):
         return out
 
     # --------------------------------------------------------------- loss
-    def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: Inputs,
+             data_samples: List[AVDataSample]) -> Dict[str, Tensor]:
         v1, v2 = self.get_views(inputs, 'video', num=2)
         a1, a2 = self.get_views(inputs, 'audio', num=2)
         dev = v1.device
-        self.momentum_update(self.momentum_video, self._online_video())
-        self.momentum_update(self.momentum_audio, self._online_audio())
+        video, audio = self._online_video(), self._online_audio()
+        self.momentum_update(self.momentum_video, video)
+        self.momentum_update(self.momentum_audio, audio)
 
-        (hv1, zv1), (hv2, _) = self.encode(v1, 'video'), \
-            self.encode(v2, 'video')
-        (ha1, za1), (ha2, _) = self.encode(a1, 'audio'), \
-            self.encode(a2, 'audio')
-        kv1, kv2 = self.encode_key(v1, 'video'), self.encode_key(v2, 'video')
-        ka1 = self.encode_key(a1, 'audio')
+        qv1, qv2 = self.encode(v1, video), self.encode(v2, video)
+        qa1, qa2 = self.encode(a1, audio), self.encode(a2, audio)
+        kv1, kv2 = (self.key_forward(self.encode, v, self.momentum_video)['z']
+                    for v in (v1, v2))
+        ka1 = self.key_forward(self.encode, a1, self.momentum_audio)['z']
         queue_v = self.queue_video.features()
         queue_a = self.queue_audio.features()
 
-        losses: Dict[str, torch.Tensor] = {}
-        losses['loss_vv'] = self.loss_vv_weight * self.contrast(
-            'vv', zv1, kv2, queue_v, losses)
-        loss_va = self.contrast('va', zv1, ka1, queue_a, losses)
-        loss_av = self.contrast('av', za1, kv1, queue_v, losses)
-        losses['loss_va'] = self.loss_va_weight * 0.5 * (loss_va + loss_av)
+        loss_vv, losses = self.contrast(self.loss_vv, 'vv', qv1['z'], kv2,
+                                        queue_v)
+        losses['loss_vv'] = loss_vv
+        loss_va, logs_va = self.contrast(self.loss_va, 'va', qv1['z'], ka1,
+                                         queue_a)
+        loss_av, logs_av = self.contrast(self.loss_va, 'av', qa1['z'], kv1,
+                                         queue_v)
+        losses.update(**logs_va, **logs_av)
+        losses['loss_va'] = 0.5 * (loss_va + loss_av)
 
-        lam = self.temporal_weight
+        hv1, hv2, ha1, ha2 = (q['h'] for q in (qv1, qv2, qa1, qa2))
         heads = {
             ('speed', 'v'): self.speed_head,
             ('direction', 'v'): self.direction_head,
@@ -359,7 +354,7 @@ class AVTSS(BaseSSLAlgorithm):
             labels = self.view_labels(data_samples, task, m, 2, dev)
             logits = head(torch.cat(feats[m]))
             target = torch.cat(labels)
-            losses[f'loss_{task}_{m}'] = lam * self.loss_cls(logits, target)
+            losses[f'loss_{task}_{m}'] = self.loss_cls(logits, target)
             losses[f'acc_{task}_{m}'] = self.cls_accuracy(logits, target)
         pairs = {'vv': (self.order_vv_head, hv1, hv2),
                  'aa': (self.order_aa_head, ha1, ha2),
@@ -375,7 +370,7 @@ class AVTSS(BaseSSLAlgorithm):
                 acc = self.cls_accuracy(logits[keep], target[keep])
             else:
                 loss, acc = logits.sum() * 0.0, logits.new_zeros(())
-            losses[f'loss_order_{name}'] = lam * loss
+            losses[f'loss_order_{name}'] = loss
             losses[f'acc_order_{name}'] = acc
 
         self.queue_video.enqueue(torch.cat([kv1, kv2]))

@@ -16,47 +16,36 @@ mmengine logs rank 0 only, which would show a 1/world share of the batch.
 """
 from abc import ABCMeta, abstractmethod
 from collections import OrderedDict
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    TypeVar, Union)
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.logging import MessageHub
 from mmengine.model import BaseModel
+from torch import Tensor
 
 from mmavcl.registry import MODELS
+from mmavcl.structures import AVDataSample
+from ..data_preprocessors import build_data_preprocessor
+from ..utils import (MomentumEncoder, batch_shuffle_ddp, batch_unshuffle_ddp,
+                     contrastive_accuracy, embedding_std, global_pool)
 
-Inputs = Dict[str, List[torch.Tensor]]
-
-
-class ModuleGroup(nn.ModuleDict):
-    """A named set of sub-networks that can be called by name.
-
-    :class:`~mmavcl.models.utils.MomentumEncoder` runs its EMA copy through
-    ``forward``; a plain ``ModuleDict`` has none, so the key side of an
-    algorithm calls ``momentum_encoder('backbone', x)``.
-    """
-
-    def forward(self, name: str, *args, **kwargs):
-        return self[name](*args, **kwargs)
+Inputs = Dict[str, List[Tensor]]
+# What an encoder returns: one tensor, or named tensors (plus shapes).
+EncoderOut = TypeVar('EncoderOut', Tensor, Dict[str, Any])
 
 
-def global_pool(feat: Union[torch.Tensor, Sequence[torch.Tensor]]
-                ) -> torch.Tensor:
-    """Average a backbone map over every axis after the channels.
-
-    Args:
-        feat: ``(B, C, *spatial)`` or a tuple of stages (the last is used).
-
-    Returns:
-        Tensor: ``(B, C)``.
-    """
-    if isinstance(feat, (tuple, list)):
-        feat = feat[-1]
-    return feat.flatten(2).mean(dim=2) if feat.dim() > 2 else feat
+def embed(backbone: nn.Module, neck: nn.Module, x: Tensor) -> Tensor:
+    r"""The L2-normalised projected clip embedding every contrastive method
+    starts from, :math:`z = g(\mathrm{pool}(f(x))) / \lVert\cdot\rVert`
+    (``(B, *) -> (B, D)``), with backbone f and neck g."""
+    return F.normalize(neck(global_pool(backbone(x))), dim=1)
 
 
-def sample_name(sample, index: int) -> str:
+def sample_name(sample: AVDataSample, index: int) -> str:
     """``video_id`` of a data sample (metainfo or data field) for errors."""
     vid = sample.metainfo.get('video_id', None) if hasattr(
         sample, 'metainfo') else None
@@ -65,14 +54,17 @@ def sample_name(sample, index: int) -> str:
     return str(vid) if vid is not None else f'#{index} of the batch'
 
 
-def last_stage(feat: Union[torch.Tensor, Sequence[torch.Tensor]]
-               ) -> torch.Tensor:
-    """The last entry of a backbone's tuple of stages (or the map itself)."""
-    return feat[-1] if isinstance(feat, (tuple, list)) else feat
+def _unshuffle(out: EncoderOut, idx: Optional[Tensor]) -> EncoderOut:
+    """Undo shuffle-BN on an encoder's tensor or on every tensor of its
+    dict (other values, e.g. a feature grid's shape, pass through)."""
+    if isinstance(out, Tensor):
+        return batch_unshuffle_ddp(out, idx)
+    return {k: batch_unshuffle_ddp(v, idx) if isinstance(v, Tensor) else v
+            for k, v in out.items()}
 
 
 class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
-    """Backbone(s), neck(s), head(s) and losses of a self-supervised method.
+    r"""Backbone(s), neck(s), head(s) and losses of a self-supervised method.
 
     Args:
         backbone (dict): video backbone config; its input is
@@ -91,7 +83,22 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
     * ``'loss'``: ``loss(inputs, data_samples)``, a dict of named loss terms
       (keys with ``'loss'``) and monitoring values (keys without).
     * ``'tensor'``: :meth:`extract_feat`, backbone maps of every view.
+
+    Key encoders (MoCo, VCLR, CtrlAug, AVTSS): the online modules
+    :math:`\theta` are grouped by name (``_online()`` in each method, an
+    ``nn.ModuleDict``), :meth:`build_momentum_encoder` makes their EMA copy
+    :math:`\xi` under the same names, :meth:`momentum_update` moves
+    :math:`\xi \leftarrow m\xi + (1-m)\theta` and :meth:`key_forward`
+    runs one encoder function on :math:`\xi` without gradient (with
+    shuffle-BN when ``self.shuffle_bn``). A method writes each encoder once,
+    ``encode(x, net)`` reading ``net.backbone``, ``net.neck``, ..., and
+    calls it with the online group for queries and through
+    :meth:`key_forward` for keys.
     """
+
+    #: Shuffle-BN around every key forward (set by methods with a momentum
+    #: encoder from their ``shuffle_bn`` argument).
+    shuffle_bn: bool = False
 
     def __init__(self,
                  backbone: Optional[dict] = None,
@@ -101,12 +108,9 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
                  audio_neck: Optional[dict] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='AVDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+        super().__init__(
+            data_preprocessor=build_data_preprocessor(data_preprocessor),
+            init_cfg=init_cfg)
         self.backbone = self.build_optional(backbone)
         self.neck = self.build_optional(neck)
         self.head = self.build_optional(head)
@@ -134,39 +138,66 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
     def with_audio(self) -> bool:
         return self.audio_backbone is not None
 
-    def build_momentum_encoder(self,
-                               modules: Dict[str, nn.Module],
+    # -------------------------------------------------------- key encoders
+    @staticmethod
+    def build_momentum_encoder(online: nn.ModuleDict,
                                momentum: float = 0.999,
                                end_momentum: Optional[float] = None,
-                               bn_train: bool = True) -> nn.Module:
-        """EMA copy of the named online modules (see :meth:`online_group`).
+                               bn_train: bool = True) -> MomentumEncoder:
+        """EMA copy of the named online modules; the copy's modules are
+        reached by the same names (``encoder.module.backbone``).
 
-        The online modules stay registered under their own names; the group
-        handed to ``MomentumEncoder`` is built on the fly so their
-        parameters are not registered twice.
+        ``online`` is built on the fly from modules the algorithm already
+        registers under its own names, so their parameters are not
+        registered twice.
         """
-        from mmavcl.models.utils import MomentumEncoder
-        return MomentumEncoder(ModuleGroup(modules), momentum=momentum,
+        return MomentumEncoder(online, momentum=momentum,
                                end_momentum=end_momentum, bn_train=bn_train)
 
-    def momentum_update(self, encoder: nn.Module,
-                        modules: Dict[str, nn.Module]) -> None:
+    @staticmethod
+    def momentum_update(encoder: MomentumEncoder,
+                        online: nn.ModuleDict) -> None:
         """``xi <- m * xi + (1 - m) * theta`` for one momentum encoder.
 
         The current iteration (for a momentum schedule) is read from the
         runner's message hub when a runner is driving the model.
         """
         hub = MessageHub.get_current_instance()
-        cur_iter = hub.get_info('iter')
-        max_iters = hub.get_info('max_iters')
-        encoder.update(ModuleGroup(modules), cur_iter=cur_iter,
-                       max_iters=max_iters)
+        encoder.update(online, cur_iter=hub.get_info('iter'),
+                       max_iters=hub.get_info('max_iters'))
+
+    @torch.no_grad()
+    def key_forward(self,
+                    encode: Callable[[Any, nn.Module], EncoderOut],
+                    x: Union[Tensor, Sequence[Tensor]],
+                    encoder: Optional[MomentumEncoder] = None
+                    ) -> EncoderOut:
+        r"""Keys :math:`k = \mathrm{encode}_\xi(x)`: ``encode(x, net)`` run
+        on the momentum copy (default ``self.momentum_encoder``), without
+        gradient.
+
+        With ``self.shuffle_bn`` the batch is permuted across ranks before
+        the forward and the outputs are put back after it (MoCo's
+        shuffle-BN: per-rank BN statistics must not tell a key which query
+        it belongs to). A list of views of the same samples (a tuple of
+        segments) moves as one, under one permutation; every tensor of a
+        dict output is put back, other values pass through.
+        """
+        net = (encoder or self.momentum_encoder).module
+        if not self.shuffle_bn:
+            return encode(x, net)
+        views = isinstance(x, (list, tuple))
+        batch = torch.stack(list(x), dim=1) if views else x
+        batch, idx = batch_shuffle_ddp(batch)
+        out = encode(list(batch.unbind(1)) if views else batch, net)
+        return _unshuffle(out, idx)
 
     # ------------------------------------------------------------- forward
     def forward(self,
                 inputs: Inputs,
-                data_samples: Optional[list] = None,
-                mode: str = 'tensor'):
+                data_samples: Optional[List[AVDataSample]] = None,
+                mode: str = 'tensor'
+                ) -> Union[Dict[str, Tensor], Dict[str, List[Tensor]]]:
         """Dispatch to :meth:`loss` or :meth:`extract_feat`.
 
         Args:
@@ -196,12 +227,12 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
         return out
 
     @abstractmethod
-    def loss(self, inputs: Inputs, data_samples: list
-             ) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: Inputs, data_samples: List[AVDataSample]
+             ) -> Dict[str, Tensor]:
         """Named loss terms (``loss_*``) plus monitoring values."""
 
-    def parse_losses(self, losses: Dict[str, torch.Tensor]
-                     ) -> Tuple[torch.Tensor, Dict[str, torch.Tensor]]:
+    def parse_losses(self, losses: Dict[str, Tensor]
+                     ) -> Tuple[Tensor, Dict[str, Tensor]]:
         """mmengine's parsing (the back-propagated total stays this rank's),
         then every logged value averaged over ranks in one ``all_reduce``.
 
@@ -220,7 +251,7 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
     # ------------------------------------------------------------- helpers
     def get_views(self, inputs: Inputs, modality: str,
                   num: Optional[int] = None,
-                  at_least: Optional[int] = None) -> List[torch.Tensor]:
+                  at_least: Optional[int] = None) -> List[Tensor]:
         """The list of ``modality`` views, checked against what the method
         needs so a wrong pipeline fails with a message saying which."""
         views = inputs.get(modality) if isinstance(inputs, dict) else None
@@ -241,8 +272,8 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
         return list(views)
 
     @staticmethod
-    def pretext_label(data_samples: list, key: str,
-                      device: torch.device) -> torch.Tensor:
+    def pretext_label(data_samples: List[AVDataSample], key: str,
+                      device: torch.device) -> Tensor:
         """``LongTensor (B,)`` of ``pretext_labels[key]`` made by the sampler.
         """
         labels = []
@@ -259,13 +290,12 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
         return torch.tensor(labels, dtype=torch.long, device=device)
 
     @staticmethod
-    def monitor_contrast(prefix: str, logits: torch.Tensor,
-                         pos_mask: torch.Tensor,
-                         embeddings: Optional[torch.Tensor] = None
-                         ) -> Dict[str, torch.Tensor]:
+    def monitor_contrast(prefix: str, logits: Tensor,
+                         pos_mask: Tensor,
+                         embeddings: Optional[Tensor] = None
+                         ) -> Dict[str, Tensor]:
         """Top-1 contrastive accuracy (%) and, optionally, the collapse
         indicator ``std`` of L2-normalised embeddings, as log entries."""
-        from mmavcl.models.utils import contrastive_accuracy, embedding_std
         out = {f'acc_{prefix}': contrastive_accuracy(logits.detach(),
                                                      pos_mask)}
         if embeddings is not None:
@@ -274,17 +304,17 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
 
     @staticmethod
     def monitor_queue(prefix: str, queue: nn.Module
-                      ) -> Dict[str, torch.Tensor]:
+                      ) -> Dict[str, Tensor]:
         """Write pointer of a ``FeatureQueue`` as a float log entry."""
         return {f'queue_ptr_{prefix}': queue.ptr.detach().float().reshape(())}
 
     @staticmethod
     def monitor_momentum(encoder: nn.Module,
-                         name: str = 'momentum') -> Dict[str, torch.Tensor]:
+                         name: str = 'momentum') -> Dict[str, Tensor]:
         return {name: torch.tensor(float(encoder.momentum))}
 
     @staticmethod
-    def cls_accuracy(logits: torch.Tensor, target: torch.Tensor
-                     ) -> torch.Tensor:
+    def cls_accuracy(logits: Tensor, target: Tensor
+                     ) -> Tensor:
         """Top-1 accuracy (%) of a pretext classifier, detached."""
         return (logits.detach().argmax(1) == target).float().mean() * 100

@@ -9,19 +9,21 @@ minimisation against the low-level redundancy shortcut, and a local-global
 temporal order dependency task. **Everything about how each term is built
 here is a reconstruction [RECON]** (``configs/ctrlaug/README.md``).
 """
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch import Tensor
 
 from mmavcl.registry import MODELS
-from .base import (BaseSSLAlgorithm, global_pool, last_stage,
-                   sample_name)
+from mmavcl.structures import AVDataSample
+from ..utils import FeatureQueue, GradientReversal, global_pool
+from .base import BaseSSLAlgorithm, Inputs, sample_name
 
 
 # ----------------------------------------------------------------- geometry
-def cell_extents(meta: dict, grid: Sequence[int]) -> torch.Tensor:
+def cell_extents(meta: dict, grid: Sequence[int]) -> Tensor:
     """Source-video extent of every feature cell of one view.
 
     A view with ``time_span (t0, t1)`` (seconds) and ``crop_box
@@ -65,7 +67,7 @@ def cell_extents(meta: dict, grid: Sequence[int]) -> torch.Tensor:
 
 def region_overlap_weights(query_meta: dict, query_grid: Sequence[int],
                            key_meta: dict, key_grid: Sequence[int]
-                           ) -> torch.Tensor:
+                           ) -> Tensor:
     r"""Fraction of each query cell's source volume inside each key cell.
 
     .. math::
@@ -88,6 +90,7 @@ def region_overlap_weights(query_meta: dict, query_grid: Sequence[int],
 
 
 # --------------------------------------------------------- MI estimators
+@MODELS.register_module()
 class CLUBEstimator(nn.Module):
     r"""CLUB upper bound of I(x; y) (Cheng et al., ICML 2020).
 
@@ -101,10 +104,20 @@ class CLUBEstimator(nn.Module):
 
     with :math:`\phi` frozen (``estimate``, gradients to x and y only).
     Constant terms of the Gaussian log-density cancel and are dropped.
+    Calling the module gives the weighted term
+    :math:`\lambda_{MI}\hat I` (``loss_weight``), so that CtrlAug's
+    ``loss_mi`` config carries :math:`\lambda_{MI}` for either estimator.
+
+    Args:
+        in_channels (int): channels of x and y.
+        hid_channels (int): hidden size of the mean and log-variance MLPs.
+        loss_weight (float): :math:`\lambda_{MI}`.
     """
 
-    def __init__(self, in_channels: int, hid_channels: int = 256) -> None:
+    def __init__(self, in_channels: int, hid_channels: int = 256,
+                 loss_weight: float = 1.0) -> None:
         super().__init__()
+        self.loss_weight = loss_weight
         self.mu = nn.Sequential(nn.Linear(in_channels, hid_channels),
                                 nn.ReLU(inplace=True),
                                 nn.Linear(hid_channels, in_channels))
@@ -113,7 +126,7 @@ class CLUBEstimator(nn.Module):
                                     nn.Linear(hid_channels, in_channels),
                                     nn.Tanh())
 
-    def _stats(self, x: torch.Tensor, frozen: bool):
+    def _stats(self, x: Tensor, frozen: bool) -> Tuple[Tensor, Tensor]:
         if not frozen:
             return self.mu(x), self.logvar(x)
         params = {k: v.detach() for k, v in self.named_parameters()}
@@ -124,19 +137,23 @@ class CLUBEstimator(nn.Module):
             if k.startswith('logvar.')}, (x, ))
         return mu, logvar
 
-    def fit_loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def fit_loss(self, x: Tensor, y: Tensor) -> Tensor:
         """Negative log-likelihood of matched pairs (features detached)."""
         mu, logvar = self._stats(x.detach(), frozen=False)
         return (((mu - y.detach())**2) / logvar.exp() + logvar).sum(1).mean() \
             / 2
 
-    def estimate(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def estimate(self, x: Tensor, y: Tensor) -> Tensor:
         """CLUB estimate with frozen :math:`\\phi`."""
         mu, logvar = self._stats(x, frozen=True)
         pos = -((mu - y)**2 / logvar.exp()).sum(1) / 2
         neg = -((mu[:, None] - y[None])**2 /
                 logvar.exp()[:, None]).sum(2).mean(1) / 2
         return (pos - neg).mean()
+
+    def forward(self, x: Tensor, y: Tensor) -> Tensor:
+        """:math:`\\lambda_{MI}\\hat I`, the term the encoder minimises."""
+        return self.loss_weight * self.estimate(x, y)
 
 
 # -------------------------------------------------------------- algorithm
@@ -186,8 +203,11 @@ class CtrlAug(BaseSSLAlgorithm):
     the clip).
 
     .. math::
-        \mathcal{L} = \mathcal{L}_{clip} + \mathcal{L}_{reg}
+        \mathcal{L} = \lambda_{clip}\mathcal{L}_{clip}
+          + \lambda_{reg}\mathcal{L}_{reg}
           + \lambda_{MI}\mathcal{L}_{MI} + \lambda_{ord}\mathcal{L}_{ord}
+
+    (each :math:`\lambda` is the ``loss_weight`` of its loss config).
 
     Inputs: ``inputs['video']`` = ``[G, L_1, ..., L_N]``, each
     ``(B, 3, T, H, W)``; ``data_samples[b].view_meta`` in the same order.
@@ -204,18 +224,22 @@ class CtrlAug(BaseSSLAlgorithm):
         num_local (int): N.
         loss_clip (dict): ``InfoNCELoss`` (MoCo form).
         loss_region (dict): ``SoftTargetContrastLoss``.
-        loss_mi (dict): ``CrossEntropyLoss`` of the discriminator (its
-            ``loss_weight`` is :math:`\lambda_{MI}`).
-        loss_order (dict): ``CrossEntropyLoss`` (:math:`\lambda_{ord}`).
+        loss_mi (dict): the MI term: ``CrossEntropyLoss`` of the
+            discriminator (``'adversarial'``) or a ``CLUBEstimator`` with
+            ``in_channels`` = the low-level channels (``'club'``); its
+            ``loss_weight`` is :math:`\lambda_{MI}` either way.
+        loss_order (dict): ``CrossEntropyLoss``.
         mi_estimator (str): ``'adversarial'``, ``'club'`` or ``None``.
         grl_lambda (float): gradient-reversal scale.
-        club_hidden (int): hidden size of the CLUB networks.
-        mi_weight (float): :math:`\lambda_{MI}` for the CLUB estimate.
         order_label_key (str): ``'lg_order'`` (permutation of the shuffled
             local clips, variant a) or ``'lg_bin'`` (temporal bin of G that
             holds the first local clip, variant b).
         low_level_index (int): which backbone output is "low-level".
-        low_level_channels (int): its channels (CLUB only).
+        queue_len (int): length of the queue of global keys.
+        feat_dim (int): D.
+        momentum (float): EMA coefficient m; ``end_momentum`` schedules it
+            with a cosine to that value.
+        shuffle_bn (bool): shuffle-BN for the key forward.
     """
 
     def __init__(self,
@@ -234,11 +258,8 @@ class CtrlAug(BaseSSLAlgorithm):
                  loss_order: dict = dict(type='CrossEntropyLoss'),
                  mi_estimator: Optional[str] = 'adversarial',
                  grl_lambda: float = 1.0,
-                 club_hidden: int = 256,
-                 mi_weight: float = 0.1,
                  order_label_key: str = 'lg_order',
                  low_level_index: int = 0,
-                 low_level_channels: Optional[int] = None,
                  queue_len: int = 65536,
                  feat_dim: int = 128,
                  momentum: float = 0.999,
@@ -249,7 +270,6 @@ class CtrlAug(BaseSSLAlgorithm):
         super().__init__(backbone=backbone, neck=neck, head=order_head,
                          data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
-        from mmavcl.models.utils import FeatureQueue, GradientReversal
         if mi_estimator not in ('adversarial', 'club', None):
             raise ValueError(f"CtrlAug: mi_estimator must be 'adversarial', "
                              f"'club' or None, got {mi_estimator!r}")
@@ -258,7 +278,6 @@ class CtrlAug(BaseSSLAlgorithm):
         self.loss_region = MODELS.build(loss_region)
         self.loss_order = MODELS.build(loss_order)
         self.mi_estimator = mi_estimator
-        self.mi_weight = mi_weight
         self.num_local = num_local
         self.low_level_index = low_level_index
         self.order_label_key = order_label_key
@@ -271,54 +290,45 @@ class CtrlAug(BaseSSLAlgorithm):
             self.mi_discriminator = MODELS.build(mi_discriminator)
             self.loss_mi = MODELS.build(loss_mi)
         elif mi_estimator == 'club':
-            if low_level_channels is None:
-                raise ValueError('CtrlAug(mi_estimator="club") needs '
-                                 'low_level_channels')
-            self.club = CLUBEstimator(low_level_channels, club_hidden)
+            # the estimator is the loss: its networks and lambda_MI
+            self.club = MODELS.build(loss_mi)
+            if not isinstance(self.club, CLUBEstimator):
+                raise ValueError(
+                    'CtrlAug(mi_estimator="club") needs loss_mi=dict('
+                    "type='CLUBEstimator', in_channels=<low-level "
+                    f'channels>, loss_weight=...), got {loss_mi}')
         self.momentum_encoder = self.build_momentum_encoder(
             self._online(), momentum, end_momentum)
         self.queue = FeatureQueue(queue_len, feat_dim)
 
-    def _online(self):
-        return dict(backbone=self.backbone, neck=self.neck,
-                    region_neck=self.region_neck)
+    def _online(self) -> nn.ModuleDict:
+        return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck,
+                                  region_neck=self.region_neck))
 
-    def _stages(self, feats) -> Tuple[torch.Tensor, torch.Tensor]:
+    def _stages(self, feats: Union[Tensor, Sequence[Tensor]]
+                ) -> Tuple[Tensor, Tensor]:
         if not isinstance(feats, (tuple, list)) or len(feats) < 2:
             raise TypeError('CtrlAug needs a backbone with at least two '
                             'out_indices (a low-level stage and the last)')
         return feats[self.low_level_index], feats[-1]
 
-    def encode(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Online: low-level pooled ``h_low``, pooled ``h``, clip embedding
-        ``z`` and per-cell embeddings ``cells (B, Ncells, D)`` + grid."""
-        low, last = self._stages(self.backbone(x))
+    def encode(self, x: Tensor, net: nn.Module) -> Dict[str, Tensor]:
+        """Low-level pooled ``h_low``, pooled ``h``, clip embedding ``z``
+        and per-cell embeddings ``cells (B, Ncells, D)`` + their ``grid``,
+        with ``net``'s modules (online or momentum)."""
+        low, last = self._stages(net.backbone(x))
         h = global_pool(last)
-        cells = self.region_neck(last)
+        cells = net.region_neck(last)
         return dict(h_low=global_pool(low), h=h,
-                    z=F.normalize(self.neck(h), dim=1),
+                    z=F.normalize(net.neck(h), dim=1),
                     cells=F.normalize(cells.flatten(2).transpose(1, 2),
                                       dim=2),
                     grid=tuple(cells.shape[2:]))
 
-    @torch.no_grad()
-    def encode_key(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        from mmavcl.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
-        enc = self.momentum_encoder
-        if self.shuffle_bn:
-            x, idx = batch_shuffle_ddp(x)
-        last = last_stage(enc('backbone', x))
-        z = F.normalize(enc('neck', global_pool(last)), dim=1)
-        cells = enc('region_neck', last)
-        grid = tuple(cells.shape[2:])
-        cells = F.normalize(cells.flatten(2).transpose(1, 2), dim=2)
-        if self.shuffle_bn:
-            z = batch_unshuffle_ddp(z, idx)
-            cells = batch_unshuffle_ddp(cells, idx)
-        return dict(z=z, cells=cells, grid=grid)
-
-    def overlap_targets(self, data_samples: list, local_view: int,
-                        local_grid, global_grid, device) -> torch.Tensor:
+    def overlap_targets(self, data_samples: List[AVDataSample],
+                        local_view: int, local_grid: Sequence[int],
+                        global_grid: Sequence[int],
+                        device: torch.device) -> Tensor:
         """Block-diagonal ``(B*Nl, B*Ng)`` overlap weights of local view
         ``local_view`` against the global view (view 0) of every sample."""
         blocks = []
@@ -333,11 +343,13 @@ class CtrlAug(BaseSSLAlgorithm):
             blocks.append(region_overlap_weights(metas[local_view],
                                                  local_grid, metas[0],
                                                  global_grid))
-        return torch.block_diag(*blocks).to(device=device,
-                                             dtype=torch.float32)
+        weights = torch.block_diag(*blocks)
+        return weights.to(device=device, dtype=torch.float32)
 
-    def mi_loss(self, h_l: torch.Tensor, h_g: torch.Tensor,
-                losses: Dict[str, torch.Tensor]) -> None:
+    def mi_loss(self, h_l: Tensor, h_g: Tensor) -> Dict[str, Tensor]:
+        """:math:`\\lambda_{MI}\\mathcal{L}_{MI}` of low-level features
+        ``h_l``, ``h_g`` ``(B, C_low)`` and its log entries (empty without
+        an estimator)."""
         if self.mi_estimator == 'adversarial':
             # Matched pairs (label 1) vs. the next sample's global (label 0).
             pairs = torch.cat([torch.cat([h_l, h_g], 1),
@@ -345,21 +357,24 @@ class CtrlAug(BaseSSLAlgorithm):
             target = torch.cat([torch.ones_like(h_l[:, 0]),
                                 torch.zeros_like(h_l[:, 0])]).long()
             logits = self.mi_discriminator(self.grl(pairs))
-            losses['loss_mi'] = self.loss_mi(logits, target)
-            losses['acc_mi_disc'] = self.cls_accuracy(logits, target)
-        elif self.mi_estimator == 'club':
-            losses['loss_mi'] = self.mi_weight * self.club.estimate(h_l, h_g)
-            losses['loss_club_fit'] = self.club.fit_loss(h_l, h_g)
+            return dict(loss_mi=self.loss_mi(logits, target),
+                        acc_mi_disc=self.cls_accuracy(logits, target))
+        if self.mi_estimator == 'club':
+            return dict(loss_mi=self.club(h_l, h_g),
+                        loss_club_fit=self.club.fit_loss(h_l, h_g))
+        return {}
 
-    def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: Inputs,
+             data_samples: List[AVDataSample]) -> Dict[str, Tensor]:
         views = self.get_views(inputs, 'video', num=self.num_local + 1)
         glob, locs = views[0], views[1:]
-        self.momentum_update(self.momentum_encoder, self._online())
-        q_g = self.encode(glob)
-        q_l = [self.encode(x) for x in locs]
-        k_g = self.encode_key(glob)
+        online = self._online()
+        self.momentum_update(self.momentum_encoder, online)
+        q_g = self.encode(glob, online)
+        q_l = [self.encode(x, online) for x in locs]
+        k_g = self.key_forward(self.encode, glob)
         queue = self.queue.features()
-        losses: Dict[str, torch.Tensor] = {}
+        losses: Dict[str, Tensor] = {}
 
         clip_terms, region_terms = [], []
         for n, q in enumerate(q_l):
@@ -377,7 +392,7 @@ class CtrlAug(BaseSSLAlgorithm):
         losses['loss_clip'] = sum(clip_terms) / len(clip_terms)
         losses['loss_region'] = sum(region_terms) / len(region_terms)
 
-        self.mi_loss(q_l[0]['h_low'], q_g['h_low'], losses)
+        losses.update(self.mi_loss(q_l[0]['h_low'], q_g['h_low']))
 
         target = self.pretext_label(data_samples, self.order_label_key,
                                     glob.device)

@@ -7,12 +7,16 @@ pairs the right steps for any integer ratio T_a / T_v, and the wrong ones
 otherwise). ``configs/glcl/README.md``
 lists every setting with its source.
 """
-from typing import Dict, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
+from torch import Tensor
 
 from mmavcl.registry import MODELS
-from .base import BaseSSLAlgorithm
+from mmavcl.structures import AVDataSample
+from ..losses import time_window_bags
+from ..utils import last_stage
+from .base import BaseSSLAlgorithm, Inputs
 
 
 @MODELS.register_module()
@@ -76,7 +80,8 @@ class GLCL(BaseSSLAlgorithm):
             (512->512 and 64->64 in the code).
         audio_global_proj, audio_local_proj (dict): 1x1 projections of the
             audio sequence (512->512 and 512->64).
-        loss_global, loss_local (dict): ``MILNCELoss`` configs.
+        loss_global, loss_local (dict): ``MILNCELoss`` configs; each
+            ``loss_weight`` is its :math:`\lambda`.
         local_window (int, optional): audio steps per video step; default
             ``round(Ta' / Tf)``.
         detach_attention (bool): stop the local loss's gradient through the
@@ -108,16 +113,14 @@ class GLCL(BaseSSLAlgorithm):
         self.local_window = local_window
         self.detach_attention = detach_attention
 
-    def audio_sequence(self, audio: torch.Tensor) -> torch.Tensor:
+    def audio_sequence(self, audio: Tensor) -> Tensor:
         """Audio backbone output as a sequence ``(B, Ca, Ta')``."""
-        feat = self.audio_backbone(audio)
-        if isinstance(feat, (tuple, list)):
-            feat = feat[-1]
+        feat = last_stage(self.audio_backbone(audio))
         if feat.dim() == 4:  # (B, C, F', T') from a 2D audio backbone
             feat = feat.mean(dim=2)
         return feat
 
-    def video_maps(self, video: torch.Tensor):
+    def video_maps(self, video: Tensor) -> Tuple[Tensor, Tensor]:
         """``(slow, fast)`` dense maps of the two-pathway backbone."""
         feats = self.backbone(video)
         if not isinstance(feats, (tuple, list)) or len(feats) != 2:
@@ -125,7 +128,8 @@ class GLCL(BaseSSLAlgorithm):
                             '(slow, fast) maps')
         return feats
 
-    def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: Inputs,
+             data_samples: List[AVDataSample]) -> Dict[str, Tensor]:
         (video, ) = self.get_views(inputs, 'video', num=1)
         (audio, ) = self.get_views(inputs, 'audio', num=1)
         slow, fast = self.video_maps(video)
@@ -149,7 +153,6 @@ class GLCL(BaseSSLAlgorithm):
                 f'{tuple(fast.shape[-2:])} must share the spatial grid')
         v_loc = torch.einsum('bctp,bp->btc', fast.flatten(3), attn)
         a_loc = self.audio_local_proj(seq).transpose(1, 2)   # (B, Ta, Cl)
-        from mmavcl.models.losses.mil_nce import time_window_bags
         t_v, t_a = v_loc.shape[1], a_loc.shape[1]
         windows = time_window_bags(t_v, t_a, self.local_window).to(
             a_loc.device)                                    # (Tv, w)

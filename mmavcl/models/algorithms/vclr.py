@@ -5,13 +5,17 @@ official implementation (amazon-science/video-contrastive-learning @4fb66c3,
 ``train_vclr.py``, ``models/Contrast.py``, ``models/resnet_mlp.py``); see
 ``configs/vclr/README.md`` for every hyperparameter and its source.
 """
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
+import torch.nn as nn
 import torch.nn.functional as F
+from torch import Tensor
 
 from mmavcl.registry import MODELS
-from .base import BaseSSLAlgorithm, global_pool
+from mmavcl.structures import AVDataSample
+from ..utils import FeatureQueue, global_pool
+from .base import BaseSSLAlgorithm, Inputs
 
 _ORDER_NORMS = ('segments', 'feature', None)
 
@@ -97,7 +101,9 @@ class VCLR(BaseSSLAlgorithm):
             ``key[i]`` and the queue, ``in_batch_negatives=False``).
             ``normalize=False``: embeddings are already unit length and the
             code uses the raw uniform-initialised queue rows unnormalised.
-        loss_intra, loss_order (dict): ``CrossEntropyLoss``.
+        loss_intra, loss_order (dict): ``CrossEntropyLoss``. The
+            ``loss_weight`` of each of the four loss configs is its
+            :math:`\lambda`.
         intra_temperature (float): :math:`\tau'` (``nce_t_intra``).
         queue_len (int): length of both queues (131072 in the code).
         queue_init (str): ``'uniform'`` as the code.
@@ -143,7 +149,6 @@ class VCLR(BaseSSLAlgorithm):
         super().__init__(backbone=backbone, head=order_head,
                          data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
-        from mmavcl.models.utils import FeatureQueue
         if order_normalize not in _ORDER_NORMS:
             raise ValueError(f'VCLR: order_normalize must be one of '
                              f'{_ORDER_NORMS}, got {order_normalize!r}')
@@ -169,75 +174,53 @@ class VCLR(BaseSSLAlgorithm):
         self.queue_segment = FeatureQueue(queue_len, feat_dim,
                                           init=queue_init)
 
-    def _online(self) -> Dict[str, torch.nn.Module]:
-        return dict(backbone=self.backbone, inter_neck=self.inter_neck,
-                    intra_neck=self.intra_neck,
-                    segment_neck=self.segment_neck,
-                    order_neck=self.order_neck)
+    def _online(self) -> nn.ModuleDict:
+        return nn.ModuleDict(dict(
+            backbone=self.backbone, inter_neck=self.inter_neck,
+            intra_neck=self.intra_neck, segment_neck=self.segment_neck,
+            order_neck=self.order_neck))
 
     # ----------------------------------------------------------- encoders
-    def _pooled(self, net, views: List[torch.Tensor]) -> torch.Tensor:
+    # Each takes ``net``: the online modules (queries) or their momentum
+    # copy (keys, through ``key_forward``), under the same names.
+    def _pooled(self, backbone: Callable[[Tensor], Tensor],
+                views: List[Tensor]) -> Tensor:
         """Backbone + global pooling of K views in one batch ->
         ``(B, K, C)`` (one BN batch of K*B frames, as TSN mode does)."""
         num, batch = len(views), views[0].shape[0]
-        feat = global_pool(net(torch.cat(views, dim=0)))
+        feat = global_pool(backbone(torch.cat(views, dim=0)))
         return feat.reshape(num, batch, -1).transpose(0, 1)
 
-    def _order_embed(self, net, feat: torch.Tensor) -> torch.Tensor:
+    def _order_embed(self, order_neck: Callable[[Tensor], Tensor],
+                     feat: Tensor) -> Tensor:
         """``(B, K, C) -> (B, K*D)`` order embedding."""
         b, k, c = feat.shape
-        o = net(feat.reshape(b * k, c)).reshape(b, k, -1)
+        o = order_neck(feat.reshape(b * k, c)).reshape(b, k, -1)
         if self.order_normalize == 'segments':
             o = F.normalize(o, dim=1)
         elif self.order_normalize == 'feature':
             o = F.normalize(o, dim=2)
         return o.reshape(b, -1)
 
-    def encode_frame(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        """Online ``z`` (inter) and ``u`` (intra) of one frame view."""
-        f = global_pool(self.backbone(x))
-        return dict(z=F.normalize(self.inter_neck(f), dim=1),
-                    u=F.normalize(self.intra_neck(f), dim=1))
+    def encode_frame(self, x: Tensor, net: nn.Module) -> Dict[str, Tensor]:
+        """``z`` (inter) and ``u`` (intra) of one frame view."""
+        f = global_pool(net.backbone(x))
+        return dict(z=F.normalize(net.inter_neck(f), dim=1),
+                    u=F.normalize(net.intra_neck(f), dim=1))
 
-    def encode_tuple(self, views: List[torch.Tensor]
-                     ) -> Dict[str, torch.Tensor]:
-        """Online ``g`` (segment consensus) and ``o`` (order) of a tuple."""
-        feat = self._pooled(self.backbone, views)
-        g = F.normalize(self.segment_neck(feat.mean(dim=1)), dim=1)
-        return dict(g=g, o=self._order_embed(self.order_neck, feat))
-
-    @torch.no_grad()
-    def encode_frame_key(self, x: torch.Tensor) -> Dict[str, torch.Tensor]:
-        from mmavcl.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
-        enc = self.momentum_encoder
-        if self.shuffle_bn:
-            x, idx = batch_shuffle_ddp(x)
-        f = global_pool(enc('backbone', x))
-        z = F.normalize(enc('inter_neck', f), dim=1)
-        u = F.normalize(enc('intra_neck', f), dim=1)
-        if self.shuffle_bn:
-            z, u = batch_unshuffle_ddp(z, idx), batch_unshuffle_ddp(u, idx)
-        return dict(z=z, u=u)
-
-    @torch.no_grad()
-    def encode_tuple_key(self, views: List[torch.Tensor]
-                         ) -> Dict[str, torch.Tensor]:
-        from mmavcl.models.utils import batch_shuffle_ddp, batch_unshuffle_ddp
-        enc = self.momentum_encoder
-        x = torch.stack(views, dim=1)  # whole tuples move together
-        if self.shuffle_bn:
-            x, idx = batch_shuffle_ddp(x)
-        feat = self._pooled(lambda v: enc('backbone', v), list(x.unbind(1)))
-        g = F.normalize(enc('segment_neck', feat.mean(dim=1)), dim=1)
-        o = self._order_embed(lambda v: enc('order_neck', v), feat)
-        if self.shuffle_bn:
-            g, o = batch_unshuffle_ddp(g, idx), batch_unshuffle_ddp(o, idx)
-        return dict(g=g, o=o)
+    def encode_tuple(self, views: List[Tensor],
+                     net: nn.Module) -> Dict[str, Tensor]:
+        """``g`` (segment consensus) and ``o`` (order) of a tuple of K
+        views."""
+        feat = self._pooled(net.backbone, views)
+        g = F.normalize(net.segment_neck(feat.mean(dim=1)), dim=1)
+        return dict(g=g, o=self._order_embed(net.order_neck, feat))
 
     # --------------------------------------------------------------- views
-    def split_views(self, inputs, data_samples
-                    ) -> Tuple[torch.Tensor, List[torch.Tensor],
-                               List[torch.Tensor], List[torch.Tensor]]:
+    def split_views(self, inputs: Inputs,
+                    data_samples: List[AVDataSample]
+                    ) -> Tuple[Tensor, List[Tensor], List[Tensor],
+                               List[Tensor]]:
         """``(a, [a+, p_2..p_K], T_q, T_k)``, every tensor
         ``(B, C, L, H, W)``; see the class docstring for the two layouts.
         """
@@ -260,7 +243,7 @@ class VCLR(BaseSSLAlgorithm):
         stacked = torch.stack(t_q, dim=1)  # (B, K, C, L, H, W)
         rows = torch.arange(stacked.shape[0], device=stacked.device)
 
-        def pick(key: str) -> torch.Tensor:
+        def pick(key: str) -> Tensor:
             pos = self.pretext_label(data_samples, key, stacked.device)
             if pos.numel() != stacked.shape[0] or pos.min() < 0 or \
                     pos.max() >= k:
@@ -273,19 +256,22 @@ class VCLR(BaseSSLAlgorithm):
         return a, [views[0]] + intra, t_q, t_k
 
     # --------------------------------------------------------------- loss
-    def loss(self, inputs, data_samples) -> Dict[str, torch.Tensor]:
+    def loss(self, inputs: Inputs,
+             data_samples: List[AVDataSample]) -> Dict[str, Tensor]:
         k = self.num_segments
         a, positives, t_q, t_k = self.split_views(inputs, data_samples)
 
-        self.momentum_update(self.momentum_encoder, self._online())
-        q_a = self.encode_frame(a)
-        q_t = self.encode_tuple(t_q)
-        keys = [self.encode_frame_key(x) for x in positives]
-        k_t = self.encode_tuple_key(t_k)
+        online = self._online()
+        self.momentum_update(self.momentum_encoder, online)
+        q_a = self.encode_frame(a, online)
+        q_t = self.encode_tuple(t_q, online)
+        keys = [self.key_forward(self.encode_frame, x) for x in positives]
+        # whole tuples move together through shuffle-BN
+        k_t = self.key_forward(self.encode_tuple, t_k)
         queue_inter = self.queue_inter.features()
         queue_segment = self.queue_segment.features()
 
-        losses: Dict[str, torch.Tensor] = {}
+        losses: Dict[str, Tensor] = {}
         # inter-video: K*B rows, one per positive, against the same queue
         z_keys = torch.cat([key['z'] for key in keys])
         loss, logits, pos = self.loss_inter(

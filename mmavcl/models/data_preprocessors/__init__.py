@@ -1,3 +1,3 @@
-from .av_data_preprocessor import AVDataPreprocessor
+from .av_data_preprocessor import AVDataPreprocessor, build_data_preprocessor
 
-__all__ = ['AVDataPreprocessor']
+__all__ = ['AVDataPreprocessor', 'build_data_preprocessor']

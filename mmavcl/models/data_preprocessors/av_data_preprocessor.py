@@ -1,5 +1,5 @@
 """Device-side preprocessing of multi-view audio-visual batches."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -355,3 +355,14 @@ class AVDataPreprocessor(BaseDataPreprocessor):
         if data_samples is not None:
             data_samples = self.cast_data(data_samples)
         return {'inputs': out, 'data_samples': data_samples}
+
+
+def build_data_preprocessor(cfg: Optional[Union[Dict, nn.Module]]
+                            ) -> nn.Module:
+    """The data preprocessor of every mmavcl model: ``AVDataPreprocessor``
+    when ``cfg`` is None, a module as given, a dict built from mmavcl's
+    registry (mmengine's ``BaseModel`` would look a dict up in its root
+    registry, which has no ``AVDataPreprocessor``)."""
+    if cfg is None:
+        cfg = dict(type='AVDataPreprocessor')
+    return MODELS.build(cfg) if isinstance(cfg, dict) else cfg

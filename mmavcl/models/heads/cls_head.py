@@ -7,6 +7,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmavcl.registry import MODELS
+from ..utils import last_stage
 
 Feat = Union[torch.Tensor, Sequence[torch.Tensor]]
 
@@ -82,7 +83,7 @@ class ClsHead(BaseModule):
 
     def pre_logits(self, feats: Feat) -> torch.Tensor:
         """Pooled features ``(N, C)`` of the last backbone stage."""
-        x = feats[-1] if isinstance(feats, (tuple, list)) else feats
+        x = last_stage(feats)
         if x.dim() > 2 and self.pool is not None:
             x = x.flatten(2)
             x = x.mean(2) if self.pool == 'avg' else x.amax(2)

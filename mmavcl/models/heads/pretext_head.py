@@ -18,6 +18,10 @@ class PretextClsHead(BaseModule):
     along channels (e.g. the two clips of an order pair: ``[f_a, f_b]``).
     Dense inputs ``(B, C, *S)`` are average-pooled first.
 
+    The head only makes logits: an algorithm scores them with its own loss
+    config (e.g. ``VCLR.loss_order``), next to the accuracy it logs from
+    the same logits.
+
     Args:
         in_channels (int): Channels after concatenation.
         num_classes (int): Number of pretext classes.
@@ -27,8 +31,6 @@ class PretextClsHead(BaseModule):
             ``dict(type='BN1d')``. Defaults to None.
         act_cfg (dict): Activation. Defaults to ReLU.
         dropout (float): Dropout before the last linear. Defaults to 0.
-        loss (dict): Loss config used by :meth:`loss`. Defaults to
-            ``dict(type='CrossEntropyLoss')``.
         init_cfg (dict, optional): mmengine init config.
     """
 
@@ -39,7 +41,6 @@ class PretextClsHead(BaseModule):
                  norm_cfg: Optional[Dict] = None,
                  act_cfg: Dict = dict(type='ReLU', inplace=True),
                  dropout: float = 0.0,
-                 loss: Dict = dict(type='CrossEntropyLoss'),
                  init_cfg: Optional[Dict] = dict(
                      type='Normal', std=0.01, layer='Linear')) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -64,7 +65,6 @@ class PretextClsHead(BaseModule):
             layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(widths[-1], num_classes))
         self.mlp = nn.Sequential(*layers)
-        self.loss_module = MODELS.build(loss)
 
     def forward(self, x: Union[Tensor, Sequence[Tensor]]) -> Tensor:
         """
@@ -85,9 +85,3 @@ class PretextClsHead(BaseModule):
                              f'{x.shape[1]} (inputs: '
                              f'{[tuple(f.shape) for f in feats]})')
         return self.mlp(x)
-
-    def loss(self, x: Union[Tensor, Sequence[Tensor]],
-             target: Tensor) -> Tensor:
-        """Logits of ``x`` scored against ``target`` ``(B,)`` with the loss
-        module (fp32)."""
-        return self.loss_module(self(x), target)

@@ -7,12 +7,7 @@ from mmengine.model import BaseModule
 from torch import Tensor
 
 from mmavcl.registry import MODELS
-
-
-def _last(x: Union[Tensor, Sequence[Tensor]]) -> Tensor:
-    """Backbones return a tuple when several stages are requested; necks
-    project the last one."""
-    return x[-1] if isinstance(x, (tuple, list)) else x
+from ..utils import last_stage
 
 
 def _widths(in_channels: int, hid_channels: Union[int, Sequence[int]],
@@ -112,7 +107,7 @@ class MLPNeck(BaseModule):
         Returns:
             Tensor: ``(B, out)``, or ``(B, T, out)`` with ``pool_time``.
         """
-        x = _last(x)
+        x = last_stage(x)
         if x.dim() < 2 or x.shape[1] != self.in_channels:
             raise ValueError(f'MLPNeck expects (B, {self.in_channels}, ...), '
                              f'got {tuple(x.shape)}')
@@ -185,7 +180,7 @@ class ConvMLPNeck(BaseModule):
         Returns:
             Tensor: ``(B, out, *S)``.
         """
-        x = _last(x)
+        x = last_stage(x)
         if x.dim() != self.ndim + 2 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f'ConvMLPNeck(ndim={self.ndim}) expects (B, '

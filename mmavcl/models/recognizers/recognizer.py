@@ -24,6 +24,8 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModel
 
 from mmavcl.registry import MODELS
+from ..data_preprocessors import build_data_preprocessor
+from ..utils import global_pool, last_stage
 
 Inputs = Union[Dict[str, Union[torch.Tensor, List[torch.Tensor]]],
                List[torch.Tensor], torch.Tensor]
@@ -140,12 +142,9 @@ class AVRecognizer(BaseModel):
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
-        if data_preprocessor is None:
-            data_preprocessor = dict(type='AVDataPreprocessor')
-        if isinstance(data_preprocessor, dict):
-            data_preprocessor = MODELS.build(data_preprocessor)
-        super().__init__(data_preprocessor=data_preprocessor,
-                         init_cfg=init_cfg)
+        super().__init__(
+            data_preprocessor=build_data_preprocessor(data_preprocessor),
+            init_cfg=init_cfg)
         if modality not in ('video', 'audio'):
             raise ValueError(f"modality must be 'video' or 'audio', got "
                              f'{modality!r}')
@@ -218,12 +217,10 @@ class AVRecognizer(BaseModel):
                 feat = self.backbone(x)
         else:
             feat = self.backbone(x)
-        if not isinstance(feat, (tuple, list)):
-            return feat
-        if self.backbone_outputs == 'last':
-            return feat[-1]
-        return torch.cat(
-            [f.flatten(2).mean(2) if f.dim() > 2 else f for f in feat], dim=1)
+        if self.backbone_outputs == 'last' or \
+                not isinstance(feat, (tuple, list)):
+            return last_stage(feat)
+        return torch.cat([global_pool(f) for f in feat], dim=1)
 
     def _chunked(self, x: torch.Tensor, fn) -> torch.Tensor:
         size = self.test_cfg.get('max_testing_views') or x.shape[0]
@@ -233,8 +230,7 @@ class AVRecognizer(BaseModel):
         """``(N, C)`` globally averaged backbone features."""
         if self.cls_head is not None:
             return self.cls_head.pre_logits(self.extract_feat(x))
-        feat = self.extract_feat(x)
-        return feat.flatten(2).mean(2) if feat.dim() > 2 else feat
+        return global_pool(self.extract_feat(x))
 
     def forward(self, inputs: Inputs, data_samples: Optional[List] = None,
                 mode: str = 'tensor'):

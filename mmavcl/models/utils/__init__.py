@@ -1,5 +1,6 @@
 from .dist_utils import (all_gather_with_grad, concat_all_gather,
                          get_dist_info)
+from .feature_maps import global_pool, last_stage
 from .feature_queue import FeatureQueue
 from .grad_reverse import GradientReversal
 from .momentum_encoder import MomentumEncoder
@@ -10,5 +11,5 @@ __all__ = [
     'get_dist_info', 'all_gather_with_grad', 'concat_all_gather',
     'FeatureQueue', 'MomentumEncoder', 'batch_shuffle_ddp',
     'batch_unshuffle_ddp', 'GradientReversal', 'contrastive_accuracy',
-    'embedding_std'
+    'embedding_std', 'global_pool', 'last_stage'
 ]

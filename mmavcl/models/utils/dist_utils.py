@@ -24,14 +24,12 @@ from typing import List, Tuple, Union
 
 import torch
 import torch.distributed as dist
+# ``(rank, world_size)``, ``(0, 1)`` without a process group: mmengine's,
+# re-exported here so that algorithms import every collective from one place
+from mmengine.dist import get_dist_info
 from torch import Tensor
 
-
-def get_dist_info() -> Tuple[int, int]:
-    """Return ``(rank, world_size)``; ``(0, 1)`` without a process group."""
-    if dist.is_available() and dist.is_initialized():
-        return dist.get_rank(), dist.get_world_size()
-    return 0, 1
+__all__ = ['get_dist_info', 'all_gather_with_grad', 'concat_all_gather']
 
 
 def _gather_sizes(n: int, device: torch.device) -> List[int]:

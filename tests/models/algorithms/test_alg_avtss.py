@@ -24,8 +24,10 @@ def avtss_cfg():
         audio_speed_head=cls_head(C, 4), audio_direction_head=cls_head(C, 2),
         order_vv_head=cls_head(2 * C, 3), order_aa_head=cls_head(2 * C, 3),
         order_va_head=cls_head(2 * C, 3),
-        loss_nce=dict(type='InfoNCELoss', temperature=TAU,
-                      in_batch_negatives=False),
+        loss_vv=dict(type='InfoNCELoss', temperature=TAU,
+                     in_batch_negatives=False),
+        loss_va=dict(type='InfoNCELoss', temperature=TAU,
+                     in_batch_negatives=False),
         num_neighbours=KNN, num_hard_negatives=NHARD,
         hard_negative_pool=POOL, queue_len=QLEN, feat_dim=D, momentum=0.9,
         data_preprocessor=PLAIN_PREPROCESSOR)
@@ -169,3 +171,29 @@ def test_avtss_modality_wide_labels_and_missing_label():
         s.pretext_labels.pop('order_va')
     with pytest.raises(KeyError, match='v0.mp4.*order_va'):
         model.pretext_label(data['data_samples'], 'order_va', 'cpu')
+
+
+def test_avtss_weights_are_the_loss_configs_loss_weight():
+    """lambda_vv, lambda_va and lambda (all seven temporal terms) are the
+    loss_weight of loss_vv, loss_va and loss_cls: the same model and batch
+    with weights (2, 3, 0.5) gives each term times its weight."""
+    def run(w_vv, w_va, w_cls):
+        cfg = avtss_cfg()
+        cfg['loss_vv'] = dict(cfg['loss_vv'], loss_weight=w_vv)
+        cfg['loss_va'] = dict(cfg['loss_va'], loss_weight=w_va)
+        cfg['loss_cls'] = dict(type='CrossEntropyLoss', loss_weight=w_cls)
+        torch.manual_seed(0)
+        model = build(cfg)
+        torch.manual_seed(1)   # the same synthetic negatives
+        data = make_batch(4)
+        return model.loss(data['inputs'], data['data_samples'])
+
+    plain, weighted = run(1.0, 1.0, 1.0), run(2.0, 3.0, 0.5)
+    close(weighted['loss_vv'], 2.0 * plain['loss_vv'])
+    close(weighted['loss_va'], 3.0 * plain['loss_va'])
+    temporal = [k for k in plain if k.startswith('loss_') and
+                k not in ('loss_vv', 'loss_va')]
+    assert len(temporal) == 7
+    for key in temporal:
+        close(weighted[key], 0.5 * plain[key])
+    assert weighted['acc_vv'] == plain['acc_vv']

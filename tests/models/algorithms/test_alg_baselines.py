@@ -1,5 +1,5 @@
-"""MoCoVideo (MoCo and SimCLR modes) and AVCorrespondence against
-hand-written InfoNCE references."""
+"""MoCoVideo, SimCLRVideo and AVCorrespondence against hand-written
+InfoNCE references."""
 import copy
 
 import pytest
@@ -16,20 +16,27 @@ def clips(seed, n=2):
     return [torch.randn(B, 3, 2, 32, 32, generator=g) for _ in range(n)]
 
 
-def moco_cfg(use_momentum, symmetric=False):
+def moco_cfg(symmetric=False):
     return dict(
         type='MoCoVideo', backbone=tiny_r3d(), neck=mlp(64, D),
         loss=dict(type='InfoNCELoss', temperature=TAU,
-                  in_batch_negatives=not use_momentum,
-                  symmetric=not use_momentum),
-        use_momentum=use_momentum, symmetric=symmetric, queue_len=QLEN,
-        feat_dim=D, momentum=M, data_preprocessor=PLAIN_PREPROCESSOR)
+                  in_batch_negatives=False),
+        symmetric=symmetric, queue_len=QLEN, feat_dim=D, momentum=M,
+        data_preprocessor=PLAIN_PREPROCESSOR)
+
+
+def simclr_cfg():
+    return dict(
+        type='SimCLRVideo', backbone=tiny_r3d(), neck=mlp(64, D),
+        loss=dict(type='InfoNCELoss', temperature=TAU,
+                  in_batch_negatives=True, symmetric=True),
+        data_preprocessor=PLAIN_PREPROCESSOR)
 
 
 @pytest.mark.parametrize('symmetric', [False, True])
 def test_moco_video_queue_loss(symmetric):
     torch.manual_seed(0)
-    model = build(moco_cfg(True, symmetric))
+    model = build(moco_cfg(symmetric))
     ref = copy.deepcopy(model)
     x1, x2 = clips(1)
     data = dict(inputs=dict(video=[x1, x2]), data_samples=samples(B))
@@ -57,10 +64,12 @@ def test_moco_video_queue_loss(symmetric):
         assert key in log
 
 
-def test_simclr_mode_in_batch_symmetric():
+def test_simclr_in_batch_symmetric():
     torch.manual_seed(0)
-    model = build(moco_cfg(False))
-    assert model.queue is None and model.momentum_encoder is None
+    model = build(simclr_cfg())
+    # no key encoder, no queue: one online encoder for both clips
+    assert getattr(model, 'queue', None) is None and \
+        getattr(model, 'momentum_encoder', None) is None
     ref = copy.deepcopy(model)
     x1, x2 = clips(2)
     data = dict(inputs=dict(video=[x1, x2]), data_samples=samples(B))
@@ -77,7 +86,7 @@ def test_simclr_mode_in_batch_symmetric():
 
 
 def test_simclr_without_in_batch_negatives_is_rejected():
-    cfg = moco_cfg(False)
+    cfg = simclr_cfg()
     cfg['loss'] = dict(type='InfoNCELoss', in_batch_negatives=False)
     with pytest.raises(ValueError, match='in_batch_negatives'):
         build(cfg)

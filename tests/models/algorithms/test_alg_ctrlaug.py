@@ -24,6 +24,11 @@ LOCALS = [
 
 
 def ctrlaug_cfg(mi='adversarial'):
+    # lambda_MI is loss_mi's loss_weight for either estimator
+    loss_mi = dict(type='CrossEntropyLoss', loss_weight=LAMBDA_MI) \
+        if mi == 'adversarial' else dict(
+            type='CLUBEstimator', in_channels=C_LOW, hid_channels=16,
+            loss_weight=LAMBDA_MI)
     return dict(
         type='CtrlAug',
         # stride-1 last stage: 32x32 input -> a 2x2 cell grid
@@ -37,9 +42,8 @@ def ctrlaug_cfg(mi='adversarial'):
         loss_clip=dict(type='InfoNCELoss', temperature=TAU,
                        in_batch_negatives=False),
         loss_region=dict(type='SoftTargetContrastLoss', temperature=TAU_R),
-        loss_mi=dict(type='CrossEntropyLoss', loss_weight=LAMBDA_MI),
-        mi_estimator=mi, low_level_channels=C_LOW, mi_weight=LAMBDA_MI,
-        club_hidden=16, data_preprocessor=PLAIN_PREPROCESSOR)
+        loss_mi=loss_mi, mi_estimator=mi,
+        data_preprocessor=PLAIN_PREPROCESSOR)
 
 
 def make_batch(seed):
@@ -122,8 +126,7 @@ def test_mi_gradient_is_reversed_into_the_encoder():
     model = build(ctrlaug_cfg())
     h_l = torch.randn(B, C_LOW, requires_grad=True)
     h_g = torch.randn(B, C_LOW, requires_grad=True)
-    losses = {}
-    model.mi_loss(h_l, h_g, losses)
+    losses = model.mi_loss(h_l, h_g)
     g_rev, = torch.autograd.grad(losses['loss_mi'], h_l, retain_graph=True)
     # same computation without the reversal layer
     pairs = torch.cat([torch.cat([h_l, h_g], 1),
@@ -166,8 +169,7 @@ def test_club_estimate_and_fit():
     close(fit, nll)
     assert not fit.requires_grad or torch.autograd.grad(
         fit, x, allow_unused=True)[0] is None
-    losses = {}
-    model.mi_loss(x, y, losses)
+    losses = model.mi_loss(x, y)
     close(losses['loss_mi'], LAMBDA_MI * ref)
     close(losses['loss_club_fit'], fit)
 
@@ -178,3 +180,12 @@ def test_missing_view_meta_is_named():
     data['data_samples'][1].view_meta = data['data_samples'][1].view_meta[:2]
     with pytest.raises(ValueError, match='v1.mp4.*view_meta'):
         model.train_step(data, optim(model))
+
+
+def test_club_needs_its_estimator_as_loss_mi():
+    cfg = ctrlaug_cfg(mi='club')
+    cfg['loss_mi'] = dict(type='CrossEntropyLoss', loss_weight=LAMBDA_MI)
+    with pytest.raises(ValueError, match='CLUBEstimator'):
+        build(cfg)
+    assert build(ctrlaug_cfg(mi=None)).mi_loss(
+        torch.randn(B, C_LOW), torch.randn(B, C_LOW)) == {}

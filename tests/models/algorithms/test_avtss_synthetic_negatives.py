@@ -177,8 +177,7 @@ def test_contrast_value_and_gradient_against_loop(scope, recorded_draws):
     model = build(avtss_cfg(hard_negative_scope=scope))
     model.hard_negative_generator = torch.Generator().manual_seed(3)
     q, k, queue = fixed_tensors()
-    logs = {}
-    loss = model.contrast('vv', q, k, queue, logs)
+    loss, logs = model.contrast(model.loss_vv, 'vv', q, k, queue)
     (a, b, lam), = recorded_draws
     q_ref = q.detach().clone().requires_grad_()
     hard = ref_hard_negatives(q_ref, k, queue, a, b, lam)
@@ -203,7 +202,7 @@ def test_batch_scope_reproduces_the_old_code():
     model = build(avtss_cfg(hard_negative_scope='batch'))
     model.hard_negative_generator = torch.Generator().manual_seed(11)
     q, k, queue = fixed_tensors(seed=5)
-    loss = model.contrast('va', q, k, queue, {})
+    loss, _ = model.contrast(model.loss_va, 'va', q, k, queue)
 
     g = torch.Generator().manual_seed(11)
     with torch.no_grad():
@@ -233,7 +232,7 @@ def test_query_scope_rows_do_not_see_each_other(recorded_draws):
         model = build(avtss_cfg(hard_negative_scope=scope))
         model.hard_negative_generator = torch.Generator().manual_seed(3)
         q = q.detach().clone().requires_grad_()
-        model.contrast('vv', q, k, queue, {}).backward()
+        model.contrast(model.loss_vv, 'vv', q, k, queue)[0].backward()
         return q.grad[0]
 
     q, k, queue = fixed_tensors()

@@ -22,7 +22,7 @@ from mmengine.runner import Runner
 from alg_helpers import build, close, optim, samples
 from test_alg_vclr import B, K, QLEN, reference, vclr_cfg
 
-from mmavcl.datasets.media_writer import write_video
+from mmavcl.datasets.media import write_video
 from mmavcl.registry import DATASETS, MODELS, TRANSFORMS
 from mmavcl.testing.media import decode_frame_index, timestamp_frames
 
@@ -182,16 +182,19 @@ def test_model_gets_the_query_tensors_as_a_p2_p3(video_root):
         return out
 
     def spy(name, fn):
-        def wrapped(*args):
-            seen.setdefault(name, []).append(
-                [x.clone() for x in args[0]] if isinstance(args[0], list)
-                else args[0].clone())
-            return fn(*args)
+        # one encoder per view kind, called with the online modules for
+        # queries and the momentum copy for keys: recorded apart
+        def wrapped(views, net):
+            key = name + ('_key' if net is model.momentum_encoder.module
+                          else '')
+            seen.setdefault(key, []).append(
+                [x.clone() for x in views] if isinstance(views, list)
+                else views.clone())
+            return fn(views, net)
         return wrapped
 
     model.data_preprocessor.forward = spy_pre
     model.encode_frame = spy('frame', model.encode_frame)
-    model.encode_frame_key = spy('frame_key', model.encode_frame_key)
     model.encode_tuple = spy('tuple', model.encode_tuple)
     log = model.train_step(data, optim(model))
     assert all(torch.isfinite(v).all() for v in log.values())

@@ -30,3 +30,19 @@ def test_snippet_builds_with_stated_feature_dim(name):
     if name == 'backbone_glcl.py':
         video = MODELS.build(cfg.glcl_video_backbone)
         assert video.out_channels == tuple(cfg.glcl_video_feat_dims)
+
+
+def test_data_preprocessor_snippet_builds():
+    """Every preprocessor of configs/_base_/models/data_preprocessors.py
+    builds, and the ImageNet statistics it names are the preprocessor's."""
+    cfg = Config.fromfile(osp.join(ROOT, 'data_preprocessors.py'))
+    names = [k for k in cfg if k.endswith('_preprocessor')]
+    assert sorted(names) == ['toy_av_preprocessor', 'toy_video_preprocessor',
+                             'video_preprocessor']
+    for name in names:
+        pre = MODELS.build(cfg[name])
+        assert pre.mean.flatten().tolist() == pytest.approx(
+            list(cfg.imagenet_mean)), name
+    built = MODELS.build(dict(cfg.video_preprocessor,
+                              audio_cfg=cfg.log_mel_128))
+    assert built.audio_cfg['n_mels'] == 128

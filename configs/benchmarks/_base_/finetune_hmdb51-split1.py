@@ -1,0 +1,6 @@
+# HMDB51 split 1, 10 clips x 3 crops at test.
+_base_ = [
+    './finetune.py',
+    '../../_base_/datasets/bench_hmdb51.py',
+]
+model = dict(cls_head=dict(num_classes={{_base_.num_classes}}))

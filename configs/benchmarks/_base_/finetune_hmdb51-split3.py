@@ -1,0 +1,6 @@
+# HMDB51 split 3, 10 clips x 3 crops at test.
+_base_ = [
+    './finetune.py',
+    '../../_base_/datasets/bench_hmdb51_split3.py',
+]
+model = dict(cls_head=dict(num_classes={{_base_.num_classes}}))

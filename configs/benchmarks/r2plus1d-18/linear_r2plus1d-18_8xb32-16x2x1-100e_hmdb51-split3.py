@@ -1,0 +1,7 @@
+_base_ = [
+    '../_base_/linear_hmdb51-split3.py',
+    '../../_base_/models/backbone_r2plus1d18.py',
+]
+model = dict(
+    backbone={{_base_.r2plus1d18_backbone}},
+    cls_head=dict(in_channels={{_base_.r2plus1d18_feat_dim}}))

@@ -1,8 +1,0 @@
-_base_ = ['./ctrlaug_r3d-18_finetune_hmdb51-split1.py']
-# The same protocol on HMDB51 split 3.
-train_dataloader = dict(dataset=dict(
-    ann_file='data/hmdb51/hmdb51_train_split_3_videos.txt'))
-val_dataloader = dict(dataset=dict(
-    ann_file='data/hmdb51/hmdb51_val_split_3_videos.txt'))
-test_dataloader = dict(dataset=dict(
-    ann_file='data/hmdb51/hmdb51_val_split_3_videos.txt'))

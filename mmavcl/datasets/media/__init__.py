@@ -1,0 +1,43 @@
+"""Media I/O of the data pipeline: reading video frames and audio samples
+from files, and writing them. The transforms in
+:mod:`mmavcl.datasets.transforms` (``VideoInit``, ``DecodeVideoViews``,
+``AudioInit``, ``DecodeAudioViews``) call these; nothing here knows about
+views, samples or results dicts.
+
+One concern per module:
+
+* :mod:`.video`: frame-accurate readers (decord, PyAV), one interface;
+* :mod:`.hwaccel`: PyAV's hardware (NVDEC) decoder device per process;
+* :mod:`.probe`: header facts without decoding frames (cheap opens, sizes,
+  start times, audio duration);
+* :mod:`.orientation`: the display rotation a header asks for;
+* :mod:`.audio`: decoding audio spans to mono at the stream's rate;
+* :mod:`.wav`: PCM WAV spans with the standard library;
+* :mod:`.resampling`: band-limited resampling and sped-up playback;
+* :mod:`.writer`: encoding frames and waveforms into files (tools, tests).
+
+Every failure to read raises :class:`~mmavcl.datasets.MediaDecodeError`
+naming the file.
+"""
+from .audio import decode_audio_spans, read_audio_span, read_audio_spans
+from .hwaccel import hw_accel
+from .orientation import display_rotation
+from .probe import (open_media, probe_audio_duration, probe_audio_timing,
+                    probe_frame_size, probe_media, video_start_time)
+from .resampling import (COMMON_SAMPLE_RATES, play_at_speed, resample,
+                         sinc_resample_kernel, time_compress)
+from .video import (BaseVideoReader, DecordVideoReader, PyAVVideoReader,
+                    build_video_reader, decode_with_fallback)
+from .wav import open_pcm_wav, read_wav_spans, wav_duration
+from .writer import write_audio, write_video
+
+__all__ = [
+    'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
+    'build_video_reader', 'decode_with_fallback', 'hw_accel', 'open_media',
+    'probe_media', 'probe_frame_size', 'probe_audio_duration',
+    'probe_audio_timing', 'video_start_time', 'display_rotation',
+    'read_audio_span', 'read_audio_spans', 'decode_audio_spans',
+    'open_pcm_wav', 'read_wav_spans', 'wav_duration', 'COMMON_SAMPLE_RATES',
+    'resample', 'sinc_resample_kernel', 'time_compress', 'play_at_speed',
+    'write_video', 'write_audio'
+]

@@ -1,0 +1,295 @@
+"""What a media file's header says, read without decoding its frames:
+cheap PyAV opens, the frame size as displayed, stream facts
+(:func:`probe_media`), where the video starts in the file's clock, and the
+audio's duration and start."""
+import contextlib
+from typing import Tuple
+
+from ..errors import MediaDecodeError, MissingAudioError
+from .orientation import display_rotation, file_head, quarter_turns
+from .reason import short_reason
+from .wav import is_wav_name, open_pcm_wav, wav_duration
+
+__all__ = [
+    'open_media', 'open_audio_file', 'probe_media', 'probe_frame_size',
+    'probe_audio_duration', 'probe_audio_timing', 'video_start_time',
+    'scan_video', 'is_avi'
+]
+
+
+def is_avi(filename: str) -> bool:
+    """Whether ``filename`` is a RIFF AVI (by its first 12 bytes)."""
+    head = file_head(filename, 12)
+    return head[:4] == b'RIFF' and head[8:12] == b'AVI '
+
+
+#: Codec options of stream 0 while :func:`open_media` probes the streams.
+#: ``avformat_find_stream_info`` decodes H.264 frames until it has guessed
+#: the decoder delay (~7 frames, 3-5 ms at 340x256); skipping non-key frames
+#: still decodes the first keyframe, so the size comes from the bitstream
+#: exactly as with a full probe, at ~1/3 of the cost
+#: (docs/benchmarks_history.md, "Changes after the profile").
+_CHEAP_PROBE = {'skip_frame': 'nonkey', 'threads': '1'}
+
+
+def _audio_params_known(container) -> bool:
+    if not container.streams.audio:
+        return True  # nothing to decode: nothing missing
+    cc = container.streams.audio[0].codec_context
+    return cc is None or (cc.channels > 0 and cc.format is not None
+                          and container.streams.audio[0].rate > 0)
+
+
+def open_media(filename: str, stream: str = 'video', hwaccel=None):
+    """Open ``filename`` with PyAV for its header and its audio, cheaply.
+
+    The options reach only stream 0 (``stream_options``), which is the video
+    stream in nearly every file: its keyframes alone are decoded while
+    FFmpeg probes. When stream 0 is the audio (its parameters then stay
+    unknown), or the format exposes no streams before probing (MPEG-TS),
+    the file is opened again without options, so the returned container
+    always decodes audio exactly like ``av.open(filename)``.
+
+    Args:
+        filename: Media file.
+        stream: Named in the error (``'video'`` or ``'audio'``).
+        hwaccel: An ``av.codec.hwaccel.HWAccel`` (:func:`hw_accel`) for the
+            video decoder, or None.
+
+    Raises:
+        MediaDecodeError: the file cannot be opened.
+    """
+    import av
+    try:
+        try:
+            container = av.open(filename, stream_options=[dict(_CHEAP_PROBE)],
+                                hwaccel=hwaccel)
+        except ValueError:  # no streams before probing: options refused
+            return av.open(filename, hwaccel=hwaccel)
+        if not _audio_params_known(container):
+            container.close()
+            container = av.open(filename, hwaccel=hwaccel)
+        return container
+    except Exception as err:
+        raise MediaDecodeError(filename, short_reason(err), stream) from err
+
+
+#: FFmpeg's default open of a 16-bit PCM WAV reads through its samples
+#: although the header gives every parameter (ad-hoc timings here: opening
+#: 10 s of 44.1 kHz mono took 14.7 ms, 0.4 ms with this probe; duration +
+#: one 2 s span of a 4-channel file 192 ms, 12 ms with it). WAVs that the
+#: standard library does not read go through PyAV with it
+#: (:func:`_audio_params_known` checks the result)
+_WAV_PROBE = {'probesize': '32', 'analyzeduration': '0'}
+
+
+def open_audio_file(av, filename: str):
+    """``av.open(filename)``, with a minimal probe for ``.wav`` names."""
+    if is_wav_name(filename):
+        container = av.open(filename, options=dict(_WAV_PROBE))
+        if _audio_params_known(container) and container.streams.audio:
+            return container
+        container.close()
+    return av.open(filename)
+
+
+def probe_frame_size(filename: str,
+                     container=None) -> Tuple[int, int]:
+    """(H, W) of the first video stream of ``filename`` as displayed
+    (turned by the header's display matrix, as the readers return frames).
+
+    Args:
+        filename: For error messages, and to open when ``container`` is
+            None.
+        container: An open PyAV container of ``filename``
+            (:func:`open_media`); a size it cannot tell (0) falls back to
+            the full probe of :func:`probe_media`.
+
+    Raises:
+        MediaDecodeError: no video stream, no decoder for it, or an
+            unreadable file.
+    """
+    if container is not None:
+        if not container.streams.video:
+            raise MediaDecodeError(filename, 'no video stream')
+        cc = container.streams.video[0].codec_context
+        if cc is None:
+            raise MediaDecodeError(
+                filename, 'unsupported video codec: the file has a video '
+                'stream but this FFmpeg build has no decoder for it')
+        if cc.width and cc.height:
+            return _displayed(filename, int(cc.height), int(cc.width))
+    return _probe_size(filename)
+
+
+def _displayed(filename: str, h: int, w: int) -> Tuple[int, int]:
+    """``(h, w)`` stored in ``filename`` -> as displayed."""
+    if quarter_turns(display_rotation(filename)) % 2:
+        return w, h
+    return h, w
+
+
+def _probe_size(filename: str) -> Tuple[int, int]:
+    """(H, W) of the first video stream as displayed, from the header
+    only."""
+    info = probe_media(filename)
+    if not info['has_video']:
+        raise MediaDecodeError(filename, 'no video stream')
+    if not info['video_codec']:
+        raise MediaDecodeError(
+            filename, 'unsupported video codec: the file has a video stream '
+            'but this FFmpeg build has no decoder for it')
+    return info['height'], info['width']
+
+
+def probe_media(filename: str) -> dict:
+    """Read what the container header says, without decoding anything.
+
+    Returns:
+        dict with ``has_video``, ``video_codec`` (decoder name, ``None`` if
+        FFmpeg has none), ``width``, ``height`` (as displayed: turned by
+        the display matrix), ``rotation`` (degrees counter-clockwise the
+        display matrix turns the stored frames: 0, 90, 180, 270), ``fps``,
+        ``num_frames`` (header count, 0 if unknown), ``duration`` (s,
+        container), ``has_audio``, ``audio_codec``, ``audio_duration`` (s,
+        0 if unknown), ``size_bytes``.
+
+    Raises:
+        MediaDecodeError: the container cannot be opened (empty, garbage,
+            truncated before the index).
+    """
+    import os
+
+    import av
+    size = os.path.getsize(filename) if os.path.exists(filename) else -1
+    if size < 0:
+        raise MediaDecodeError(filename, 'file does not exist')
+    if size == 0:
+        raise MediaDecodeError(filename, 'empty file (0 bytes)')
+    info = dict(has_video=False, video_codec=None, width=0, height=0,
+                rotation=0, fps=0.0, num_frames=0, duration=0.0,
+                has_audio=False, audio_codec=None, audio_duration=0.0,
+                size_bytes=size)
+    try:
+        with av.open(filename) as c:
+            info['duration'] = (c.duration or 0) / 1e6
+            if c.streams.video:
+                s = c.streams.video[0]
+                info['has_video'] = True
+                cc = s.codec_context
+                if cc is not None:
+                    rotation = display_rotation(filename)
+                    h, w = int(cc.height), int(cc.width)
+                    if rotation % 180:
+                        h, w = w, h
+                    info.update(video_codec=cc.name, width=w, height=h,
+                                rotation=rotation)
+                rate = s.average_rate or s.guessed_rate
+                info['fps'] = float(rate) if rate else 0.0
+                info['num_frames'] = int(s.frames or 0)
+            if c.streams.audio:
+                a = c.streams.audio[0]
+                info['has_audio'] = True
+                cc = a.codec_context
+                info['audio_codec'] = cc.name if cc is not None else None
+                if a.duration:
+                    info['audio_duration'] = float(a.duration * a.time_base)
+    except MediaDecodeError:
+        raise
+    except Exception as err:
+        raise MediaDecodeError(filename, short_reason(err)) from err
+    return info
+
+
+#: Video packets demuxed at open to find the first displayed frame (the
+#: smallest presentation time among them: B-frames put it after the first
+#: packet in decode order, by at most the reorder delay, a few frames)
+_START_PACKETS = 16
+
+
+def scan_video(container, stream, count: bool = False):
+    """Demux the first packets of ``stream`` (all of them when ``count``;
+    nobody relies on the position afterwards: every decode seeks first).
+
+    The header's stream start is no substitute: with the cheap probe of
+    :func:`open_media`, an MKV whose audio starts 0.5 s after the video
+    gave the video the audio's start.
+
+    Returns:
+        ``(packets, start, lowest)``: the number of non-empty packets (when
+        counting), the smallest pts among the first :data:`_START_PACKETS`
+        from the first keyframe on (earlier ones cannot be decoded), and
+        the smallest pts or dts among them; ``None`` where unknown.
+    """
+    n, start, lowest, keyed, looked = 0, None, None, False, 0
+    for packet in container.demux(stream):
+        if not packet.size:
+            continue  # the demuxer's final flush packet
+        n += 1
+        if looked < _START_PACKETS:
+            looked += 1
+            for t in (packet.pts, packet.dts):
+                if t is not None and (lowest is None or t < lowest):
+                    lowest = t
+            keyed = keyed or packet.is_keyframe
+            pts = packet.pts
+            # a discarded packet (before an MP4 edit list's start) is
+            # decoded but not shown
+            if keyed and pts is not None and not packet.is_discard and \
+                    (start is None or pts < start):
+                start = pts
+        elif not count:
+            break
+    return n, start, lowest
+
+
+def video_start_time(container) -> float:
+    """Time (s, in the file's clock) of the first displayed frame of the
+    first video stream of an open PyAV ``container``; 0.0 when unknown."""
+    if not container.streams.video:
+        return 0.0
+    stream = container.streams.video[0]
+    try:
+        start = scan_video(container, stream)[1]
+    except Exception:  # the video reader reports unreadable files
+        start = None
+    if start is None:
+        start = stream.start_time
+    return float(start * stream.time_base) if start is not None else 0.0
+
+
+def probe_audio_duration(filename: str) -> float:
+    """Duration (s) of the first audio stream of ``filename`` (a PCM WAV's
+    from its header, without FFmpeg: :func:`open_pcm_wav`)."""
+    return probe_audio_timing(filename)[0]
+
+
+def probe_audio_timing(filename: str) -> Tuple[float, float]:
+    """``(duration, start)`` (s) of the first audio stream of ``filename``:
+    :func:`probe_audio_duration`, and the timestamp of its first sample in
+    the file's clock (0 for a PCM WAV; an MP3 starts after its encoder
+    delay, e.g. 0.069 s for LAME at 16 kHz; a cut stream may start at
+    10 s)."""
+    reader = open_pcm_wav(filename)
+    if reader is not None:
+        with contextlib.closing(reader):
+            return wav_duration(reader, filename), 0.0
+    import av
+    try:
+        with open_audio_file(av, filename) as c:
+            if not c.streams.audio:
+                raise MissingAudioError(filename, 'no audio stream')
+            s = c.streams.audio[0]
+            start = float(s.start_time * s.time_base) \
+                if s.start_time is not None else 0.0
+            if s.duration:
+                return float(s.duration * s.time_base), start
+            if c.duration:
+                return c.duration / 1e6, start
+            # no header duration (raw streams): count the samples
+            return sum(f.samples for f in c.decode(s)) / float(s.rate), \
+                start
+    except MediaDecodeError:
+        raise
+    except Exception as err:
+        raise MediaDecodeError(filename, short_reason(err), 'audio') from err

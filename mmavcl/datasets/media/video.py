@@ -1,0 +1,755 @@
+"""Frame-accurate video readers (decord, PyAV) behind one interface.
+
+Every failure to open or decode raises :class:`MediaDecodeError` naming the
+file; nothing here returns zeros for frames it could not read.
+"""
+import bisect
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..errors import MediaDecodeError
+from .hwaccel import hw_accel
+from .orientation import display_rotation, is_iso_bmff, quarter_turns
+from .probe import (is_avi, open_media, probe_frame_size, scan_video,
+                    video_start_time)
+from .reason import short_reason
+
+__all__ = [
+    'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
+    'build_video_reader', 'decode_with_fallback'
+]
+
+
+class BaseVideoReader:
+    """A video file opened for random access by frame index.
+
+    Attributes:
+        filename: The file.
+        num_frames: Number of frames T of the (first) video stream.
+        fps: Average frame rate.
+        shape: ``(H, W)`` of the frames :meth:`get_batch` returns (after
+            resize-on-decode, if any); ``None`` until the first decode when
+            the backend cannot tell it cheaply.
+        orig_shape: ``(H, W)`` of the file's frames as displayed (turned by
+            its display matrix), before any resize (same caveat).
+        start_time: Time (s) of the first displayed frame in the file's
+            clock, which the audio's timestamps share (0 for most files; a
+            cut broadcast may start at 10 s).
+        num_decode_calls: How many times :meth:`get_batch` ran (used by tests
+            and benchmarks to prove one decode per sample).
+        last_frame_times: float64 ``(len(inds),)``: the presentation time
+            (s, counted from the first displayed frame) of each frame the
+            last :meth:`get_batch` returned, from the file's timestamps
+            (``i / fps`` where a file has none, e.g. AVI); ``None`` before
+            the first call. The views' time spans (and so their audio) are
+            cut from these
+            (:func:`~mmavcl.datasets.transforms.resolve_spans`).
+    """
+
+    filename: str
+    num_frames: int
+    fps: float
+    shape: Optional[Tuple[int, int]]
+    orig_shape: Optional[Tuple[int, int]]
+
+    #: True when the frame rate varies (frames are then picked by time)
+    vfr: bool = False
+    #: ``(backend name, zero-argument opener)`` tried when decoding fails
+    fallback: Optional[Tuple[str, Callable[[], 'BaseVideoReader']]] = None
+
+    def __init__(self) -> None:
+        self.num_decode_calls = 0
+        self.last_frame_times: Optional[np.ndarray] = None
+
+    def get_batch(self, inds: Sequence[int]) -> np.ndarray:
+        """Decode frames ``inds`` (any order, repeats allowed).
+
+        Returns:
+            uint8 ``(len(inds), H, W, 3)`` RGB.
+        """
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def _check(self, inds: np.ndarray) -> None:
+        if len(inds) and (inds.min() < 0 or inds.max() >= self.num_frames):
+            raise MediaDecodeError(
+                self.filename, f'frame index {int(inds.max())} out of range '
+                f'[0, {self.num_frames})')
+
+
+def _target_size(orig_hw: Tuple[int, int],
+                 decode_size: Optional[Tuple[int, int]],
+                 decode_short_side: Optional[int]) -> Optional[Tuple[int,
+                                                                     int]]:
+    """(H, W) to decode to, or None to keep the stored size."""
+    h, w = orig_hw
+    if decode_size is not None:
+        dw, dh = decode_size
+        return (int(dh), int(dw))
+    if decode_short_side is not None:
+        s = float(decode_short_side)
+        if h <= w:
+            return (int(s), int(round(w * s / h)))
+        return (int(round(h * s / w)), int(s))
+    return None
+
+
+class DecordVideoReader(BaseVideoReader):
+    """decord 0.6 ``VideoReader`` (``get_batch`` is frame-accurate).
+
+    Frames come out as displayed, like :class:`PyAVVideoReader`'s: decord
+    applies an MP4/MOV display matrix itself but not Matroska's, which is
+    applied here (``np.rot90``). decord's resize-on-decode is wrong on a
+    rotated file (it squashed the turned frame into the stored frame's
+    shape), so a rotated file is decoded at full size and resized here
+    with swscale.
+
+    Args:
+        filename: Video file.
+        num_threads: Decoder threads (0 = decord's default, auto).
+        decode_size: ``(W, H)`` to resize to while decoding.
+        decode_short_side: Resize so the short side has this length (keeps
+            the aspect ratio; the size is read from the header with PyAV).
+        fault_tol: decord's tolerance of corrupt frames, which it otherwise
+            silently replaces by copies of their neighbours: ``-1`` never
+            complain, ``0 < x < 1`` a fraction of the video, ``x >= 1`` a
+            count. Exceeding it raises :class:`MediaDecodeError`.
+        frame_size: ``(H, W)`` as displayed when the caller already read it
+            (:func:`probe_frame_size`); skips the header probe.
+        container: A PyAV container of ``filename`` (:func:`open_media`)
+            to read ``start_time`` from; the caller keeps it.
+
+    ``start_time``: the first displayed frame's time (s) in the file's
+    clock (decord's own timestamps count from it), read from ``container``
+    or, on first use, from a PyAV open of the file.
+    """
+
+    def __init__(self,
+                 filename: str,
+                 num_threads: int = 1,
+                 decode_size: Optional[Tuple[int, int]] = None,
+                 decode_short_side: Optional[int] = None,
+                 fault_tol: float = -1,
+                 frame_size: Optional[Tuple[int, int]] = None,
+                 container=None) -> None:
+        super().__init__()
+        try:
+            import decord
+        except ImportError as err:  # pragma: no cover
+            raise ImportError('backend="decord" needs `pip install decord`; '
+                              'or use backend="pyav"') from err
+        self.filename = filename
+        self._start_time = None if container is None else \
+            video_start_time(container)
+        quarter = quarter_turns(display_rotation(filename))
+        # decord's FFmpeg reads the rotation of MP4/MOV only
+        self._turn = 0 if is_iso_bmff(filename) else quarter
+        self._resize_to = None
+        try:
+            kw = dict(num_threads=num_threads, fault_tol=str(fault_tol))
+            target = None
+            if decode_size is not None or decode_short_side is not None:
+                # decord tells the size only by decoding; the header is
+                # enough for PyAV
+                self.orig_shape = (tuple(int(x) for x in frame_size)
+                                   if frame_size else
+                                   probe_frame_size(filename))
+                target = _target_size(self.orig_shape, decode_size,
+                                      decode_short_side)
+                if quarter:
+                    self._resize_to = target
+                else:
+                    kw.update(width=target[1], height=target[0])
+            vr = decord.VideoReader(filename, **kw)
+            self.num_frames = len(vr)
+            self.fps = float(vr.get_avg_fps())
+        except MediaDecodeError:
+            raise
+        except Exception as err:  # decord raises DECORDError/RuntimeError
+            raise MediaDecodeError(filename, short_reason(err)) from err
+        if self.num_frames <= 0:
+            raise MediaDecodeError(filename, 'no video frames')
+        # without resize the size is learnt from the first decoded batch
+        self.shape = target
+        if target is None:
+            self.orig_shape = None
+        self._vr = vr
+        self._time_map = None if is_avi(filename) else self._vfr_map(vr)
+        self.vfr = self._time_map is not None
+
+    @property
+    def start_time_known(self) -> bool:
+        """Whether :attr:`start_time` is read already (no PyAV open)."""
+        return self._start_time is not None
+
+    @property
+    def start_time(self) -> float:
+        if self._start_time is None:
+            container = open_media(self.filename)
+            try:
+                self._start_time = video_start_time(container)
+            finally:
+                container.close()
+        return self._start_time
+
+    def _vfr_map(self, vr) -> Optional[np.ndarray]:
+        """Index -> frame map for variable-frame-rate files, else None.
+
+        decord numbers frames by count, which puts frame ``i`` of a VFR file
+        far from ``i / fps`` seconds (the time spans views and their audio
+        are cut by). Index ``i`` is mapped to the first frame shown at or
+        after ``i / fps``, the rule of :class:`PyAVVideoReader`, so both
+        backends return the same frames and video stays aligned with audio.
+
+        Only a rate that varies more than once counts: a single irregular
+        step (decord timed the first frame of an MPEG-4 + MP3 AVI two
+        frames before the second) would shift every later index by its
+        size, while counting, which decord does, was exact. AVI files are
+        never remapped (see ``__init__``): they store no presentation
+        times, and :class:`PyAVVideoReader` counts their frames too.
+        """
+        try:
+            starts = np.asarray(
+                vr.get_frame_timestamp(np.arange(self.num_frames)))[:, 0]
+        except Exception:  # no index: keep decord's own numbering
+            return None
+        idx = np.round((starts - starts[0]) * self.fps).astype(np.int64)
+        if np.count_nonzero(np.diff(idx) != 1) <= 1:
+            return None  # constant frame rate, or one gap
+        idx = np.maximum.accumulate(idx)
+        frame_of = np.searchsorted(idx, np.arange(self.num_frames), 'left')
+        return np.minimum(frame_of, self.num_frames - 1)
+
+    def get_batch(self, inds: Sequence[int]) -> np.ndarray:
+        inds = np.asarray(inds, dtype=np.int64).reshape(-1)
+        self._check(inds)
+        self.num_decode_calls += 1
+        if self._time_map is not None:
+            inds = self._time_map[inds]
+        try:
+            frames = self._vr.get_batch(inds.tolist()).asnumpy()
+        except Exception as err:
+            raise MediaDecodeError(self.filename, short_reason(err)) from err
+        self.last_frame_times = self._frame_times(inds)
+        if self._turn:
+            frames = np.ascontiguousarray(np.rot90(frames, self._turn,
+                                                   axes=(1, 2)))
+        if self._resize_to is not None:
+            frames = _resize_rgb(frames, self._resize_to)
+        if self.shape is None:
+            self.shape = self.orig_shape = tuple(frames.shape[1:3])
+        return frames
+
+    def _frame_times(self, frames: np.ndarray) -> np.ndarray:
+        """Presentation times (s from frame 0) of decord's frames
+        ``frames`` (its own numbering, after the VFR remap). AVI stores no
+        presentation times (see ``__init__``): ``i / fps`` there, and
+        wherever decord cannot tell them."""
+        if not is_avi(self.filename):
+            try:
+                stamps = np.asarray(self._vr.get_frame_timestamp(
+                    np.concatenate([[0], frames]).tolist()),
+                    dtype=np.float64)[:, 0]
+                return stamps[1:] - stamps[0]
+            except Exception:  # no index: nominal times below
+                pass
+        return frames.astype(np.float64) / self.fps
+
+    def close(self) -> None:
+        self._vr = None
+
+
+def _resize_rgb(frames: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
+    """uint8 ``(T, H, W, 3)`` resized to ``size`` ``(H, W)`` with swscale
+    (the PyAV reader's resize, there from the decoder's YUV)."""
+    import av
+    h, w = size
+    if frames.shape[1:3] == (h, w):
+        return frames
+    reformatter = av.video.reformatter.VideoReformatter()
+    return np.stack([
+        reformatter.reformat(
+            av.VideoFrame.from_ndarray(f, format='rgb24'), width=w, height=h,
+            format='rgb24').to_ndarray() for f in frames
+    ])
+
+
+#: Decoders whose ``skip_frame='NONREF'`` drops only frames that no other
+#: frame refers to, so skipping those shown before a wanted frame changes
+#: nothing that is returned: checked index by index against a sequential
+#: decode in ``tests/datasets/test_container_matrix.py``. Not AV1: with
+#: libdav1d it dropped frames that are shown later (hidden alt-refs) and
+#: index i came back as frame i + 1 for about half the indices; other
+#: codecs are not checked, so they decode every frame.
+_SKIP_NONREF_CODECS = frozenset({'h264', 'hevc'})
+
+#: container format -> seconds before a wanted frame that the last seek
+#: had to go back to in this process, for streams without a seek index
+#: (MPEG-TS: its seeks landed 1-2 s late), so later files start there
+#: instead of repeating the same retries; indexed containers start at 0
+_SEEK_BACK: dict = {}
+
+
+class PyAVVideoReader(BaseVideoReader):
+    """PyAV reader: the same interface as decord's, and files decord cannot
+    read.
+
+    Frames are located by presentation time: frame ``i`` is the first one
+    whose timestamp rounds to ``i / fps`` or later after the first displayed
+    frame (``start_time``; taken from the first packets' timestamps, as the
+    header's stream start can be another stream's, e.g. late audio in MKV).
+    Indices are decoded in sorted order with a seek whenever a keyframe of
+    the container's index lies between the last decoded frame and the next
+    wanted one (decoding restarts there), or that one lies more than
+    ``seek_gap`` frames ahead. A seek must land at or before its frame:
+    when the first frame decoded after it is later (MPEG-TS has no index
+    and its seeks land up to seconds late; a keyframe found by its decode
+    time can be shown after the wanted frame), the seek is repeated
+    earlier, 4x further back each time down to the file's start; for a
+    stream without an index the distance is kept for the next seeks (of
+    every reader of that format in the process). After a seek, packets
+    before the first keyframe are not decoded. A frame is only returned
+    for an index it does not match exactly (VFR, a frame missing from the
+    file) when no packet of the indices between was demuxed; a packet the
+    decoder returned nothing for raises :class:`MediaDecodeError` instead.
+    AVI files carry no presentation times, so there frames are counted from
+    the start. When the header gives no frame count (MKV/WebM) or an
+    unreliable one (AVI), the packets are counted once at open (demux only,
+    no decoding).
+
+    Frames come out as displayed: a display matrix (a phone's portrait
+    video stored as landscape frames) is applied (``np.rot90``), and
+    ``shape``/``orig_shape`` are the displayed sizes, read from the header
+    (:func:`~.orientation.display_rotation`); where the header tells no
+    rotation, a decoded frame's ``rotation`` (e.g. from an H.264 SEI)
+    still applies.
+
+    Args:
+        filename: Video file.
+        num_threads: Decoder threads (0 = FFmpeg's choice); frame threading
+            (``thread_type='AUTO'``) roughly doubles speed.
+        decode_size: ``(W, H)`` to resize to (swscale, bilinear-area), of
+            the displayed frame.
+        decode_short_side: Resize so the short side has this length.
+        seek_gap: Seek instead of decoding through gaps larger than this
+            (when the container has no keyframe index).
+        skip_nonref: Let the decoder drop the frames no other frame refers
+            to (FFmpeg's ``skip_frame='NONREF'``) among those shown before
+            the next wanted frame: the run-up from the keyframe and the gaps
+            between wanted frames. What is returned does not change; with
+            x264's defaults, 20-35 % of the frames decoded for a two-clip
+            sample were dropped (keyframe interval 30-250; see
+            ``docs/benchmarks.md``). Applied to H.264 and HEVC only
+            (``_SKIP_NONREF_CODECS``); the attribute says whether it is in
+            effect.
+        hwaccel: Decode on this FFmpeg device type (``'cuda'``: NVDEC;
+            :func:`hw_accel`); frames still come back as host arrays.
+            ``num_threads`` then does not apply.
+        container: A container of ``filename`` from :func:`open_media`
+            (e.g. the one :class:`~mmavcl.datasets.transforms.VideoInit`
+            opened to check ``max_pixels``), so the file is not opened
+            twice; the reader owns it from then on.
+
+    ``start_time`` is the first displayed frame's time (s) in the file's
+    clock (0 when the stream starts at 0; audio timestamps share that
+    clock). ``num_frames_decoded`` counts the frames the decoder has
+    returned, ``num_seeks`` the seeks made; ``frame_format`` is the pixel
+    format of the first one returned (frames copied back from NVDEC are
+    ``'nv12'`` where FFmpeg's H.264 decoder gives ``'yuv420p'``: a hardware
+    decoder that failed to start and left the stream to software shows
+    here).
+    """
+
+    def __init__(self,
+                 filename: str,
+                 num_threads: int = 0,
+                 decode_size: Optional[Tuple[int, int]] = None,
+                 decode_short_side: Optional[int] = None,
+                 seek_gap: int = 64,
+                 skip_nonref: bool = True,
+                 hwaccel: Optional[str] = None,
+                 container=None) -> None:
+        super().__init__()
+        import av
+        # outside the try below: a missing device is not this file's fault
+        accel = hw_accel(hwaccel) if hwaccel else None
+        self.filename = filename
+        self.seek_gap = seek_gap
+        self.num_frames_decoded = 0
+        self.num_seeks = 0
+        self.frame_format: Optional[str] = None
+        self._reformatter = av.video.reformatter.VideoReformatter()
+        self._keys: Optional[np.ndarray] = None
+        self._owns_container = True
+        self._container = container
+        self._resize = (decode_size, decode_short_side)
+        self.num_threads = num_threads
+        try:
+            if self._container is None:
+                self._container = open_media(filename, hwaccel=accel)
+            if not self._container.streams.video:
+                raise MediaDecodeError(filename, 'no video stream')
+            stream = self._container.streams.video[0]
+            if stream.codec_context is None:
+                raise MediaDecodeError(
+                    filename, 'unsupported video codec: the file has a video '
+                    'stream but this FFmpeg build has no decoder for it')
+            if not (stream.codec_context.width and
+                    stream.codec_context.height):
+                # the cheap probe left the size unknown (MPEG-4 Part 2 in
+                # MP4): the full probe decodes until it knows
+                self._container.close()
+                self._container = av.open(filename, hwaccel=accel)
+                stream = self._container.streams.video[0]
+            if accel is None:
+                stream.thread_type = 'AUTO'
+                if num_threads:
+                    stream.thread_count = num_threads
+            else:
+                stream.thread_count = 1  # the device decodes
+            rate = stream.average_rate or stream.guessed_rate
+            if not rate:
+                raise MediaDecodeError(filename, 'unknown frame rate')
+            self.fps = float(rate)
+            # frames are found by time anyway; the flag is informative. A
+            # mean rate away from the stream's base rate means VFR.
+            base = stream.base_rate
+            self.vfr = bool(base and abs(float(rate) / float(base) - 1) > 0.01)
+            self._tb = float(stream.time_base)
+            self.skip_nonref = bool(
+                skip_nonref
+                and stream.codec_context.name in _SKIP_NONREF_CODECS)
+            # AVI stores no presentation times (B-frames make them jump):
+            # frames are found by counting there, by timestamp elsewhere
+            self._by_count = 'avi' in self._container.format.name
+            n = stream.frames
+            # headers lie or stay silent (MKV, AVI): count the packets,
+            # which costs a demux but no decoding
+            counted, start, lowest = scan_video(
+                self._container, stream, count=not n or self._by_count)
+            if not n or self._by_count:
+                n = counted
+            self.num_frames = int(n)
+            self._start = start if start is not None else (
+                stream.start_time or 0)
+            #: the earliest timestamp seen: a seek well before it goes to
+            #: the top of the file in every demuxer
+            self._lowest = lowest if lowest is not None else self._start
+            self.start_time = float(self._start * self._tb)
+            #: seconds before a wanted frame to seek to (see _SEEK_BACK)
+            self._format = self._container.format.name
+            self._indexed = len(stream.index_entries) > 0
+            self._seek_back = 0.0 if self._indexed else _SEEK_BACK.get(
+                self._format, 0.0)
+            h, w = stream.codec_context.height, stream.codec_context.width
+        except MediaDecodeError:
+            self.close()
+            raise
+        except Exception as err:  # av.error.FFmpegError and friends
+            self.close()
+            raise MediaDecodeError(filename, short_reason(err)) from err
+        if self.num_frames <= 0 or not h or not w:
+            self.close()
+            raise MediaDecodeError(filename, 'no video frames')
+        self._stream = stream
+        self._coded = (int(h), int(w))
+        #: from the header; frames opened with open_media's probe options
+        #: carry no display matrix of the stream's (``rotation`` reads 0),
+        #: so theirs is only used where the header tells nothing
+        self._header_quarter = quarter_turns(display_rotation(filename))
+        self._set_rotation(self._header_quarter)
+
+    def _set_rotation(self, quarter: int) -> None:
+        """Display the frames turned ``quarter`` x 90 degrees
+        counter-clockwise: the sizes this reader reports and resizes to."""
+        self._quarter = quarter
+        h, w = self._coded
+        shown = (w, h) if quarter % 2 else (h, w)
+        self.orig_shape = shown
+        self.shape = _target_size(shown, *self._resize) or shown
+        th, tw = self.shape
+        # swscale resizes the stored frame, which is then turned
+        self._stored_size = (tw, th) if quarter % 2 else (th, tw)
+
+    def _index(self, frame) -> int:
+        return self._pts_index(frame.pts if frame.pts is not None else 0)
+
+    def _pts_index(self, pts: int) -> int:
+        return int(round((pts - self._start) * self._tb * self.fps))
+
+    def _keyframes(self) -> np.ndarray:
+        """Display indices of the keyframes in the container's index (MP4
+        ``stss``, MKV cues once read); empty when it has none. The index
+        holds decode times: counted from the first keyframe's they are
+        display indices when every keyframe has the same decode delay
+        (x264's), and off by a frame or two otherwise, which only moves a
+        seek decision."""
+        if self._keys is None or not len(self._keys):
+            stamps = [e.timestamp for e in self._stream.index_entries
+                      if e.is_keyframe]
+            self._keys = np.round(
+                (np.asarray(stamps, np.float64) - (stamps[0] if stamps else 0))
+                * self._tb * self.fps).astype(np.int64)
+        return self._keys
+
+    def _seek_pays(self, idx: int, target: int) -> bool:
+        """Seek rather than decode on from frame ``idx`` to ``target``."""
+        if target - idx > self.seek_gap:
+            return True
+        keys = self._keyframes()
+        k = int(np.searchsorted(keys, target, side='right'))
+        # a seek restarts at keys[k - 1], the last keyframe <= target
+        return k > 0 and keys[k - 1] > idx + 1
+
+    def _seek(self, target: int, back: float) -> bool:
+        """Seek to ``back`` seconds before frame ``target``; True when that
+        is before the first frame, and the seek went to the file's top."""
+        self.num_seeks += 1
+        t = target / self.fps - back
+        if t < 0:
+            # an hour before the earliest timestamp: demuxers that search
+            # by timestamp (MPEG-TS: by PCR, which runs ahead of the
+            # frames) then start at the first packet
+            ts = self._lowest - int(round(3600 / self._tb))
+        else:
+            ts = self._start + int(round(t / self._tb))
+        self._container.seek(ts, stream=self._stream, backward=True)
+        return t < 0
+
+    def _frames(self, next_wanted: Callable[[], int], demuxed: List[int],
+                from_key: bool = True) -> Iterator:
+        """Frames decoded from the current position; the frame index of
+        every packet demuxed is added to the sorted ``demuxed``. A packet
+        shown before ``next_wanted()`` cannot be returned (frames are
+        returned from the wanted index on, and that index only grows), so a
+        non-reference one need not be decoded at all.
+
+        With ``from_key``, packets before the first keyframe are dropped: a
+        seek without an index (MPEG-TS) can land on any packet, and
+        decoding from a P-frame gave grey frames (MPEG-4 Part 2) or lost
+        the B-frames that refer past it (H.264), each with a valid
+        timestamp."""
+        ctx = self._stream.codec_context
+        skip = self.skip_nonref
+        for packet in self._container.demux(self._stream):
+            if from_key:
+                if not packet.is_keyframe:
+                    continue
+                from_key = False
+            if packet.pts is not None:
+                index = self._pts_index(packet.pts)
+                bisect.insort(demuxed, index)
+                if skip:
+                    ctx.skip_frame = 'NONREF' if index < next_wanted() \
+                        else 'DEFAULT'
+            elif skip:
+                ctx.skip_frame = 'DEFAULT'
+            for frame in packet.decode():
+                self.num_frames_decoded += 1
+                yield frame
+
+    def _to_array(self, frame) -> np.ndarray:
+        # one reformatter (swscale context) for every frame: each frame's
+        # own would build a new context per call, which cost 3-4x the
+        # conversion itself at 340x256 -> 170x128 (0.6 vs 0.15 ms here)
+        quarter = self._header_quarter or quarter_turns(frame.rotation)
+        if quarter != self._quarter:  # a rotation the header did not tell
+            self._set_rotation(quarter)
+        h, w = self._stored_size
+        if self.frame_format is None:
+            self.frame_format = frame.format.name
+        out = self._reformatter.reformat(
+            frame, width=w, height=h, format='rgb24').to_ndarray()
+        return np.rot90(out, quarter) if quarter else out
+
+    def get_batch(self, inds: Sequence[int]) -> np.ndarray:
+        inds = np.asarray(inds, dtype=np.int64).reshape(-1)
+        self._check(inds)
+        self.num_decode_calls += 1
+        want = np.unique(inds)
+        if self._by_count:
+            self.last_frame_times = inds.astype(np.float64) / self.fps
+            return self._get_by_count(inds, want)
+        got = {}
+        #: index -> presentation time (s from the first displayed frame)
+        #: of the frame returned for it
+        self._times = {}
+        try:
+            pos = 0
+            while pos < len(want):
+                pos = self._decode_run(want, pos, got)
+        except MediaDecodeError:
+            raise
+        except Exception as err:
+            raise MediaDecodeError(self.filename, short_reason(err)) from err
+        self.last_frame_times = np.array([self._times[int(i)] for i in inds],
+                                         dtype=np.float64)
+        return np.stack([got[int(i)] for i in inds])
+
+    def _time(self, frame) -> float:
+        """``frame``'s presentation time (s) from the first displayed
+        frame; its index's nominal time where it has no timestamp."""
+        if frame.pts is None:
+            return self._index(frame) / self.fps
+        return float((frame.pts - self._start) * self._tb)
+
+    def _decode_run(self, want: np.ndarray, pos: int, got: dict) -> int:
+        """Seek before ``want[pos]`` and decode on, taking the frame of
+        every wanted index met, until another seek pays or ``want`` is
+        done. Returns the position in ``want`` reached."""
+        target = int(want[pos])
+        back = self._seek_back
+        while True:
+            from_start = self._seek(target, back)
+            first = last = None
+            demuxed: List[int] = []
+            for frame in self._frames(lambda: target, demuxed,
+                                      from_key=not from_start):
+                idx = self._index(frame)
+                if first is None:
+                    first = idx
+                    if idx > target and not from_start:
+                        break  # landed past the wanted frame: seek earlier
+                if idx < target:
+                    continue
+                if idx > target and idx > first:
+                    self._check_gap(demuxed, max(target, first + 1), idx)
+                last = frame
+                # a frame covers every wanted index up to its own (VFR, or
+                # frames missing from the file): the first frame shown at
+                # or after the index's time
+                arr, when = self._to_array(frame), self._time(frame)
+                while pos < len(want) and want[pos] <= idx:
+                    got[int(want[pos])] = arr
+                    self._times[int(want[pos])] = when
+                    pos += 1
+                if pos >= len(want) or self._seek_pays(idx,
+                                                       int(want[pos])):
+                    return pos
+                target = int(want[pos])
+            else:
+                if first is not None or from_start:
+                    return self._stream_end(want, pos, got, last, demuxed,
+                                            first)
+                # nothing after the seek: it landed past the last frame
+            back = max(4 * back, 2 / self.fps)
+            if not self._indexed:
+                self._seek_back = _SEEK_BACK[self._format] = back
+
+    def _check_gap(self, demuxed: List[int], lo: int, hi: int) -> None:
+        """Raise if a packet of a frame index in ``[lo, hi)`` was demuxed:
+        the decoder returned no picture for it, and the next frame would
+        stand in for a frame the file has."""
+        k = bisect.bisect_left(demuxed, lo)
+        if k < len(demuxed) and demuxed[k] < hi:
+            raise MediaDecodeError(
+                self.filename, f'frame {demuxed[k]}: the decoder returned '
+                'no picture for its packet (corrupt or undecodable data)')
+
+    def _stream_end(self, want: np.ndarray, pos: int, got: dict, last,
+                    demuxed: List[int], first: Optional[int]) -> int:
+        """The stream ended before ``want[pos:]``: repeat the last decoded
+        frame while it is still on screen (its duration; at least one
+        frame), never for a stream cut short."""
+        if pos >= len(want):
+            return pos
+        if first is not None:
+            self._check_gap(demuxed, max(int(want[pos]), first + 1),
+                            np.iinfo(np.int64).max)
+        if last is not None and want[pos] - self._index(last) <= max(
+                1, round((last.duration or 0) * self._tb * self.fps)):
+            arr, when = self._to_array(last), self._time(last)
+            while pos < len(want):
+                got[int(want[pos])] = arr
+                self._times[int(want[pos])] = when
+                pos += 1
+            return pos
+        raise MediaDecodeError(
+            self.filename, f'stream ended before frame {int(want[pos])} '
+            f'of {self.num_frames}')
+
+    def _get_by_count(self, inds: np.ndarray,
+                      want: np.ndarray) -> np.ndarray:
+        got = {}
+        wanted = set(int(i) for i in want)
+        last = int(want[-1])
+        try:
+            self._container.seek(0, stream=self._stream)
+            self.num_seeks += 1
+            for i, frame in enumerate(self._container.decode(self._stream)):
+                self.num_frames_decoded += 1
+                if i in wanted:
+                    got[i] = self._to_array(frame)
+                if i >= last:
+                    break
+        except Exception as err:
+            raise MediaDecodeError(self.filename, short_reason(err)) from err
+        missing = wanted - set(got)
+        if missing:
+            raise MediaDecodeError(
+                self.filename, f'stream ended before frame {min(missing)} '
+                f'of {self.num_frames}')
+        return np.stack([got[int(i)] for i in inds])
+
+    def lend_container(self):
+        """The open container, for the audio of the same file; whoever
+        takes it closes it (:meth:`close` then leaves it open), or gives it
+        back with :meth:`reclaim`."""
+        self._owns_container = False
+        return self._container
+
+    def reclaim(self, container) -> bool:
+        """Take back a lent ``container`` (:meth:`close` closes it again);
+        False when it is not this reader's open container."""
+        if self._container is None or container is not self._container:
+            return False
+        self._owns_container = True
+        return True
+
+    def close(self) -> None:
+        if getattr(self, '_container', None) is not None:
+            if self._owns_container:
+                self._container.close()
+            self._container = None
+
+
+def decode_with_fallback(reader: BaseVideoReader, inds: Sequence[int]
+                         ) -> Tuple[np.ndarray, BaseVideoReader]:
+    """``reader.get_batch(inds)``; when that fails and the reader has a
+    ``fallback``, reopen the file with the fallback backend and try again
+    (decord 0.6 fails on some files it opened fine, e.g. a 48x32 H.264).
+
+    Returns:
+        ``(frames, reader)``: the reader that succeeded (the caller closes
+        it; a failed primary reader is closed here).
+
+    Raises:
+        MediaDecodeError: both failed; the message gives both reasons.
+    """
+    try:
+        return reader.get_batch(inds), reader
+    except MediaDecodeError as err:
+        if reader.fallback is None:
+            raise
+        name, reopen = reader.fallback
+        reader.close()
+        try:
+            other = reopen()
+            return other.get_batch(inds), other
+        except MediaDecodeError as err2:
+            raise MediaDecodeError(
+                reader.filename, f'{err2.reason} ({name}); primary '
+                f'backend: {err.reason}') from None
+
+
+def build_video_reader(filename: str, backend: str = 'decord',
+                       **kwargs) -> BaseVideoReader:
+    """Open ``filename`` with ``backend`` (``'decord'`` or ``'pyav'``)."""
+    if backend == 'decord':
+        return DecordVideoReader(filename, **kwargs)
+    if backend == 'pyav':
+        return PyAVVideoReader(filename, **kwargs)
+    raise ValueError(f'unknown video backend {backend!r}')

@@ -1,0 +1,106 @@
+"""Importing mmavcl changes exactly the mmengine/mmaction state listed in
+``mmavcl/__init__.py`` (each entry there has its own functional test)."""
+import json
+import os.path as osp
+import subprocess
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+# Runs in a fresh interpreter: snapshot mmengine, import mmavcl (and its
+# engine), report every difference.
+_PROBE = r'''
+import json, sys, types
+import mmengine, mmengine.config.config, mmengine.config.utils
+import mmengine.runner.checkpoint
+from mmengine.runner.checkpoint import CheckpointLoader
+
+
+def attrs():
+    """id of every non-module attribute of every loaded mmengine module and
+    of every class defined there (a replaced function or method shows)."""
+    out = {}
+    for name, mod in list(sys.modules.items()):
+        if mod is None or name.split('.')[0] != 'mmengine':
+            continue
+        for key, value in list(vars(mod).items()):
+            if isinstance(value, types.ModuleType):
+                continue  # a submodule imported later is no patch
+            out[f'{name}.{key}'] = id(value)
+            if isinstance(value, type) and \
+                    value.__module__.split('.')[0] == 'mmengine':
+                for attr, member in list(vars(value).items()):
+                    out[f'{name}.{key}.{attr}'] = id(member)
+    return out
+
+
+before = attrs()
+modules = set(sys.modules)
+schemes = dict(CheckpointLoader._schemes)
+table = dict(mmengine.config.utils.MODULE2PACKAGE)
+
+import mmavcl  # noqa: E402
+import mmavcl.engine  # noqa: E402,F401
+
+after = attrs()
+lookup = mmengine.config.config.get_installed_path
+report = dict(
+    replaced=sorted(k for k in before if after.get(k) != before[k]),
+    schemes=sorted(k for k in set(schemes) | set(CheckpointLoader._schemes)
+                   if schemes.get(k) is not CheckpointLoader._schemes.get(k)),
+    scheme_loader=CheckpointLoader._schemes[''].__module__ + '.' +
+    CheckpointLoader._schemes[''].__name__,
+    table={k: v for k, v in mmengine.config.utils.MODULE2PACKAGE.items()
+           if table.get(k) != v},
+    lookup_falls_back=getattr(lookup, 'falls_back_to_import_path', False),
+    # entries that are not the module their name says: stubs, aliases
+    stand_ins=sorted(
+        n for n in set(sys.modules) - modules
+        if getattr(sys.modules[n], '__spec__', None) is None
+        or sys.modules[n].__name__ != n),
+    mmaction_has_drn=None,
+)
+try:
+    import importlib.util, os.path as osp
+    spec = importlib.util.find_spec('mmaction')
+    if spec is not None:
+        report['mmaction_has_drn'] = osp.isdir(osp.join(
+            osp.dirname(spec.origin), 'models', 'localizers', 'drn'))
+except ImportError:
+    pass
+try:
+    import importlib_metadata  # noqa: F401
+    report['importlib_metadata_real'] = \
+        importlib_metadata.__name__ == 'importlib_metadata'
+except ImportError:
+    report['importlib_metadata_real'] = None
+print(json.dumps(report))
+'''
+
+
+def test_import_changes_only_the_documented_state():
+    out = subprocess.run([sys.executable, '-c', _PROBE], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    # 1. the local-file checkpoint loader, nothing else of the loader table
+    assert report['schemes'] == ['']
+    assert report['scheme_loader'] == \
+        'mmavcl.utils.checkpoint.safe_torch_load'
+    # 2. one entry in mmengine's package table
+    assert report['table'] == {'mmavcl': 'mmavcl'}
+    # 3. the one replaced mmengine function: the install-path lookup
+    # (register_scheme rebuilds the scheme table checked in 1.)
+    assert [k for k in report['replaced']
+            if not k.endswith('.CheckpointLoader._schemes')] == [
+                'mmengine.config.config.get_installed_path']
+    assert report['lookup_falls_back'] is True
+    # 4. stand-ins only for what the mmaction2 wheel lacks
+    expected = []
+    if report['mmaction_has_drn'] is False:
+        expected += ['mmaction.models.localizers.drn',
+                     'mmaction.models.localizers.drn.drn']
+    if report['mmaction_has_drn'] is not None and \
+            report['importlib_metadata_real'] is False:
+        expected += ['importlib_metadata']
+    assert report['stand_ins'] == sorted(expected)
