@@ -35,7 +35,14 @@ def _pipelines(cfg):
 def test_dataset_config_pipelines_build(path):
     cfg = Config.fromfile(path)
     found = list(_pipelines(cfg))
-    assert found, f'{path} defines no pipeline'
+    if not found:
+        # a loader fragment (k400_train.py) is fine only if some dataset
+        # config that does define a pipeline inherits it
+        name = osp.basename(path)
+        heirs = [p for p in glob.glob(osp.join(CFG_DIR, '*.py'))
+                 if p != path and f"'{name}'" in open(p).read()]
+        assert heirs, f'{path} defines no pipeline and nothing inherits it'
+        return
     for key, pipeline in found:
         for t in pipeline:
             assert TRANSFORMS.build(dict(t)) is not None, (path, key, t)
