@@ -10,6 +10,7 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+import benchmark_augment  # noqa: E402
 import benchmark_collate  # noqa: E402
 import benchmark_memory  # noqa: E402
 import benchmark_audio  # noqa: E402
@@ -262,3 +263,17 @@ def test_decode_timings_split_open_first_frame_and_the_rest(tmp_path):
     assert sorted(t) == ['first', 'open', 'per_frame']
     assert all(0 < v < 1e3 for v in t.values()), t
     assert frame_format == 'yuv420p'  # FFmpeg's own H.264 decoder
+
+
+def test_augment_benchmark_prints_its_ratio(capsys):
+    pytest.importorskip('kornia')
+    out = benchmark_augment.main([
+        '--clips', '2', '--frames', '2', '--size', '24', '--iters', '2',
+        '--warmup', '1'
+    ])
+    text = capsys.readouterr().out
+    assert re.search(r'^BatchedVideoAug vs kornia: \d+\.\d+x$', text,
+                     re.M), text
+    assert "video_aug: ['ColorJitter', 'RandomGrayscale', " \
+        "'RandomGaussianBlur']" in text
+    assert out['BatchedVideoAug'] > 0 and out['kornia'] > 0

@@ -21,10 +21,14 @@ blur_112 = dict(type='RandomGaussianBlur', kernel_size=(11, 11),
                 sigma=(0.1, 2.0), p=0.5)
 
 # Kinetics / VGG-Sound pretraining: ImageNet statistics, colour
-# augmentation, no audio (audio-visual configs set audio_cfg)
+# augmentation, no audio (audio-visual configs set audio_cfg). The
+# augmentation runs batched (BatchedVideoAug: kornia's distributions, checked
+# against kornia by tests/models/data_preprocessors/test_video_augment.py;
+# 5x kornia's throughput on the CPU, docs/benchmarks.md);
+# video_aug_impl='kornia' runs the reference.
 video_preprocessor = dict(
     type='AVDataPreprocessor', mean=imagenet_mean, std=imagenet_std,
-    video_aug=color_aug, audio_cfg=None)
+    video_aug=color_aug, video_aug_impl='batched', audio_cfg=None)
 # 128-bin log-mel of 16 kHz audio, 25 ms windows every 10 ms
 log_mel_128 = dict(sample_rate=16000, n_fft=1024, win_length=400,
                    hop_length=160, n_mels=128)
