@@ -12,6 +12,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
 import benchmark_augment  # noqa: E402
 import benchmark_collate  # noqa: E402
+import benchmark_layout  # noqa: E402
 import benchmark_memory  # noqa: E402
 import benchmark_audio  # noqa: E402
 import benchmark_pipeline  # noqa: E402
@@ -277,3 +278,14 @@ def test_augment_benchmark_prints_its_ratio(capsys):
     assert "video_aug: ['ColorJitter', 'RandomGrayscale', " \
         "'RandomGaussianBlur']" in text
     assert out['BatchedVideoAug'] > 0 and out['kornia'] > 0
+
+
+def test_layout_benchmark_prints_its_ratios(capsys):
+    out = benchmark_layout.main(['--clips', '2', '--frames', '2', '--size',
+                                 '16', '--iters', '1', '--warmup', '0'])
+    text = capsys.readouterr().out
+    for p in ('fp32', 'bf16'):
+        assert re.search(rf'^channels_last_3d vs default \({p}\): '
+                         rf'\d+\.\d+x$', text, re.M), text
+    assert re.search(r'^bf16 vs fp32 \(default\): \d+\.\d+x$', text, re.M)
+    assert out['ratio_fp32'] > 0
