@@ -41,7 +41,7 @@ class AVDataPreprocessor(BaseDataPreprocessor):
     shared by the frames of a clip: kornia's ``VideoSequential(...,
     same_on_frame=True)`` (``video_aug_impl='kornia'``, the reference) or
     :class:`BatchedVideoAug` (``'batched'``: the same distributions in
-    whole-batch tensor operations, 5-7x kornia's throughput on the CPU);
+    whole-batch tensor operations, ~5x kornia's throughput on the CPU);
     finally :math:`(255 x - \mu) / \sigma`.
 
     Audio, per view: waveforms ``(B, L)`` become log-mel spectrograms with

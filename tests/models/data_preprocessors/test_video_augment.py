@@ -197,7 +197,7 @@ def test_output_statistics_match_kornia_over_many_draws():
     """The MoCo-v2 augmentation on identical clips, 1536 draws each.
 
     Tolerance per statistic: the difference of the two means must be
-    within 4.5 standard errors of that difference (7 statistics: a false
+    within 4.5 standard errors of that difference (6 statistics: a false
     alarm ~5e-5); each statistic's spread across draws within 10 % (its
     sampling error at n = 1536 is ~2 %)."""
     torch.manual_seed(3)
