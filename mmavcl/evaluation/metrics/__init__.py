@@ -1,7 +1,9 @@
 from .accuracy import AccuracyMetric, mean_class_accuracy
+from .fingerprint import FingerprintMetric, load_fingerprint_list
 from .retrieval import KNNAccuracy, RetrievalMetric, prepare_features
 
 __all__ = [
-    'AccuracyMetric', 'mean_class_accuracy', 'KNNAccuracy',
+    'AccuracyMetric', 'mean_class_accuracy', 'FingerprintMetric',
+    'load_fingerprint_list', 'KNNAccuracy',
     'RetrievalMetric', 'prepare_features'
 ]
