@@ -21,7 +21,9 @@ __all__ = ['extract_features', 'evaluate_feature_files']
 
 @torch.no_grad()
 def extract_features(model: torch.nn.Module, dataloader,
-                     progress: bool = True) -> Optional[Dict[str, np.ndarray]]:
+                     progress: bool = True,
+                     keep_meta: bool = False
+                     ) -> Optional[Dict[str, np.ndarray]]:
     """Pooled backbone features of every view of every sample.
 
     Works under ``torch.distributed``: each rank runs its share of the
@@ -33,10 +35,14 @@ def extract_features(model: torch.nn.Module, dataloader,
             must set ``features`` ``(V, C)``); switched to eval mode.
         dataloader: A test-style dataloader (no shuffling).
         progress: Show a progress bar on rank 0.
+        keep_meta: Also return ``total_frames (M,)`` and ``fps (M,)`` of
+            each row's video (from the data samples' metainfo; -1 if
+            absent).
 
     Returns:
         ``features (M, C)``, ``labels (M,)``, ``video_ids (M,)``,
-        ``sample_idx (M,)``, ``view_idx (M,)`` with ``M = N x V``.
+        ``sample_idx (M,)``, ``view_idx (M,)`` with ``M = N x V`` (a
+        sample's views may differ in number, e.g. per-snippet views).
     """
     if not hasattr(model, 'test_cfg') or not hasattr(model,
                                                      'pooled_features'):
@@ -59,7 +65,9 @@ def extract_features(model: torch.nn.Module, dataloader,
             records.append(
                 dict(features=feats, label=label,
                      video_id=str(ds.metainfo.get('video_id', '')),
-                     sample_idx=int(ds.metainfo.get('sample_idx', -1))))
+                     sample_idx=int(ds.metainfo.get('sample_idx', -1)),
+                     total_frames=int(ds.metainfo.get('total_frames', -1)),
+                     fps=float(ds.metainfo.get('fps', -1))))
         if bar is not None:
             for _ in range(len(samples) * world):
                 bar.update()
@@ -81,6 +89,10 @@ def extract_features(model: torch.nn.Module, dataloader,
             for i, r in enumerate(records)
         ], views),
         view_idx=np.concatenate([np.arange(v) for v in views]))
+    if keep_meta:
+        out['total_frames'] = np.repeat([r['total_frames'] for r in records],
+                                        views)
+        out['fps'] = np.repeat([r['fps'] for r in records], views)
     return out
 
 

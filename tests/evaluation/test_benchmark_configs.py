@@ -76,7 +76,8 @@ def test_config_is_consistent(path):
         ev = cfg.get(key)
         for m in (ev if isinstance(ev, list) else [ev] if ev else []):
             assert METRICS.get(m['type']) is not None, (key, m['type'])
-    if 'linear' in name or 'retrieval' in name:
+    if any(p in name for p in ('linear', 'retrieval', 'fingerprint',
+                               'tal-features')):
         assert cfg.model.frozen is True
     if 'finetune' in name:
         assert cfg.model.frozen is False
@@ -140,7 +141,7 @@ def test_every_backbone_has_the_whole_set(backbone):
     audio = backbone.startswith('audio')
     peers = [b for b in BACKBONES if b.startswith('audio') == audio]
     assert _protocols(backbone) == _protocols(peers[0]), backbone
-    assert len(_protocols(backbone)) == (6 if audio else 15)
+    assert len(_protocols(backbone)) == (6 if audio else 18)
 
 
 def test_no_two_benchmark_configs_are_the_same():

@@ -34,7 +34,8 @@ def write_video(path: str,
                 audio_delay: float = 0.0,
                 video_options: Optional[Dict[str, str]] = None,
                 pix_fmt: Optional[str] = None,
-                rotation: int = 0) -> str:
+                rotation: int = 0,
+                bit_rate: Optional[int] = None) -> str:
     """Encode ``frames`` (and optionally ``audio``) into one container.
 
     Args:
@@ -64,6 +65,9 @@ def write_video(path: str,
         rotation: Display matrix to store, in degrees counter-clockwise
             (what ``VideoFrame.rotation`` reads back): a phone held upright
             stores landscape frames and ``90`` or ``-90``.
+        bit_rate: Target video bit rate (bit/s): the encoder's average
+            bit rate mode instead of x264's constant quality (``crf`` is then
+            not used).
 
     Returns:
         ``path``.
@@ -84,7 +88,9 @@ def write_video(path: str,
         vs.pix_fmt = pix_fmt or ('yuvj420p' if video_codec == 'mjpeg'
                                  else 'yuv420p')
         options = dict(_ENCODER_DEFAULTS.get(video_codec, {}))
-        if video_codec in ('libx264', 'h264'):
+        if bit_rate is not None:
+            vs.bit_rate = int(bit_rate)
+        elif video_codec in ('libx264', 'h264'):
             options['crf'] = str(crf)
         if keyint is not None:
             options['g'] = str(keyint)

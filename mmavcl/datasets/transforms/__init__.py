@@ -4,8 +4,8 @@ from .formatting import PackAVInputs
 from .photometric import ColorJitterViews, GrayscaleViews, adjust_clip
 from .sampling import (ORDER_AFTER, ORDER_BEFORE, ORDER_OVERLAP,
                        BaseViewSampler, SampleAudioClips, SampleClips,
-                       SampleGlobalLocal, SampleSegments, SampleTemporalPairs,
-                       temporal_relation)
+                       SampleGlobalLocal, SampleSegments, SampleSnippets,
+                       SampleTemporalPairs, temporal_relation)
 from .spans import ORDER_IGNORE, resolve_spans, view_time_span
 from .spatial import (CenterCropViews, FlipViews, RandomResizedCropViews,
                       ResizeViews, ThreeCropViews, ViewTransform, resize_clip)
@@ -16,6 +16,7 @@ __all__ = [
     'VideoInit', 'AudioInit', 'DecodeVideoViews', 'DecodeAudioViews',
     'PackAVInputs', 'BaseViewSampler', 'SampleClips', 'SampleSegments',
     'SampleGlobalLocal', 'SampleTemporalPairs', 'SampleAudioClips',
+    'SampleSnippets',
     'temporal_relation', 'ORDER_BEFORE', 'ORDER_AFTER', 'ORDER_OVERLAP',
     'ORDER_IGNORE', 'resolve_spans', 'view_time_span',
     'ResizeViews', 'RandomResizedCropViews', 'CenterCropViews',

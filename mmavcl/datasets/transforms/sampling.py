@@ -220,6 +220,72 @@ class SampleClips(BaseViewSampler):
                 f'num_clips={self.num_clips}, mode={self.mode!r})')
 
 
+@TRANSFORMS.register_module()
+class SampleSnippets(SampleClips):
+    """Every snippet of a video at a fixed stride, for per-snippet features
+    (temporal action localization).
+
+    Snippet ``i`` is ``clip_len`` frames ``frame_interval`` apart from frame
+    ``i * stride``, for every start with the snippet inside the video
+    (``start + span <= total``, ``span = clip_len * frame_interval``): ``N =
+    (total - span) // stride + 1`` snippets, and one (frames past the end
+    repeating the last) when the video is shorter than a snippet. Their
+    number varies per video, so a loader of these views runs with batch
+    size 1; memory grows with the video (``N x clip_len`` frames held at
+    once: decode at a reduced size, ``VideoInit(decode_short_side=...)``,
+    for long videos).
+
+    Each view records ``clip_index`` (= ``i``) and ``snippet_start`` (its
+    first frame).
+
+    Args:
+        clip_len: Frames per snippet.
+        frame_interval: Source frames between a snippet's frames.
+        stride: Source frames between snippet starts.
+        max_snippets: Refuse (``ValueError`` naming the file) a video that
+            would give more snippets; ``None``: no limit.
+        view_type: Recorded in each view.
+    """
+
+    def __init__(self,
+                 clip_len: int,
+                 frame_interval: int = 1,
+                 stride: int = 16,
+                 max_snippets: Optional[int] = None,
+                 view_type: str = 'clip') -> None:
+        super().__init__(clip_len, frame_interval, num_clips=1,
+                         mode='fixed', view_type=view_type)
+        if stride < 1:
+            raise ValueError(f'stride must be >= 1, got {stride}')
+        self.stride = int(stride)
+        self.max_snippets = max_snippets
+
+    def _starts(self, total: int) -> np.ndarray:
+        span = self.clip_len * self.frame_interval
+        return np.arange(0, max(total - span, 0) + 1, self.stride)
+
+    def transform(self, results: Dict) -> Dict:
+        total, fps = self._meta(results)
+        starts = self._starts(total)
+        if self.max_snippets is not None and len(starts) > self.max_snippets:
+            raise ValueError(
+                f'{results.get("filename")}: {len(starts)} snippets of '
+                f'{total} frames at stride {self.stride}, more than '
+                f'max_snippets={self.max_snippets}')
+        views = [
+            self._clip_view(int(s), self.clip_len, self.frame_interval,
+                            total, fps, self.view_type, clip_index=i,
+                            snippet_start=int(s))
+            for i, s in enumerate(starts)
+        ]
+        return self._write(results, views)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(clip_len={self.clip_len}, '
+                f'frame_interval={self.frame_interval}, '
+                f'stride={self.stride})')
+
+
 def _shuffle_perm(k: int) -> np.ndarray:
     """A random permutation of ``range(k)`` that is neither the identity nor
     the reversal (VCLR's order-shuffle)."""

@@ -1,7 +1,10 @@
 from .accuracy import AccuracyMetric, mean_class_accuracy
+from .fingerprint import FingerprintMetric, load_fingerprint_list
+from .sound_localization import SoundLocalizationMetric
 from .retrieval import KNNAccuracy, RetrievalMetric, prepare_features
 
 __all__ = [
-    'AccuracyMetric', 'mean_class_accuracy', 'KNNAccuracy',
-    'RetrievalMetric', 'prepare_features'
+    'AccuracyMetric', 'mean_class_accuracy', 'FingerprintMetric',
+    'load_fingerprint_list', 'KNNAccuracy',
+    'RetrievalMetric', 'prepare_features', 'SoundLocalizationMetric'
 ]

@@ -1,0 +1,5 @@
+_base_ = [
+    '../_base_/tal_features_activitynet.py',
+    '../../_base_/models/backbone_r3d18.py',
+]
+model = dict(backbone={{_base_.r3d18_backbone}})
