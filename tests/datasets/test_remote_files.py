@@ -109,3 +109,43 @@ def test_dead_server_is_an_error_not_a_hang(monkeypatch):
 def test_missing_http_list_names_it(http_root):
     with pytest.raises(FileNotFoundError, match='nope.txt.*404'):
         AVVideoDataset(f'{http_root}/nope.txt')
+
+
+@pytest.fixture
+def s3_env(tiny_toy_av, tmp_path, monkeypatch):
+    """The toy set as bucket ``toy`` of a loopback S3 endpoint, credentials
+    and endpoint in the standard AWS_* variables."""
+    from mmavcl.testing import serve_s3
+    os.symlink(tiny_toy_av, tmp_path / 'toy')
+    with serve_s3(str(tmp_path), access_key='AKIDTEST') as endpoint:
+        monkeypatch.setenv('AWS_ENDPOINT_URL', endpoint)
+        monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'AKIDTEST')
+        monkeypatch.setenv('AWS_SECRET_ACCESS_KEY', 'secret')
+        monkeypatch.setenv('AWS_REGION', 'us-east-1')
+        monkeypatch.setattr(remote, 'FETCH_RETRIES', 0)
+        yield endpoint
+
+
+def test_dataset_from_s3_env_vars(tiny_toy_av, s3_env):
+    local = AVVideoDataset('train.txt', pipeline=PIPE,
+                           data_root=tiny_toy_av)
+    s3 = AVVideoDataset('train.txt', pipeline=PIPE, data_root='s3://toy')
+    a, b = local[2], s3[2]
+    np.testing.assert_array_equal(a['inputs']['video'][0].numpy(),
+                                  b['inputs']['video'][0].numpy())
+    np.testing.assert_array_equal(a['inputs']['audio'][0].numpy(),
+                                  b['inputs']['audio'][0].numpy())
+    with pytest.raises(MediaDecodeError, match='s3://toy/videos/no.mp4'):
+        VideoInit()(dict(filename='s3://toy/videos/no.mp4'))
+
+
+def test_s3_credentials_from_backend_args(tiny_toy_av, s3_env,
+                                          monkeypatch):
+    rel = _first_video(tiny_toy_av)
+    monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'WRONG')
+    with pytest.raises(MediaDecodeError, match=f's3://toy/{rel}'):
+        VideoInit()(dict(filename=f's3://toy/{rel}'))
+    res = VideoInit(backend_args=dict(
+        endpoint_url=s3_env, aws_access_key_id='AKIDTEST',
+        aws_secret_access_key='secret'))(dict(filename=f's3://toy/{rel}'))
+    assert res['total_frames'] == 32
