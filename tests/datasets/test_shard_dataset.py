@@ -134,3 +134,14 @@ def test_truncated_shard_and_missing_video(shards, tmp_path):
     # (webdataset reads one member ahead): the rest of the shard is one
     # counted skip
     assert len(list(iter(ds))) == 0 and ds.num_skipped == 2
+
+
+def test_epoch_reshuffles_shards(shards):
+    root, _ = shards
+    ds = AVShardDataset(root + '/toy-{000000..000003}.tar', PIPE, seed=0)
+    orders = set()
+    for epoch in range(4):
+        ds.set_epoch(epoch)
+        orders.add(tuple(ds._my_shards()))
+    ds.set_epoch(0)
+    assert tuple(ds._my_shards()) in orders and len(orders) > 1
