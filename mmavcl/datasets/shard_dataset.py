@@ -97,6 +97,18 @@ class AVShardDataset(IterableDataset):
             osp.dirname(self.urls[0]), INDEX_NAME)
         self._index: Optional[Dict] = None
         self.num_skipped = 0
+        self._dist = get_dist_info()
+
+    def _rank_world(self):
+        """``(rank, world_size)``, read in the main process (here, and
+        again by :meth:`set_epoch` / :meth:`__len__`): in a DataLoader
+        worker torch.distributed reads as not initialised (measured: with
+        2 gloo ranks every worker reported rank 0 of 1 and each rank read
+        every shard), so workers use the value copied from the main
+        process."""
+        if get_worker_info() is None:
+            self._dist = get_dist_info()
+        return self._dist
 
     @property
     def index(self) -> Dict:
@@ -115,7 +127,7 @@ class AVShardDataset(IterableDataset):
         """Samples per epoch on this rank (the shards it reads, by the
         index)."""
         counts = self.index['shards']
-        rank, world = get_dist_info()
+        rank, world = self._rank_world()
         mine = self.urls[rank::world]
         missing = [u for u in mine if osp.basename(u) not in counts]
         if missing:
@@ -125,11 +137,12 @@ class AVShardDataset(IterableDataset):
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+        self._rank_world()
 
     def _my_shards(self) -> List[str]:
         urls = list(self.urls)
         random.Random(self.seed * 1000003 + self.epoch).shuffle(urls)
-        rank, world = get_dist_info()
+        rank, world = self._rank_world()
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
         return split_shards(urls, rank, world, wid, nw)
@@ -218,7 +231,6 @@ class AVShardDataset(IterableDataset):
         return _shuffle(items, self.shuffle_buffer,
                         min(100, self.shuffle_buffer), rng=rng)
 
-    @staticmethod
-    def _worker_id():
+    def _worker_id(self):
         info = get_worker_info()
-        return (get_dist_info()[0], info.id if info else 0)
+        return (self._rank_world()[0], info.id if info else 0)

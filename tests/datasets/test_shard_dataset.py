@@ -145,3 +145,37 @@ def test_epoch_reshuffles_shards(shards):
         orders.add(tuple(ds._my_shards()))
     ds.set_epoch(0)
     assert tuple(ds._my_shards()) in orders and len(orders) > 1
+
+
+def _gloo_rank(rank, init_file, pattern, out_dir):
+    import torch.distributed as dist
+    dist.init_process_group('gloo', init_method=f'file://{init_file}',
+                            rank=rank, world_size=2)
+    try:
+        ds = AVShardDataset(pattern, PIPE, shuffle_buffer=2, seed=5)
+        ds.set_epoch(1)
+        keys = [_key(it) for it in DataLoader(ds, batch_size=None,
+                                              num_workers=2)]
+        with open(osp.join(out_dir, f'rank{rank}.json'), 'w') as f:
+            json.dump(dict(keys=keys, len=len(ds)), f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_every_key_once_over_2_gloo_ranks_x_2_workers(shards, tmp_path):
+    """Two real gloo processes (mmengine's get_dist_info), two DataLoader
+    workers each: the keys they read are every key of the shards, once."""
+    import torch.multiprocessing as mp
+    root, lines = shards
+    mp.spawn(_gloo_rank, args=(str(tmp_path / 'init'),
+                               root + '/toy-{000000..000003}.tar',
+                               str(tmp_path)), nprocs=2, join=True)
+    seen, lens = [], []
+    for r in range(2):
+        with open(tmp_path / f'rank{r}.json') as f:
+            got = json.load(f)
+        seen += got['keys']
+        lens.append(got['len'])
+        assert len(got['keys']) == got['len'] == 4
+    assert sorted(seen) == sorted(
+        osp.splitext(r)[0].replace('/', '_') + '.mp4' for r, _ in lines)
