@@ -48,7 +48,7 @@ def add_mim_extension() -> None:
             shutil.copy(src, dst)
 
 
-EXTRAS = ('audio', 'augment', 'visual', 'mmaction', 'tests')
+EXTRAS = ('audio', 'augment', 'visual', 'mmaction', 'storage', 'tests')
 extras_require = {name: parse_requirements(name) for name in EXTRAS}
 extras_require['all'] = sorted({r for reqs in extras_require.values()
                                 for r in reqs})

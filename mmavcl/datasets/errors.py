@@ -49,7 +49,8 @@ class MediaDecodeError(RuntimeError):
             self._message_only = True
             RuntimeError.__init__(self, message)
             return
-        self.filename = filename
+        # a plain str: a FetchedFile would carry its bytes into pickles
+        self.filename = filename = str(filename)
         self.reason = reason
         self.stream = stream
         self._message_only = False

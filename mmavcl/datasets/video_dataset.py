@@ -3,6 +3,7 @@ import atexit
 import contextlib
 import difflib
 import inspect
+import io
 import json
 import logging
 import os
@@ -12,17 +13,18 @@ import re
 import shutil
 import tempfile
 from array import array
-from typing import (Any, Callable, Dict, Iterator, List, Optional, Sequence,
-                    Tuple, Union)
+from typing import (Any, BinaryIO, Callable, Dict, Iterator, List, Optional,
+                    Sequence, Tuple, Union)
 
 import numpy as np
 from mmengine.dataset import BaseDataset
-from mmengine.fileio import get_local_path
+from mmengine.fileio import get_file_backend
 from mmengine.logging import print_log
 
 from mmavcl.registry import DATASETS, TRANSFORMS
 from .errors import (AnnotationError, MediaDecodeError, PipelineConfigError,
                      TooManyBadSamplesError, WorkerCrashError)
+from .media.remote import fetch, needs_fetch
 
 AUDIO_SOURCES = ('container', 'sidecar', 'none')
 BAD_SAMPLE_POLICIES = ('raise', 'skip')
@@ -41,8 +43,8 @@ _LIST_SPLIT = re.compile('[' + LIST_SPACE + ']+')
 _COMMENT = re.compile('#+(?:[' + LIST_SPACE + ']|$)')
 
 
-def iter_list_lines(path: str) -> Iterator[Tuple[int, Optional[str],
-                                                 Optional[str]]]:
+def iter_list_lines(path: Union[str, BinaryIO]
+                    ) -> Iterator[Tuple[int, Optional[str], Optional[str]]]:
     """The lines of a text annotation list, as the dataset numbers them:
     ``(line_number, text, None)``, or ``(line_number, None, message)`` for
     a line that is not UTF-8.
@@ -55,9 +57,11 @@ def iter_list_lines(path: str) -> Iterator[Tuple[int, Optional[str],
     mark at the start is dropped (``utf-8-sig``). Bytes are decoded one line
     at a time, so an undecodable byte is reported at its own line (a text
     file object decodes 8 kB ahead and cannot say which line failed).
-    ``text`` has its line end removed, nothing else.
+    ``text`` has its line end removed, nothing else. ``path`` may be an
+    open binary file (a remote list read into memory).
     """
-    with open(path, 'rb') as f:
+    with (open(path, 'rb') if isinstance(path, str) else
+          contextlib.nullcontext(path)) as f:
         lineno = 0
         for raw in f:
             if lineno == 0 and raw[:2] in (b'\xff\xfe', b'\xfe\xff'):
@@ -508,6 +512,16 @@ class AVVideoDataset(BaseDataset):
             when a local ``data_prefix`` directory is missing. ``None``
             (default): check when the dataset has a pipeline (it will read
             files); lists parsed without a pipeline are not checked.
+        backend_args: mmengine fileio arguments (the MMAction2 convention)
+            for the annotation file and every sample's media: ``data_root``,
+            ``data_prefix`` and ``ann_file`` may be URIs (``s3://``,
+            ``gs://``, ``http(s)://``), read into memory without temporary
+            files (:mod:`mmavcl.datasets.media.remote`). Each sample's
+            ``results`` carries it as ``backend_args`` for
+            :class:`~mmavcl.datasets.transforms.VideoInit` and the audio
+            transforms (their own ``backend_args`` take precedence). A file
+            that cannot be fetched is a :class:`MediaDecodeError` naming the
+            URI, which ``bad_sample_policy`` raises or skips.
         **kwargs: Passed to :class:`mmengine.dataset.BaseDataset`; an unknown
             key is a ``TypeError`` naming it and the closest valid one.
     """
@@ -531,7 +545,9 @@ class AVVideoDataset(BaseDataset):
                  skip_seed: int = 0,
                  on_duplicate: str = 'warn',
                  check_data_prefix: Optional[bool] = None,
+                 backend_args: Optional[dict] = None,
                  **kwargs) -> None:
+        self.backend_args = dict(backend_args) if backend_args else None
         if audio_source not in AUDIO_SOURCES:
             raise ValueError(f'audio_source must be one of {AUDIO_SOURCES}, '
                              f'got {audio_source!r}')
@@ -601,7 +617,8 @@ class AVVideoDataset(BaseDataset):
             keys.append('audio')
         for key in keys:
             path = self.data_prefix.get(key, '')
-            if path and '://' not in path and not osp.isdir(path):
+            if path and not needs_fetch(path, self.backend_args) and \
+                    not osp.isdir(path):
                 raise FileNotFoundError(
                     f"data_prefix['{key}'] = {path!r} is not a directory "
                     f'(data_root={self.data_root!r}); fix data_root / '
@@ -614,15 +631,23 @@ class AVVideoDataset(BaseDataset):
         ann_file = self.ann_file
         if not ann_file:
             raise ValueError(f'{type(self).__name__}: ann_file is empty')
-        with get_local_path(ann_file) as local:
-            if not osp.isfile(local):
-                raise FileNotFoundError(f'annotation file {ann_file} does '
-                                        'not exist')
-            if not local.endswith('.json'):
-                yield from self._parse_lines(iter_list_lines(local))
+        if needs_fetch(ann_file, self.backend_args):
+            try:
+                raw = fetch(ann_file, self.backend_args, 'annotation')
+            except MediaDecodeError as err:
+                raise FileNotFoundError(f'annotation file {ann_file}: '
+                                        f'{err.reason}') from None
+            source = io.BytesIO(raw)
+        elif not osp.isfile(ann_file):
+            raise FileNotFoundError(f'annotation file {ann_file} does '
+                                    'not exist')
+        else:
+            source = open(ann_file, 'rb')
+        with source:
+            if not ann_file.endswith('.json'):
+                yield from self._parse_lines(iter_list_lines(source))
                 return
-            with open(local, 'rb') as f:
-                data = f.read()
+            data = source.read()
             try:
                 text = data.decode('utf-8-sig')
             except UnicodeDecodeError as err:
@@ -826,8 +851,15 @@ class AVVideoDataset(BaseDataset):
         if self.audio_source == 'container':
             return osp.join(self.data_prefix.get(self.prefix_key, ''), rel)
         stem = osp.join(prefix, osp.splitext(rel)[0])
+        if needs_fetch(stem, self.backend_args):
+            if len(self.audio_exts) == 1:  # nothing to choose: no request
+                return stem + self.audio_exts[0]
+            backend = get_file_backend(stem, backend_args=self.backend_args)
+            exists = backend.exists
+        else:
+            exists = osp.exists
         for ext in self.audio_exts:
-            if osp.exists(stem + ext):
+            if exists(stem + ext):
                 return stem + ext
         # let the audio decoder report (or fall back on) the missing file
         return stem + self.audio_exts[0]
@@ -840,6 +872,8 @@ class AVVideoDataset(BaseDataset):
             self.data_prefix.get(self.prefix_key, ''), rel)
         info['audio_filename'] = self._resolve_audio(rel, info)
         info['modality'] = self.modality
+        if self.backend_args is not None:
+            info['backend_args'] = self.backend_args
         return info
 
     def get_cat_ids(self, idx: int) -> List[int]:

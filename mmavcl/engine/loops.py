@@ -124,6 +124,13 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         # checkpoint was saved; mid-epoch it made it before.
         if skip == 0:
             self._restore_pending_rng()
+        dataset = self.dataloader.dataset
+        if isinstance(dataset, torch.utils.data.IterableDataset) and \
+                hasattr(dataset, 'set_epoch'):
+            # shards (AVShardDataset) are shuffled per epoch by the dataset
+            # itself: its sampler has no epoch. Seen by workers that are
+            # started per epoch (persistent_workers=False)
+            dataset.set_epoch(self._epoch)
         iterator = iter(self.dataloader)
         self._restore_pending_rng()
         if skip and not isinstance(train_sampler(self.dataloader), SkipFirst):

@@ -17,6 +17,8 @@ import math
 import struct
 from typing import BinaryIO, Iterator, Optional, Tuple
 
+from .remote import open_source
+
 __all__ = ['display_rotation', 'quarter_turns', 'is_iso_bmff', 'file_head']
 
 #: ISO-BMFF box types that open an MP4/MOV/3GP file
@@ -30,12 +32,18 @@ def quarter_turns(degrees: float) -> int:
     return int(round(degrees / 90.0)) % 4
 
 
+def _open_binary(filename: str) -> BinaryIO:
+    """``filename`` opened for reading (from memory when fetched)."""
+    src = open_source(filename)
+    return src if not isinstance(src, str) else open(src, 'rb')
+
+
 def file_head(filename: str, size: int) -> bytes:
     """The first ``size`` bytes of ``filename`` (fewer for a shorter file;
     ``b''`` when it cannot be read): enough to tell a container by its
     magic bytes before FFmpeg opens it."""
     try:
-        with open(filename, 'rb') as f:
+        with _open_binary(filename) as f:
             return f.read(size)
     except OSError:
         return b''
@@ -53,7 +61,7 @@ def display_rotation(filename: str) -> int:
     containers or an unreadable header (the PyAV reader still follows each
     decoded frame's own rotation)."""
     try:
-        with open(filename, 'rb') as f:
+        with _open_binary(filename) as f:
             head = f.read(8)
             if len(head) == 8 and head[4:8] in _BMFF_FIRST:
                 degrees = _bmff_rotation(f)

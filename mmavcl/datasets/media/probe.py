@@ -8,6 +8,7 @@ from typing import Tuple
 from ..errors import MediaDecodeError, MissingAudioError
 from .orientation import display_rotation, file_head, quarter_turns
 from .reason import short_reason
+from .remote import open_source, source_size
 from .wav import is_wav_name, open_pcm_wav, wav_duration
 
 __all__ = [
@@ -62,13 +63,14 @@ def open_media(filename: str, stream: str = 'video', hwaccel=None):
     import av
     try:
         try:
-            container = av.open(filename, stream_options=[dict(_CHEAP_PROBE)],
+            container = av.open(open_source(filename),
+                                stream_options=[dict(_CHEAP_PROBE)],
                                 hwaccel=hwaccel)
         except ValueError:  # no streams before probing: options refused
-            return av.open(filename, hwaccel=hwaccel)
+            return av.open(open_source(filename), hwaccel=hwaccel)
         if not _audio_params_known(container):
             container.close()
-            container = av.open(filename, hwaccel=hwaccel)
+            container = av.open(open_source(filename), hwaccel=hwaccel)
         return container
     except Exception as err:
         raise MediaDecodeError(filename, short_reason(err), stream) from err
@@ -84,13 +86,14 @@ _WAV_PROBE = {'probesize': '32', 'analyzeduration': '0'}
 
 
 def open_audio_file(av, filename: str):
-    """``av.open(filename)``, with a minimal probe for ``.wav`` names."""
+    """``av.open(filename)`` (from memory when fetched), with a minimal
+    probe for ``.wav`` names."""
     if is_wav_name(filename):
-        container = av.open(filename, options=dict(_WAV_PROBE))
+        container = av.open(open_source(filename), options=dict(_WAV_PROBE))
         if _audio_params_known(container) and container.streams.audio:
             return container
         container.close()
-    return av.open(filename)
+    return av.open(open_source(filename))
 
 
 def probe_frame_size(filename: str,
@@ -158,10 +161,8 @@ def probe_media(filename: str) -> dict:
         MediaDecodeError: the container cannot be opened (empty, garbage,
             truncated before the index).
     """
-    import os
-
     import av
-    size = os.path.getsize(filename) if os.path.exists(filename) else -1
+    size = source_size(filename)
     if size < 0:
         raise MediaDecodeError(filename, 'file does not exist')
     if size == 0:
@@ -171,7 +172,7 @@ def probe_media(filename: str) -> dict:
                 has_audio=False, audio_codec=None, audio_duration=0.0,
                 size_bytes=size)
     try:
-        with av.open(filename) as c:
+        with av.open(open_source(filename)) as c:
             info['duration'] = (c.duration or 0) / 1e6
             if c.streams.video:
                 s = c.streams.video[0]

@@ -14,6 +14,7 @@ from .orientation import display_rotation, is_iso_bmff, quarter_turns
 from .probe import (is_avi, open_media, probe_frame_size, scan_video,
                     video_start_time)
 from .reason import short_reason
+from .remote import open_source
 
 __all__ = [
     'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
@@ -163,7 +164,7 @@ class DecordVideoReader(BaseVideoReader):
                     self._resize_to = target
                 else:
                     kw.update(width=target[1], height=target[0])
-            vr = decord.VideoReader(filename, **kw)
+            vr = decord.VideoReader(open_source(filename), **kw)
             self.num_frames = len(vr)
             self.fps = float(vr.get_avg_fps())
         except MediaDecodeError:
@@ -402,7 +403,8 @@ class PyAVVideoReader(BaseVideoReader):
                 # the cheap probe left the size unknown (MPEG-4 Part 2 in
                 # MP4): the full probe decodes until it knows
                 self._container.close()
-                self._container = av.open(filename, hwaccel=accel)
+                self._container = av.open(open_source(filename),
+                                              hwaccel=accel)
                 stream = self._container.streams.video[0]
             if accel is None:
                 stream.thread_type = 'AUTO'

@@ -17,11 +17,12 @@ The samples equal PyAV's path bit for bit: mono as is, stereo mixed like
 libswresample (``(L + R) / sqrt(2)``), scaled by ``2^-15``.
 """
 import math
-import os
 import wave
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
+
+from .remote import open_source, source_size
 
 __all__ = ['is_wav_name', 'open_pcm_wav', 'read_wav_spans', 'wav_duration']
 
@@ -37,7 +38,9 @@ def open_pcm_wav(filename: str) -> Optional[wave.Wave_read]:
     if not is_wav_name(filename):
         return None
     try:
-        reader = wave.open(str(filename), 'rb')
+        src = open_source(filename)
+        reader = wave.open(src if not isinstance(src, str) else str(src),
+                           'rb')
     except (wave.Error, EOFError, OSError):
         return None
     if reader.getsampwidth() != 2 or reader.getnchannels() > 2 \
@@ -53,7 +56,7 @@ def wav_duration(reader: wave.Wave_read, filename: str) -> float:
     written before its length was known)."""
     frame_bytes = 2 * reader.getnchannels()
     frames = min(reader.getnframes(),
-                 os.path.getsize(filename) // frame_bytes)
+                 source_size(filename) // frame_bytes)
     return frames / float(reader.getframerate())
 
 

@@ -11,12 +11,44 @@ from ..errors import MediaDecodeError, MissingAudioError
 from ..media import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                      decode_audio_spans, decode_with_fallback, open_media,
                      play_at_speed, probe_audio_timing, probe_frame_size)
+from ..media.remote import FetchedFile, fetch_media, needs_fetch
 from .spans import resolve_spans
 
 #: results key of the PyAV container :class:`VideoInit` opened to read the
 #: frame size, kept for :class:`DecodeAudioViews` (closed by it, or by
 #: :class:`~.formatting.PackAVInputs` when no audio is decoded)
 CONTAINER_KEY = 'pyav_container'
+
+
+#: results key of the files held in memory for this sample, ``{name:
+#: FetchedFile}``: remote files fetched once (video and audio from the same
+#: URI share them), or members of a WebDataset shard put there by
+#: :class:`~mmavcl.datasets.AVShardDataset`. Never packed.
+FETCHED_KEY = 'fetched_media'
+
+
+def media_source(results: Dict, filename: str,
+                 backend_args: Optional[dict] = None,
+                 stream: str = 'video') -> str:
+    """What the readers open for ``filename``: the local path itself, or
+    a :class:`~mmavcl.datasets.media.remote.FetchedFile` (fetched through
+    mmengine's fileio with ``backend_args``, or ``results``'s
+    ``backend_args`` when that is None; kept in ``results`` for the other
+    streams of the same file).
+
+    Raises:
+        MediaDecodeError: the URI cannot be fetched (the error names it).
+    """
+    cache = results.get(FETCHED_KEY)
+    if cache and filename in cache:
+        return cache[filename]
+    if backend_args is None:
+        backend_args = results.get('backend_args')
+    if not needs_fetch(filename, backend_args):
+        return filename
+    src = fetch_media(filename, backend_args, stream)
+    results.setdefault(FETCHED_KEY, {})[filename] = src
+    return src
 
 
 def release_container(results: Dict, container) -> None:
@@ -38,6 +70,7 @@ def close_container(results: Dict) -> None:
 
 def _audio_in(results: Dict, filename: str) -> bool:
     """Whether the sample's audio comes from the video file itself."""
+    filename = str(filename)  # a FetchedFile compares as its URI
     return results.get('audio_filename', filename) == filename
 
 
@@ -102,6 +135,11 @@ class VideoInit(BaseTransform):
             a device that cannot be opened raises
             :class:`~mmavcl.datasets.HWAccelError`, which no
             ``bad_sample_policy`` skips.
+        backend_args: mmengine fileio arguments for remote files (the
+            MMAction2 convention; ``None``: the sample's own
+            ``backend_args``, set by the dataset). A URI
+            (``s3://``, ``http(s)://`` ...) is read into memory once and
+            decoded from there (:func:`media_source`).
 
     Every refusal raises :class:`MediaDecodeError` naming the file, which the
     dataset's ``bad_sample_policy`` raises or skips. Added key ``vfr``:
@@ -127,7 +165,9 @@ class VideoInit(BaseTransform):
                  fallback_backend: Optional[str] = 'pyav',
                  min_frames: int = 1,
                  max_pixels: Optional[int] = None,
-                 hwaccel: Optional[str] = None) -> None:
+                 hwaccel: Optional[str] = None,
+                 backend_args: Optional[dict] = None) -> None:
+        self.backend_args = backend_args
         if backend not in ('decord', 'pyav'):
             raise ValueError(f'unknown backend {backend!r}')
         if hwaccel and backend != 'pyav':
@@ -194,11 +234,15 @@ class VideoInit(BaseTransform):
         return size, container
 
     def transform(self, results: Dict) -> Dict:
-        filename = results['filename']
-        if not osp.exists(filename):
-            raise MediaDecodeError(filename, 'file does not exist')
-        if osp.getsize(filename) == 0:
-            raise MediaDecodeError(filename, 'empty file (0 bytes)')
+        name = results['filename']
+        # the readers open ``filename`` (a path or the fetched bytes);
+        # ``name`` is what the results dict calls it
+        filename = media_source(results, name, self.backend_args)
+        if not isinstance(filename, FetchedFile):
+            if not osp.exists(filename):
+                raise MediaDecodeError(filename, 'file does not exist')
+            if osp.getsize(filename) == 0:
+                raise MediaDecodeError(filename, 'empty file (0 bytes)')
         frame_size, container = self._probe(results, filename)
         if self.max_pixels is not None:
             h, w = frame_size
@@ -285,11 +329,21 @@ class AudioInit(BaseTransform):
     Added keys: ``audio_duration`` (s), ``audio_start_time`` (s: the
     stream's first timestamp, which :class:`DecodeAudioViews` takes as the
     views' time 0).
+
+    Args:
+        backend_args: mmengine fileio arguments for a remote file (see
+            :class:`VideoInit`).
     """
 
+    def __init__(self, backend_args: Optional[dict] = None) -> None:
+        self.backend_args = backend_args
+
     def transform(self, results: Dict) -> Dict:
-        filename = results['audio_filename']
-        if not filename or not osp.exists(filename):
+        name = results['audio_filename']
+        if not name:
+            raise MissingAudioError(str(name), 'file does not exist')
+        filename = media_source(results, name, self.backend_args, 'audio')
+        if not isinstance(filename, FetchedFile) and not osp.exists(filename):
             raise MissingAudioError(str(filename), 'file does not exist')
         results['audio_duration'], results['audio_start_time'] = \
             probe_audio_timing(filename)
@@ -486,6 +540,8 @@ class DecodeAudioViews(BaseTransform):
             clip) raises :class:`MediaDecodeError` (stream ``'audio'``), for
             the dataset's ``bad_sample_policy`` to raise or skip. ``0.5``
             refuses views that are more than half silence.
+        backend_args: mmengine fileio arguments for a remote file (see
+            :class:`VideoInit`).
     """
 
     def __init__(self,
@@ -494,7 +550,9 @@ class DecodeAudioViews(BaseTransform):
                  fixed_duration: Optional[float] = None,
                  align: str = 'start',
                  merge_gap: float = 1.0,
-                 max_pad_ratio: Optional[float] = None) -> None:
+                 max_pad_ratio: Optional[float] = None,
+                 backend_args: Optional[dict] = None) -> None:
+        self.backend_args = backend_args
         if max_pad_ratio is not None and not 0 <= max_pad_ratio < 1:
             raise ValueError('max_pad_ratio must be None or in [0, 1), got '
                              f'{max_pad_ratio}')
@@ -550,7 +608,10 @@ class DecodeAudioViews(BaseTransform):
                 raise MissingAudioError(
                     str(results.get('filename')), 'no audio for this sample '
                     '(audio_source="none")')
-            if not osp.exists(filename):
+            source = media_source(results, filename, self.backend_args,
+                                  'audio')
+            if not isinstance(source, FetchedFile) and \
+                    not osp.exists(source):
                 raise MissingAudioError(filename, 'file does not exist')
             groups, view_group = self.spans_to_decode(views)
             offset = _audio_offset(results, filename)
@@ -560,10 +621,10 @@ class DecodeAudioViews(BaseTransform):
                 container = None  # a sidecar: VideoInit opened the video
             elif container is None and results.get('modality') != 'audio':
                 # the video container: probe its video stream cheaply
-                container = open_media(filename, 'audio')
+                container = open_media(source, 'audio')
             try:
                 decoded = decode_audio_spans(
-                    filename, groups, container=container, fallback_rate=sr)
+                    source, groups, container=container, fallback_rate=sr)
             finally:
                 if container is not None:
                     release_container(results, container)

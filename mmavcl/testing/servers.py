@@ -1,0 +1,120 @@
+"""Real servers on loopback for tests of remote reading: a plain HTTP file
+server (the standard library's ``http.server`` in a thread)."""
+import contextlib
+import functools
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from typing import Iterator
+
+__all__ = ['serve_directory', 'serve_s3']
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+
+    def log_message(self, *args) -> None:  # keep test output clean
+        pass
+
+
+@contextlib.contextmanager
+def serve_directory(root: str) -> Iterator[str]:
+    """Serve the files under ``root`` over HTTP on 127.0.0.1 (a free port)
+    while the context lasts; yields the base URL (no trailing slash)."""
+    handler = functools.partial(_QuietHandler, directory=root)
+    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+class _S3Handler(SimpleHTTPRequestHandler):
+    """Path-style S3 GET/HEAD of ``/<bucket>/<key>`` over a folder of
+    buckets: only what reading needs (whole objects and byte ranges). A
+    request must be SigV4-signed with ``access_key`` (its credential
+    scope is checked, the signature itself is not), so a test shows that
+    credentials reached the client."""
+
+    access_key = 'testing'
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _authorised(self) -> bool:
+        auth = self.headers.get('Authorization', '')
+        if f'Credential={self.access_key}/' not in auth:
+            self._error(403, 'AccessDenied')
+            return False
+        return True
+
+    def _error(self, code: int, name: str) -> None:
+        body = (f'<?xml version="1.0" encoding="UTF-8"?><Error><Code>{name}'
+                f'</Code><Message>{name}</Message></Error>').encode()
+        self.send_response(code)
+        self.send_header('Content-Type', 'application/xml')
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        if self.command != 'HEAD':
+            self.wfile.write(body)
+
+    def _object(self, head: bool) -> None:
+        import email.utils
+        import os
+        import urllib.parse
+        if not self._authorised():
+            return
+        path = urllib.parse.unquote(urllib.parse.urlsplit(self.path).path)
+        full = os.path.normpath(os.path.join(self.directory,
+                                             path.lstrip('/')))
+        if not full.startswith(os.path.abspath(self.directory)) or \
+                not os.path.isfile(full):
+            return self._error(404, 'NoSuchKey')
+        with open(full, 'rb') as f:
+            data = f.read()
+        size, start, end = len(data), 0, len(data) - 1
+        rng = self.headers.get('Range')
+        if rng and rng.startswith('bytes='):
+            a, _, b = rng[6:].partition('-')
+            start, end = int(a), min(int(b) if b else size - 1, size - 1)
+        self.send_response(206 if rng else 200)
+        self.send_header('Content-Length', str(end - start + 1))
+        self.send_header('ETag', f'"{size:x}-{int(os.path.getmtime(full))}"')
+        self.send_header('Last-Modified', email.utils.formatdate(
+            os.path.getmtime(full), usegmt=True))
+        self.send_header('Accept-Ranges', 'bytes')
+        if rng:
+            self.send_header('Content-Range', f'bytes {start}-{end}/{size}')
+        self.end_headers()
+        if not head:
+            self.wfile.write(data[start:end + 1])
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's names)
+        self._object(head=False)
+
+    def do_HEAD(self) -> None:  # noqa: N802
+        self._object(head=True)
+
+
+@contextlib.contextmanager
+def serve_s3(root: str, access_key: str = 'testing') -> Iterator[str]:
+    """An S3-compatible endpoint (path style, GET/HEAD with ranges) on
+    127.0.0.1 serving each folder of ``root`` as a bucket; yields the
+    endpoint URL for ``AWS_ENDPOINT_URL`` / ``backend_args``.
+
+    moto's server mode would be the natural choice, but botocore (which
+    moto needs) requires python-dateutil < 3 and the pinned set holds
+    4.0.0; this is the few lines of the protocol the readers use."""
+    handler = type('Handler', (_S3Handler, ), dict(access_key=access_key))
+    handler = functools.partial(handler, directory=root)
+    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
