@@ -140,12 +140,15 @@ def test_mim_train_and_test_from_a_wheel_install(wheel_site, workdir):
 
 
 def test_mim_runs_an_external_config_with_mmavcl_bases(wheel_site, workdir):
+    """docs/mmaction2.md's ``<!-- mmavcl-prefix-config -->`` block."""
+    sys.path.insert(0, osp.join(ROOT, 'tests', 'docs'))
+    try:
+        from test_mmaction2_doc import doc_block
+    finally:
+        sys.path.pop(0)
     cfg = osp.join(workdir, 'my_linear.py')
     with open(cfg, 'w') as f:
-        f.write("_base_ = 'mmavcl::benchmarks/r3d-18/"
-                "linear_r3d-18_1xb8-8x2x1-5e_toy.py'\n"
-                "train_cfg = dict(max_epochs=1)\n"
-                "train_dataloader = dict(batch_size=2)\n")
+        f.write(doc_block('mmavcl-prefix-config'))
     log = _ok(_run(MIM + ['train', 'mmavcl', cfg, '--work-dir', 'wd_ext'],
                    cwd=workdir, pythonpath=wheel_site))
     assert 'Epoch(train) [1][2/2]' in log
@@ -183,3 +186,24 @@ def test_mim_finds_the_tools_of_a_checkout_on_pythonpath(tmp_path, workdir):
     assert osp.join(str(repo), 'mmavcl', '.mim', 'tools', 'train.py') in log
     assert osp.join(str(repo), PROBE) in log
     assert 'Epoch(train) [1][2/2]' in log
+
+
+def test_dist_train_runs_from_the_callers_folder(workdir):
+    """Like MMAction2's scripts: a config path relative to the caller's
+    folder, the work dir under the caller's ``work_dirs/`` (not the
+    checkout's)."""
+    from mmavcl.testing import free_port
+    stem = osp.splitext(osp.basename(PROBE))[0]
+    in_checkout = osp.join(ROOT, 'work_dirs', stem)
+    existed = osp.exists(in_checkout)
+    env = {k: v for k, v in os.environ.items() if k != 'PYTHONPATH'}
+    env.update(PORT=str(free_port()), OMP_NUM_THREADS='1',
+               PYTHON=sys.executable)
+    out = subprocess.run(
+        ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'),
+         osp.relpath(osp.join(ROOT, PROBE), workdir), '1'] + ONE_EPOCH,
+        cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    _ok(out)
+    assert osp.isfile(osp.join(workdir, 'work_dirs', stem, 'epoch_1.pth'))
+    if not existed:
+        assert not osp.exists(in_checkout)
