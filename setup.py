@@ -40,7 +40,7 @@ def check_mim_extension() -> None:
                 '(git config core.symlinks true)')
 
 
-EXTRAS = ('audio', 'augment', 'visual', 'mmaction', 'tests')
+EXTRAS = ('audio', 'augment', 'visual', 'decord', 'mmaction', 'tests')
 extras_require = {name: parse_requirements(name) for name in EXTRAS}
 extras_require['all'] = sorted({r for reqs in extras_require.values()
                                 for r in reqs})

@@ -16,9 +16,9 @@ CPU, one epoch of 2 iterations on a 2-video-per-class toy set:
 import glob
 import os
 import os.path as osp
+import re
 import subprocess
 import sys
-import zipfile
 from typing import Dict, List, Optional
 
 import pytest
@@ -155,15 +155,13 @@ def test_mim_runs_an_external_config_with_mmavcl_bases(wheel_site, workdir):
     assert osp.isfile(osp.join(workdir, 'wd_ext', 'epoch_1.pth'))
 
 
-def test_mim_finds_the_tools_of_a_checkout_on_pythonpath(tmp_path, workdir):
-    """The route docs/get_started.md gives for an editable install: with
-    the checkout first on ``PYTHONPATH`` (and the ``mmavcl.egg-info``
-    that ``pip install -e .`` writes there), mim's package root is the
-    checkout's ``mmavcl/``, whose ``.mim/tools`` are the committed
-    symlinks. Checked on a copy of the checkout, egg-info written by
-    setuptools' ``egg_info``."""
+@pytest.fixture(scope='module')
+def clone(tmp_path_factory) -> str:
+    """A copy of the checkout's files (symlinks kept) with the
+    ``mmavcl.egg-info`` that ``pip install -e .`` writes there (here by
+    setuptools' ``egg_info``)."""
     import shutil
-    repo = tmp_path / 'clone'
+    repo = tmp_path_factory.mktemp('clone')
     files = subprocess.run(['git', 'ls-files', '-co', '--exclude-standard'],
                            cwd=ROOT, capture_output=True, text=True,
                            check=True).stdout.split()
@@ -178,14 +176,37 @@ def test_mim_finds_the_tools_of_a_checkout_on_pythonpath(tmp_path, workdir):
         assert osp.islink(repo / 'mmavcl' / '.mim' / name), name
     _ok(_run([sys.executable, 'setup.py', '-q', 'egg_info'], cwd=str(repo),
              pythonpath=None))
+    return str(repo)
+
+
+def test_mim_finds_the_tools_of_a_checkout_on_pythonpath(clone, workdir):
+    """The route docs/mmaction2.md gives for an editable install: with the
+    checkout first on ``PYTHONPATH``, mim's package root is the checkout's
+    ``mmavcl/``, whose ``.mim/{configs,tools}`` are the committed
+    symlinks."""
     # the config by its name alone: mim finds it under the checkout's
     # mmavcl/.mim/configs (a symlink) and runs .mim/tools/train.py
     log = _ok(_run(MIM + ['train', 'mmavcl', osp.basename(PROBE),
                           '--work-dir', 'wd_clone'] + ONE_EPOCH,
-                   cwd=workdir, pythonpath=str(repo)))
-    assert osp.join(str(repo), 'mmavcl', '.mim', 'tools', 'train.py') in log
-    assert osp.join(str(repo), PROBE) in log
+                   cwd=workdir, pythonpath=clone))
+    assert osp.join(clone, 'mmavcl', '.mim', 'tools', 'train.py') in log
+    assert osp.join(clone, PROBE) in log
     assert 'Epoch(train) [1][2/2]' in log
+
+
+def test_mim_search_lists_every_model_zoo_config(clone, tmp_path):
+    import yaml
+    names = []
+    with open(osp.join(ROOT, 'model-index.yml')) as f:
+        for rel in yaml.safe_load(f)['Import']:
+            with open(osp.join(ROOT, rel)) as g:
+                names += [m['Name'] for m in yaml.safe_load(g)['Models']]
+    assert len(names) >= 16
+    log = _ok(_run(MIM + ['search', 'mmavcl'], cwd=str(tmp_path),
+                   pythonpath=clone))
+    shown = re.findall(r'^config id: (\S+)$', log, re.M)
+    assert sorted(shown) == sorted(names)
+    assert 'configs/vclr/vclr_r3d-18_8xb32-8x2x10-400e_k400.py' in log
 
 
 def test_dist_train_runs_from_the_callers_folder(workdir):
