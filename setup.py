@@ -40,8 +40,15 @@ def check_mim_extension() -> None:
                 '(git config core.symlinks true)')
 
 
-EXTRAS = ('audio', 'augment', 'visual', 'decord', 'mmaction', 'tests')
+EXTRAS = ('audio', 'augment', 'visual', 'decord', 'logging', 'mmaction',
+          'tests')
 extras_require = {name: parse_requirements(name) for name in EXTRAS}
+# the tests exercise the logging backends
+extras_require['tests'] += extras_require['logging']
+# what `make demo` installs: the toy chain's log-mel, GPU-side augmentation,
+# probes and plots; no test, logging, decord or MMAction2 packages
+extras_require['demo'] = sorted({r for name in ('audio', 'augment', 'visual')
+                                 for r in extras_require[name]})
 extras_require['all'] = sorted({r for reqs in extras_require.values()
                                 for r in reqs})
 
