@@ -96,12 +96,13 @@ def test_mmaction2_train_cannot_resolve_mmavcl_prefix(workdir):
 
 
 @pytest.fixture(scope='module')
-def wheel_site(tmp_path_factory) -> str:
+def wheel_site(clone, tmp_path_factory) -> str:
     """``pip install .`` into a folder of its own (no dependencies: they
-    are the test venv's), from a copy of the checkout's files."""
+    are the test venv's), from a copy of the checkout's files (pip builds
+    in the source tree; the checkout stays untouched)."""
     tmp = tmp_path_factory.mktemp('wheel')
     out = _run([sys.executable, '-m', 'pip', 'wheel', '--no-deps', '-q',
-                '-w', str(tmp / 'dist'), ROOT], cwd=str(tmp),
+                '-w', str(tmp / 'dist'), clone], cwd=str(tmp),
                pythonpath=None)
     _ok(out)
     wheel, = glob.glob(str(tmp / 'dist' / 'mmavcl-*.whl'))

@@ -74,3 +74,38 @@ def test_metadata_matches_the_merged_config(entry):
         assert meta['Batch Size'] == int(gpus.group(1)) * per_gpu
         assert meta['Training Resources'] == f'{gpus.group(1)} GPUs'
     assert meta['Architecture'][0] == cfg.model.type
+
+
+_BB = r'(?:r3d-18|r3d-18-2path|r3d-50|r2plus1d-18|tsn-r50|audio-r[12]d-18)'
+_METHOD = r'(?:vclr|glcl|ctrlaug|avtss|moco|simclr|avc)'
+_PAPER = re.compile(rf'^{_METHOD}_{_BB}(?:_{_BB})?_\d+xb\d+-\d+x\d+x\d+-'
+                    rf'\d+e_(?:k400|vggsound)$')
+_TOY = re.compile(rf'^{_METHOD}_{_BB}_toy$')
+_BENCH = re.compile(rf'^(?:linear|finetune|retrieval)_{_BB}_\d+xb\d+-'
+                    rf'(?:\d+x\d+x\d+|\d+s)(?:-\d+e)?_[a-z0-9]+(?:-\w+)?$')
+
+
+def test_config_names_follow_the_scheme():
+    """docs/config.md, "Naming": every config file name (the entry point
+    and the demo excepted, as documented there), and the scheme's method
+    and backbone names are the ones the doc lists."""
+    bad = []
+    for path in glob.glob(osp.join(ROOT, 'configs', '**', '*.py'),
+                          recursive=True):
+        rel = osp.relpath(path, ROOT)
+        parts = rel.split('/')
+        if '_base_' in parts or parts[1] == 'demo' or \
+                rel == 'configs/vclr_r3d_k400.py':
+            continue
+        stem = osp.splitext(parts[-1])[0]
+        ok = _BENCH.match(stem) if parts[1] == 'benchmarks' else (
+            _PAPER.match(stem) or _TOY.match(stem))
+        if not ok:
+            bad.append(rel)
+    assert not bad, bad
+    with open(osp.join(ROOT, 'docs', 'config.md'), encoding='utf-8') as f:
+        doc = f.read()
+    for name in re.findall(r'\w[\w-]*', _METHOD[3:-1]):
+        assert f'`{name}`' in doc, name
+    for name in ('r3d-18-2path', 'r3d-18_audio-r2d-18'):
+        assert f'`{name}`' in doc, name
