@@ -6,6 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 CONSTRAINTS := requirements/constraints.txt
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 DEMO_DIR ?= work_dirs/demo
 PYTEST_ARGS ?=
 
@@ -14,11 +15,16 @@ PYTEST_ARGS ?=
 venv: $(STAMP)
 
 # torch first (users bring their own build; the pinned one here), then the
-# package editable with every extra the tests exercise.
-$(STAMP): setup.py $(CONSTRAINTS) $(wildcard requirements/*.txt)
+# package editable with what the demo needs (`demo` extra: no test, logging,
+# decord or MMAction2 packages); the tests add every extra on top.
+$(DEMO_STAMP): setup.py $(CONSTRAINTS) $(wildcard requirements/*.txt)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(PIP) install -q -c $(CONSTRAINTS) torch torchaudio
+	$(PIP) install -q -c $(CONSTRAINTS) -e '.[demo]'
+	touch $@
+
+$(STAMP): $(DEMO_STAMP)
 	$(PIP) install -q -c $(CONSTRAINTS) -e '.[all]'
 	touch $@
 
@@ -31,7 +37,7 @@ test: $(STAMP)
 test-gpu: $(STAMP)
 	MMAVCL_TEST_CUDA=1 $(PY) -m pytest -m cuda tests $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(PY) tools/demo.py --work-dir $(DEMO_DIR)
 
 clean:

@@ -1,7 +1,4 @@
-import os
 import os.path as osp
-import shutil
-import sys
 
 from setuptools import find_packages, setup
 
@@ -26,34 +23,36 @@ def parse_requirements(name: str) -> list:
     return lines
 
 
-def add_mim_extension() -> None:
-    """Expose ``configs/`` and ``tools/`` as ``mmavcl/.mim/`` so that
-    ``_base_ = 'mmavcl::_base_/default_runtime.py'`` works from other
-    projects' configs (the OpenMMLab/mim convention). Editable installs get
-    symlinks, wheels get copies."""
-    editable = any(cmd in sys.argv for cmd in ('develop', 'editable_wheel'))
+def check_mim_extension() -> None:
+    """``mmavcl/.mim/{configs,tools,model-index.yml}`` are symlinks to the
+    repository's top-level folders, committed in git (the OpenMMLab/mim
+    layout): a plain clone on ``PYTHONPATH`` and an editable install see the
+    live files, and a wheel gets copies (``build_py`` follows the links, see
+    ``package_data``). The source tree is never rewritten by a build. A
+    checkout without working symlinks (e.g. Windows without developer mode)
+    is refused here rather than shipping a wheel without configs."""
     mim_root = osp.join(HERE, 'mmavcl', '.mim')
-    os.makedirs(mim_root, exist_ok=True)
     for name in ('configs', 'tools', 'model-index.yml'):
-        src, dst = osp.join(HERE, name), osp.join(mim_root, name)
-        if osp.islink(dst) or osp.isfile(dst):
-            os.remove(dst)
-        elif osp.isdir(dst):
-            shutil.rmtree(dst)
-        if editable:
-            os.symlink(osp.relpath(src, mim_root), dst)
-        elif osp.isdir(src):
-            shutil.copytree(src, dst)
-        else:
-            shutil.copy(src, dst)
+        if not osp.exists(osp.join(mim_root, name)):
+            raise RuntimeError(
+                f'{osp.join(mim_root, name)} is missing or not a symlink to '
+                f'../../{name}: clone with symlinks enabled '
+                '(git config core.symlinks true)')
 
 
-EXTRAS = ('audio', 'augment', 'visual', 'mmaction', 'storage', 'tests')
+EXTRAS = ('audio', 'augment', 'visual', 'decord', 'logging', 'mmaction',
+          'storage', 'tests')
 extras_require = {name: parse_requirements(name) for name in EXTRAS}
+# the tests exercise the logging backends
+extras_require['tests'] += extras_require['logging']
+# what `make demo` installs: the toy chain's log-mel, GPU-side augmentation,
+# probes and plots; no test, logging, decord or MMAction2 packages
+extras_require['demo'] = sorted({r for name in ('audio', 'augment', 'visual')
+                                 for r in extras_require[name]})
 extras_require['all'] = sorted({r for reqs in extras_require.values()
                                 for r in reqs})
 
-add_mim_extension()
+check_mim_extension()
 setup(
     name='mmavcl',
     version=get_version(),

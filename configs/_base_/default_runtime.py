@@ -1,5 +1,10 @@
 default_scope = 'mmavcl'
-runner_type = 'AVRunner'
+# Scope-prefixed: MMAction2's tools/train.py and test.py (and so
+# `mim train/test mmaction2`) build the runner from their own registry
+# before any default scope is set, where a bare 'AVRunner' is not found;
+# the prefix makes mmengine import mmavcl.registry and find it
+# (tests/tools/test_openmmlab_tools.py).
+runner_type = 'mmavcl.AVRunner'
 
 # Every hook that runs is named here (AVRunner swaps no type). The mmavcl
 # ones: SafeCheckpointHook is mmengine's CheckpointHook (same arguments)

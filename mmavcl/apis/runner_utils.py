@@ -58,7 +58,7 @@ def merge_common_args(cfg: Config, args) -> Config:
 
 def build_runner(cfg: Config):
     """Build the config's runner (``AVRunner`` unless it names another)."""
-    cfg.setdefault('runner_type', 'AVRunner')
+    cfg.setdefault('runner_type', 'mmavcl.AVRunner')
     cfg.setdefault('default_scope', 'mmavcl')
     return RUNNERS.build(cfg)
 

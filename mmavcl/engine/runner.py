@@ -247,7 +247,7 @@ def missing_engine_guarantees(train_loop, hooks: Sequence,
 
 @RUNNERS.register_module()
 class AVRunner(Runner):
-    """The runner every mmavcl config uses (``runner_type='AVRunner'``).
+    """The runner every mmavcl config uses (``runner_type='mmavcl.AVRunner'``).
 
     Builds exactly the hooks and loops the config names (see the module
     docstring for where they are named) and adds, through public ``Runner``

@@ -37,6 +37,17 @@ def test_frames_decoded_counts_from_keyframe():
                                              sort=False) == 11 + 11
 
 
+def test_keyframes_by_pyav_demux_match_decord(tmp_path):
+    """The benchmark counts decoded frames from PyAV's packet flags (no
+    decord needed); decord's own key indices are the reference."""
+    decord = pytest.importorskip('decord')
+    files = benchmark_pipeline.make_videos(str(tmp_path), 1, 5, 2.0,
+                                           (64, 48), 16.0)
+    got = benchmark_pipeline.keyframes(files[0])
+    want = np.asarray(decord.VideoReader(files[0]).get_key_indices())
+    assert len(got) >= 3 and np.array_equal(got, want)
+
+
 def test_pipeline_benchmark_prints_every_ratio(capsys):
     pytest.importorskip('mmaction', reason='the MMAction2 lines need the '
                         'mmaction2 extra (its absence: next test)')

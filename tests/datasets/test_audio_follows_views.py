@@ -247,7 +247,7 @@ PIPELINES = {
     'avtss': 'configs/avtss/avtss_r2plus1d-18_8xb32-16x1x2-200e_k400.py',
     'av_2clip': 'configs/_base_/datasets/k400_ssl_2clip_av.py',
     'avc': 'configs/baselines/'
-    'avc_r3d-18_audio-r2d18_8xb32-16x2x1-200e_vggsound.py',
+    'avc_r3d-18_audio-r2d-18_8xb32-16x2x1-200e_vggsound.py',
     'moco': 'configs/baselines/moco_r3d-18_8xb32-16x2x2-200e_k400.py',
     'simclr': 'configs/baselines/simclr_r3d-18_8xb32-16x2x2-200e_k400.py',
     'vclr': 'configs/vclr/vclr_r3d-18_8xb32-8x2x10-400e_k400.py',

@@ -81,8 +81,12 @@ def test_documented_extras_exist_and_are_pinned():
             # the pin is what the tests ran with
             assert md.version(name) == pins[name], (name, md.version(name),
                                                     pins[name])
-    # the logging backends docs/config.md documents are test dependencies
-    assert {'tensorboard', 'wandb'} <= set(_requirements('tests'))
+    # the logging backends docs/config.md documents are their own extra,
+    # which the tests extra includes (setup.py)
+    assert {'tensorboard', 'wandb'} <= set(_requirements('logging'))
+    with open(osp.join(ROOT, 'setup.py'), encoding='utf-8') as f:
+        assert "extras_require['tests'] += extras_require['logging']" in \
+            f.read()
     with open(osp.join(ROOT, 'README.md'), encoding='utf-8') as f:
         readme = f.read()
     for extra in extras:
@@ -104,9 +108,17 @@ def test_make_targets_run_the_documented_steps():
     # torch first, then the package with every extra, both pinned
     torch_step = next(i for i, ln in enumerate(lines)
                       if f'{constraints} torch torchaudio' in ln)
+    demo_step = next(i for i, ln in enumerate(lines)
+                     if f"{constraints} -e '.[demo]'" in ln)
     pkg_step = next(i for i, ln in enumerate(lines)
                     if f"{constraints} -e '.[all]'" in ln)
-    assert torch_step < pkg_step
+    assert torch_step < demo_step < pkg_step
+    # `make demo` alone stops before the test-only extras
+    demo = subprocess.run(['make', '-n', '-B', 'demo'], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert demo.returncode == 0, demo.stderr
+    assert "-e '.[demo]'" in demo.stdout
+    assert "'.[all]'" not in demo.stdout
     assert f'{py} tools/demo.py --work-dir work_dirs/demo' in lines
     assert any(ln.startswith(f'{py} -m pytest tests') for ln in lines)
     assert f'MMAVCL_TEST_CUDA=1 {py} -m pytest -m cuda tests' in lines

@@ -9,8 +9,9 @@ Writes
     ``load_from=OUT`` in an MMAction2 recognizer config (its ``cls_head``
     stays freshly initialised; load non-strictly);
 (b) ``--bare-out`` (default ``OUT`` with ``_bare`` before the suffix): the
-    bare backbone keys, for ``backbone.pretrained=`` or a backbone-level
-    ``init_cfg=dict(type='Pretrained', checkpoint=...)``.
+    bare backbone keys, for ``backbone.pretrained=`` (read by MMAction2's
+    ``ResNet3d.init_weights()``; that backbone ignores
+    ``init_cfg=dict(type='Pretrained', ...)``, see docs/mmaction2.md).
 
 Everything outside the backbone is dropped: feature queues, momentum
 encoders, necks, SSL heads, optimizer and message-hub state. The tool prints

@@ -564,7 +564,9 @@ def parse_args(argv=None):
                    help='an audio list (AVAudioDataset)')
     p.add_argument('--min-frames', type=int, default=1)
     p.add_argument('--max-pixels', type=int, default=None)
-    p.add_argument('--backend', default='decord', choices=['decord', 'pyav'])
+    p.add_argument('--backend', default=None, choices=['decord', 'pyav'],
+                   help="VideoInit's reader (default: decord when it is "
+                   'installed, else PyAV, as in the configs)')
     p.add_argument('--multi-label', action='store_true')
     p.add_argument('--reject-unusual-rate', action='store_true',
                    help='an audio sample rate outside the common ones is a '

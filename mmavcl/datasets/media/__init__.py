@@ -27,13 +27,15 @@ from .probe import (open_media, probe_audio_duration, probe_audio_timing,
 from .resampling import (COMMON_SAMPLE_RATES, play_at_speed, resample,
                          sinc_resample_kernel, time_compress)
 from .video import (BaseVideoReader, DecordVideoReader, PyAVVideoReader,
-                    build_video_reader, decode_with_fallback)
+                    build_video_reader, decode_with_fallback,
+                    decord_available, resolve_video_backend)
 from .wav import open_pcm_wav, read_wav_spans, wav_duration
 from .writer import write_audio, write_video
 
 __all__ = [
     'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
-    'build_video_reader', 'decode_with_fallback', 'hw_accel', 'open_media',
+    'build_video_reader', 'decode_with_fallback', 'decord_available',
+    'resolve_video_backend', 'hw_accel', 'open_media',
     'probe_media', 'probe_frame_size', 'probe_audio_duration',
     'probe_audio_timing', 'video_start_time', 'display_rotation',
     'read_audio_span', 'read_audio_spans', 'decode_audio_spans',

@@ -4,6 +4,7 @@ Every failure to open or decode raises :class:`MediaDecodeError` naming the
 file; nothing here returns zeros for frames it could not read.
 """
 import bisect
+import warnings
 from typing import Callable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -18,8 +19,50 @@ from .remote import open_source
 
 __all__ = [
     'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
-    'build_video_reader', 'decode_with_fallback'
+    'build_video_reader', 'decode_with_fallback', 'decord_available',
+    'resolve_video_backend'
 ]
+
+# decord is an optional extra (`pip install mmavcl[decord]`): it has no
+# wheels for aarch64 Linux or macOS arm64, and PyAV reads everything the
+# configs need. Whether it imports is asked once per process.
+_DECORD: Optional[bool] = None
+# one warning per process when a config's explicit backend='decord' is
+# served by PyAV (every VideoInit of every pipeline would repeat it)
+_DECORD_FALLBACK_WARNED = False
+
+
+def decord_available() -> bool:
+    """Whether ``import decord`` works in this process (cached)."""
+    global _DECORD
+    if _DECORD is None:
+        try:
+            import decord  # noqa: F401
+            _DECORD = True
+        except ImportError:
+            _DECORD = False
+    return _DECORD
+
+
+def resolve_video_backend(backend: Optional[str]) -> str:
+    """The reader that serves ``backend``: ``None`` picks decord when it is
+    installed and PyAV otherwise; ``'decord'`` without decord installed
+    becomes ``'pyav'`` with one warning per process; ``'pyav'`` stays."""
+    global _DECORD_FALLBACK_WARNED
+    if backend not in (None, 'decord', 'pyav'):
+        raise ValueError(f'unknown video backend {backend!r}')
+    if backend == 'pyav':
+        return backend
+    if decord_available():
+        return 'decord'
+    if backend == 'decord' and not _DECORD_FALLBACK_WARNED:
+        _DECORD_FALLBACK_WARNED = True
+        warnings.warn(
+            "backend='decord' was asked for but decord is not installed "
+            "(`pip install decord`, or `pip install -e '.[decord]'`); "
+            'PyAV reads the videos instead (frame-accurate as well).',
+            stacklevel=3)
+    return 'pyav'
 
 
 class BaseVideoReader:

@@ -10,7 +10,8 @@ from mmavcl.registry import TRANSFORMS
 from ..errors import MediaDecodeError, MissingAudioError
 from ..media import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                      decode_audio_spans, decode_with_fallback, open_media,
-                     play_at_speed, probe_audio_timing, probe_frame_size)
+                     play_at_speed, probe_audio_timing, probe_frame_size,
+                     resolve_video_backend)
 from ..media.remote import FetchedFile, fetch_media, needs_fetch
 from .spans import resolve_spans
 
@@ -104,7 +105,12 @@ class VideoInit(BaseTransform):
     or as the video backend; see below).
 
     Args:
-        backend: ``'decord'`` (default) or ``'pyav'``. PyAV decodes fewer
+        backend: ``'decord'``, ``'pyav'`` or ``None`` (default: decord
+            when it is installed, else PyAV; decord is the optional
+            ``decord`` extra). An explicit ``'decord'`` without decord
+            installed is read by PyAV, with one warning per process
+            (:func:`~mmavcl.datasets.media.resolve_video_backend`), and so
+            is a ``fallback_backend='decord'``. PyAV decodes fewer
             frames for sparse views (it drops unreferenced frames that are
             not returned) and was 1.13-1.44x faster on the shipped K400
             pipelines, which use it (``docs/benchmarks.md``, "PyAV
@@ -157,7 +163,7 @@ class VideoInit(BaseTransform):
     """
 
     def __init__(self,
-                 backend: str = 'decord',
+                 backend: Optional[str] = None,
                  num_threads: int = 1,
                  decode_size: Optional[Tuple[int, int]] = None,
                  decode_short_side: Optional[int] = None,
@@ -168,12 +174,17 @@ class VideoInit(BaseTransform):
                  hwaccel: Optional[str] = None,
                  backend_args: Optional[dict] = None) -> None:
         self.backend_args = backend_args
-        if backend not in ('decord', 'pyav'):
+        if backend not in (None, 'decord', 'pyav'):
             raise ValueError(f'unknown backend {backend!r}')
+        if hwaccel and backend is None:
+            backend = 'pyav'
         if hwaccel and backend != 'pyav':
             raise ValueError(f"hwaccel={hwaccel!r} needs backend='pyav' "
                              f'(got {backend!r})')
         self.hwaccel = hwaccel
+        backend = resolve_video_backend(backend)
+        if fallback_backend is not None:
+            fallback_backend = resolve_video_backend(fallback_backend)
         if min_frames < 1:
             raise ValueError(f'min_frames must be >= 1, got {min_frames}')
         self.min_frames = int(min_frames)

@@ -38,7 +38,7 @@ CONFIGS = {
      'loss_order_aa', 'loss_order_va'),
     'baselines/moco_r3d-18_8xb32-16x2x2-200e_k400.py': ('loss_clip', ),
     'baselines/simclr_r3d-18_8xb32-16x2x2-200e_k400.py': ('loss_clip', ),
-    'baselines/avc_r3d-18_audio-r2d18_8xb32-16x2x1-200e_vggsound.py':
+    'baselines/avc_r3d-18_audio-r2d-18_8xb32-16x2x1-200e_vggsound.py':
     ('loss_va', ),
 }
 

@@ -4,7 +4,7 @@
 # negatives over the global batch, tau 0.07; R3D-18 + 2D audio ResNet-18,
 # MLP heads 512-512-128; SGD 0.1 / 256 with cosine, 200 epochs, VGG-Sound.
 #   bash tools/dist_train.sh \
-#       configs/baselines/avc_r3d-18_audio-r2d18_8xb32-16x2x1-200e_vggsound.py 8
+#       configs/baselines/avc_r3d-18_audio-r2d-18_8xb32-16x2x1-200e_vggsound.py 8
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/sgd_cosine_200e.py',
     '../_base_/datasets/vggsound_ssl_2clip_av.py',
