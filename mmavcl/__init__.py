@@ -1,6 +1,6 @@
 """mmavcl: self-supervised audio-visual and video representation learning.
 
-Importing mmavcl changes four things outside it, each needed with the pinned
+Importing mmavcl changes five things outside it, each needed with the pinned
 mmengine 0.10.7 / mmaction2 1.2.0 and nothing else (the engine itself is
 named in configs, see ``mmavcl/engine/runner.py``). Each is listed with its
 upstream issue and the test that fails without it:
@@ -34,6 +34,14 @@ upstream issue and the test that fails without it:
    configs may mix ``mmaction.`` and mmavcl types. Tests:
    ``tests/test_registry.py::test_mmavcl_scope_builds_mmaction_types``,
    ``::test_mmaction_scope_builds_mmavcl_types``.
+
+5. mmengine fileio's backends for ``s3``/``gs`` (mmengine's own ``s3``
+   entry is Petrel's, which needs petrel_client and its config; ``backend=
+   'petrel'`` by name still reaches it) and ``http``/``https`` (mmengine's
+   ``HTTPBackend`` has no timeout, so a stalled server hangs a worker) are
+   mmavcl's, registered when ``mmavcl.datasets.media.remote`` is imported:
+   ``ObjectStoreBackend`` (obstore; ``AWS_*`` variables or ``backend_args``)
+   and ``TimeoutHTTPBackend``. Tests: ``tests/datasets/test_remote_files.py``.
 
 ``tests/utils/test_import_time_patches.py`` checks that importing mmavcl
 changes these and no other mmengine state.

@@ -38,8 +38,12 @@ before = attrs()
 modules = set(sys.modules)
 schemes = dict(CheckpointLoader._schemes)
 table = dict(mmengine.config.utils.MODULE2PACKAGE)
+from mmengine.fileio.backends import registry_utils  # noqa: E402
+file_backends = dict(registry_utils.backends)
+file_prefixes = dict(registry_utils.prefix_to_backends)
 
 import mmavcl  # noqa: E402
+import mmavcl.datasets  # noqa: E402,F401
 import mmavcl.engine  # noqa: E402,F401
 
 after = attrs()
@@ -59,6 +63,13 @@ report = dict(
         if getattr(sys.modules[n], '__spec__', None) is None
         or sys.modules[n].__name__ != n),
     mmaction_has_drn=None,
+    file_backends=sorted(
+        k for k in set(file_backends) | set(registry_utils.backends)
+        if file_backends.get(k) is not registry_utils.backends.get(k)),
+    file_prefixes={
+        k: v.__module__ + '.' + v.__name__
+        for k, v in registry_utils.prefix_to_backends.items()
+        if file_prefixes.get(k) is not v},
 )
 try:
     import importlib.util, os.path as osp
@@ -104,3 +115,11 @@ def test_import_changes_only_the_documented_state():
             report['importlib_metadata_real'] is False:
         expected += ['importlib_metadata']
     assert report['stand_ins'] == sorted(expected)
+    # 5. mmengine fileio: the object-store backend for s3/gs, the HTTP
+    # backend with a timeout for http/https
+    assert report['file_backends'] == ['http', 'object_store']
+    remote = 'mmavcl.datasets.media.remote.'
+    assert report['file_prefixes'] == {
+        's3': remote + 'ObjectStoreBackend', 'gs': remote + 'ObjectStoreBackend',
+        'http': remote + 'TimeoutHTTPBackend',
+        'https': remote + 'TimeoutHTTPBackend'}
