@@ -15,6 +15,8 @@ from typing import List
 
 import pytest
 
+from mmavcl.testing import make_toy_data
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = 'configs/demo/avc_r3d-10_1xb16-8x2x1-50e_toy.py'
 WARNING = "backend='decord' was asked for but decord is not installed"
@@ -36,13 +38,7 @@ def run_without_decord(script: str, args: List[str], cwd: str):
 @pytest.fixture(scope='module')
 def toy_dir(tmp_path_factory) -> str:
     root = tmp_path_factory.mktemp('nodecord')
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    try:
-        from make_toy_dataset import make_toy_dataset
-    finally:
-        sys.path.pop(0)
-    make_toy_dataset(str(root / 'data' / 'toy_av'), num_per_class=2,
-                     duration=2.0, workers=1)
+    make_toy_data(root)
     return str(root)
 
 

@@ -8,6 +8,8 @@ from mmengine.config import Config
 from mmengine.optim import OptimWrapper
 from mmengine.registry import init_default_scope
 
+from mmavcl.testing import make_toy_data
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DOC = osp.join(ROOT, 'docs', 'add_a_method.md')
 
@@ -118,13 +120,7 @@ def test_tutorial_config_trains_through_tools_train(tmp_path):
     (project / '__init__.py').write_text('')
     (project / 'vvav.py').write_text(_block('tutorial-code'))
     (project / 'vvav_r3d-18_toy.py').write_text(_block('tutorial-config'))
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    try:
-        from make_toy_dataset import make_toy_dataset
-    finally:
-        sys.path.pop(0)
-    make_toy_dataset(str(box / 'data' / 'toy_av'), num_per_class=2,
-                     duration=2.0, workers=1)
+    make_toy_data(box)
 
     small = ('--cfg-options train_dataloader.num_workers=0 '
              'train_dataloader.batch_size=2 train_cfg.max_epochs=1 '

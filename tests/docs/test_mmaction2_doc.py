@@ -10,6 +10,9 @@ from typing import Dict
 
 import pytest
 import torch
+from mmengine.registry import DefaultScope
+
+from mmavcl.testing import make_toy_data
 
 pytest.importorskip('mmaction')
 
@@ -29,6 +32,17 @@ BLOCKS = {
     'mma-finetune-config': 'test_mmaction2_finetunes_from_exported_weights',
     'mma-backbone-pretrained': 'test_backbone_pretrained_loads_the_export',
 }
+
+
+
+@pytest.fixture(autouse=True)
+def _restore_default_scope():
+    """These tests set mmaction as the default scope, as MMAction2 users
+    do; later tests in the same process must not inherit it (mmavcl's
+    'AVRunner' is not in mmaction's runner registry)."""
+    saved = DefaultScope._instance_dict.copy()
+    yield
+    DefaultScope._instance_dict = saved
 
 
 def doc_block(marker: str) -> str:
@@ -174,13 +188,7 @@ def test_mmaction2_finetunes_from_exported_weights(tmp_path):
     tools/train.py with ``load_from=`` the export: every backbone key is
     found in the file (only the head is reported missing)."""
     _export(tmp_path)
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    try:
-        from make_toy_dataset import make_toy_dataset
-    finally:
-        sys.path.pop(0)
-    make_toy_dataset(str(tmp_path / 'data' / 'toy_av'), num_per_class=2,
-                     duration=2.0, workers=1)
+    make_toy_data(tmp_path)
     (tmp_path / 'my_r3d18_toy.py').write_text(
         doc_block('mma-finetune-config'))
     import mmaction

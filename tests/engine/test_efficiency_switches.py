@@ -1,6 +1,5 @@
 """Training-efficiency switches on CPU, through tools/train.py's config path
 and the real AVRunner on the toy dataset (real H.264 files)."""
-import importlib.util
 import math
 import os.path as osp
 
@@ -13,17 +12,10 @@ from mmavcl.apis.runner_utils import build_runner
 from mmavcl.engine import AutocastOptimWrapper, convert_to_channels_last
 from mmavcl.models.backbones import ResNet3d
 from mmavcl.registry import HOOKS
+from mmavcl.testing import load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/vclr/vclr_r3d-18_toy.py')
-
-
-def _load_tool(rel: str):
-    spec = importlib.util.spec_from_file_location(
-        'tool_' + osp.basename(rel)[:-3], osp.join(ROOT, rel))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture
@@ -67,7 +59,7 @@ class _EffSwitchRecordHook(Hook):
                     'test_amp_is_fp16_with_loss_scaler_on_cuda')
 def test_amp_bf16_autoscale_lr_channels_last(tiny_toy_av, tmp_path,
                                              one_thread):
-    train = _load_tool('tools/train.py')
+    train = load_script('tools/train.py')
     cfg = _cfg(train, tiny_toy_av, tmp_path, ['--amp', '--auto-scale-lr'],
                ['train_cfg.max_epochs=1', 'auto_scale_lr.base_batch_size=256'])
     cfg.custom_hooks = [dict(type='ChannelsLast3dHook')]
@@ -98,7 +90,7 @@ def test_amp_bf16_autoscale_lr_channels_last(tiny_toy_av, tmp_path,
 
 def test_accumulation_syncbn_cudnn_benchmark(tiny_toy_av, tmp_path,
                                              one_thread):
-    train = _load_tool('tools/train.py')
+    train = load_script('tools/train.py')
     cfg = _cfg(train, tiny_toy_av, tmp_path, options=[
         'train_cfg.max_epochs=2', 'optim_wrapper.accumulative_counts=2',
         'sync_bn=torch', 'default_hooks.checkpoint.interval=10',
@@ -168,7 +160,7 @@ def _eager_and_compiled_losses(backend, tiny_toy_av, tmp_path):
     ``--compile BACKEND`` (same seed, same data)."""
     import torch._dynamo
     from torch._dynamo.utils import counters
-    train = _load_tool('tools/train.py')
+    train = load_script('tools/train.py')
     runs = {}
     for flag in ((), ('--compile', backend)):
         args = train.parse_args([

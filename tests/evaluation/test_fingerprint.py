@@ -3,7 +3,6 @@ features and a brute-force reference, FingerprintMetric through process /
 compute_metrics, and tools/test.py on real edited toy copies with a
 checkpoint of the toy AVTSS config, checked against the dumped features."""
 import glob
-import importlib.util
 import json
 import os.path as osp
 import pickle
@@ -15,17 +14,10 @@ import torch
 from mmavcl.evaluation import FingerprintMetric
 from mmavcl.evaluation.functional import (fingerprint_ranks,
                                           fingerprint_scores)
+from mmavcl.testing import load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = 'configs/benchmarks/r3d-18/fingerprint_r3d-18_1xb4-8x1x5_toy.py'
-
-
-def _tool(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(rel))[0], osp.join(ROOT, rel))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 # gallery: 4 orthonormal videos; queries with ranks worked out by hand
@@ -161,19 +153,19 @@ def _avtss_toy_checkpoint(path):
 
 def test_toy_fingerprint_end_to_end(tmp_path):
     data = str(tmp_path / 'toy_av')
-    _tool('tools/data/make_toy_dataset.py').make_toy_dataset(
+    load_script('tools/data/make_toy_dataset.py').make_toy_dataset(
         data, num_per_class=1, classes=['horizontal', 'vertical',
                                         'circle_cw'], duration=1.5,
         workers=1)
     fp_list = f'{data}/fingerprint.json'
-    listing = _tool('tools/data/make_fingerprint_queries.py').main([
+    listing = load_script('tools/data/make_fingerprint_queries.py').main([
         'val.txt', '--data-root', data, '--out-list', fp_list,
         '--edits', 'scale', 'crop+reencode'])
     assert len(listing['data_list']) == 3 * 3
     ckpt = str(tmp_path / 'avtss_toy.pth')
     _avtss_toy_checkpoint(ckpt)
     dump = str(tmp_path / 'preds.pkl')
-    _tool('tools/test.py').main([
+    load_script('tools/test.py').main([
         osp.join(ROOT, TOY), ckpt, '--work-dir', str(tmp_path / 'work'),
         '--dump', dump, '--cfg-options', f'test_dataloader.dataset.'
         f'data_root={data}', 'test_dataloader.num_workers=0',

@@ -3,25 +3,18 @@ pretrain -> export -> extract_features -> retrieval/kNN -> linear probe via
 tools/train.py -> tools/test.py; and tools/test.py's RetrievalMetric agrees
 with eval_features on the same features."""
 import glob
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 import torch
 
+from mmavcl.testing import load_script
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN = 'configs/vclr/vclr_r3d-18_toy.py'
 RETRIEVAL = 'configs/benchmarks/r3d-18/retrieval_r3d-18_1xb4-8x2x5_toy.py'
 LINEAR = 'configs/benchmarks/r3d-18/linear_r3d-18_1xb8-8x2x1-5e_toy.py'
-
-
-def _tool(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(rel))[0], osp.join(ROOT, rel))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _data_opts(data, loaders):
@@ -35,11 +28,11 @@ def _data_opts(data, loaders):
                     reason='the toy VCLR config is not there')
 def test_toy_chain(tmp_path, monkeypatch):
     data, work = str(tmp_path / 'toy_av'), str(tmp_path / 'work')
-    _tool('tools/data/make_toy_dataset.py').make_toy_dataset(
+    load_script('tools/data/make_toy_dataset.py').make_toy_dataset(
         data, num_per_class=2, size=64, fps=16.0, duration=2.0, workers=1)
 
     # 1. pretrain one epoch
-    _tool('tools/train.py').main([
+    load_script('tools/train.py').main([
         osp.join(ROOT, PRETRAIN), '--work-dir', f'{work}/pre',
         '--cfg-options', 'train_cfg.max_epochs=1',
         # 4 training videos: the config's batch of 6 would train nothing
@@ -50,11 +43,11 @@ def test_toy_chain(tmp_path, monkeypatch):
 
     # 2. export the backbone (mmavcl checkpoints load weights-only)
     backbone = f'{work}/backbone.pth'
-    _tool('tools/convert/to_mmaction2.py').main([ckpt, backbone])
+    load_script('tools/convert/to_mmaction2.py').main([ckpt, backbone])
     exported = torch.load(backbone, weights_only=True)['state_dict']
 
     # 3. features once per split
-    ext = _tool('tools/extract_features.py')
+    ext = load_script('tools/extract_features.py')
     loaders = ['gallery_dataloader', 'test_dataloader']
     feats = {}
     for split in ('gallery', 'test'):
@@ -64,14 +57,14 @@ def test_toy_chain(tmp_path, monkeypatch):
                   *_data_opts(data, loaders)])
 
     # 4. retrieval + kNN from the two files
-    res = _tool('tools/analysis/eval_features.py').main(
+    res = load_script('tools/analysis/eval_features.py').main(
         [feats['gallery'], feats['test'], '--topk', '1', '5', '10',
          '--knn-k', '5'])
     assert 0 <= res['retrieval/R@1'] <= res['retrieval/R@5'] <= 100
     assert res['retrieval/R@10'] == 100.0  # every class is in the gallery
 
     # ... and the same numbers through tools/test.py's metrics
-    _tool('tools/test.py').main([
+    load_script('tools/test.py').main([
         osp.join(ROOT, RETRIEVAL), backbone, '--work-dir', f'{work}/ret',
         '--cfg-options', *_data_opts(data, loaders),
         f'test_evaluator.0.gallery_file={feats["gallery"]}',
@@ -85,7 +78,7 @@ def test_toy_chain(tmp_path, monkeypatch):
     # 5. linear probe on the exported backbone, then the 5-clip test
     lin_opts = _data_opts(
         data, ['train_dataloader', 'val_dataloader', 'test_dataloader'])
-    _tool('tools/train.py').main([
+    load_script('tools/train.py').main([
         osp.join(ROOT, LINEAR), '--work-dir', f'{work}/lin', '--cfg-options',
         f'model.pretrained={backbone}', 'train_cfg.max_epochs=2',
         'train_dataloader.batch_size=4', *lin_opts])
@@ -94,7 +87,7 @@ def test_toy_chain(tmp_path, monkeypatch):
         assert torch.equal(probe['state_dict'][k], v), k
     # the runner's checkpoint loads weights-only: no trust opt-in needed
     monkeypatch.delenv('MMAVCL_TRUST_CHECKPOINTS', raising=False)
-    _tool('tools/test.py').main([
+    load_script('tools/test.py').main([
         osp.join(ROOT, LINEAR), f'{work}/lin/epoch_2.pth', '--work-dir',
         f'{work}/lin_test', '--cfg-options', *lin_opts])
     metrics = _last_json(f'{work}/lin_test')

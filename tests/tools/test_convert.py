@@ -1,6 +1,5 @@
 """tools/convert/to_mmaction2.py: keep the backbone, drop the rest, and load
 into MMAction2's Recognizer3D with zero missing backbone keys."""
-import importlib.util
 import os.path as osp
 
 import pytest
@@ -10,17 +9,10 @@ from mmengine.logging import HistoryBuffer
 
 from mmavcl.models.backbones import ResNet3d
 from mmavcl.models.utils import FeatureQueue, MomentumEncoder
+from mmavcl.testing import load_script
 from mmavcl.utils import UntrustedCheckpointError
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'to_mmaction2', osp.join(ROOT, 'tools/convert/to_mmaction2.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 R3D18 = dict(depth=18, conv1_kernel=(3, 7, 7), with_pool1=False,
@@ -60,7 +52,7 @@ def ssl_ckpt(tmp_path_factory):
 def test_refuses_untrusted_pickle_then_converts_with_trust(ssl_ckpt, tmp_path,
                                                            capsys):
     path, model = ssl_ckpt
-    tool = _tool()
+    tool = load_script('tools/convert/to_mmaction2.py')
     out = str(tmp_path / 'r3d18_mmaction.pth')
     with pytest.raises(UntrustedCheckpointError):
         tool.main([path, out])
@@ -83,7 +75,7 @@ def test_refuses_untrusted_pickle_then_converts_with_trust(ssl_ckpt, tmp_path,
 
 
 def test_split_backbone_and_errors(tmp_path):
-    tool = _tool()
+    tool = load_script('tools/convert/to_mmaction2.py')
     sd = {'module.backbone.a': torch.ones(1), 'audio_backbone.b':
           torch.ones(2), 'head.fc.weight': torch.ones(3)}
     bare, dropped = tool.split_backbone(sd, 'audio_backbone')
@@ -109,7 +101,7 @@ def test_export_loads_into_mmaction2_recognizer3d(ssl_ckpt, tmp_path):
     from mmengine.runner import load_checkpoint
     path, model = ssl_ckpt
     out = str(tmp_path / 'exported.pth')
-    _tool().main([path, out, '--trust'])
+    load_script('tools/convert/to_mmaction2.py').main([path, out, '--trust'])
     cfg = dict(
         type='Recognizer3D',
         backbone=dict(type='ResNet3d', pretrained=None, pretrained2d=False,
@@ -138,7 +130,7 @@ def test_glcl_released_block_is_refused_unless_allowed(layout, tmp_path):
     MMAction2 backbone: refused with the reason, written on request. Our
     two-conv variant and MMAction2's own blocks pass."""
     from mmavcl.models.backbones import TwoPathwayResNet3d
-    tool = _tool()
+    tool = load_script('tools/convert/to_mmaction2.py')
     net = TwoPathwayResNet3d(block_layout=layout, slow_channels=8,
                              beta=1 / 4)
     src = str(tmp_path / 'glcl.pth')

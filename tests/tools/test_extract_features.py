@@ -1,7 +1,6 @@
 """tools/extract_features.py on real toy videos: single process and 2-rank
 gloo give the same rows in dataset order, features are the loaded
 backbone's, and eval_features reads the files back."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -14,6 +13,7 @@ import pytest
 import torch
 
 from mmavcl.evaluation.functional import load_features
+from mmavcl.testing import load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TINY = dict(type='ResNet3d', depth=18, base_channels=4, num_stages=1,
@@ -21,19 +21,11 @@ TINY = dict(type='ResNet3d', depth=18, base_channels=4, num_stages=1,
             with_pool2=False)
 
 
-def _load_tool(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(rel))[0], osp.join(ROOT, rel))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.fixture(scope='module')
 def toy(tmp_path_factory):
     """11 train + 4 val real H.264 videos, a config and a checkpoint."""
     root = str(tmp_path_factory.mktemp('toy'))
-    _load_tool('tools/data/make_toy_dataset.py').make_toy_dataset(
+    load_script('tools/data/make_toy_dataset.py').make_toy_dataset(
         root, num_per_class=4, size=32, fps=8.0, duration=1.0, workers=1)
     with open(osp.join(root, 'train.txt')) as f:
         lines = f.read().split('\n')
@@ -79,7 +71,7 @@ def toy(tmp_path_factory):
 def test_extract_single_process_matches_direct_forward(toy):
     root, cfg_path, ckpt, bb = toy
     out = osp.join(root, 'train_feats.npz')
-    _load_tool('tools/extract_features.py').main(
+    load_script('tools/extract_features.py').main(
         [cfg_path, ckpt, '--split', 'gallery', '--out', out, '--no-progress'])
     data = load_features(out)
     lines = open(osp.join(root, 'train.txt')).read().split()
@@ -106,9 +98,9 @@ def test_extract_single_process_matches_direct_forward(toy):
                                rtol=1e-4, atol=1e-5)
     # eval_features reads two files back
     test_out = osp.join(root, 'val_feats.npz')
-    _load_tool('tools/extract_features.py').main(
+    load_script('tools/extract_features.py').main(
         [cfg_path, ckpt, '--out', test_out, '--no-progress'])
-    res = _load_tool('tools/analysis/eval_features.py').main(
+    res = load_script('tools/analysis/eval_features.py').main(
         [out, test_out, '--knn-k', '3', '--out',
          osp.join(root, 'metrics.json')])
     assert set(res) == {'retrieval/R@1', 'retrieval/R@5', 'retrieval/R@10',
@@ -122,7 +114,7 @@ def test_extract_single_process_matches_direct_forward(toy):
 def test_extract_distributed_two_ranks_gloo(toy):
     root, cfg_path, ckpt, _ = toy
     single = osp.join(root, 'single.npz')
-    _load_tool('tools/extract_features.py').main(
+    load_script('tools/extract_features.py').main(
         [cfg_path, ckpt, '--split', 'gallery', '--out', single,
          '--no-progress'])
     dist_out = osp.join(root, 'dist.npz')

@@ -2,7 +2,6 @@
 re-encoded with PyAV's encoders and decoded again, shows the change it
 names (size, length, keyframes, sharpness, brightness, colour, loudness,
 noise), and the list holds originals and copies."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -11,26 +10,19 @@ import numpy as np
 import pytest
 
 from mmavcl.datasets.media import PyAVVideoReader, probe_media
+from mmavcl.testing import load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 FPS, SIZE, DURATION = 16.0, 64, 2.0
 
 
-def _tool(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(rel))[0], osp.join(ROOT, rel))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-TOOL = _tool('tools/data/make_fingerprint_queries.py')
+TOOL = load_script('tools/data/make_fingerprint_queries.py')
 
 
 @pytest.fixture(scope='module')
 def made(tmp_path_factory):
     data = str(tmp_path_factory.mktemp('fp') / 'toy')
-    _tool('tools/data/make_toy_dataset.py').make_toy_dataset(
+    load_script('tools/data/make_toy_dataset.py').make_toy_dataset(
         data, num_per_class=1, classes=['circle_cw'], size=SIZE, fps=FPS,
         duration=DURATION, workers=1)
     out_list = osp.join(data, 'fp.json')

@@ -10,7 +10,6 @@ shapes, BN statistics included, and the 2048-2048-128 ``fc`` MLP),
 distinct; key-encoder and queue tensors are constant (stored as expanded
 scalars, so the file stays small), so taking the wrong encoder shows.
 """
-import importlib.util
 import os.path as osp
 from collections import OrderedDict
 
@@ -20,19 +19,12 @@ from mmengine.config import Config
 
 from mmavcl.models.backbones import TSNResNet2d
 from mmavcl.registry import MODELS
+from mmavcl.testing import load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TSN_CFG = osp.join(ROOT, 'configs', 'vclr',
                    'vclr_tsn-r50_8xb32-1x1x10-400e_k400.py')
 HEADS = ('inter_neck', 'intra_neck', 'segment_neck', 'order_neck')
-
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'moco_to_vclr', osp.join(ROOT, 'tools/convert/moco_to_vclr.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def fake_moco_v2(depth=50, feat=2048, dim=128, single_fc=False):
@@ -71,7 +63,7 @@ def converted(tmp_path_factory):
     src, out = str(tmp / 'moco_v2_200ep_pretrain.pth.tar'), str(
         tmp / 'vclr_init.pth')
     torch.save(moco, src)
-    _tool().main([src, out])
+    load_script('tools/convert/moco_to_vclr.py').main([src, out])
     return moco['state_dict'], out
 
 
@@ -130,7 +122,7 @@ def test_written_keys_and_dropped_parts(converted):
 
 
 def test_refuses_moco_v1_and_a_wrong_depth(tmp_path):
-    tool = _tool()
+    tool = load_script('tools/convert/moco_to_vclr.py')
     v1 = str(tmp_path / 'moco_v1.pth')
     torch.save(fake_moco_v2(depth=18, feat=512, single_fc=True), v1)
     with pytest.raises(KeyError, match='single linear fc'):

@@ -23,6 +23,8 @@ from typing import Dict, List, Optional
 
 import pytest
 
+from mmavcl.testing import make_toy_data
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PROBE = 'configs/benchmarks/r3d-18/linear_r3d-18_1xb8-8x2x1-5e_toy.py'
 ONE_EPOCH = ['--cfg-options', 'train_cfg.max_epochs=1',
@@ -58,13 +60,7 @@ def _ok(out: subprocess.CompletedProcess) -> str:
 def workdir(tmp_path_factory) -> str:
     """A user's folder holding ``data/toy_av`` (what the toy configs read)."""
     root = tmp_path_factory.mktemp('user')
-    sys.path.insert(0, osp.join(ROOT, 'tools', 'data'))
-    try:
-        from make_toy_dataset import make_toy_dataset
-    finally:
-        sys.path.pop(0)
-    make_toy_dataset(str(root / 'data' / 'toy_av'), num_per_class=2,
-                     duration=2.0, workers=1)
+    make_toy_data(root)
     return str(root)
 
 

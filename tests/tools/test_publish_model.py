@@ -3,7 +3,6 @@ optimizer after a real step, schedulers, message hub, mmavcl's resume state)
 becomes ``state_dict`` + descriptive ``meta`` only, named with the first 8
 hex digits of its own sha256, loadable weights-only and strictly."""
 import hashlib
-import importlib.util
 import os
 import os.path as osp
 import re
@@ -15,6 +14,7 @@ import torch
 from mmengine.logging import HistoryBuffer
 
 from mmavcl.models.backbones import ResNet3d
+from mmavcl.testing import load_script
 from mmavcl.utils import UntrustedCheckpointError
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -81,18 +81,10 @@ def test_publish_keeps_weights_and_meta_only(training_ckpt, tmp_path):
     assert os.path.getsize(final) < os.path.getsize(path)
 
 
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        'publish_model', osp.join(ROOT, 'tools', 'publish_model.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_publish_refuses_untrusted_pickle_and_bad_names(training_ckpt,
                                                         tmp_path):
     path, _ = training_ckpt
-    tool = _tool()
+    tool = load_script('tools/publish_model.py')
     out = str(tmp_path / 'x.pth')
     # the message hub's HistoryBuffer needs full unpickling
     with pytest.raises(UntrustedCheckpointError):

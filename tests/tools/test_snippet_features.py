@@ -3,7 +3,6 @@ SampleSnippets' starts, BSN/BMN's rescaling against an independent
 implementation, and tools/extract_features.py --snippets on real toy videos
 of two lengths: file names, shapes, rows equal to the ordinary per-view
 features, and MMAction2's ActivityNetDataset + BMN reading the CSVs."""
-import importlib.util
 import json
 import os.path as osp
 
@@ -13,17 +12,10 @@ import torch
 
 from mmavcl.datasets.transforms import SampleSnippets
 from mmavcl.evaluation.functional import load_features, rescale_snippets
+from mmavcl.testing import load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = 'configs/benchmarks/r3d-18/tal-features_r3d-18_1xb1-8x1-s4_toy.py'
-
-
-def _tool(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(rel))[0], osp.join(ROOT, rel))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_snippet_starts():
@@ -69,7 +61,7 @@ def toy(tmp_path_factory):
     and a checkpoint of the toy VCLR config."""
     root = tmp_path_factory.mktemp('tal')
     data = str(root / 'toy_av')
-    make = _tool('tools/data/make_toy_dataset.py').make_toy_dataset
+    make = load_script('tools/data/make_toy_dataset.py').make_toy_dataset
     lines = []
     for dur, classes in ((2.0, ['horizontal', 'vertical']),
                          (3.0, ['circle_cw', 'circle_ccw'])):
@@ -96,7 +88,7 @@ def toy(tmp_path_factory):
 
 def test_extract_snippets_both_layouts(toy):
     root, data, ckpt = toy
-    ext = _tool('tools/extract_features.py')
+    ext = load_script('tools/extract_features.py')
     opts = ['--no-progress', '--cfg-options',
             f'test_dataloader.dataset.data_root={data}']
     cfg = osp.join(ROOT, TOY)
@@ -140,7 +132,7 @@ def test_bmn_in_mmaction2_reads_the_activitynet_files(toy):
     localization pipeline load the CSVs (C, 100) and BMN computes a loss."""
     root, data, ckpt = toy
     out = f'{root}/anet_bmn'
-    _tool('tools/extract_features.py').main([
+    load_script('tools/extract_features.py').main([
         osp.join(ROOT, TOY), ckpt, '--out', out, '--snippets', 'activitynet',
         '--no-progress', '--cfg-options',
         f'test_dataloader.dataset.data_root={data}'])
