@@ -19,8 +19,8 @@ import engine_toys as T
 from mmavcl.apis.runner_utils import build_runner
 from mmavcl.engine import AutocastOptimWrapper, convert_to_channels_last
 from mmavcl.models.backbones import ResNet3d
-from test_efficiency_switches import (ROOT, _cfg, _eager_and_compiled_losses,
-                                      _load_tool)
+from mmavcl.testing import load_script
+from test_efficiency_switches import ROOT, _cfg, _eager_and_compiled_losses
 
 pytestmark = [
     pytest.mark.cuda,
@@ -46,7 +46,7 @@ def _conv1(runner) -> torch.Tensor:
 
 
 def test_amp_is_fp16_with_loss_scaler_on_cuda(tiny_toy_av, tmp_path):
-    train = _load_tool('tools/train.py')
+    train = load_script('tools/train.py')
     cfg = _cfg(train, tiny_toy_av, tmp_path, ['--amp'],
                ['train_cfg.max_epochs=4', 'default_hooks.checkpoint=None'])
     assert cfg.optim_wrapper.type == 'AmpOptimWrapper'  # CUDA --amp
@@ -69,7 +69,7 @@ def test_amp_is_fp16_with_loss_scaler_on_cuda(tiny_toy_av, tmp_path):
 
 
 def test_bf16_autocast_channels_last_on_cuda(tiny_toy_av, tmp_path):
-    train = _load_tool('tools/train.py')
+    train = load_script('tools/train.py')
     cfg = _cfg(train, tiny_toy_av, tmp_path, options=[
         'train_cfg.max_epochs=2', 'default_hooks.checkpoint=None',
         'optim_wrapper.type=AutocastOptimWrapper',
