@@ -24,6 +24,7 @@ the N parts (``tools/data/slurm_array.sh``)::
         --ann-file s3://bucket/k400/train.txt --workers 8
 """
 import argparse
+import contextlib
 import os
 import os.path as osp
 from fractions import Fraction
@@ -137,9 +138,11 @@ def main(argv=None):
              args.short_side, args.keyint, args.crf, args.backend_args)
             for v in videos]
     failed = []
-    with Pool(args.workers) as pool:
-        for src, err in tqdm(pool.imap_unordered(_work, jobs),
-                             total=len(jobs), desc='re-encoding'):
+    # one worker: in this process (no pool to start, nothing pickled)
+    with (Pool(args.workers) if args.workers > 1 else
+          contextlib.nullcontext()) as pool:
+        done = pool.imap_unordered(_work, jobs) if pool else map(_work, jobs)
+        for src, err in tqdm(done, total=len(jobs), desc='re-encoding'):
             if err:
                 failed.append((src, err))
     for src, err in failed:
