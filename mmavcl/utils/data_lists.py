@@ -19,14 +19,18 @@ accept is a list training accepts), list folders and read inputs.
 """
 import argparse
 import json
+import multiprocessing as mp
 import os
 import os.path as osp
-from typing import BinaryIO, List, Optional, Sequence, TypeVar, Union
+import sys
+from typing import (Any, BinaryIO, Callable, List, Optional, Sequence,
+                    TypeVar, Union)
 
 __all__ = [
-    'add_part_args', 'check_part_args', 'add_backend_args', 'check_part', 'select_part',
-    'part_path', 'is_remote', 'join_path', 'read_list', 'list_files', 'input_paths',
-    'read_bytes', 'open_input'
+    'add_part_args', 'check_part_args', 'add_backend_args', 'check_part',
+    'select_part', 'part_path', 'is_remote', 'join_path', 'read_list',
+    'list_files', 'input_paths', 'read_bytes', 'open_input', 'needs_spawn',
+    'run_parallel'
 ]
 
 T = TypeVar('T')
@@ -205,3 +209,60 @@ def open_input(path: str, backend_args: Optional[dict] = None,
     from mmavcl.datasets.media.remote import fetch_media, open_source
     return open_source(fetch_media(path, backend_args, stream))
 
+
+
+def needs_spawn(*paths: Optional[str],
+                backend_args: Optional[dict] = None) -> bool:
+    """Whether worker processes must be spawned rather than forked: when
+    any of ``paths`` is an object-store URI (``s3://``, ``gs://``) or
+    ``backend_args`` names another non-local backend.
+
+    obstore runs its requests on a process-wide tokio runtime whose threads
+    a forked child does not have: measured, a fetch in a child forked after
+    the parent made one (reading the list) never returns, also with a new
+    store. Plain ``http(s)://`` (urllib) and local files fork safely.
+    """
+    if backend_args and backend_args.get('backend', 'local') not in (
+            'local', 'http'):
+        return True
+    return any(isinstance(p, str) and p.split('://', 1)[0] in ('s3', 'gs')
+               for p in paths if p)
+
+
+def run_parallel(fn: Callable[..., Any], jobs: Sequence[tuple],
+                 workers: int, desc: str, unit: str = 'file',
+                 spawn: bool = False) -> List[Any]:
+    """``[fn(*job) for job in jobs]``, in job order, in ``workers``
+    processes (in this one for ``workers <= 1``), with a tqdm progress bar
+    counting jobs as they finish.
+
+    Workers are forked (they start at once with everything imported), or
+    spawned with ``spawn`` (see :func:`needs_spawn`); spawned workers need
+    ``fn`` importable by name (a module function, or one of the script run
+    as ``__main__``).
+    """
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    # no monitor thread: a thread in the parent would be copied half-way
+    # into every forked worker
+    tqdm.monitor_interval = 0
+    bar = tqdm(total=len(jobs), desc=desc, unit=unit, file=sys.stderr)
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            out = []
+            for job in jobs:
+                out.append(fn(*job))
+                bar.update()
+            return out
+        methods = mp.get_all_start_methods()
+        method = 'spawn' if spawn or 'fork' not in methods else 'fork'
+        with ProcessPoolExecutor(min(workers, len(jobs)),
+                                 mp_context=mp.get_context(method)) as pool:
+            futures = [pool.submit(fn, *job) for job in jobs]
+            for fut in futures:
+                fut.add_done_callback(lambda _: bar.update())
+            return [fut.result() for fut in futures]
+    finally:
+        bar.close()

@@ -11,7 +11,7 @@ import sys
 import av
 import pytest
 
-from mmavcl.testing import load_script, serve_directory
+from mmavcl.testing import load_script, serve_directory, serve_s3
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SLURM = osp.join(ROOT, 'tools', 'data', 'slurm_array.sh')
@@ -214,3 +214,30 @@ def test_slurm_array_runs_the_tool_on_its_part(tiny_toy_av, tmp_path):
         res = _slurm(args + extra, env)
         assert res.returncode == 2 and msg in res.stderr, res.stderr
     assert os.listdir(tmp_path) == ['classes.txt']  # no part was written
+
+
+def test_check_dataset_over_s3_with_worker_processes(site, tmp_path):
+    """s3:// list and media (credentials and endpoint in --backend-args),
+    checked in a worker process (spawned: obstore hangs in forked ones), a
+    subprocess as a user runs it: every entry checked, the missing object
+    named."""
+    os.symlink(site, tmp_path / 'bucket')
+    with serve_s3(str(tmp_path), access_key='AK') as endpoint:
+        args = json.dumps(dict(endpoint_url=endpoint, aws_access_key_id='AK',
+                               aws_secret_access_key='x',
+                               region='us-east-1'))
+        res = subprocess.run(
+            [sys.executable, osp.join(ROOT, 'tools/data/check_dataset.py'),
+             's3://bucket/with_missing.txt', '--data-prefix', 's3://bucket',
+             '--out', str(tmp_path / 'clean.txt'), '--report',
+             str(tmp_path / 'report.json'), '--workers', '1', '--timeout',
+             '60', '--backend', 'pyav', '--backend-args', args],
+            env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True,
+            text=True, timeout=180)
+    assert res.returncode == 0, res.stderr[-3000:]
+    summary = json.load(open(tmp_path / 'report.json'))['summary']
+    assert (summary['total'], summary['ok'], summary['timed_out']) == (5, 4, 0)
+    assert sorted(_list_paths(str(tmp_path / 'clean.txt'))) == sorted(
+        _list_paths(osp.join(site, 'train.txt')))
+    assert 's3://bucket/videos/gone/x.mp4: video: cannot fetch: not found' \
+        in res.stdout

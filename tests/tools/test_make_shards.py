@@ -13,7 +13,8 @@ import tarfile
 import pytest
 
 from mmavcl.datasets import AVShardDataset
-from mmavcl.testing import load_script, make_av_video, serve_directory
+from mmavcl.testing import (load_script, make_av_video, serve_directory,
+                            serve_s3)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'data', 'make_shards.py')
@@ -23,8 +24,8 @@ PIPE = [dict(type='VideoInit', backend='pyav'),
         dict(type='DecodeVideoViews'), dict(type='PackAVInputs')]
 
 
-def _run(*args):
-    env = dict(os.environ, PYTHONPATH=ROOT)
+def _run(*args, env=None):
+    env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
     res = subprocess.run([sys.executable, TOOL, *args], env=env,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
@@ -117,8 +118,10 @@ def test_from_shards_indexes_video2dataset_shards(tmp_path):
     # labels by the documented keys: the json's "label", else a txt that
     # is an integer; a caption txt gives no label
     _video2dataset_shard(str(v2d / '00000.tar'), [
-        ('000000000', dict(meta, key='000000000', label=3), 'a dog', videos[0]),
-        ('000000001', dict(meta, key='000000001', label=1), 'a cat', videos[1]),
+        ('000000000', dict(meta, key='000000000', label=3), 'a dog',
+         videos[0]),
+        ('000000001', dict(meta, key='000000001', label=1), 'a cat',
+         videos[1]),
     ])
     _video2dataset_shard(str(v2d / '00001.tar'), [
         ('000010000', dict(meta, key='000010000'), '2', videos[2]),
@@ -153,3 +156,24 @@ def test_from_shards_indexes_video2dataset_shards(tmp_path):
     with pytest.raises(ValueError, match=r'00002.tar: sample .000020000. '
                        r'has no video member'):
         tool.index_shards(str(v2d))
+
+
+def test_shards_from_s3_equal_local_ones(tiny_toy_av, tmp_path):
+    """List and media read from a loopback S3 endpoint (credentials and
+    endpoint from the AWS_* variables), written by 2 workers: the same
+    shards, byte for byte, as from the local files."""
+    ann = osp.join(tiny_toy_av, 'train.txt')
+    local = str(tmp_path / 'local')
+    _run(ann, tiny_toy_av, local, '--samples-per-shard', '3')
+    os.symlink(tiny_toy_av, tmp_path / 'bucket')
+    with serve_s3(str(tmp_path), access_key='AK') as endpoint:
+        remote = str(tmp_path / 'remote')
+        _run('s3://bucket/train.txt', 's3://bucket', remote,
+             '--samples-per-shard', '3', '--workers', '2',
+             env=dict(AWS_ACCESS_KEY_ID='AK', AWS_SECRET_ACCESS_KEY='x',
+                      AWS_ENDPOINT_URL=endpoint, AWS_REGION='us-east-1'))
+    names = ['index.json', 'shard-000-000000.tar', 'shard-000-000001.tar']
+    assert sorted(os.listdir(remote)) == sorted(os.listdir(local)) == names
+    for name in names:
+        assert open(osp.join(remote, name), 'rb').read() == open(
+            osp.join(local, name), 'rb').read(), name

@@ -8,7 +8,7 @@ from mmavcl.datasets import AnnotationError
 from mmavcl.testing import serve_directory
 from mmavcl.utils.data_lists import (check_part, input_paths, join_path,
                                      list_files, part_path, read_bytes,
-                                     read_list, select_part)
+                                     needs_spawn, read_list, select_part)
 
 
 @pytest.mark.parametrize('n_items', [0, 1, 7, 10])
@@ -69,3 +69,10 @@ def test_lists_local_and_over_http(tmp_path):
             read_list(url + '/nope.txt')
     with pytest.raises(FileNotFoundError, match='is not a folder'):
         list_files(osp.join(str(tmp_path), 'nope'), ('.mp4', ))
+
+
+def test_object_store_uris_need_spawned_workers():
+    assert needs_spawn('s3://b/list.txt') and needs_spawn(None, 'gs://b/v')
+    assert not needs_spawn('http://h/list.txt', '/data/v', None)
+    assert needs_spawn('/data/v', backend_args=dict(backend='petrel'))
+    assert not needs_spawn('/data/v', backend_args=dict(backend='local'))

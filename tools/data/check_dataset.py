@@ -97,8 +97,8 @@ from multiprocessing.connection import wait as wait_ready
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
-                                     check_part_args, join_path, part_path,
-                                     read_bytes, select_part)
+                                     check_part_args, join_path, needs_spawn,
+                                     part_path, read_bytes, select_part)
 
 FIELDS = ('line', 'filename', 'ok', 'reason', 'warning', 'duration', 'fps',
           'num_frames', 'width', 'height', 'video_codec', 'vfr', 'rotation',
@@ -307,7 +307,7 @@ def _entries(args) -> Tuple[object, List[Dict], List[Tuple]]:
                 backend_args=args.backend_args)
     # every entry, good or bad, in line order: the parts split this list
     # (a duplicate is found whichever part its first line falls in)
-    entries: List[Tuple[Dict, Optional[Tuple[int, Dict]]]] = []
+    entries: List[Tuple[Optional[Dict], Optional[Tuple[int, Dict]]]] = []
     first: Dict[str, Tuple[int, object]] = {}
     for line, rec, msg in ds._iter_numbered():
         if rec is None:
@@ -469,7 +469,7 @@ def _death_reason(exitcode: Optional[int], stage: str) -> str:
 
 
 def scan(tasks: Sequence[Tuple], workers: int,
-         timeout: float = 60.0) -> List[Dict]:
+         timeout: float = 60.0, spawn: bool = False) -> List[Dict]:
     """Check ``tasks`` in ``workers`` supervised processes.
 
     The parent hands each worker one entry at a time, so a worker that
@@ -477,7 +477,9 @@ def scan(tasks: Sequence[Tuple], workers: int,
     lost (``multiprocessing.Pool`` hangs forever on a task whose worker
     died; ``ProcessPoolExecutor`` fails every task in flight). A worker
     that overruns ``timeout`` seconds on one entry is killed. Dead and
-    killed workers are replaced.
+    killed workers are replaced. ``spawn``: start workers fresh instead
+    of forking (object-store URIs: obstore hangs in a forked child, see
+    :func:`mmavcl.utils.data_lists.needs_spawn`).
     """
     results: List[Optional[Dict]] = [None] * len(tasks)
     if not tasks:
@@ -487,7 +489,8 @@ def scan(tasks: Sequence[Tuple], workers: int,
     # (the parent runs no decoder and no thread of its own: tqdm's monitor
     # thread is off), where spawn re-imports torch for every replacement
     methods = mp.get_all_start_methods()
-    ctx = mp.get_context('fork' if 'fork' in methods else None)
+    ctx = mp.get_context('fork' if 'fork' in methods and not spawn
+                         else 'spawn')
     pending = deque(range(len(tasks)))
     pool: List[_Worker] = []
 
@@ -643,7 +646,10 @@ def _positive(kind):
 def main(argv=None) -> Dict:
     args = parse_args(argv)
     ds, problems, tasks = _entries(args)
-    entries = sorted(problems + scan(tasks, args.workers, args.timeout),
+    spawn = needs_spawn(args.ann_file, args.data_prefix, args.audio_prefix,
+                        backend_args=args.backend_args)
+    entries = sorted(problems + scan(tasks, args.workers, args.timeout,
+                                     spawn),
                      key=lambda e: e['line'])
     good = [e['line'] for e in entries if e['ok']]
     write_clean(ds.ann_file, args.out, good, args.backend_args)

@@ -24,22 +24,22 @@ the I-th on, so N jobs (a Slurm array: ``tools/data/slurm_array.sh``)
 split the work::
 
     sbatch --array=0-99 tools/data/slurm_array.sh tools/data/extract_audio.py \
-        --src s3://bucket/vggsound/videos --list s3://bucket/vggsound/train.txt \
+        --src s3://bucket/vggsound/videos \
+        --list s3://bucket/vggsound/train.txt \
         --out data/vggsound/audio --workers 8
 """
 import argparse
 import os
 import os.path as osp
-import sys
 from typing import BinaryIO, Optional, Tuple, Union
 
 import numpy as np
-from mmengine.utils import track_parallel_progress, track_progress
 
 from mmavcl.datasets.media import write_audio
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      check_part_args, input_paths, join_path,
-                                     open_input, part_path, select_part)
+                                     needs_spawn, open_input, part_path,
+                                     run_parallel, select_part)
 
 VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv')
 
@@ -115,12 +115,10 @@ def main(argv=None) -> int:
         tasks.append((join_path(args.src, rel), dst, args.sample_rate,
                       not args.keep_channels, args.overwrite,
                       args.backend_args))
-    # mmengine's default file is sys.stdout as it was at import time
-    if args.workers > 1 and len(tasks) > 1:
-        results = track_parallel_progress(_job, tasks, args.workers,
-                                          file=sys.stdout)
-    else:
-        results = track_progress(_job, tasks, file=sys.stdout)
+    results = run_parallel(_job, [(t, ) for t in tasks], args.workers,
+                           'extracting audio', 'file',
+                           needs_spawn(args.src, args.list,
+                                       backend_args=args.backend_args))
     failures = [r for r in results if r]
     print(f'\n{len(tasks) - len(failures)} / {len(tasks)} files done')
     if failures:

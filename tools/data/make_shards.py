@@ -56,24 +56,16 @@ import argparse
 import glob
 import io
 import json
-import multiprocessing as mp
 import os
 import os.path as osp
 import re
-import sys
 import tarfile
-from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
-
-from tqdm import tqdm
-
-# no monitor thread: the parent forks the writers after making the bar
-tqdm.monitor_interval = 0
+from typing import Dict, Iterator, List, Optional, Tuple
 
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      check_part, check_part_args, is_remote,
-                                     join_path, read_bytes, read_list,
-                                     select_part)
+                                     join_path, needs_spawn, read_bytes,
+                                     read_list, run_parallel, select_part)
 
 #: members AVShardDataset decodes as the video of a sample
 VIDEO_EXTS = ('mp4', 'mkv', 'webm', 'avi', 'mov')
@@ -144,33 +136,6 @@ def write_shard(path: str, records: List[dict], root: str,
     return path
 
 
-def _run_jobs(fn: Callable, jobs: List[tuple], workers: int,
-              desc: str) -> List:
-    """``[fn(*job) for job in jobs]`` in ``workers`` processes (in this
-    one for 1), in job order, with a progress bar counting jobs as they
-    finish."""
-    bar = tqdm(total=len(jobs), desc=desc, unit='shard', file=sys.stderr)
-    try:
-        if workers <= 1 or len(jobs) <= 1:
-            out = []
-            for job in jobs:
-                out.append(fn(*job))
-                bar.update()
-            return out
-        # fork: the workers start at once with mmavcl imported; the
-        # parent has only parsed the list (no decoder, no client threads)
-        methods = mp.get_all_start_methods()
-        ctx = mp.get_context('fork' if 'fork' in methods else None)
-        with ProcessPoolExecutor(min(workers, len(jobs)),
-                                 mp_context=ctx) as pool:
-            futures = [pool.submit(fn, *job) for job in jobs]
-            for fut in futures:
-                fut.add_done_callback(lambda _: bar.update())
-            return [fut.result() for fut in futures]
-    finally:
-        bar.close()
-
-
 def _write_index(path: str, shards: Dict[str, int], **extra) -> None:
     with open(path, 'w') as f:
         json.dump(dict(shards=shards, num_samples=sum(shards.values()),
@@ -206,7 +171,8 @@ def make_shards(ann_file: str, media_root: str, out: str,
         index[name] = b - a
     print(f'{len(ranges)} shard(s) of part {part}/{num_parts}, '
           f'{len(ranges) - len(jobs)} already complete')
-    _run_jobs(write_shard, jobs, workers, 'writing shards')
+    run_parallel(write_shard, jobs, workers, 'writing shards', 'shard',
+                 needs_spawn(ann_file, media_root, backend_args=backend_args))
     idx_name = 'index.json' if num_parts == 1 else f'index-{part:03d}.json'
     _write_index(osp.join(out, idx_name), index)
     return index
@@ -287,8 +253,9 @@ def index_shards(shards: str, out: Optional[str] = None, workers: int = 1,
             raise ValueError('remote shards: give OUT, the local folder '
                              'for index.json')
         out = osp.dirname(urls[0])
-    counts = _run_jobs(count_shard, [(u, backend_args) for u in urls],
-                       workers, 'indexing shards')
+    counts = run_parallel(count_shard, [(u, backend_args) for u in urls],
+                          workers, 'indexing shards', 'shard',
+                          needs_spawn(*urls, backend_args=backend_args))
     index = {n: c[0] for n, c in zip(names, counts)}
     os.makedirs(out, exist_ok=True)
     _write_index(osp.join(out, 'index.json'), index,

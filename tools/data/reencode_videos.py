@@ -24,17 +24,14 @@ the N parts (``tools/data/slurm_array.sh``)::
         --ann-file s3://bucket/k400/train.txt --workers 8
 """
 import argparse
-import contextlib
 import os
 import os.path as osp
 from fractions import Fraction
-from multiprocessing import Pool
 from typing import Optional, Tuple
 
-from tqdm import tqdm
-
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
-                                     check_part_args, input_paths, join_path, open_input,
+                                     check_part_args, input_paths, join_path,
+                                     needs_spawn, open_input, run_parallel,
                                      select_part)
 
 VIDEO_EXTS = ('.mp4', '.mkv', '.avi', '.webm', '.mov', '.m4v')
@@ -105,10 +102,6 @@ def reencode(src: str, dst: str, short_side: int, keyint: int, crf: int,
         return src, f'{type(err).__name__}: {err}'
 
 
-def _work(args):
-    return reencode(*args)
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(
         description=__doc__.split('\n')[0],
@@ -137,14 +130,11 @@ def main(argv=None):
     jobs = [(join_path(args.src_root, v), osp.join(args.dst_root, v),
              args.short_side, args.keyint, args.crf, args.backend_args)
             for v in videos]
-    failed = []
-    # one worker: in this process (no pool to start, nothing pickled)
-    with (Pool(args.workers) if args.workers > 1 else
-          contextlib.nullcontext()) as pool:
-        done = pool.imap_unordered(_work, jobs) if pool else map(_work, jobs)
-        for src, err in tqdm(done, total=len(jobs), desc='re-encoding'):
-            if err:
-                failed.append((src, err))
+    results = run_parallel(
+        reencode, jobs, args.workers, 're-encoding', 'video',
+        needs_spawn(args.src_root, args.ann_file,
+                    backend_args=args.backend_args))
+    failed = [(src, err) for src, err in results if err]
     for src, err in failed:
         print(f'FAILED {src}: {err}')
     print(f'{len(jobs) - len(failed)}/{len(jobs)} videos written to '
