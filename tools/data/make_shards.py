@@ -47,10 +47,11 @@ index is written to ``OUT/index.json`` (default: the shards' folder);
 nothing is rewritten, so :class:`~mmavcl.datasets.AVShardDataset` reads the
 original shards with it (pass ``index_file=`` when the index is not next
 to them, e.g. shards on a server). Labels: AVShardDataset takes the
-``"label"`` key of ``{key}.json`` (an int), else a ``{key}.txt`` that is an
-integer, else a ``{key}.cls``; video2dataset's ``.txt`` is a caption, so
-its samples have no label (what pretraining needs); the summary line
-counts the labelled samples.
+``"label"`` key of ``{key}.json`` (an int, or a list for multi-label),
+else a ``{key}.txt`` that is an integer, else a ``{key}.cls``;
+video2dataset's ``.txt`` is a caption, so its samples have no label (what
+pretraining needs); the index counts the labelled samples
+(``num_labelled``).
 """
 import argparse
 import glob
@@ -195,7 +196,7 @@ def _label(sample: Dict[str, bytes]) -> bool:
             meta = json.loads(sample['json'])
         except ValueError:
             meta = None
-        if isinstance(meta, dict) and isinstance(meta.get('label'), int):
+        if isinstance(meta, dict) and meta.get('label') is not None:
             return True
     if 'txt' in sample:
         text = sample['txt'].decode('utf-8', 'replace').strip()
