@@ -1,12 +1,20 @@
 """tools/data/make_shards.py on the toy set: shards AVShardDataset reads,
-parts that partition the list, resumable."""
+parts that partition the list, resumable, the same shards from any number
+of writer processes; video2dataset shards indexed as they are."""
+import hashlib
+import io
 import json
 import os
 import os.path as osp
 import subprocess
 import sys
+import tarfile
+
+import pytest
 
 from mmavcl.datasets import AVShardDataset
+from mmavcl.testing import (load_script, make_av_video, serve_directory,
+                            serve_s3)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'data', 'make_shards.py')
@@ -16,8 +24,8 @@ PIPE = [dict(type='VideoInit', backend='pyav'),
         dict(type='DecodeVideoViews'), dict(type='PackAVInputs')]
 
 
-def _run(*args):
-    env = dict(os.environ, PYTHONPATH=ROOT)
+def _run(*args, env=None):
+    env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
     res = subprocess.run([sys.executable, TOOL, *args], env=env,
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
@@ -51,3 +59,121 @@ def test_make_shards_read_back_resume_and_parts(tiny_toy_av, tmp_path):
     _run(ann, tiny_toy_av, parts, '--merge-index')
     merged = json.load(open(osp.join(parts, 'index.json')))
     assert merged['num_samples'] == 4 and len(merged['shards']) == 2
+
+
+def _shard_keys(path):
+    """Member names of a shard, in order."""
+    with tarfile.open(path) as tar:
+        return tar.getnames()
+
+
+def test_workers_do_not_change_the_shards(tiny_toy_av, tmp_path):
+    tool = load_script(TOOL)
+    ann = osp.join(tiny_toy_av, 'train.txt')
+    digests, keys, indexes = [], [], []
+    for workers in (1, 2):
+        out = str(tmp_path / f'w{workers}')
+        # a subprocess: the worker processes import the tool as __main__
+        _run(ann, tiny_toy_av, out, '--samples-per-shard', '1',
+             '--workers', str(workers))
+        index = json.load(open(osp.join(out, 'index.json')))['shards']
+        assert len(index) == 4
+        indexes.append(open(osp.join(out, 'index.json')).read())
+        keys.append({n: _shard_keys(osp.join(out, n)) for n in index})
+        digests.append({n: hashlib.sha256(open(osp.join(out, n), 'rb').read(
+        )).hexdigest() for n in index})
+    assert indexes[0] == indexes[1]
+    assert keys[0] == keys[1]
+    assert digests[0] == digests[1]  # byte-identical, not only same keys
+    # each shard holds the list's records in order, one video member each
+    with open(ann) as f:
+        stems = [tool._key(ln.split()[0]) for ln in f]
+    assert [k[0] for k in keys[0].values()] == [s + '.mp4' for s in stems]
+
+
+def _video2dataset_shard(path, samples):
+    """A tar as video2dataset writes it: ``{key}.mp4`` (real H.264+AAC),
+    ``{key}.json`` (its metadata; here with or without a "label") and
+    ``{key}.txt`` (the caption) per sample."""
+    with tarfile.open(path, 'w') as tar:
+        for key, meta, caption, video in samples:
+            members = [('json', json.dumps(meta).encode()),
+                       ('txt', caption.encode())]
+            if video is not None:
+                members.insert(0, ('mp4', open(video, 'rb').read()))
+            for ext, data in members:
+                info = tarfile.TarInfo(f'{key}.{ext}')
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+
+
+def test_from_shards_indexes_video2dataset_shards(tmp_path):
+    tool = load_script(TOOL)
+    media = tmp_path / 'media'
+    videos = [make_av_video(str(media / f'{i}.mp4'), num_frames=16,
+                            size=(32, 32), seed=i)['path'] for i in range(3)]
+    v2d = tmp_path / 'v2d'
+    v2d.mkdir()
+    meta = dict(url='http://example.com/a.mp4', status='success')
+    # labels by the documented keys: the json's "label", else a txt that
+    # is an integer; a caption txt gives no label
+    _video2dataset_shard(str(v2d / '00000.tar'), [
+        ('000000000', dict(meta, key='000000000', label=3), 'a dog',
+         videos[0]),
+        ('000000001', dict(meta, key='000000001', label=1), 'a cat',
+         videos[1]),
+    ])
+    _video2dataset_shard(str(v2d / '00001.tar'), [
+        ('000010000', dict(meta, key='000010000'), '2', videos[2]),
+    ])
+    # video2dataset's own sidecar files beside the tars are left alone
+    (v2d / '00000_stats.json').write_text('{}')
+    _run('--from-shards', str(v2d), '--workers', '2')
+    index = json.load(open(v2d / 'index.json'))
+    assert index == dict(shards={'00000.tar': 2, '00001.tar': 1},
+                         num_samples=3, num_labelled=3)
+    ds = AVShardDataset(str(v2d / '{00000..00001}.tar'), PIPE)
+    items = list(ds)
+    assert len(ds) == len(items) == 3
+    assert sorted(int(it['data_samples'].gt_label) for it in items) == [
+        1, 2, 3]
+    assert all(it['inputs']['video'][0].shape == (3, 4, 32, 32)
+               for it in items)  # (C, T, H, W) decoded from the mp4s
+
+    # remote shards (a brace pattern of URLs): the index is written to OUT
+    with serve_directory(str(v2d)) as url:
+        out = str(tmp_path / 'remote_index')
+        tool.main(['--from-shards', url + '/{00000..00001}.tar', out])
+        assert json.load(open(osp.join(out, 'index.json')))['shards'] == \
+            index['shards']
+        ds = AVShardDataset(url + '/{00000..00001}.tar', PIPE,
+                            index_file=osp.join(out, 'index.json'))
+        assert len(ds) == len(list(ds)) == 3
+
+    # a sample without its video: an error naming the shard and the key
+    _video2dataset_shard(str(v2d / '00002.tar'), [
+        ('000020000', dict(meta, key='000020000'), 'no video', None)])
+    with pytest.raises(ValueError, match=r'00002.tar: sample .000020000. '
+                       r'has no video member'):
+        tool.index_shards(str(v2d))
+
+
+def test_shards_from_s3_equal_local_ones(tiny_toy_av, tmp_path):
+    """List and media read from a loopback S3 endpoint (credentials and
+    endpoint from the AWS_* variables), written by 2 workers: the same
+    shards, byte for byte, as from the local files."""
+    ann = osp.join(tiny_toy_av, 'train.txt')
+    local = str(tmp_path / 'local')
+    _run(ann, tiny_toy_av, local, '--samples-per-shard', '3')
+    os.symlink(tiny_toy_av, tmp_path / 'bucket')
+    with serve_s3(str(tmp_path), access_key='AK') as endpoint:
+        remote = str(tmp_path / 'remote')
+        _run('s3://bucket/train.txt', 's3://bucket', remote,
+             '--samples-per-shard', '3', '--workers', '2',
+             env=dict(AWS_ACCESS_KEY_ID='AK', AWS_SECRET_ACCESS_KEY='x',
+                      AWS_ENDPOINT_URL=endpoint, AWS_REGION='us-east-1'))
+    names = ['index.json', 'shard-000-000000.tar', 'shard-000-000001.tar']
+    assert sorted(os.listdir(remote)) == sorted(os.listdir(local)) == names
+    for name in names:
+        assert open(osp.join(remote, name), 'rb').read() == open(
+            osp.join(local, name), 'rb').read(), name

@@ -24,14 +24,34 @@ Examples::
         --src data/hmdb51/testTrainMulti_7030_splits --out-dir data/hmdb51
     python tools/data/build_file_list.py esc50 \\
         --src data/esc50/meta/esc50.csv --out-dir data/esc50
+
+Remote sources: ``--src`` may be a URI (``s3://``, ``gs://``,
+``http(s)://``, read through mmengine's fileio with ``--backend-args``):
+the split files and ``esc50.csv`` are read from it; ``folder`` and
+``hmdb51`` need a folder listing, which the object-store and HTTP backends
+do not offer (a clear error says so). The lists are written locally.
+
+Many jobs (``--num-parts N --part I``; a Slurm array runs them with
+``tools/data/slurm_array.sh``): ``folder`` walks every N-th class folder
+from the I-th on (the walk is what takes long on a million files; labels
+stay the indices among all classes, and the val split of a class does not
+depend on N); the other sources keep every N-th line of each list. Each
+part writes ``NAME.part-I-of-N.txt`` (``classes.txt`` whole);
+``cat NAME.part-*-of-N.txt`` gives the list of one run, up to line order.
 """
 import argparse
 import csv
 import glob
+import io
 import os
 import os.path as osp
 import random
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
+                                     check_part_args, is_remote, join_path,
+                                     list_files, part_path, read_bytes,
+                                     select_part)
 
 MEDIA_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv',
               '.wav', '.flac', '.mp3', '.ogg', '.m4a')
@@ -45,37 +65,61 @@ def _write(path: str, lines: Sequence[str]) -> str:
     return path
 
 
-def _need(path: str) -> str:
-    if not osp.exists(path):
+def _need(path: str, backend_args: Optional[dict] = None) -> str:
+    # a URI is not probed: reading it fails with an error naming it
+    if not is_remote(path, backend_args) and not osp.exists(path):
         raise SystemExit(f'error: {path} does not exist')
     return path
 
 
+def _text(path: str, backend_args: Optional[dict] = None) -> io.StringIO:
+    """A local file or a URI as text (utf-8)."""
+    return io.StringIO(read_bytes(_need(path, backend_args), backend_args,
+                                  'annotation').decode('utf-8-sig'))
+
+
 def from_folder(src: str,
-                exts: Sequence[str] = MEDIA_EXTS) -> Tuple[List[str],
-                                                           List[str]]:
-    """``(lines, classes)`` for ``src/<class>/<file>`` (recursive)."""
-    classes = sorted(d for d in os.listdir(_need(src))
-                     if osp.isdir(osp.join(src, d)))
+                exts: Sequence[str] = MEDIA_EXTS,
+                num_parts: int = 1,
+                part: int = 0,
+                backend_args: Optional[dict] = None
+                ) -> Tuple[List[str], List[str]]:
+    """``(lines, classes)`` for ``src/<class>/<file>`` (recursive): the
+    files of this part's classes (every ``num_parts``-th), labelled by
+    their index among all classes."""
+    if is_remote(src, backend_args):
+        # one listing of the whole tree (object stores list keys, not
+        # folders): the classes are the first path components
+        files = list_files(src, exts, backend_args)
+        classes = sorted({f.split('/')[0] for f in files if '/' in f})
+    else:
+        classes = sorted(d for d in os.listdir(_need(src))
+                         if osp.isdir(osp.join(src, d)))
     if not classes:
         raise SystemExit(f'error: {src} holds no class sub-folders')
     lines = []
-    for label, cls in enumerate(classes):
-        for path in sorted(
-                glob.glob(osp.join(src, cls, '**', '*'), recursive=True)):
-            if osp.splitext(path)[1].lower() in exts:
-                rel = osp.relpath(path, src).replace(os.sep, '/')
-                if ' ' in rel:
-                    raise SystemExit(f'error: {rel!r} has a space; text '
-                                     'lists split on whitespace')
-                lines.append(f'{rel} {label}')
+    for cls in select_part(classes, num_parts, part):
+        label = classes.index(cls)
+        if is_remote(src, backend_args):
+            rels = [f for f in files if f.startswith(cls + '/')]
+        else:
+            rels = [osp.relpath(p, src).replace(os.sep, '/')
+                    for p in sorted(glob.glob(osp.join(src, cls, '**', '*'),
+                                              recursive=True))
+                    if osp.splitext(p)[1].lower() in exts]
+        for rel in rels:
+            if ' ' in rel:
+                raise SystemExit(f'error: {rel!r} has a space; text '
+                                 'lists split on whitespace')
+            lines.append(f'{rel} {label}')
     return lines, classes
 
 
-def ucf101_split(src: str, split: int) -> Dict[str, List[str]]:
+def ucf101_split(src: str, split: int,
+                 backend_args: Optional[dict] = None) -> Dict[str, List[str]]:
     """Train/val lines of UCF101 split ``split`` (1-3)."""
     class_ind = {}
-    with open(_need(osp.join(src, 'classInd.txt'))) as f:
+    with _text(join_path(src, 'classInd.txt'), backend_args) as f:
         for line in f:
             if line.strip():
                 idx, name = line.split()
@@ -84,7 +128,7 @@ def ucf101_split(src: str, split: int) -> Dict[str, List[str]]:
     for part, fname in (('train', f'trainlist0{split}.txt'),
                         ('val', f'testlist0{split}.txt')):
         lines = []
-        with open(_need(osp.join(src, fname))) as f:
+        with _text(join_path(src, fname), backend_args) as f:
             for line in f:
                 if not line.strip():
                     continue
@@ -94,17 +138,19 @@ def ucf101_split(src: str, split: int) -> Dict[str, List[str]]:
     return out
 
 
-def hmdb51_split(src: str, split: int) -> Dict[str, List[str]]:
+def hmdb51_split(src: str, split: int,
+                 backend_args: Optional[dict] = None) -> Dict[str, List[str]]:
     """Train/val lines of HMDB51 split ``split`` (1-3)."""
-    files = sorted(
-        glob.glob(osp.join(_need(src), f'*_test_split{split}.txt')))
+    suffix = f'_test_split{split}.txt'
+    files = [f for f in list_files(_need(src, backend_args), ('.txt', ),
+                                   backend_args)
+             if '/' not in f and f.endswith(suffix)]
     if not files:
         raise SystemExit(f'error: no *_test_split{split}.txt in {src}')
-    suffix = f'_test_split{split}.txt'
-    classes = sorted(osp.basename(f)[:-len(suffix)] for f in files)
+    classes = sorted(f[:-len(suffix)] for f in files)
     out = {'train': [], 'val': []}
     for label, cls in enumerate(classes):
-        with open(osp.join(src, cls + suffix)) as f:
+        with _text(join_path(src, cls + suffix), backend_args) as f:
             for line in f:
                 parts = line.split()
                 if len(parts) != 2:
@@ -117,10 +163,11 @@ def hmdb51_split(src: str, split: int) -> Dict[str, List[str]]:
     return out
 
 
-def esc50_folds(csv_path: str) -> Dict[int, Dict[str, List[str]]]:
+def esc50_folds(csv_path: str, backend_args: Optional[dict] = None
+                ) -> Dict[int, Dict[str, List[str]]]:
     """Per fold k: ``{'train': other folds, 'test': fold k}``."""
     rows = []
-    with open(_need(csv_path), newline='') as f:
+    with _text(csv_path, backend_args) as f:
         for row in csv.DictReader(f):
             rows.append((row['filename'], int(row['fold']),
                          int(row['target'])))
@@ -135,7 +182,10 @@ def esc50_folds(csv_path: str) -> Dict[int, Dict[str, List[str]]]:
 
 
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Build annotation lists.')
+    p = argparse.ArgumentParser(
+        description='Build annotation lists.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 1)[1])
     p.add_argument('source', choices=['folder', 'ucf101', 'hmdb51', 'esc50'])
     p.add_argument('--src', required=True,
                    help='class folder, split-file folder or esc50.csv')
@@ -145,42 +195,57 @@ def parse_args(argv=None):
                    help='folder: fraction per class held out for val')
     p.add_argument('--splits', type=int, nargs='+', default=[1, 2, 3])
     p.add_argument('--seed', type=int, default=0)
-    return p.parse_args(argv)
+    add_part_args(p)
+    add_backend_args(p)
+    args = p.parse_args(argv)
+    check_part_args(p, args)
+    return args
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
-    out = args.out_dir
+    out, bargs = args.out_dir, args.backend_args
+
+    def write(name: str, lines: Sequence[str]) -> str:
+        """This part's list (all of it with one part)."""
+        return _write(part_path(osp.join(out, name), args.num_parts,
+                                args.part), lines)
+
+    def this_part(lines: Sequence[str]) -> List[str]:
+        return select_part(lines, args.num_parts, args.part)
+
     if args.source == 'folder':
-        lines, classes = from_folder(args.src)
+        lines, classes = from_folder(args.src, MEDIA_EXTS, args.num_parts,
+                                     args.part, bargs)
         prefix = args.prefix + ('_' if args.prefix else '')
         _write(osp.join(out, f'{prefix}classes.txt'), classes)
         if args.val_ratio > 0:
-            rng = random.Random(args.seed)
             by_class: Dict[str, List[str]] = {}
             for line in lines:
                 by_class.setdefault(line.rsplit(' ', 1)[1], []).append(line)
             train, val = [], []
-            for items in by_class.values():
+            for label, items in by_class.items():
+                # seeded per class: the split of a class is the same
+                # whichever part (of any --num-parts) walks it
+                rng = random.Random(f'{args.seed}/{label}')
                 rng.shuffle(items)
                 k = max(1, int(round(len(items) * args.val_ratio)))
                 val += sorted(items[:k])
                 train += sorted(items[k:])
-            _write(osp.join(out, f'{prefix}train.txt'), train)
-            _write(osp.join(out, f'{prefix}val.txt'), val)
+            write(f'{prefix}train.txt', train)
+            write(f'{prefix}val.txt', val)
         else:
-            _write(osp.join(out, f'{prefix}all.txt'), lines)
+            write(f'{prefix}all.txt', lines)
     elif args.source in ('ucf101', 'hmdb51'):
         fn = ucf101_split if args.source == 'ucf101' else hmdb51_split
         for k in args.splits:
-            for part, lines in fn(args.src, k).items():
-                _write(
-                    osp.join(out, f'{args.source}_{part}_split_{k}_'
-                             'videos.txt'), lines)
+            for split, lines in fn(args.src, k, bargs).items():
+                write(f'{args.source}_{split}_split_{k}_videos.txt',
+                      this_part(lines))
     else:
-        for k, parts in esc50_folds(args.src).items():
-            for part, lines in parts.items():
-                _write(osp.join(out, f'esc50_{part}_fold{k}.txt'), lines)
+        for k, splits in esc50_folds(args.src, bargs).items():
+            for split, lines in splits.items():
+                write(f'esc50_{split}_fold{k}.txt', this_part(lines))
 
 
 if __name__ == '__main__':

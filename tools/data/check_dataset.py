@@ -7,7 +7,8 @@ and a cleaned list.
         [--audio-source container|sidecar|none] [--audio-prefix DIR]
         [--require-audio] [--min-frames N] [--max-pixels N]
         [--backend decord|pyav] [--audio-only] [--multi-label]
-        [--reject-unusual-rate]
+        [--reject-unusual-rate] [--num-parts N --part I]
+        [--backend-args JSON]
 
 Each entry is checked in a worker process (a progress bar counts them):
 the header is read (streams, codec, duration, fps, resolution, rotation),
@@ -53,6 +54,23 @@ Outputs:
   ``timed_out``, ``unusual_rate``, warnings); JSON, or CSV (entries only)
   when the name ends in ``.csv``.
 
+Remote data: ``ANN_FILE``, ``--data-prefix`` and ``--audio-prefix`` may be
+URIs (``s3://``, ``gs://``, ``http(s)://``); each file is fetched into
+memory in its worker (through mmengine's fileio with ``--backend-args``;
+S3 credentials and endpoint also from the ``AWS_*`` environment), so a
+stalled server is a timed-out entry. The outputs are local files.
+
+Many jobs: ``--num-parts N --part I`` checks every N-th entry of the list
+from the I-th on (duplicates are still found across the whole list) and
+writes ``OUT.part-I-of-N.txt`` (and the report likewise, e.g.
+``report.part-001-of-004.json``); the parts' cleaned lists together hold
+the good entries (``cat clean.part-*-of-004.txt > clean.txt``). A Slurm
+array runs the parts (``tools/data/slurm_array.sh``)::
+
+    sbatch --array=0-99 tools/data/slurm_array.sh tools/data/check_dataset.py \
+        s3://bucket/k400/train.txt --data-prefix s3://bucket/k400/videos \
+        --out data/k400/train_clean.txt --report data/k400/check.json
+
 The exit status is 0 when the scan ran (bad entries included); the summary
 line gives the counts.
 
@@ -66,6 +84,7 @@ needs no hook.
 """
 import argparse
 import csv
+import io
 import json
 import multiprocessing as mp
 import os
@@ -76,6 +95,10 @@ import time
 from collections import Counter, deque
 from multiprocessing.connection import wait as wait_ready
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
+                                     check_part_args, join_path, needs_spawn,
+                                     part_path, read_bytes, select_part)
 
 FIELDS = ('line', 'filename', 'ok', 'reason', 'warning', 'duration', 'fps',
           'num_frames', 'width', 'height', 'video_codec', 'vfr', 'rotation',
@@ -108,7 +131,9 @@ def _display_rotation(filename: str) -> int:
     """Degrees (counter-clockwise) of the first video stream's display
     matrix, from its first decoded frame (PyAV exposes it there)."""
     import av
-    with av.open(filename) as c:
+
+    from mmavcl.datasets.media.remote import open_source
+    with av.open(open_source(filename)) as c:
         for frame in c.decode(video=0):
             return int(getattr(frame, 'rotation', 0) or 0)
     return 0
@@ -130,14 +155,15 @@ def _audio_extent(filename: str) -> Tuple[float, float, int]:
 
     from mmavcl.datasets import MediaDecodeError, MissingAudioError
     from mmavcl.datasets.media import open_pcm_wav, wav_duration
+    from mmavcl.datasets.media.remote import FetchedFile, open_source
     reader = open_pcm_wav(filename)
     if reader is not None:  # 16-bit PCM WAV: samples start at 0
         with contextlib.closing(reader):
             return 0.0, wav_duration(reader, filename), reader.getframerate()
-    if not osp.exists(filename):
+    if not isinstance(filename, FetchedFile) and not osp.exists(filename):
         raise MissingAudioError(filename, 'file does not exist')
     try:
-        with av.open(filename) as c:
+        with av.open(open_source(filename)) as c:
             if not c.streams.audio:
                 raise MissingAudioError(filename, 'no audio stream')
             s = c.streams.audio[0]
@@ -172,9 +198,14 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
     from mmavcl.datasets.transforms import VideoInit
     from mmavcl.datasets.media import (decode_with_fallback, probe_media,
                                        read_audio_spans)
+    from mmavcl.datasets.media.remote import fetch_media
+    backend_args = opts.get('backend_args')
     try:
         if not opts['audio_only']:
             stage('video')
+            # a URI is fetched once into memory (a local path stays a
+            # path); the readers below decode it from the bytes
+            filename = fetch_media(filename, backend_args)
             head = probe_media(filename)
             out.update(duration=head['duration'],
                        video_codec=head['video_codec'])
@@ -200,6 +231,9 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
         if audio_filename:
             stage('audio')
             try:
+                # the container's audio: the video fetched above
+                audio_filename = filename if audio_filename == filename \
+                    else fetch_media(audio_filename, backend_args, 'audio')
                 start, end, rate = _audio_extent(audio_filename)
                 dur = end - start
                 if not dur > 0:
@@ -249,13 +283,14 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
 
 def _entries(args) -> Tuple[object, List[Dict], List[Tuple]]:
     """Parse the list with the dataset's own parser: ``(dataset, problem
-    records, tasks)``."""
+    records, tasks)`` of this run's part (``--num-parts/--part``) of the
+    list's entries (good or not), in line order."""
     from mmavcl.datasets import AVAudioDataset, AVVideoDataset
     if args.audio_only:
         ds = AVAudioDataset(
             args.ann_file, data_prefix=dict(audio=args.data_prefix),
             multi_label=args.multi_label, lazy_init=True,
-            check_data_prefix=True)
+            check_data_prefix=True, backend_args=args.backend_args)
     else:
         prefix = dict(video=args.data_prefix)
         if args.audio_prefix:
@@ -263,18 +298,22 @@ def _entries(args) -> Tuple[object, List[Dict], List[Tuple]]:
         ds = AVVideoDataset(
             args.ann_file, data_prefix=prefix,
             audio_source=args.audio_source, multi_label=args.multi_label,
-            lazy_init=True, check_data_prefix=True)
+            lazy_init=True, check_data_prefix=True,
+            backend_args=args.backend_args)
     opts = dict(backend=args.backend, min_frames=args.min_frames,
                 max_pixels=args.max_pixels, require_audio=args.require_audio,
                 audio_only=args.audio_only,
-                reject_unusual_rate=args.reject_unusual_rate)
-    problems, tasks = [], []
+                reject_unusual_rate=args.reject_unusual_rate,
+                backend_args=args.backend_args)
+    # every entry, good or bad, in line order: the parts split this list
+    # (a duplicate is found whichever part its first line falls in)
+    entries: List[Tuple[Optional[Dict], Optional[Tuple[int, Dict]]]] = []
     first: Dict[str, Tuple[int, object]] = {}
     for line, rec, msg in ds._iter_numbered():
         if rec is None:
             out = _blank(line, None)
             out['reason'] = f'annotation: {msg}'
-            problems.append(out)
+            entries.append((out, None))
             continue
         rel = rec['filename']
         if rel in first:
@@ -285,11 +324,19 @@ def _entries(args) -> Tuple[object, List[Dict], List[Tuple]]:
                 if seen_label == rec.get('label') else
                 f'annotation: listed again with label {rec.get("label")} '
                 f'(line {seen_line} says {seen_label})')
-            problems.append(out)
+            entries.append((out, None))
             continue
         first[rel] = (line, rec.get('label'))
-        key = ds.prefix_key
-        path = osp.join(ds.data_prefix.get(key, ''), rel)
+        entries.append((None, (line, rec)))
+    problems, tasks = [], []
+    for problem, good in select_part(entries, args.num_parts, args.part):
+        if problem is not None:
+            problems.append(problem)
+            continue
+        line, rec = good
+        rel = rec['filename']
+        path = join_path(ds.data_prefix.get(ds.prefix_key, ''), rel)
+        # only this part's sidecars are looked up (a request each remotely)
         audio = ds._resolve_audio(rel, rec)
         tasks.append((line, path, audio, opts))
     return ds, problems, tasks
@@ -422,7 +469,7 @@ def _death_reason(exitcode: Optional[int], stage: str) -> str:
 
 
 def scan(tasks: Sequence[Tuple], workers: int,
-         timeout: float = 60.0) -> List[Dict]:
+         timeout: float = 60.0, spawn: bool = False) -> List[Dict]:
     """Check ``tasks`` in ``workers`` supervised processes.
 
     The parent hands each worker one entry at a time, so a worker that
@@ -430,7 +477,9 @@ def scan(tasks: Sequence[Tuple], workers: int,
     lost (``multiprocessing.Pool`` hangs forever on a task whose worker
     died; ``ProcessPoolExecutor`` fails every task in flight). A worker
     that overruns ``timeout`` seconds on one entry is killed. Dead and
-    killed workers are replaced.
+    killed workers are replaced. ``spawn``: start workers fresh instead
+    of forking (object-store URIs: obstore hangs in a forked child, see
+    :func:`mmavcl.utils.data_lists.needs_spawn`).
     """
     results: List[Optional[Dict]] = [None] * len(tasks)
     if not tasks:
@@ -440,7 +489,8 @@ def scan(tasks: Sequence[Tuple], workers: int,
     # (the parent runs no decoder and no thread of its own: tqdm's monitor
     # thread is off), where spawn re-imports torch for every replacement
     methods = mp.get_all_start_methods()
-    ctx = mp.get_context('fork' if 'fork' in methods else None)
+    ctx = mp.get_context('fork' if 'fork' in methods and not spawn
+                         else 'spawn')
     pending = deque(range(len(tasks)))
     pool: List[_Worker] = []
 
@@ -502,31 +552,30 @@ def scan(tasks: Sequence[Tuple], workers: int,
     return results
 
 
-def write_clean(ann_file: str, out: str, good_lines: List[int]) -> None:
+def write_clean(ann_file: str, out: str, good_lines: List[int],
+                backend_args: Optional[Dict] = None) -> None:
     """Write the good entries in the input's format. Text lines are read
     with the dataset's own line reader, so line numbers agree with the
-    parser's whatever characters the names hold."""
-    from mmengine.fileio import get_local_path
-
+    parser's whatever characters the names hold. ``ann_file`` may be a
+    URI (read into memory)."""
     from mmavcl.datasets.video_dataset import LIST_SPACE, iter_list_lines
     keep = set(good_lines)
-    with get_local_path(ann_file) as local:
-        if ann_file.endswith('.json'):
-            with open(local, encoding='utf-8-sig') as f:
-                data = json.load(f)
-            records = data['data_list'] if isinstance(data, dict) else data
-            kept = [r for i, r in enumerate(records, 1) if i in keep]
-            if isinstance(data, dict):
-                data = dict(data, data_list=kept)
-            else:
-                data = kept
-            with open(out, 'w', encoding='utf-8') as f:
-                json.dump(data, f, indent=1, ensure_ascii=False)
-            return
-        with open(out, 'w', encoding='utf-8', newline='\n') as f:
-            for i, text, _ in iter_list_lines(local):
-                if i in keep:
-                    f.write(text.strip(LIST_SPACE) + '\n')
+    raw = read_bytes(ann_file, backend_args, 'annotation')
+    if ann_file.endswith('.json'):
+        data = json.loads(raw.decode('utf-8-sig'))
+        records = data['data_list'] if isinstance(data, dict) else data
+        kept = [r for i, r in enumerate(records, 1) if i in keep]
+        if isinstance(data, dict):
+            data = dict(data, data_list=kept)
+        else:
+            data = kept
+        with open(out, 'w', encoding='utf-8') as f:
+            json.dump(data, f, indent=1, ensure_ascii=False)
+        return
+    with open(out, 'w', encoding='utf-8', newline='\n') as f:
+        for i, text, _ in iter_list_lines(io.BytesIO(raw)):
+            if i in keep:
+                f.write(text.strip(LIST_SPACE) + '\n')
 
 
 def write_report(path: str, entries: List[Dict], summary: Dict) -> None:
@@ -543,7 +592,9 @@ def write_report(path: str, entries: List[Dict], summary: Dict) -> None:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='Check every entry of an annotation list; write a '
-        'report and a cleaned list.')
+        'report and a cleaned list.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 1)[1])
     p.add_argument('ann_file')
     p.add_argument('--data-prefix', required=True,
                    help='folder the list paths are relative to')
@@ -571,7 +622,15 @@ def parse_args(argv=None):
     p.add_argument('--reject-unusual-rate', action='store_true',
                    help='an audio sample rate outside the common ones is a '
                    'bad entry, not a warning')
-    return p.parse_args(argv)
+    add_part_args(p)
+    add_backend_args(p)
+    args = p.parse_args(argv)
+    check_part_args(p, args)
+    # each part writes its own outputs (parts run at once)
+    args.out = part_path(args.out, args.num_parts, args.part)
+    if args.report:
+        args.report = part_path(args.report, args.num_parts, args.part)
+    return args
 
 
 def _positive(kind):
@@ -587,12 +646,16 @@ def _positive(kind):
 def main(argv=None) -> Dict:
     args = parse_args(argv)
     ds, problems, tasks = _entries(args)
-    entries = sorted(problems + scan(tasks, args.workers, args.timeout),
+    spawn = needs_spawn(args.ann_file, args.data_prefix, args.audio_prefix,
+                        backend_args=args.backend_args)
+    entries = sorted(problems + scan(tasks, args.workers, args.timeout,
+                                     spawn),
                      key=lambda e: e['line'])
     good = [e['line'] for e in entries if e['ok']]
-    write_clean(ds.ann_file, args.out, good)
+    write_clean(ds.ann_file, args.out, good, args.backend_args)
     reasons = Counter(e['reason'][:100] for e in entries if not e['ok'])
     summary = dict(ann_file=ds.ann_file, data_prefix=args.data_prefix,
+                   part=args.part, num_parts=args.num_parts,
                    total=len(entries), ok=len(good),
                    bad=len(entries) - len(good),
                    without_audio=sum(1 for e in entries

@@ -15,25 +15,39 @@ Examples::
     python tools/data/extract_audio.py --src data/vggsound/videos \\
         --list data/vggsound/vggsound_train.txt --out data/vggsound/audio \\
         --ext .flac
+
+``--src`` and ``--list`` may be URIs (``s3://``, ``gs://``, ``http(s)://``:
+each video is read into memory through mmengine's fileio; a URI ``--src``
+needs ``--list``, object stores and HTTP cannot list folders); ``--out`` is
+a local folder. ``--num-parts N --part I`` extracts every N-th file from
+the I-th on, so N jobs (a Slurm array: ``tools/data/slurm_array.sh``)
+split the work::
+
+    sbatch --array=0-99 tools/data/slurm_array.sh tools/data/extract_audio.py \
+        --src s3://bucket/vggsound/videos \
+        --list s3://bucket/vggsound/train.txt \
+        --out data/vggsound/audio --workers 8
 """
 import argparse
-import glob
 import os
 import os.path as osp
-import sys
-from typing import List, Optional, Tuple
+from typing import BinaryIO, Optional, Tuple, Union
 
 import numpy as np
-from mmengine.utils import track_parallel_progress, track_progress
 
 from mmavcl.datasets.media import write_audio
+from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
+                                     check_part_args, input_paths, join_path,
+                                     needs_spawn, open_input, part_path,
+                                     run_parallel, select_part)
 
 VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv')
 
 
-def decode_audio(path: str, sample_rate: int = 16000,
+def decode_audio(path: Union[str, BinaryIO], sample_rate: int = 16000,
                  mono: bool = True) -> Tuple[np.ndarray, int]:
-    """All audio of ``path``: float32 ``(C, L)`` and its rate."""
+    """All audio of ``path`` (a path or a file object): float32 ``(C, L)``
+    and its rate."""
     import av
     with av.open(path) as c:
         if not c.streams.audio:
@@ -54,11 +68,11 @@ def decode_audio(path: str, sample_rate: int = 16000,
 
 
 def _job(task: tuple) -> Optional[str]:
-    src, dst, rate, mono, overwrite = task
+    src, dst, rate, mono, overwrite, backend_args = task
     if osp.exists(dst) and not overwrite:
         return None
     try:
-        wave, sr = decode_audio(src, rate, mono)
+        wave, sr = decode_audio(open_input(src, backend_args), rate, mono)
         tmp = dst + '.part' + osp.splitext(dst)[1]
         write_audio(tmp, wave, sr)
         os.replace(tmp, dst)  # never leave a half-written sidecar
@@ -67,22 +81,11 @@ def _job(task: tuple) -> Optional[str]:
     return None
 
 
-def list_inputs(src: str, ann_list: Optional[str]) -> List[str]:
-    """Relative paths from an annotation list, or every video under src."""
-    if ann_list:
-        with open(ann_list) as f:
-            return [
-                line.split()[0] for line in f
-                if line.strip() and not line.startswith('#')
-            ]
-    return sorted(
-        osp.relpath(p, src) for p in glob.glob(
-            osp.join(src, '**', '*'), recursive=True)
-        if osp.splitext(p)[1].lower() in VIDEO_EXTS)
-
-
 def parse_args(argv=None):
-    p = argparse.ArgumentParser(description='Extract sidecar audio files.')
+    p = argparse.ArgumentParser(
+        description='Extract sidecar audio files.',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 1)[1])
     p.add_argument('--src', required=True, help='video root')
     p.add_argument('--out', required=True, help='audio root')
     p.add_argument('--list', help='annotation list (paths relative to src)')
@@ -93,28 +96,35 @@ def parse_args(argv=None):
                    help='keep stereo instead of downmixing to mono')
     p.add_argument('--workers', type=int, default=os.cpu_count() or 1)
     p.add_argument('--overwrite', action='store_true')
-    return p.parse_args(argv)
+    add_part_args(p)
+    add_backend_args(p)
+    args = p.parse_args(argv)
+    check_part_args(p, args)
+    return args
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    rels = list_inputs(args.src, args.list)
+    rels = select_part(input_paths(args.src, args.list, VIDEO_EXTS,
+                                   args.backend_args),
+                       args.num_parts, args.part)
     tasks = []
     for rel in rels:
         dst = osp.join(args.out, osp.splitext(rel)[0] + args.ext)
         os.makedirs(osp.dirname(dst), exist_ok=True)
-        tasks.append((osp.join(args.src, rel), dst, args.sample_rate,
-                      not args.keep_channels, args.overwrite))
-    # mmengine's default file is sys.stdout as it was at import time
-    if args.workers > 1 and len(tasks) > 1:
-        results = track_parallel_progress(_job, tasks, args.workers,
-                                          file=sys.stdout)
-    else:
-        results = track_progress(_job, tasks, file=sys.stdout)
+        tasks.append((join_path(args.src, rel), dst, args.sample_rate,
+                      not args.keep_channels, args.overwrite,
+                      args.backend_args))
+    results = run_parallel(_job, [(t, ) for t in tasks], args.workers,
+                           'extracting audio', 'file',
+                           needs_spawn(args.src, args.list,
+                                       backend_args=args.backend_args))
     failures = [r for r in results if r]
     print(f'\n{len(tasks) - len(failures)} / {len(tasks)} files done')
     if failures:
-        report = osp.join(args.out, 'extract_audio_failures.txt')
+        # one report per part: parts run at once must not overwrite it
+        report = part_path(osp.join(args.out, 'extract_audio_failures.txt'),
+                           args.num_parts, args.part)
         with open(report, 'w') as f:
             f.write('\n'.join(failures) + '\n')
         print(f'{len(failures)} failed (listed in {report}):')

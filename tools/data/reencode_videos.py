@@ -8,30 +8,33 @@ cuts decoding work several-fold; `docs/benchmarks.md` has the measured gain.
 
     python tools/data/reencode_videos.py SRC_ROOT DST_ROOT [--ann-file LIST]
         [--short-side 128] [--keyint 16] [--workers 8] [--crf 23]
+        [--num-parts N --part I] [--backend-args JSON]
 
 Audio is copied as AAC at its original rate. Paths below SRC_ROOT are kept.
+
+``SRC_ROOT`` and ``--ann-file`` may be URIs (``s3://``, ``gs://``,
+``http(s)://``, read into memory through mmengine's fileio; a URI root
+needs ``--ann-file``, object stores and HTTP cannot list folders);
+``DST_ROOT`` is a local folder (upload it afterwards). ``--num-parts N
+--part I`` converts every N-th video from the I-th on; a Slurm array runs
+the N parts (``tools/data/slurm_array.sh``)::
+
+    sbatch --array=0-99 tools/data/slurm_array.sh \
+        tools/data/reencode_videos.py s3://bucket/k400/videos data/k400_128 \
+        --ann-file s3://bucket/k400/train.txt --workers 8
 """
 import argparse
 import os
 import os.path as osp
 from fractions import Fraction
-from multiprocessing import Pool
-from typing import List, Optional, Tuple
+from typing import Optional, Tuple
+
+from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
+                                     check_part_args, input_paths, join_path,
+                                     needs_spawn, open_input, run_parallel,
+                                     select_part)
 
 VIDEO_EXTS = ('.mp4', '.mkv', '.avi', '.webm', '.mov', '.m4v')
-
-
-def list_videos(src_root: str, ann_file: Optional[str]) -> List[str]:
-    """Relative paths of the videos to convert."""
-    if ann_file:
-        with open(ann_file) as f:
-            return [line.split()[0] for line in f if line.strip()]
-    found = []
-    for folder, _, files in os.walk(src_root):
-        for name in files:
-            if name.lower().endswith(VIDEO_EXTS):
-                found.append(osp.relpath(osp.join(folder, name), src_root))
-    return sorted(found)
 
 
 def target_size(width: int, height: int, short_side: int) -> Tuple[int, int]:
@@ -45,14 +48,17 @@ def target_size(width: int, height: int, short_side: int) -> Tuple[int, int]:
     return w - w % 2, h - h % 2
 
 
-def reencode(src: str, dst: str, short_side: int, keyint: int,
-             crf: int) -> Tuple[str, Optional[str]]:
-    """Re-encode one file; returns ``(src, error or None)``."""
+def reencode(src: str, dst: str, short_side: int, keyint: int, crf: int,
+             backend_args: Optional[dict] = None
+             ) -> Tuple[str, Optional[str]]:
+    """Re-encode one file (a path or a URI) to the local ``dst``; returns
+    ``(src, error or None)``."""
     import av
     os.makedirs(osp.dirname(dst) or '.', exist_ok=True)
     tmp = dst + '.part'
     try:
-        with av.open(src) as inp, av.open(tmp, 'w', format='mp4') as out:
+        with av.open(open_input(src, backend_args)) as inp, \
+                av.open(tmp, 'w', format='mp4') as out:
             vin = inp.streams.video[0]
             vin.thread_type = 'AUTO'
             ain = inp.streams.audio[0] if inp.streams.audio else None
@@ -96,12 +102,11 @@ def reencode(src: str, dst: str, short_side: int, keyint: int,
         return src, f'{type(err).__name__}: {err}'
 
 
-def _work(args):
-    return reencode(*args)
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__.split('\n', 1)[1])
     parser.add_argument('src_root')
     parser.add_argument('dst_root')
     parser.add_argument('--ann-file', help='only the videos in this list')
@@ -111,23 +116,25 @@ def main(argv=None):
                         help='keyframe interval in frames')
     parser.add_argument('--crf', type=int, default=23)
     parser.add_argument('--workers', type=int, default=os.cpu_count() or 1)
+    add_part_args(parser)
+    add_backend_args(parser)
     args = parser.parse_args(argv)
-    videos = list_videos(args.src_root, args.ann_file)
+    check_part_args(parser, args)
+    videos = select_part(
+        input_paths(args.src_root, args.ann_file, VIDEO_EXTS,
+                    args.backend_args), args.num_parts, args.part)
     if not videos:
-        raise SystemExit(f'no videos found under {args.src_root}')
-    jobs = [(osp.join(args.src_root, v), osp.join(args.dst_root, v),
-             args.short_side, args.keyint, args.crf) for v in videos]
-    try:
-        from tqdm import tqdm
-    except ImportError:
-        def tqdm(it, **kw):
-            return it
-    failed = []
-    with Pool(args.workers) as pool:
-        for src, err in tqdm(pool.imap_unordered(_work, jobs),
-                             total=len(jobs), desc='re-encoding'):
-            if err:
-                failed.append((src, err))
+        raise SystemExit(f'no videos found under {args.src_root}' + (
+            f' for --part {args.part} of {args.num_parts}'
+            if args.num_parts > 1 else ''))
+    jobs = [(join_path(args.src_root, v), osp.join(args.dst_root, v),
+             args.short_side, args.keyint, args.crf, args.backend_args)
+            for v in videos]
+    results = run_parallel(
+        reencode, jobs, args.workers, 're-encoding', 'video',
+        needs_spawn(args.src_root, args.ann_file,
+                    backend_args=args.backend_args))
+    failed = [(src, err) for src, err in results if err]
     for src, err in failed:
         print(f'FAILED {src}: {err}')
     print(f'{len(jobs) - len(failed)}/{len(jobs)} videos written to '
