@@ -22,8 +22,12 @@ mmengine's fileio (``force=True``: they replace the prefix owners):
 * :class:`TimeoutHTTPBackend` for ``http(s)://``: mmengine's, with a
   timeout so that a stalled server is an error, not a hang.
 
-Fetches are retried with exponential backoff for transient failures
-(connection errors, 5xx); a missing object (404, ``FileNotFoundError``) or a
+Fetches, and the opening of streams, are retried with exponential backoff
+for transient failures (connection errors, 5xx): :data:`FETCH_RETRIES`
+retries (``MMAVCL_FETCH_RETRIES``, default 3), the first after
+:data:`FETCH_BACKOFF` seconds (``MMAVCL_FETCH_BACKOFF``, default 0.5),
+doubling. obstore's own retries are turned off so that this is the one
+policy for every scheme. A missing object (404, ``FileNotFoundError``) or a
 refused one (403) fails at once. Every failure is a
 :class:`~mmavcl.datasets.MediaDecodeError` naming the URI, so the dataset's
 ``bad_sample_policy`` raises or skips it.
@@ -51,6 +55,8 @@ __all__ = [
 
 #: attempts after the first for a transient failure (backoff 0.5 s, 1 s ...)
 FETCH_RETRIES = int(os.environ.get('MMAVCL_FETCH_RETRIES', 3))
+#: seconds before the first retry; doubled for each further one
+FETCH_BACKOFF = float(os.environ.get('MMAVCL_FETCH_BACKOFF', 0.5))
 #: seconds an HTTP connection may stay silent before it is an error
 HTTP_TIMEOUT = float(os.environ.get('MMAVCL_HTTP_TIMEOUT', 60))
 
@@ -124,7 +130,7 @@ def _retrying(uri: str, what, stream: str = 'video',
     """``what()``, retried with backoff on transient errors; every final
     failure a :class:`MediaDecodeError` naming ``uri``."""
     retries = FETCH_RETRIES if retries is None else retries
-    delay = 0.5
+    delay = FETCH_BACKOFF
     for attempt in range(retries + 1):
         try:
             return what()
@@ -324,8 +330,12 @@ class ObjectStoreBackend(BaseStorageBackend):
                 'AWS_ENDPOINT_URL') or os.environ.get('AWS_ENDPOINT') or ''
             options = {'allow_http': True} if endpoint.startswith(
                 'http://') else {}
+            # no retries inside obstore (its default: 10 over up to 3
+            # minutes, a stopped server looked like a hang): _retrying's
+            # backoff is the one retry policy
             store = from_url(f'{scheme}://{bucket}', config=self.config
-                             or None, client_options=options or None)
+                             or None, client_options=options or None,
+                             retry_config=dict(max_retries=0))
             self._stores[(scheme, bucket)] = store
         return store, key
 

@@ -1,0 +1,112 @@
+"""Mid-epoch resume from WebDataset shards through mmengine's Runner
+(``AVRunner.resume`` + ``AVEpochBasedTrainLoop``): the killed run's
+checkpoint holds what the epoch trained on, and the resumed run trains on
+exactly the samples of the epoch it had not, counted by sample key."""
+import os.path as osp
+from collections import Counter
+
+import pytest
+import torch
+
+import engine_toys as T
+from mmavcl.testing import write_shards
+
+PIPE = [dict(type='VideoInit', backend='pyav'),
+        dict(type='SampleClips', clip_len=2, frame_interval=1, num_clips=1,
+             mode='uniform'),
+        dict(type='DecodeVideoViews'), dict(type='PackAVInputs')]
+
+
+@pytest.fixture(scope='module')
+def shards(tiny_toy_av, tmp_path_factory):
+    """18 samples (the 4 toy training videos under keys s000..s017) in 6
+    shards of 3."""
+    with open(osp.join(tiny_toy_av, 'train.txt')) as f:
+        rels = [ln.split()[0] for ln in f if ln.strip()]
+    videos = []
+    for rel in rels:
+        with open(osp.join(tiny_toy_av, rel), 'rb') as f:
+            videos.append(f.read())
+    samples = [(f's{i:03d}', {'mp4': videos[i % len(videos)],
+                              'json': b'{"label": 0}'}) for i in range(18)]
+    pattern, names = write_shards(
+        samples, str(tmp_path_factory.mktemp('shards')), 3)
+    return pattern, {f'{names[i // 3]}#{k}' for i, (k, _) in
+                     enumerate(samples)}
+
+
+def _cfg(work_dir, pattern, hooks, resume=False, persistent=True):
+    cfg = T.toy_cfg(work_dir, max_epochs=2, ckpt_interval=3,
+                    custom_hooks=hooks, resume=resume)
+    cfg.model = dict(type='ToyClipMean')
+    cfg.train_dataloader = dict(
+        dataset=dict(type='AVShardDataset', shards=pattern, pipeline=PIPE,
+                     shuffle_buffer=3, seed=1, audio_source='none'),
+        sampler=None, batch_size=2, num_workers=2,
+        persistent_workers=persistent,
+        collate_fn=dict(type='mmavcl.av_collate'))
+    cfg.param_scheduler = []
+    cfg.log_level = 'INFO'
+    return cfg
+
+
+def _keys(work_dir):
+    """epoch -> [(iteration, keys)] in the order trained."""
+    out = {}
+    with open(osp.join(work_dir, 'keys.txt')) as f:
+        for line in f:
+            epoch, it, keys = line.strip().split(':')
+            out.setdefault(int(epoch), []).append(
+                (int(it), keys.split(',')))
+    return out
+
+
+@pytest.mark.parametrize('persistent', [True, False])
+def test_resume_mid_epoch_trains_on_the_rest_of_the_epoch(
+        shards, tmp_path, persistent):
+    pattern, every_key = shards
+    work = str(tmp_path / 'work')
+    hooks = [dict(type='RecordShardKeysHook')]
+    # a crash before iteration 8: iterations 1-7 ran, the last checkpoint
+    # is iter_6.pth (the middle of epoch 0: 18 samples in batches of 2)
+    crashed = _cfg(work, pattern, hooks + [dict(type='CrashHook',
+                                                at_iter=8)],
+                   persistent=persistent)
+    with pytest.raises(T.SimulatedCrash):
+        T.build_runner(crashed).train()
+    before = [k for it, ks in _keys(work)[0] if it <= 6 for k in ks]
+    assert len(before) == 12
+
+    ck = torch.load(osp.join(work, 'iter_6.pth'), weights_only=False)
+    progress = ck['meta']['mmavcl_resume']['data_progress']
+    assert progress['epoch'] == 0 and progress['done']
+    # the checkpoint says what iterations 1-4 trained on, shard by shard
+    trained = Counter(k.split('#')[0] for k in before)
+    assert set(progress['done']) == {s for s, n in trained.items()
+                                     if n == 3}
+    assert {s: set(k) for s, k in progress['partial'].items()} == {
+        s: {k.split('#')[1] for k in before if k.startswith(s + '#')}
+        for s, n in trained.items() if n < 3}
+
+    runner = T.build_runner(_cfg(work, pattern, hooks, resume=True,
+                                 persistent=persistent))
+    runner.train()
+    keys = _keys(work)
+    lines = keys[0]
+    # the resumed run appends its epoch-0 lines after the killed run's
+    # (iterations 1-7); its first iteration is 7 again
+    restart = max(i for i, (it, _) in enumerate(lines) if it == 7)
+    resumed = [k for _, ks in lines[restart:] for k in ks]
+    # each sample of epoch 0 once: the 12 before the checkpoint, the
+    # other 6 after the resume
+    assert sorted(before + resumed) == sorted(every_key)
+    assert not set(before) & set(resumed)
+    # the next epoch (persistent workers too) reads every sample again
+    assert sorted(k for _, ks in keys[1] for k in ks) == sorted(every_key)
+    log = osp.join(runner.log_dir, f'{runner.timestamp}.log')
+    with open(log) as f:
+        text = f.read()
+    assert f'Resume: {len(progress["done"])} shard(s) of this epoch' in text
+    # iteration counts go on from the checkpoint; the resumed epoch ends
+    # when its data does (2 workers: each may end on a half batch)
+    assert lines[restart][0] == 7
