@@ -7,7 +7,12 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
 * **data position**: after a resume the sampler skips the indices already
   trained on (:class:`~mmavcl.engine.resume.SkipFirst`), so no sample is
   loaded twice and the epoch ends where the uninterrupted one ends; the
-  batch index seen by hooks continues from where it stopped;
+  batch index seen by hooks continues from where it stopped. An iterable
+  dataset has no indices to skip: one that tracks its position
+  (``AVShardDataset``: ``record_trained`` / ``progress_state`` /
+  ``load_progress``) is told every batch trained on, and after a resume
+  skips what the checkpoint says the epoch already trained on (exact as a
+  set of samples, see its docstring); any other is loaded and dropped;
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
 * ``stop_training`` is honoured after every iteration of an epoch, not only

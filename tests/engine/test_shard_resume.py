@@ -36,7 +36,7 @@ def shards(tiny_toy_av, tmp_path_factory):
 
 
 def _cfg(work_dir, pattern, hooks, resume=False, persistent=True):
-    cfg = T.toy_cfg(work_dir, max_epochs=2, ckpt_interval=3,
+    cfg = T.toy_cfg(work_dir, max_epochs=2, ckpt_interval=6,
                     custom_hooks=hooks, resume=resume)
     cfg.model = dict(type='ToyClipMean')
     cfg.train_dataloader = dict(
@@ -110,3 +110,54 @@ def test_resume_mid_epoch_trains_on_the_rest_of_the_epoch(
     # iteration counts go on from the checkpoint; the resumed epoch ends
     # when its data does (2 workers: each may end on a half batch)
     assert lines[restart][0] == 7
+
+
+def test_skipped_samples_are_reported_and_the_short_epoch_said(
+        shards, tmp_path):
+    """A shard cut inside its second sample, under 'skip': the sample
+    before the cut trains, the skip reaches BadSampleSummaryHook with the
+    next item, and the epoch end says how many samples the index listed
+    that were not trained on."""
+    import shutil
+    import tarfile
+
+    from mmavcl.datasets import AVShardDataset
+    pattern, every_key = shards
+    src = osp.dirname(pattern)
+    data = str(tmp_path / 'data')
+    shutil.copytree(src, data)
+    dataset = dict(type='AVShardDataset',
+                   shards=osp.join(data, osp.basename(pattern)),
+                   pipeline=PIPE, seed=1, audio_source='none',
+                   bad_sample_policy='skip')
+    probe = AVShardDataset(**{k: v for k, v in dataset.items()
+                              if k != 'type'})
+    probe.set_epoch(0)
+    first = probe._my_shards()[0]  # read first: later items carry its skip
+    with tarfile.open(first) as tar:
+        second = tar.getmembers()[2]  # s??1.mp4: sample 2's first member
+    with open(first, 'rb') as f:
+        head = f.read(second.offset_data + second.size // 2)
+    with open(first, 'wb') as f:
+        f.write(head)
+
+    cfg = _cfg(str(tmp_path / 'work'), pattern,
+               [dict(type='BadSampleSummaryHook'),
+                dict(type='RecordShardKeysHook')])
+    cfg.train_dataloader.dataset = dataset
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    cfg.train_cfg.max_epochs = 1
+    cfg.default_hooks.checkpoint.interval = 100  # saving is not the point
+    runner = T.build_runner(cfg)
+    runner.train()
+    trained = [k for _, ks in _keys(str(tmp_path / 'work'))[0] for k in ks]
+    name = osp.basename(first)
+    assert len(trained) == 16 and f'{name}#{second.name[:-4]}' not in trained
+    assert sum(k.startswith(name) for k in trained) == 1
+    with open(osp.join(runner.log_dir, f'{runner.timestamp}.log')) as f:
+        log = f.read()
+    assert f'bad sample skipped: {first}: unreadable shard in member ' \
+        f'{second.name} after 1 complete sample(s)' in log
+    assert 'Epoch 1 trained on 16 of the 18 samples the shard index lists ' \
+        'for this rank: 2 were skipped' in log

@@ -35,6 +35,7 @@ refused one (403) fails at once. Every failure is a
 import contextlib
 import io
 import os
+import re
 import tempfile
 import time
 import urllib.error
@@ -50,7 +51,7 @@ from ..errors import MediaDecodeError, MissingAudioError
 __all__ = [
     'FetchedFile', 'is_uri', 'needs_fetch', 'fetch', 'fetch_media',
     'open_source', 'open_stream', 'source_size', 'ObjectStoreBackend',
-    'TimeoutHTTPBackend', 'FETCH_RETRIES'
+    'TimeoutHTTPBackend', 'FETCH_RETRIES', 'FETCH_BACKOFF'
 ]
 
 #: attempts after the first for a transient failure (backoff 0.5 s, 1 s ...)
@@ -111,8 +112,15 @@ def _transient(err: BaseException) -> bool:
                 'UnauthenticatedError', 'InvalidPathError'):
         return False
     text = str(err)
-    return not any(s in text for s in ('404', '403', 'Not Found',
-                                       'NoSuchKey', 'NoSuchBucket'))
+    # a status code, not digits of a port or a duration ('in 403.2µs':
+    # a refused connection was once taken for a 403 and not retried)
+    if _STATUS_4XX.search(text):
+        return False
+    return not any(s in text for s in ('Not Found', 'NoSuchKey',
+                                       'NoSuchBucket'))
+
+
+_STATUS_4XX = re.compile(r'(?<![\w.])40[34](?![\w.])')
 
 
 def _reason(err: BaseException) -> str:
