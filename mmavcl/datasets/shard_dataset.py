@@ -4,6 +4,7 @@ paths or URIs, through the same pipelines as :class:`AVVideoDataset`."""
 import json
 import os.path as osp
 import random
+import time
 from typing import (Callable, Dict, Iterable, Iterator, List, Optional,
                     Sequence, Set, Tuple, Union)
 
@@ -14,7 +15,8 @@ from torch.utils.data import IterableDataset, get_worker_info
 
 from mmavcl.registry import DATASETS
 from .errors import MediaDecodeError
-from .media.remote import FetchedFile, fetch, open_stream
+from .media import remote
+from .media.remote import FetchedFile, fetch, is_uri, open_stream
 from .transforms.decoding import FETCHED_KEY
 from .video_dataset import SKIPPED_KEY, build_pipeline
 
@@ -100,12 +102,16 @@ class AVShardDataset(IterableDataset):
     named by shard file name and key, so a resume must use the same shards
     and ``seed``.
 
-    Failures: a sample whose member was cut off, a tar that ends before
-    the sample count the index gives for the shard, a shard that cannot be
-    opened (after the retries of :func:`~.media.remote.open_stream`) are
-    :class:`MediaDecodeError`\\ s naming the shard. The samples before a
-    cut are delivered (webdataset groups one member ahead, so the sample
-    before the cut is flushed here, not dropped).
+    Failures: a remote shard cut part way (a dropped connection) is
+    opened again after a backoff (:data:`~.media.remote.FETCH_RETRIES`,
+    :data:`~.media.remote.FETCH_BACKOFF`) and read past the samples
+    already handed on. A cut that stays (a truncated tar), a tar that
+    ends before the sample count the index gives for the shard, a shard
+    that cannot be opened (after the retries of
+    :func:`~.media.remote.open_stream`) are :class:`MediaDecodeError`\\ s
+    naming the shard. The samples before a cut are delivered (webdataset
+    groups one member ahead, so the sample before the cut is flushed here,
+    not dropped); a sample whose own member is cut is not.
 
     Args:
         shards: List of shard paths/URIs, or a brace pattern
@@ -372,25 +378,60 @@ class AVShardDataset(IterableDataset):
                   logger='current', level=30)
 
     def _shard_items(self, url: str, trained: frozenset) -> Iterator[Dict]:
-        """The packed items of one shard, without the keys in ``trained``;
-        a cut or short shard raises :class:`MediaDecodeError` after the
-        samples before the cut."""
+        """The packed items of one shard, without the keys in ``trained``.
+
+        A remote shard cut part way (a dropped connection, a server that
+        stopped) is opened again after a backoff, up to
+        :data:`~.media.remote.FETCH_RETRIES` times, and read past the
+        samples already handed on (not decoded again). A cut that stays,
+        or any cut of a local file, raises :class:`MediaDecodeError` after
+        the samples before it; so does a shard shorter than its index
+        count."""
         name = osp.basename(url)
-        read = 0
+        done: Set[str] = set()  # keys handed on, skipped or dropped
+        for attempt in range(remote.FETCH_RETRIES + 1):
+            try:
+                yield from self._read_shard(url, trained, done)
+                break
+            except _ShardCut as cut:
+                where = f' in member {cut.member}' if cut.member else ''
+                reason = (f'unreadable shard{where} after {len(done)} '
+                          f'complete sample(s): {type(cut.err).__name__}: '
+                          f'{cut.err}')
+                if not is_uri(url) or attempt == remote.FETCH_RETRIES:
+                    tries = f' (after {attempt + 1} attempts)' \
+                        if attempt else ''
+                    raise MediaDecodeError(
+                        url, f'{reason}; the rest of the shard is '
+                        f'lost{tries}', 'shard') from cut.err
+                delay = remote.FETCH_BACKOFF * 2**attempt
+                from mmengine.logging import print_log
+                print_log(f'{url}: {reason}; reading it again in {delay:g} '
+                          's past those samples', logger='current', level=30)
+                time.sleep(delay)
+        expected = self._count(name)
+        if expected is not None and len(done) < expected:
+            raise MediaDecodeError(
+                url, f'the shard ended after {len(done)} of the {expected} '
+                f'samples the index lists (truncated?); '
+                f'{expected - len(done)} lost', 'shard')
+
+    def _read_shard(self, url: str, trained: frozenset,
+                    done: Set[str]) -> Iterator[Dict]:
+        """One pass over a shard from its start; keys in ``done`` (read on
+        an earlier pass) and ``trained`` are passed over, the others added
+        to ``done``."""
+        name = osp.basename(url)
         samples = self._samples(url)
         while True:
             try:
                 sample = next(samples)
             except StopIteration:
                 break
-            except _ShardCut as cut:
-                where = f' in member {cut.member}' if cut.member else ''
-                raise MediaDecodeError(
-                    url, f'unreadable shard{where} after {read} complete '
-                    f'sample(s): {type(cut.err).__name__}: {cut.err}; the '
-                    'rest of the shard is lost', 'shard') from cut.err
-            read += 1
             key = sample['__key__']
+            if key in done:
+                continue
+            done.add(key)
             if key in trained:
                 continue  # trained on before the resume: not decoded
             try:
@@ -402,12 +443,6 @@ class AVShardDataset(IterableDataset):
                 data['data_samples'].set_metainfo(
                     dict(zip(SHARD_META, (name, key))))
                 yield data
-        expected = self._count(name)
-        if expected is not None and read < expected:
-            raise MediaDecodeError(
-                url, f'the shard ended after {read} of the {expected} '
-                f'samples the index lists (truncated?); {expected - read} '
-                'lost', 'shard')
 
     def _items(self) -> Iterator[Dict]:
         resume = self._resume

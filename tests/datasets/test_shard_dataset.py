@@ -374,3 +374,37 @@ def test_server_stopped_mid_epoch(many_shards, tmp_path, monkeypatch,
     for item in got:
         ds.record_trained(dict(data_samples=[item['data_samples']]))
     assert ds.epoch_shortfall() == (3, 18)
+
+
+def test_connection_lost_mid_shard_reads_it_again(many_shards, monkeypatch):
+    """The server drops the first response of each shard after 50 kB (in
+    its second sample): the shard is opened again after the backoff and
+    read past the samples already handed on, so every sample comes once.
+    Without retries it is an error naming the shard, after the samples
+    before the cut."""
+    pattern, names, keys = many_shards
+    import mmengine.logging
+    monkeypatch.setattr(remote, 'FETCH_BACKOFF', 0.05)
+    said = []
+    monkeypatch.setattr(mmengine.logging, 'print_log',
+                        lambda msg, **kw: said.append(msg))
+    with serve_directory(osp.dirname(pattern), drop_after=50_000) as url:
+        ds = AVShardDataset([f'{url}/{n}' for n in names[:2]], PIPE)
+        got = [_key(it) for it in iter(ds)]
+        assert sorted(got) == [f'{k}.mp4' for k in keys[:6]]
+        assert ds.num_skipped == 0
+    said = [m for m in said if 'reading it again' in m]
+    assert said[0].startswith(f'{url}/{names[0]}: unreadable shard in '
+                              'member s001.mp4 after 1 complete sample(s)')
+    assert said[0].endswith('reading it again in 0.05 s past those samples')
+    assert len(said) == 2  # once per shard
+    monkeypatch.setattr(remote, 'FETCH_RETRIES', 0)
+    with serve_directory(osp.dirname(pattern), drop_after=50_000) as url:
+        ds = AVShardDataset([f'{url}/{names[0]}'], PIPE)
+        items = iter(ds)
+        assert _key(next(items)) == 's000.mp4'
+        with pytest.raises(MediaDecodeError) as err:
+            next(items)
+    assert err.value.filename == f'{url}/{names[0]}'
+    assert 'after 1 complete sample(s)' in err.value.reason
+    assert err.value.reason.endswith('the rest of the shard is lost')
