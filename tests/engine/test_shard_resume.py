@@ -2,6 +2,7 @@
 (``AVRunner.resume`` + ``AVEpochBasedTrainLoop``): the killed run's
 checkpoint holds what the epoch trained on, and the resumed run trains on
 exactly the samples of the epoch it had not, counted by sample key."""
+import gc
 import os.path as osp
 from collections import Counter
 
@@ -50,6 +51,18 @@ def _cfg(work_dir, pattern, hooks, resume=False):
     return cfg
 
 
+def _stop_workers(tb):
+    """Stop the workers of the DataLoader iterator the crashed loop held
+    (a killed process takes them along). Left to the garbage collector,
+    the shutdown of these persistent workers waited 5 s per worker."""
+    while tb is not None:
+        iterator = tb.tb_frame.f_locals.get('iterator')
+        if hasattr(iterator, '_shutdown_workers'):
+            iterator._shutdown_workers()
+        tb = tb.tb_next
+    gc.collect()
+
+
 def _keys(work_dir):
     """epoch -> [(iteration, keys)] in the order trained."""
     out = {}
@@ -71,8 +84,9 @@ def test_resume_mid_epoch_trains_on_the_rest_of_the_epoch(shards, tmp_path):
     # is iter_6.pth (the middle of epoch 0: 18 samples in batches of 2)
     crashed = _cfg(work, pattern, hooks + [dict(type='CrashHook',
                                                 at_iter=8)])
-    with pytest.raises(T.SimulatedCrash):
+    with pytest.raises(T.SimulatedCrash) as crash:
         T.build_runner(crashed).train()
+    _stop_workers(crash.tb)
     before = [k for it, ks in _keys(work)[0] if it <= 6 for k in ks]
     assert len(before) == 12
 
