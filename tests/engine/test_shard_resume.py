@@ -115,6 +115,8 @@ def test_resume_mid_epoch_trains_on_the_rest_of_the_epoch(shards, tmp_path):
     assert not set(before) & set(resumed)
     # the next epoch (persistent workers too) reads every sample again
     assert sorted(k for _, ks in keys[1] for k in ks) == sorted(every_key)
+    # the same for the finished run's persistent workers
+    runner.train_dataloader._iterator._shutdown_workers()
     log = osp.join(runner.log_dir, f'{runner.timestamp}.log')
     with open(log) as f:
         text = f.read()
