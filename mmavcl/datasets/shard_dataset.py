@@ -99,8 +99,8 @@ class AVShardDataset(IterableDataset):
     the epoch is trained on once over the killed and the resumed run. The
     order of the remaining samples and the batches they form differ from
     the uninterrupted run's (the shuffle buffer starts empty). Samples are
-    named by shard file name and key, so a resume must use the same shards
-    and ``seed``.
+    named by shard file name and key, so a resume must read the same shard
+    files.
 
     Failures: a remote shard cut part way (a dropped connection) is
     opened again after a backoff (:data:`~.media.remote.FETCH_RETRIES`,
