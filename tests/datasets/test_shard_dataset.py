@@ -408,3 +408,15 @@ def test_connection_lost_mid_shard_reads_it_again(many_shards, monkeypatch):
     assert err.value.filename == f'{url}/{names[0]}'
     assert 'after 1 complete sample(s)' in err.value.reason
     assert err.value.reason.endswith('the rest of the shard is lost')
+
+
+def test_merge_progress_is_the_union_over_ranks():
+    """What SafeCheckpointHook saves from 2 ranks: their progress states
+    merged (ranks read disjoint shards; a done shard drops its keys)."""
+    r0 = dict(epoch=2, done=['a.tar'], partial={'b.tar': ['k1']})
+    r1 = dict(epoch=2, done=['c.tar'], partial={'d.tar': ['k2', 'k3'],
+                                                'a.tar': ['k9']})
+    assert sd.merge_progress([r0, r1]) == dict(
+        epoch=2, done=['a.tar', 'c.tar'],
+        partial={'b.tar': ['k1'], 'd.tar': ['k2', 'k3']})
+    assert sd.merge_progress([None, None]) is None
