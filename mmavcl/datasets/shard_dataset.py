@@ -4,24 +4,30 @@ paths or URIs, through the same pipelines as :class:`AVVideoDataset`."""
 import json
 import os.path as osp
 import random
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Union
+import time
+from typing import (Callable, Dict, Iterable, Iterator, List, Optional,
+                    Sequence, Set, Tuple, Union)
 
+import torch
 from mmcv.transforms import Compose
 from mmengine.dist import get_dist_info
 from torch.utils.data import IterableDataset, get_worker_info
 
 from mmavcl.registry import DATASETS
 from .errors import MediaDecodeError
-from .media.remote import FetchedFile, fetch, open_stream
+from .media import remote
+from .media.remote import FetchedFile, fetch, is_uri, open_stream
 from .transforms.decoding import FETCHED_KEY
-from .video_dataset import build_pipeline
+from .video_dataset import SKIPPED_KEY, build_pipeline
 
-__all__ = ['AVShardDataset', 'split_shards', 'INDEX_NAME']
+__all__ = ['AVShardDataset', 'split_shards', 'merge_progress', 'INDEX_NAME']
 
 #: the shard index next to the shards: {"shards": {name: count}, ...}
 INDEX_NAME = 'index.json'
 VIDEO_EXTS = ('mp4', 'mkv', 'webm', 'avi', 'mov')
 AUDIO_EXTS = ('wav', 'flac', 'm4a', 'mp3')
+#: metainfo of every item: the shard's file name and the sample's key
+SHARD_META = ('shard', 'shard_key')
 
 
 def split_shards(urls: Sequence[str], rank: int, world_size: int,
@@ -31,6 +37,33 @@ def split_shards(urls: Sequence[str], rank: int, world_size: int,
     read by exactly one worker of one rank per epoch."""
     slot, slots = rank * num_workers + worker, world_size * num_workers
     return list(urls)[slot::slots]
+
+
+def merge_progress(states: Iterable[Optional[Dict]]) -> Optional[Dict]:
+    """One progress state (:meth:`AVShardDataset.progress_state`) from
+    those of all ranks: the union of what each rank trained on (ranks read
+    disjoint shards, so nothing is lost or doubled)."""
+    states = [s for s in states if s]
+    if not states:
+        return None
+    done: Set[str] = set()
+    partial: Dict[str, Set[str]] = {}
+    for s in states:
+        done.update(s['done'])
+        for name, keys in s['partial'].items():
+            partial.setdefault(name, set()).update(keys)
+    return dict(epoch=states[0]['epoch'], done=sorted(done),
+                partial={n: sorted(k) for n, k in sorted(partial.items())
+                         if n not in done})
+
+
+class _ShardCut(Exception):
+    """A shard stopped being readable part way (truncated tar, dropped
+    connection); raised after the last complete sample was handed on."""
+
+    def __init__(self, member: Optional[str], err: BaseException) -> None:
+        super().__init__(member, err)
+        self.member, self.err = member, err
 
 
 @DATASETS.register_module()
@@ -43,14 +76,42 @@ class AVShardDataset(IterableDataset):
     memory and handed to the pipeline as
     :class:`~.media.remote.FetchedFile`\\ s, so ``VideoInit`` /
     ``DecodeAudioViews`` decode them unchanged. Items are what
-    :class:`AVVideoDataset` yields (``inputs``, ``data_samples``).
+    :class:`AVVideoDataset` yields (``inputs``, ``data_samples``); the
+    data sample's metainfo also holds ``shard`` (the shard's file name) and
+    ``shard_key`` (the sample's key in it).
 
     Splitting: the (per-epoch shuffled) shard list is dealt out over ranks
     x DataLoader workers (:func:`split_shards`): every sample is read once
     per epoch when there are at least ``world_size * num_workers`` shards.
-    Shuffling: shard order by ``(seed, epoch)`` (call :meth:`set_epoch`),
-    samples within a buffer of ``shuffle_buffer``. Resuming mid-epoch is
-    exact at shard granularity only (not implemented as a state here).
+
+    Shuffling: shard order by ``(seed, epoch)`` (call :meth:`set_epoch`
+    before iterating), samples within a buffer of ``shuffle_buffer``. The
+    epoch lives in shared memory, so DataLoader workers see
+    :meth:`set_epoch` also when they persist across epochs
+    (``persistent_workers=True``).
+
+    Resuming mid-epoch (:meth:`record_trained`, :meth:`progress_state`,
+    :meth:`load_progress`, driven by ``AVEpochBasedTrainLoop`` and saved in
+    the checkpoint): exact as a *set of samples*. The shards of which every
+    sample was trained on are not opened again; the other shards of the
+    epoch are read from their start and the samples already trained on are
+    dropped before decoding (their bytes are read again). Each sample of
+    the epoch is trained on once over the killed and the resumed run. The
+    order of the remaining samples and the batches they form differ from
+    the uninterrupted run's (the shuffle buffer starts empty). Samples are
+    named by shard file name and key, so a resume must read the same shard
+    files.
+
+    Failures: a remote shard cut part way (a dropped connection) is
+    opened again after a backoff (:data:`~.media.remote.FETCH_RETRIES`,
+    :data:`~.media.remote.FETCH_BACKOFF`) and read past the samples
+    already handed on. A cut that stays (a truncated tar), a tar that
+    ends before the sample count the index gives for the shard, a shard
+    that cannot be opened (after the retries of
+    :func:`~.media.remote.open_stream`) are :class:`MediaDecodeError`\\ s
+    naming the shard. The samples before a cut are delivered (webdataset
+    groups one member ahead, so the sample before the cut is flushed here,
+    not dropped); a sample whose own member is cut is not.
 
     Args:
         shards: List of shard paths/URIs, or a brace pattern
@@ -60,14 +121,18 @@ class AVShardDataset(IterableDataset):
         shuffle_buffer: Samples held for shuffling (0: shard order).
         seed: Shuffle seed.
         index_file: The shard index (default ``index.json`` next to the
-            first shard): gives :meth:`__len__`.
+            first shard): gives :meth:`__len__`, tells a finished shard in
+            :meth:`progress_state` and a short one while reading.
         audio_source: ``'container'`` (the video member), ``'sidecar'``
             (the ``wav``/``flac``... member; missing: no audio) or
             ``'none'``.
-        bad_sample_policy: ``'raise'`` or ``'skip'`` (a
+        bad_sample_policy: ``'raise'`` or ``'skip'``. Under ``'skip'`` a
             :class:`MediaDecodeError` of a sample, a sample without its
-            video member, an unreadable shard: counted in
-            :attr:`num_skipped` and logged).
+            video member, a shard cut short or unreadable is counted in
+            :attr:`num_skipped` (per process), logged, and reported to the
+            main process in the metainfo ``skipped_bad_samples``
+            (``(name, reason)`` pairs, read by ``BadSampleSummaryHook``) of
+            the next item the same worker yields.
     """
 
     def __init__(self,
@@ -90,14 +155,27 @@ class AVShardDataset(IterableDataset):
         self.backend_args = backend_args
         self.shuffle_buffer = int(shuffle_buffer)
         self.seed = int(seed)
-        self.epoch = 0
+        # shared memory: persistent DataLoader workers hold a copy of this
+        # object made when they started, but see writes to this tensor
+        self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
         self.audio_source = audio_source
         self.bad_sample_policy = bad_sample_policy
         self.index_file = index_file or osp.join(
             osp.dirname(self.urls[0]), INDEX_NAME)
         self._index: Optional[Dict] = None
+        self._no_index = False
         self.num_skipped = 0
+        self._reports: List[Tuple[str, str]] = []
         self._dist = get_dist_info()
+        # resume: what the checkpoint says this epoch already trained on
+        self._resume: Optional[Dict] = None
+        # main process: what the loop trained on in this epoch
+        self._done: Set[str] = set()
+        self._trained: Dict[str, Set[str]] = {}
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch[0])
 
     def _rank_world(self):
         """``(rank, world_size)``, read in the main process (here, and
@@ -123,6 +201,18 @@ class AVShardDataset(IterableDataset):
             self._index = json.loads(raw.decode('utf-8'))
         return self._index
 
+    def _count(self, name: str) -> Optional[int]:
+        """Samples in shard ``name`` by the index (None: no index, or not
+        listed)."""
+        if self._no_index:
+            return None
+        try:
+            count = self.index['shards'].get(name)
+        except FileNotFoundError:
+            self._no_index = True  # not fetched again for every shard
+            return None
+        return None if count is None else int(count)
+
     def __len__(self) -> int:
         """Samples per epoch on this rank (the shards it reads, by the
         index)."""
@@ -136,9 +226,62 @@ class AVShardDataset(IterableDataset):
         return sum(int(counts[osp.basename(u)]) for u in mine)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        """Start epoch ``epoch``: its shard order, a fresh record of what
+        was trained on. Call it in the main process before iterating."""
+        self._epoch[0] = int(epoch)
+        self._done, self._trained = set(), {}
         self._rank_world()
 
+    # --------------------------------------------------- resume position
+    def record_trained(self, data_batch: Dict) -> None:
+        """Main process: note the samples of a batch the loop trains on
+        (by their metainfo ``shard`` / ``shard_key``)."""
+        for sample in data_batch.get('data_samples') or ():
+            meta = getattr(sample, 'metainfo', {})
+            name = meta.get('shard')
+            if name is None or name in self._done:
+                continue
+            keys = self._trained.setdefault(name, set())
+            keys.add(meta['shard_key'])
+            if len(keys) == self._count(name):
+                self._done.add(name)  # keep only the name from now on
+                del self._trained[name]
+
+    def progress_state(self) -> Dict:
+        """What this process trained on in the current epoch:
+        ``{'epoch', 'done': [shard names], 'partial': {name: [keys]}}``.
+        A shard is done when as many of its keys were trained on as the
+        index lists."""
+        return dict(epoch=self.epoch, done=sorted(self._done),
+                    partial={n: sorted(k)
+                             for n, k in sorted(self._trained.items())})
+
+    def epoch_shortfall(self) -> Tuple[int, int]:
+        """Main process, at an epoch's end: ``(trained, expected)``
+        samples of this rank's shards (by the index). Fewer trained than
+        expected means samples were skipped (bad media, cut or unreachable
+        shards), also those whose report found no later item to travel
+        with."""
+        trained = sum(self._count(n) or 0 for n in self._done) + sum(
+            len(k) for k in self._trained.values())
+        return trained, len(self)
+
+    def load_progress(self, state: Dict) -> None:
+        """Resume: the next iteration over epoch ``state['epoch']`` skips
+        the done shards without opening them and drops the listed keys
+        before decoding. Call after :meth:`set_epoch` of that epoch and
+        before the DataLoader's workers start."""
+        if int(state['epoch']) != self.epoch:
+            raise ValueError(
+                f'shard progress of epoch {state["epoch"]} loaded into '
+                f'epoch {self.epoch}')
+        self._done = set(state['done'])
+        self._trained = {n: set(k) for n, k in state['partial'].items()}
+        self._resume = dict(epoch=self.epoch, done=set(self._done),
+                            partial={n: frozenset(k)
+                                     for n, k in self._trained.items()})
+
+    # --------------------------------------------------------- reading
     def _my_shards(self) -> List[str]:
         urls = list(self.urls)
         random.Random(self.seed * 1000003 + self.epoch).shuffle(urls)
@@ -147,19 +290,49 @@ class AVShardDataset(IterableDataset):
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
         return split_shards(urls, rank, world, wid, nw)
 
-    def _samples(self, url: str) -> Iterator[Dict]:
-        import tarfile
+    @staticmethod
+    def _members(url: str, stream) -> Iterator[Dict]:
+        """The tar members of ``stream`` for webdataset's ``group_by_keys``.
 
-        from webdataset.tariterators import group_by_keys, tar_file_iterator
+        ``group_by_keys`` yields a sample when the next sample's first
+        member arrives, so a read error there would drop the complete
+        sample before it. On an error this flushes that sample (webdataset's
+        ``{}`` end-of-group marker) unless the member being read belongs to
+        it, then raises :class:`_ShardCut`.
+        """
+        from webdataset.tariterators import base_plus_ext, tar_file_iterator
+        errors: List[BaseException] = []
+        reading: List[str] = []
+        last_key = None
+
+        def note(name: str) -> bool:  # called just before a member's read
+            reading[:] = [name]
+            return True
+
+        def stop(err: BaseException) -> bool:
+            errors.append(err)
+            return False
+
+        try:
+            for member in tar_file_iterator(stream, handler=stop,
+                                            select_files=note):
+                last_key = base_plus_ext(member['fname'])[0]
+                reading.clear()
+                yield dict(member, __url__=url)
+        except Exception as err:  # a header error ends the tar iterator
+            errors.append(err)
+        if not errors:
+            return
+        cut = reading[0] if reading else None
+        if last_key is not None and (cut is None or
+                                     base_plus_ext(cut)[0] != last_key):
+            yield {}
+        raise _ShardCut(cut, errors[0])
+
+    def _samples(self, url: str) -> Iterator[Dict]:
+        from webdataset.tariterators import group_by_keys
         with open_stream(url, self.backend_args) as stream:
-            try:
-                files = (dict(f, __url__=url)
-                         for f in tar_file_iterator(stream))
-                yield from group_by_keys(files)
-            except (tarfile.TarError, EOFError, OSError) as err:
-                raise MediaDecodeError(
-                    url, f'unreadable shard: {type(err).__name__}: {err}',
-                    'shard') from err
+            yield from group_by_keys(self._members(url, stream))
 
     def _results(self, url: str, sample: Dict) -> Dict:
         key = sample['__key__']
@@ -199,37 +372,107 @@ class AVShardDataset(IterableDataset):
         if self.bad_sample_policy != 'skip':
             raise err
         self.num_skipped += 1
+        self._reports.append((err.filename, err.reason))
         from mmengine.logging import print_log
         print_log(f'skipping bad sample: {err} (bad_sample_policy=skip)',
                   logger='current', level=30)
 
+    def _shard_items(self, url: str, trained: frozenset) -> Iterator[Dict]:
+        """The packed items of one shard, without the keys in ``trained``.
+
+        A remote shard cut part way (a dropped connection, a server that
+        stopped) is opened again after a backoff, up to
+        :data:`~.media.remote.FETCH_RETRIES` times, and read past the
+        samples already handed on (not decoded again). A cut that stays,
+        or any cut of a local file, raises :class:`MediaDecodeError` after
+        the samples before it; so does a shard shorter than its index
+        count."""
+        name = osp.basename(url)
+        done: Set[str] = set()  # keys handed on, skipped or dropped
+        for attempt in range(remote.FETCH_RETRIES + 1):
+            try:
+                yield from self._read_shard(url, trained, done)
+                break
+            except _ShardCut as cut:
+                where = f' in member {cut.member}' if cut.member else ''
+                reason = (f'unreadable shard{where} after {len(done)} '
+                          f'complete sample(s): {type(cut.err).__name__}: '
+                          f'{cut.err}')
+                if not is_uri(url) or attempt == remote.FETCH_RETRIES:
+                    tries = f' (after {attempt + 1} attempts)' \
+                        if attempt else ''
+                    raise MediaDecodeError(
+                        url, f'{reason}; the rest of the shard is '
+                        f'lost{tries}', 'shard') from cut.err
+                delay = remote.FETCH_BACKOFF * 2**attempt
+                from mmengine.logging import print_log
+                print_log(f'{url}: {reason}; reading it again in {delay:g} '
+                          's past those samples', logger='current', level=30)
+                time.sleep(delay)
+        expected = self._count(name)
+        if expected is not None and len(done) < expected:
+            raise MediaDecodeError(
+                url, f'the shard ended after {len(done)} of the {expected} '
+                f'samples the index lists (truncated?); '
+                f'{expected - len(done)} lost', 'shard')
+
+    def _read_shard(self, url: str, trained: frozenset,
+                    done: Set[str]) -> Iterator[Dict]:
+        """One pass over a shard from its start; keys in ``done`` (read on
+        an earlier pass) and ``trained`` are passed over, the others added
+        to ``done``."""
+        name = osp.basename(url)
+        samples = self._samples(url)
+        while True:
+            try:
+                sample = next(samples)
+            except StopIteration:
+                break
+            key = sample['__key__']
+            if key in done:
+                continue
+            done.add(key)
+            if key in trained:
+                continue  # trained on before the resume: not decoded
+            try:
+                data = self.pipeline(self._results(url, sample))
+            except MediaDecodeError as err:
+                self._skip(err)
+                continue
+            if data is not None:
+                data['data_samples'].set_metainfo(
+                    dict(zip(SHARD_META, (name, key))))
+                yield data
+
     def _items(self) -> Iterator[Dict]:
+        resume = self._resume
+        if resume is not None and resume['epoch'] != self.epoch:
+            resume = None  # a later epoch of persistent workers
         for url in self._my_shards():
-            samples = self._samples(url)
-            while True:
-                try:
-                    sample = next(samples)
-                except StopIteration:
-                    break
-                except MediaDecodeError as err:  # the rest of the shard
-                    self._skip(err)
-                    break
-                try:
-                    data = self.pipeline(self._results(url, sample))
-                except MediaDecodeError as err:
-                    self._skip(err)
-                    continue
-                if data is not None:
-                    yield data
+            name = osp.basename(url)
+            if resume is not None and name in resume['done']:
+                continue
+            trained = resume['partial'].get(name, frozenset()) \
+                if resume is not None else frozenset()
+            try:
+                yield from self._shard_items(url, trained)
+            except MediaDecodeError as err:
+                self._skip(err)
 
     def __iter__(self) -> Iterator[Dict]:
         items = self._items()
-        if self.shuffle_buffer <= 1:
-            return items
-        from webdataset.filters import _shuffle
-        rng = random.Random(repr((self.seed, self.epoch, *self._worker_id())))
-        return _shuffle(items, self.shuffle_buffer,
-                        min(100, self.shuffle_buffer), rng=rng)
+        if self.shuffle_buffer > 1:
+            from webdataset.filters import _shuffle
+            rng = random.Random(
+                repr((self.seed, self.epoch, *self._worker_id())))
+            items = _shuffle(items, self.shuffle_buffer,
+                             min(100, self.shuffle_buffer), rng=rng)
+        for data in items:
+            if self._reports:  # the main process counts them from here
+                data['data_samples'].set_metainfo(
+                    {SKIPPED_KEY: tuple(self._reports)})
+                self._reports = []
+            yield data
 
     def _worker_id(self):
         info = get_worker_info()

@@ -7,7 +7,12 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
 * **data position**: after a resume the sampler skips the indices already
   trained on (:class:`~mmavcl.engine.resume.SkipFirst`), so no sample is
   loaded twice and the epoch ends where the uninterrupted one ends; the
-  batch index seen by hooks continues from where it stopped;
+  batch index seen by hooks continues from where it stopped. An iterable
+  dataset has no indices to skip: one that tracks its position
+  (``AVShardDataset``: ``record_trained`` / ``progress_state`` /
+  ``load_progress``) is told every batch trained on, and after a resume
+  skips what the checkpoint says the epoch already trained on (exact as a
+  set of samples, see its docstring); any other is loaded and dropped;
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
 * ``stop_training`` is honoured after every iteration of an epoch, not only
@@ -26,6 +31,7 @@ from mmengine.dataset import InfiniteSampler
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
+from torch.utils.data import IterableDataset
 
 from mmavcl.registry import LOOPS
 from .resume import (RESUME_KEY, SkipFirst, restore_rng_state,
@@ -36,6 +42,7 @@ class _ResumableMixin:
     """Resume bookkeeping shared by both loops."""
 
     _pending_rng: Optional[Dict[str, Any]] = None
+    _pending_progress: Optional[Dict[str, Any]] = None
 
     def load_resume_state(self, meta: Dict[str, Any]) -> None:
         """Called by ``AVRunner.resume`` with the checkpoint's ``meta``."""
@@ -50,6 +57,7 @@ class _ResumableMixin:
             return
         self._pending_rng = rng_for_this_rank(state)
         self._pending_skip = self._skip_from_state(meta, state)
+        self._pending_progress = state.get('data_progress')
         sampler = self._index_sampler()
         if 'sampler_seed' in state and hasattr(sampler, 'seed'):
             sampler.seed = state['sampler_seed']
@@ -62,6 +70,10 @@ class _ResumableMixin:
         """Make the next pass over the data start ``num_batches`` later."""
         if num_batches <= 0:
             return True
+        if isinstance(self.dataloader.dataset, IterableDataset):
+            # its sampler's indices pick nothing: the dataset's iterator
+            # decides what comes next
+            return False
         batch_sampler = getattr(self.dataloader, 'batch_sampler', None)
         if batch_sampler is None or not hasattr(batch_sampler, 'sampler'):
             return False
@@ -108,40 +120,73 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
 
     def run_epoch(self) -> None:
         """mmengine's ``run_epoch`` plus the resume position (skipped
-        indices, RNG states restored once the iterator exists) and a
-        ``stop_training`` check after every iteration."""
+        indices, or for a dataset that tracks its own position such as
+        ``AVShardDataset`` its progress state; RNG states restored once the
+        iterator exists) and a ``stop_training`` check after every
+        iteration."""
         self.runner.call_hook('before_train_epoch')
         self.runner.model.train()
         skip, self._pending_skip = self._pending_skip, 0
-        if not self._skip_samples(skip):
+        progress, self._pending_progress = self._pending_progress, None
+        dataset = self.dataloader.dataset
+        tracks = hasattr(dataset, 'record_trained')
+        if isinstance(dataset, IterableDataset) and \
+                hasattr(dataset, 'set_epoch'):
+            # shards (AVShardDataset) are shuffled per epoch by the dataset
+            # itself: its sampler has no epoch. The dataset shares the epoch
+            # with its workers, persistent ones included
+            dataset.set_epoch(self._epoch)
+        drop = 0
+        if skip and tracks and progress is not None:
+            dataset.load_progress(progress)
             print_log(
-                'Resume: this dataloader has no batch sampler to skip '
-                f'indices in; loading and dropping {skip} batches.',
+                f'Resume: {len(progress["done"])} shard(s) of this epoch '
+                'were fully trained on and are not read again; '
+                f'{len(progress["partial"])} partly trained shard(s) are '
+                're-read without their trained samples (not decoded).',
+                logger='current')
+        elif not self._skip_samples(skip):
+            print_log(
+                f'Resume: cannot skip the {skip} batches already trained on '
+                'without loading them (no batch sampler, or an iterable '
+                'dataset without a saved position); loading and dropping '
+                'them.',
                 logger='current', level=30)
+            drop = skip
         self._epoch_start_iter = self._iter - skip
         # Creating the iterator draws a base seed from the torch generator.
         # At an epoch start the uninterrupted run made that draw *after* the
         # checkpoint was saved; mid-epoch it made it before.
         if skip == 0:
             self._restore_pending_rng()
-        dataset = self.dataloader.dataset
-        if isinstance(dataset, torch.utils.data.IterableDataset) and \
-                hasattr(dataset, 'set_epoch'):
-            # shards (AVShardDataset) are shuffled per epoch by the dataset
-            # itself: its sampler has no epoch. Seen by workers that are
-            # started per epoch (persistent_workers=False)
-            dataset.set_epoch(self._epoch)
         iterator = iter(self.dataloader)
         self._restore_pending_rng()
-        if skip and not isinstance(train_sampler(self.dataloader), SkipFirst):
-            for _ in range(skip):
-                next(iterator)
+        for _ in range(drop):
+            next(iterator)
         for idx, data_batch in enumerate(iterator, start=skip):
+            if tracks:  # before the step: a checkpoint saved in it counts it
+                dataset.record_trained(data_batch)
             self.run_iter(idx, data_batch)
             if self.stop_training:
                 break
+        if tracks and not self.stop_training:
+            self._warn_short_epoch(dataset)
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
+
+
+    def _warn_short_epoch(self, dataset) -> None:
+        """An iterable dataset ends when its data ends: say so when that
+        was before the samples its index lists (skipped bad samples, shards
+        cut or unreachable under ``bad_sample_policy='skip'``)."""
+        trained, expected = dataset.epoch_shortfall()
+        if trained < expected:
+            print_log(
+                f'Epoch {self._epoch + 1} trained on {trained} of the '
+                f'{expected} samples the shard index lists for this rank: '
+                f'{expected - trained} were skipped (see the skip warnings '
+                'above and BadSampleSummaryHook\'s report).',
+                logger='current', level=30)
 
 
 @LOOPS.register_module()

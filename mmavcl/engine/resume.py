@@ -18,7 +18,11 @@ This module stores, under ``checkpoint['meta']['mmavcl_resume']``:
                    CUDA generators (gathered from all ranks);
 ``epoch_iter``     batches of the current epoch already trained on;
 ``sampler_seed``   the train sampler's seed (differs between runs when the
-                   config leaves ``randomness.seed`` unset).
+                   config leaves ``randomness.seed`` unset);
+``data_progress``  for a dataset that tracks its own position (an iterable
+                   one: ``AVShardDataset``), what the epoch trained on so
+                   far: ``{'epoch', 'done': [shards], 'partial': {shard:
+                   [keys]}}`` over all ranks.
 
 The loops in :mod:`mmavcl.engine.loops` consume it: the sampler skips the
 indices already used (nothing is loaded), and the RNG states are restored
@@ -81,6 +85,15 @@ def collect_resume_state(runner, meta: Dict[str, Any],
     loop = runner.train_loop
     if hasattr(loop, 'epoch_iter_at'):
         state['epoch_iter'] = loop.epoch_iter_at(meta)
+    dataset = getattr(getattr(loop, 'dataloader', None), 'dataset', None)
+    if state.get('epoch_iter') and hasattr(dataset, 'progress_state'):
+        # a dataset that tracks its position (AVShardDataset): what every
+        # rank trained on in this epoch, merged (the ranks read disjoint
+        # shards)
+        from mmavcl.datasets.shard_dataset import merge_progress
+        progress = dataset.progress_state()
+        state['data_progress'] = merge_progress(
+            all_gather_object(progress) if gather else [progress])
     sampler = train_sampler(getattr(loop, 'dataloader', None))
     sampler = getattr(sampler, 'sampler', sampler)  # unwrap SkipFirst
     if sampler is not None and getattr(sampler, 'seed', None) is not None:

@@ -4,22 +4,46 @@ import contextlib
 import functools
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
+from typing import Iterator, Optional, Set
 
 __all__ = ['serve_directory', 'serve_s3']
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
 
+    #: bytes the first response for each path gets before the connection
+    #: is dropped (None: never)
+    drop_after: Optional[int] = None
+    dropped: Set[str] = set()
+
     def log_message(self, *args) -> None:  # keep test output clean
         pass
 
+    def copyfile(self, source, outputfile) -> None:
+        if self.drop_after is None or self.path in self.dropped:
+            return super().copyfile(source, outputfile)
+        self.dropped.add(self.path)
+        # Content-Length announced the whole file: the client sees the
+        # connection end early, as when a server dies mid-response
+        outputfile.write(source.read(self.drop_after))
+        outputfile.flush()
+        self.close_connection = True
+
 
 @contextlib.contextmanager
-def serve_directory(root: str) -> Iterator[str]:
+def serve_directory(root: str, drop_after: Optional[int] = None
+                    ) -> Iterator[str]:
     """Serve the files under ``root`` over HTTP on 127.0.0.1 (a free port)
-    while the context lasts; yields the base URL (no trailing slash)."""
-    handler = functools.partial(_QuietHandler, directory=root)
+    while the context lasts; yields the base URL (no trailing slash).
+
+    Args:
+        drop_after: If given, the first response for each path stops after
+            this many bytes and the connection is closed (a connection lost
+            mid-stream); later requests are served whole.
+    """
+    handler = type('Handler', (_QuietHandler, ),
+                   dict(drop_after=drop_after, dropped=set()))
+    handler = functools.partial(handler, directory=root)
     server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -149,3 +149,16 @@ def test_s3_credentials_from_backend_args(tiny_toy_av, s3_env,
         endpoint_url=s3_env, aws_access_key_id='AKIDTEST',
         aws_secret_access_key='secret'))(dict(filename=f's3://toy/{rel}'))
     assert res['total_frames'] == 32
+
+
+@pytest.mark.parametrize('text,transient', [
+    # obstore's message for a refused connection carries its duration;
+    # '403' in it made the stopped-server test skip its retries at random
+    ('Error performing HEAD http://127.0.0.1:33355/b/x.tar in 403.2µs - '
+     'HTTP error: error sending request', True),
+    ('connect to 127.0.0.1:40403 refused', True),
+    ('Client error with status 403 Forbidden: <Error>', False),
+    ('HTTP status client error (404 Not Found)', False),
+])
+def test_only_status_codes_make_an_error_final(text, transient):
+    assert remote._transient(RuntimeError(text)) is transient

@@ -1,11 +1,12 @@
 """AVShardDataset on real WebDataset shards of the toy set: the same items
 as AVVideoDataset, every key once over ranks x workers, shards over HTTP
 and S3 on loopback, and broken shards."""
-import io
+import contextlib
 import json
 import os
 import os.path as osp
 import tarfile
+import time
 
 import numpy as np
 import pytest
@@ -14,7 +15,8 @@ from torch.utils.data import DataLoader
 from mmavcl.datasets import AVShardDataset, AVVideoDataset, MediaDecodeError
 from mmavcl.datasets import shard_dataset as sd
 from mmavcl.datasets.media import remote
-from mmavcl.testing import serve_directory, serve_s3
+from mmavcl.testing import (add_tar_member, serve_directory, serve_s3,
+                            write_shards)
 
 PIPE = [
     dict(type='VideoInit', backend='pyav'),
@@ -26,34 +28,26 @@ PIPE = [
 ]
 
 
-def _add(tar, name, data):
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    tar.addfile(info, io.BytesIO(data))
+def _keys_of(lines):
+    return [osp.splitext(rel)[0].replace('/', '_') for rel, _ in lines]
 
 
 @pytest.fixture(scope='module')
 def shards(tiny_toy_av, tmp_path_factory):
     """The 8 toy videos in 4 shards of 2 (+ index.json)."""
-    out = tmp_path_factory.mktemp('shards')
+    out = str(tmp_path_factory.mktemp('shards'))
     lines = []
     for split in ('train.txt', 'val.txt'):
         with open(osp.join(tiny_toy_av, split)) as f:
             lines += [ln.split() for ln in f if ln.strip()]
-    counts = {}
-    for s in range(4):
-        name = f'toy-{s:06d}.tar'
-        with tarfile.open(out / name, 'w') as tar:
-            for rel, label in lines[2 * s:2 * s + 2]:
-                key = osp.splitext(rel)[0].replace('/', '_')
-                with open(osp.join(tiny_toy_av, rel), 'rb') as f:
-                    _add(tar, f'{key}.mp4', f.read())
-                _add(tar, f'{key}.json', json.dumps(
-                    dict(label=int(label), path=rel)).encode())
-                _add(tar, f'{key}.txt', label.encode())
-        counts[name] = 2
-    (out / 'index.json').write_text(json.dumps(dict(shards=counts)))
-    return str(out), lines
+    samples = []
+    for key, (rel, label) in zip(_keys_of(lines), lines):
+        with open(osp.join(tiny_toy_av, rel), 'rb') as f:
+            samples.append((key, {'mp4': f.read(), 'json': json.dumps(
+                dict(label=int(label), path=rel)).encode(),
+                'txt': label.encode()}))
+    write_shards(samples, out, 2, prefix='toy')
+    return out, lines
 
 
 def _key(item):
@@ -87,8 +81,7 @@ def test_every_key_once_over_2_ranks_x_2_workers(shards, monkeypatch):
         assert len(ds) == 4
         loader = DataLoader(ds, batch_size=None, num_workers=2)
         seen += [_key(it) for it in loader]
-    assert sorted(seen) == sorted(
-        osp.splitext(r)[0].replace('/', '_') + '.mp4' for r, _ in lines)
+    assert sorted(seen) == sorted(k + '.mp4' for k in _keys_of(lines))
 
 
 def test_split_shards_is_a_partition():
@@ -117,23 +110,89 @@ def test_shards_over_http_and_s3(shards, tmp_path, monkeypatch):
         assert len(ds) == 4 and len(list(ds)) == 4
 
 
-def test_truncated_shard_and_missing_video(shards, tmp_path):
-    root, _ = shards
-    data = open(osp.join(root, 'toy-000000.tar'), 'rb').read()
-    (tmp_path / 'cut.tar').write_bytes(data[:len(data) * 3 // 4])
+def test_missing_video_member(tmp_path):
     with tarfile.open(tmp_path / 'novideo.tar', 'w') as tar:
-        _add(tar, 'k1.json', b'{"label": 0}')
-    with pytest.raises(MediaDecodeError, match='cut.tar'):
-        list(iter(AVShardDataset([str(tmp_path / 'cut.tar')], PIPE)))
+        add_tar_member(tar, 'k1.json', b'{"label": 0}')
     with pytest.raises(MediaDecodeError, match='novideo.tar#k1.*no video'):
         list(iter(AVShardDataset([str(tmp_path / 'novideo.tar')], PIPE)))
-    ds = AVShardDataset([str(tmp_path / 'cut.tar'),
-                         str(tmp_path / 'novideo.tar')], PIPE,
+    ds = AVShardDataset([str(tmp_path / 'novideo.tar')], PIPE,
                         bad_sample_policy='skip')
-    # the truncation is met while the first sample is still being grouped
-    # (webdataset reads one member ahead): the rest of the shard is one
-    # counted skip
-    assert len(list(iter(ds))) == 0 and ds.num_skipped == 2
+    assert list(iter(ds)) == [] and ds.num_skipped == 1
+
+
+@pytest.fixture(scope='module')
+def many_shards(tiny_toy_av, tmp_path_factory):
+    """18 samples (the 4 toy training videos under keys s000..s017) in 6
+    shards of 3, members mp4, json, txt; returns (pattern, names, keys)."""
+    with open(osp.join(tiny_toy_av, 'train.txt')) as f:
+        lines = [ln.split() for ln in f if ln.strip()]
+    videos = []
+    for rel, label in lines:
+        with open(osp.join(tiny_toy_av, rel), 'rb') as f:
+            videos.append((f.read(), label))
+    samples = []
+    for i in range(18):
+        data, label = videos[i % len(videos)]
+        samples.append((f's{i:03d}', {'mp4': data, 'json': json.dumps(
+            dict(label=int(label))).encode(), 'txt': label.encode()}))
+    out = str(tmp_path_factory.mktemp('many_shards'))
+    pattern, names = write_shards(samples, out, 3)
+    return pattern, names, [k for k, _ in samples]
+
+
+def _member_offsets(path):
+    """name -> (header offset, data offset, size) of a tar's members."""
+    with tarfile.open(path) as tar:
+        return {m.name: (m.offset, m.offset_data, m.size)
+                for m in tar.getmembers()}
+
+
+CUTS = {
+    # inside the data of sample 2's first member: webdataset alone loses
+    # sample 1 (it waits for the next key to close sample 1)
+    'in-next-sample-first-member': ('s001.mp4', 'mid', ['s000']),
+    # inside sample 2's second member: sample 2 is incomplete, dropped
+    'in-sample-second-member': ('s001.json', 'mid', ['s000']),
+    # exactly between two members: tarfile ends quietly (no error); only
+    # the index's sample count shows that sample 3 is missing
+    'at-a-member-boundary': ('s002.mp4', 'header', ['s000', 's001']),
+}
+
+
+@pytest.mark.parametrize('case', list(CUTS))
+def test_truncated_shard_keeps_the_samples_before_the_cut(
+        many_shards, tmp_path, case):
+    pattern, names, _ = many_shards
+    member, where, kept = CUTS[case]
+    src = osp.join(osp.dirname(pattern), names[0])
+    header, data_at, size = _member_offsets(src)[member]
+    cut = header if where == 'header' else data_at + size // 2
+    with open(src, 'rb') as f:
+        (tmp_path / names[0]).write_bytes(f.read()[:cut])
+    with open(osp.join(osp.dirname(pattern), names[1]), 'rb') as f:
+        (tmp_path / names[1]).write_bytes(f.read())
+    with open(osp.join(osp.dirname(pattern), 'index.json')) as f:
+        (tmp_path / 'index.json').write_text(f.read())
+    cut_shard = str(tmp_path / names[0])
+    with pytest.raises(MediaDecodeError) as err:
+        list(iter(AVShardDataset([cut_shard], PIPE)))
+    assert err.value.filename == cut_shard
+    if where == 'header':
+        assert 'ended after 2 of the 3 samples' in str(err.value)
+    else:
+        assert f'unreadable shard in member {member} after ' \
+            f'{len(kept)} complete' in str(err.value)
+    ds = AVShardDataset([cut_shard, str(tmp_path / names[1])], PIPE,
+                        bad_sample_policy='skip')
+    items = list(iter(ds))
+    assert [_key(it) for it in items] == \
+        [f'{k}.mp4' for k in kept + ['s003', 's004', 's005']]
+    assert ds.num_skipped == 1
+    # the skip reaches the main process with the next item of the worker
+    reports = [it['data_samples'].metainfo.get('skipped_bad_samples')
+               for it in items]
+    assert reports[len(kept)][0][0] == cut_shard
+    assert sum(r is not None for r in reports) == 1
 
 
 def test_epoch_reshuffles_shards(shards):
@@ -177,5 +236,187 @@ def test_every_key_once_over_2_gloo_ranks_x_2_workers(shards, tmp_path):
         seen += got['keys']
         lens.append(got['len'])
         assert len(got['keys']) == got['len'] == 4
-    assert sorted(seen) == sorted(
-        osp.splitext(r)[0].replace('/', '_') + '.mp4' for r, _ in lines)
+    assert sorted(seen) == sorted(k + '.mp4' for k in _keys_of(lines))
+
+
+def _shard_order(loader, epoch):
+    """The shards in the order a loader's items come from them."""
+    loader.dataset.set_epoch(epoch)
+    order = []
+    for item in loader:
+        shard = item['data_samples'].metainfo['shard']
+        if shard not in order:
+            order.append(shard)
+    return order
+
+
+def test_persistent_workers_reshuffle_every_epoch(many_shards):
+    """The epoch reaches workers that persist across epochs: two epochs
+    read the shards in different orders, and the same seed gives the same
+    orders again."""
+    pattern, names, _ = many_shards
+
+    def orders():
+        ds = AVShardDataset(pattern, PIPE, seed=3)
+        loader = DataLoader(ds, batch_size=None, num_workers=2,
+                            persistent_workers=True)
+        got = [_shard_order(loader, e) for e in range(2)]
+        for epoch, order in enumerate(got):
+            # the reference: the main process's deal of that epoch (with
+            # one item per batch, the two workers' items alternate, so
+            # their shards come in the dealt order)
+            ds.set_epoch(epoch)
+            assert order == [osp.basename(u) for u in ds._my_shards()]
+        return got
+
+    first = orders()
+    assert first[0] != first[1]
+    assert orders() == first
+
+
+def test_load_progress_skips_what_was_trained(many_shards, monkeypatch):
+    """A progress state (what a checkpoint holds) makes the next pass over
+    that epoch yield exactly the other samples, without opening the done
+    shards or decoding the trained keys."""
+    pattern, names, keys = many_shards
+    ds = AVShardDataset(pattern, PIPE, shuffle_buffer=4, seed=2)
+    ds.set_epoch(1)
+    trained = {}
+    for item in ds:  # the samples a killed run trained on: the first 7
+        ds.record_trained(dict(data_samples=[item['data_samples']]))
+        meta = item['data_samples'].metainfo
+        trained.setdefault(meta['shard'], set()).add(meta['shard_key'])
+        if sum(map(len, trained.values())) == 7:
+            break
+    state = ds.progress_state()
+    assert state['epoch'] == 1
+    assert set(state['done']) == {n for n, k in trained.items()
+                                  if len(k) == 3} != set()
+    assert {n: set(k) for n, k in state['partial'].items()} == \
+        {n: k for n, k in trained.items() if len(k) < 3} != {}
+
+    opened, decoded = [], []
+    real_open = sd.open_stream
+    monkeypatch.setattr(sd, 'open_stream', lambda url, *a: (
+        opened.append(osp.basename(url)), real_open(url, *a))[1])
+    real_results = AVShardDataset._results
+    monkeypatch.setattr(AVShardDataset, '_results', lambda self, u, s: (
+        decoded.append(s['__key__']), real_results(self, u, s))[1])
+    fresh = AVShardDataset(pattern, PIPE, shuffle_buffer=4, seed=2)
+    fresh.set_epoch(1)
+    fresh.load_progress(state)
+    rest = [it['data_samples'].metainfo['shard_key'] for it in fresh]
+    seen = set().union(*trained.values())
+    assert sorted(rest) == sorted(set(keys) - seen)
+    assert not set(opened) & set(state['done'])
+    assert not set(decoded) & seen
+    # the record goes on from the loaded state: the epoch ends complete
+    for key in rest:
+        fresh.record_trained(dict(data_samples=[_meta(pattern, key)]))
+    assert fresh.progress_state()['done'] == names
+    # the next epoch reads everything again
+    fresh.set_epoch(2)
+    assert len(list(fresh)) == 18
+
+
+def _meta(pattern, key):
+    from mmavcl.structures import AVDataSample
+    sample = AVDataSample()
+    i = int(key[1:])
+    sample.set_metainfo(dict(shard=f'shard-{i // 3:06d}.tar', shard_key=key))
+    return sample
+
+
+@pytest.mark.parametrize('policy', ['raise', 'skip'])
+@pytest.mark.parametrize('server', ['http', 's3'])
+def test_server_stopped_mid_epoch(many_shards, tmp_path, monkeypatch,
+                                  server, policy):
+    """The server stops after the first shard: the next shard's opening is
+    retried with backoff, then it is an error naming its URL ('raise') or
+    a counted skip per shard ('skip'); the shortfall is known."""
+    pattern, names, _ = many_shards
+    root = osp.dirname(pattern)
+    monkeypatch.setattr(remote, 'FETCH_RETRIES', 2)
+    monkeypatch.setattr(remote, 'FETCH_BACKOFF', 0.1)
+    with contextlib.ExitStack() as server_up:
+        if server == 'http':
+            base = server_up.enter_context(serve_directory(root))
+            kw = {}
+        else:
+            os.symlink(root, tmp_path / 'bucket')
+            endpoint = server_up.enter_context(
+                serve_s3(str(tmp_path), access_key='AK'))
+            base = 's3://bucket'
+            kw = dict(backend_args=dict(
+                endpoint_url=endpoint, aws_access_key_id='AK',
+                aws_secret_access_key='x', region='us-east-1'))
+        ds = AVShardDataset([f'{base}/{n}' for n in names], PIPE,
+                            bad_sample_policy=policy, **kw)
+        ds.set_epoch(0)
+        assert len(ds) == 18  # the index, read while the server is up
+        order = ds._my_shards()
+        items = iter(ds)
+        got = [next(items)]
+        server_up.close()  # the server stops mid-epoch
+        start = time.monotonic()
+        if policy == 'raise':
+            with pytest.raises(MediaDecodeError) as err:
+                got.extend(items)
+            assert err.value.filename == order[1]
+            assert 'after 3 attempts' in err.value.reason
+        else:
+            got.extend(items)
+            assert ds.num_skipped == 5
+        took = time.monotonic() - start
+    assert len(got) == 3  # the first shard, read before the stop
+    tries = 1 if policy == 'raise' else 5
+    assert tries * 0.3 <= took < tries * 0.3 + 10  # backoff 0.1 s + 0.2 s
+    for item in got:
+        ds.record_trained(dict(data_samples=[item['data_samples']]))
+    assert ds.epoch_shortfall() == (3, 18)
+
+
+def test_connection_lost_mid_shard_reads_it_again(many_shards, monkeypatch):
+    """The server drops the first response of each shard after 50 kB (in
+    its second sample): the shard is opened again after the backoff and
+    read past the samples already handed on, so every sample comes once.
+    Without retries it is an error naming the shard, after the samples
+    before the cut."""
+    pattern, names, keys = many_shards
+    import mmengine.logging
+    monkeypatch.setattr(remote, 'FETCH_BACKOFF', 0.05)
+    said = []
+    monkeypatch.setattr(mmengine.logging, 'print_log',
+                        lambda msg, **kw: said.append(msg))
+    with serve_directory(osp.dirname(pattern), drop_after=50_000) as url:
+        ds = AVShardDataset([f'{url}/{n}' for n in names[:2]], PIPE)
+        got = [_key(it) for it in iter(ds)]
+        assert sorted(got) == [f'{k}.mp4' for k in keys[:6]]
+        assert ds.num_skipped == 0
+    said = [m for m in said if 'reading it again' in m]
+    assert said[0].startswith(f'{url}/{names[0]}: unreadable shard in '
+                              'member s001.mp4 after 1 complete sample(s)')
+    assert said[0].endswith('reading it again in 0.05 s past those samples')
+    assert len(said) == 2  # once per shard
+    monkeypatch.setattr(remote, 'FETCH_RETRIES', 0)
+    with serve_directory(osp.dirname(pattern), drop_after=50_000) as url:
+        ds = AVShardDataset([f'{url}/{names[0]}'], PIPE)
+        items = iter(ds)
+        assert _key(next(items)) == 's000.mp4'
+        with pytest.raises(MediaDecodeError) as err:
+            next(items)
+    assert err.value.filename == f'{url}/{names[0]}'
+    assert 'after 1 complete sample(s)' in err.value.reason
+    assert err.value.reason.endswith('the rest of the shard is lost')
+
+
+def test_merge_progress_is_the_union_over_ranks():
+    """What SafeCheckpointHook saves from 2 ranks: their progress states
+    merged (ranks read disjoint shards; a done shard drops its keys)."""
+    r0 = dict(epoch=2, done=['a.tar'], partial={'b.tar': ['k1']})
+    r1 = dict(epoch=2, done=['c.tar'], partial={'d.tar': ['k2', 'k3'],
+                                                'a.tar': ['k9']})
+    assert sd.merge_progress([r0, r1]) == dict(
+        epoch=2, done=['a.tar', 'c.tar'],
+        partial={'b.tar': ['k1'], 'd.tar': ['k2', 'k3']})
+    assert sd.merge_progress([None, None]) is None

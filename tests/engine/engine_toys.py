@@ -115,6 +115,38 @@ class ToyMoCo(BaseModel):
         return dict(loss_nce=loss, loss_reg=1e-3 * q.pow(2).sum(1).mean())
 
 
+@MODELS.register_module(force=True)
+class ToyClipMean(BaseModel):
+    """A linear map of each clip's mean colour: a model that trains on
+    packed AV items (``inputs['video'][0]``: ``(B, C, T, H, W)`` uint8 from
+    ``av_collate``) in milliseconds."""
+
+    def __init__(self, init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.fc = nn.Linear(3, 4)
+
+    def forward(self, inputs, data_samples=None, mode: str = 'loss'):
+        x = inputs['video'][0].float().mean(dim=(2, 3, 4)) / 255
+        y = self.fc(x)
+        if mode != 'loss':
+            return y
+        return dict(loss=y.pow(2).mean())
+
+
+@HOOKS.register_module(force=True)
+class RecordShardKeysHook(Hook):
+    """Appends ``epoch:iter:shard#key,...`` of every batch trained on (the
+    metainfo ``AVShardDataset`` sets) to ``keys.txt``."""
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        keys = ','.join(
+            f"{s.metainfo['shard']}#{s.metainfo['shard_key']}"
+            for s in data_batch['data_samples'])
+        with open(osp.join(runner.work_dir, 'keys.txt'), 'a') as f:
+            f.write(f'{runner.epoch}:{runner.iter + 1}:{keys}\n')
+
+
 @METRICS.register_module(force=True)
 class ToyMeanNorm(BaseMetric):
     """Mean L2 norm of the (noisy) embeddings: a stand-in val metric."""

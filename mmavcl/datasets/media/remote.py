@@ -22,8 +22,12 @@ mmengine's fileio (``force=True``: they replace the prefix owners):
 * :class:`TimeoutHTTPBackend` for ``http(s)://``: mmengine's, with a
   timeout so that a stalled server is an error, not a hang.
 
-Fetches are retried with exponential backoff for transient failures
-(connection errors, 5xx); a missing object (404, ``FileNotFoundError``) or a
+Fetches, and the opening of streams, are retried with exponential backoff
+for transient failures (connection errors, 5xx): :data:`FETCH_RETRIES`
+retries (``MMAVCL_FETCH_RETRIES``, default 3), the first after
+:data:`FETCH_BACKOFF` seconds (``MMAVCL_FETCH_BACKOFF``, default 0.5),
+doubling. obstore's own retries are turned off so that this is the one
+policy for every scheme. A missing object (404, ``FileNotFoundError``) or a
 refused one (403) fails at once. Every failure is a
 :class:`~mmavcl.datasets.MediaDecodeError` naming the URI, so the dataset's
 ``bad_sample_policy`` raises or skips it.
@@ -31,6 +35,7 @@ refused one (403) fails at once. Every failure is a
 import contextlib
 import io
 import os
+import re
 import tempfile
 import time
 import urllib.error
@@ -46,11 +51,13 @@ from ..errors import MediaDecodeError, MissingAudioError
 __all__ = [
     'FetchedFile', 'is_uri', 'needs_fetch', 'fetch', 'fetch_media',
     'open_source', 'open_stream', 'source_size', 'ObjectStoreBackend',
-    'TimeoutHTTPBackend', 'FETCH_RETRIES'
+    'TimeoutHTTPBackend', 'FETCH_RETRIES', 'FETCH_BACKOFF'
 ]
 
 #: attempts after the first for a transient failure (backoff 0.5 s, 1 s ...)
 FETCH_RETRIES = int(os.environ.get('MMAVCL_FETCH_RETRIES', 3))
+#: seconds before the first retry; doubled for each further one
+FETCH_BACKOFF = float(os.environ.get('MMAVCL_FETCH_BACKOFF', 0.5))
 #: seconds an HTTP connection may stay silent before it is an error
 HTTP_TIMEOUT = float(os.environ.get('MMAVCL_HTTP_TIMEOUT', 60))
 
@@ -105,8 +112,15 @@ def _transient(err: BaseException) -> bool:
                 'UnauthenticatedError', 'InvalidPathError'):
         return False
     text = str(err)
-    return not any(s in text for s in ('404', '403', 'Not Found',
-                                       'NoSuchKey', 'NoSuchBucket'))
+    # a status code, not digits of a port or a duration ('in 403.2µs':
+    # a refused connection was once taken for a 403 and not retried)
+    if _STATUS_4XX.search(text):
+        return False
+    return not any(s in text for s in ('Not Found', 'NoSuchKey',
+                                       'NoSuchBucket'))
+
+
+_STATUS_4XX = re.compile(r'(?<![\w.])40[34](?![\w.])')
 
 
 def _reason(err: BaseException) -> str:
@@ -124,7 +138,7 @@ def _retrying(uri: str, what, stream: str = 'video',
     """``what()``, retried with backoff on transient errors; every final
     failure a :class:`MediaDecodeError` naming ``uri``."""
     retries = FETCH_RETRIES if retries is None else retries
-    delay = 0.5
+    delay = FETCH_BACKOFF
     for attempt in range(retries + 1):
         try:
             return what()
@@ -324,8 +338,12 @@ class ObjectStoreBackend(BaseStorageBackend):
                 'AWS_ENDPOINT_URL') or os.environ.get('AWS_ENDPOINT') or ''
             options = {'allow_http': True} if endpoint.startswith(
                 'http://') else {}
+            # no retries inside obstore (its default: 10 over up to 3
+            # minutes, a stopped server looked like a hang): _retrying's
+            # backoff is the one retry policy
             store = from_url(f'{scheme}://{bucket}', config=self.config
-                             or None, client_options=options or None)
+                             or None, client_options=options or None,
+                             retry_config=dict(max_retries=0))
             self._stores[(scheme, bucket)] = store
         return store, key
 
