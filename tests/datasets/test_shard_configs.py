@@ -21,8 +21,10 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG_DIR = osp.join(ROOT, 'configs', '_base_', 'datasets')
 SHARD_CFGS = sorted(glob.glob(osp.join(CFG_DIR, 'k400_*_shards.py')))
 #: what the loader of a shard config changes (and why: the dataset splits
-#: and reshuffles the shards itself, in workers started per epoch)
-SWAPPED = {'dataset', 'sampler', 'persistent_workers'}
+#: and reshuffles the shards itself, in workers started per epoch from a
+#: fork server: obstore does not survive fork())
+SWAPPED = {'dataset', 'sampler', 'persistent_workers',
+           'multiprocessing_context'}
 
 
 def _twin(path: str) -> str:
@@ -45,6 +47,7 @@ def test_shard_config_is_its_twin_with_the_dataset_swapped(path):
     assert a.dataset.pipeline == b.dataset.pipeline == files.train_pipeline
     assert a.dataset.audio_source == b.dataset.audio_source
     assert a.sampler is None and a.persistent_workers is False
+    assert a.multiprocessing_context == 'forkserver'
     assert {k: v for k, v in a.items() if k not in SWAPPED} == \
         {k: v for k, v in b.items() if k not in SWAPPED}
 

@@ -13,8 +13,12 @@ _base_ = ['k400_ssl_2clip_av.py']
 k400_shards = 'data/kinetics400_shards/shard-000-{000000..000239}.tar'
 train_dataloader = dict(
     # the dataset splits the shards over ranks and workers, and reshuffles
-    # them per epoch in workers that are started per epoch
+    # them per epoch in workers that are started per epoch; workers start
+    # from a fork server: s3:// reads (obstore's tokio runtime) do not
+    # survive fork() once the main process read the shards' index over S3
+    # (measured: forked workers hang on their first read)
     sampler=None, persistent_workers=False,
+    multiprocessing_context='forkserver',
     dataset=dict(
         _delete_=True, type='AVShardDataset', shards=k400_shards,
         pipeline=_base_.train_dataloader.dataset.pipeline,
