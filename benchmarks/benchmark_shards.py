@@ -26,7 +26,7 @@ loopback-S3 shards >= 0.9x local shards with N workers), a table of
 samples/s, and the worker RSS after ``--rss-warmup`` iterations, at the end
 of ``--rss-iters`` and its peak in between (polled each iteration).
 
-    python benchmarks/benchmark_shards.py [--num-videos 8] [--iters 32]
+    python benchmarks/benchmark_shards.py [--num-videos 8] [--iters 64]
         [--workers 2] [--rounds 2] [--rss-iters 1000]
 """
 import argparse
@@ -40,7 +40,7 @@ import os.path as osp
 import tempfile
 import time
 import warnings
-from typing import Callable, Dict, Iterator, List
+from typing import Callable, Dict, Iterator, List, Tuple
 
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset
@@ -142,24 +142,46 @@ def make_sources(files: List[str], work_dir: str, endpoint: str, args
     return sources
 
 
-def time_in_process(sources: Dict[str, object], iters: int
+def _views(item) -> Tuple[str, List[List[int]]]:
+    """(video key, every view's frame indices) of a packed sample (the
+    key as make_shards.py writes it, for files too)."""
+    name = item['data_samples'].metainfo['filename'].rsplit('#', 1)[-1]
+    return (import_script('data', 'make_shards')._key(osp.basename(name)),
+            [list(map(int, m['frame_inds']))
+             for m in item['data_samples'].view_meta])
+
+
+def check_same_frames(sources: Dict[str, object], num_videos: int) -> None:
+    """Round 0 of every source (each video once) must decode the same
+    frames of the same videos: what makes the timings comparable."""
+    seen = {}
+    for name, source in sources.items():
+        it = stream(source, 0)
+        seen[name] = dict(_views(next(it)) for _ in range(num_videos))
+    ref = seen[FILES]
+    for name, views in seen.items():
+        if views != ref:
+            raise RuntimeError(f'{name} decoded other frames than {FILES}: '
+                               'does a transform before the sampler draw '
+                               'random numbers?')
+
+
+def time_in_process(sources: Dict[str, object], iters: int, rounds: int
                     ) -> Dict[str, float]:
-    """Seconds per source for ``iters`` samples with 0 workers: sample by
-    sample the sources take turns (rotating who goes first), so machine
-    load hits all alike."""
-    its = {name: stream(s, 0) for name, s in sources.items()}
-    for it in its.values():  # warm-up: imports, first opens
-        next(it)
-    its = {name: stream(s, 0) for name, s in sources.items()}
+    """Seconds per source for ``iters`` samples with 0 workers, mean of
+    ``rounds`` passes: sample by sample the sources take turns (rotating
+    who goes first), so machine load hits all alike."""
     secs = dict.fromkeys(sources, 0.0)
     names = list(sources)
-    for k in range(iters):
-        shift = k % len(names)
-        for name in names[shift:] + names[:shift]:
-            t = time.perf_counter()
-            next(its[name])
-            secs[name] += time.perf_counter() - t
-    return secs
+    for r in range(rounds):
+        its = {name: stream(s, 0) for name, s in sources.items()}
+        for k in range(iters):
+            shift = (k + r) % len(names)
+            for name in names[shift:] + names[:shift]:
+                t = time.perf_counter()
+                next(its[name])
+                secs[name] += time.perf_counter() - t
+    return {k: v / rounds for k, v in secs.items()}
 
 
 def time_workers(sources: Dict[str, object], iters: int, workers: int,
@@ -227,9 +249,12 @@ def main(argv=None) -> Dict:
               f'shards of {args.samples_per_shard} samples', flush=True)
         with serve_s3(tmp) as endpoint:
             sources = make_sources(files, tmp, endpoint, args)
+            # also the warm-up (imports, first opens)
+            check_same_frames(sources, len(files))
             for workers in sorted({0, args.workers}):
                 if workers == 0:
-                    secs = time_in_process(sources, args.iters)
+                    secs = time_in_process(sources, args.iters,
+                                           args.rounds)
                 else:
                     secs = time_workers(sources, args.iters, workers,
                                         args.rounds)
@@ -273,13 +298,13 @@ def parse_args(argv=None):
     parser.add_argument('--samples-per-shard', type=int, default=2,
                         help='at least workers x 1 shards are needed for '
                         'every worker to stream')
-    parser.add_argument('--iters', type=int, default=32,
+    parser.add_argument('--iters', type=int, default=64,
                         help='samples per measurement (a multiple of '
                         '--num-videos reads every video equally often)')
     parser.add_argument('--workers', type=int, default=2,
                         help='N: also measure with N DataLoader workers')
     parser.add_argument('--rounds', type=int, default=2,
-                        help='loader passes per source with N workers')
+                        help='passes per source (the mean counts)')
     parser.add_argument('--keyint', type=int, default=30)
     parser.add_argument('--duration', type=float, default=10.0)
     parser.add_argument('--size', default='340x256', help='WxH')

@@ -59,7 +59,8 @@ def test_k400_shards_demo_config_is_the_avtss_config_on_shards():
         ROOT, 'configs', 'demo',
         'avtss_r2plus1d-18_8xb32-16x1x2-200e_k400_shards.py'))
     method = Config.fromfile(osp.join(
-        ROOT, 'configs', 'avtss', 'avtss_r2plus1d-18_8xb32-16x1x2-200e_k400.py'))
+        ROOT, 'configs', 'avtss',
+        'avtss_r2plus1d-18_8xb32-16x1x2-200e_k400.py'))
     base = Config.fromfile(osp.join(CFG_DIR, 'k400_avtss_pairs_shards.py'))
     assert demo.train_dataloader == base.train_dataloader
     for key in method:

@@ -93,7 +93,8 @@ def test_list_to_shards_to_8_gpu_run(sandbox):
     # 2 CPU ranks for 8 GPUs; 0 epochs: everything but the epoch is built
     # (its length from the bucket's index.json: 2 samples a rank)
     script = _swap(run_block, [
-        ('kinetics400_shards', 'toy_av_shards'), TOY_RANGE, (' 8 \\\n', ' 2 \\\n'),
+        ('kinetics400_shards', 'toy_av_shards'), TOY_RANGE,
+        (' 8 \\\n', ' 2 \\\n'),
         ('.tar"', '.tar" train_cfg.max_epochs=0 '
          'train_dataloader.batch_size=2 train_dataloader.num_workers=1 '
          'randomness.seed=0')
@@ -111,9 +112,9 @@ def test_list_to_shards_to_8_gpu_run(sandbox):
 def test_toy_run_from_the_bucket(sandbox):
     box, env = sandbox
     block, = _blocks('test_toy_run_from_the_bucket')
-    log = _run(_swap(block, [('--samples-per-shard 8', '--samples-per-shard 2'),
-                             ('{000000..000002}', '{000000..000001}')]),
-               box, env)
+    script = _swap(block, [('--samples-per-shard 8', '--samples-per-shard 2'),
+                           ('{000000..000002}', '{000000..000001}')])
+    log = _run(script, box, env)
     # one epoch of the 4 videos, batch 4, read from s3://my-bucket
     assert 'Epoch(train) [1][1/1]' in log, log[-3000:]
     work = osp.join(box, 'work_dirs', 'avc_r3d-10_1xb4-8x2x1-1e_toy_shards')
