@@ -45,8 +45,8 @@ from typing import Callable, Dict, Iterator, List, Tuple
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset
 
-from bench_utils import (SeededSet, import_script, make_videos,
-                         write_list)
+from bench_utils import (SeededSet, add_video_args, import_script,
+                         make_videos, write_list)
 from benchmark_memory import _Worker, rss_mb
 from benchmark_pipeline import _load_pipeline
 
@@ -306,12 +306,7 @@ def parse_args(argv=None):
     parser.add_argument('--rounds', type=int, default=2,
                         help='passes per source (the mean counts)')
     parser.add_argument('--keyint', type=int, default=30)
-    parser.add_argument('--duration', type=float, default=10.0)
-    parser.add_argument('--size', default='340x256', help='WxH')
-    parser.add_argument('--fps', type=float, default=30.0)
-    parser.add_argument('--video-dir', help='keep generated videos here '
-                        '(default: a temporary folder)')
-    parser.add_argument('--seed', type=int, default=0)
+    add_video_args(parser)
     parser.add_argument('--rss-iters', type=int, default=1000,
                         help='samples the RSS worker streams (0: skip)')
     parser.add_argument('--rss-warmup', type=int, default=50,

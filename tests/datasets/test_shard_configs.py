@@ -1,8 +1,8 @@
 """The K400 shard dataset configs (configs/_base_/datasets/k400_*_shards.py)
 are their file-based twins with the dataset swapped for AVShardDataset:
 the same pipeline, audio source and loader; each builds on real shards of
-the toy set and yields what the file-based dataset yields for the same
-video (bit-exact for GLCL's deterministic pipeline)."""
+the toy set and yields the inputs the file-based dataset yields for the same
+video (views, video shapes; bit-exact for GLCL's deterministic pipeline)."""
 import contextlib
 import glob
 import io
@@ -108,7 +108,9 @@ def test_shard_config_builds_and_reads_like_its_twin(path, toy_shards,
     for k in a:
         va = a[k] if isinstance(a[k], list) else [a[k]]
         vb = b[k] if isinstance(b[k], list) else [b[k]]
-        assert [v.shape for v in va] == [v.shape for v in vb], k
+        assert len(va) == len(vb), k
+        if k == 'video':  # an audio view's length follows its drawn speed
+            assert [v.shape for v in va] == [v.shape for v in vb]
         if 'glcl' in path:  # no random draw: the same tensors
             for x, y in zip(va, vb):
                 np.testing.assert_array_equal(x.numpy(), y.numpy())
