@@ -6,6 +6,7 @@ video (views, video shapes; bit-exact for GLCL's deterministic pipeline)."""
 import contextlib
 import glob
 import io
+import os
 import os.path as osp
 
 import numpy as np
@@ -15,7 +16,7 @@ from mmengine.config import Config
 
 import mmavcl.datasets  # noqa: F401
 from mmavcl.registry import DATASETS
-from mmavcl.testing import load_script
+from mmavcl.testing import load_script, serve_s3
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG_DIR = osp.join(ROOT, 'configs', '_base_', 'datasets')
@@ -114,3 +115,30 @@ def test_shard_config_builds_and_reads_like_its_twin(path, toy_shards,
         if 'glcl' in path:  # no random draw: the same tensors
             for x, y in zip(va, vb):
                 np.testing.assert_array_equal(x.numpy(), y.numpy())
+
+
+def test_shard_loader_reads_s3_in_workers_after_the_index(toy_shards,
+                                                          tmp_path):
+    """The loader mmengine builds from a shard config: its length read from
+    the bucket's index.json in this process (obstore's tokio runtime now
+    runs here), then a worker reads a shard from the bucket. With workers
+    forked from this process that first read hangs (measured), hence the
+    configs' fork server; ``timeout`` turns a hang into an error here."""
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+    os.symlink(osp.dirname(toy_shards), tmp_path / 'bucket')
+    cfg = Config.fromfile(osp.join(CFG_DIR, 'k400_glcl_clip_shards.py'))
+    loader_cfg = cfg.train_dataloader
+    loader_cfg.update(batch_size=2, num_workers=1, timeout=120)
+    with serve_s3(str(tmp_path)) as endpoint:
+        loader_cfg.dataset.update(
+            shards='s3://bucket/' + osp.basename(toy_shards),
+            backend_args=dict(endpoint_url=endpoint,
+                              aws_access_key_id='testing',
+                              aws_secret_access_key='x',
+                              region='us-east-1'))
+        with DefaultScope.overwrite_default_scope('mmavcl'):
+            loader = Runner.build_dataloader(loader_cfg)
+        assert len(loader) == 2  # 4 samples in batches of 2, by the index
+        batch = next(iter(loader))
+    assert len(batch['data_samples']) == 2
