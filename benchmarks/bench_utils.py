@@ -84,6 +84,17 @@ def make_videos(out_dir: str, num_videos: int, keyint: int,
     return paths
 
 
+def add_video_args(parser) -> None:
+    """The generated videos' options the pipeline scripts share (10 s,
+    340x256, 30 fps: Kinetics-like) and the sampling seed."""
+    parser.add_argument('--duration', type=float, default=10.0)
+    parser.add_argument('--size', default='340x256', help='WxH')
+    parser.add_argument('--fps', type=float, default=30.0)
+    parser.add_argument('--video-dir', help='keep generated videos here '
+                        '(default: a temporary folder)')
+    parser.add_argument('--seed', type=int, default=0)
+
+
 def make_video_set(root: str, num_videos: int, keyint: int,
                    size: Tuple[int, int] = (340, 256)) -> None:
     """``root/videos/*.mp4`` (Kinetics-like: 10 s, 30 fps, H.264 + AAC, a

@@ -61,9 +61,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from bench_utils import (ROOT, SeededSet, alternating_workers,
-                         import_script, interleaved_in_process, make_videos,
-                         write_list)
+from bench_utils import (ROOT, SeededSet, add_video_args,
+                         alternating_workers, import_script,
+                         interleaved_in_process, make_videos, write_list)
 
 #: name -> (dataset config, mmaction2 reference modes)
 PIPELINES = {
@@ -607,12 +607,7 @@ def parse_args(argv=None):
                         'workers, reads per sample and set (the best counts)')
     parser.add_argument('--keyints', type=int, nargs='+', default=[30, 250],
                         help='keyframe intervals of the generated videos')
-    parser.add_argument('--duration', type=float, default=10.0)
-    parser.add_argument('--size', default='340x256', help='WxH')
-    parser.add_argument('--fps', type=float, default=30.0)
-    parser.add_argument('--video-dir', help='keep generated videos here '
-                        '(default: a temporary folder)')
-    parser.add_argument('--seed', type=int, default=0)
+    add_video_args(parser)
     parser.add_argument('--no-mmaction', action='store_true')
     parser.add_argument('--video-backend', choices=['decord', 'pyav'],
                         help='override the VideoInit backend of the mmavcl '

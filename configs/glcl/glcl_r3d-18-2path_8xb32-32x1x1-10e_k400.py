@@ -12,41 +12,17 @@
 #       configs/glcl/glcl_r3d-18-2path_8xb32-32x1x1-10e_k400.py 8
 _base_ = [
     '../_base_/default_runtime.py', '../_base_/schedules/adam_10e.py',
+    '../_base_/datasets/k400_glcl_clip.py',
     '../_base_/models/backbone_glcl.py'
 ]
 
-data_root = 'data/kinetics400'
-ann_file_train = 'kinetics400_train_list_videos.txt'
-clip_len, crop_size, sample_rate = 32, 112, 16000
+# the data (clip, audio, pipeline, loader): k400_glcl_clip.py
+clip_len, sample_rate = _base_.clip_len, _base_.sample_rate
 n_mels = 80
 # The code's audio time axis [CODE dataset.py]: the clip's log-mel, cut to
 # the 32 frames' span, resized to 96 = 3 x 32 steps (nearest), so each
 # frame's local bag is exactly the 3 steps of its own time, at any fps.
 audio_steps_per_frame = 3
-
-train_pipeline = [
-    # PyAV rather than decord: it skips the unreferenced frames it will
-    # not return (docs/benchmarks.md, "PyAV reader")
-    dict(type='VideoInit', backend='pyav', num_threads=1,
-         decode_short_side=crop_size),
-    dict(type='SampleClips', clip_len=clip_len, frame_interval=1,
-         num_clips=1, mode='fixed', start_frame=0, audio=True),
-    dict(type='DecodeVideoViews'),
-    # the audio of the clip's real span (first frame to last + 1/fps)
-    dict(type='DecodeAudioViews', sample_rate=sample_rate,
-         on_missing_audio='silence'),
-    dict(type='CenterCropViews', size=crop_size),
-    dict(type='PackAVInputs'),
-]
-train_dataloader = dict(
-    batch_size=32, num_workers=8, persistent_workers=True, drop_last=True,
-    pin_memory=True, collate_fn=dict(type='mmavcl.av_collate'),
-    sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=dict(type='AVVideoDataset', data_root=data_root,
-                 ann_file=ann_file_train,
-                 data_prefix=dict(video='videos_train'),
-                 audio_source='container', with_label=False,
-                 pipeline=train_pipeline))
 
 model = dict(
     type='GLCL',

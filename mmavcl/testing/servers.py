@@ -96,9 +96,8 @@ class _S3Handler(SimpleHTTPRequestHandler):
         if not full.startswith(os.path.abspath(self.directory)) or \
                 not os.path.isfile(full):
             return self._error(404, 'NoSuchKey')
-        with open(full, 'rb') as f:
-            data = f.read()
-        size, start, end = len(data), 0, len(data) - 1
+        size = os.path.getsize(full)
+        start, end = 0, size - 1
         rng = self.headers.get('Range')
         if rng and rng.startswith('bytes='):
             a, _, b = rng[6:].partition('-')
@@ -113,7 +112,11 @@ class _S3Handler(SimpleHTTPRequestHandler):
             self.send_header('Content-Range', f'bytes {start}-{end}/{size}')
         self.end_headers()
         if not head:
-            self.wfile.write(data[start:end + 1])
+            # only the requested range is read: a client streaming a large
+            # shard in ranged reads must not cost a whole read per range
+            with open(full, 'rb') as f:
+                f.seek(start)
+                self.wfile.write(f.read(end - start + 1))
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's names)
         self._object(head=False)

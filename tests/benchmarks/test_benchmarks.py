@@ -16,6 +16,7 @@ import benchmark_layout  # noqa: E402
 import benchmark_memory  # noqa: E402
 import benchmark_audio  # noqa: E402
 import benchmark_pipeline  # noqa: E402
+import benchmark_shards  # noqa: E402
 import benchmark_train  # noqa: E402
 
 RATIO = r': \d+\.\d+x$'
@@ -300,3 +301,28 @@ def test_layout_benchmark_prints_its_ratios(capsys):
                          rf'\d+\.\d+x$', text, re.M), text
     assert re.search(r'^bf16 vs fp32 \(default\): \d+\.\d+x$', text, re.M)
     assert out['ratio_fp32'] > 0
+
+
+def test_shards_benchmark_prints_its_ratios_and_worker_rss(capsys):
+    out = benchmark_shards.main([
+        '--num-videos', '2', '--samples-per-shard', '1', '--iters', '2',
+        '--workers', '2', '--rounds', '1', '--duration', '1.5', '--size',
+        '64x48', '--fps', '16', '--keyint', '8', '--rss-iters', '6',
+        '--rss-warmup', '2'
+    ])
+    text = capsys.readouterr().out
+    for workers in (0, 2):
+        for src, ref in (('local shards', 'local files'),
+                         ('loopback-S3 shards', 'local shards')):
+            assert re.search(rf'^{src} \({workers} workers\) vs {ref}' +
+                             RATIO, text, re.M), text
+    assert re.search(r'^target local shards >= 1\.0x local files '
+                     r'\(2 workers\): (met|MISSED)$', text, re.M), text
+    assert re.search(r'^target loopback-S3 shards >= 0\.9x local shards '
+                     r'\(2 workers\): (met|MISSED)$', text, re.M), text
+    assert '| source | workers | samples/s |' in text
+    rss = out['rss']
+    assert 0 < rss['start'] <= rss['peak'] and rss['end'] <= rss['peak']
+    assert re.search(r'^worker RSS streaming loopback-S3 shards: \d+ MB '
+                     r'after 2 samples -> \d+ MB after 6', text, re.M), text
+    assert len(out['rows']) == 6 and all(r['rate'] > 0 for r in out['rows'])
