@@ -142,3 +142,35 @@ def test_shard_loader_reads_s3_in_workers_after_the_index(toy_shards,
         assert len(loader) == 2  # 4 samples in batches of 2, by the index
         batch = next(iter(loader))
     assert len(batch['data_samples']) == 2
+
+
+def test_forked_worker_after_an_s3_read_stops_with_the_remedy(toy_shards,
+                                                             tmp_path):
+    """The same loader with ``fork`` (the default before the configs' fork
+    server): the worker's first S3 request would never return; it stops at
+    once with an error naming the URL and the setting instead, and it is
+    not a bad sample (``bad_sample_policy='skip'`` does not swallow it)."""
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import Runner
+    os.symlink(osp.dirname(toy_shards), tmp_path / 'bucket')
+    cfg = Config.fromfile(osp.join(CFG_DIR, 'k400_glcl_clip_shards.py'))
+    loader_cfg = cfg.train_dataloader
+    loader_cfg.update(batch_size=2, num_workers=1, timeout=60,
+                      multiprocessing_context='fork')
+    assert loader_cfg.dataset.bad_sample_policy == 'skip'
+    with serve_s3(str(tmp_path)) as endpoint:
+        loader_cfg.dataset.update(
+            shards='s3://bucket/' + osp.basename(toy_shards),
+            backend_args=dict(endpoint_url=endpoint,
+                              aws_access_key_id='testing',
+                              aws_secret_access_key='x',
+                              region='us-east-1'))
+        with DefaultScope.overwrite_default_scope('mmavcl'):
+            loader = Runner.build_dataloader(loader_cfg)
+        assert len(loader) == 2  # the index read here: obstore now in use
+        with pytest.raises(Exception) as info:
+            next(iter(loader))
+    text = str(info.value)
+    assert 'ForkedObjectStoreError' in text or 'forked from one' in text
+    assert "multiprocessing_context='forkserver'" in text
+    assert 's3://bucket/' in text

@@ -101,6 +101,35 @@ def needs_fetch(path: str, backend_args: Optional[dict] = None) -> bool:
                                                    'local') != 'local'
 
 
+class ForkedObjectStoreError(RuntimeError):
+    """obstore was used in the process this one was forked from.
+
+    obstore's runtime does not survive ``fork`` (developmentseed/obstore#441):
+    the child's first request never returns, whatever store it builds. A
+    DataLoader worker forked after its parent read ``s3://``/``gs://``
+    (e.g. a shard index for the epoch length) would hang, so it stops here
+    with the remedy instead. Not a bad sample: never retried or skipped.
+    """
+
+
+#: pid of the process that made this module's first obstore store; a
+#: different pid with this set means a forked child
+_OBSTORE_PID: Optional[int] = None
+
+
+def _check_not_forked_from_obstore(uri: str) -> None:
+    global _OBSTORE_PID
+    if _OBSTORE_PID is None:
+        _OBSTORE_PID = os.getpid()
+    elif _OBSTORE_PID != os.getpid():
+        raise ForkedObjectStoreError(
+            f'{uri}: this process was forked from one (pid {_OBSTORE_PID}) '
+            'that already read object storage, and obstore hangs in such a '
+            "child; set multiprocessing_context='forkserver' (or 'spawn') "
+            'in the dataloader config, as configs/_base_/datasets/'
+            'k400_shards.py does')
+
+
 def _transient(err: BaseException) -> bool:
     """Worth another try: not a missing or forbidden object."""
     if isinstance(err, (FileNotFoundError, PermissionError)):
@@ -142,7 +171,7 @@ def _retrying(uri: str, what, stream: str = 'video',
     for attempt in range(retries + 1):
         try:
             return what()
-        except MediaDecodeError:
+        except (MediaDecodeError, ForkedObjectStoreError):
             raise
         except Exception as err:  # urllib, obstore, OSError ...
             if attempt < retries and _transient(err):
@@ -332,6 +361,7 @@ class ObjectStoreBackend(BaseStorageBackend):
     def _store(self, filepath: str):
         from obstore.store import from_url
         scheme, bucket, key = self._split(filepath)
+        _check_not_forked_from_obstore(filepath)
         store = self._stores.get((scheme, bucket))
         if store is None:
             endpoint = self.config.get('endpoint') or os.environ.get(
