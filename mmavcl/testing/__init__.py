@@ -6,7 +6,7 @@ from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
                     make_av_video, make_av_videos, timestamp_frames,
                     truncate_file, write_audio, write_garbage, write_video)
 from .scripts import REPO_ROOT, load_script, make_toy_data
-from .servers import serve_directory, serve_s3
+from .servers import serve_directory, serve_moto, serve_s3
 from .shards import add_tar_member, write_shards
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     'make_av_video', 'make_av_videos', 'make_audio_file',
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
     'truncate_file', 'write_garbage', 'free_port', 'serve_directory', 'serve_s3',
+    'serve_moto',
     'REPO_ROOT', 'load_script', 'make_toy_data', 'add_tar_member',
     'write_shards'
 ]

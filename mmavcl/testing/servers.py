@@ -1,12 +1,15 @@
 """Real servers on loopback for tests of remote reading: a plain HTTP file
-server (the standard library's ``http.server`` in a thread)."""
+server (the standard library's ``http.server`` in a thread), a small
+S3-protocol subset with fault injection (:func:`serve_s3`) and moto's S3
+server (:func:`serve_moto`, a full S3 implementation)."""
 import contextlib
 import functools
+import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from typing import Iterator, Optional, Set
 
-__all__ = ['serve_directory', 'serve_s3']
+__all__ = ['serve_directory', 'serve_s3', 'serve_moto']
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -131,9 +134,10 @@ def serve_s3(root: str, access_key: str = 'testing') -> Iterator[str]:
     127.0.0.1 serving each folder of ``root`` as a bucket; yields the
     endpoint URL for ``AWS_ENDPOINT_URL`` / ``backend_args``.
 
-    moto's server mode would be the natural choice, but botocore (which
-    moto needs) requires python-dateutil < 3 and the pinned set holds
-    4.0.0; this is the few lines of the protocol the readers use."""
+    Its own few lines of the protocol, because tests need what moto does
+    not do: it checks the access key, and it can be stopped or cut at
+    will. :func:`serve_moto` is the full S3 implementation the readers are
+    also tested against."""
     handler = type('Handler', (_S3Handler, ), dict(access_key=access_key))
     handler = functools.partial(handler, directory=root)
     server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
@@ -145,3 +149,40 @@ def serve_s3(root: str, access_key: str = 'testing') -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextlib.contextmanager
+def serve_moto(root: str, access_key: str = 'testing') -> Iterator[str]:
+    """moto's S3 server (``ThreadedMotoServer``) on 127.0.0.1 and a free
+    port, with every folder of ``root`` uploaded as a bucket of the same
+    name (files under their relative paths); yields the endpoint URL.
+
+    Unlike :func:`serve_s3` it is an S3 implementation in full (SigV4,
+    ranges, errors as S3 returns them) and accepts any credentials."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from .dist import free_port
+    port = free_port()
+    server = ThreadedMotoServer(ip_address='127.0.0.1', port=port,
+                                verbose=False)
+    server.start()
+    endpoint = f'http://127.0.0.1:{port}'
+    try:
+        client = boto3.client('s3', endpoint_url=endpoint,
+                              region_name='us-east-1',
+                              aws_access_key_id=access_key,
+                              aws_secret_access_key='unused')
+        for bucket in sorted(os.listdir(root)):
+            top = os.path.join(root, bucket)
+            if not os.path.isdir(top):
+                continue
+            client.create_bucket(Bucket=bucket)
+            for folder, _, files in os.walk(top, followlinks=True):
+                for name in files:
+                    path = os.path.join(folder, name)
+                    client.upload_file(path, bucket,
+                                       os.path.relpath(path, top))
+        yield endpoint
+    finally:
+        server.stop()

@@ -15,8 +15,8 @@ from torch.utils.data import DataLoader
 from mmavcl.datasets import AVShardDataset, AVVideoDataset, MediaDecodeError
 from mmavcl.datasets import shard_dataset as sd
 from mmavcl.datasets.media import remote
-from mmavcl.testing import (add_tar_member, serve_directory, serve_s3,
-                            write_shards)
+from mmavcl.testing import (add_tar_member, serve_directory, serve_moto,
+                            serve_s3, write_shards)
 
 PIPE = [
     dict(type='VideoInit', backend='pyav'),
@@ -108,6 +108,35 @@ def test_shards_over_http_and_s3(shards, tmp_path, monkeypatch):
                               aws_secret_access_key='x',
                               region='us-east-1'))
         assert len(ds) == 4 and len(list(ds)) == 4
+
+
+def test_shards_from_moto_s3_equal_local(shards, tmp_path, monkeypatch):
+    """moto's S3 server (a full S3 implementation, not the test subset of
+    serve_s3): the same items as from the local shards, decoded pixel for
+    pixel; a missing shard is an error naming its URL."""
+    root, _ = shards
+    monkeypatch.setattr(remote, 'FETCH_RETRIES', 0)
+    local = {_key(it): it for it in AVShardDataset(
+        root + '/toy-{000000..000001}.tar', PIPE)}
+    os.symlink(root, tmp_path / 'toy-shards')
+    with serve_moto(str(tmp_path)) as endpoint:
+        args = dict(endpoint_url=endpoint, aws_access_key_id='AK',
+                    aws_secret_access_key='x', region='us-east-1')
+        ds = AVShardDataset('s3://toy-shards/toy-{000000..000001}.tar',
+                            PIPE, backend_args=args)
+        assert len(ds) == 4  # from the bucket's index.json
+        got = {_key(it): it for it in iter(ds)}
+        bad = AVShardDataset(['s3://toy-shards/toy-000009.tar'], PIPE,
+                             backend_args=args)
+        with pytest.raises(MediaDecodeError,
+                           match='s3://toy-shards/toy-000009.tar'):
+            list(iter(bad))
+    assert sorted(got) == sorted(local)
+    for key, item in got.items():
+        for k in ('video', 'audio'):
+            np.testing.assert_array_equal(
+                item['inputs'][k][0].numpy(),
+                local[key]['inputs'][k][0].numpy())
 
 
 def test_missing_video_member(tmp_path):

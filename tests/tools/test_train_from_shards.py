@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from mmavcl.testing import serve_directory, serve_s3
+from mmavcl.testing import serve_directory, serve_moto, serve_s3
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SHARDS_CFG = osp.join(ROOT, 'configs', 'demo',
@@ -55,9 +55,13 @@ def test_train_one_epoch_from_shards(toy_shards, tmp_path):
         f'{toy_shards}/shard-000-{{000000..000001}}.tar'] + SMALL)
 
 
-def test_train_one_epoch_from_s3_shards(toy_shards, tmp_path):
+@pytest.mark.parametrize('serve', [serve_s3, serve_moto],
+                         ids=['s3-subset', 'moto'])
+def test_train_one_epoch_from_s3_shards(toy_shards, tmp_path, serve):
+    """serve_s3 checks the access key from AWS_ACCESS_KEY_ID; moto is a
+    full S3 implementation."""
     os.symlink(toy_shards, tmp_path / 'bucket')
-    with serve_s3(str(tmp_path), access_key='toy-key') as endpoint:
+    with serve(str(tmp_path), access_key='toy-key') as endpoint:
         env = _env(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID='toy-key',
                    AWS_SECRET_ACCESS_KEY='toy-secret',
                    AWS_REGION='us-east-1')
