@@ -149,6 +149,31 @@ def test_missing_video_member(tmp_path):
     assert list(iter(ds)) == [] and ds.num_skipped == 1
 
 
+def test_corrupt_video_member(tiny_toy_av, tmp_path):
+    """A member that is not a video (random bytes under .mp4) between two
+    good samples: under 'raise' an error naming shard and key; under
+    'skip' one counted skip and both good samples delivered."""
+    rel = _first_video(tiny_toy_av)
+    with open(osp.join(tiny_toy_av, rel), 'rb') as f:
+        good = f.read()
+    junk = np.random.default_rng(0).integers(0, 256, 4096,
+                                             dtype=np.uint8).tobytes()
+    samples = [(key, {'mp4': data, 'json': b'{"label": 1}'})
+               for key, data in (('a', good), ('bad', junk), ('c', good))]
+    write_shards(samples, str(tmp_path), 3, prefix='mixed')
+    url = str(tmp_path / 'mixed-000000.tar')
+    with pytest.raises(MediaDecodeError, match='mixed-000000.tar#bad'):
+        list(iter(AVShardDataset([url], PIPE)))
+    ds = AVShardDataset([url], PIPE, bad_sample_policy='skip')
+    keys = sorted(_key(it) for it in iter(ds))
+    assert keys == ['a.mp4', 'c.mp4'] and ds.num_skipped == 1
+
+
+def _first_video(root):
+    with open(osp.join(root, 'train.txt')) as f:
+        return f.readline().split()[0]
+
+
 @pytest.fixture(scope='module')
 def many_shards(tiny_toy_av, tmp_path_factory):
     """18 samples (the 4 toy training videos under keys s000..s017) in 6
