@@ -222,3 +222,8 @@ def test_readme_command_loads_the_pretraining_weights(readme, bench,
     assert owner in pre.model, (readme, owner)
     assert _shapes(pre.model[owner].to_dict()) == _shapes(
         model.backbone.to_dict()), (readme, bench, pretrain)
+    if model.get('audio_backbone'):  # event localization: both encoders
+        owner = model.get('audio_pretrained_prefix',
+                          'audio_backbone.').rstrip('.')
+        assert _shapes(pre.model[owner].to_dict()) == _shapes(
+            model.audio_backbone.to_dict()), (readme, bench, pretrain)

@@ -139,12 +139,13 @@ def test_lrw_config_reads_the_whole_word_clip(tmp_path):
 
 
 def test_ffpp_config_tests_ten_clips_with_auc(tmp_path):
+    # UCF101's test views: 10 clips x 3 crops, averaged per video
     rel = 'manipulated_sequences/Deepfakes/c23/videos/005_006.mp4'
     make_av_video(str(tmp_path / rel), num_frames=60, fps=25.0,
                   size=(128, 160), audio=False)
     ds, cfg = _test_sample(FFPP, tmp_path, rel, dict(num_classes=2))
     out = ds[0]
-    assert len(out['inputs']['video']) == 10
+    assert len(out['inputs']['video']) == 30
     assert out['inputs']['video'][0].shape == (3, 16, 112, 112)
     assert int(out['data_samples'].gt_label) == 1
     types = [m['type'] for m in cfg.test_evaluator]

@@ -15,6 +15,8 @@ model = dict(
               hidden_channels=128, temporal='bilstm', dropout_ratio=0.1),
     frozen=True,
     pretrained=None,
+    pretrained_prefix='backbone.',
+    audio_pretrained_prefix='audio_backbone.',
     data_preprocessor=dict(type='AVDataPreprocessor'),
     # 10 segment clips of a video per backbone call (x batch)
     test_cfg=dict(max_testing_views=40))
