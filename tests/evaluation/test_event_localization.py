@@ -25,6 +25,8 @@ from mmavcl.testing import load_script, make_toy_data
 from mmavcl.utils.checkpoint import safe_torch_load
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+# torch on one thread in every test here (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures('one_thread')
 TOY = ('configs/benchmarks/r3d-18/'
        'event-localization_r3d-18_1xb4-8x2x10-20e_toy.py')
 PRETRAIN = 'configs/avtss/avtss_r3d-18_toy.py'
@@ -107,6 +109,34 @@ def test_segment_sampler_centres_one_clip_per_second():
     want = [int(np.round((i + .5) * 25 - 8)) for i in range(10)]
     want[-1] = 245 - 16
     assert starts == want
+
+
+@pytest.mark.parametrize('temporal', ['bilstm', 'conv', 'none'])
+def test_head_uses_the_neighbouring_segments(temporal):
+    """Segment i's label is the sign of segment i-1's first feature: only
+    a head that sees its neighbours can learn it ('none' stays near
+    chance)."""
+    from mmavcl.models import TemporalSegmentHead
+    torch.manual_seed(0)
+    x = torch.randn(64, 10, 4)
+    y = torch.zeros(64, 10, dtype=torch.long)
+    y[:, 1:] = (x[:, :-1, 0] > 0).long()
+    head = TemporalSegmentHead(num_classes=2, in_channels=4,
+                               hidden_channels=16, temporal=temporal,
+                               dropout_ratio=0.0)
+    opt = torch.optim.Adam(head.parameters(), lr=0.05)
+    for _ in range(60):
+        opt.zero_grad()
+        head.loss(x, y)['loss_cls'].backward()
+        opt.step()
+    head.eval()
+    logits = head(x)
+    assert logits.shape == (64, 10, 2)
+    acc = (logits.argmax(-1)[:, 1:] == y[:, 1:]).float().mean().item()
+    if temporal == 'none':
+        assert acc < 0.7, acc
+    else:
+        assert acc > 0.95, acc
 
 
 def _per_second(path, fps, sr=16000):
