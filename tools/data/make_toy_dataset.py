@@ -60,7 +60,7 @@ import os
 import os.path as osp
 import time
 from multiprocessing import Pool
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -117,9 +117,15 @@ def pan_frames(texture: np.ndarray, x: np.ndarray, y: np.ndarray, h: int,
 
 
 def make_sample(cls: str, rng: np.random.Generator, size: int, fps: float,
-                duration: float,
-                sample_rate: int) -> Tuple[np.ndarray, np.ndarray]:
-    """uint8 frames ``(T, size, size, 3)`` and float32 audio ``(L,)``."""
+                duration: float, sample_rate: int,
+                active: Optional[Tuple[float, float]] = None
+                ) -> Tuple[np.ndarray, np.ndarray]:
+    """uint8 frames ``(T, size, size, 3)`` and float32 audio ``(L,)``.
+
+    ``active=(start, end)`` (s, the events variant): the camera moves and
+    sounds only then; the motion clock stops outside, so the camera stands
+    still at its first / last position, and the audio is the noise alone
+    (std 0.01; the motion's sound is 0.15-0.65 loud)."""
     h = w = size
     amp = rng.uniform(0.2, 0.3) * size
     margin = amp + 1
@@ -131,7 +137,7 @@ def make_sample(cls: str, rng: np.random.Generator, size: int, fps: float,
         cy=rng.uniform(margin, h - margin))
     n = int(round(duration * fps))
     t = np.arange(n) / fps
-    x, y = trajectory(cls, t, p)
+    x, y = trajectory(cls, t if active is None else np.clip(t, *active), p)
     frames = pan_frames(random_texture(rng, 2 * h, 2 * w), x, y, h, w)
     frames = frames + rng.normal(0, 3, frames.shape)  # sensor noise
     frames = np.clip(frames, 0, 255).astype(np.uint8)
@@ -142,6 +148,8 @@ def make_sample(cls: str, rng: np.random.Generator, size: int, fps: float,
     phase = 2 * np.pi * np.cumsum(freq) / sample_rate + rng.uniform(
         0, 2 * np.pi)
     loud = 0.15 + 0.5 * xa / w
+    if active is not None:
+        loud = loud * ((ta >= active[0]) & (ta < active[1]))
     wave = loud * np.sin(phase) + rng.normal(0, 0.01, ta.shape)
     return frames, np.clip(wave, -1, 1).astype(np.float32)
 
@@ -202,41 +210,10 @@ def make_toy_dataset(out: str,
 AVE_HEADER = 'Category&VideoID&Quality&StartTime&EndTime'
 
 
-def make_event_sample(cls: str, rng: np.random.Generator, size: int,
-                      fps: float, num_segments: int, sample_rate: int,
-                      start: int, end: int
-                      ) -> Tuple[np.ndarray, np.ndarray]:
-    """uint8 frames ``(T, size, size, 3)`` and float32 audio ``(L,)`` of a
-    ``num_segments``-second video whose camera moves (class ``cls``) and
-    sounds only in ``[start, end)`` s: the motion clock stops outside, so
-    the camera stands still at the event's first / last position, and the
-    audio is noise of std 0.01 (the event's sound is 0.15-0.65 loud)."""
-    h = w = size
-    amp = rng.uniform(0.2, 0.3) * size
-    margin = amp + 1
-    p = dict(period=rng.uniform(0.9, 1.6), phase=rng.uniform(0, 2 * np.pi),
-             amp=amp, cx=rng.uniform(margin, w - margin),
-             cy=rng.uniform(margin, h - margin))
-    t = np.arange(int(round(num_segments * fps))) / fps
-    x, y = trajectory(cls, np.clip(t, start, end), p)
-    frames = pan_frames(random_texture(rng, 2 * h, 2 * w), x, y, h, w)
-    frames = frames + rng.normal(0, 3, frames.shape)  # sensor noise
-    frames = np.clip(frames, 0, 255).astype(np.uint8)
-
-    ta = np.arange(int(round(num_segments * sample_rate))) / sample_rate
-    xa, ya = trajectory(cls, ta, p)
-    freq = 250.0 * 2**(2 * (1 - ya / h))
-    phase = 2 * np.pi * np.cumsum(freq) / sample_rate
-    on = (ta >= start) & (ta < end)
-    wave = on * (0.15 + 0.5 * xa / w) * np.sin(phase)
-    wave = wave + rng.normal(0, 0.01, ta.shape)
-    return frames, np.clip(wave, -1, 1).astype(np.float32)
-
-
 def _write_event(job: tuple) -> str:
     out, vid, cls, seed, size, fps, segments, sr, start, end = job
-    frames, wave = make_event_sample(cls, np.random.default_rng(seed), size,
-                                     fps, segments, sr, start, end)
+    frames, wave = make_sample(cls, np.random.default_rng(seed), size, fps,
+                               segments, sr, active=(start, end))
     write_video(osp.join(out, 'AVE', vid + '.mp4'), frames, fps=fps,
                 audio=wave, sample_rate=sr, keyint=int(fps), crf=20)
     return vid
