@@ -64,6 +64,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 
+from mmavcl.datasets.ave_dataset import AVE_HEADER
 from mmavcl.datasets.media import write_video
 
 CLASSES = ('horizontal', 'vertical', 'circle_cw', 'circle_ccw', 'diagonal',
@@ -206,8 +207,7 @@ def make_toy_dataset(out: str,
 
 # --------------------------------------------------------------- events
 # The events variant (--events): AVE's layout, an event that starts and
-# stops inside each video.
-AVE_HEADER = 'Category&VideoID&Quality&StartTime&EndTime'
+# stops inside each video (AVE_HEADER: the annotation file's first line).
 
 
 def _write_event(job: tuple) -> str:
