@@ -9,9 +9,10 @@
 # Every segment: one clip centred in its second (SampleEventSegments) and
 # that second's audio (1 s centred on the clip), short side 128, centre
 # crop 112 (no augmentation: the encoders are frozen).
-# The category order below is the order of the categories' first lines in
-# Annotations.txt as the AVE baselines list them (unverified against the
-# file: AVEDataset names any category of the file missing here).
+# The category order below (background last, 28) is the one public AVE
+# codebases list (several agree, names spelled as in Annotations.txt);
+# not checked against the file itself here: AVEDataset names any category
+# of the file missing from this list, with its line.
 dataset_type = 'AVEDataset'
 data_root = 'data/ave'
 ave_classes = [
