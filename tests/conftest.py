@@ -32,3 +32,15 @@ def tiny_toy_av(tmp_path_factory) -> str:
     root = str(tmp_path_factory.mktemp('tiny_toy_av') / 'toy_av')
     make_toy_dataset(root, num_per_class=2, duration=2.0, workers=1)
     return root
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one intra-op thread for the test: on the 2 shared cores a
+    second thread spins against the other sessions (an LSTM's 60 steps:
+    26 s with two threads, 1.3 s with one, measured under load 16)."""
+    import torch
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

@@ -18,14 +18,6 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(ROOT, 'configs/vclr/vclr_r3d-18_toy.py')
 
 
-@pytest.fixture
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # 2 shared cores: avoid oversubscription
-    yield
-    torch.set_num_threads(n)
-
-
 def _cfg(train, tiny_toy_av, work_dir, extra_args=(), options=()):
     args = train.parse_args([
         CONFIG, '--work-dir', str(work_dir), *extra_args, '--cfg-options',

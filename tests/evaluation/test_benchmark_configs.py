@@ -54,8 +54,12 @@ def test_there_are_benchmarks_for_every_protocol():
 def test_config_is_consistent(path):
     cfg = _load(path)
     name = osp.basename(path)
-    assert cfg.model.type == 'AVRecognizer', _rel(path)
-    head = cfg.model.cls_head
+    # event localization: frozen encoders + a temporal head over segments
+    # (its models run in tests/evaluation/test_event_localization.py)
+    event = name.startswith('event-localization_')
+    assert cfg.model.type == ('AVEventLocalizer' if event else
+                              'AVRecognizer'), _rel(path)
+    head = cfg.model.head if event else cfg.model.cls_head
     for key in LOADERS:
         loader = cfg.get(key)
         if not loader:
@@ -64,7 +68,9 @@ def test_config_is_consistent(path):
         assert DATASETS.get(ds.type) is not None, (key, ds.type)
         for t in ds.pipeline:
             assert TRANSFORMS.get(t['type']) is not None, (key, t['type'])
-        if head is not None:
+        if event:  # the categories + background
+            assert len(ds.classes) + 1 == head.num_classes, key
+        elif head is not None:
             assert ds.num_classes == head.num_classes, key
         m = re.search(r'split(\d)', name)
         if m:
@@ -77,7 +83,7 @@ def test_config_is_consistent(path):
         for m in (ev if isinstance(ev, list) else [ev] if ev else []):
             assert METRICS.get(m['type']) is not None, (key, m['type'])
     if any(p in name for p in ('linear', 'retrieval', 'fingerprint',
-                               'tal-features')):
+                               'tal-features', 'event-localization')):
         assert cfg.model.frozen is True
     if 'finetune' in name:
         assert cfg.model.frozen is False
@@ -90,6 +96,8 @@ def _distinct_models():
     seen = {}
     for path in CONFIGS:
         model = _load(path).model
+        if model.type != 'AVRecognizer':
+            continue
         key = repr((model.backbone.to_dict(), model.modality))
         if key not in seen or seen[key][1].cls_head is None:
             seen[key] = (path, model)
@@ -141,7 +149,7 @@ def test_every_backbone_has_the_whole_set(backbone):
     audio = backbone.startswith('audio')
     peers = [b for b in BACKBONES if b.startswith('audio') == audio]
     assert _protocols(backbone) == _protocols(peers[0]), backbone
-    assert len(_protocols(backbone)) == (6 if audio else 18)
+    assert len(_protocols(backbone)) == (6 if audio else 21)
 
 
 def test_no_two_benchmark_configs_are_the_same():
@@ -214,3 +222,8 @@ def test_readme_command_loads_the_pretraining_weights(readme, bench,
     assert owner in pre.model, (readme, owner)
     assert _shapes(pre.model[owner].to_dict()) == _shapes(
         model.backbone.to_dict()), (readme, bench, pretrain)
+    if model.get('audio_backbone'):  # event localization: both encoders
+        owner = model.get('audio_pretrained_prefix',
+                          'audio_backbone.').rstrip('.')
+        assert _shapes(pre.model[owner].to_dict()) == _shapes(
+            model.audio_backbone.to_dict()), (readme, bench, pretrain)

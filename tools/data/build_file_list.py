@@ -13,6 +13,17 @@ Four sources:
              ``hmdb51_{train,val}_split_{k}_videos.txt`` (classes sorted).
 ``esc50``    ``meta/esc50.csv`` -> ``esc50_{train,test}_fold{k}.txt`` for the
              5 folds (the train list of fold k holds the other folds).
+``lrw``      LRW's ``lipread_mp4/<WORD>/{train,val,test}/<WORD>_<n>.mp4``
+             -> ``lrw_{train,val,test}_list.txt`` (the 500 words numbered
+             in sorted order, ``lrw_classes.txt``).
+``ffpp``     FaceForensics++'s official split JSONs (``train.json``,
+             ``val.json``, ``test.json``: lists of ``["071", "054"]``
+             target/source pairs, 360/70/70) ->
+             ``ffpp_{train,val,test}_<compression>.txt``: per pair both
+             originals (label 0, ``original_sequences/youtube/<c>/videos/
+             071.mp4``) and both fakes of every manipulation (label 1,
+             ``manipulated_sequences/<method>/<c>/videos/071_054.mp4`` and
+             ``054_071.mp4``), i.e. 720/140/140 real videos.
 
 Examples::
 
@@ -24,11 +35,15 @@ Examples::
         --src data/hmdb51/testTrainMulti_7030_splits --out-dir data/hmdb51
     python tools/data/build_file_list.py esc50 \\
         --src data/esc50/meta/esc50.csv --out-dir data/esc50
+    python tools/data/build_file_list.py lrw \\
+        --src data/lrw/lipread_mp4 --out-dir data/lrw
+    python tools/data/build_file_list.py ffpp --src data/ffpp/splits \\
+        --out-dir data/ffpp --compression c23
 
 Remote sources: ``--src`` may be a URI (``s3://``, ``gs://``,
 ``http(s)://``, read through mmengine's fileio with ``--backend-args``):
-the split files and ``esc50.csv`` are read from it; ``folder`` and
-``hmdb51`` need a folder listing, which the object-store and HTTP backends
+the split files, FF++'s split JSONs and ``esc50.csv`` are read from it;
+``folder``, ``hmdb51`` and ``lrw`` need a folder listing, which the object-store and HTTP backends
 do not offer (a clear error says so). The lists are written locally.
 
 Many jobs (``--num-parts N --part I``; a Slurm array runs them with
@@ -181,12 +196,60 @@ def esc50_folds(csv_path: str, backend_args: Optional[dict] = None
     }
 
 
+LRW_SPLITS = ('train', 'val', 'test')
+FFPP_METHODS = ('Deepfakes', 'Face2Face', 'FaceSwap', 'NeuralTextures')
+
+
+def lrw_lists(src: str, backend_args: Optional[dict] = None
+              ) -> Tuple[Dict[str, List[str]], List[str]]:
+    """``({split: lines}, words)`` of LRW's ``<WORD>/<split>/*.mp4`` tree
+    (labels: the words in sorted order)."""
+    files = [f.split('/') for f in list_files(_need(src, backend_args),
+                                              ('.mp4', ), backend_args)]
+    files = [f for f in files if len(f) == 3 and f[1] in LRW_SPLITS]
+    words = sorted({word for word, _, _ in files})
+    if not words:
+        raise SystemExit(f'error: {src} holds no <WORD>/<split>/*.mp4')
+    label = {word: i for i, word in enumerate(words)}
+    out = {split: [] for split in LRW_SPLITS}
+    for word, split, name in files:  # sorted by list_files
+        out[split].append(f'{word}/{split}/{name} {label[word]}')
+    return out, words
+
+
+def ffpp_lists(split_dir: str, compression: str = 'c23',
+               methods: Sequence[str] = FFPP_METHODS,
+               backend_args: Optional[dict] = None
+               ) -> Dict[str, List[str]]:
+    """``{split: lines}`` of FaceForensics++ from its split JSONs: 0 real,
+    1 fake (paths as its download script lays them out)."""
+    import json
+    real = f'original_sequences/youtube/{compression}/videos'
+    out = {}
+    for split in LRW_SPLITS:
+        pairs = json.load(_text(f'{split_dir.rstrip("/")}/{split}.json',
+                                backend_args))
+        lines = []
+        for pair in pairs:
+            if len(pair) != 2:
+                raise SystemExit(f'error: {split}.json: {pair!r} is not a '
+                                 'pair of video ids')
+            a, b = pair
+            lines += [f'{real}/{a}.mp4 0', f'{real}/{b}.mp4 0']
+            for method in methods:
+                fake = f'manipulated_sequences/{method}/{compression}/videos'
+                lines += [f'{fake}/{a}_{b}.mp4 1', f'{fake}/{b}_{a}.mp4 1']
+        out[split] = lines
+    return out
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='Build annotation lists.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 1)[1])
-    p.add_argument('source', choices=['folder', 'ucf101', 'hmdb51', 'esc50'])
+    p.add_argument('source', choices=['folder', 'ucf101', 'hmdb51', 'esc50',
+                                      'lrw', 'ffpp'])
     p.add_argument('--src', required=True,
                    help='class folder, split-file folder or esc50.csv')
     p.add_argument('--out-dir', required=True)
@@ -195,6 +258,10 @@ def parse_args(argv=None):
                    help='folder: fraction per class held out for val')
     p.add_argument('--splits', type=int, nargs='+', default=[1, 2, 3])
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--compression', default='c23',
+                   choices=['raw', 'c23', 'c40'], help='ffpp')
+    p.add_argument('--methods', nargs='+', default=list(FFPP_METHODS),
+                   help='ffpp: manipulations counted as fake')
     add_part_args(p)
     add_backend_args(p)
     args = p.parse_args(argv)
@@ -242,6 +309,15 @@ def main(argv=None) -> None:
             for split, lines in fn(args.src, k, bargs).items():
                 write(f'{args.source}_{split}_split_{k}_videos.txt',
                       this_part(lines))
+    elif args.source == 'lrw':
+        splits, words = lrw_lists(args.src, bargs)
+        _write(osp.join(out, 'lrw_classes.txt'), words)
+        for split, lines in splits.items():
+            write(f'lrw_{split}_list.txt', this_part(lines))
+    elif args.source == 'ffpp':
+        for split, lines in ffpp_lists(args.src, args.compression,
+                                       args.methods, bargs).items():
+            write(f'ffpp_{split}_{args.compression}.txt', this_part(lines))
     else:
         for k, splits in esc50_folds(args.src, bargs).items():
             for split, lines in splits.items():

@@ -39,16 +39,32 @@ Output layout (paths in the lists are relative to ``--out``)::
 Example::
 
     python tools/data/make_toy_dataset.py --out data/toy_av --num-per-class 24
+
+Events variant (``--events``, audio-visual event localization in AVE's
+layout and annotation format): every video lasts ``--segments`` seconds and
+holds one event of its class from ``StartTime`` to ``EndTime`` (whole
+seconds, 2-7 s long): only then does the camera move (as above) and make
+its sound; before and after, the camera stands still at the event's first
+and last position and the soundtrack is faint noise (background
+segments)::
+
+    OUT/AVE/<class>_<i>.mp4
+    OUT/Annotations.txt   header + every video: "class&<class>_<i>&good&3&8"
+    OUT/trainSet.txt  OUT/testSet.txt   (the same format, no header)
+    OUT/classes.txt
+
+    python tools/data/make_toy_dataset.py --out data/toy_ave --events
 """
 import argparse
 import os
 import os.path as osp
 import time
 from multiprocessing import Pool
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 
+from mmavcl.datasets.ave_dataset import AVE_HEADER
 from mmavcl.datasets.media import write_video
 
 CLASSES = ('horizontal', 'vertical', 'circle_cw', 'circle_ccw', 'diagonal',
@@ -102,9 +118,15 @@ def pan_frames(texture: np.ndarray, x: np.ndarray, y: np.ndarray, h: int,
 
 
 def make_sample(cls: str, rng: np.random.Generator, size: int, fps: float,
-                duration: float,
-                sample_rate: int) -> Tuple[np.ndarray, np.ndarray]:
-    """uint8 frames ``(T, size, size, 3)`` and float32 audio ``(L,)``."""
+                duration: float, sample_rate: int,
+                active: Optional[Tuple[float, float]] = None
+                ) -> Tuple[np.ndarray, np.ndarray]:
+    """uint8 frames ``(T, size, size, 3)`` and float32 audio ``(L,)``.
+
+    ``active=(start, end)`` (s, the events variant): the camera moves and
+    sounds only then; the motion clock stops outside, so the camera stands
+    still at its first / last position, and the audio is the noise alone
+    (std 0.01; the motion's sound is 0.15-0.65 loud)."""
     h = w = size
     amp = rng.uniform(0.2, 0.3) * size
     margin = amp + 1
@@ -116,7 +138,7 @@ def make_sample(cls: str, rng: np.random.Generator, size: int, fps: float,
         cy=rng.uniform(margin, h - margin))
     n = int(round(duration * fps))
     t = np.arange(n) / fps
-    x, y = trajectory(cls, t, p)
+    x, y = trajectory(cls, t if active is None else np.clip(t, *active), p)
     frames = pan_frames(random_texture(rng, 2 * h, 2 * w), x, y, h, w)
     frames = frames + rng.normal(0, 3, frames.shape)  # sensor noise
     frames = np.clip(frames, 0, 255).astype(np.uint8)
@@ -127,6 +149,8 @@ def make_sample(cls: str, rng: np.random.Generator, size: int, fps: float,
     phase = 2 * np.pi * np.cumsum(freq) / sample_rate + rng.uniform(
         0, 2 * np.pi)
     loud = 0.15 + 0.5 * xa / w
+    if active is not None:
+        loud = loud * ((ta >= active[0]) & (ta < active[1]))
     wave = loud * np.sin(phase) + rng.normal(0, 0.01, ta.shape)
     return frames, np.clip(wave, -1, 1).astype(np.float32)
 
@@ -181,6 +205,66 @@ def make_toy_dataset(out: str,
     return split
 
 
+# --------------------------------------------------------------- events
+# The events variant (--events): AVE's layout, an event that starts and
+# stops inside each video (AVE_HEADER: the annotation file's first line).
+
+
+def _write_event(job: tuple) -> str:
+    out, vid, cls, seed, size, fps, segments, sr, start, end = job
+    frames, wave = make_sample(cls, np.random.default_rng(seed), size, fps,
+                               segments, sr, active=(start, end))
+    write_video(osp.join(out, 'AVE', vid + '.mp4'), frames, fps=fps,
+                audio=wave, sample_rate=sr, keyint=int(fps), crf=20)
+    return vid
+
+
+def make_toy_events(out: str,
+                    num_per_class: int = 12,
+                    classes: List[str] = CLASSES[:4],
+                    val_ratio: float = 0.25,
+                    size: int = 64,
+                    fps: float = 16.0,
+                    num_segments: int = 10,
+                    sample_rate: int = 16000,
+                    seed: int = 0,
+                    workers: int = 2) -> dict:
+    """Write the events variant; return ``dict(train=[...], test=[...])``
+    of AVE lines ``Category&VideoID&Quality&StartTime&EndTime``."""
+    if num_segments < 3:
+        raise ValueError(f'num_segments must be >= 3, got {num_segments}')
+    jobs, split = [], {'train': [], 'test': []}
+    num_test = max(1, int(round(num_per_class * val_ratio)))
+    for label, cls in enumerate(classes):
+        for i in range(num_per_class):
+            vid = f'{cls}_{i:04d}'
+            seed_i = seed * 100003 + label * 1009 + i + 7919
+            # an event of 2 .. min(7, S - 1) whole seconds, anywhere
+            pick = np.random.default_rng(seed_i + 1)
+            length = int(pick.integers(2, min(7, num_segments - 1) + 1))
+            start = int(pick.integers(0, num_segments - length + 1))
+            jobs.append((out, vid, cls, seed_i, size, fps, num_segments,
+                         sample_rate, start, start + length))
+            part = 'test' if i >= num_per_class - num_test else 'train'
+            split[part].append(f'{cls}&{vid}&good&{start}&{start + length}')
+    os.makedirs(osp.join(out, 'AVE'), exist_ok=True)
+    if workers > 1:
+        with Pool(workers) as pool:
+            list(pool.imap_unordered(_write_event, jobs, chunksize=2))
+    else:
+        for job in jobs:
+            _write_event(job)
+    with open(osp.join(out, 'Annotations.txt'), 'w') as f:
+        f.write('\n'.join([AVE_HEADER] + split['train'] + split['test']) +
+                '\n')
+    for part, lines in split.items():
+        with open(osp.join(out, f'{part}Set.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    with open(osp.join(out, 'classes.txt'), 'w') as f:
+        f.write('\n'.join(classes) + '\n')
+    return split
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', required=True, help='output folder')
@@ -198,6 +282,11 @@ def parse_args(argv=None):
     parser.add_argument('--sample-rate', type=int, default=16000)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--workers', type=int, default=2)
+    # the events variant (AVE layout; see the module docstring)
+    parser.add_argument('--events', action='store_true',
+                        help='write the event-localization variant')
+    parser.add_argument('--segments', type=int, default=10,
+                        help='--events: one-second segments per video')
     return parser.parse_args(argv)
 
 
@@ -206,6 +295,15 @@ def main(argv=None) -> None:
     if args.size % 2:
         raise SystemExit('--size must be even (yuv420p)')
     start = time.time()
+    if args.events:
+        split = make_toy_events(args.out, args.num_per_class, args.classes,
+                                args.val_ratio, args.size, args.fps,
+                                args.segments, args.sample_rate, args.seed,
+                                args.workers)
+        print(f'wrote {len(split["train"])} train + {len(split["test"])} '
+              f'test event videos to {args.out} in '
+              f'{time.time() - start:.1f} s')
+        return
     split = make_toy_dataset(args.out, args.num_per_class, args.classes,
                              args.val_ratio, args.size, args.fps,
                              args.duration, args.sample_rate, args.seed,

@@ -4,6 +4,7 @@ from .formatting import PackAVInputs
 from .photometric import ColorJitterViews, GrayscaleViews, adjust_clip
 from .sampling import (ORDER_AFTER, ORDER_BEFORE, ORDER_OVERLAP,
                        BaseViewSampler, SampleAudioClips, SampleClips,
+                       SampleEventSegments,
                        SampleGlobalLocal, SampleSegments, SampleSnippets,
                        SampleTemporalPairs, temporal_relation)
 from .spans import ORDER_IGNORE, resolve_spans, view_time_span
@@ -16,7 +17,7 @@ __all__ = [
     'VideoInit', 'AudioInit', 'DecodeVideoViews', 'DecodeAudioViews',
     'PackAVInputs', 'BaseViewSampler', 'SampleClips', 'SampleSegments',
     'SampleGlobalLocal', 'SampleTemporalPairs', 'SampleAudioClips',
-    'SampleSnippets',
+    'SampleSnippets', 'SampleEventSegments',
     'temporal_relation', 'ORDER_BEFORE', 'ORDER_AFTER', 'ORDER_OVERLAP',
     'ORDER_IGNORE', 'resolve_spans', 'view_time_span',
     'ResizeViews', 'RandomResizedCropViews', 'CenterCropViews',

@@ -41,7 +41,8 @@ from .spans import (ORDER_AFTER, ORDER_BEFORE, ORDER_IGNORE, ORDER_OVERLAP,
 
 __all__ = [
     'BaseViewSampler', 'SampleClips', 'SampleSegments', 'SampleGlobalLocal',
-    'SampleTemporalPairs', 'SampleAudioClips', 'temporal_relation',
+    'SampleTemporalPairs', 'SampleAudioClips', 'SampleEventSegments',
+    'temporal_relation',
     'ORDER_BEFORE', 'ORDER_AFTER', 'ORDER_OVERLAP', 'ORDER_IGNORE'
 ]
 
@@ -991,3 +992,61 @@ class SampleAudioClips(BaseTransform):
         results.setdefault('video_views', [])
         results.setdefault('pretext_labels', {})
         return results
+
+
+@TRANSFORMS.register_module()
+class SampleEventSegments(SampleClips):
+    """One clip centred in each fixed-length time segment of a video, for
+    audio-visual event localization (AVE: ten segments of one second).
+
+    Clip ``i`` is ``clip_len`` frames ``frame_interval`` apart, centred on
+    ``(i + 0.5) * segment_duration`` seconds (at the stream's fps; moved
+    inside the video where it would cross an end); with ``audio=True`` each
+    clip gets an audio view of its span. The views are in segment order,
+    so the model's ``S`` views of a sample are its ``S`` segments.
+
+    Required keys: ``total_frames``, ``fps``.
+    Added keys: ``video_views`` (``view_type='segment'``, ``clip_index`` =
+    the segment), ``audio_views``, ``pretext_labels``.
+
+    Args:
+        clip_len: Frames per clip.
+        frame_interval: Source frames between sampled frames (choose
+            ``clip_len * frame_interval`` about one segment of frames).
+        num_segments: Segments per video ``S``.
+        segment_duration: Seconds per segment.
+        audio: See :class:`BaseViewSampler`.
+    """
+
+    def __init__(self,
+                 clip_len: int,
+                 frame_interval: int = 1,
+                 num_segments: int = 10,
+                 segment_duration: float = 1.0,
+                 audio: Union[bool, Sequence[int]] = False,
+                 out_of_bound: str = 'repeat_last') -> None:
+        super().__init__(clip_len, frame_interval, num_segments, 'fixed',
+                         view_type='segment', audio=audio,
+                         out_of_bound=out_of_bound)
+        self.segment_duration = float(segment_duration)
+
+    def _segment_starts(self, total: int, fps: float) -> np.ndarray:
+        span = self.clip_len * self.frame_interval
+        centres = (np.arange(self.num_clips) + 0.5) * self.segment_duration
+        starts = np.round(centres * fps - span / 2).astype(np.int64)
+        return np.clip(starts, 0, max(total - span, 0))
+
+    def transform(self, results: Dict) -> Dict:
+        total, fps = self._meta(results)
+        views = [
+            self._clip_view(int(s), self.clip_len, self.frame_interval,
+                            total, fps, self.view_type, clip_index=i)
+            for i, s in enumerate(self._segment_starts(total, fps))
+        ]
+        return self._write(results, views)
+
+    def __repr__(self) -> str:
+        return (f'{type(self).__name__}(clip_len={self.clip_len}, '
+                f'frame_interval={self.frame_interval}, '
+                f'num_segments={self.num_clips}, '
+                f'segment_duration={self.segment_duration})')

@@ -1,4 +1,5 @@
 from .feature_file import FEATURE_KEYS, load_features, save_features
+from .event_localization import binary_auc, segment_accuracy
 from .fingerprint import fingerprint_ranks, fingerprint_scores
 from .retrieval import (average_by_video, knn_classify, l2_normalize,
                         retrieval_recall, topk_correct)
@@ -12,5 +13,5 @@ __all__ = [
     'knn_classify', 'l2_normalize', 'retrieval_recall', 'topk_correct',
     'SNIPPET_LAYOUTS', 'group_snippets', 'rescale_snippets',
     'snippet_file_name', 'write_snippet_file', 'consensus_iou',
-    'ciou_summary'
+    'ciou_summary', 'segment_accuracy', 'binary_auc'
 ]

@@ -1,4 +1,6 @@
 from .accuracy import AccuracyMetric, mean_class_accuracy
+from .auc import BinaryAUCMetric
+from .event_localization import SegmentAccuracyMetric
 from .fingerprint import FingerprintMetric, load_fingerprint_list
 from .sound_localization import SoundLocalizationMetric
 from .retrieval import KNNAccuracy, RetrievalMetric, prepare_features
@@ -6,5 +8,6 @@ from .retrieval import KNNAccuracy, RetrievalMetric, prepare_features
 __all__ = [
     'AccuracyMetric', 'mean_class_accuracy', 'FingerprintMetric',
     'load_fingerprint_list', 'KNNAccuracy',
-    'RetrievalMetric', 'prepare_features', 'SoundLocalizationMetric'
+    'RetrievalMetric', 'prepare_features', 'SoundLocalizationMetric',
+    'BinaryAUCMetric', 'SegmentAccuracyMetric'
 ]

@@ -1,4 +1,5 @@
 from .cls_head import ClsHead
 from .pretext_head import PretextClsHead
+from .temporal_head import TemporalSegmentHead
 
-__all__ = ['ClsHead', 'PretextClsHead']
+__all__ = ['ClsHead', 'PretextClsHead', 'TemporalSegmentHead']

@@ -1,0 +1,7 @@
+_base_ = [
+    '../_base_/finetune_ffpp-c23.py',
+    '../../_base_/models/backbone_tsn_r50.py',
+]
+model = dict(
+    backbone={{_base_.tsn_r50_backbone}},
+    cls_head=dict(in_channels={{_base_.tsn_r50_feat_dim}}))
