@@ -84,7 +84,7 @@ _TOY = re.compile(rf'^{_METHOD}_{_BB}_toy$')
 # feature extraction for temporal localizers names its snippet stride
 # (`16x1-s16`: 16 frames, interval 1, a snippet every 16 frames)
 _BENCH = re.compile(rf'^(?:linear|finetune|retrieval|fingerprint|'
-                    rf'tal-features)_{_BB}_\d+xb\d+-'
+                    rf'tal-features|sound-localization)_{_BB}_\d+xb\d+-'
                     rf'(?:\d+x\d+x\d+|\d+s|\d+x\d+-s\d+)(?:-\d+e)?_'
                     rf'[a-z0-9]+(?:-\w+)?$')
 
@@ -112,5 +112,5 @@ def test_config_names_follow_the_scheme():
     for name in re.findall(r'\w[\w-]*', _METHOD[3:-1]):
         assert f'`{name}`' in doc, name
     for name in ('r3d-18-2path', 'r3d-18_audio-r2d-18', 'fingerprint',
-                 'tal-features', '16x1-s16'):
+                 'tal-features', '16x1-s16', 'sound-localization'):
         assert f'`{name}`' in doc, name

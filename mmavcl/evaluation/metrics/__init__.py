@@ -1,10 +1,13 @@
 from .accuracy import AccuracyMetric, mean_class_accuracy
 from .fingerprint import FingerprintMetric, load_fingerprint_list
-from .sound_localization import SoundLocalizationMetric
+from .sound_localization import (SoundLocalizationMetric, box_map,
+                                 frame_ground_truth,
+                                 load_sound_localization_boxes)
 from .retrieval import KNNAccuracy, RetrievalMetric, prepare_features
 
 __all__ = [
     'AccuracyMetric', 'mean_class_accuracy', 'FingerprintMetric',
     'load_fingerprint_list', 'KNNAccuracy',
-    'RetrievalMetric', 'prepare_features', 'SoundLocalizationMetric'
+    'RetrievalMetric', 'prepare_features', 'SoundLocalizationMetric',
+    'box_map', 'frame_ground_truth', 'load_sound_localization_boxes'
 ]

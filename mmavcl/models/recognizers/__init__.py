@@ -1,3 +1,7 @@
 from .recognizer import AVRecognizer, load_backbone_checkpoint, select_prefix
+from .sound_localizer import SoundLocalizer, audio_visual_maps, project_map
 
-__all__ = ['AVRecognizer', 'load_backbone_checkpoint', 'select_prefix']
+__all__ = [
+    'AVRecognizer', 'load_backbone_checkpoint', 'select_prefix',
+    'SoundLocalizer', 'audio_visual_maps', 'project_map'
+]
