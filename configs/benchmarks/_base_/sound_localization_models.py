@@ -44,15 +44,6 @@ avtss_localizer = dict(
         audio_cfg=dict(_base_.log_mel_128, num_steps=64)))
 # The AVC baseline (configs/baselines/
 # avc_r3d-18_audio-r2d-18_8xb32-16x2x1-200e_vggsound.py; BN in place of
-# its SyncBN, same keys): 128 steps for its 32-frame span, 64 for 16
-avc_localizer = dict(
-    backbone=_base_.r3d18_backbone,
-    audio_backbone=_base_.audio_r2d18_backbone,
-    video_proj=dict(type='MLPNeck', in_channels=512, hid_channels=512,
-                    out_channels=128, num_layers=2, init_cfg=None),
-    audio_proj=dict(type='MLPNeck', in_channels=512, hid_channels=512,
-                    out_channels=128, num_layers=2, init_cfg=None),
-    checkpoint_prefixes=dict(video_proj='neck.', audio_proj='audio_neck.'),
-    data_preprocessor=dict(
-        _base_.video_preprocessor, video_aug=None,
-        audio_cfg=dict(_base_.log_mel_128, num_steps=64)))
+# its SyncBN, same keys): AVTSS's projections (MLP 512-512-128) and
+# log-mel; its 128 steps for a 32-frame span are 64 for 16 frames
+avc_localizer = dict(avtss_localizer, backbone=_base_.r3d18_backbone)

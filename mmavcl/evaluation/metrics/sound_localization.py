@@ -1,15 +1,13 @@
 """Sound-source localization metric (Flickr-SoundNet / VGG-SS)."""
-import json
-import os.path as osp
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
-from mmengine.fileio import get_local_path
 
 from mmavcl.evaluation.functional import ciou_summary, consensus_iou
 from mmavcl.registry import METRICS
+from .fingerprint import load_data_list
 
 __all__ = ['SoundLocalizationMetric', 'load_sound_localization_boxes',
            'box_map', 'frame_ground_truth']
@@ -37,16 +35,7 @@ def load_sound_localization_boxes(path: str) -> Boxes:
     Raises:
         FileNotFoundError / ValueError: naming the file and the record.
     """
-    with get_local_path(path) as local:
-        if not osp.isfile(local):
-            raise FileNotFoundError(
-                f'sound-localization list {path} does not exist')
-        with open(local, encoding='utf-8') as f:
-            data = json.load(f)
-    records = data.get('data_list') if isinstance(data, dict) else data
-    if not isinstance(records, list):
-        raise ValueError(f'{path}: expected a list of records or a dict '
-                         'with "data_list"')
+    records = load_data_list(path, 'sound-localization list')
     out: Boxes = {}
     for i, rec in enumerate(records, 1):
         frames = rec.get('frames') if isinstance(rec, dict) else None
