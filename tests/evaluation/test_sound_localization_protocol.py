@@ -286,3 +286,42 @@ def test_toy_sound_localization_end_to_end(toy_set, tmp_path):
     assert green.any()  # the annotated box is drawn
     gif = Image.open(written[1])
     assert gif.n_frames == 48
+
+
+PAPER_PAIRS = [
+    ('r3d-18-2path', 'configs/glcl/glcl_r3d-18-2path_8xb32-32x1x1-10e_k400.py'),
+    ('r2plus1d-18',
+     'configs/avtss/avtss_r2plus1d-18_8xb32-16x1x2-200e_k400.py'),
+    ('r3d-18', 'configs/baselines/'
+     'avc_r3d-18_audio-r2d-18_8xb32-16x2x1-200e_vggsound.py'),
+]
+
+
+@pytest.mark.parametrize('backbone,pretrain', PAPER_PAIRS,
+                         ids=[b for b, _ in PAPER_PAIRS])
+def test_paper_localizers_load_their_pretraining_checkpoint(backbone,
+                                                            pretrain):
+    """Each set's sound-localization model takes the state dict of the
+    paper pretraining config it names (every key, every shape), and
+    computes the pretraining's log-mel (only the step count differs)."""
+    bench = osp.join(ROOT, 'configs/benchmarks', backbone,
+                     f'sound-localization_{backbone}_8xb4-16x1x1_vggss.py')
+    pre_cfg = Config.fromfile(osp.join(ROOT, pretrain))
+    loc_cfg = Config.fromfile(bench)
+    with DefaultScope.overwrite_default_scope('mmavcl'):
+        pre = MODELS.build(pre_cfg.model)
+        loc = MODELS.build(loc_cfg.model)
+    loc.load_state_dict(pre.state_dict())
+    own = dict(loc.named_parameters())
+    key = next(k for k in own if k.startswith('video_proj.'))
+    src = loc_cfg.model.checkpoint_prefixes['video_proj'] + key.split(
+        '.', 1)[1]
+    torch.testing.assert_close(own[key], pre.state_dict()[src])
+    a = dict(loc_cfg.model.data_preprocessor.audio_cfg)
+    b = dict(pre_cfg.model.data_preprocessor.audio_cfg)
+    a.pop('num_steps', None)
+    b.pop('num_steps', None)
+    assert a == b
+    for norm in ('mean', 'std'):
+        assert loc_cfg.model.data_preprocessor.get(norm) == \
+            pre_cfg.model.data_preprocessor.get(norm), norm
