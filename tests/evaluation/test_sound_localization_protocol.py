@@ -123,8 +123,10 @@ def test_mlp_projection_at_every_position_is_the_pooled_one_on_a_cell():
     torch.testing.assert_close(project_map(conv, fmap), conv(fmap))
 
 
-def _glcl_toy():
-    cfg = Config.fromfile(osp.join(ROOT, GLCL_TOY))
+def _toy_model(config=GLCL_TOY):
+    """The initial weights of a toy pretraining config (GLCL's by
+    default), eval mode."""
+    cfg = Config.fromfile(osp.join(ROOT, config))
     torch.manual_seed(0)
     with DefaultScope.overwrite_default_scope('mmavcl'):
         model = MODELS.build(cfg.model)
@@ -139,7 +141,7 @@ def _localizer():
 
 
 def test_glcl_checkpoint_loads_and_maps_are_glcls_similarities():
-    glcl = _glcl_toy()
+    glcl = _toy_model()
     loc = _localizer()
     assert isinstance(loc, SoundLocalizer)
     loc.load_state_dict(glcl.state_dict())
@@ -229,14 +231,25 @@ def _ciou_by_hand(heat, box):
     return (pred & (gt > 0)).sum() / (gt.sum() + (pred & (gt == 0)).sum())
 
 
-def test_toy_sound_localization_end_to_end(toy_set, tmp_path):
+TOY_PAIRS = [
+    (TOY, GLCL_TOY, (3, 16)),
+    ('configs/benchmarks/r3d-18/sound-localization_r3d-18_1xb2-8x1x6_toy.py',
+     'configs/avtss/avtss_r3d-18_toy.py', (6, 8)),
+]
+
+
+@pytest.mark.parametrize('config,pretrain,views', TOY_PAIRS,
+                         ids=['glcl', 'avtss'])
+def test_toy_sound_localization_end_to_end(toy_set, tmp_path, config,
+                                           pretrain, views):
     out, made = toy_set
-    ckpt = str(tmp_path / 'glcl_toy.pth')
-    torch.save(dict(state_dict=_glcl_toy().state_dict(), meta={}), ckpt)
+    ckpt = str(tmp_path / 'toy.pth')
+    torch.save(dict(state_dict=_toy_model(pretrain).state_dict(), meta={}),
+               ckpt)
     dump = str(tmp_path / 'preds.pkl')
     ann = f'{out}/sound_localization_val.json'
     load_script('tools/test.py').main([
-        osp.join(ROOT, TOY), ckpt, '--work-dir', str(tmp_path / 'work'),
+        osp.join(ROOT, config), ckpt, '--work-dir', str(tmp_path / 'work'),
         '--dump', dump, '--cfg-options',
         f'test_dataloader.dataset.data_root={out}',
         'test_dataloader.num_workers=0', f'test_evaluator.ann_file={ann}'])
@@ -251,9 +264,9 @@ def test_toy_sound_localization_end_to_end(toy_set, tmp_path):
     assert len(preds) == 2
     cious = []
     for p in preds:
-        assert p['heatmaps'].shape == (3, 16, 64, 64)
+        assert p['heatmaps'].shape == views + (64, 64)
         boxes = made['boxes'][p['video_id']]
-        # clips overlap (3 x 16 frames of 32): a frame's first clip
+        # clips overlap (3 x 16 or 6 x 8 frames of 32): a frame's first
         at = {}
         for v, m in enumerate(p['view_meta']):
             for t, i in enumerate(m['frame_inds']):
@@ -285,7 +298,7 @@ def test_toy_sound_localization_end_to_end(toy_set, tmp_path):
     green = (png[..., 1] == 255) & (png[..., 0] == 0) & (png[..., 2] == 0)
     assert green.any()  # the annotated box is drawn
     gif = Image.open(written[1])
-    assert gif.n_frames == 48
+    assert gif.n_frames == views[0] * views[1]
 
 
 PAPER_PAIRS = [

@@ -9,9 +9,7 @@
 #   python tools/test.py \
 #       configs/benchmarks/r3d-18-2path/sound-localization_r3d-18-2path_1xb2-16x1x3_toy.py \
 #       work_dirs/glcl_r3d-18-2path_toy/epoch_10.pth
-_base_ = ['../_base_/sound_localization.py']
-data_root = 'data/toy_soundloc'
-sound_loc_list = 'sound_localization_val.json'
+_base_ = ['../_base_/sound_localization_toy.py']
 model = dict(
     backbone=dict(type='TwoPathwayResNet3d', depth=18, alpha=4, beta=1 / 4,
                   slow_channels=8),
@@ -36,12 +34,4 @@ sound_loc_pipeline = [
     dict(type='DecodeAudioViews', sample_rate=16000, fixed_duration=1.0),
     dict(type='PackAVInputs'),
 ]
-test_dataloader = dict(
-    batch_size=2, num_workers=2, persistent_workers=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(type='AVVideoDataset', data_root=data_root,
-                 ann_file=sound_loc_list, data_prefix=dict(video=''),
-                 audio_source='container', with_label=False,
-                 pipeline=sound_loc_pipeline, test_mode=True))
-test_evaluator = dict(type='SoundLocalizationMetric',
-                      ann_file=f'{data_root}/{sound_loc_list}')
+test_dataloader = dict(dataset=dict(pipeline=sound_loc_pipeline))
