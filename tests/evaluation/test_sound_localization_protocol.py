@@ -302,7 +302,8 @@ def test_toy_sound_localization_end_to_end(toy_set, tmp_path, config,
 
 
 PAPER_PAIRS = [
-    ('r3d-18-2path', 'configs/glcl/glcl_r3d-18-2path_8xb32-32x1x1-10e_k400.py'),
+    ('r3d-18-2path',
+     'configs/glcl/glcl_r3d-18-2path_8xb32-32x1x1-10e_k400.py'),
     ('r2plus1d-18',
      'configs/avtss/avtss_r2plus1d-18_8xb32-16x1x2-200e_k400.py'),
     ('r3d-18', 'configs/baselines/'
