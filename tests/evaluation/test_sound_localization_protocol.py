@@ -339,3 +339,53 @@ def test_paper_localizers_load_their_pretraining_checkpoint(backbone,
     for norm in ('mean', 'std'):
         assert loc_cfg.model.data_preprocessor.get(norm) == \
             pre_cfg.model.data_preprocessor.get(norm), norm
+
+
+def test_local_maps_compare_each_frame_with_its_own_sound():
+    # two steps: step 0's audio matches cell (0, 0), step 1's cell (1, 1)
+    feat = torch.zeros(1, 2, 2, 2, 2)
+    feat[0, 0, 0, 0, 0] = feat[0, 1, 1, 1, 1] = 1.0
+    feat[0, 1, 0, 1, 1] = feat[0, 0, 1, 0, 0] = 0.5
+    audio = torch.tensor([[[1., 0.], [0., 1.]]])          # (B, C, T)
+    maps = audio_visual_maps(feat, audio)
+    assert maps[0, 0, 0, 0] == pytest.approx(1.0)
+    assert maps[0, 0, 1, 1] == pytest.approx(0.0)
+    assert maps[0, 1, 1, 1] == pytest.approx(1.0)
+    assert maps[0, 1, 0, 0] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match='audio embeddings'):
+        audio_visual_maps(feat, torch.ones(1, 2, 3))
+
+
+def test_glcl_local_features_give_per_frame_maps():
+    """GLCL's local branch: the fast pathway through fast_proj against
+    audio_local_proj's sequence, averaged over each frame's window (the
+    frame's own audio steps, r = Ta' / T)."""
+    glcl = _toy_model()
+    cfg = Config.fromfile(osp.join(ROOT, TOY))
+    proj = dict(type='ConvMLPNeck', in_channels=16, out_channels=16,
+                num_layers=1, ndim=3)
+    model = dict(cfg.model, video_stage=1, audio_time='local',
+                 video_proj=proj,
+                 audio_proj=dict(proj, in_channels=64, ndim=1),
+                 checkpoint_prefixes=dict(video_proj='fast_proj.',
+                                          audio_proj='audio_local_proj.'))
+    with DefaultScope.overwrite_default_scope('mmavcl'):
+        loc = MODELS.build(model)
+    loc.load_state_dict(glcl.state_dict())
+    video = torch.randn(2, 3, 16, 32, 32)
+    audio = torch.randn(2, 1, 32, 48)  # 3 steps a frame
+    with torch.no_grad():
+        maps = loc.heatmaps(video, audio)
+        fast = glcl.fast_proj(glcl.video_maps(video)[1])   # (B, C, 16, h, w)
+        seq = glcl.audio_local_proj(glcl.audio_sequence(audio))
+    r = seq.shape[2] // fast.shape[2]
+    assert r * fast.shape[2] == seq.shape[2]
+    a = seq.reshape(*seq.shape[:2], fast.shape[2], r).mean(3)
+    ref = torch.einsum('bcthw,bct->bthw', fast, a) / (
+        fast.norm(dim=1) * a.norm(dim=1)[..., None, None])
+    torch.testing.assert_close(maps, torch.nn.functional.interpolate(
+        ref[:, None], size=(16, 32, 32), mode='trilinear')[:, 0])
+    with pytest.raises(ValueError, match='pointwise'):
+        with DefaultScope.overwrite_default_scope('mmavcl'):
+            MODELS.build(dict(cfg.model, audio_time='local', audio_proj=dict(
+                type='MLPNeck', in_channels=64, out_channels=8)))

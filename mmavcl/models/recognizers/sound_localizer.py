@@ -56,9 +56,14 @@ def audio_visual_maps(video_feat: Tensor, audio_emb: Tensor,
                             {\lVert V_b(:, t, y, x)\rVert\,
                              \lVert a_b\rVert}
 
+    With a per-step audio embedding ``(B, C, T')`` (one vector per video
+    feature step, ``SoundLocalizer(audio_time='local')``), step t of the
+    video is compared with :math:`a_b(:, t)`.
+
     Args:
         video_feat: ``(B, C, T', h, w)`` projected video features.
-        audio_emb: ``(B, C)`` projected audio embedding of the same clip.
+        audio_emb: ``(B, C)`` projected audio embedding of the same clip,
+            or ``(B, C, T')`` one per video feature step.
         size: ``(T, H, W)``: the maps are resized to it (trilinear, not
             aligned at the corners: a feature cell covers its receptive
             field's centre), e.g. the clip's frame count and frame size.
@@ -66,13 +71,16 @@ def audio_visual_maps(video_feat: Tensor, audio_emb: Tensor,
     Returns:
         Tensor: ``(B, T', h, w)`` or ``(B, T, H, W)`` maps in ``[-1, 1]``.
     """
-    if video_feat.dim() != 5 or audio_emb.dim() != 2 or \
-            video_feat.shape[:2] != audio_emb.shape:
+    ok = video_feat.dim() == 5 and audio_emb.dim() in (2, 3) and \
+        audio_emb.shape[:2] == video_feat.shape[:2] and \
+        audio_emb.shape[2:] in ((), video_feat.shape[2:3])
+    if not ok:
         raise ValueError(f'audio_visual_maps needs (B, C, T, h, w) video '
-                         f'features and (B, C) audio embeddings, got '
-                         f'{tuple(video_feat.shape)} and '
+                         f'features and (B, C) or (B, C, T) audio '
+                         f'embeddings, got {tuple(video_feat.shape)} and '
                          f'{tuple(audio_emb.shape)}')
-    maps = torch.einsum('bcthw,bc->bthw', F.normalize(video_feat, dim=1),
+    eq = 'bcthw,bc->bthw' if audio_emb.dim() == 2 else 'bcthw,bct->bthw'
+    maps = torch.einsum(eq, F.normalize(video_feat, dim=1),
                         F.normalize(audio_emb, dim=1))
     if size is not None:
         maps = F.interpolate(maps[:, None], size=tuple(size),
@@ -98,6 +106,14 @@ class SoundLocalizer(BaseModel):
     * :func:`audio_visual_maps` ``(B, T, H, W)``: cosine maps, resized to
       the clip's frames.
 
+    ``audio_time='local'`` keeps the audio's time axis instead: the
+    projected sequence ``(B, D, Ta')`` is averaged over the steps of each
+    video feature step t (``adaptive_avg_pool1d`` to ``T'``: the window
+    ``[t r, (t + 1) r)`` for ``Ta' = r T'``, GLCL's local bags), and frame
+    t is compared with its own sound; e.g. GLCL's local features
+    (``video_stage=1``, ``video_proj='fast_proj.'``,
+    ``audio_proj='audio_local_proj.'``).
+
     ``predict`` stores ``heatmaps`` ``(V, T, H, W)`` float32 on each data
     sample, view ``i`` paired with audio view ``i``.
 
@@ -105,6 +121,9 @@ class SoundLocalizer(BaseModel):
         backbone, audio_backbone: encoders of the pretraining config.
         video_proj, audio_proj: their projections (``None``: none).
         video_stage: which map of a tuple-returning video backbone.
+        audio_time: ``'clip'`` (one audio embedding per clip) or
+            ``'local'`` (one per video feature step, see above; needs a
+            pointwise ``audio_proj``, not an ``MLPNeck``).
         checkpoint_prefixes: ``{own module: prefix in the checkpoint}``, e.g.
             ``dict(video_proj='slow_proj.', audio_proj='audio_global_proj.')``
             for GLCL, ``dict(video_proj='neck.', audio_proj='audio_neck.')``
@@ -122,6 +141,7 @@ class SoundLocalizer(BaseModel):
                  video_proj: Optional[dict] = None,
                  audio_proj: Optional[dict] = None,
                  video_stage: int = -1,
+                 audio_time: str = 'clip',
                  checkpoint_prefixes: Optional[Dict[str, str]] = None,
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
@@ -133,6 +153,13 @@ class SoundLocalizer(BaseModel):
         self.video_proj = MODELS.build(video_proj) if video_proj else None
         self.audio_proj = MODELS.build(audio_proj) if audio_proj else None
         self.video_stage = video_stage
+        if audio_time not in ('clip', 'local'):
+            raise ValueError(f"audio_time must be 'clip' or 'local', got "
+                             f'{audio_time!r}')
+        if audio_time == 'local' and isinstance(self.audio_proj, MLPNeck):
+            raise ValueError("audio_time='local' needs a pointwise "
+                             'audio_proj (an MLPNeck pools the time axis)')
+        self.audio_time = audio_time
         self.checkpoint_prefixes = dict(checkpoint_prefixes or {})
         unknown = set(self.checkpoint_prefixes) - {
             'backbone', 'audio_backbone', 'video_proj', 'audio_proj'}
@@ -188,21 +215,30 @@ class SoundLocalizer(BaseModel):
                              f'map, got {tuple(feat.shape)}')
         return project_map(self.video_proj, feat)
 
-    def audio_embedding(self, audio: Tensor) -> Tensor:
-        """``(B, 1, F, Ta) -> (B, D)`` projected clip embedding."""
+    def audio_embedding(self, audio: Tensor,
+                        steps: Optional[int] = None) -> Tensor:
+        """``(B, 1, F, Ta) -> (B, D)`` projected clip embedding, or with
+        ``audio_time='local'`` ``(B, D, steps)``, the projected sequence
+        averaged over ``steps`` equal windows."""
         feat = last_stage(self.audio_backbone(audio))
         if isinstance(self.audio_proj, MLPNeck):
             return self.audio_proj(feat)
-        if isinstance(self.audio_proj, ConvMLPNeck) and \
-                feat.dim() == self.audio_proj.ndim + 3:
+        if feat.dim() == 4 and (self.audio_time == 'local' or isinstance(
+                self.audio_proj, ConvMLPNeck) and self.audio_proj.ndim == 1):
             feat = feat.mean(dim=2)  # (B, C, F', T') -> (B, C, T')
         feat = project_map(self.audio_proj, feat)
+        if self.audio_time == 'local':
+            if feat.dim() != 3:
+                raise ValueError(f"audio_time='local' needs an audio "
+                                 f'sequence, got {tuple(feat.shape)}')
+            return F.adaptive_avg_pool1d(feat, steps)
         return feat.flatten(2).mean(dim=2) if feat.dim() > 2 else feat
 
     def heatmaps(self, video: Tensor, audio: Tensor) -> Tensor:
         """``(B, T, H, W)`` maps of a batch of clips and their audio."""
-        return audio_visual_maps(self.video_features(video),
-                                 self.audio_embedding(audio),
+        feat = self.video_features(video)
+        return audio_visual_maps(feat,
+                                 self.audio_embedding(audio, feat.shape[2]),
                                  size=video.shape[2:])
 
     # -- modes ---------------------------------------------------------------
