@@ -50,16 +50,29 @@ def test_there_are_benchmarks_for_every_protocol():
     assert any(f'{p}_{d}'.startswith('retrieval_ucf101') for p, d in names)
 
 
+# audio-visual protocols: only backbones of an audio-visual pretraining
+# (not TSN-R50, VCLR's) have them; their model is not an AVRecognizer
+AV_PROTOCOLS = ('sound-localization', )
+
+
+def _av_protocol(path):
+    return osp.basename(path).split('_')[0] in AV_PROTOCOLS
+
+
 @pytest.mark.parametrize('path', CONFIGS, ids=_rel)
 def test_config_is_consistent(path):
     cfg = _load(path)
     name = osp.basename(path)
     # event localization: frozen encoders + a temporal head over segments
-    # (its models run in tests/evaluation/test_event_localization.py)
+    # (its models run in tests/evaluation/test_event_localization.py);
+    # sound localization: frozen encoders mapping audio onto the frames
     event = name.startswith('event-localization_')
-    assert cfg.model.type == ('AVEventLocalizer' if event else
-                              'AVRecognizer'), _rel(path)
-    head = cfg.model.head if event else cfg.model.cls_head
+    if _av_protocol(path):
+        assert cfg.model.type == 'SoundLocalizer', _rel(path)
+    else:
+        assert cfg.model.type == ('AVEventLocalizer' if event else
+                                  'AVRecognizer'), _rel(path)
+    head = cfg.model.head if event else cfg.model.get('cls_head')
     for key in LOADERS:
         loader = cfg.get(key)
         if not loader:
@@ -95,6 +108,8 @@ def _distinct_models():
     share a build (the consistency test checks the rest)."""
     seen = {}
     for path in CONFIGS:
+        if _av_protocol(path):
+            continue  # test_sound_localization_models_run
         model = _load(path).model
         if model.type != 'AVRecognizer':
             continue
@@ -143,13 +158,49 @@ def _protocols(backbone):
     return out
 
 
+def _uni_modal(protocols):
+    return {p for p in protocols if p.split('_')[0] not in AV_PROTOCOLS}
+
+
 @pytest.mark.parametrize('backbone', BACKBONES)
 def test_every_backbone_has_the_whole_set(backbone):
-    """Video backbones share one list of protocols, audio ones another."""
+    """Video backbones share one list of protocols, audio ones another;
+    the audio-visual protocols come as a whole set too, for every video
+    backbone that an audio-visual method pretrains (all but tsn-r50)."""
     audio = backbone.startswith('audio')
     peers = [b for b in BACKBONES if b.startswith('audio') == audio]
-    assert _protocols(backbone) == _protocols(peers[0]), backbone
-    assert len(_protocols(backbone)) == (6 if audio else 21)
+    mine = _protocols(backbone)
+    assert _uni_modal(mine) == _uni_modal(_protocols(peers[0])), backbone
+    assert len(_uni_modal(mine)) == (6 if audio else 21)
+    av = mine - _uni_modal(mine)
+    if audio or backbone == 'tsn-r50':
+        assert not av, backbone
+    else:
+        assert av == {'sound-localization_flickr-soundnet',
+                      'sound-localization_vggss'}, backbone
+
+
+_SOUND_LOC = [p for p in CONFIGS if _av_protocol(p)]
+
+
+@pytest.mark.parametrize('path', _SOUND_LOC, ids=_rel)
+def test_sound_localization_models_run(path):
+    """Each sound-localization model builds, maps a tiny clip and its
+    audio to per-frame maps of the clip's size, and names for every module
+    where the pretraining checkpoint keeps it."""
+    cfg = _load(path)
+    with DefaultScope.overwrite_default_scope('mmavcl'):
+        model = MODELS.build(cfg.model)
+    model.init_weights()
+    video = torch.randint(0, 255, (3, 8, 32, 48), dtype=torch.uint8)
+    audio = torch.randn(16000)
+    data = dict(inputs=dict(video=[[video]], audio=[[audio]]),
+                data_samples=[AVDataSample()])
+    out = model.test_step(data)[0]
+    assert out.heatmaps.shape == (1, 8, 32, 48)
+    assert out.heatmaps.abs().max() <= 1 + 1e-5
+    assert set(cfg.model.checkpoint_prefixes) >= {'video_proj',
+                                                  'audio_proj'}
 
 
 def test_no_two_benchmark_configs_are_the_same():

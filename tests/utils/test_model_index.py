@@ -84,7 +84,8 @@ _TOY = re.compile(rf'^{_METHOD}_{_BB}_toy$')
 # feature extraction for temporal localizers names its snippet stride
 # (`16x1-s16`: 16 frames, interval 1, a snippet every 16 frames)
 _BENCH = re.compile(rf'^(?:linear|finetune|retrieval|fingerprint|'
-                    rf'tal-features|event-localization)_{_BB}_\d+xb\d+-'
+                    rf'tal-features|event-localization|sound-localization)'
+                    rf'_{_BB}_\d+xb\d+-'
                     rf'(?:\d+x\d+x\d+|\d+s|\d+x\d+-s\d+)(?:-\d+e)?_'
                     rf'[a-z0-9]+(?:-\w+)?$')
 
@@ -113,5 +114,5 @@ def test_config_names_follow_the_scheme():
         assert f'`{name}`' in doc, name
     for name in ('r3d-18-2path', 'r3d-18_audio-r2d-18', 'fingerprint',
                  'tal-features', '16x1-s16', 'event-localization', 'lrw',
-                 'ffpp-c23'):
+                 'ffpp-c23', 'sound-localization'):
         assert f'`{name}`' in doc, name

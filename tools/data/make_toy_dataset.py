@@ -54,6 +54,18 @@ segments)::
     OUT/classes.txt
 
     python tools/data/make_toy_dataset.py --out data/toy_ave --events
+
+Sound-source localization set (``--sound-localization``, issue #24): on a
+static dim texture, one bright black-and-white checkerboard square moves on a
+straight line (bouncing off the borders) and is visible only between a random
+entry and exit time; only while it is visible a tone sounds, pitched by its
+height and loud by its x position (the rules above, with ``(x, y)`` the
+square's centre). Two striped, saturated squares move as well and make no
+sound. The ground truth is the sounding square's box in every frame where it
+is visible (:func:`make_sound_localization_set`)::
+
+    python tools/data/make_toy_dataset.py --out data/toy_soundloc \
+        --sound-localization --num-per-class 8
 """
 import argparse
 import os
@@ -265,6 +277,131 @@ def make_toy_events(out: str,
     return split
 
 
+# -- sound-source localization set (issue #24) -----------------------------
+
+#: the annotation file of the sound-localization set (see
+#: ``configs/_base_/datasets/bench_flickr_soundnet_sound_localization.py``
+#: for the format)
+SOUND_LOC_ANN = 'sound_localization_val.json'
+
+
+def _bounce(start: float, speed: float, t: np.ndarray, lo: float,
+            hi: float) -> np.ndarray:
+    """Position on ``[lo, hi]`` moving at ``speed`` px/s, reflected at the
+    ends (a triangle wave)."""
+    span = hi - lo
+    p = np.mod(start - lo + speed * t, 2 * span)
+    return lo + np.where(p > span, 2 * span - p, p)
+
+
+def make_sound_localization_sample(
+        rng: np.random.Generator, size: int, fps: float, duration: float,
+        sample_rate: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One video of the sound-localization set.
+
+    Returns:
+        uint8 frames ``(T, size, size, 3)``, float32 audio ``(L,)`` and int
+        boxes ``(T, 4)`` ``(x1, y1, x2, y2)`` of the sounding square in
+        pixels (``x2``/``y2`` exclusive), ``-1`` where it is not visible.
+    """
+    n = int(round(duration * fps))
+    t = np.arange(n) / fps
+    # background: the smooth texture, dimmed into [40, 160] so that only
+    # the sounding square has pure white and black pixels
+    bg = 40 + random_texture(rng, size, size) * (120 / 255)
+    frames = np.repeat(bg[None], n, axis=0)
+
+    def path(side: int) -> Tuple[np.ndarray, np.ndarray]:
+        speed = rng.uniform(0.25, 0.6) * size * rng.choice([-1, 1], 2)
+        x0, y0 = rng.uniform(0, size - side, 2)
+        return (np.round(_bounce(x0, speed[0], t, 0, size - side)).astype(int),
+                np.round(_bounce(y0, speed[1], t, 0, size - side)).astype(int))
+
+    # silent distractors: saturated colour stripes (never pure white/black)
+    for _ in range(2):
+        side = int(rng.integers(size // 6, size // 4 + 1))
+        xs, ys = path(side)
+        colour = rng.permutation([220.0, 60.0, rng.uniform(60, 220)])
+        stripes = (np.arange(side) // 2 % 2)[:, None, None]
+        patch = np.where(stripes, colour, colour * 0.6)
+        patch = np.broadcast_to(patch, (side, side, 3))
+        for i in range(n):
+            frames[i, ys[i]:ys[i] + side, xs[i]:xs[i] + side] = patch
+    # the sounding square: a 4-pixel black/white checkerboard, on top; a
+    # half to 5/8 of the frame side, since cIoU binarises the map at its
+    # median: a box under a quarter of the frame can never reach cIoU 0.5
+    side = int(rng.integers(size // 2, size * 5 // 8 + 1)) // 4 * 4
+    xs, ys = path(side)
+    cells = np.arange(side) // 4
+    checker = ((cells[:, None] + cells[None, :]) % 2 * 255.0)[..., None]
+    on_frame = int(rng.integers(0, n // 4 + 1))
+    off_frame = int(rng.integers(n - n // 4, n + 1))
+    visible = (np.arange(n) >= on_frame) & (np.arange(n) < off_frame)
+    boxes = np.full((n, 4), -1, dtype=np.int64)
+    for i in np.flatnonzero(visible):
+        frames[i, ys[i]:ys[i] + side, xs[i]:xs[i] + side] = checker
+        boxes[i] = (xs[i], ys[i], xs[i] + side, ys[i] + side)
+    frames = np.clip(frames + rng.normal(0, 2, frames.shape), 0, 255)
+
+    # the tone: on exactly while the square is shown (frame i shows
+    # [i / fps, (i + 1) / fps)); pitch and loudness follow its centre
+    ta = np.arange(int(round(duration * sample_rate))) / sample_rate
+    idx = np.minimum((ta * fps).astype(int), n - 1)
+    cx = xs[idx] + side / 2
+    cy = ys[idx] + side / 2
+    freq = 300.0 * 2**(1.5 * (1 - cy / size))
+    phase = 2 * np.pi * np.cumsum(freq) / sample_rate
+    loud = (0.2 + 0.4 * cx / size) * visible[idx]
+    wave = loud * np.sin(phase) + rng.normal(0, 0.005, ta.shape)
+    return (frames.astype(np.uint8), np.clip(wave, -1, 1).astype(np.float32),
+            boxes)
+
+
+def make_sound_localization_set(out: str, num_videos: int = 24,
+                                val_ratio: float = 0.25, size: int = 64,
+                                fps: float = 16.0, duration: float = 3.0,
+                                sample_rate: int = 16000,
+                                seed: int = 0) -> dict:
+    """Write the sound-localization toy set.
+
+    ``OUT/videos/soundloc/soundloc_<i>.mp4``, ``OUT/train.txt`` and
+    ``OUT/val.txt`` (label 0: for pretraining on this set) and
+    ``OUT/sound_localization_val.json``, the ground truth of the val
+    videos: per video ``"frames"`` maps a frame index (as a string) to its
+    annotators, each a list of ``[x1, y1, x2, y2]`` boxes normalised by the
+    frame width and height; here one annotator with one box, for every frame
+    in which the square is visible. Returns ``{'train': [...], 'val': [...],
+    'boxes': {filename: (T, 4) pixel boxes}}``.
+    """
+    import json
+    os.makedirs(out, exist_ok=True)
+    num_val = max(1, int(round(num_videos * val_ratio)))
+    split, all_boxes, records = {'train': [], 'val': []}, {}, []
+    for i in range(num_videos):
+        rel = f'videos/soundloc/soundloc_{i:04d}.mp4'
+        rng = np.random.default_rng(seed * 100003 + 7919 + i)
+        frames, wave, boxes = make_sound_localization_sample(
+            rng, size, fps, duration, sample_rate)
+        write_video(osp.join(out, rel), frames, fps=fps, audio=wave,
+                    sample_rate=sample_rate, keyint=int(fps), crf=18)
+        all_boxes[rel] = boxes
+        part = 'val' if i >= num_videos - num_val else 'train'
+        split[part].append(f'{rel} 0')
+        if part == 'val':
+            records.append(dict(filename=rel, frames={
+                str(f): [[(b / size).tolist()]]
+                for f, b in enumerate(boxes) if b[0] >= 0}))
+    for part, lines in split.items():
+        with open(osp.join(out, f'{part}.txt'), 'w') as f:
+            f.write('\n'.join(lines) + '\n')
+    with open(osp.join(out, 'classes.txt'), 'w') as f:
+        f.write('soundloc\n')
+    with open(osp.join(out, SOUND_LOC_ANN), 'w') as f:
+        json.dump(dict(metainfo=dict(box_format='xyxy, normalised'),
+                       data_list=records), f)
+    return dict(split, boxes=all_boxes)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', required=True, help='output folder')
@@ -287,6 +424,11 @@ def parse_args(argv=None):
                         help='write the event-localization variant')
     parser.add_argument('--segments', type=int, default=10,
                         help='--events: one-second segments per video')
+    parser.add_argument(
+        '--sound-localization', action='store_true',
+        help='write the sound-source localization set instead: '
+        '--num-per-class videos of one sounding square, boxes in '
+        f'{SOUND_LOC_ANN}')
     return parser.parse_args(argv)
 
 
@@ -302,6 +444,14 @@ def main(argv=None) -> None:
                                 args.workers)
         print(f'wrote {len(split["train"])} train + {len(split["test"])} '
               f'test event videos to {args.out} in '
+              f'{time.time() - start:.1f} s')
+        return
+    if args.sound_localization:
+        split = make_sound_localization_set(
+            args.out, args.num_per_class, args.val_ratio, args.size,
+            args.fps, args.duration, args.sample_rate, args.seed)
+        print(f'wrote {len(split["train"])} train + {len(split["val"])} '
+              f'val sound-localization videos to {args.out} in '
               f'{time.time() - start:.1f} s')
         return
     split = make_toy_dataset(args.out, args.num_per_class, args.classes,

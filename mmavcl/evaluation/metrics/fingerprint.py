@@ -10,10 +10,28 @@ from mmavcl.evaluation.functional import fingerprint_scores, load_features
 from mmavcl.registry import METRICS
 from .retrieval import _FeatureMetric, prepare_features
 
-__all__ = ['FingerprintMetric', 'load_fingerprint_list', 'ORIGINAL']
+__all__ = ['FingerprintMetric', 'load_fingerprint_list', 'load_data_list',
+           'ORIGINAL']
 
 #: the ``edit`` of a gallery (unedited) video in a fingerprint list
 ORIGINAL = 'original'
+
+
+def load_data_list(path: str, what: str) -> list:
+    """The records of a JSON annotation list that
+    :class:`~mmavcl.datasets.AVVideoDataset` reads too: ``{"metainfo":
+    {...}, "data_list": [...]}`` or the bare list (any URI mmengine's
+    fileio reads). ``what`` names the list in errors."""
+    with get_local_path(path) as local:
+        if not osp.isfile(local):
+            raise FileNotFoundError(f'{what} {path} does not exist')
+        with open(local, encoding='utf-8') as f:
+            data = json.load(f)
+    records = data.get('data_list') if isinstance(data, dict) else data
+    if not isinstance(records, list):
+        raise ValueError(f'{path}: expected a list of records or a dict '
+                         'with "data_list"')
+    return records
 
 
 def load_fingerprint_list(path: str) -> Dict[str, Tuple[str, str]]:
@@ -29,15 +47,7 @@ def load_fingerprint_list(path: str) -> Dict[str, Tuple[str, str]]:
     Raises:
         FileNotFoundError / ValueError: naming the file and the record.
     """
-    with get_local_path(path) as local:
-        if not osp.isfile(local):
-            raise FileNotFoundError(f'fingerprint list {path} does not exist')
-        with open(local, encoding='utf-8') as f:
-            data = json.load(f)
-    records = data.get('data_list') if isinstance(data, dict) else data
-    if not isinstance(records, list):
-        raise ValueError(f'{path}: expected a list of records or a dict '
-                         'with "data_list"')
+    records = load_data_list(path, 'fingerprint list')
     out = {}
     for i, rec in enumerate(records, 1):
         if not isinstance(rec, dict) or not all(
