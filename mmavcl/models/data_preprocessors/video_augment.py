@@ -104,11 +104,16 @@ class Workspace:
         return buf[:numel].view(shape)
 
 
-def rgb_to_gray(x: Tensor, out: Optional[Tensor] = None) -> Tensor:
+def rgb_to_gray(x: Tensor, out: Optional[Tensor] = None,
+                scale: Optional[Tensor] = None) -> Tensor:
     """``(n, 3, T, H, W)`` -> ``(n, 1, T, H, W)`` BT.601 luma, accumulated
     red, green, blue (kornia's order, so its pixels are matched bit for
-    bit); ``out`` receives it if given."""
+    bit); ``out`` receives it if given. ``scale`` ``(n,)`` multiplies each
+    clip's luma weights (the luma times ``scale`` in the same passes)."""
     w = x.new_tensor(_LUMA)
+    if scale is not None:
+        w = (scale.to(x.device, x.dtype, non_blocking=True)[:, None] *
+             w).T.reshape(3, -1, *([1] * (x.dim() - 2)))
     r, g, b = x.unbind(1)
     if out is None:
         out = x.new_empty(x.shape[0], 1, *x.shape[2:])
@@ -146,16 +151,23 @@ def shift_hue(x: Tensor, shift: Tensor, out: Optional[Tensor] = None,
         out = torch.empty_like(x)
     shift6 = shift.to(x.device, x.dtype, non_blocking=True).mul(6.0).view(
         -1, *([1] * (x.dim() - 2)))
-    n, t = x.shape[0], x.shape[2]
-    frame = max(1, math.prod(x.shape[3:]))
-    step = t
-    if x.device.type == 'cpu':
-        step = max(1, min(t, (tile or HUE_TILE) // (n * frame)))
-    for t0 in range(0, t, step):
-        size = min(step, t - t0)
+    for t0, size in _frame_tiles(x, tile):
         _shift_hue_tile(x.narrow(2, t0, size), shift6,
                         out.narrow(2, t0, size), ws)
     return out
+
+
+def _frame_tiles(x: Tensor, tile: Optional[int] = None
+                 ) -> List[Tuple[int, int]]:
+    """``(start, length)`` along T of ``(n, C, T, H, W)`` ``x``: tiles of
+    about ``tile`` (default :data:`HUE_TILE`) pixels per plane on the CPU,
+    all T at once elsewhere."""
+    n, t = x.shape[0], x.shape[2]
+    step = t
+    if x.device.type == 'cpu':
+        frame = max(1, math.prod(x.shape[3:]))
+        step = max(1, min(t, (tile or HUE_TILE) // max(1, n * frame)))
+    return [(t0, min(step, t - t0)) for t0 in range(0, t, step)]
 
 
 def _shift_hue_tile(x: Tensor, shift6: Tensor, out: Tensor,
@@ -291,16 +303,31 @@ class _ColorJitter(_Op):
         for i in range(4):
             hue = chosen & (at == i) & (shift != 0)
             if bool(hue.any()):
-                sel, idx, y = self._subset(x, hue, ws, 'jitter_in')
-                out = ws.get('jitter_out', y.shape, y)
-                shift_hue(y, shift[sel], out, ws)
-                x.index_copy_(0, idx, out)
+                self._hue(x, hue, shift, ws)
             if i < 3:
                 op = blends[:, i]
                 f = factors.gather(1, op[:, None])[:, 0]
                 if bool((f != 1).any()):
                     self._blend(x, f, op, ws)
         return x
+
+    @staticmethod
+    def _hue(x: Tensor, hue: Tensor, shift: Tensor, ws: Workspace) -> None:
+        """Shift the hue of the clips ``hue`` ``(n,)`` of ``x`` in place,
+        tile by tile of frames (:func:`shift_hue`'s tiles): each tile's
+        clips are gathered, shifted and put back while in cache."""
+        sel = hue.nonzero()[:, 0]
+        idx = sel.to(x.device, non_blocking=True)
+        shift6 = _bcast(shift[sel] * 6.0, x)[:, 0]
+        sub = x[:1].expand(sel.numel(), *x.shape[1:])  # tiles of the subset
+        for t0, size in _frame_tiles(sub):
+            xt = x.narrow(2, t0, size)
+            shape = (sel.numel(), *xt.shape[1:])
+            y = ws.get('jitter_in', shape, x)
+            torch.index_select(xt, 0, idx, out=y)
+            out = ws.get('jitter_out', shape, x)
+            _shift_hue_tile(y, shift6, out, ws)
+            xt.index_copy_(0, idx, out)
 
     @staticmethod
     def _blend(x: Tensor, f: Tensor, op: Tensor, ws: Workspace) -> None:
@@ -311,13 +338,15 @@ class _ColorJitter(_Op):
         con, sat = op == 1, op == 2
         if bool((con | sat).any()):
             shape = (x.shape[0], 1, *x.shape[2:])
-            gray = rgb_to_gray(x, ws.get('gray', shape, x))
-            g = ws.get('blend', shape, x)
-            # g = (1 - f) grey (saturation) or (1 - f) mean grey (contrast)
-            torch.mul(gray, _bcast(sat.float() * (1.0 - f), x), out=g)
+            # g = (1 - f) grey (saturation) or (1 - f) mean grey (contrast),
+            # 0 for brightness: (1 - f) folded into the luma weights, and
+            # the contrast clips' g swapped for its frame mean by a lerp
+            # with 0/1 weights (exact), one pass each
+            g = rgb_to_gray(x, ws.get('blend', shape, x),
+                            scale=(con | sat).float() * (1.0 - f))
             if bool(con.any()):
-                g.add_(gray.mean((-2, -1), keepdim=True) *
-                       _bcast(con.float() * (1.0 - f), x))
+                g.lerp_(g.mean((-2, -1), keepdim=True),
+                        _bcast(con.float(), x))
             torch.addcmul(g, x, fb, out=x)
         else:
             x.mul_(fb)
@@ -517,14 +546,16 @@ class BatchedVideoAug(nn.Module):
         return [op.draw(batch) for op in self.ops]
 
     # Always eager, also inside a torch.compile'd caller (mmengine's
-    # compile=True wraps the whole train_step): which clips an op touches
-    # is data (bool(), nonzero()), so dynamo splits the call into ~25
-    # graphs with 12 breaks and recompiles as the number of chosen clips
-    # changes, for no gain over these hand-fused passes; and inductor
-    # (torch 2.9.1, CPU) miscompiles the contrast blend: after an in-place
-    # ``g.add_(c)`` on a graph input ``g`` (n, 1, ...) with ``c``
-    # (n, 1, 1, ...), a later ``g * x`` broadcasting ``g`` over the
-    # channels reads the old ``g`` (pixels off by up to 0.2).
+    # compile=True wraps the whole train_step). Which clips an op touches
+    # is data (bool(), nonzero()): traced, one call of the MoCo
+    # augmentation became 30 graphs with 14 breaks, recompiled whenever the
+    # numbers of chosen clips changed (inductor, CPU, torch 2.9.1: 52 s,
+    # 5 s and 16 s for the first three calls), for no gain over these
+    # hand-fused passes. And inductor miscompiled an earlier form of the
+    # contrast blend (pixels off by up to 0.2): after an in-place
+    # ``g.add_(c)`` on a graph input ``g`` (n, 1, L) with ``c`` (n, 1, 1),
+    # a later ``g * x`` broadcasting ``g`` over x's (n, 3, L) read the old
+    # ``g``; the in-place style of these passes invites more of that.
     @torch.compiler.disable
     def forward(self, x: Tensor,
                 params: Optional[List[Dict[str, Tensor]]] = None,
