@@ -326,6 +326,9 @@ def test_augment_benchmark_prints_its_ratio(capsys):
     text = capsys.readouterr().out
     assert re.search(r'^BatchedVideoAug vs kornia: \d+\.\d+x$', text,
                      re.M), text
+    assert re.search(r'^BatchedVideoAug vs kornia \(CPU time\): \d+\.\d+x$',
+                     text, re.M), text
+    assert out['cpu_ratio'] > 0
     assert "video_aug: ['ColorJitter', 'RandomGrayscale', " \
         "'RandomGaussianBlur']" in text
     assert out['BatchedVideoAug'] > 0 and out['kornia'] > 0
