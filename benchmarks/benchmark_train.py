@@ -27,8 +27,11 @@ What it measures for a method config (default: the VCLR toy config):
    work, not the workers, is what is missing);
 5. **profile** (``--profile N``): milliseconds per step of each phase of
    N plain-loop steps (preprocess, forward, backward, optimizer; CUDA
-   events, i.e. device time in stream order, on CUDA), then the top
-   operators of ``torch.profiler`` over N more.
+   events, i.e. device time in stream order, on CUDA) and of the data
+   preprocessor's video augmentation (its share of the step), then the top
+   operators of ``torch.profiler`` over N more and the time of the
+   NCHW<->NHWC layout-conversion kernels among them.
+   ``--video-aug-impl`` and ``--channels-last`` set what is profiled.
 
 Iterations are timed after ``--warmup`` iterations, in ``--rounds`` ABBA
 rounds (plain, runner, runner, plain, ...) so that machine load drifts hit
