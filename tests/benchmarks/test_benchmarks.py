@@ -254,6 +254,13 @@ def test_train_benchmark_on_cuda_with_generated_videos(capsys):
     assert all(p > 0 for p in phases), prof
     assert prof['backward'] > 0.2 * prof['forward'], prof
     assert 0.5 * prof['step'] < sum(phases) <= 1.05 * prof['step'], prof
+    # issue 25's numbers: the augmentation inside the preprocess phase, and
+    # the layout kernels line (cuDNN's conversions, by name)
+    assert 0 < prof['augment'] < prof['preprocess'], prof
+    assert re.search(r'^video augmentation \(BatchedVideoAug\): ', text,
+                     re.M), text
+    assert re.search(r'^layout kernels .*: \d+\.\d ms per step', text,
+                     re.M), text
 
 
 def test_memory_benchmark_reports_index_and_workers(capsys):
