@@ -9,7 +9,11 @@ The batch is what the data preprocessor hands the augmentation: per view a
 frames of a panning texture). One step augments every view, as a training
 step does; the two candidates alternate step by step (ABBA), so a load
 change on a shared machine hits both, and the ratio of their median step
-times is printed as ``BatchedVideoAug vs kornia: <ratio>x``.
+times is printed as ``BatchedVideoAug vs kornia: <ratio>x``. On the CPU
+the ratio of their median CPU times (the thread's own: with ``--threads
+1`` every kernel runs on it) follows as ``BatchedVideoAug vs kornia (CPU
+time): <ratio>x``: on a machine shared by more runnable jobs than cores,
+a step's wall time also counts the time the scheduler gave to the others.
 
     python benchmarks/benchmark_augment.py [--config CFG] [--views 2]
         [--clips 8] [--frames 16] [--size 112] [--iters 40] [--threads 1]
@@ -19,7 +23,7 @@ import argparse
 import os.path as osp
 import statistics
 import time
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -97,7 +101,9 @@ def main(argv=None) -> Dict[str, float]:
 
     scratch = [torch.empty_like(x) for x in views]
 
-    def step(aug) -> float:
+    cuda = args.device.startswith('cuda')
+
+    def step(aug) -> Tuple[float, float]:
         # as AVDataPreprocessor calls them: kornia returns a new tensor,
         # BatchedVideoAug writes into the preprocessor's own x / 255 (a
         # copy made here before the clock starts)
@@ -105,37 +111,48 @@ def main(argv=None) -> Dict[str, float]:
         if batched:
             for x, s in zip(views, scratch):
                 s.copy_(x)
-        if args.device.startswith('cuda'):
+        if cuda:
             torch.cuda.synchronize()
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.thread_time()
         for x, s in zip(views, scratch):
             if batched:
                 aug(s, inplace=True)
             else:
                 aug(x)
-        if args.device.startswith('cuda'):
+        if cuda:
             torch.cuda.synchronize()
-        return (time.perf_counter() - t) * 1e3
+        return ((time.perf_counter() - t) * 1e3,
+                (time.thread_time() - c) * 1e3)
 
     torch.manual_seed(0)
     for _ in range(args.warmup):
         for aug in augs.values():
             step(aug)
     times = {name: [] for name in augs}
+    cpu = {name: [] for name in augs}
     names = list(augs)
     for i in range(args.iters):
         # ABBA: each candidate goes first every other pair of steps
         for name in (names if i % 4 in (0, 3) else names[::-1]):
-            times[name].append(step(augs[name]))
+            wall, own = step(augs[name])
+            times[name].append(wall)
+            cpu[name].append(own)
     clips_per_step = args.views * args.clips
     med = {name: statistics.median(t) for name, t in times.items()}
+    med_cpu = {name: statistics.median(t) for name, t in cpu.items()}
     for name, ms in med.items():
         print(f'{name}: {ms:.1f} ms per step (median of {len(times[name])}), '
               f'{clips_per_step / ms * 1e3:.1f} clips/s, '
-              f'{ms / (clips_per_step * args.frames):.3f} ms per frame')
+              f'{ms / (clips_per_step * args.frames):.3f} ms per frame' +
+              ('' if cuda else f'; CPU time {med_cpu[name]:.1f} ms'))
     ratio = med['kornia'] / med['BatchedVideoAug']
     print(f'BatchedVideoAug vs kornia: {ratio:.2f}x')
-    return dict(med, ratio=ratio)
+    out = dict(med, ratio=ratio)
+    if not cuda:
+        out['cpu_ratio'] = med_cpu['kornia'] / med_cpu['BatchedVideoAug']
+        print(f'BatchedVideoAug vs kornia (CPU time): '
+              f"{out['cpu_ratio']:.2f}x")
+    return out
 
 
 if __name__ == '__main__':

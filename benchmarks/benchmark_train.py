@@ -27,8 +27,11 @@ What it measures for a method config (default: the VCLR toy config):
    work, not the workers, is what is missing);
 5. **profile** (``--profile N``): milliseconds per step of each phase of
    N plain-loop steps (preprocess, forward, backward, optimizer; CUDA
-   events, i.e. device time in stream order, on CUDA), then the top
-   operators of ``torch.profiler`` over N more.
+   events, i.e. device time in stream order, on CUDA) and of the data
+   preprocessor's video augmentation (its share of the step), then the top
+   operators of ``torch.profiler`` over N more and the time of the
+   NCHW<->NHWC layout-conversion kernels among them.
+   ``--video-aug-impl`` and ``--channels-last`` set what is profiled.
 
 Iterations are timed after ``--warmup`` iterations, in ``--rounds`` ABBA
 rounds (plain, runner, runner, plain, ...) so that machine load drifts hit
@@ -56,6 +59,7 @@ import argparse
 import contextlib
 import copy
 import os.path as osp
+import re
 import tempfile
 import time
 import warnings
@@ -212,14 +216,24 @@ def profile_plain_step(model, batch, cfg, iters: int, device: torch.device,
     from torch.profiler import ProfilerActivity, profile
     timer = PhaseTimer(device)
     step = plain_step_fn(model, cfg, device, precision, mark=timer)
+    # the video augmentation inside the preprocess phase, timed like the
+    # phases (CUDA events in stream order on CUDA)
+    aug = getattr(model.data_preprocessor, 'video_aug', None)
+    aug_timer = PhaseTimer(device)
+    hooks = [] if aug is None else [
+        aug.register_forward_pre_hook(lambda m, a: aug_timer('augment')),
+        aug.register_forward_hook(lambda m, a, o: aug_timer(None))]
     for _ in range(2):
         step(batch)
     _sync(device)
     timer.marks.clear()
+    aug_timer.marks.clear()
     t = time.perf_counter()
     for _ in range(iters):
         step(batch)
     _sync(device)
+    for h in hooks:
+        h.remove()
     out = {'step': (time.perf_counter() - t) / iters * 1e3}
     out.update({k: v / iters for k, v in timer.totals().items()})
     clock = 'CUDA events' if timer.cuda else 'wall clock'
@@ -227,6 +241,11 @@ def profile_plain_step(model, batch, cfg, iters: int, device: torch.device,
           f"{out['step']:.1f} ms per step; " +
           ', '.join(f'{k} {out.get(k, 0.0):.1f} ms' for k in PHASES) +
           f' ({clock})')
+    if aug is not None:
+        out['augment'] = aug_timer.totals().get('augment', 0.0) / iters
+        print(f'video augmentation ({type(aug).__name__}): '
+              f"{out['augment']:.1f} ms per step, "
+              f"{out['augment'] / out['step']:.1%} of the step ({clock})")
     acts = [ProfilerActivity.CPU]
     if device.type == 'cuda':
         acts.append(ProfilerActivity.CUDA)
@@ -237,8 +256,33 @@ def profile_plain_step(model, batch, cfg, iters: int, device: torch.device,
     where = 'device' if device.type == 'cuda' else 'cpu'
     print(f'top operators of {iters} more steps under torch.profiler '
           f'({where} time):')
-    print(prof.key_averages().table(sort_by=f'self_{where}_time_total',
-                                    row_limit=top))
+    events = prof.key_averages()
+    print(events.table(sort_by=f'self_{where}_time_total', row_limit=top))
+    layout = layout_kernels(events, where)
+    out['layout'] = sum(layout.values()) / iters / 1e3
+    print(f'layout kernels ({LAYOUT_KERNELS.pattern}): '
+          f"{out['layout']:.1f} ms per step under the profiler, "
+          f'{len(layout)} kinds' + ''.join(
+              f'\n  {ms / iters / 1e3:.2f} ms  {name[:100]}'
+              for name, ms in sorted(layout.items(), key=lambda kv: -kv[1])))
+    return out
+
+
+#: names of the kernels that convert between the default (NC[D]HW) and the
+#: channels-last (N[D]HWC) layout, cuDNN's and torch's (H200 profile of
+#: 2026-12-04: 10.5 ms a MoCo K400 step)
+LAYOUT_KERNELS = re.compile(r'nchw|nhwc|ncdhw|ndhwc', re.I)
+
+
+def layout_kernels(events, where: str) -> Dict[str, float]:
+    """Self ``where`` ('device' or 'cpu') time in microseconds of each
+    layout-conversion kernel among ``events`` (profiler key averages)."""
+    out = {}
+    for evt in events:
+        if LAYOUT_KERNELS.search(evt.key):
+            us = getattr(evt, f'self_{where}_time_total')
+            if us > 0:
+                out[evt.key] = out.get(evt.key, 0.0) + us
     return out
 
 
@@ -500,6 +544,12 @@ def parse_args(argv=None):
                         help='WxH of the --videos files (170x128: what '
                         'tools/data/reencode_videos.py --short-side 128 '
                         'writes for 340x256 sources)')
+    parser.add_argument('--video-aug-impl', choices=['batched', 'kornia'],
+                        help="the data preprocessor's video_aug_impl "
+                        '(default: as the config says)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels-last weights and convolution inputs '
+                        '(what ChannelsLast3dHook does) in every loop')
     parser.add_argument('--video-hwaccel', choices=['cuda'],
                         help='decode the videos on the GPU (NVDEC, through '
                         'PyAV) in spawned loader workers')
@@ -531,6 +581,9 @@ def main(argv=None) -> Dict:
                              args.loader_workers)
         if args.video_hwaccel:
             use_video_hwaccel(cfg, args.video_hwaccel)
+        if args.video_aug_impl:
+            cfg.model.data_preprocessor['video_aug_impl'] = \
+                args.video_aug_impl
         dl = cfg.train_dataloader
         ds = DATASETS.build(dl.dataset)
         if args.video_hwaccel:
@@ -543,13 +596,19 @@ def main(argv=None) -> Dict:
         batch = to_device(collate([ds[i % len(ds)] for i in range(bs)]),
                           device)
         model = MODELS.build(cfg.model).to(device)
+        if args.channels_last:
+            from mmavcl.engine import convert_to_channels_last
+            convert_to_channels_last(model)
         init_state = copy.deepcopy(model.state_dict())
         clips = len(model.data_preprocessor(batch, True)['inputs']['video'])
         name = (torch.cuda.get_device_name(device) if device.type == 'cuda'
                 else 'CPU')
+        impl = cfg.model.get('data_preprocessor', {}).get('video_aug_impl')
         print(f'config: {osp.relpath(args.config, ROOT)}, batch {bs} x '
               f'{clips} clips, device {device} ({name}), {args.precision}, '
-              f'{torch.get_num_threads()} threads')
+              f'{torch.get_num_threads()} threads, video_aug_impl {impl}, '
+              f'{"channels-last" if args.channels_last else "default"} '
+              'layout')
         rates = {'plain': [], 'runner': []}
         for r in range(args.rounds):
             order = ('plain', 'runner') if r % 2 == 0 else ('runner',

@@ -39,6 +39,9 @@ mkdir -p "$OUT"
 step() {  # step NAME COMMAND...
     local name=$1
     shift
+    if [ -n "${STEPS:-}" ] && [[ " $STEPS " != *" $name "* ]]; then
+        return
+    fi
     if [ "${DRY_RUN:-0}" = 1 ]; then
         echo "$name: $*"
         return
@@ -59,7 +62,7 @@ step() {  # step NAME COMMAND...
     # budget of the ones after it
     timeout -k 10 "$limit" "$@" >"$OUT/$name.log" 2>&1
     local rc=$?
-    grep -E 'it/s| vs |busy|waiting for|ms per step|hwaccel|passed|failed|[0-9] skipped|Error' \
+    grep -E 'it/s| vs |busy|waiting for|ms per step|  [0-9.]+ ms  |hwaccel|passed|failed|[0-9] skipped|Error' \
         "$OUT/$name.log" | tail -n 40 >>"$OUT/summary.txt"
     if [ $rc = 124 ]; then
         echo "   timed out after $limit s" >>"$OUT/summary.txt"
@@ -88,6 +91,19 @@ print(torch.__version__, av.__version__, decord.__version__, mmengine.__version_
         >"$OUT/machine.txt" 2>&1
 fi
 
+# issue 25, item 5: the MoCo K400 step (bf16, repeated batch of the
+# re-encoded files) with the batched augmentation the configs use, the
+# kornia one and the batched one with channels-last: clips/s, the
+# augmentation's share of the step (target <= 5 %) and the NCHW<->NHWC
+# layout kernels (target ~0); then the augmentation alone, batch 32 a view
+AUG="benchmarks/benchmark_train.py $CFG --device cuda --precision bf16 \
+--iters 10 --rounds 2 --loader-batches 0 --videos 16 --loader-workers 8 \
+$SMALL --profile 10"
+step aug_batched env "$PY" $AUG --video-aug-impl batched
+step aug_kornia env "$PY" $AUG --video-aug-impl kornia
+step aug_batched_channels_last env "$PY" $AUG --video-aug-impl batched --channels-last
+step augment_only env "$PY" benchmarks/benchmark_augment.py --device cuda \
+    --clips 32 --iters 40
 # NVDEC decoding (VideoInit hwaccel='cuda'): the same samples as the CPU
 # decoder? Then where its time goes (open, first frame, each further frame:
 # on the H200, 2026-12-04, 8 NVDEC workers made 17.7 samples/s where the

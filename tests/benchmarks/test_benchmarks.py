@@ -167,6 +167,46 @@ def test_train_benchmark_prints_overhead_and_loader_ratio(capsys, tmp_path):
     assert re.search(r'^profile of 1 plain-loop steps \(fp32\)', text, re.M)
 
 
+def test_train_profile_reports_augmentation_share_and_layout(capsys):
+    """``--profile``'s lines for issue 25's GPU check, on the CPU: the MoCo
+    toy model with the K400 configs' augmentation (batched), the default
+    and the channels-last layout, a generated batch of 2 x 2 clips."""
+    from mmengine.config import Config
+
+    from mmavcl.engine import convert_to_channels_last
+    from mmavcl.registry import MODELS
+    cfg = Config.fromfile(osp.join(ROOT,
+                                   'configs/baselines/moco_r3d-18_toy.py'))
+    k400 = Config.fromfile(osp.join(
+        ROOT, 'configs/baselines/moco_r3d-18_8xb32-16x2x2-200e_k400.py'))
+    cfg.model.data_preprocessor = k400.model.data_preprocessor
+    assert cfg.model.data_preprocessor.video_aug_impl == 'batched'
+    gen = torch.Generator().manual_seed(0)
+    clip = torch.randint(0, 256, (3, 4, 32, 32), dtype=torch.uint8,
+                         generator=gen)
+    batch = {'inputs': {'video': [[clip, clip.flip(-1)]] * 2}}
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        model = MODELS.build(cfg.model)
+        if channels_last:
+            convert_to_channels_last(model)
+        prof = benchmark_train.profile_plain_step(model, batch, cfg, 1,
+                                                  torch.device('cpu'),
+                                                  'fp32')
+        text = capsys.readouterr().out
+        assert 0 < prof['augment'] < prof['preprocess'], prof
+        share = re.search(r'^video augmentation \(BatchedVideoAug\): '
+                          r'(\d+\.\d) ms per step, (\d+\.\d)% of the step',
+                          text, re.M)
+        assert share, text
+        assert float(share.group(2)) == pytest.approx(
+            100 * prof['augment'] / prof['step'], abs=0.051)
+        # on the CPU no kernel carries a layout name; on CUDA cuDNN's do
+        assert re.search(r'^layout kernels \(nchw\|nhwc\|ncdhw\|ndhwc\): '
+                         r'\d+\.\d ms per step', text, re.M), text
+        assert prof['layout'] >= 0
+
+
 def test_train_benchmark_reads_wav_sidecars(capsys, tmp_path):
     """--audio-source sidecar: the training set's audio is extracted with
     tools/data/extract_audio.py and the dataset reads those WAVs."""
@@ -215,6 +255,13 @@ def test_train_benchmark_on_cuda_with_generated_videos(capsys):
     assert all(p > 0 for p in phases), prof
     assert prof['backward'] > 0.2 * prof['forward'], prof
     assert 0.5 * prof['step'] < sum(phases) <= 1.05 * prof['step'], prof
+    # issue 25's numbers: the augmentation inside the preprocess phase, and
+    # the layout kernels line (cuDNN's conversions, by name)
+    assert 0 < prof['augment'] < prof['preprocess'], prof
+    assert re.search(r'^video augmentation \(BatchedVideoAug\): ', text,
+                     re.M), text
+    assert re.search(r'^layout kernels .*: \d+\.\d ms per step', text,
+                     re.M), text
 
 
 def test_memory_benchmark_reports_index_and_workers(capsys):
@@ -287,6 +334,9 @@ def test_augment_benchmark_prints_its_ratio(capsys):
     text = capsys.readouterr().out
     assert re.search(r'^BatchedVideoAug vs kornia: \d+\.\d+x$', text,
                      re.M), text
+    assert re.search(r'^BatchedVideoAug vs kornia \(CPU time\): \d+\.\d+x$',
+                     text, re.M), text
+    assert out['cpu_ratio'] > 0
     assert "video_aug: ['ColorJitter', 'RandomGrayscale', " \
         "'RandomGaussianBlur']" in text
     assert out['BatchedVideoAug'] > 0 and out['kornia'] > 0

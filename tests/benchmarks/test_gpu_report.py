@@ -14,6 +14,7 @@ import pytest
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(ROOT, 'benchmarks', 'gpu_report.sh')
 sys.path.insert(0, osp.join(ROOT, 'benchmarks'))
+import benchmark_augment  # noqa: E402
 import benchmark_pipeline  # noqa: E402
 import benchmark_train  # noqa: E402
 
@@ -30,9 +31,11 @@ def dry_run(argv, **env):
 def test_gpu_report_commands_parse(tmp_path):
     out = dry_run(['bash', SCRIPT, str(tmp_path / 'report')])
     steps = dict(line.split(': ', 1) for line in out.splitlines())
-    # the open question (NVDEC's speed) first, then the issue's target row
-    assert list(steps)[:3] == ['nvdec_tests', 'nvdec_pipeline',
-                               'bf16_170x128']
+    # the open question (issue 25's GPU profile of the augmentation and
+    # layout) first, then NVDEC's speed, then issue 8's target row
+    assert list(steps)[:7] == [
+        'aug_batched', 'aug_kornia', 'aug_batched_channels_last',
+        'augment_only', 'nvdec_tests', 'nvdec_pipeline', 'bf16_170x128']
     assert not (tmp_path / 'report' / 'summary.txt').exists()
     benches = 0
     for name, cmd in steps.items():
@@ -42,9 +45,19 @@ def test_gpu_report_commands_parse(tmp_path):
                 argv[argv.index('benchmarks/benchmark_train.py') + 1:])
             assert osp.isfile(osp.join(ROOT, args.config)), name
             assert args.device == 'cuda' and args.loader_workers == 8
-            assert args.data_bound_iters > 0 and args.videos > 0
-            assert args.precision in name
+            assert args.videos > 0
+            if name.startswith('aug_'):
+                # the repeated batch only, profiled
+                assert args.profile > 0 and args.precision == 'bf16'
+                assert args.video_aug_impl in name
+                assert args.channels_last == name.endswith('channels_last')
+            else:
+                assert args.data_bound_iters > 0 and args.precision in name
             benches += 1
+        elif 'benchmarks/benchmark_augment.py' in argv:
+            args = benchmark_augment.parse_args(
+                argv[argv.index('benchmarks/benchmark_augment.py') + 1:])
+            assert args.device == 'cuda' and args.clips == 32, name
         elif 'benchmarks/benchmark_pipeline.py' in argv:
             args, rest = benchmark_pipeline.parse_args(
                 argv[argv.index('benchmarks/benchmark_pipeline.py') + 1:])
@@ -54,12 +67,22 @@ def test_gpu_report_commands_parse(tmp_path):
             pytest_args = argv[argv.index('pytest'):]
             assert pytest_args[:3] == ['pytest', '-m', 'cuda'], cmd
             assert osp.exists(osp.join(ROOT, pytest_args[3])), cmd
-    assert benches == 6
+    assert benches == 9
     hw = benchmark_train.parse_args(shlex.split(
         steps['bf16_340x256_nvdec'])[3:])
     assert hw.video_hwaccel == 'cuda' and hw.video_size == '340x256'
     assert 'OMP_NUM_THREADS=1' in steps['bf16_170x128_omp1']
     assert '--profile' in steps['bf16_170x128']
+
+
+def test_steps_variable_runs_only_the_named_steps(tmp_path):
+    # the one command of docs/benchmarks.md for issue 25's GPU check
+    out = dry_run(['bash', SCRIPT, str(tmp_path / 'report')],
+                  STEPS='aug_batched aug_kornia aug_batched_channels_last '
+                  'augment_only')
+    assert [line.split(': ')[0] for line in out.splitlines()] == [
+        'aug_batched', 'aug_kornia', 'aug_batched_channels_last',
+        'augment_only']
 
 
 def test_offline_wheels_are_the_tested_versions_and_installed_first(
@@ -85,7 +108,7 @@ def test_offline_wheels_are_the_tested_versions_and_installed_first(
     argv = shlex.split(cmd)
     assert argv[1:4] == ['-m', 'pip', 'install'] and '--no-index' in argv
     assert argv[-1] == 'wheels/*.whl'
-    assert second.startswith('nvdec_tests: ')
+    assert second.startswith('aug_batched: ')
 
 
 def test_video_hwaccel_reaches_the_readers():
@@ -117,7 +140,7 @@ def test_steps_keep_results_failures_and_timeouts(tmp_path):
     STEP_TIMEOUT, and neither stops the steps after it."""
     fake = tmp_path / 'python'
     fake.write_text('#!/bin/sh\n'
-                    'case "$*" in *pytest*) exec sleep 30;; esac\n'
+                    'case "$*" in *"-m pytest "*) exec sleep 30;; esac\n'
                     'echo "mmavcl vs reference: 1.23x"\n'
                     'echo "it broke"\n'
                     'exit 3\n')
@@ -132,7 +155,8 @@ def test_steps_keep_results_failures_and_timeouts(tmp_path):
         line.split(': ', 1) for line in dry_run(
             ['bash', SCRIPT, str(tmp_path / 'dry')]).splitlines()))
     for step in steps:
-        if 'pytest' in step.splitlines()[0]:
+        # (tmp_path, in every command, has "pytest" in its name)
+        if ' -m pytest ' in step.splitlines()[0]:
             assert 'timed out after 1 s' in step and 'rc=124' in step
         else:
             assert 'mmavcl vs reference: 1.23x' in step

@@ -19,16 +19,19 @@ whole-batch tensor operations. What is ours and why:
 * Hue: kornia converts RGB -> HSV -> RGB (``kornia.enhance.adjust_hue``),
   the bulk of its time on the CPU. The shift here goes straight from the
   channels' max, min and sextant to the shifted RGB (the same HSV
-  arithmetic without building the HSV image), equal to kornia's to ~1e-6.
-* Gaussian blur: kornia builds a 2-D convolution with one kernel per image
-  (``groups = B * C``). Here the per-clip separable kernel is applied as
-  ``kernel_size`` multiply-adds along H and then W on a reflect-padded
-  view of the selected clips (faster on the CPU than a grouped
-  convolution), the same weights as kornia's ``gaussian_blur2d``.
+  arithmetic without building the HSV image), equal to kornia's to ~1e-6,
+  in tiles of frames that keep its ~38 passes in the CPU's caches.
+* Gaussian blur: kornia builds one 2-D kernel per image and convolves
+  the images one group each. Here every frame plane of the selected clips
+  is a channel of one depthwise convolution (``groups = clips * C * T``)
+  with its clip's separable kernel, a ``(k, 1)`` and a ``(1, k)`` pass on a
+  reflect-padded buffer: the same weights as kornia's ``gaussian_blur2d``
+  and, on the CPU, the same pixels as the shifted multiply-adds of the
+  previous version (oneDNN sums the taps in order), 1.5x faster.
 * Grayscale and solarize: plain tensor expressions on the selected clips.
 
-The loops left are over the ops, the 4 jitter steps and the kernel taps,
-never over the clips of a batch.
+The loops left are over the ops, the 4 jitter steps, the hue's tiles of
+frames and its 3 channels, never over the clips of a batch.
 """
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -101,11 +104,16 @@ class Workspace:
         return buf[:numel].view(shape)
 
 
-def rgb_to_gray(x: Tensor, out: Optional[Tensor] = None) -> Tensor:
+def rgb_to_gray(x: Tensor, out: Optional[Tensor] = None,
+                scale: Optional[Tensor] = None) -> Tensor:
     """``(n, 3, T, H, W)`` -> ``(n, 1, T, H, W)`` BT.601 luma, accumulated
     red, green, blue (kornia's order, so its pixels are matched bit for
-    bit); ``out`` receives it if given."""
+    bit); ``out`` receives it if given. ``scale`` ``(n,)`` multiplies each
+    clip's luma weights (the luma times ``scale`` in the same passes)."""
     w = x.new_tensor(_LUMA)
+    if scale is not None:
+        w = (scale.to(x.device, x.dtype, non_blocking=True)[:, None] *
+             w).T.reshape(3, -1, *([1] * (x.dim() - 2)))
     r, g, b = x.unbind(1)
     if out is None:
         out = x.new_empty(x.shape[0], 1, *x.shape[2:])
@@ -116,24 +124,61 @@ def rgb_to_gray(x: Tensor, out: Optional[Tensor] = None) -> Tensor:
     return out
 
 
+#: elements of a frame plane per tile of :func:`shift_hue`: its ~12 planes
+#: (input, output, 6 scratch) then stay in the CPU caches between its ~38
+#: passes (128 K: 2.6 ms for 2 clips of 16x112^2, untiled 3.9 ms)
+HUE_TILE = 1 << 17
+
+
 def shift_hue(x: Tensor, shift: Tensor, out: Optional[Tensor] = None,
-              ws: Optional[Workspace] = None) -> Tensor:
+              ws: Optional[Workspace] = None,
+              tile: Optional[int] = None) -> Tensor:
     """Rotate the HSV hue of ``(n, 3, T, H, W)`` RGB in ``[0, 1]`` by
     ``shift`` ``(n,)`` turns (kornia's ``adjust_hue(x, 2 pi shift)``).
 
     Saturation and value are kept, so each channel of the result lies
     between the pixel's min and max: with chroma ``c = max - min`` and the
-    shifted hue ``h`` in sixths of a turn, channel ``j`` (``m_j`` = 5, 3, 1
-    for R, G, B) is ``min + c * clamp(|k - 2| - 1, 0, 1)`` with
-    ``k = (h + m_j) mod 6``: HSV -> RGB without building the HSV image,
-    every pass into a reused buffer. ``out`` ``(n, 3, T, H, W)`` may not
-    alias ``x``.
+    shifted hue ``h`` in sixths of a turn, wrapped into ``[0, 6)``, channel
+    ``j`` is ``min + c * clamp(|k - 2| - 1, 0, 1)`` with ``k = (h + m_j)
+    mod 6`` (``m_j`` = 5, 3, 1 for R, G, B): HSV -> RGB without building
+    the HSV image. ``out`` ``(n, 3, T, H, W)`` may not alias ``x``.
+
+    Every pass writes into a reused buffer, and on the CPU the frames go
+    through in tiles of about ``tile`` (default :data:`HUE_TILE`) pixels
+    per plane, so the passes read from cache rather than memory.
     """
     ws = ws or Workspace()
+    if out is None:
+        out = torch.empty_like(x)
+    shift6 = shift.to(x.device, x.dtype, non_blocking=True).mul(6.0).view(
+        -1, *([1] * (x.dim() - 2)))
+    for t0, size in _frame_tiles(x, tile):
+        _shift_hue_tile(x.narrow(2, t0, size), shift6,
+                        out.narrow(2, t0, size), ws)
+    return out
+
+
+def _frame_tiles(x: Tensor, tile: Optional[int] = None
+                 ) -> List[Tuple[int, int]]:
+    """``(start, length)`` along T of ``(n, C, T, H, W)`` ``x``: tiles of
+    about ``tile`` (default :data:`HUE_TILE`) pixels per plane on the CPU,
+    all T at once elsewhere."""
+    n, t = x.shape[0], x.shape[2]
+    step = t
+    if x.device.type == 'cpu':
+        frame = max(1, math.prod(x.shape[3:]))
+        step = max(1, min(t, (tile or HUE_TILE) // max(1, n * frame)))
+    return [(t0, min(step, t - t0)) for t0 in range(0, t, step)]
+
+
+def _shift_hue_tile(x: Tensor, shift6: Tensor, out: Tensor,
+                    ws: Workspace) -> None:
+    """:func:`shift_hue` of ``(n, 3, t, H, W)`` by ``shift6`` sixths of a
+    turn ``(n, 1, 1, 1)``, into ``out``."""
     r, g, b = x.unbind(1)
     plane = r.shape
-    mx, mn, c, h, k, t, first = (ws.get(f'hue_{i}', plane, x)
-                                 for i in 'xnchktf')
+    mx, mn, c, h, k, first = (ws.get(f'hue_{i}', plane, x)
+                              for i in 'xnchkf')
     torch.maximum(r, g, out=mx)
     mx.clamp_min_(b)
     torch.minimum(r, g, out=mn)
@@ -141,34 +186,38 @@ def shift_hue(x: Tensor, shift: Tensor, out: Optional[Tensor] = None,
     torch.sub(mx, mn, out=c)
     # hue in sixths of a turn, from the sextant of the first maximal
     # channel (kornia's rgb_to_hsv tie-break): (r - g) / c + 4 when blue is
-    # the max, (b - r) / c + 2 green, (g - b) / c red. The choice is made
-    # with 0/1 float masks, a + m (b - a): on the CPU a comparison into a
-    # bool tensor plus torch.where cost ~5x the float arithmetic.
+    # the max, (b - r) / c + 2 green, (g - b) / c red. The choice is a lerp
+    # with 0/1 float weights (exactly one operand for 0 and 1; half the time
+    # of sub, mul and add on a tile): on the CPU a comparison into a bool
+    # tensor plus torch.where cost ~5x the float arithmetic.
     torch.sub(r, g, out=h)
     h.add_(c, alpha=4.0)
     torch.sub(b, r, out=k)
     k.add_(c, alpha=2.0)
     torch.eq(g, mx, out=first)
-    h.add_(k.sub_(h).mul_(first))
+    h.lerp_(k, first)
     torch.sub(g, b, out=k)
     torch.eq(r, mx, out=first)
-    h.add_(k.sub_(h).mul_(first))
+    h.lerp_(k, first)
     # grey pixels: 0 / 0; their hue is irrelevant (c = 0 below)
     h.div_(c).nan_to_num_(0.0, 0.0, 0.0)
-    h.add_(shift.to(x.device, x.dtype, non_blocking=True).mul(6.0).view(
-        -1, *([1] * (h.dim() - 1))))
-    if out is None:
-        out = torch.empty_like(x)
-    for j, m in enumerate((5.0, 3.0, 1.0)):
-        # k = (h + m) mod 6 by floor (torch.remainder was 8x slower here)
-        torch.add(h, m, out=k)
-        torch.mul(k, 1.0 / 6.0, out=t).floor_()
-        k.add_(t, alpha=-6.0)
-        # max - c clamp(min(k, 4 - k), 0, 1) = min + c clamp(|k - 2| - 1,
-        # 0, 1): one pass fewer
-        k.sub_(2.0).abs_().sub_(1.0).clamp_(0.0, 1.0)
-        torch.addcmul(mn, c, k, out=out[:, j])
-    return out
+    h.add_(shift6)
+    # h in [-4, 8] -> [0, 6) (torch.remainder was 8x slower here)
+    torch.mul(h, 1.0 / 6.0, out=first).floor_()
+    h.add_(first, alpha=-6.0)
+    # k = h + m_j in [1, 11): the distance from k mod 6 to 2 wherever it is
+    # under 2 (where the clamp above cuts) is the distance from k to the
+    # nearer of 2 and 8, ||u| - 3| with u = k - 5 = h + (0, -2, -4), so no
+    # second wrap is needed; and min + c clamp(d - 1, 0, 1) =
+    # (min - c) + c clamp(d, 1, 2), one pass fewer per channel
+    base = mn.sub_(c)
+    for j, offset in enumerate((0.0, -2.0, -4.0)):
+        if offset:
+            torch.add(h, offset, out=k).abs_()
+        else:
+            torch.abs(h, out=k)
+        k.sub_(3.0).abs_().clamp_(1.0, 2.0)
+        torch.addcmul(base, c, k, out=out[:, j])
 
 
 class _Op:
@@ -255,16 +304,31 @@ class _ColorJitter(_Op):
         for i in range(4):
             hue = chosen & (at == i) & (shift != 0)
             if bool(hue.any()):
-                sel, idx, y = self._subset(x, hue, ws, 'jitter_in')
-                out = ws.get('jitter_out', y.shape, y)
-                shift_hue(y, shift[sel], out, ws)
-                x.index_copy_(0, idx, out)
+                self._hue(x, hue, shift, ws)
             if i < 3:
                 op = blends[:, i]
                 f = factors.gather(1, op[:, None])[:, 0]
                 if bool((f != 1).any()):
                     self._blend(x, f, op, ws)
         return x
+
+    @staticmethod
+    def _hue(x: Tensor, hue: Tensor, shift: Tensor, ws: Workspace) -> None:
+        """Shift the hue of the clips ``hue`` ``(n,)`` of ``x`` in place,
+        tile by tile of frames (:func:`shift_hue`'s tiles): each tile's
+        clips are gathered, shifted and put back while in cache."""
+        sel = hue.nonzero()[:, 0]
+        idx = sel.to(x.device, non_blocking=True)
+        shift6 = _bcast(shift[sel] * 6.0, x)[:, 0]
+        sub = x[:1].expand(sel.numel(), *x.shape[1:])  # tiles of the subset
+        for t0, size in _frame_tiles(sub):
+            xt = x.narrow(2, t0, size)
+            shape = (sel.numel(), *xt.shape[1:])
+            y = ws.get('jitter_in', shape, x)
+            torch.index_select(xt, 0, idx, out=y)
+            out = ws.get('jitter_out', shape, x)
+            _shift_hue_tile(y, shift6, out, ws)
+            xt.index_copy_(0, idx, out)
 
     @staticmethod
     def _blend(x: Tensor, f: Tensor, op: Tensor, ws: Workspace) -> None:
@@ -275,13 +339,17 @@ class _ColorJitter(_Op):
         con, sat = op == 1, op == 2
         if bool((con | sat).any()):
             shape = (x.shape[0], 1, *x.shape[2:])
-            gray = rgb_to_gray(x, ws.get('gray', shape, x))
-            g = ws.get('blend', shape, x)
-            # g = (1 - f) grey (saturation) or (1 - f) mean grey (contrast)
-            torch.mul(gray, _bcast(sat.float() * (1.0 - f), x), out=g)
+            # g = (1 - f) grey (saturation) or (1 - f) mean grey (contrast),
+            # 0 for brightness: (1 - f) folded into the luma weights; the
+            # contrast clips' pixels then zeroed and their frame mean added
+            # (a 0/1 lerp does the same in one pass, but torch's lerp with
+            # broadcast operands ran ~8x slower than these two)
+            g = rgb_to_gray(x, ws.get('blend', shape, x),
+                            scale=(con | sat).float() * (1.0 - f))
             if bool(con.any()):
-                g.add_(gray.mean((-2, -1), keepdim=True) *
-                       _bcast(con.float() * (1.0 - f), x))
+                mean = g.mean((-2, -1), keepdim=True)
+                g.mul_(_bcast(sat.float(), x))
+                g.add_(mean.mul_(_bcast(con.float(), x)))
             torch.addcmul(g, x, fb, out=x)
         else:
             x.mul_(fb)
@@ -353,21 +421,6 @@ class _GaussianBlur(_Op):
             xp.narrow(dim, r + size, r).copy_(
                 xp.narrow(dim, size - 1, r).flip(dim))
 
-    @staticmethod
-    def _taps(xp: Tensor, taps: Tensor, dim: int, out: Tensor) -> None:
-        """``out`` = the per-clip ``taps`` ``(n, k)`` convolved along
-        ``dim`` of the padded ``xp``: k multiply-adds of shifted views
-        (faster on the CPU than a grouped convolution)."""
-        size = out.shape[dim]
-        taps = taps.to(xp.device, xp.dtype, non_blocking=True)
-        for i in range(taps.shape[1]):
-            tap = taps[:, i].view(-1, 1, 1, 1, 1)
-            win = xp.narrow(dim, i, size)
-            if i == 0:
-                torch.mul(win, tap, out=out)
-            else:
-                out.addcmul_(win, tap)
-
     def apply(self, x: Tensor, params: Dict[str, Tensor],
               ws: Workspace) -> Tensor:
         chosen = params['chosen']
@@ -383,17 +436,31 @@ class _GaussianBlur(_Op):
         sel = chosen.nonzero()[:, 0]
         m, idx = sel.numel(), sel.to(x.device, non_blocking=True)
         sigma = params['sigma'][sel]
-        # the chosen clips go straight into the row-padded buffer, the
-        # vertical pass straight into the column-padded one: no pad copies
-        ph = ws.get('blur_ph', (m, c, t, h + 2 * rh, w), x)
-        torch.index_select(x, 0, idx, out=ph.narrow(3, rh, h))
-        self._reflect(ph, 3, rh)
-        pw = ws.get('blur_pw', (m, c, t, h, w + 2 * rw), x)
-        self._taps(ph, self.kernel(sigma, kh), 3, pw.narrow(4, rw, w))
-        self._reflect(pw, 4, rw)
-        y = ws.get('blur_out', (m, c, t, h, w), x)
-        self._taps(pw, self.kernel(sigma, kw), 4, y)
-        return x.index_copy_(0, idx, y)
+        # the chosen clips go straight into the interior of a buffer padded
+        # on both axes, the border filled by reflection: no pad copies
+        xp = ws.get('blur_pad', (m, c, t, h + 2 * rh, w + 2 * rw), x)
+        torch.index_select(x, 0, idx, out=xp.narrow(3, rh, h).narrow(4, rw, w))
+        self._reflect(xp, 3, rh)
+        self._reflect(xp, 4, rw)
+        # Every frame plane is a channel of one depthwise convolution with
+        # its clip's kernel (groups = m * C * T); oneDNN runs the taps of a
+        # (k, 1) and a (1, k) kernel in one pass each, where k passes of
+        # shifted multiply-adds went through memory k times (~1.5x slower
+        # here). The vertical pass also blurs the padding columns, which
+        # are then the reflection of its output: the horizontal pass needs
+        # no second padding.
+        planes = m * c * t
+
+        def weights(size: int, shape: Tuple[int, int]) -> Tensor:
+            # clip i's taps for its planes i * C * T ... (i + 1) * C * T - 1
+            taps = self.kernel(sigma, size).to(x.device, x.dtype,
+                                               non_blocking=True)
+            return taps.repeat_interleave(c * t, 0).view(planes, 1, *shape)
+
+        y = F.conv2d(xp.view(1, planes, h + 2 * rh, w + 2 * rw),
+                     weights(kh, (kh, 1)), groups=planes)
+        y = F.conv2d(y, weights(kw, (1, kw)), groups=planes)
+        return x.index_copy_(0, idx, y.view(m, c, t, h, w))
 
 
 class _Solarize(_Op):
@@ -481,6 +548,18 @@ class BatchedVideoAug(nn.Module):
         """CPU parameters of every op for ``batch`` clips."""
         return [op.draw(batch) for op in self.ops]
 
+    # Always eager, also inside a torch.compile'd caller (mmengine's
+    # compile=True wraps the whole train_step). Which clips an op touches
+    # is data (bool(), nonzero()): traced, one call of the MoCo
+    # augmentation became 30 graphs with 14 breaks, recompiled whenever the
+    # numbers of chosen clips changed (inductor, CPU, torch 2.9.1: 52 s,
+    # 5 s and 16 s for the first three calls), for no gain over these
+    # hand-fused passes. And inductor miscompiled an earlier form of the
+    # contrast blend (pixels off by up to 0.2): after an in-place
+    # ``g.add_(c)`` on a graph input ``g`` (n, 1, L) with ``c`` (n, 1, 1),
+    # a later ``g * x`` broadcasting ``g`` over x's (n, 3, L) read the old
+    # ``g``; the in-place style of these passes invites more of that.
+    @torch.compiler.disable
     def forward(self, x: Tensor,
                 params: Optional[List[Dict[str, Tensor]]] = None,
                 inplace: bool = False) -> Tensor:

@@ -18,6 +18,7 @@ from mmavcl.models.data_preprocessors.video_augment import shift_hue
 
 K = pytest.importorskip('kornia.augmentation')
 kornia_enhance = pytest.importorskip('kornia.enhance')
+kornia_filters = pytest.importorskip('kornia.filters')
 
 # the K400 configs' augmentation (configs/_base_/models/data_preprocessors.py)
 MOCO_AUG = [
@@ -86,6 +87,41 @@ def test_hue_matches_kornia_on_edge_pixels():
     ref = kornia_enhance.adjust_hue(x[:, :, 0], shift * 2 * torch.pi)
     torch.testing.assert_close(shift_hue(x, shift)[:, :, 0], ref, rtol=0,
                                atol=2e-6)
+
+
+def test_hue_tiles_of_frames_give_the_untiled_pixels():
+    # the CPU path runs shift_hue over tiles of frames to stay in cache;
+    # a tile of one frame (and a tile not dividing T) must change nothing
+    x = clips(batch=3, t=5, hw=12)
+    shift = torch.tensor([-0.4, 0.05, 0.3])
+    whole = shift_hue(x, shift, tile=1 << 30)
+    for tile in (1, 3 * 144 * 2):
+        assert torch.equal(shift_hue(x, shift, tile=tile), whole)
+
+
+def test_blur_gives_each_clip_kornias_blur_with_its_own_sigma():
+    # one depthwise convolution for all clips: clip i's planes must get
+    # clip i's kernel (a wrong plane -> clip mapping fails here)
+    cfg = dict(type='RandomGaussianBlur', kernel_size=(7, 5),
+               sigma=(0.3, 2.5), p=0.6)
+    aug = BatchedVideoAug([cfg])
+    x = clips(batch=6, t=3, hw=16)
+    torch.manual_seed(4)
+    params = aug.draw(6)
+    # gaps between the chosen clips
+    chosen = params[0]['chosen'] = torch.tensor([1, 0, 1, 1, 0, 1]).bool()
+    sigma = params[0]['sigma']
+    assert len(set(sigma.tolist())) == 6
+    out = aug(x, params)
+    for b in range(6):
+        if not chosen[b]:
+            assert torch.equal(out[b], x[b])
+            continue
+        frames = x[b].transpose(0, 1)                       # (T, C, H, W)
+        ref = kornia_filters.gaussian_blur2d(
+            frames, (7, 5), sigma[b].expand(1, 2), border_type='reflect')
+        torch.testing.assert_close(out[b], ref.transpose(0, 1), rtol=0,
+                                   atol=2e-6)
 
 
 def test_per_clip_order_is_kornias_fixed_order():
@@ -250,6 +286,42 @@ def test_preprocessor_batched_per_sample_per_view_shared_across_frames():
     torch.testing.assert_close(ev[0], (clip.float() - mean) / std)
     assert pre.state_dict().keys() == AVDataPreprocessor(
         audio_cfg=None).state_dict().keys()
+
+
+def test_compiled_callers_run_the_augmentation_eagerly():
+    """``torch.compile`` around the augmentation (mmengine's compile=True
+    wraps the whole train_step) leaves it eager: no graph of it (traced,
+    it became ~30 graphs recompiled as the number of chosen clips changed,
+    see ``BatchedVideoAug.forward``), the same pixels. The 'eager' backend
+    traces like any other without compiling code, so this takes ~1 s."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+    aug = BatchedVideoAug(MOCO_AUG)
+    x = clips(batch=8, t=2, hw=16)
+    torch._dynamo.reset()
+    counters.clear()
+    try:
+        compiled = torch.compile(aug, backend='eager')
+        for seed in range(2):
+            torch.manual_seed(seed)
+            params = aug.draw(8)
+            assert torch.equal(compiled(x, params), aug(x, params))
+        assert counters['stats']['unique_graphs'] == 0
+        # the preprocessor around it compiles (aot_eager: dynamo graphs,
+        # eager kernels, no C++ compiler needed) and gives the eager views
+        pre = AVDataPreprocessor(video_aug=MOCO_AUG, video_aug_impl='batched',
+                                 audio_cfg=None)
+        clip = (x[0] * 255).round().to(torch.uint8)
+        data = {'inputs': {'video': [[clip] * 4, [clip] * 4]}}
+        views = []
+        for fn in (pre, torch.compile(pre, backend='aot_eager')):
+            torch.manual_seed(7)
+            views.append(fn(data, training=True)['inputs']['video'])
+        assert counters['stats']['unique_graphs'] > 0
+        for eager, comp in zip(*views):
+            assert torch.equal(eager, comp)
+    finally:
+        torch._dynamo.reset()
 
 
 def test_errors_name_the_option():
