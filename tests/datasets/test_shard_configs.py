@@ -117,19 +117,17 @@ def test_shard_config_builds_and_reads_like_its_twin(path, toy_shards,
                 np.testing.assert_array_equal(x.numpy(), y.numpy())
 
 
-def test_shard_loader_reads_s3_in_workers_after_the_index(toy_shards,
-                                                          tmp_path):
-    """The loader mmengine builds from a shard config: its length read from
-    the bucket's index.json in this process (obstore's tokio runtime now
-    runs here), then a worker reads a shard from the bucket. With workers
-    forked from this process that first read hangs (measured), hence the
-    configs' fork server; ``timeout`` turns a hang into an error here."""
+@contextlib.contextmanager
+def _s3_loader(toy_shards, tmp_path, **loader_options):
+    """The GLCL shard config's train loader reading the toy shards from a
+    loopback bucket; built (so its length is read from the bucket's
+    index.json in this process, and obstore's tokio runtime runs here)."""
     from mmengine.registry import DefaultScope
     from mmengine.runner import Runner
     os.symlink(osp.dirname(toy_shards), tmp_path / 'bucket')
     cfg = Config.fromfile(osp.join(CFG_DIR, 'k400_glcl_clip_shards.py'))
     loader_cfg = cfg.train_dataloader
-    loader_cfg.update(batch_size=2, num_workers=1, timeout=120)
+    loader_cfg.update(batch_size=2, num_workers=1, **loader_options)
     with serve_s3(str(tmp_path)) as endpoint:
         loader_cfg.dataset.update(
             shards='s3://bucket/' + osp.basename(toy_shards),
@@ -140,6 +138,16 @@ def test_shard_loader_reads_s3_in_workers_after_the_index(toy_shards,
         with DefaultScope.overwrite_default_scope('mmavcl'):
             loader = Runner.build_dataloader(loader_cfg)
         assert len(loader) == 2  # 4 samples in batches of 2, by the index
+        yield loader, loader_cfg
+
+
+def test_shard_loader_reads_s3_in_workers_after_the_index(toy_shards,
+                                                          tmp_path):
+    """A worker reads a shard from the bucket after the main process read
+    the index. With workers forked from this process that first read hung
+    (measured), hence the configs' fork server; ``timeout`` turns a hang
+    into an error here."""
+    with _s3_loader(toy_shards, tmp_path, timeout=120) as (loader, _):
         batch = next(iter(loader))
     assert len(batch['data_samples']) == 2
 
@@ -150,24 +158,9 @@ def test_forked_worker_after_an_s3_read_stops_with_the_remedy(toy_shards,
     server): the worker's first S3 request would never return; it stops at
     once with an error naming the URL and the setting instead, and it is
     not a bad sample (``bad_sample_policy='skip'`` does not swallow it)."""
-    from mmengine.registry import DefaultScope
-    from mmengine.runner import Runner
-    os.symlink(osp.dirname(toy_shards), tmp_path / 'bucket')
-    cfg = Config.fromfile(osp.join(CFG_DIR, 'k400_glcl_clip_shards.py'))
-    loader_cfg = cfg.train_dataloader
-    loader_cfg.update(batch_size=2, num_workers=1, timeout=60,
-                      multiprocessing_context='fork')
-    assert loader_cfg.dataset.bad_sample_policy == 'skip'
-    with serve_s3(str(tmp_path)) as endpoint:
-        loader_cfg.dataset.update(
-            shards='s3://bucket/' + osp.basename(toy_shards),
-            backend_args=dict(endpoint_url=endpoint,
-                              aws_access_key_id='testing',
-                              aws_secret_access_key='x',
-                              region='us-east-1'))
-        with DefaultScope.overwrite_default_scope('mmavcl'):
-            loader = Runner.build_dataloader(loader_cfg)
-        assert len(loader) == 2  # the index read here: obstore now in use
+    with _s3_loader(toy_shards, tmp_path, timeout=60,
+                    multiprocessing_context='fork') as (loader, cfg):
+        assert cfg.dataset.bad_sample_policy == 'skip'
         with pytest.raises(Exception) as info:
             next(iter(loader))
     text = str(info.value)
