@@ -59,3 +59,49 @@ def test_metric_from_predictions():
     assert out['mean_cIoU'] == pytest.approx(100 * 31 / 64)
     with pytest.raises(KeyError, match='gt_heatmap'):
         metric.process({}, [dict(pred_heatmap=ranks)])
+
+
+def test_ground_truth_consensus_of_three_annotators():
+    """A 4x4 frame, three annotators (Flickr-SoundNet has three): A marks
+    the left half, B the top-left quarter, C the top-left quarter twice
+    (two overlapping boxes). Box counts per pixel: top-left quarter 4
+    (A, B, C, C), bottom-left quarter 1, right half 0."""
+    from mmavcl.evaluation.metrics import box_map
+    left = [0, 0, 0.5, 1]
+    top_left = [0, 0, 0.5, 0.5]
+    annotators = [[left], [top_left], [top_left, top_left]]
+    q = np.zeros((4, 4))
+    tl, bl = q.copy(), q.copy()
+    tl[:2, :2] = 1
+    bl[2:, :2] = 1
+    # Flickr's evaluation: min(count / 2, 1)
+    flickr = box_map(annotators, (4, 4), (4, 4), consensus='flickr')
+    np.testing.assert_array_equal(flickr, tl * 1 + bl * 0.5)
+    # VGG-SS: any box
+    union = box_map(annotators, (4, 4), (4, 4), consensus='union')
+    np.testing.assert_array_equal(union, tl + bl)
+    # mean over annotators of each one's union: top-left 3/3, bottom-left 1/3
+    mean = box_map(annotators, (4, 4), (4, 4), consensus='mean')
+    np.testing.assert_allclose(mean, tl + bl / 3)
+    # one annotator, one box: its 0/1 mask, but half weight under Flickr's
+    # rule (one box is half a consensus there)
+    for rule in ('union', 'mean'):
+        np.testing.assert_array_equal(
+            box_map([[top_left]], (4, 4), (4, 4), consensus=rule), tl)
+    np.testing.assert_array_equal(
+        box_map([[top_left]], (4, 4), (4, 4), consensus='flickr'), tl / 2)
+    with pytest.raises(ValueError, match='consensus'):
+        box_map(annotators, (4, 4), (4, 4), consensus='vote')
+    # the cIoU this changes: a prediction of the left half
+    pred = np.zeros((4, 4))
+    pred[:, :2] = 1
+    from mmavcl.evaluation.functional import consensus_iou
+    assert consensus_iou(pred, flickr, threshold=0.5) == pytest.approx(
+        (4 * 1 + 4 * 0.5) / (4 * 1 + 4 * 0.5))
+    assert consensus_iou(pred, mean, threshold=0.5) == pytest.approx(1.0)
+    # a prediction of the top-left quarter only
+    pred = tl.copy()
+    assert consensus_iou(pred, flickr, threshold=0.5) == pytest.approx(
+        4 / (4 + 4 * 0.5))
+    assert consensus_iou(pred, mean, threshold=0.5) == pytest.approx(
+        4 / (4 + 4 / 3))

@@ -14,4 +14,5 @@ _base_ = ['./bench_flickr_soundnet_sound_localization.py']
 sound_loc_list = 'data/vggss/sound_localization_test.json'
 test_dataloader = dict(dataset=dict(
     ann_file=sound_loc_list, data_prefix=dict(video='data/vggsound/videos')))
-test_evaluator = dict(ann_file=sound_loc_list)
+# one annotation per frame: 1 inside any of its boxes
+test_evaluator = dict(ann_file=sound_loc_list, gt_consensus='union')

@@ -61,25 +61,43 @@ def load_sound_localization_boxes(path: str) -> Boxes:
     return out
 
 
+#: how the boxes of one frame make its ground-truth map
+CONSENSUS = ('mean', 'flickr', 'union')
+
+
 def box_map(annotators: Sequence[Sequence[Sequence[float]]],
             source_shape: Tuple[int, int], size: Tuple[int, int],
             crop_box: Optional[Sequence[float]] = None,
-            flip: bool = False) -> np.ndarray:
+            flip: bool = False,
+            consensus: str = 'mean') -> np.ndarray:
     """Ground-truth map ``(H, W)`` in ``[0, 1]`` of one annotated frame.
 
-    Each annotator's boxes (normalised to the source frame) are mapped into
-    the view (``crop_box`` in source pixels, then resized to ``size``,
-    mirrored if ``flip``) and united; the map is the mean over annotators
-    (the consensus of Flickr-SoundNet; one annotator gives a 0/1 mask). A
-    pixel belongs to a box when its centre does.
+    Each box (normalised to the source frame) is mapped into the view
+    (``crop_box`` in source pixels, then resized to ``size``, mirrored if
+    ``flip``); a pixel belongs to a box when its centre does. Then, by
+    ``consensus``:
+
+    * ``'mean'``: each annotator's boxes united, the mean over annotators;
+    * ``'flickr'``: Flickr-SoundNet's evaluation (Senocak et al. 2018, as
+      its public evaluation code computes it):
+      ``min(n(p) / 2, 1)`` with ``n(p)`` the number of boxes, over all
+      annotators, that hold pixel ``p``;
+    * ``'union'``: VGG-SS's (one annotation per frame): 1 inside any box.
+
+    One annotator with one box gives its 0/1 mask under ``'mean'`` and
+    ``'union'``, half of it under ``'flickr'``.
     """
+    if consensus not in CONSENSUS:
+        raise ValueError(f'consensus must be one of {CONSENSUS}, got '
+                         f'{consensus!r}')
     h, w = size
     src_h, src_w = source_shape
     x1c, y1c, x2c, y2c = crop_box if crop_box is not None else (
         0, 0, src_w, src_h)
     cols = np.arange(w) + 0.5
     rows = np.arange(h) + 0.5
-    out = np.zeros((h, w))
+    means = np.zeros((h, w))
+    counts = np.zeros((h, w))
     for boxes in annotators:
         union = np.zeros((h, w), dtype=bool)
         for bx1, by1, bx2, by2 in boxes:
@@ -87,14 +105,21 @@ def box_map(annotators: Sequence[Sequence[Sequence[float]]],
             ys = (np.array([by1, by2]) * src_h - y1c) * h / (y2c - y1c)
             if flip:
                 xs = w - xs[::-1]
-            union |= (((rows >= ys[0]) & (rows < ys[1]))[:, None]
+            inside = (((rows >= ys[0]) & (rows < ys[1]))[:, None]
                       & ((cols >= xs[0]) & (cols < xs[1]))[None, :])
-        out += union
-    return out / len(annotators)
+            union |= inside
+            counts += inside
+        means += union
+    if consensus == 'flickr':
+        return np.minimum(counts / 2, 1.0)
+    if consensus == 'union':
+        return (counts > 0).astype(np.float64)
+    return means / len(annotators)
 
 
 def frame_ground_truth(sample: dict, boxes: Boxes,
-                       max_frame_gap: Optional[int] = None
+                       max_frame_gap: Optional[int] = None,
+                       consensus: str = 'mean'
                        ) -> List[Tuple[int, np.ndarray, np.ndarray]]:
     """``(frame, predicted map, ground-truth map)`` of every annotated frame
     of one prediction (a data sample as a dict, with ``heatmaps`` ``(V, T,
@@ -103,7 +128,8 @@ def frame_ground_truth(sample: dict, boxes: Boxes,
     Each annotated frame takes the map of the nearest sampled frame of any
     view (the clips need not hold it exactly: Flickr-SoundNet and VGG-SS
     annotate one frame per video); with ``max_frame_gap`` a frame farther
-    than that from every sampled frame is skipped.
+    than that from every sampled frame is skipped. ``consensus``: see
+    :func:`box_map`.
     """
     for key in ('heatmaps', 'view_meta', 'video_id', 'source_shape'):
         if key not in sample:
@@ -129,7 +155,7 @@ def frame_ground_truth(sample: dict, boxes: Boxes,
         meta = sample['view_meta'][v]
         gt = box_map(annotators, tuple(sample['source_shape']),
                      maps.shape[2:], meta.get('crop_box'),
-                     bool(meta.get('flip', False)))
+                     bool(meta.get('flip', False)), consensus)
         out.append((frame, maps[v, t], gt))
     return out
 
@@ -151,6 +177,10 @@ class SoundLocalizationMetric(BaseMetric):
     See :func:`mmavcl.evaluation.functional.consensus_iou` (median
     threshold) and :func:`~mmavcl.evaluation.functional.ciou_summary`.
 
+    ``gt_consensus`` (with ``ann_file``): how one frame's boxes make its
+    ground truth (:func:`box_map`): ``'flickr'`` for Flickr-SoundNet,
+    ``'union'`` for VGG-SS, ``'mean'`` over annotators otherwise.
+
     Keys (prefix ``sound_loc``): ``cIoU@0.5``, ``AUC``, ``mean_cIoU``
     (percent).
     """
@@ -160,6 +190,7 @@ class SoundLocalizationMetric(BaseMetric):
                  thresholds: Optional[Sequence[float]] = None,
                  ann_file: Optional[str] = None,
                  max_frame_gap: Optional[int] = None,
+                 gt_consensus: str = 'mean',
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
@@ -167,6 +198,10 @@ class SoundLocalizationMetric(BaseMetric):
         self.thresholds = thresholds
         self.ann_file = ann_file
         self.max_frame_gap = max_frame_gap
+        if gt_consensus not in CONSENSUS:
+            raise ValueError(f'gt_consensus must be one of {CONSENSUS}, '
+                             f'got {gt_consensus!r}')
+        self.gt_consensus = gt_consensus
         self._boxes = load_sound_localization_boxes(ann_file) \
             if ann_file else None
 
@@ -177,7 +212,8 @@ class SoundLocalizationMetric(BaseMetric):
             if self._boxes is not None:
                 self.results.append([
                     consensus_iou(pred, gt) for _, pred, gt in
-                    frame_ground_truth(ds, self._boxes, self.max_frame_gap)])
+                    frame_ground_truth(ds, self._boxes, self.max_frame_gap,
+                                       self.gt_consensus)])
                 continue
             for key in ('pred_heatmap', 'gt_heatmap'):
                 if key not in ds:
