@@ -21,6 +21,7 @@ from mmavcl.registry import MODELS
 from ..data_preprocessors import build_data_preprocessor
 from ..necks import ConvMLPNeck, MLPNeck
 from ..utils import last_stage
+from .recognizer import select_prefix
 
 __all__ = ['SoundLocalizer', 'audio_visual_maps', 'project_map']
 
@@ -179,23 +180,23 @@ class SoundLocalizer(BaseModel):
         own = self.state_dict()
         if all(k in state_dict for k in own):
             return  # already this model's layout
-        sd = {(k[7:] if k.startswith('module.') else k): v
-              for k, v in state_dict.items()}
         renamed = {}
-        for key in own:
-            module, rest = key.split('.', 1)
-            src = self.checkpoint_prefixes.get(module, module + '.') + rest
-            if src in sd:
-                renamed[key] = sd[src]
+        for module in {k.split('.', 1)[0] for k in own}:
+            picked, _ = select_prefix(
+                state_dict,
+                self.checkpoint_prefixes.get(module, module + '.'))
+            renamed.update({f'{module}.{k}': v for k, v in picked.items()
+                            if f'{module}.{k}' in own})
         missing = [k for k in own if k not in renamed]
         if missing:
-            heads = sorted({k.split('.')[0] for k in sd})[:10]
+            heads = sorted({k.split('.')[0] for k in state_dict})[:10]
             raise KeyError(
                 f'SoundLocalizer: the checkpoint lacks {len(missing)} key(s) '
                 f'(after renaming {self.checkpoint_prefixes}), e.g. '
                 f'{missing[:4]}; its top-level names are {heads}')
         print_log(f'SoundLocalizer: {len(renamed)} tensors from the '
-                  f'checkpoint ({len(sd) - len(renamed)} of its keys unused)',
+                  f'checkpoint ({len(state_dict) - len(renamed)} of its keys '
+                  'unused)',
                   logger='current')
         state_dict.clear()
         state_dict.update(renamed)
