@@ -168,18 +168,23 @@ def make_sample(cls: str, rng: np.random.Generator, size: int, fps: float,
 
 
 def _write_one(job: tuple) -> str:
-    out, rel, cls, seed, size, fps, duration, sr = job
-    rng = np.random.default_rng(seed)
-    frames, wave = make_sample(cls, rng, size, fps, duration, sr)
-    write_video(
-        osp.join(out, rel),
-        frames,
-        fps=fps,
-        audio=wave,
-        sample_rate=sr,
-        keyint=int(fps),
-        crf=20)
-    return rel
+    """Write one video: ``(path, cls, seed, size, fps, duration, sr,
+    active)`` (``active``: the events variant's span, or ``None``)."""
+    path, cls, seed, size, fps, duration, sr, active = job
+    frames, wave = make_sample(cls, np.random.default_rng(seed), size, fps,
+                               duration, sr, active=active)
+    write_video(path, frames, fps=fps, audio=wave, sample_rate=sr,
+                keyint=int(fps), crf=20)
+    return path
+
+
+def _write_all(jobs: List[tuple], workers: int) -> None:
+    if workers > 1:
+        with Pool(workers) as pool:
+            list(pool.imap_unordered(_write_one, jobs, chunksize=2))
+    else:
+        for job in jobs:
+            _write_one(job)
 
 
 def make_toy_dataset(out: str,
@@ -198,17 +203,13 @@ def make_toy_dataset(out: str,
     for label, cls in enumerate(classes):
         for i in range(num_per_class):
             rel = f'videos/{cls}/{cls}_{i:04d}.mp4'
-            jobs.append((out, rel, cls, seed * 100003 + label * 1009 + i,
-                         size, fps, duration, sample_rate))
+            jobs.append((osp.join(out, rel), cls,
+                         seed * 100003 + label * 1009 + i, size, fps,
+                         duration, sample_rate, None))
             part = 'val' if i >= num_per_class - num_val else 'train'
             split[part].append(f'{rel} {label}')
     os.makedirs(out, exist_ok=True)
-    if workers > 1:
-        with Pool(workers) as pool:
-            list(pool.imap_unordered(_write_one, jobs, chunksize=4))
-    else:
-        for job in jobs:
-            _write_one(job)
+    _write_all(jobs, workers)
     for part, lines in split.items():
         with open(osp.join(out, f'{part}.txt'), 'w') as f:
             f.write('\n'.join(lines) + '\n')
@@ -220,15 +221,6 @@ def make_toy_dataset(out: str,
 # --------------------------------------------------------------- events
 # The events variant (--events): AVE's layout, an event that starts and
 # stops inside each video (AVE_HEADER: the annotation file's first line).
-
-
-def _write_event(job: tuple) -> str:
-    out, vid, cls, seed, size, fps, segments, sr, start, end = job
-    frames, wave = make_sample(cls, np.random.default_rng(seed), size, fps,
-                               segments, sr, active=(start, end))
-    write_video(osp.join(out, 'AVE', vid + '.mp4'), frames, fps=fps,
-                audio=wave, sample_rate=sr, keyint=int(fps), crf=20)
-    return vid
 
 
 def make_toy_events(out: str,
@@ -255,17 +247,13 @@ def make_toy_events(out: str,
             pick = np.random.default_rng(seed_i + 1)
             length = int(pick.integers(2, min(7, num_segments - 1) + 1))
             start = int(pick.integers(0, num_segments - length + 1))
-            jobs.append((out, vid, cls, seed_i, size, fps, num_segments,
-                         sample_rate, start, start + length))
+            jobs.append((osp.join(out, 'AVE', vid + '.mp4'), cls, seed_i,
+                         size, fps, num_segments, sample_rate,
+                         (start, start + length)))
             part = 'test' if i >= num_per_class - num_test else 'train'
             split[part].append(f'{cls}&{vid}&good&{start}&{start + length}')
     os.makedirs(osp.join(out, 'AVE'), exist_ok=True)
-    if workers > 1:
-        with Pool(workers) as pool:
-            list(pool.imap_unordered(_write_event, jobs, chunksize=2))
-    else:
-        for job in jobs:
-            _write_event(job)
+    _write_all(jobs, workers)
     with open(osp.join(out, 'Annotations.txt'), 'w') as f:
         f.write('\n'.join([AVE_HEADER] + split['train'] + split['test']) +
                 '\n')
