@@ -1,6 +1,7 @@
-"""Build MMAction2-style annotation lists (``path label`` per line).
+"""Build MMAction2-style annotation lists (``path label`` per line), and
+the sound-localization test sets' JSON lists.
 
-Four sources:
+Sources:
 
 ``folder``   a folder of class sub-folders (``<src>/<class>/<file>``);
              classes are numbered in sorted order; optional random
@@ -24,6 +25,23 @@ Four sources:
              071.mp4``) and both fakes of every manipulation (label 1,
              ``manipulated_sequences/<method>/<c>/videos/071_054.mp4`` and
              ``054_071.mp4``), i.e. 720/140/140 real videos.
+``flickr_soundnet``  Senocak et al.'s (CVPR 2018) sound-localization
+             annotations, one XML per image (``<id>.xml``) ->
+             ``sound_localization_test.json``, the list of
+             ``configs/_base_/datasets/
+             bench_flickr_soundnet_sound_localization.py``.
+``vggss``    VGG-SS's ``vggss.json`` (Chen et al., CVPR 2021) -> the same
+             list (``configs/_base_/datasets/
+             bench_vggss_sound_localization.py``).
+
+The two sound-localization sources need the videos (``--videos``): the
+annotated frame's index comes from each video's frame count and rate as
+the dataset reads them (:class:`~mmavcl.datasets.transforms.VideoInit`).
+A missing or unreadable video is skipped and reported (its name, and the
+list of them in ``missing_videos.txt`` next to the list); malformed
+annotations stop the run with an error naming the file and the entry.
+See :func:`flickr_soundnet_list` and :func:`vggss_list` for the formats
+and the frame each one annotates.
 
 Examples::
 
@@ -39,12 +57,20 @@ Examples::
         --src data/lrw/lipread_mp4 --out-dir data/lrw
     python tools/data/build_file_list.py ffpp --src data/ffpp/splits \\
         --out-dir data/ffpp --compression c23
+    python tools/data/build_file_list.py flickr_soundnet \\
+        --src data/flickr_soundnet/Annotations \\
+        --ids data/flickr_soundnet/test_list.txt \\
+        --videos data/flickr_soundnet/videos --out-dir data/flickr_soundnet
+    python tools/data/build_file_list.py vggss --src data/vggss/vggss.json \\
+        --videos data/vggsound/videos --out-dir data/vggss --clip-boxes
 
 Remote sources: ``--src`` may be a URI (``s3://``, ``gs://``,
 ``http(s)://``, read through mmengine's fileio with ``--backend-args``):
 the split files, FF++'s split JSONs and ``esc50.csv`` are read from it;
 ``folder``, ``hmdb51`` and ``lrw`` need a folder listing, which the object-store and HTTP backends
-do not offer (a clear error says so). The lists are written locally.
+do not offer (a clear error says so). ``vggss.json`` may be a URI too;
+the Flickr-SoundNet XMLs and the videos of both are read from disk. The
+lists are written locally.
 
 Many jobs (``--num-parts N --part I``; a Slurm array runs them with
 ``tools/data/slurm_array.sh``): ``folder`` walks every N-th class folder
@@ -53,6 +79,8 @@ stay the indices among all classes, and the val split of a class does not
 depend on N); the other sources keep every N-th line of each list. Each
 part writes ``NAME.part-I-of-N.txt`` (``classes.txt`` whole);
 ``cat NAME.part-*-of-N.txt`` gives the list of one run, up to line order.
+``flickr_soundnet`` and ``vggss`` write one JSON list (one run, its video
+probes spread over ``--workers`` processes).
 """
 import argparse
 import csv
@@ -243,15 +271,325 @@ def ffpp_lists(split_dir: str, compression: str = 'c23',
     return out
 
 
+#: the sound-localization list both benchmark configs read
+SOUND_LOC_LIST = 'sound_localization_test.json'
+#: pixel grid of the Flickr-SoundNet XML boxes when the file gives no
+#: ``<size>``: the public evaluation code (Senocak et al.'s data as LVS,
+#: Chen et al. 2021, and EZ-VSL read it) maps every box coordinate ``v`` to
+#: ``224 * v / 256`` on a 224x224 map, i.e. boxes on a 256x256 image
+FLICKR_GRID = (256, 256)
+#: VGG-SS annotates the frame at 5 s of the 10 s VGG-Sound clip
+VGGSS_TIME = 5.0
+#: ``flickr_soundnet`` box corners, by name or (the public evaluation
+#: code's reading) the four elements after the first one of ``<bbox>``
+_CORNERS = ('xmin', 'ymin', 'xmax', 'ymax')
+
+#: annotators' boxes of one frame: ``[[[x1, y1, x2, y2], ...], ...]``
+Annotators = List[List[List[float]]]
+
+
+def check_box(box: Sequence, where: str, clip: bool = False,
+              dropped: Optional[List[str]] = None) -> Optional[List[float]]:
+    """One ``[x1, y1, x2, y2]`` box normalised to ``[0, 1]``, checked.
+
+    A box that holds no pixel (``x1 == x2`` or ``y1 == y2``; VGG-SS has
+    such boxes) is dropped: ``None``, and ``where`` appended to
+    ``dropped``. With ``clip`` (what the public evaluation code does: it
+    clips VGG-SS's corners to ``[0, 1]``) the corners are clipped first and
+    a box left with ``x2 <= x1`` or ``y2 <= y1`` is dropped as well.
+
+    Raises:
+        ValueError: naming ``where``: not four numbers; without ``clip``,
+            a corner outside ``[0, 1]`` or ``x2 < x1`` / ``y2 < y1``.
+    """
+    try:
+        box = [float(v) for v in box]
+    except (TypeError, ValueError):
+        box = None
+    if box is None or len(box) != 4 or \
+            any(v != v or v in (float('inf'), -float('inf')) for v in box):
+        raise ValueError(f'{where}: a box is four numbers x1, y1, x2, y2')
+    if clip:
+        box = [min(max(v, 0.0), 1.0) for v in box]
+    x1, y1, x2, y2 = box
+    if not clip:
+        if min(box) < 0 or max(box) > 1:
+            raise ValueError(
+                f'{where}: box {box} is outside [0, 1] once normalised '
+                '(--clip-boxes clips the corners, as the public evaluation '
+                'code does)')
+        if x2 < x1 or y2 < y1:
+            raise ValueError(f'{where}: box {box} has x2 < x1 or y2 < y1')
+    if x2 <= x1 or y2 <= y1:
+        if dropped is not None:
+            dropped.append(f'{where}: {box}')
+        return None
+    return box
+
+
+def read_ids(path: str, backend_args: Optional[dict] = None) -> List[str]:
+    """Sample ids of a test list: the first field of every line (comma or
+    white-space separated), extension dropped: ``test_list.txt``
+    (``2432219254.png``), ``flickr_test.csv`` (``10000130166,202``),
+    ``vggss_test.csv`` (``zpWuikVorYg_000032``)."""
+    ids = []
+    for line in _text(path, backend_args):
+        field = line.replace(',', ' ').split()
+        if field:
+            ids.append(osp.splitext(field[0])[0])
+    return ids
+
+
+def flickr_xml_boxes(path: str,
+                     image_size: Optional[Tuple[int, int]] = None
+                     ) -> Annotators:
+    """The boxes of one Flickr-SoundNet XML, per annotator, normalised.
+
+    The released files (read here as the public evaluation code reads
+    them): the root's children are the annotators; each holds ``<bbox>``
+    elements whose corners are ``<xmin> <ymin> <xmax> <ymax>`` (taken by
+    name, else, as that code does, the four elements after the first one),
+    integer pixels. They are divided by the image size: ``<size>``'s
+    ``<width>``/``<height>`` when the file has it (the released files do
+    not), else ``image_size`` ``(W, H)``, else :data:`FLICKR_GRID`.
+
+    Raises:
+        ValueError: naming the file, annotator and box: malformed XML, a
+            corner that is not a number, a box outside the image or with
+            ``x2 < x1``, no box at all.
+    """
+    import xml.etree.ElementTree as ET
+    try:
+        root = ET.parse(path).getroot()
+    except (ET.ParseError, OSError) as err:
+        raise ValueError(f'{path}: malformed XML ({err})') from None
+    size = root.find('size')
+    if size is not None:
+        try:
+            w, h = (int(size.find(k).text) for k in ('width', 'height'))
+        except (AttributeError, TypeError, ValueError):
+            raise ValueError(f'{path}: <size> needs integer <width> and '
+                             '<height>') from None
+    else:
+        w, h = image_size or FLICKR_GRID
+    annotators, dropped = [], []
+    for a, child in enumerate(c for c in root if c.find('bbox') is not None):
+        boxes = []
+        for b, bbox in enumerate(child.findall('bbox')):
+            where = f'{path}: annotator {a} (<{child.tag}>), box {b}'
+            named = [bbox.find(k) for k in _CORNERS]
+            corners = named if all(e is not None for e in named) \
+                else list(bbox)[1:5]
+            try:
+                px = [float(e.text) for e in corners]
+            except (TypeError, ValueError):
+                px = []
+            if len(px) != 4:
+                raise ValueError(f'{where}: expected {"/".join(_CORNERS)} '
+                                 'pixel corners')
+            box = check_box([px[0] / w, px[1] / h, px[2] / w, px[3] / h],
+                            f'{where} (pixels {px}, image {w}x{h})',
+                            dropped=dropped)
+            if box is not None:
+                boxes.append(box)
+        if boxes:
+            annotators.append(boxes)
+    if dropped:
+        print('\n'.join(f'dropped (no pixel): {d}' for d in dropped))
+    if not annotators:
+        raise ValueError(f'{path}: no <bbox> with a pixel in it')
+    return annotators
+
+
+def video_frame_count(path: str) -> Tuple[int, float]:
+    """``(number of frames, fps)`` of a video as the datasets read it
+    (:class:`~mmavcl.datasets.transforms.VideoInit`, whose frame indices
+    the annotation list uses).
+
+    Raises:
+        MediaDecodeError: naming the file (missing, unreadable).
+    """
+    from mmavcl.datasets.transforms import VideoInit
+    from mmavcl.datasets.transforms.decoding import close_container
+    results = VideoInit()(dict(filename=path))
+    results['video_reader'].close()
+    close_container(results)
+    return int(results['total_frames']), float(results['fps'])
+
+
+def annotated_frame(path: str, dataset: str) -> int:
+    """Index of the annotated frame of a video: ``flickr_soundnet``, the
+    middle frame (``T // 2`` of its ``T`` frames); ``vggss``, the frame
+    shown at :data:`VGGSS_TIME` (``floor(5 * fps)``, the last one in a clip
+    shorter than 5 s)."""
+    num, fps = video_frame_count(path)
+    if dataset == 'vggss':
+        # 1e-6: 5 * 29.97 is 149.85, 5 * 30 must not fall to 149.99..
+        return min(int(VGGSS_TIME * fps + 1e-6), num - 1)
+    return num // 2
+
+
+def _frames_of(video: str, dataset: str):
+    """``(frame index, None)`` or ``(None, why)`` for an unusable video."""
+    from mmavcl.datasets import MediaDecodeError
+    if not osp.isfile(video):
+        return None, 'missing'
+    try:
+        return annotated_frame(video, dataset), None
+    except MediaDecodeError as err:
+        return None, str(err)
+
+
+def sound_localization_records(entries: Sequence[Tuple[str, Annotators]],
+                               videos: str, dataset: str, ext: str = '.mp4',
+                               workers: int = 1
+                               ) -> Tuple[List[dict], List[str]]:
+    """``(records, skipped)``: one list record per ``(id, annotators)``
+    whose video ``videos/<id><ext>`` opens, at its annotated frame
+    (:func:`annotated_frame`); ``skipped``: ``'<video>: <why>'`` of the
+    others."""
+    from mmavcl.utils.data_lists import run_parallel
+    found = run_parallel(_frames_of, [(osp.join(videos, i + ext), dataset)
+                                      for i, _ in entries],
+                         workers, f'probing {dataset} videos', 'video')
+    records, skipped = [], []
+    for (vid, annotators), (frame, why) in zip(entries, found):
+        if frame is None:
+            skipped.append(f'{osp.join(videos, vid + ext)}: {why}')
+            continue
+        records.append(dict(filename=vid + ext,
+                            frames={str(frame): annotators}))
+    return records, skipped
+
+
+def flickr_soundnet_list(src: str, videos: str,
+                         ids: Optional[Sequence[str]] = None,
+                         image_size: Optional[Tuple[int, int]] = None,
+                         workers: int = 1) -> Tuple[List[dict], List[str]]:
+    """Flickr-SoundNet's list from the folder of ``<id>.xml``
+    (:func:`flickr_xml_boxes`; all of them, or the ``ids``: the 250 test
+    pairs of the cIoU protocol are Senocak et al.'s ``test_list.txt``, LVS's
+    ``metadata/flickr_test.csv`` names 249 of them).
+
+    The annotated image is one frame of the video ``<id>.mp4``; which frame
+    the release does not say. mmavcl takes the middle frame (where the
+    benchmark config's 16-frame clip is centred): EZ-VSL's evaluation (Mo
+    and Morgado 2022) pairs the image with the 3 s of audio centred on the
+    middle of the recording (LVS's takes its first 20 s), so the middle is
+    where the public protocol puts the image in time.
+
+    Returns:
+        ``(records, skipped videos)``, see :func:`sound_localization_records`.
+    """
+    if ids is None:
+        ids = [osp.splitext(f)[0] for f in list_files(_need(src), ('.xml', ))
+               if '/' not in f]
+    entries = []
+    for vid in ids:
+        xml = osp.join(src, vid + '.xml')
+        if not osp.isfile(xml):
+            raise ValueError(f'{xml}: no annotation for test id {vid!r}')
+        entries.append((vid, flickr_xml_boxes(xml, image_size)))
+    return sound_localization_records(entries, videos, 'flickr_soundnet',
+                                      workers=workers)
+
+
+def vggss_list(src: str, videos: str, ids: Optional[Sequence[str]] = None,
+               clip: bool = False, workers: int = 1,
+               backend_args: Optional[dict] = None
+               ) -> Tuple[List[dict], List[str]]:
+    """VGG-SS's list from ``vggss.json`` (LVS's ``metadata/vggss.json``: a
+    list of ``{"file": "<ytid>_<start, 6 digits>", "class": ..., "bbox":
+    [[x1, y1, x2, y2], ...]}``, corners already normalised to ``[0, 1]``),
+    one annotator, at the frame shown at 5 s (:func:`annotated_frame`) of
+    ``<file>.mp4``. ``ids``: keep those entries (e.g. EZ-VSL's
+    heard/unheard test csv).
+
+    The released file holds boxes the evaluation cannot use: corners of
+    about ``-2.9e16`` (12 boxes) and boxes of no area (6). Without ``clip``
+    the first are an error naming the entry; with ``clip`` they are
+    clipped to ``[0, 1]`` as LVS's and EZ-VSL's evaluation does and dropped
+    when nothing is left of them (they hold no pixel there either). An
+    entry without any box left is skipped and reported (the public code
+    scores it cIoU 0 against an empty map; the list format needs a box).
+    """
+    import json
+    try:
+        data = json.load(_text(src, backend_args))
+    except json.JSONDecodeError as err:
+        raise ValueError(f'{src}: not JSON ({err})') from None
+    if not isinstance(data, list):
+        raise ValueError(f'{src}: expected a list of {{"file", "bbox"}} '
+                         'entries')
+    keep = set(ids) if ids is not None else None
+    entries, dropped, empty = [], [], []
+    for i, entry in enumerate(data):
+        if not isinstance(entry, dict) or \
+                not isinstance(entry.get('file'), str) or \
+                not isinstance(entry.get('bbox'), list):
+            raise ValueError(f'{src}: entry {i} needs a string "file" and a '
+                             '"bbox" list')
+        if keep is not None and entry['file'] not in keep:
+            continue
+        where = f'{src}: entry {i} ({entry["file"]})'
+        boxes = [check_box(b, f'{where}, box {j}', clip, dropped)
+                 for j, b in enumerate(entry['bbox'])]
+        boxes = [b for b in boxes if b is not None]
+        if not boxes:
+            empty.append(f'{where}: no box with a pixel in it, skipped')
+            continue
+        entries.append((entry['file'], [boxes]))
+    if keep is not None:
+        absent = sorted(keep - {e['file'] for e in data
+                                if isinstance(e, dict)})
+        if absent:
+            raise ValueError(f'{src}: no entry for {len(absent)} of the '
+                             f'ids, e.g. {absent[:3]}')
+    if dropped:
+        print('\n'.join(f'dropped (no pixel): {d}' for d in dropped))
+    if empty:
+        print('\n'.join(empty))
+    return sound_localization_records(entries, videos, 'vggss',
+                                      workers=workers)
+
+
+def write_sound_localization_list(path: str, records: List[dict],
+                                  skipped: List[str], source: str) -> str:
+    """The JSON list (``{"metainfo", "data_list"}``); the skipped videos
+    printed and written to ``missing_videos.txt`` beside it (removed when
+    none is)."""
+    import json
+    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(dict(metainfo=dict(
+            source=source, box_format='xyxy, normalised',
+            frame='middle' if source == 'flickr_soundnet' else '5 s'),
+            data_list=records), f)
+    print(f'{path}: {len(records)} videos')
+    missing = osp.join(osp.dirname(osp.abspath(path)), 'missing_videos.txt')
+    if skipped:
+        _write(missing, skipped)
+        print(f'skipped {len(skipped)} video(s) (listed in {missing}):\n' +
+              '\n'.join(skipped))
+    elif osp.exists(missing):
+        os.remove(missing)
+    return path
+
+
+SOUND_LOC_SOURCES = ('flickr_soundnet', 'vggss')
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
         description='Build annotation lists.',
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=__doc__.split('\n', 1)[1])
     p.add_argument('source', choices=['folder', 'ucf101', 'hmdb51', 'esc50',
-                                      'lrw', 'ffpp'])
+                                      'lrw', 'ffpp', 'flickr_soundnet',
+                                      'vggss'])
     p.add_argument('--src', required=True,
-                   help='class folder, split-file folder or esc50.csv')
+                   help='class folder, split-file folder, esc50.csv, the '
+                   'folder of Flickr-SoundNet XMLs or vggss.json')
     p.add_argument('--out-dir', required=True)
     p.add_argument('--prefix', default='', help='list name prefix (folder)')
     p.add_argument('--val-ratio', type=float, default=0.0,
@@ -262,10 +600,31 @@ def parse_args(argv=None):
                    choices=['raw', 'c23', 'c40'], help='ffpp')
     p.add_argument('--methods', nargs='+', default=list(FFPP_METHODS),
                    help='ffpp: manipulations counted as fake')
+    p.add_argument('--videos', help='flickr_soundnet, vggss: the folder '
+                   'of <id>.mp4, read for the annotated frame index')
+    p.add_argument('--ids', help='flickr_soundnet, vggss: only these ids '
+                   '(first field of each line: test_list.txt, '
+                   'flickr_test.csv, vggss_test.csv)')
+    p.add_argument('--image-size', type=int, nargs=2, metavar=('W', 'H'),
+                   help='flickr_soundnet: pixel size of the XML boxes when a '
+                   'file has no <size> (default: 256 256, the public '
+                   'evaluation code\'s)')
+    p.add_argument('--clip-boxes', action='store_true',
+                   help='vggss: clip corners to [0, 1] as the public '
+                   'evaluation code does (the released vggss.json needs '
+                   'it) instead of refusing them')
+    p.add_argument('--workers', type=int, default=1,
+                   help='flickr_soundnet, vggss: processes reading videos')
     add_part_args(p)
     add_backend_args(p)
     args = p.parse_args(argv)
     check_part_args(p, args)
+    if args.source in SOUND_LOC_SOURCES:
+        if not args.videos:
+            p.error(f'{args.source} needs --videos (the annotated frame '
+                    'index comes from each video)')
+        if args.num_parts != 1:
+            p.error(f'{args.source} writes one JSON list: no --num-parts')
     return args
 
 
@@ -314,6 +673,25 @@ def main(argv=None) -> None:
         _write(osp.join(out, 'lrw_classes.txt'), words)
         for split, lines in splits.items():
             write(f'lrw_{split}_list.txt', this_part(lines))
+    elif args.source in SOUND_LOC_SOURCES:
+        ids = read_ids(args.ids, bargs) if args.ids else None
+        try:
+            if args.source == 'vggss':
+                records, skipped = vggss_list(args.src, args.videos, ids,
+                                              args.clip_boxes, args.workers,
+                                              bargs)
+            else:
+                records, skipped = flickr_soundnet_list(
+                    args.src, args.videos, ids, args.image_size,
+                    args.workers)
+        except ValueError as err:
+            raise SystemExit(f'error: {err}')
+        if not records and skipped:
+            raise SystemExit(
+                f'error: none of the {len(skipped)} videos opens (e.g. '
+                f'{skipped[0]}): is --videos {args.videos} their folder?')
+        write_sound_localization_list(osp.join(out, SOUND_LOC_LIST),
+                                      records, skipped, args.source)
     elif args.source == 'ffpp':
         for split, lines in ffpp_lists(args.src, args.compression,
                                        args.methods, bargs).items():

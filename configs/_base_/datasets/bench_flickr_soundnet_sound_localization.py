@@ -12,8 +12,15 @@
 # one entry per annotated frame (its index among the video's displayed
 # frames), one list of boxes per annotator (three on Flickr-SoundNet), the
 # corners normalised by the frame's width and height. The released
-# annotations are one XML file per image with pixel boxes of the original
-# frame per annotator: divide by the image size. The ground-truth map is
+# annotations are one XML file per image with pixel boxes per annotator
+# (on a 256x256 grid, as the public evaluation code reads them, unless the
+# XML gives a <size>): divided by the image size, at the video's middle
+# frame, by
+#   python tools/data/build_file_list.py flickr_soundnet \
+#       --src data/flickr_soundnet/Annotations \
+#       --ids data/flickr_soundnet/test_list.txt \
+#       --videos data/flickr_soundnet/videos --out-dir data/flickr_soundnet
+# (docs/evaluation.md, "Sound-source localization"). The ground-truth map is
 # Flickr-SoundNet's consensus as its public evaluation code computes it:
 # min(n / 2, 1), n the number of boxes (all annotators) holding the pixel
 # (gt_consensus='flickr'; VGG-SS: 'union').
