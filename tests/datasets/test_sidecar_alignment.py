@@ -18,8 +18,7 @@ import pytest
 from mmavcl.datasets import AVShardDataset, MediaDecodeError
 from mmavcl.datasets.media import (probe_audio_timing, read_audio_start,
                                    write_audio)
-from mmavcl.datasets.transforms import (DecodeAudioViews, DecodeVideoViews,
-                                        SampleClips, VideoInit)
+from mmavcl.datasets.transforms import DecodeAudioViews, VideoInit
 from mmavcl.testing import decode_chirp_time, load_script, make_av_video
 
 SR = 16000
@@ -40,8 +39,8 @@ def sidecars(tmp_path_factory):
     for name, (start, delay) in FILES.items():
         for ext in ('.mp4', '.mkv'):
             make_av_video(str(src / f'{name}_{ext[1:]}{ext}'), 75,
-                          size=(32, 32),
-                          start_time=start, audio_delay=delay)
+                          size=(32, 32), start_time=start,
+                          audio_delay=delay)
     tool = load_script('tools/data/extract_audio.py')
     for ext in ('.wav', '.flac'):
         assert tool.main(['--src', str(src), '--out', str(out), '--ext', ext,
@@ -57,9 +56,11 @@ def _decode(video: str, audio=None, spans=SPANS, **kw):
     if audio is not None:
         results['audio_filename'] = audio
     results = VideoInit(backend='pyav')(results)
-    results['video_reader'].close()
     results['audio_views'] = [dict(time_span=s) for s in spans]
-    return DecodeAudioViews(**kw)(results)
+    try:
+        return DecodeAudioViews(**kw)(results)
+    finally:  # it takes back the container it lent the audio
+        results['video_reader'].close()
 
 
 def _chirp_times(wav: np.ndarray, step: int = 2000):
