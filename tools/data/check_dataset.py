@@ -154,7 +154,8 @@ def _audio_extent(filename: str) -> Tuple[float, float, int]:
     import av
 
     from mmavcl.datasets import MediaDecodeError, MissingAudioError
-    from mmavcl.datasets.media import open_pcm_wav, wav_duration
+    from mmavcl.datasets.media import (audio_stream_timing, open_pcm_wav,
+                                       wav_duration)
     from mmavcl.datasets.media.remote import FetchedFile, open_source
     reader = open_pcm_wav(filename)
     if reader is not None:  # 16-bit PCM WAV: samples start at 0
@@ -167,16 +168,16 @@ def _audio_extent(filename: str) -> Tuple[float, float, int]:
             if not c.streams.audio:
                 raise MissingAudioError(filename, 'no audio stream')
             s = c.streams.audio[0]
-            tb = float(s.time_base)
-            start = s.start_time * tb if s.start_time is not None else 0.0
             rate = int(s.rate or s.codec_context.sample_rate or 0)
-            if s.duration:
-                end = start + s.duration * tb
-            elif c.duration:  # Matroska: the container's end
-                end = ((c.start_time or 0) + c.duration) / 1e6
-            else:  # raw streams: count the samples
-                end = start + sum(f.samples for f in c.decode(s)) / max(
+            # Matroska: the last packet's end, not the file's (the video's
+            # when the audio ends first, where the last half second would
+            # hold no audio)
+            duration, start = audio_stream_timing(c, s)
+        if duration is None:  # raw streams: count the samples
+            with av.open(open_source(filename)) as c:
+                duration = sum(f.samples for f in c.decode(audio=0)) / max(
                     rate, 1)
+        end = start + duration
     except MediaDecodeError:
         raise
     except Exception as err:

@@ -8,6 +8,16 @@ source rate). Runs in parallel with a progress bar; files without an audio
 stream, or that fail to decode, are listed at the end (and in
 ``OUT/extract_audio_failures.txt``) instead of stopping the run.
 
+Each sidecar holds the stream from its first decoded sample on and records
+where that sample sits on the video's clock (s after the first displayed
+frame; negative when the audio starts first): ``MMAVCL_AUDIO_START=0.5``
+as the WAV's comment or a FLAC Vorbis comment
+(:mod:`mmavcl.datasets.media.sidecar`). Training from sidecars then pads,
+flags and aligns views exactly as from the container's audio. Sidecars
+written before the record existed count from their first sample: extract
+again (``--overwrite``) for files whose audio does not start with the
+video.
+
 Examples::
 
     python tools/data/extract_audio.py --src data/kinetics400/videos_train \\
@@ -35,7 +45,8 @@ from typing import BinaryIO, Optional, Tuple, Union
 
 import numpy as np
 
-from mmavcl.datasets.media import write_audio
+from mmavcl.datasets.media import (audio_start_metadata, video_start_time,
+                                   write_audio)
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      check_part_args, input_paths, join_path,
                                      needs_spawn, open_input, part_path,
@@ -45,10 +56,29 @@ VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv')
 
 
 def decode_audio(path: Union[str, BinaryIO], sample_rate: int = 16000,
-                 mono: bool = True) -> Tuple[np.ndarray, int]:
-    """All audio of ``path`` (a path or a file object): float32 ``(C, L)``
-    and its rate."""
+                 mono: bool = True
+                 ) -> Tuple[np.ndarray, int, Optional[float]]:
+    """All audio of ``path`` (a path or a file object).
+
+    Returns:
+        ``(wave, rate, start)``: float32 ``(C, L)``, its rate, and the time
+        (s) of ``wave[:, 0]`` after the first displayed video frame: the
+        first decoded audio frame's timestamp minus
+        :func:`~mmavcl.datasets.media.video_start_time`, the two numbers
+        ``DecodeAudioViews`` subtracts for the container's audio (``None``
+        without a video stream).
+    """
     import av
+    start = None
+    if not isinstance(path, str):
+        head = path.tell()
+    with av.open(path) as c:
+        if c.streams.video:  # demuxes the first video packets
+            start = -video_start_time(c)
+    if not isinstance(path, str):
+        path.seek(head)
+    # a second open: the audio decodes from the top as in the container
+    # path, not from wherever the video scan left the demuxer
     with av.open(path) as c:
         if not c.streams.audio:
             raise ValueError('no audio stream')
@@ -57,14 +87,18 @@ def decode_audio(path: Union[str, BinaryIO], sample_rate: int = 16000,
         layout = 'mono' if mono else (
             'stereo' if stream.channels >= 2 else 'mono')
         rs = av.AudioResampler(format='fltp', layout=layout, rate=rate)
-        chunks = []
+        chunks, first = [], None
         for frame in c.decode(stream):
+            if first is None and frame.time is not None:
+                first = frame.time
             frame.pts = None
             chunks += [o.to_ndarray() for o in rs.resample(frame)]
         chunks += [o.to_ndarray() for o in rs.resample(None)]
     if not chunks:
         raise ValueError('audio stream holds no samples')
-    return np.concatenate(chunks, axis=1).astype(np.float32), rate
+    if start is not None:
+        start += first or 0.0
+    return np.concatenate(chunks, axis=1).astype(np.float32), rate, start
 
 
 def _job(task: tuple) -> Optional[str]:
@@ -72,9 +106,11 @@ def _job(task: tuple) -> Optional[str]:
     if osp.exists(dst) and not overwrite:
         return None
     try:
-        wave, sr = decode_audio(open_input(src, backend_args), rate, mono)
+        wave, sr, start = decode_audio(open_input(src, backend_args), rate,
+                                       mono)
         tmp = dst + '.part' + osp.splitext(dst)[1]
-        write_audio(tmp, wave, sr)
+        write_audio(tmp, wave, sr, None if start is None else
+                    audio_start_metadata(dst, start))
         os.replace(tmp, dst)  # never leave a half-written sidecar
     except Exception as err:  # report, keep going
         return f'{src}: {type(err).__name__}: {err}'

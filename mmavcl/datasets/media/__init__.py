@@ -13,6 +13,8 @@ One concern per module:
 * :mod:`.orientation`: the display rotation a header asks for;
 * :mod:`.audio`: decoding audio spans to mono at the stream's rate;
 * :mod:`.wav`: PCM WAV spans with the standard library;
+* :mod:`.sidecar`: where a sidecar's first sample sits on its video's
+  clock (the record ``tools/data/extract_audio.py`` writes);
 * :mod:`.resampling`: band-limited resampling and sped-up playback;
 * :mod:`.writer`: encoding frames and waveforms into files (tools, tests).
 
@@ -22,13 +24,15 @@ naming the file.
 from .audio import decode_audio_spans, read_audio_span, read_audio_spans
 from .hwaccel import hw_accel
 from .orientation import display_rotation
-from .probe import (open_media, probe_audio_duration, probe_audio_timing,
-                    probe_frame_size, probe_media, video_start_time)
+from .probe import (audio_stream_timing, open_media, probe_audio_duration,
+                    probe_audio_timing, probe_frame_size, probe_media,
+                    video_start_time)
 from .resampling import (COMMON_SAMPLE_RATES, play_at_speed, resample,
                          sinc_resample_kernel, time_compress)
 from .video import (BaseVideoReader, DecordVideoReader, PyAVVideoReader,
                     build_video_reader, decode_with_fallback,
                     decord_available, resolve_video_backend)
+from .sidecar import audio_start_metadata, read_audio_start
 from .wav import open_pcm_wav, read_wav_spans, wav_duration
 from .writer import write_audio, write_video
 
@@ -37,9 +41,10 @@ __all__ = [
     'build_video_reader', 'decode_with_fallback', 'decord_available',
     'resolve_video_backend', 'hw_accel', 'open_media',
     'probe_media', 'probe_frame_size', 'probe_audio_duration',
-    'probe_audio_timing', 'video_start_time', 'display_rotation',
+    'probe_audio_timing', 'audio_stream_timing', 'video_start_time', 'display_rotation',
     'read_audio_span', 'read_audio_spans', 'decode_audio_spans',
-    'open_pcm_wav', 'read_wav_spans', 'wav_duration', 'COMMON_SAMPLE_RATES',
+    'open_pcm_wav', 'read_wav_spans', 'audio_start_metadata',
+    'read_audio_start', 'wav_duration', 'COMMON_SAMPLE_RATES',
     'resample', 'sinc_resample_kernel', 'time_compress', 'play_at_speed',
     'write_video', 'write_audio'
 ]

@@ -159,7 +159,8 @@ def _encode_audio(av, container, stream, wave: np.ndarray,
         container.mux(packet)
 
 
-def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000) -> str:
+def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000,
+                metadata: Optional[Dict[str, str]] = None) -> str:
     """Write an audio-only file; codec from the extension.
 
     ``.wav`` → PCM s16le, ``.flac`` → FLAC, ``.m4a``/``.aac`` → AAC,
@@ -169,6 +170,9 @@ def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000) -> str:
         path: Output file.
         wave: float32 ``(L,)`` or ``(C, L)`` in [-1, 1].
         sample_rate: Hz.
+        metadata: Container tags FFmpeg writes (WAV: the ``LIST``/``INFO``
+            tags it knows, e.g. ``comment``; FLAC: any Vorbis comment),
+            e.g. :func:`~.sidecar.audio_start_metadata`.
     """
     av = _require_av()
     ext = osp.splitext(path)[1].lower()
@@ -188,6 +192,7 @@ def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000) -> str:
         wave = wave[None]
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with av.open(path, 'w') as container:
+        container.metadata.update(metadata or {})
         stream = container.add_stream(codec, rate=sample_rate)
         stream.layout = {1: 'mono', 2: 'stereo'}[wave.shape[0]]
         _encode_audio(av, container, stream, wave, sample_rate)

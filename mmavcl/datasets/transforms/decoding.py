@@ -11,7 +11,7 @@ from ..errors import MediaDecodeError, MissingAudioError
 from ..media import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                      decode_audio_spans, decode_with_fallback, open_media,
                      play_at_speed, probe_audio_timing, probe_frame_size,
-                     resolve_video_backend)
+                     read_audio_start, resolve_video_backend)
 from ..media.remote import FetchedFile, fetch_media, needs_fetch
 from .spans import resolve_spans
 
@@ -446,7 +446,7 @@ def _view_positions(union: np.ndarray, views: List[dict]) -> list:
     return out
 
 
-def _audio_offset(results: Dict, filename: str) -> float:
+def _audio_offset(results: Dict, filename: str, source: str) -> float:
     """Time (s) in the audio file's own clock of the views' time 0.
 
     Views count seconds from the first video frame, while a container's
@@ -455,16 +455,23 @@ def _audio_offset(results: Dict, filename: str) -> float:
     after the encoder delay). Audio from the video's own container is read
     at the view's time plus ``video_start_time`` (set by :class:`VideoInit`;
     absent: 0), so it stays aligned with the frames, also when the audio
-    starts later than the video (the missing start is padded). Other audio
-    counts from its stream's start: ``audio_start_time``, set by
-    :class:`AudioInit` for audio-only samples; absent (a video's sidecar,
-    which ``tools/data/extract_audio.py`` writes from the stream's first
-    sample on): 0.
+    starts later than the video (the missing start is padded). A video's
+    sidecar (``source``, opened from ``filename``) counts from its first
+    sample, which ``tools/data/extract_audio.py`` records at
+    :func:`~mmavcl.datasets.media.read_audio_start` s of the video's clock
+    (0 without a record): it is read at the view's time minus that, which
+    pads, flags and aligns exactly like the container's audio. Audio-only
+    samples count from their stream's start: ``audio_start_time``, set by
+    :class:`AudioInit` (a sidecar's record is about a video they do not
+    have; for a sidecar it is the stream's own start, absent: 0).
     """
-    if filename == results.get('filename') and \
-            results.get('modality') != 'audio':
+    video = results.get('modality') != 'audio'
+    if video and filename == results.get('filename'):
         return float(results.get('video_start_time') or 0.0)
-    return float(results.get('audio_start_time') or 0.0)
+    offset = float(results.get('audio_start_time') or 0.0)
+    if video:  # a video's sidecar: its first sample is at the record
+        offset -= read_audio_start(source)
+    return offset
 
 
 def _merge_spans(spans: List[Tuple[float, float]],
@@ -625,7 +632,7 @@ class DecodeAudioViews(BaseTransform):
                     not osp.exists(source):
                 raise MissingAudioError(filename, 'file does not exist')
             groups, view_group = self.spans_to_decode(views)
-            offset = _audio_offset(results, filename)
+            offset = _audio_offset(results, filename, source)
             groups = [(a + offset, b + offset) for a, b in groups]
             video_file = results.get('filename')
             if filename != video_file:

@@ -1,0 +1,206 @@
+"""Audio sidecars keep the container's audio/video alignment, on real files
+whose audio starts 0.5 s after the first frame or 0.3 s before it.
+
+The sidecars are written by ``tools/data/extract_audio.py`` itself (WAV and
+FLAC), and the views are compared by content: the audio is a chirp whose
+frequency encodes its time (:func:`mmavcl.testing.decode_chirp_time`), and
+the sidecar's views must equal the container's, ``padded`` flags included.
+Also: sidecars without the record (older ones) count from their first
+sample, a shard's sidecar member is read the same way, and
+``probe_audio_timing`` gives a Matroska audio stream its own duration.
+"""
+import shutil
+
+import av
+import numpy as np
+import pytest
+
+from mmavcl.datasets import AVShardDataset, MediaDecodeError
+from mmavcl.datasets.media import (probe_audio_timing, read_audio_start,
+                                   write_audio)
+from mmavcl.datasets.transforms import DecodeAudioViews, VideoInit
+from mmavcl.testing import decode_chirp_time, load_script, make_av_video
+
+SR = 16000
+#: name -> (start of the video (s), audio start relative to it (s))
+FILES = {'late': (0.0, 0.5), 'early': (1.0, -0.3)}
+#: views (s from the first frame): the first two miss the late audio's
+#: start, the last runs past the early audio's end (3.0 s after its start)
+SPANS = [(0.0, 0.64), (0.2, 0.84), (1.5, 2.14), (2.5, 3.0)]
+
+
+@pytest.fixture(scope='module')
+def sidecars(tmp_path_factory):
+    """3 s of timestamp frames and a 3 s chirp (``make_av_video``), MP4
+    (AAC priming: its first frame plays 64 ms early) and MKV, and the WAV
+    and FLAC sidecars the real tool extracts from them."""
+    root = tmp_path_factory.mktemp('sidecars')
+    src, out = root / 'videos', root / 'audio'
+    for name, (start, delay) in FILES.items():
+        for ext in ('.mp4', '.mkv'):
+            make_av_video(str(src / f'{name}_{ext[1:]}{ext}'), 75,
+                          size=(32, 32), start_time=start,
+                          audio_delay=delay)
+    tool = load_script('tools/data/extract_audio.py')
+    for ext in ('.wav', '.flac'):
+        assert tool.main(['--src', str(src), '--out', str(out), '--ext', ext,
+                          '--workers', '1']) == 0
+    return src, out
+
+
+def _decode(video: str, audio=None, spans=SPANS, **kw):
+    """The pipeline's audio views of ``video``: VideoInit (PyAV, which sets
+    ``video_start_time``) then DecodeAudioViews on the container's audio or
+    the sidecar ``audio``."""
+    results = dict(filename=video, modality='video')
+    if audio is not None:
+        results['audio_filename'] = audio
+    results = VideoInit(backend='pyav')(results)
+    results['audio_views'] = [dict(time_span=s) for s in spans]
+    try:
+        return DecodeAudioViews(**kw)(results)
+    finally:  # it takes back the container it lent the audio
+        results['video_reader'].close()
+
+
+def _chirp_times(wav: np.ndarray, step: int = 2000):
+    """Chirp time of 1024-sample windows centred every ``step`` samples."""
+    return [(k / SR, decode_chirp_time(wav[k - 512:k + 512]))
+            for k in range(512, len(wav) - 511, step)]
+
+
+@pytest.mark.parametrize('ext', ['.wav', '.flac'])
+@pytest.mark.parametrize('name', list(FILES))
+def test_sidecar_views_equal_the_container_views(sidecars, name, ext):
+    """Each view from the sidecar equals the container's within 1e-4 (the
+    sidecar's 16-bit quantisation; both at the source's 16 kHz, so no
+    resampling), with the same ``padded`` flags, and the chirp plays at the
+    view's time minus the audio's start: the late audio's first 0.5 s are
+    padding, the early audio runs out 0.3 s before the video ends. Before:
+    the sidecar's views were 0.5 s (0.3 s) off and never padded at the
+    start."""
+    src, out = sidecars
+    delay = FILES[name][1]
+    for cext in ('.mp4', '.mkv'):
+        stem = f'{name}_{cext[1:]}'
+        video, audio = str(src / f'{stem}{cext}'), str(out / f'{stem}{ext}')
+        first = read_audio_start(audio)
+        # the MP4's AAC priming frame is decoded 64 ms before the chirp
+        assert first == pytest.approx(delay - (0.064 if cext == '.mp4'
+                                               else 0.0), abs=1e-3)
+        want = _decode(video)
+        got = _decode(video, audio)
+        for view, w, gview, g in zip(want['audio_views'], want['audio_wavs'],
+                                     got['audio_views'], got['audio_wavs']):
+            assert gview['padded'] == view['padded'], (cext, view)
+            np.testing.assert_allclose(g, w, rtol=0, atol=1e-4)
+        padded = [v['padded'] for v in got['audio_views']]
+        assert padded == ([True, True, False, False] if delay > 0 else
+                          [False, False, False, True])
+        for (t0, _), wav in zip(SPANS, got['audio_wavs']):
+            for at, t in _chirp_times(wav):
+                if t0 + at - delay > 0.05 and t0 + at - delay < 2.95:
+                    assert t == pytest.approx(t0 + at - delay, abs=0.005)
+        # a limit on padding sees the late audio's missing start (0.3 s of
+        # the 0.64 s view at 0.2 s; 0.236 s in the MP4) in the sidecar as
+        # in the container
+        if delay > 0:
+            reasons = []
+            for audio_file in (None, audio):
+                with pytest.raises(MediaDecodeError) as info:
+                    _decode(video, audio_file, [(0.2, 0.84)],
+                            max_pad_ratio=0.3)
+                # (the rest says where the decoded span ends: frames or
+                # samples)
+                reasons.append(info.value.reason.split(';')[0])
+            covers = '63%' if cext == '.mp4' else '53%'
+            assert reasons[0] == reasons[1]
+            assert reasons[0] == f'audio covers {covers} of view 0 ' \
+                '(0.20-0.84 s)'
+
+
+def test_sidecar_without_the_record_counts_from_its_first_sample(
+        sidecars, tmp_path):
+    """A sidecar written before the record (the same samples, no tag)
+    keeps its old reading: view time 0 is its first sample, nothing is
+    padded, so the late audio is heard 0.5 s early."""
+    src, out = sidecars
+    for ext in ('.wav', '.flac'):
+        with av.open(str(out / f'late_mkv{ext}')) as c:
+            assert c.metadata  # FFmpeg sees the record: ...
+            wave = np.concatenate([f.to_ndarray()[0]
+                                   for f in c.decode(audio=0)])
+        old = str(tmp_path / f'old{ext}')
+        write_audio(old, wave, SR)
+        assert read_audio_start(old) == 0.0
+        got = _decode(str(src / 'late_mkv.mkv'), old, SPANS[:3])
+        for (t0, _), view, wav in zip(SPANS, got['audio_views'],
+                                      got['audio_wavs']):
+            assert not view['padded']
+            for at, t in _chirp_times(wav):
+                assert t == pytest.approx(t0 + at, abs=0.005)
+    # what is not a tagged WAV or FLAC has no record
+    for data in (b'RIFF\x04\x00\x00\x00WAVE', b'fLaC\x84', b'\x00' * 64):
+        path = tmp_path / 'x.wav'
+        path.write_bytes(data)
+        assert read_audio_start(str(path)) == 0.0
+
+
+def test_shard_sidecar_member_keeps_the_alignment(sidecars, tmp_path):
+    """``make_shards.py`` packs the video and its ``.wav`` sidecar as they
+    are; ``AVShardDataset(audio_source='sidecar')`` reads the member from
+    memory and gives the container's view, padding and all."""
+    src, out = sidecars
+    root = tmp_path / 'media'
+    root.mkdir()
+    shutil.copy(src / 'late_mkv.mkv', root / 'clip.mkv')
+    shutil.copy(out / 'late_mkv.wav', root / 'clip.wav')
+    (root / 'list.txt').write_text('clip.mkv 3\n')
+    load_script('tools/data/make_shards.py').main(
+        [str(root / 'list.txt'), str(root), str(tmp_path / 'shards')])
+    pipeline = [dict(type='VideoInit', backend='pyav'),
+                dict(type='SampleClips', clip_len=16, mode='fixed',
+                     start_frame=5, audio=True),
+                dict(type='DecodeVideoViews'), dict(type='DecodeAudioViews'),
+                dict(type='PackAVInputs', meta_keys=('audio_filename', ))]
+    views = {}
+    for source in ('container', 'sidecar'):
+        ds = AVShardDataset(str(tmp_path / 'shards' / 'shard-000-000000.tar'),
+                            pipeline, audio_source=source)
+        (item, ) = list(ds)
+        sample = item['data_samples']
+        # the container's audio: no audio_filename (the video's own)
+        assert sample.metainfo.get('audio_filename', '.mkv').endswith(
+            '#clip.wav' if source == 'sidecar' else '.mkv')
+        views[source] = (sample.audio_meta[0],
+                         item['inputs']['audio'][0].numpy())
+    (cview, cwav), (sview, swav) = views['container'], views['sidecar']
+    assert sview['time_span'] == cview['time_span']
+    assert sview['time_span'] == pytest.approx((0.2, 0.84))
+    assert sview['padded'] and cview['padded']
+    np.testing.assert_allclose(swav, cwav, rtol=0, atol=1e-4)
+    assert np.abs(swav[:int(0.29 * SR)]).max() == 0
+
+
+def test_matroska_audio_duration_is_its_own(tmp_path):
+    """Matroska stores no stream durations. An audio stream of 1.2 s
+    starting at 0.5 s next to 3 s of video: ``probe_audio_timing`` gives
+    1.2 s (the decoded samples, counted here); before, the file's 3 s.
+    ``check_dataset.py``'s extent agrees (before: it
+    ended at 3 s and rejected the file, no samples in its last 0.5 s)."""
+    check = load_script('tools/data/check_dataset.py')
+    for codec, rate in (('flac', SR), ('aac', SR), ('libopus', 48000)):
+        path = make_av_video(str(tmp_path / f'{codec}.mkv'), 75,
+                             size=(32, 32), audio_delay=0.5,
+                             audio_duration=1.2, audio_codec=codec,
+                             sample_rate=rate)['path']
+        with av.open(path) as c:
+            frames = list(c.decode(audio=0))
+            first = frames[0].time
+            samples = sum(f.samples for f in frames)
+        duration, start = probe_audio_timing(path)
+        assert start == pytest.approx(first, abs=1e-3)
+        assert duration == pytest.approx(samples / rate, abs=1e-3), codec
+        if codec == 'flac':  # lossless: exactly what was written
+            assert samples == 1.2 * SR
+        assert check._audio_extent(path) == (start, start + duration, rate)
