@@ -4,7 +4,8 @@ from .dist import free_port
 from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
                     decode_chirp_time, decode_frame_index, make_audio_file,
                     make_av_video, make_av_videos, timestamp_frames,
-                    truncate_file, write_audio, write_garbage, write_video)
+                    mp4_edit_list, set_mp4_edit_list, truncate_file,
+                    write_audio, write_garbage, write_video)
 from .scripts import REPO_ROOT, load_script, make_toy_data
 from .servers import serve_directory, serve_moto, serve_s3
 from .shards import add_tar_member, write_shards
@@ -13,7 +14,8 @@ __all__ = [
     'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
     'make_av_video', 'make_av_videos', 'make_audio_file',
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
-    'truncate_file', 'write_garbage', 'free_port', 'serve_directory', 'serve_s3',
+    'truncate_file', 'write_garbage', 'mp4_edit_list', 'set_mp4_edit_list',
+    'free_port', 'serve_directory', 'serve_s3',
     'serve_moto',
     'REPO_ROOT', 'load_script', 'make_toy_data', 'add_tar_member',
     'write_shards'

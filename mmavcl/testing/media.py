@@ -21,13 +21,15 @@ alignment tests prove frames and audio agree.
 import json
 import os
 import os.path as osp
+import struct
 import subprocess
 import sys
-from typing import Dict, List, Optional, Tuple, Union
+from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 from mmavcl.datasets.media import write_audio, write_video
+from mmavcl.datasets.media.orientation import _boxes, _child
 
 TIMESTAMP_BITS = 8
 CHIRP_F0 = 300.0  # Hz at t = 0
@@ -37,7 +39,7 @@ __all__ = [
     'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
     'make_av_video', 'make_av_videos', 'make_audio_file',
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
-    'truncate_file', 'write_garbage'
+    'truncate_file', 'write_garbage', 'mp4_edit_list', 'set_mp4_edit_list'
 ]
 
 
@@ -284,4 +286,81 @@ def write_garbage(path: str, num_bytes: int = 4096, seed: int = 0) -> str:
     rng = np.random.default_rng(seed)
     with open(path, 'wb') as f:
         f.write(rng.integers(0, 256, num_bytes, dtype=np.uint8).tobytes())
+    return path
+
+
+
+def _timescale(f: BinaryIO, start: int) -> int:
+    """The timescale of the ``mvhd`` box whose payload starts at ``start``
+    (after version, flags and two 32- or 64-bit times)."""
+    f.seek(start)
+    version = f.read(1)[0]
+    f.seek(start + (20 if version == 1 else 12))
+    return struct.unpack('>I', f.read(4))[0]
+
+
+def _mp4_elst(f: BinaryIO, handler: str) -> Tuple[int, int, int]:
+    """``(movie timescale, elst version, offset of the entry count)`` of
+    the edit list of the first ``handler`` (``'vide'``, ``'soun'``)
+    track."""
+    f.seek(0)
+    moov = next((a, b) for k, a, b in _boxes(f, None) if k == b'moov')
+    mvhd = _child(f, moov[0], moov[1], b'mvhd')
+    f.seek(moov[0])
+    traks = [(a, b) for k, a, b in _boxes(f, moov[1]) if k == b'trak']
+    for trak in traks:
+        mdia = _child(f, trak[0], trak[1], b'mdia')
+        hdlr = _child(f, mdia[0], mdia[1], b'hdlr')
+        f.seek(hdlr[0] + 8)  # version/flags, pre_defined
+        if f.read(4) != handler.encode():
+            continue
+        edts = _child(f, trak[0], trak[1], b'edts')
+        if edts is None:
+            raise ValueError(f'the {handler} track has no edit list')
+        elst = _child(f, edts[0], edts[1], b'elst')
+        f.seek(elst[0])
+        version = f.read(1)[0]
+        return _timescale(f, mvhd[0]), version, elst[0] + 4
+    raise ValueError(f'no {handler} track')
+
+
+def mp4_edit_list(path: str, handler: str = 'soun'
+                  ) -> List[Tuple[float, int]]:
+    """The edit list of the first ``handler`` track (``'soun'``,
+    ``'vide'``) of an MP4: ``[(duration s, media time)]``, the media time
+    in the track's ticks (samples for audio), ``-1`` for an empty edit
+    (the track starts that much later). FFmpeg's muxer writes
+    ``[(d, 1024)]`` for AAC starting with the video (the 1024 priming
+    samples skipped) and ``[(delay - 1024 / rate, -1), (d, 0)]`` for AAC
+    starting ``delay`` s later (the priming frame presented, in the
+    movie's 1 ms ticks)."""
+    with open(path, 'rb') as f:
+        movie, version, at = _mp4_elst(f, handler)
+        f.seek(at)
+        out = []
+        for _ in range(struct.unpack('>I', f.read(4))[0]):
+            fmt = '>Qqi' if version == 1 else '>Iii'
+            dur, media, _ = struct.unpack(fmt, f.read(struct.calcsize(fmt)))
+            out.append((dur / movie, media))
+    return out
+
+
+def set_mp4_edit_list(path: str, edits: Sequence[Tuple[float, int]],
+                      handler: str = 'soun') -> str:
+    """Rewrite in place the edit list of the first ``handler`` track of an
+    MP4 to ``edits`` (as :func:`mp4_edit_list` reads them; as many entries
+    as it has, so no box changes size): e.g. ``[(0.5, -1), (d, 1024)]``,
+    the audio 0.5 s late with its priming skipped, which FFmpeg's muxer
+    does not write but other muxers do. Returns ``path``."""
+    with open(path, 'r+b') as f:
+        movie, version, at = _mp4_elst(f, handler)
+        f.seek(at)
+        count = struct.unpack('>I', f.read(4))[0]
+        if count != len(edits):
+            raise ValueError(f'{path}: the {handler} edit list has {count} '
+                             f'entries, not {len(edits)}')
+        fmt = '>Qq' if version == 1 else '>Ii'
+        for dur, media in edits:
+            f.write(struct.pack(fmt, int(round(dur * movie)), media))
+            f.seek(4, 1)  # media rate
     return path

@@ -32,8 +32,11 @@ SPANS = [(0.0, 0.64), (0.2, 0.84), (1.5, 2.14), (2.5, 3.0)]
 @pytest.fixture(scope='module')
 def sidecars(tmp_path_factory):
     """3 s of timestamp frames and a 3 s chirp (``make_av_video``), MP4
-    (AAC priming: its first frame plays 64 ms early) and MKV, and the WAV
-    and FLAC sidecars the real tool extracts from them."""
+    and MKV, and the WAV and FLAC sidecars the real tool extracts from
+    them. FFmpeg's MP4 muxer presents the late audio's AAC priming frame
+    (near-silence) in the 64 ms before the chirp: an empty edit of
+    0.436 s, then the priming (test_aac_priming.py); the chirp itself is at
+    0.5 s in both containers."""
     root = tmp_path_factory.mktemp('sidecars')
     src, out = root / 'videos', root / 'audio'
     for name, (start, delay) in FILES.items():
@@ -85,7 +88,8 @@ def test_sidecar_views_equal_the_container_views(sidecars, name, ext):
         stem = f'{name}_{cext[1:]}'
         video, audio = str(src / f'{stem}{cext}'), str(out / f'{stem}{ext}')
         first = read_audio_start(audio)
-        # the MP4's AAC priming frame is decoded 64 ms before the chirp
+        # the MP4 presents its AAC priming frame (64 ms, near-silence)
+        # before the chirp, as its edit list says; the chirp is at `delay`
         assert first == pytest.approx(delay - (0.064 if cext == '.mp4'
                                                else 0.0), abs=1e-3)
         want = _decode(video)

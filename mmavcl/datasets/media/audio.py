@@ -1,6 +1,7 @@
 """Audio decoding with PyAV: only the time spans the views need, mixed to
 mono at the stream's own rate (PCM WAVs through :mod:`.wav` instead)."""
 import contextlib
+import math
 import wave
 from typing import Callable, List, Optional, Sequence, Tuple
 
@@ -142,9 +143,20 @@ def _span_frames(container, stream, t0: float, t1: float,
     """Yield the decoded frames of ``stream`` that overlap ``[t0, t1)``
     (with 50 ms to spare), after a seek to ``t0 - seek_margin``."""
     tb = float(stream.time_base)
-    # always seek: a previous span may have left the demuxer past t0
-    target = max(t0 - seek_margin, 0.0)
-    container.seek(int(target / tb), stream=stream, backward=True)
+    # always seek: a previous span may have left the demuxer past t0.
+    # Not clamped at 0: an MP4's AAC priming packet sits before 0 (pts
+    # -1024, dropped by the edit list) and a seek to exactly 0 lands after
+    # it, so the first frame decoded without its overlap (448 zero samples,
+    # then off by up to 0.5); a negative target lands on the priming packet
+    target = int(math.floor((t0 - seek_margin) / tb))
+    try:
+        container.seek(target, stream=stream, backward=True)
+    except Exception:
+        if target >= 0:
+            raise
+        # the MP3 and AVI demuxers refuse negative targets (EPERM); they
+        # hold nothing before 0
+        container.seek(0, stream=stream, backward=True)
     for frame in container.decode(stream):
         ft = frame.time
         if ft is not None:

@@ -56,7 +56,13 @@ def write_video(path: str,
             cut from broadcasts or longer recordings start late (the
             container keeps it: MP4 as an edit list).
         audio_delay: The audio starts this many seconds after the video
-            (a multiple of ``1 / sample_rate``; negative: earlier).
+            (a multiple of ``1 / sample_rate``; negative: earlier). An
+            encoder's priming (AAC: 1024 samples) precedes it: an MP4 with
+            late AAC presents the priming frame (near-silence) before the
+            signal, as FFmpeg's muxer writes late audio (an empty edit of
+            ``audio_delay - 1024 / sample_rate`` s, in 1 ms ticks; see
+            :func:`mmavcl.testing.mp4_edit_list`); MKV and on-time MP4
+            skip it.
         video_options: Extra encoder options (e.g. ``{'bf': '0'}`` for no
             B-frames), over the defaults chosen per encoder to keep small
             test files fast to write.
