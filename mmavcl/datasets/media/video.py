@@ -11,6 +11,7 @@ import numpy as np
 
 from ..errors import MediaDecodeError
 from .hwaccel import hw_accel
+from .mpeg4 import NotCodedVops, count_not_coded
 from .orientation import display_rotation, is_iso_bmff, quarter_turns
 from .probe import (is_avi, open_media, probe_frame_size, scan_video,
                     video_start_time)
@@ -223,6 +224,16 @@ class DecordVideoReader(BaseVideoReader):
         self._vr = vr
         self._time_map = None if is_avi(filename) else self._vfr_map(vr)
         self.vfr = self._time_map is not None
+        #: decord numbers the pictures its decoder returns, and returned
+        #: the next picture for an MPEG-4 not-coded VOP (and, reading on,
+        #: each later one a frame late): such files are read by PyAV
+        self._pyav: Optional['PyAVVideoReader'] = None
+        if _has_not_coded(filename, container):
+            self._pyav = PyAVVideoReader(filename, num_threads=num_threads,
+                                         decode_size=decode_size,
+                                         decode_short_side=decode_short_side)
+            self.shape = self._pyav.shape
+            self.orig_shape = self._pyav.orig_shape
 
     @property
     def start_time_known(self) -> bool:
@@ -271,6 +282,10 @@ class DecordVideoReader(BaseVideoReader):
         inds = np.asarray(inds, dtype=np.int64).reshape(-1)
         self._check(inds)
         self.num_decode_calls += 1
+        if self._pyav is not None:
+            frames = self._pyav.get_batch(inds)
+            self.last_frame_times = self._pyav.last_frame_times
+            return frames
         if self._time_map is not None:
             inds = self._time_map[inds]
         try:
@@ -304,6 +319,28 @@ class DecordVideoReader(BaseVideoReader):
 
     def close(self) -> None:
         self._vr = None
+        if self._pyav is not None:
+            self._pyav.close()
+
+
+def _has_not_coded(filename: str, container=None) -> bool:
+    """Whether the video of ``filename`` (read from ``container``, an
+    open PyAV container of it, when given) has MPEG-4 Part 2 not-coded VOPs.
+    Without a container only AVI files are opened for it (XviD/DivX write
+    them; a demux of the packets, ~1 ms for a 7 s 320x240 AVI); a file PyAV
+    cannot read is left to decord's own errors."""
+    try:
+        if container is not None:
+            return count_not_coded(container) > 0
+        if not is_avi(filename):
+            return False
+        container = open_media(filename)
+        try:
+            return count_not_coded(container) > 0
+        finally:
+            container.close()
+    except Exception:  # MediaDecodeError, av.error.FFmpegError, OSError
+        return False
 
 
 def _resize_rgb(frames: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
@@ -490,6 +527,9 @@ class PyAVVideoReader(BaseVideoReader):
             self._seek_back = 0.0 if self._indexed else _SEEK_BACK.get(
                 self._format, 0.0)
             h, w = stream.codec_context.height, stream.codec_context.width
+            #: tells MPEG-4 Part 2's not-coded VOPs (None: another codec)
+            self._not_coded = NotCodedVops(stream) if \
+                stream.codec_context.name == 'mpeg4' else None
         except MediaDecodeError:
             self.close()
             raise
@@ -565,12 +605,19 @@ class PyAVVideoReader(BaseVideoReader):
         return t < 0
 
     def _frames(self, next_wanted: Callable[[], int], demuxed: List[int],
-                from_key: bool = True) -> Iterator:
-        """Frames decoded from the current position; the frame index of
-        every packet demuxed is added to the sorted ``demuxed``. A packet
-        shown before ``next_wanted()`` cannot be returned (frames are
-        returned from the wanted index on, and that index only grows), so a
+                from_key: bool = True) -> Iterator[Tuple[object, int, Optional[int],
+                                                        Optional[int]]]:
+        """``(frame, index, pts, duration)`` of every picture shown from
+        the current position, in display order; the frame index of every
+        packet demuxed is added to the sorted ``demuxed``. A packet shown
+        before ``next_wanted()`` cannot be returned (frames are returned
+        from the wanted index on, and that index only grows), so a
         non-reference one need not be decoded at all.
+
+        An MPEG-4 Part 2 not-coded VOP (:class:`~.mpeg4.NotCodedVops`) shows the
+        previous picture again: it comes out as that ``frame`` with the
+        VOP's own index and timestamp, as a player keeps the picture on
+        screen for it (the decoder returns nothing for it).
 
         With ``from_key``, packets before the first keyframe are dropped: a
         seek without an index (MPEG-TS) can land on any packet, and
@@ -579,6 +626,9 @@ class PyAVVideoReader(BaseVideoReader):
         timestamp."""
         ctx = self._stream.codec_context
         skip = self.skip_nonref
+        #: index -> (pts, duration) of the not-coded VOPs demuxed
+        repeats: dict = {}
+        shown = previous = None
         for packet in self._container.demux(self._stream):
             if from_key:
                 if not packet.is_keyframe:
@@ -587,14 +637,33 @@ class PyAVVideoReader(BaseVideoReader):
             if packet.pts is not None:
                 index = self._pts_index(packet.pts)
                 bisect.insort(demuxed, index)
+                if self._not_coded and packet.size and self._not_coded(
+                        packet, previous):
+                    repeats[index] = (packet.pts, packet.duration)
                 if skip:
                     ctx.skip_frame = 'NONREF' if index < next_wanted() \
                         else 'DEFAULT'
             elif skip:
                 ctx.skip_frame = 'DEFAULT'
+            if packet.size:
+                previous = packet
             for frame in packet.decode():
                 self.num_frames_decoded += 1
-                yield frame
+                idx = self._index(frame)
+                if repeats and shown is not None:
+                    yield from self._repeat(shown, repeats, idx)
+                shown = frame
+                yield frame, idx, frame.pts, frame.duration
+        if repeats and shown is not None:  # after the last picture
+            yield from self._repeat(shown, repeats, None)
+
+    @staticmethod
+    def _repeat(frame, repeats: dict, before: Optional[int]) -> Iterator:
+        """``frame`` again for each not-coded VOP in ``repeats`` shown
+        before index ``before`` (None: all), taken out of ``repeats``."""
+        for k in sorted(k for k in repeats if before is None or k < before):
+            pts, duration = repeats.pop(k)
+            yield frame, k, pts, duration
 
     def _to_array(self, frame) -> np.ndarray:
         # one reformatter (swscale context) for every frame: each frame's
@@ -634,12 +703,13 @@ class PyAVVideoReader(BaseVideoReader):
                                          dtype=np.float64)
         return np.stack([got[int(i)] for i in inds])
 
-    def _time(self, frame) -> float:
-        """``frame``'s presentation time (s) from the first displayed
-        frame; its index's nominal time where it has no timestamp."""
-        if frame.pts is None:
-            return self._index(frame) / self.fps
-        return float((frame.pts - self._start) * self._tb)
+    def _time(self, idx: int, pts: Optional[int]) -> float:
+        """Presentation time (s) from the first displayed frame of the
+        picture shown at ``idx``; its nominal time where it has no
+        timestamp."""
+        if pts is None:
+            return idx / self.fps
+        return float((pts - self._start) * self._tb)
 
     def _decode_run(self, want: np.ndarray, pos: int, got: dict) -> int:
         """Seek before ``want[pos]`` and decode on, taking the frame of
@@ -651,9 +721,9 @@ class PyAVVideoReader(BaseVideoReader):
             from_start = self._seek(target, back)
             first = last = None
             demuxed: List[int] = []
-            for frame in self._frames(lambda: target, demuxed,
+            for shown in self._frames(lambda: target, demuxed,
                                       from_key=not from_start):
-                idx = self._index(frame)
+                frame, idx, pts, _ = shown
                 if first is None:
                     first = idx
                     if idx > target and not from_start:
@@ -662,11 +732,11 @@ class PyAVVideoReader(BaseVideoReader):
                     continue
                 if idx > target and idx > first:
                     self._check_gap(demuxed, max(target, first + 1), idx)
-                last = frame
+                last = shown
                 # a frame covers every wanted index up to its own (VFR, or
                 # frames missing from the file): the first frame shown at
                 # or after the index's time
-                arr, when = self._to_array(frame), self._time(frame)
+                arr, when = self._to_array(frame), self._time(idx, pts)
                 while pos < len(want) and want[pos] <= idx:
                     got[int(want[pos])] = arr
                     self._times[int(want[pos])] = when
@@ -686,50 +756,72 @@ class PyAVVideoReader(BaseVideoReader):
 
     def _check_gap(self, demuxed: List[int], lo: int, hi: int) -> None:
         """Raise if a packet of a frame index in ``[lo, hi)`` was demuxed:
-        the decoder returned no picture for it, and the next frame would
-        stand in for a frame the file has."""
+        the decoder returned no picture for it (and it was no not-coded
+        VOP), and the next frame would stand in for a frame the file has."""
         k = bisect.bisect_left(demuxed, lo)
         if k < len(demuxed) and demuxed[k] < hi:
             raise MediaDecodeError(
                 self.filename, f'frame {demuxed[k]}: the decoder returned '
                 'no picture for its packet (corrupt or undecodable data)')
 
-    def _stream_end(self, want: np.ndarray, pos: int, got: dict, last,
-                    demuxed: List[int], first: Optional[int]) -> int:
-        """The stream ended before ``want[pos:]``: repeat the last decoded
-        frame while it is still on screen (its duration; at least one
-        frame), never for a stream cut short."""
+    def _stream_end(self, want: np.ndarray, pos: int, got: dict,
+                    last: Optional[tuple], demuxed: List[int],
+                    first: Optional[int]) -> int:
+        """The stream ended before ``want[pos:]``: repeat the last picture
+        (``last``: ``(frame, index, pts, duration)``) while it is still on
+        screen (its duration; at least one frame), never for a stream cut
+        short."""
         if pos >= len(want):
             return pos
         if first is not None:
             self._check_gap(demuxed, max(int(want[pos]), first + 1),
                             np.iinfo(np.int64).max)
-        if last is not None and want[pos] - self._index(last) <= max(
-                1, round((last.duration or 0) * self._tb * self.fps)):
-            arr, when = self._to_array(last), self._time(last)
-            while pos < len(want):
-                got[int(want[pos])] = arr
-                self._times[int(want[pos])] = when
-                pos += 1
-            return pos
+        if last is not None:
+            frame, idx, pts, duration = last
+            if want[pos] - idx <= max(
+                    1, round((duration or 0) * self._tb * self.fps)):
+                arr, when = self._to_array(frame), self._time(idx, pts)
+                while pos < len(want):
+                    got[int(want[pos])] = arr
+                    self._times[int(want[pos])] = when
+                    pos += 1
+                return pos
         raise MediaDecodeError(
             self.filename, f'stream ended before frame {int(want[pos])} '
             f'of {self.num_frames}')
 
     def _get_by_count(self, inds: np.ndarray,
                       want: np.ndarray) -> np.ndarray:
+        """Frames by count from the top (AVI): index ``i`` is the ``i``-th
+        non-empty packet's picture; a not-coded VOP's is the picture shown
+        before it, which is what the decoder returned last (it returns
+        nothing for that packet)."""
         got = {}
         wanted = set(int(i) for i in want)
         last = int(want[-1])
+        #: packet numbers of the not-coded VOPs demuxed
+        repeats = set()
+        i = packets = 0
+        shown = previous = None
         try:
             self._container.seek(0, stream=self._stream)
             self.num_seeks += 1
-            for i, frame in enumerate(self._container.decode(self._stream)):
-                self.num_frames_decoded += 1
-                if i in wanted:
-                    got[i] = self._to_array(frame)
-                if i >= last:
+            for packet in self._container.demux(self._stream):
+                if packet.size:
+                    if self._not_coded and self._not_coded(packet, previous):
+                        repeats.add(packets)
+                    packets += 1
+                    previous = packet
+                for frame in packet.decode():
+                    self.num_frames_decoded += 1
+                    i = self._count_repeats(i, repeats, shown, wanted, got)
+                    if i in wanted:
+                        got[i] = self._to_array(frame)
+                    shown = frame
+                    i += 1
+                if i > last:
                     break
+            self._count_repeats(i, repeats, shown, wanted, got)
         except Exception as err:
             raise MediaDecodeError(self.filename, short_reason(err)) from err
         missing = wanted - set(got)
@@ -738,6 +830,16 @@ class PyAVVideoReader(BaseVideoReader):
                 self.filename, f'stream ended before frame {min(missing)} '
                 f'of {self.num_frames}')
         return np.stack([got[int(i)] for i in inds])
+
+    def _count_repeats(self, i: int, repeats: set, shown, wanted: set,
+                       got: dict) -> int:
+        """Give the not-coded indices from ``i`` on the picture ``shown``
+        before them; the next index to number."""
+        while i in repeats and shown is not None:
+            if i in wanted:
+                got[i] = self._to_array(shown)
+            i += 1
+        return i
 
     def lend_container(self):
         """The open container, for the audio of the same file; whoever
