@@ -302,39 +302,67 @@ def _centroids(img):
     return np.array(out)
 
 
+#: (container, degrees counter-clockwise, then a mirror: None, 'h'
+#: left-right or 'v' upside down), as the writer stores them (PyAV's
+#: ``set_display_rotation``; Matroska takes a left-right mirror as a yaw)
+ORIENTATIONS = [(ext, deg, None) for ext in ('mp4', 'mkv')
+                for deg in (90, 180, 270)] + [('mp4', 0, 'h'),
+                                              ('mp4', 90, 'h'),
+                                              ('mp4', 0, 'v'),
+                                              ('mkv', 0, 'h'),
+                                              ('mkv', 270, 'v')]
+
+
+def _shown(stored, deg, flip):
+    """The picture as displayed: turned, then mirrored."""
+    out = np.rot90(stored, deg // 90)
+    return {None: out, 'h': out[:, ::-1], 'v': out[::-1]}[flip]
+
+
 @pytest.fixture(scope='module')
 def rotated(tmp_path_factory):
-    """Phone-like files: stored landscape, displayed turned."""
+    """Phone-like files: stored landscape, displayed turned (and mirrored:
+    a front camera)."""
     root = tmp_path_factory.mktemp('rotated')
     frames = _orientation_frames()
     out = {}
-    for ext in ('mp4', 'mkv'):
-        for deg in (90, 180, 270):
-            path = str(root / f'r{deg}.{ext}')
-            write_video(path,
-                        frames,
-                        fps=FPS,
-                        rotation=deg,
-                        audio=np.zeros(8000, np.float32))
-            out[ext, deg] = path
+    for ext, deg, flip in ORIENTATIONS:
+        path = str(root / f'r{deg}{flip or ""}.{ext}')
+        write_video(path,
+                    frames,
+                    fps=FPS,
+                    rotation=deg,
+                    hflip=flip == 'h',
+                    vflip=flip == 'v',
+                    audio=np.zeros(8000, np.float32))
+        out[ext, deg, flip] = path
     return frames[0], out
 
 
 @pytest.mark.parametrize('short_side', [None, 16])
 @pytest.mark.parametrize('backend', ['pyav', 'decord'])
-@pytest.mark.parametrize('ext', ['mp4', 'mkv'])
-@pytest.mark.parametrize('deg', [90, 180, 270])
-def test_display_matrix_is_applied(rotated, deg, ext, backend, short_side):
+@pytest.mark.parametrize('ext,deg,flip',
+                         ORIENTATIONS,
+                         ids=['-'.join(map(str, c)) for c in ORIENTATIONS])
+def test_display_matrix_is_applied(rotated, ext, deg, flip, backend,
+                                   short_side):
     """Both backends return the frames as displayed, also when resizing on
-    decode (decord squashed them into the stored shape), and the probed
-    size is the displayed one."""
+    decode (decord squashed them into the stored shape; it also turned a
+    left-right mirror by a half turn), and the probed size is the
+    displayed one. A mirror in the matrix is applied as FFmpeg's players
+    show it: ``probe_media`` gives it as the turn, then ``flip``."""
     stored, files = rotated
-    path = files[ext, deg]
-    shown = np.rot90(stored, deg // 90)  # counter-clockwise
+    path = files[ext, deg, flip]
+    shown = _shown(stored, deg, flip)
     h, w = shown.shape[:2]
     assert probe_frame_size(path) == (h, w)
+    # the one (turn, left-right mirror) that gives the displayed picture
+    turn, mirror = next((k, m) for k in range(4) for m in (False, True)
+                        if np.array_equal(_shown(stored, 90 * k,
+                                                 'h' if m else None), shown))
     info = probe_media(path)
-    assert (info['height'], info['width'], info['rotation']) == (h, w, deg)
+    assert (info['height'], info['width'], info['rotation'],
+            info['flip']) == (h, w, 90 * turn, mirror)
     res = VideoInit(backend=backend,
                     fallback_backend=None,
                     decode_short_side=short_side)(dict(filename=path))

@@ -12,7 +12,8 @@ import numpy as np
 from ..errors import MediaDecodeError
 from .hwaccel import hw_accel
 from .mpeg4 import NotCodedVops, count_not_coded
-from .orientation import display_rotation, is_iso_bmff, quarter_turns
+from .orientation import (display_orientation, is_iso_bmff,
+                          matrix_rotation, quarter_turns)
 from .probe import (is_avi, open_media, probe_frame_size, scan_video,
                     video_start_time)
 from .reason import short_reason
@@ -146,9 +147,10 @@ class DecordVideoReader(BaseVideoReader):
     """decord 0.6 ``VideoReader`` (``get_batch`` is frame-accurate).
 
     Frames come out as displayed, like :class:`PyAVVideoReader`'s: decord
-    applies an MP4/MOV display matrix itself but not Matroska's, which is
-    applied here (``np.rot90``). decord's resize-on-decode is wrong on a
-    rotated file (it squashed the turned frame into the stored frame's
+    turns MP4/MOV frames by their display matrix's rotation itself, but
+    ignores its flips and Matroska's matrix, which are applied here
+    (``np.rot90``, mirror; :func:`~.orientation.display_orientation`).
+    decord's resize-on-decode is wrong on a rotated file (it squashed the turned frame into the stored frame's
     shape), so a rotated file is decoded at full size and resized here
     with swscale.
 
@@ -189,9 +191,14 @@ class DecordVideoReader(BaseVideoReader):
         self.filename = filename
         self._start_time = None if container is None else \
             video_start_time(container)
-        quarter = quarter_turns(display_rotation(filename))
-        # decord's FFmpeg reads the rotation of MP4/MOV only
-        self._turn = 0 if is_iso_bmff(filename) else quarter
+        degrees, self._mirror = display_orientation(filename)
+        # decord's FFmpeg turns MP4/MOV frames by the matrix's rotation,
+        # flips ignored (a left-right mirror reads as a half turn), and
+        # reads nothing from Matroska: the rest of the turn is made here
+        applied = quarter_turns(matrix_rotation(filename)) if \
+            is_iso_bmff(filename) else 0
+        self._turn = (quarter_turns(degrees) - applied) % 4
+        quarter = quarter_turns(degrees) or applied
         self._resize_to = None
         try:
             kw = dict(num_threads=num_threads, fault_tol=str(fault_tol))
@@ -294,8 +301,11 @@ class DecordVideoReader(BaseVideoReader):
             raise MediaDecodeError(self.filename, short_reason(err)) from err
         self.last_frame_times = self._frame_times(inds)
         if self._turn:
-            frames = np.ascontiguousarray(np.rot90(frames, self._turn,
-                                                   axes=(1, 2)))
+            frames = np.rot90(frames, self._turn, axes=(1, 2))
+        if self._mirror:
+            frames = frames[:, :, ::-1]
+        if self._turn or self._mirror:
+            frames = np.ascontiguousarray(frames)
         if self._resize_to is not None:
             frames = _resize_rgb(frames, self._resize_to)
         if self.shape is None:
@@ -402,11 +412,12 @@ class PyAVVideoReader(BaseVideoReader):
     no decoding).
 
     Frames come out as displayed: a display matrix (a phone's portrait
-    video stored as landscape frames) is applied (``np.rot90``), and
+    video stored as landscape frames) is applied (``np.rot90``, and a
+    mirror where the matrix flips, as FFmpeg's players show it), and
     ``shape``/``orig_shape`` are the displayed sizes, read from the header
-    (:func:`~.orientation.display_rotation`); where the header tells no
-    rotation, a decoded frame's ``rotation`` (e.g. from an H.264 SEI)
-    still applies.
+    (:func:`~.orientation.display_orientation`); where the header has no
+    matrix, a decoded frame's ``rotation`` (e.g. from an H.264 SEI) still
+    applies.
 
     Args:
         filename: Video file.
@@ -544,7 +555,11 @@ class PyAVVideoReader(BaseVideoReader):
         #: from the header; frames opened with open_media's probe options
         #: carry no display matrix of the stream's (``rotation`` reads 0),
         #: so theirs is only used where the header tells nothing
-        self._header_quarter = quarter_turns(display_rotation(filename))
+        degrees, self._mirror = display_orientation(filename)
+        self._header_quarter = quarter_turns(degrees)
+        #: whether the header has a matrix (a frame's ``rotation`` reads a
+        #: left-right mirror as a half turn: the header's reading wins)
+        self._header_known = bool(degrees or self._mirror)
         self._set_rotation(self._header_quarter)
 
     def _set_rotation(self, quarter: int) -> None:
@@ -669,7 +684,8 @@ class PyAVVideoReader(BaseVideoReader):
         # one reformatter (swscale context) for every frame: each frame's
         # own would build a new context per call, which cost 3-4x the
         # conversion itself at 340x256 -> 170x128 (0.6 vs 0.15 ms here)
-        quarter = self._header_quarter or quarter_turns(frame.rotation)
+        quarter = self._header_quarter if self._header_known else \
+            quarter_turns(frame.rotation)
         if quarter != self._quarter:  # a rotation the header did not tell
             self._set_rotation(quarter)
         h, w = self._stored_size
@@ -677,7 +693,9 @@ class PyAVVideoReader(BaseVideoReader):
             self.frame_format = frame.format.name
         out = self._reformatter.reformat(
             frame, width=w, height=h, format='rgb24').to_ndarray()
-        return np.rot90(out, quarter) if quarter else out
+        if quarter:
+            out = np.rot90(out, quarter)
+        return out[:, ::-1] if self._mirror else out
 
     def get_batch(self, inds: Sequence[int]) -> np.ndarray:
         inds = np.asarray(inds, dtype=np.int64).reshape(-1)
