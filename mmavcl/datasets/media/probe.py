@@ -172,9 +172,9 @@ def probe_media(filename: str) -> dict:
     if size == 0:
         raise MediaDecodeError(filename, 'empty file (0 bytes)')
     info = dict(has_video=False, video_codec=None, width=0, height=0,
-                rotation=0, flip=False, fps=0.0, num_frames=0, duration=0.0,
-                has_audio=False, audio_codec=None, audio_duration=0.0,
-                size_bytes=size)
+                rotation=0, flip=False, fps=0.0, num_frames=0,
+                duration=0.0, has_audio=False, audio_codec=None,
+                audio_duration=0.0, size_bytes=size)
     try:
         with av.open(open_source(filename)) as c:
             info['duration'] = (c.duration or 0) / 1e6

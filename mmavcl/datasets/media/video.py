@@ -150,9 +150,9 @@ class DecordVideoReader(BaseVideoReader):
     turns MP4/MOV frames by their display matrix's rotation itself, but
     ignores its flips and Matroska's matrix, which are applied here
     (``np.rot90``, mirror; :func:`~.orientation.display_orientation`).
-    decord's resize-on-decode is wrong on a rotated file (it squashed the turned frame into the stored frame's
-    shape), so a rotated file is decoded at full size and resized here
-    with swscale.
+    decord's resize-on-decode is wrong on a rotated file (it squashed the
+    turned frame into the stored frame's shape), so a rotated file is
+    decoded at full size and resized here with swscale.
 
     Args:
         filename: Video file.
@@ -337,7 +337,7 @@ def _has_not_coded(filename: str, container=None) -> bool:
     """Whether the video of ``filename`` (read from ``container``, an
     open PyAV container of it, when given) has MPEG-4 Part 2 not-coded VOPs.
     Without a container only AVI files are opened for it (XviD/DivX write
-    them; a demux of the packets, ~1 ms for a 7 s 320x240 AVI); a file PyAV
+    them; a demux of the packets: 1.6 ms for a 7 s 320x240 AVI); a file PyAV
     cannot read is left to decord's own errors."""
     try:
         if container is not None:
@@ -376,6 +376,11 @@ def _resize_rgb(frames: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
 #: index i came back as frame i + 1 for about half the indices; other
 #: codecs are not checked, so they decode every frame.
 _SKIP_NONREF_CODECS = frozenset({'h264', 'hevc'})
+
+#: ``(frame, index, pts, duration)`` of a picture shown: a decoded
+#: ``av.VideoFrame``, its frame index, and its timestamp and duration (in
+#: the stream's time base; None where the file has none)
+_Shown = Tuple[object, int, Optional[int], Optional[int]]
 
 #: container format -> seconds before a wanted frame that the last seek
 #: had to go back to in this process, for streams without a seek index
@@ -620,8 +625,7 @@ class PyAVVideoReader(BaseVideoReader):
         return t < 0
 
     def _frames(self, next_wanted: Callable[[], int], demuxed: List[int],
-                from_key: bool = True) -> Iterator[Tuple[object, int, Optional[int],
-                                                        Optional[int]]]:
+                from_key: bool = True) -> Iterator[_Shown]:
         """``(frame, index, pts, duration)`` of every picture shown from
         the current position, in display order; the frame index of every
         packet demuxed is added to the sorted ``demuxed``. A packet shown
@@ -629,9 +633,9 @@ class PyAVVideoReader(BaseVideoReader):
         from the wanted index on, and that index only grows), so a
         non-reference one need not be decoded at all.
 
-        An MPEG-4 Part 2 not-coded VOP (:class:`~.mpeg4.NotCodedVops`) shows the
-        previous picture again: it comes out as that ``frame`` with the
-        VOP's own index and timestamp, as a player keeps the picture on
+        An MPEG-4 Part 2 not-coded VOP (:class:`~.mpeg4.NotCodedVops`)
+        shows the previous picture again: it comes out as that ``frame``
+        with the VOP's own index and timestamp, as a player keeps it on
         screen for it (the decoder returns nothing for it).
 
         With ``from_key``, packets before the first keyframe are dropped: a
@@ -783,7 +787,7 @@ class PyAVVideoReader(BaseVideoReader):
                 'no picture for its packet (corrupt or undecodable data)')
 
     def _stream_end(self, want: np.ndarray, pos: int, got: dict,
-                    last: Optional[tuple], demuxed: List[int],
+                    last: Optional[_Shown], demuxed: List[int],
                     first: Optional[int]) -> int:
         """The stream ended before ``want[pos:]``: repeat the last picture
         (``last``: ``(frame, index, pts, duration)``) while it is still on
