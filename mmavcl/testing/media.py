@@ -163,7 +163,7 @@ def make_av_video(path: str,
         audio_codec: Audio encoder name.
         **writer_kwargs: Passed to :func:`write_video`: ``start_time``,
             ``audio_delay`` (late audio), ``video_options``, ``pix_fmt``,
-            ``rotation``.
+            ``rotation``, ``hflip``, ``vflip``.
 
     Returns:
         dict with ``path``, ``num_frames``, ``fps``, ``height``, ``width``,

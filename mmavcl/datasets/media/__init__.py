@@ -10,7 +10,8 @@ One concern per module:
 * :mod:`.hwaccel`: PyAV's hardware (NVDEC) decoder device per process;
 * :mod:`.probe`: header facts without decoding frames (cheap opens, sizes,
   start times, audio duration);
-* :mod:`.orientation`: the display rotation a header asks for;
+* :mod:`.orientation`: the display rotation and mirror a header asks for;
+* :mod:`.mpeg4`: MPEG-4 Part 2 headers (not-coded VOPs);
 * :mod:`.audio`: decoding audio spans to mono at the stream's rate;
 * :mod:`.wav`: PCM WAV spans with the standard library;
 * :mod:`.sidecar`: where a sidecar's first sample sits on its video's
@@ -23,7 +24,7 @@ naming the file.
 """
 from .audio import decode_audio_spans, read_audio_span, read_audio_spans
 from .hwaccel import hw_accel
-from .orientation import display_rotation
+from .orientation import display_orientation, display_rotation
 from .probe import (audio_stream_timing, open_media, probe_audio_duration,
                     probe_audio_timing, probe_frame_size, probe_media,
                     video_start_time)
@@ -41,7 +42,8 @@ __all__ = [
     'build_video_reader', 'decode_with_fallback', 'decord_available',
     'resolve_video_backend', 'hw_accel', 'open_media',
     'probe_media', 'probe_frame_size', 'probe_audio_duration',
-    'probe_audio_timing', 'audio_stream_timing', 'video_start_time', 'display_rotation',
+    'probe_audio_timing', 'audio_stream_timing', 'video_start_time',
+    'display_rotation', 'display_orientation',
     'read_audio_span', 'read_audio_spans', 'decode_audio_spans',
     'open_pcm_wav', 'read_wav_spans', 'audio_start_metadata',
     'read_audio_start', 'wav_duration', 'COMMON_SAMPLE_RATES',

@@ -1,17 +1,23 @@
-"""The display rotation a video file asks for, read from its header.
+"""The display rotation and mirroring a video file asks for, read from its
+header.
 
 Phones record landscape frames and store how to turn them for display (a
-display matrix: the ``tkhd`` matrix of MP4/MOV, ``ProjectionPoseRoll`` in
-Matroska/WebM). FFmpeg attaches it to every decoded frame
-(``VideoFrame.rotation``), but PyAV 18 exposes no stream-level getter, and
-the readers need the displayed size before they decode (to resize on
-decode, for ``max_pixels``, for ``probe_media``). Walking the container's
-boxes / elements costs a few small reads; only the first video track is
-looked at, as FFmpeg's first video stream.
+display matrix: the ``tkhd`` matrix of MP4/MOV, ``ProjectionPoseRoll`` and
+``ProjectionPoseYaw`` in Matroska/WebM); a front camera's mirrored video
+adds a flip. FFmpeg attaches the matrix to every decoded frame, but PyAV 18
+exposes only its rotation (``VideoFrame.rotation``, which reads a
+left-right mirror as a half turn) and no stream-level getter, and the
+readers need the displayed size before they decode (to resize on decode,
+for ``max_pixels``, for ``probe_media``). Walking the container's boxes /
+elements costs a few small reads; only the first video track is looked at,
+as FFmpeg's first video stream.
 
-Flips in a display matrix (a mirrored front camera) and the movie-level
-``mvhd`` matrix are ignored: FFmpeg's ``av_display_rotation_get`` (what
-``VideoFrame.rotation`` reports) reads the rotation alone too.
+The matrix is read as FFmpeg's players show it (``autorotate`` in
+``ffmpeg``/``ffplay``): the nearest quarter turn of its rotation, then a
+transpose or flips chosen by the signs of its entries. That is expressed
+here as a counter-clockwise quarter turn followed, or not, by a left-right
+mirror (:func:`display_orientation`). The movie-level ``mvhd`` matrix is
+ignored, as FFmpeg does.
 """
 import math
 import struct
@@ -19,7 +25,10 @@ from typing import BinaryIO, Iterator, Optional, Tuple
 
 from .remote import open_source
 
-__all__ = ['display_rotation', 'quarter_turns', 'is_iso_bmff', 'file_head']
+__all__ = [
+    'display_rotation', 'display_orientation', 'matrix_rotation',
+    'quarter_turns', 'is_iso_bmff', 'file_head'
+]
 
 #: ISO-BMFF box types that open an MP4/MOV/3GP file
 _BMFF_FIRST = (b'ftyp', b'moov', b'mdat', b'free', b'wide', b'skip')
@@ -55,23 +64,88 @@ def is_iso_bmff(filename: str) -> bool:
     return len(head) == 8 and head[4:8] in _BMFF_FIRST
 
 
-def display_rotation(filename: str) -> int:
-    """Counter-clockwise rotation (degrees: 0, 90, 180 or 270, the nearest
-    quarter turn) that the header of ``filename`` asks for; 0 for other
-    containers or an unreadable header (the PyAV reader still follows each
-    decoded frame's own rotation)."""
+#: ``(a, b, c, d)``: the rotation/scale part of a display matrix in
+#: FFmpeg's layout (``[a b; c d]``, MP4's ``tkhd`` order)
+Matrix = Tuple[float, float, float, float]
+
+
+def _display_matrix(filename: str) -> Optional[Matrix]:
+    """The display matrix of the first video track of ``filename``; None
+    for other containers, no matrix, or an unreadable header."""
     try:
         with _open_binary(filename) as f:
             head = f.read(8)
             if len(head) == 8 and head[4:8] in _BMFF_FIRST:
-                degrees = _bmff_rotation(f)
-            elif head[:4] == _EBML_MAGIC:
-                degrees = _matroska_rotation(f)
-            else:
-                return 0
+                return _bmff_matrix(f)
+            if head[:4] == _EBML_MAGIC:
+                return _matroska_matrix(f)
     except (OSError, struct.error, ValueError, IndexError):
-        return 0
-    return 90 * quarter_turns(degrees or 0.0)
+        pass
+    return None
+
+
+def _ccw(m: Matrix) -> float:
+    """The counter-clockwise angle (degrees) FFmpeg's
+    ``av_display_rotation_get`` reads from ``m`` (each column scaled to
+    unit length first)."""
+    a, b, c, d = m
+    return -math.degrees(math.atan2(b / (math.hypot(b, d) or 1),
+                                    a / (math.hypot(a, c) or 1)))
+
+
+def matrix_rotation(filename: str) -> int:
+    """The rotation (counter-clockwise degrees, nearest quarter turn) that
+    FFmpeg's ``av_display_rotation_get`` reads from the header's matrix,
+    flips ignored: what ``VideoFrame.rotation`` reports and what decord
+    applies to MP4/MOV by itself. 0 without a matrix."""
+    m = _display_matrix(filename)
+    return 90 * quarter_turns(_ccw(m)) if m else 0
+
+
+def display_orientation(filename: str) -> Tuple[int, bool]:
+    """``(degrees, mirror)``: the picture as displayed is the stored one
+    turned ``degrees`` counter-clockwise (0, 90, 180 or 270), then mirrored
+    left-right when ``mirror`` (``np.rot90(img, degrees // 90)``, then
+    ``[:, ::-1]``). ``(0, False)`` for other containers or an unreadable
+    header (the PyAV reader still follows each decoded frame's own
+    rotation).
+
+    FFmpeg's players turn the picture by the matrix's rotation, rounded to
+    a quarter turn, clockwise ``t`` (``-av_display_rotation_get``), and add
+    a flip from the signs of the entries: at ``t`` = 0 a vertical flip when
+    ``d < 0``; at 90 a transpose (not a turn) when ``c > 0``; at 180 a
+    left-right flip when ``a < 0`` and an upside-down one when ``d < 0``;
+    at 270 an anti-transpose when ``c < 0``. Each is one of the eight
+    ``(degrees, mirror)`` pairs.
+    """
+    m = _display_matrix(filename)
+    if m is None:
+        return 0, False
+    a, _, c, d = m
+    cw = (-quarter_turns(_ccw(m))) % 4  # FFmpeg's clockwise quarter turns
+    if cw == 0:
+        # an upside-down flip is a half turn, mirrored
+        return (180, True) if d < 0 else (0, False)
+    if cw == 1:
+        # transpose: a clockwise quarter turn, mirrored
+        return 270, c > 0
+    if cw == 3:
+        # anti-transpose: a counter-clockwise quarter turn, mirrored
+        return 90, c < 0
+    # half turn: its two flips, each one optional
+    left_right, upside_down = a < 0, d < 0
+    if left_right and upside_down:
+        return 180, False
+    if upside_down:
+        return 180, True
+    return 0, left_right
+
+
+def display_rotation(filename: str) -> int:
+    """Counter-clockwise rotation (degrees: 0, 90, 180 or 270) of the
+    picture as displayed: :func:`display_orientation`'s, the turn before any
+    mirror."""
+    return display_orientation(filename)[0]
 
 
 # ---------------------------------------------------------------- ISO-BMFF
@@ -111,11 +185,11 @@ def _child(f: BinaryIO, start: int, end: int,
     return None
 
 
-def _bmff_rotation(f: BinaryIO) -> float:
+def _bmff_matrix(f: BinaryIO) -> Optional[Matrix]:
     f.seek(0)
     moov = next(((a, b) for k, a, b in _boxes(f, None) if k == b'moov'), None)
     if moov is None:
-        return 0.0
+        return None
     f.seek(moov[0])
     for trak in [(a, b) for k, a, b in _boxes(f, moov[1]) if k == b'trak']:
         mdia = _child(f, trak[0], trak[1], b'mdia')
@@ -127,25 +201,26 @@ def _bmff_rotation(f: BinaryIO) -> float:
             continue
         tkhd = _child(f, trak[0], trak[1], b'tkhd')
         if tkhd is None:
-            return 0.0
+            return None
         f.seek(tkhd[0])
         version = f.read(1)[0]
         # the matrix follows the times/ids/duration (32-bit fields in
         # version 0, 64-bit in version 1) and 16 reserved/layer/volume bytes
         f.seek(tkhd[0] + (52 if version == 1 else 40))
-        a, b = struct.unpack('>2i', f.read(8))
-        # FFmpeg's display matrix is this matrix (same layout), and
-        # av_display_rotation_get() reads its counter-clockwise angle as
-        # -atan2(b, a) (a, b: the first row, 16.16 fixed point)
-        return -math.degrees(math.atan2(b, a)) if (a or b) else 0.0
-    return 0.0
+        # FFmpeg's display matrix is this matrix (same layout: a, b, u,
+        # c, d, v, x, y, w; a-d 16.16 fixed point)
+        a, b, _, c, d = struct.unpack('>5i', f.read(20))
+        return (a / 65536, b / 65536, c / 65536, d / 65536) if (
+            (a or c) and (b or d)) else None
+    return None
 
 
 # ---------------------------------------------------------------- Matroska
 
 _SEGMENT, _CLUSTER, _TRACKS, _TRACK_ENTRY = (0x18538067, 0x1F43B675,
                                              0x1654AE6B, 0xAE)
-_TRACK_TYPE, _VIDEO, _PROJECTION, _POSE_ROLL = 0x83, 0xE0, 0x7670, 0x7675
+_TRACK_TYPE, _VIDEO, _PROJECTION = 0x83, 0xE0, 0x7670
+_POSE_YAW, _POSE_PITCH, _POSE_ROLL = 0x7673, 0x7674, 0x7675
 
 
 def _vint(f: BinaryIO, keep_marker: bool) -> Optional[int]:
@@ -193,19 +268,25 @@ def _first(f: BinaryIO, start: int, end: Optional[int],
     return None
 
 
-def _matroska_rotation(f: BinaryIO) -> float:
+def _float(f: BinaryIO, start: int, end: int) -> float:
+    f.seek(start)
+    raw = f.read(end - start)
+    return struct.unpack('>f' if len(raw) == 4 else '>d', raw)[0]
+
+
+def _matroska_matrix(f: BinaryIO) -> Optional[Matrix]:
     segment = _first(f, 0, None, _SEGMENT)
     if segment is None:
-        return 0.0
+        return None
     tracks = None
     for eid, a, b in _elements(f, segment[0], segment[1]):
         if eid == _CLUSTER:  # the track list precedes the media data
-            return 0.0
+            return None
         if eid == _TRACKS:
             tracks = (a, b)
             break
     if tracks is None or tracks[1] is None:
-        return 0.0
+        return None
     entries = [(a, b) for e, a, b in _elements(f, *tracks)
                if e == _TRACK_ENTRY and b is not None]
     for a, b in entries:
@@ -218,14 +299,25 @@ def _matroska_rotation(f: BinaryIO) -> float:
         video = _first(f, a, b, _VIDEO)
         projection = video and video[1] is not None and _first(
             f, video[0], video[1], _PROJECTION)
-        roll = projection and projection[1] is not None and _first(
-            f, projection[0], projection[1], _POSE_ROLL)
-        if not roll or roll[1] is None:
-            return 0.0
-        f.seek(roll[0])
-        raw = f.read(roll[1] - roll[0])
-        # the counter-clockwise angle, as FFmpeg writes and reads it: equal
-        # to VideoFrame.rotation on files PyAV wrote with each quarter turn
-        # (test_display_matrix_is_applied checks the turned frames)
-        return struct.unpack('>f' if len(raw) == 4 else '>d', raw)[0]
-    return 0.0
+        if not projection or projection[1] is None:
+            return None
+        pose = {}
+        for eid, x, y in _elements(f, *projection):
+            if eid in (_POSE_YAW, _POSE_PITCH, _POSE_ROLL) and y is not None:
+                pose[eid] = _float(f, x, y)
+        yaw, pitch = pose.get(_POSE_YAW, 0.0), pose.get(_POSE_PITCH, 0.0)
+        roll = pose.get(_POSE_ROLL, 0.0)
+        # FFmpeg's matroska demuxer: a yaw of +-180 degrees is a left-right
+        # mirror applied first; other yaws and any pitch are 3D (ignored)
+        if pitch != 0.0 or yaw not in (0.0, 180.0, -180.0) or \
+                math.isnan(roll) or (yaw == 0.0 and roll == 0.0):
+            return None
+        mirror = yaw != 0.0
+        # roll is counter-clockwise, and a mirror first reverses it: the
+        # matrix turns the stored picture by `turn` counter-clockwise ...
+        turn = math.radians(-roll if mirror else roll)
+        cos, sin = math.cos(turn), math.sin(turn)
+        a_, b_, c_, d_ = cos, -sin, sin, cos
+        # ... and FFmpeg's left-right flip negates its first column
+        return (-a_, b_, -c_, d_) if mirror else (a_, b_, c_, d_)
+    return None

@@ -6,7 +6,8 @@ import contextlib
 from typing import Optional, Tuple
 
 from ..errors import MediaDecodeError, MissingAudioError
-from .orientation import display_rotation, file_head, quarter_turns
+from .orientation import (display_orientation, display_rotation,
+                          file_head, quarter_turns)
 from .reason import short_reason
 from .remote import open_source, source_size
 from .wav import is_wav_name, open_pcm_wav, wav_duration
@@ -153,7 +154,10 @@ def probe_media(filename: str) -> dict:
         dict with ``has_video``, ``video_codec`` (decoder name, ``None`` if
         FFmpeg has none), ``width``, ``height`` (as displayed: turned by
         the display matrix), ``rotation`` (degrees counter-clockwise the
-        display matrix turns the stored frames: 0, 90, 180, 270), ``fps``,
+        display matrix turns the stored frames: 0, 90, 180, 270), ``flip``
+        (True when the turned picture is then mirrored left-right: a
+        front camera's; an upside-down flip is ``rotation`` 180 and
+        ``flip``), ``fps``,
         ``num_frames`` (header count, 0 if unknown), ``duration`` (s,
         container), ``has_audio``, ``audio_codec``, ``audio_duration`` (s,
         0 if unknown), ``size_bytes``.
@@ -169,9 +173,9 @@ def probe_media(filename: str) -> dict:
     if size == 0:
         raise MediaDecodeError(filename, 'empty file (0 bytes)')
     info = dict(has_video=False, video_codec=None, width=0, height=0,
-                rotation=0, fps=0.0, num_frames=0, duration=0.0,
-                has_audio=False, audio_codec=None, audio_duration=0.0,
-                size_bytes=size)
+                rotation=0, flip=False, fps=0.0, num_frames=0,
+                duration=0.0, has_audio=False, audio_codec=None,
+                audio_duration=0.0, size_bytes=size)
     try:
         with av.open(open_source(filename)) as c:
             info['duration'] = (c.duration or 0) / 1e6
@@ -180,12 +184,12 @@ def probe_media(filename: str) -> dict:
                 info['has_video'] = True
                 cc = s.codec_context
                 if cc is not None:
-                    rotation = display_rotation(filename)
+                    rotation, flip = display_orientation(filename)
                     h, w = int(cc.height), int(cc.width)
                     if rotation % 180:
                         h, w = w, h
                     info.update(video_codec=cc.name, width=w, height=h,
-                                rotation=rotation)
+                                rotation=rotation, flip=flip)
                 rate = s.average_rate or s.guessed_rate
                 info['fps'] = float(rate) if rate else 0.0
                 info['num_frames'] = int(s.frames or 0)

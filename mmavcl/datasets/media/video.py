@@ -11,7 +11,9 @@ import numpy as np
 
 from ..errors import MediaDecodeError
 from .hwaccel import hw_accel
-from .orientation import display_rotation, is_iso_bmff, quarter_turns
+from .mpeg4 import NotCodedVops, count_not_coded
+from .orientation import (display_orientation, is_iso_bmff,
+                          matrix_rotation, quarter_turns)
 from .probe import (is_avi, open_media, probe_frame_size, scan_video,
                     video_start_time)
 from .reason import short_reason
@@ -145,11 +147,12 @@ class DecordVideoReader(BaseVideoReader):
     """decord 0.6 ``VideoReader`` (``get_batch`` is frame-accurate).
 
     Frames come out as displayed, like :class:`PyAVVideoReader`'s: decord
-    applies an MP4/MOV display matrix itself but not Matroska's, which is
-    applied here (``np.rot90``). decord's resize-on-decode is wrong on a
-    rotated file (it squashed the turned frame into the stored frame's
-    shape), so a rotated file is decoded at full size and resized here
-    with swscale.
+    turns MP4/MOV frames by their display matrix's rotation itself, but
+    ignores its flips and Matroska's matrix, which are applied here
+    (``np.rot90``, mirror; :func:`~.orientation.display_orientation`).
+    decord's resize-on-decode is wrong on a rotated file (it squashed the
+    turned frame into the stored frame's shape), so a rotated file is
+    decoded at full size and resized here with swscale.
 
     Args:
         filename: Video file.
@@ -188,9 +191,14 @@ class DecordVideoReader(BaseVideoReader):
         self.filename = filename
         self._start_time = None if container is None else \
             video_start_time(container)
-        quarter = quarter_turns(display_rotation(filename))
-        # decord's FFmpeg reads the rotation of MP4/MOV only
-        self._turn = 0 if is_iso_bmff(filename) else quarter
+        degrees, self._mirror = display_orientation(filename)
+        # decord's FFmpeg turns MP4/MOV frames by the matrix's rotation,
+        # flips ignored (a left-right mirror reads as a half turn), and
+        # reads nothing from Matroska: the rest of the turn is made here
+        applied = quarter_turns(matrix_rotation(filename)) if \
+            is_iso_bmff(filename) else 0
+        self._turn = (quarter_turns(degrees) - applied) % 4
+        quarter = quarter_turns(degrees) or applied
         self._resize_to = None
         try:
             kw = dict(num_threads=num_threads, fault_tol=str(fault_tol))
@@ -223,6 +231,16 @@ class DecordVideoReader(BaseVideoReader):
         self._vr = vr
         self._time_map = None if is_avi(filename) else self._vfr_map(vr)
         self.vfr = self._time_map is not None
+        #: decord numbers the pictures its decoder returns, and returned
+        #: the next picture for an MPEG-4 not-coded VOP (and, reading on,
+        #: each later one a frame late): such files are read by PyAV
+        self._pyav: Optional['PyAVVideoReader'] = None
+        if _has_not_coded(filename, container):
+            self._pyav = PyAVVideoReader(filename, num_threads=num_threads,
+                                         decode_size=decode_size,
+                                         decode_short_side=decode_short_side)
+            self.shape = self._pyav.shape
+            self.orig_shape = self._pyav.orig_shape
 
     @property
     def start_time_known(self) -> bool:
@@ -271,6 +289,10 @@ class DecordVideoReader(BaseVideoReader):
         inds = np.asarray(inds, dtype=np.int64).reshape(-1)
         self._check(inds)
         self.num_decode_calls += 1
+        if self._pyav is not None:
+            frames = self._pyav.get_batch(inds)
+            self.last_frame_times = self._pyav.last_frame_times
+            return frames
         if self._time_map is not None:
             inds = self._time_map[inds]
         try:
@@ -279,8 +301,11 @@ class DecordVideoReader(BaseVideoReader):
             raise MediaDecodeError(self.filename, short_reason(err)) from err
         self.last_frame_times = self._frame_times(inds)
         if self._turn:
-            frames = np.ascontiguousarray(np.rot90(frames, self._turn,
-                                                   axes=(1, 2)))
+            frames = np.rot90(frames, self._turn, axes=(1, 2))
+        if self._mirror:
+            frames = frames[:, :, ::-1]
+        if self._turn or self._mirror:
+            frames = np.ascontiguousarray(frames)
         if self._resize_to is not None:
             frames = _resize_rgb(frames, self._resize_to)
         if self.shape is None:
@@ -304,6 +329,28 @@ class DecordVideoReader(BaseVideoReader):
 
     def close(self) -> None:
         self._vr = None
+        if self._pyav is not None:
+            self._pyav.close()
+
+
+def _has_not_coded(filename: str, container=None) -> bool:
+    """Whether the video of ``filename`` (read from ``container``, an
+    open PyAV container of it, when given) has MPEG-4 Part 2 not-coded VOPs.
+    Without a container only AVI files are opened for it (XviD/DivX write
+    them; a demux of the packets: 1.6 ms for a 7 s 320x240 AVI); a file PyAV
+    cannot read is left to decord's own errors."""
+    try:
+        if container is not None:
+            return count_not_coded(container) > 0
+        if not is_avi(filename):
+            return False
+        container = open_media(filename)
+        try:
+            return count_not_coded(container) > 0
+        finally:
+            container.close()
+    except Exception:  # MediaDecodeError, av.error.FFmpegError, OSError
+        return False
 
 
 def _resize_rgb(frames: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
@@ -329,6 +376,11 @@ def _resize_rgb(frames: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
 #: index i came back as frame i + 1 for about half the indices; other
 #: codecs are not checked, so they decode every frame.
 _SKIP_NONREF_CODECS = frozenset({'h264', 'hevc'})
+
+#: ``(frame, index, pts, duration)`` of a picture shown: a decoded
+#: ``av.VideoFrame``, its frame index, and its timestamp and duration (in
+#: the stream's time base; None where the file has none)
+_Shown = Tuple[object, int, Optional[int], Optional[int]]
 
 #: container format -> seconds before a wanted frame that the last seek
 #: had to go back to in this process, for streams without a seek index
@@ -365,11 +417,12 @@ class PyAVVideoReader(BaseVideoReader):
     no decoding).
 
     Frames come out as displayed: a display matrix (a phone's portrait
-    video stored as landscape frames) is applied (``np.rot90``), and
+    video stored as landscape frames) is applied (``np.rot90``, and a
+    mirror where the matrix flips, as FFmpeg's players show it), and
     ``shape``/``orig_shape`` are the displayed sizes, read from the header
-    (:func:`~.orientation.display_rotation`); where the header tells no
-    rotation, a decoded frame's ``rotation`` (e.g. from an H.264 SEI)
-    still applies.
+    (:func:`~.orientation.display_orientation`); where the header has no
+    matrix, a decoded frame's ``rotation`` (e.g. from an H.264 SEI) still
+    applies.
 
     Args:
         filename: Video file.
@@ -490,6 +543,9 @@ class PyAVVideoReader(BaseVideoReader):
             self._seek_back = 0.0 if self._indexed else _SEEK_BACK.get(
                 self._format, 0.0)
             h, w = stream.codec_context.height, stream.codec_context.width
+            #: tells MPEG-4 Part 2's not-coded VOPs (None: another codec)
+            self._not_coded = NotCodedVops(stream) if \
+                stream.codec_context.name == 'mpeg4' else None
         except MediaDecodeError:
             self.close()
             raise
@@ -504,7 +560,11 @@ class PyAVVideoReader(BaseVideoReader):
         #: from the header; frames opened with open_media's probe options
         #: carry no display matrix of the stream's (``rotation`` reads 0),
         #: so theirs is only used where the header tells nothing
-        self._header_quarter = quarter_turns(display_rotation(filename))
+        degrees, self._mirror = display_orientation(filename)
+        self._header_quarter = quarter_turns(degrees)
+        #: whether the header has a matrix (a frame's ``rotation`` reads a
+        #: left-right mirror as a half turn: the header's reading wins)
+        self._header_known = bool(degrees or self._mirror)
         self._set_rotation(self._header_quarter)
 
     def _set_rotation(self, quarter: int) -> None:
@@ -565,12 +625,18 @@ class PyAVVideoReader(BaseVideoReader):
         return t < 0
 
     def _frames(self, next_wanted: Callable[[], int], demuxed: List[int],
-                from_key: bool = True) -> Iterator:
-        """Frames decoded from the current position; the frame index of
-        every packet demuxed is added to the sorted ``demuxed``. A packet
-        shown before ``next_wanted()`` cannot be returned (frames are
-        returned from the wanted index on, and that index only grows), so a
+                from_key: bool = True) -> Iterator[_Shown]:
+        """``(frame, index, pts, duration)`` of every picture shown from
+        the current position, in display order; the frame index of every
+        packet demuxed is added to the sorted ``demuxed``. A packet shown
+        before ``next_wanted()`` cannot be returned (frames are returned
+        from the wanted index on, and that index only grows), so a
         non-reference one need not be decoded at all.
+
+        An MPEG-4 Part 2 not-coded VOP (:class:`~.mpeg4.NotCodedVops`)
+        shows the previous picture again: it comes out as that ``frame``
+        with the VOP's own index and timestamp, as a player keeps it on
+        screen for it (the decoder returns nothing for it).
 
         With ``from_key``, packets before the first keyframe are dropped: a
         seek without an index (MPEG-TS) can land on any packet, and
@@ -579,6 +645,9 @@ class PyAVVideoReader(BaseVideoReader):
         timestamp."""
         ctx = self._stream.codec_context
         skip = self.skip_nonref
+        #: index -> (pts, duration) of the not-coded VOPs demuxed
+        repeats: dict = {}
+        shown = previous = None
         for packet in self._container.demux(self._stream):
             if from_key:
                 if not packet.is_keyframe:
@@ -587,20 +656,40 @@ class PyAVVideoReader(BaseVideoReader):
             if packet.pts is not None:
                 index = self._pts_index(packet.pts)
                 bisect.insort(demuxed, index)
+                if self._not_coded and packet.size and self._not_coded(
+                        packet, previous):
+                    repeats[index] = (packet.pts, packet.duration)
                 if skip:
                     ctx.skip_frame = 'NONREF' if index < next_wanted() \
                         else 'DEFAULT'
             elif skip:
                 ctx.skip_frame = 'DEFAULT'
+            if packet.size:
+                previous = packet
             for frame in packet.decode():
                 self.num_frames_decoded += 1
-                yield frame
+                idx = self._index(frame)
+                if repeats and shown is not None:
+                    yield from self._repeat(shown, repeats, idx)
+                shown = frame
+                yield frame, idx, frame.pts, frame.duration
+        if repeats and shown is not None:  # after the last picture
+            yield from self._repeat(shown, repeats, None)
+
+    @staticmethod
+    def _repeat(frame, repeats: dict, before: Optional[int]) -> Iterator:
+        """``frame`` again for each not-coded VOP in ``repeats`` shown
+        before index ``before`` (None: all), taken out of ``repeats``."""
+        for k in sorted(k for k in repeats if before is None or k < before):
+            pts, duration = repeats.pop(k)
+            yield frame, k, pts, duration
 
     def _to_array(self, frame) -> np.ndarray:
         # one reformatter (swscale context) for every frame: each frame's
         # own would build a new context per call, which cost 3-4x the
         # conversion itself at 340x256 -> 170x128 (0.6 vs 0.15 ms here)
-        quarter = self._header_quarter or quarter_turns(frame.rotation)
+        quarter = self._header_quarter if self._header_known else \
+            quarter_turns(frame.rotation)
         if quarter != self._quarter:  # a rotation the header did not tell
             self._set_rotation(quarter)
         h, w = self._stored_size
@@ -608,7 +697,9 @@ class PyAVVideoReader(BaseVideoReader):
             self.frame_format = frame.format.name
         out = self._reformatter.reformat(
             frame, width=w, height=h, format='rgb24').to_ndarray()
-        return np.rot90(out, quarter) if quarter else out
+        if quarter:
+            out = np.rot90(out, quarter)
+        return out[:, ::-1] if self._mirror else out
 
     def get_batch(self, inds: Sequence[int]) -> np.ndarray:
         inds = np.asarray(inds, dtype=np.int64).reshape(-1)
@@ -634,12 +725,13 @@ class PyAVVideoReader(BaseVideoReader):
                                          dtype=np.float64)
         return np.stack([got[int(i)] for i in inds])
 
-    def _time(self, frame) -> float:
-        """``frame``'s presentation time (s) from the first displayed
-        frame; its index's nominal time where it has no timestamp."""
-        if frame.pts is None:
-            return self._index(frame) / self.fps
-        return float((frame.pts - self._start) * self._tb)
+    def _time(self, idx: int, pts: Optional[int]) -> float:
+        """Presentation time (s) from the first displayed frame of the
+        picture shown at ``idx``; its nominal time where it has no
+        timestamp."""
+        if pts is None:
+            return idx / self.fps
+        return float((pts - self._start) * self._tb)
 
     def _decode_run(self, want: np.ndarray, pos: int, got: dict) -> int:
         """Seek before ``want[pos]`` and decode on, taking the frame of
@@ -651,9 +743,9 @@ class PyAVVideoReader(BaseVideoReader):
             from_start = self._seek(target, back)
             first = last = None
             demuxed: List[int] = []
-            for frame in self._frames(lambda: target, demuxed,
+            for shown in self._frames(lambda: target, demuxed,
                                       from_key=not from_start):
-                idx = self._index(frame)
+                frame, idx, pts, _ = shown
                 if first is None:
                     first = idx
                     if idx > target and not from_start:
@@ -662,11 +754,11 @@ class PyAVVideoReader(BaseVideoReader):
                     continue
                 if idx > target and idx > first:
                     self._check_gap(demuxed, max(target, first + 1), idx)
-                last = frame
+                last = shown
                 # a frame covers every wanted index up to its own (VFR, or
                 # frames missing from the file): the first frame shown at
                 # or after the index's time
-                arr, when = self._to_array(frame), self._time(frame)
+                arr, when = self._to_array(frame), self._time(idx, pts)
                 while pos < len(want) and want[pos] <= idx:
                     got[int(want[pos])] = arr
                     self._times[int(want[pos])] = when
@@ -686,50 +778,72 @@ class PyAVVideoReader(BaseVideoReader):
 
     def _check_gap(self, demuxed: List[int], lo: int, hi: int) -> None:
         """Raise if a packet of a frame index in ``[lo, hi)`` was demuxed:
-        the decoder returned no picture for it, and the next frame would
-        stand in for a frame the file has."""
+        the decoder returned no picture for it (and it was no not-coded
+        VOP), and the next frame would stand in for a frame the file has."""
         k = bisect.bisect_left(demuxed, lo)
         if k < len(demuxed) and demuxed[k] < hi:
             raise MediaDecodeError(
                 self.filename, f'frame {demuxed[k]}: the decoder returned '
                 'no picture for its packet (corrupt or undecodable data)')
 
-    def _stream_end(self, want: np.ndarray, pos: int, got: dict, last,
-                    demuxed: List[int], first: Optional[int]) -> int:
-        """The stream ended before ``want[pos:]``: repeat the last decoded
-        frame while it is still on screen (its duration; at least one
-        frame), never for a stream cut short."""
+    def _stream_end(self, want: np.ndarray, pos: int, got: dict,
+                    last: Optional[_Shown], demuxed: List[int],
+                    first: Optional[int]) -> int:
+        """The stream ended before ``want[pos:]``: repeat the last picture
+        (``last``: ``(frame, index, pts, duration)``) while it is still on
+        screen (its duration; at least one frame), never for a stream cut
+        short."""
         if pos >= len(want):
             return pos
         if first is not None:
             self._check_gap(demuxed, max(int(want[pos]), first + 1),
                             np.iinfo(np.int64).max)
-        if last is not None and want[pos] - self._index(last) <= max(
-                1, round((last.duration or 0) * self._tb * self.fps)):
-            arr, when = self._to_array(last), self._time(last)
-            while pos < len(want):
-                got[int(want[pos])] = arr
-                self._times[int(want[pos])] = when
-                pos += 1
-            return pos
+        if last is not None:
+            frame, idx, pts, duration = last
+            if want[pos] - idx <= max(
+                    1, round((duration or 0) * self._tb * self.fps)):
+                arr, when = self._to_array(frame), self._time(idx, pts)
+                while pos < len(want):
+                    got[int(want[pos])] = arr
+                    self._times[int(want[pos])] = when
+                    pos += 1
+                return pos
         raise MediaDecodeError(
             self.filename, f'stream ended before frame {int(want[pos])} '
             f'of {self.num_frames}')
 
     def _get_by_count(self, inds: np.ndarray,
                       want: np.ndarray) -> np.ndarray:
+        """Frames by count from the top (AVI): index ``i`` is the ``i``-th
+        non-empty packet's picture; a not-coded VOP's is the picture shown
+        before it, which is what the decoder returned last (it returns
+        nothing for that packet)."""
         got = {}
         wanted = set(int(i) for i in want)
         last = int(want[-1])
+        #: packet numbers of the not-coded VOPs demuxed
+        repeats = set()
+        i = packets = 0
+        shown = previous = None
         try:
             self._container.seek(0, stream=self._stream)
             self.num_seeks += 1
-            for i, frame in enumerate(self._container.decode(self._stream)):
-                self.num_frames_decoded += 1
-                if i in wanted:
-                    got[i] = self._to_array(frame)
-                if i >= last:
+            for packet in self._container.demux(self._stream):
+                if packet.size:
+                    if self._not_coded and self._not_coded(packet, previous):
+                        repeats.add(packets)
+                    packets += 1
+                    previous = packet
+                for frame in packet.decode():
+                    self.num_frames_decoded += 1
+                    i = self._count_repeats(i, repeats, shown, wanted, got)
+                    if i in wanted:
+                        got[i] = self._to_array(frame)
+                    shown = frame
+                    i += 1
+                if i > last:
                     break
+            self._count_repeats(i, repeats, shown, wanted, got)
         except Exception as err:
             raise MediaDecodeError(self.filename, short_reason(err)) from err
         missing = wanted - set(got)
@@ -738,6 +852,16 @@ class PyAVVideoReader(BaseVideoReader):
                 self.filename, f'stream ended before frame {min(missing)} '
                 f'of {self.num_frames}')
         return np.stack([got[int(i)] for i in inds])
+
+    def _count_repeats(self, i: int, repeats: set, shown, wanted: set,
+                       got: dict) -> int:
+        """Give the not-coded indices from ``i`` on the picture ``shown``
+        before them; the next index to number."""
+        while i in repeats and shown is not None:
+            if i in wanted:
+                got[i] = self._to_array(shown)
+            i += 1
+        return i
 
     def lend_container(self):
         """The open container, for the audio of the same file; whoever

@@ -35,6 +35,8 @@ def write_video(path: str,
                 video_options: Optional[Dict[str, str]] = None,
                 pix_fmt: Optional[str] = None,
                 rotation: int = 0,
+                hflip: bool = False,
+                vflip: bool = False,
                 bit_rate: Optional[int] = None) -> str:
     """Encode ``frames`` (and optionally ``audio``) into one container.
 
@@ -71,6 +73,10 @@ def write_video(path: str,
         rotation: Display matrix to store, in degrees counter-clockwise
             (what ``VideoFrame.rotation`` reads back): a phone held upright
             stores landscape frames and ``90`` or ``-90``.
+        hflip, vflip: Mirror the displayed picture left-right / upside
+            down after that rotation (a front camera's mirrored video): the
+            display matrix is FFmpeg's (MP4 ``tkhd``; Matroska stores a
+            left-right mirror as ``ProjectionPoseYaw`` 180).
         bit_rate: Target video bit rate (bit/s): the encoder's average
             bit rate mode instead of x264's constant quality (``crf`` is then
             not used).
@@ -102,8 +108,8 @@ def write_video(path: str,
             options['g'] = str(keyint)
         options.update(video_options or {})
         vs.options = options
-        if rotation:
-            vs.set_display_rotation(rotation)
+        if rotation or hflip or vflip:
+            vs.set_display_rotation(rotation, hflip=hflip, vflip=vflip)
         astream = None
         if audio is not None:
             wave = np.asarray(audio, dtype=np.float32)
