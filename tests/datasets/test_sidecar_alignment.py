@@ -334,20 +334,23 @@ def test_check_dataset_places_sidecars_on_the_video_clock(
         sidecars, tmp_path, capsys):
     """``check_dataset.py --audio-source sidecar`` on the late video
     (audio 0.5 s after its first frame) with a tagged and an untagged
-    sidecar: the tagged one's ``audio_start`` is the container audio's
-    (0.5 s; before: 0, the sidecar's own clock), with
-    ``alignment_record`` True; the untagged one stays at 0 (what
-    training reads), is flagged False, still good, and counted in the
-    summary and its printed line."""
+    sidecar, and the early one (video at 1 s, audio at 0.7 s) tagged: a
+    tagged sidecar's ``audio_start`` is the container audio's (0.5 s,
+    0.7 s; before: 0, the sidecar's own clock), with ``alignment_record``
+    True, with either video reader (decord finds the video's start with
+    PyAV); the untagged one stays at 0 (what training reads), is flagged
+    False, still good, and counted in the summary and its printed line."""
     src, out = sidecars
     root = tmp_path / 'data'
     (root / 'audio').mkdir(parents=True)
     (root / 'videos').mkdir()
-    for name in ('tagged', 'untagged'):
-        shutil.copy(src / 'late_mkv.mkv', root / 'videos' / f'{name}.mkv')
-    shutil.copy(out / 'late_mkv.wav', root / 'audio' / 'tagged.wav')
+    for name, stem in (('tagged', 'late'), ('untagged', 'late'),
+                       ('early', 'early')):
+        shutil.copy(src / f'{stem}_mkv.mkv', root / 'videos' / f'{name}.mkv')
+        shutil.copy(out / f'{stem}_mkv.wav', root / 'audio' / f'{name}.wav')
     _untagged(str(out / 'late_mkv.wav'), str(root / 'audio' / 'untagged.wav'))
-    (root / 'list.txt').write_text('tagged.mkv 0\nuntagged.mkv 0\n')
+    (root / 'list.txt').write_text('tagged.mkv 0\nuntagged.mkv 0\n'
+                                   'early.mkv 0\n')
     check = load_script('tools/data/check_dataset.py')
 
     def run(*args):
@@ -361,20 +364,25 @@ def test_check_dataset_places_sidecars_on_the_video_clock(
         return summary, entries
 
     summary, got = run('--audio-source', 'container')
-    container_start = got['tagged']['audio_start']
-    assert container_start == pytest.approx(0.5, abs=1e-3)
+    container = {k: e['audio_start'] for k, e in got.items()}
+    assert container['tagged'] == pytest.approx(0.5, abs=1e-3)
+    assert container['early'] == pytest.approx(0.7, abs=1e-3)
     assert got['tagged']['alignment_record'] is None
     assert summary['without_alignment_record'] == 0
-    summary, got = run('--audio-source', 'sidecar', '--audio-prefix',
-                       str(root / 'audio'))
-    tagged, untagged = got['tagged'], got['untagged']
-    assert tagged['ok'] and untagged['ok']
-    assert tagged['alignment_record'] is True
-    assert tagged['audio_start'] == pytest.approx(container_start, abs=1e-3)
-    assert untagged['alignment_record'] is False
-    assert untagged['audio_start'] == 0.0
-    assert tagged['audio_duration'] == untagged['audio_duration']
-    assert summary['without_alignment_record'] == 1
-    assert '  1 sidecars carry no alignment record (their views count ' \
-        'from their first sample): re-extract with python ' \
-        'tools/data/extract_audio.py' in capsys.readouterr().out
+    for backend in ('pyav', 'decord'):
+        capsys.readouterr()
+        summary, got = run('--audio-source', 'sidecar', '--audio-prefix',
+                           str(root / 'audio'), '--backend', backend)
+        tagged, untagged = got['tagged'], got['untagged']
+        assert all(e['ok'] for e in got.values())
+        for name in ('tagged', 'early'):
+            assert got[name]['alignment_record'] is True
+            assert got[name]['audio_start'] == pytest.approx(
+                container[name], abs=1e-3), (backend, name)
+        assert untagged['alignment_record'] is False
+        assert untagged['audio_start'] == 0.0
+        assert tagged['audio_duration'] == untagged['audio_duration']
+        assert summary['without_alignment_record'] == 1
+        assert '  1 sidecars carry no alignment record (their views count ' \
+            'from their first sample): re-extract with python ' \
+            'tools/data/extract_audio.py' in capsys.readouterr().out
