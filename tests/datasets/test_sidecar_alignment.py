@@ -6,19 +6,27 @@ FLAC), and the views are compared by content: the audio is a chirp whose
 frequency encodes its time (:func:`mmavcl.testing.decode_chirp_time`), and
 the sidecar's views must equal the container's, ``padded`` flags included.
 Also: sidecars without the record (older ones) count from their first
-sample, a shard's sidecar member is read the same way, and
-``probe_audio_timing`` gives a Matroska audio stream its own duration.
+sample, and a video dataset reading one warns once per process (DataLoader
+workers included), an audio-only dataset never; a shard's sidecar member is
+read the same way, ``probe_audio_timing`` gives a Matroska audio stream its
+own duration, and ``check_dataset.py`` reports a sidecar's start on the
+video's clock and counts the sidecars without a record.
 """
+import json
+import logging
 import shutil
 
 import av
 import numpy as np
 import pytest
+from mmengine.logging import MMLogger
+from torch.utils.data import DataLoader
 
-from mmavcl.datasets import AVShardDataset, MediaDecodeError
+from mmavcl.datasets import (AVAudioDataset, AVShardDataset, AVVideoDataset,
+                             MediaDecodeError)
 from mmavcl.datasets.media import (probe_audio_timing, read_audio_start,
                                    write_audio)
-from mmavcl.datasets.transforms import DecodeAudioViews, VideoInit
+from mmavcl.datasets.transforms import DecodeAudioViews, VideoInit, decoding
 from mmavcl.testing import decode_chirp_time, load_script, make_av_video
 
 SR = 16000
@@ -27,6 +35,13 @@ FILES = {'late': (0.0, 0.5), 'early': (1.0, -0.3)}
 #: views (s from the first frame): the first two miss the late audio's
 #: start, the last runs past the early audio's end (3.0 s after its start)
 SPANS = [(0.0, 0.64), (0.2, 0.84), (1.5, 2.14), (2.5, 3.0)]
+
+#: a video dataset's pipeline: one 16-frame clip at frame 5 and its audio
+AV_PIPELINE = [dict(type='VideoInit', backend='pyav'),
+               dict(type='SampleClips', clip_len=16, mode='fixed',
+                    start_frame=5, audio=True),
+               dict(type='DecodeVideoViews'), dict(type='DecodeAudioViews'),
+               dict(type='PackAVInputs')]
 
 
 @pytest.fixture(scope='module')
@@ -64,6 +79,42 @@ def _decode(video: str, audio=None, spans=SPANS, **kw):
         return DecodeAudioViews(**kw)(results)
     finally:  # it takes back the container it lent the audio
         results['video_reader'].close()
+
+
+def _untagged(tagged: str, path: str) -> str:
+    """The samples of the sidecar ``tagged`` written to ``path`` without
+    the record, as an older ``extract_audio.py`` or ``ffmpeg -i v.mp4
+    v.wav`` would."""
+    with av.open(tagged) as c:
+        wave = np.concatenate([f.to_ndarray()[0] for f in c.decode(audio=0)])
+    write_audio(path, wave, SR)
+    assert read_audio_start(path) == 0.0 and read_audio_start(tagged) > 0
+    return path
+
+
+@pytest.fixture
+def untagged_warnings(tmp_path, monkeypatch):
+    """``get()``: the untagged-sidecar warnings logged so far by this
+    process and its forked DataLoader workers (a file they all append to,
+    on mmengine's current logger, where ``print_log`` sends them). The
+    once-per-process flag starts cleared and is restored after."""
+    monkeypatch.setattr(decoding, '_warned_untagged', False)
+    logger = MMLogger.get_current_instance()
+    path = tmp_path / 'warnings.log'
+    handler = logging.FileHandler(str(path))
+    handler.setLevel(logging.WARNING)
+    logger.addHandler(handler)
+
+    def get():
+        handler.flush()
+        return [line for line in path.read_text().splitlines()
+                if 'has no alignment record' in line]
+
+    try:
+        yield get
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
 
 
 def _chirp_times(wav: np.ndarray, step: int = 2000):
@@ -124,25 +175,23 @@ def test_sidecar_views_equal_the_container_views(sidecars, name, ext):
 
 
 def test_sidecar_without_the_record_counts_from_its_first_sample(
-        sidecars, tmp_path):
+        sidecars, tmp_path, untagged_warnings):
     """A sidecar written before the record (the same samples, no tag)
     keeps its old reading: view time 0 is its first sample, nothing is
-    padded, so the late audio is heard 0.5 s early."""
+    padded, so the late audio is heard 0.5 s early (with one warning)."""
     src, out = sidecars
     for ext in ('.wav', '.flac'):
         with av.open(str(out / f'late_mkv{ext}')) as c:
             assert c.metadata  # FFmpeg sees the record: ...
-            wave = np.concatenate([f.to_ndarray()[0]
-                                   for f in c.decode(audio=0)])
-        old = str(tmp_path / f'old{ext}')
-        write_audio(old, wave, SR)
-        assert read_audio_start(old) == 0.0
+        old = _untagged(str(out / f'late_mkv{ext}'),
+                        str(tmp_path / f'old{ext}'))
         got = _decode(str(src / 'late_mkv.mkv'), old, SPANS[:3])
         for (t0, _), view, wav in zip(SPANS, got['audio_views'],
                                       got['audio_wavs']):
             assert not view['padded']
             for at, t in _chirp_times(wav):
                 assert t == pytest.approx(t0 + at, abs=0.005)
+    assert len(untagged_warnings()) == 1
     # what is not a tagged WAV or FLAC has no record
     for data in (b'RIFF\x04\x00\x00\x00WAVE', b'fLaC\x84', b'\x00' * 64):
         path = tmp_path / 'x.wav'
@@ -162,11 +211,8 @@ def test_shard_sidecar_member_keeps_the_alignment(sidecars, tmp_path):
     (root / 'list.txt').write_text('clip.mkv 3\n')
     load_script('tools/data/make_shards.py').main(
         [str(root / 'list.txt'), str(root), str(tmp_path / 'shards')])
-    pipeline = [dict(type='VideoInit', backend='pyav'),
-                dict(type='SampleClips', clip_len=16, mode='fixed',
-                     start_frame=5, audio=True),
-                dict(type='DecodeVideoViews'), dict(type='DecodeAudioViews'),
-                dict(type='PackAVInputs', meta_keys=('audio_filename', ))]
+    pipeline = AV_PIPELINE[:-1] + [
+        dict(type='PackAVInputs', meta_keys=('audio_filename', ))]
     views = {}
     for source in ('container', 'sidecar'):
         ds = AVShardDataset(str(tmp_path / 'shards' / 'shard-000-000000.tar'),
@@ -208,3 +254,135 @@ def test_matroska_audio_duration_is_its_own(tmp_path):
         if codec == 'flac':  # lossless: exactly what was written
             assert samples == 1.2 * SR
         assert check._audio_extent(path) == (start, start + duration, rate)
+
+
+def test_untagged_sidecar_warns_once_tagged_and_audio_only_never(
+        sidecars, tmp_path, untagged_warnings):
+    """Tagged sidecars (WAV, FLAC) read silently; the first untagged one
+    warns, naming the file, what happens and the remedy; a second untagged
+    one (another file, another format) does not warn again in this
+    process. An audio-only dataset (ESC-50 style) reading the same
+    untagged WAV never warns: its audio is no video's sidecar."""
+    src, out = sidecars
+    video = str(src / 'late_mkv.mkv')
+    for ext in ('.wav', '.flac'):
+        _decode(video, str(out / f'late_mkv{ext}'), SPANS[:1])
+    assert untagged_warnings() == []
+    # audio-only: the untagged WAV is the sample itself
+    old = _untagged(str(out / 'late_mkv.wav'), str(tmp_path / 'old.wav'))
+    (tmp_path / 'esc.txt').write_text('old.wav 0\n')
+    ds = AVAudioDataset(
+        str(tmp_path / 'esc.txt'), data_prefix=dict(audio=str(tmp_path)),
+        pipeline=[dict(type='AudioInit'),
+                  dict(type='SampleAudioClips', clip_duration=1.0,
+                       num_clips=1, mode='linspace'),
+                  dict(type='DecodeAudioViews', fixed_duration=1.0),
+                  dict(type='PackAVInputs')])
+    assert ds[0]['inputs']['audio'][0].abs().max() > 0
+    assert untagged_warnings() == []
+    old_flac = _untagged(str(out / 'late_mkv.flac'),
+                         str(tmp_path / 'old.flac'))
+    for audio in (old, old_flac, old):
+        got = _decode(video, audio, SPANS[:1])
+        assert not got['audio_views'][0]['padded']  # counted from sample 0
+    (msg, ) = untagged_warnings()
+    assert f'audio sidecar {old} has no alignment record ' \
+        '(MMAVCL_AUDIO_START): its views count from its first sample' in msg
+    assert 'python tools/data/extract_audio.py --src VIDEO_ROOT --out ' \
+        'AUDIO_ROOT --ext .wav --overwrite' in msg
+
+
+def test_untagged_sidecar_warns_once_per_dataloader_worker(
+        sidecars, tmp_path, untagged_warnings):
+    """``AVVideoDataset(audio_source='sidecar')`` in a DataLoader with 2
+    workers: samples 0-3 have untagged sidecars, sample 4 a tagged one.
+    Each worker (a process: round-robin, samples 0, 2, 4 and 1, 3) warns
+    once, for its first sample; the main process decodes nothing."""
+    src, out = sidecars
+    root = tmp_path / 'data'
+    (root / 'audio').mkdir(parents=True)
+    (root / 'videos').mkdir()
+    for i in range(5):
+        shutil.copy(src / 'late_mkv.mkv', root / 'videos' / f'v{i}.mkv')
+        if i < 4:
+            _untagged(str(out / 'late_mkv.wav'),
+                      str(root / 'audio' / f'v{i}.wav'))
+        else:
+            shutil.copy(out / 'late_mkv.wav', root / 'audio' / 'v4.wav')
+    (root / 'list.txt').write_text(''.join(f'v{i}.mkv 0\n'
+                                           for i in range(5)))
+    ds = AVVideoDataset(str(root / 'list.txt'),
+                        data_prefix=dict(video=str(root / 'videos'),
+                                         audio=str(root / 'audio')),
+                        pipeline=AV_PIPELINE, audio_source='sidecar')
+    loader = DataLoader(ds, batch_size=1, num_workers=2,
+                        collate_fn=lambda batch: batch)
+    items = [b[0] for b in loader]
+    assert len(items) == 5
+    # the tagged sample is padded at the start (its audio starts 0.5 s in),
+    # the untagged ones are not: they count from their first sample
+    padded = [it['data_samples'].audio_meta[0]['padded'] for it in items]
+    assert padded == [False] * 4 + [True]
+    got = untagged_warnings()
+    assert len(got) == 2, got
+    assert {str(root / 'audio' / f'v{i}.wav') for i in (0, 1)} == {
+        m.split('audio sidecar ')[1].split(' has no')[0] for m in got}
+    assert decoding._warned_untagged is False  # not in the main process
+
+
+def test_check_dataset_places_sidecars_on_the_video_clock(
+        sidecars, tmp_path, capsys):
+    """``check_dataset.py --audio-source sidecar`` on the late video
+    (audio 0.5 s after its first frame) with a tagged and an untagged
+    sidecar, and the early one (video at 1 s, audio at 0.7 s) tagged: a
+    tagged sidecar's ``audio_start`` is the container audio's (0.5 s,
+    0.7 s; before: 0, the sidecar's own clock), with ``alignment_record``
+    True, with either video reader (decord finds the video's start with
+    PyAV); the untagged one stays at 0 (what training reads), is flagged
+    False, still good, and counted in the summary and its printed line."""
+    src, out = sidecars
+    root = tmp_path / 'data'
+    (root / 'audio').mkdir(parents=True)
+    (root / 'videos').mkdir()
+    for name, stem in (('tagged', 'late'), ('untagged', 'late'),
+                       ('early', 'early')):
+        shutil.copy(src / f'{stem}_mkv.mkv', root / 'videos' / f'{name}.mkv')
+        shutil.copy(out / f'{stem}_mkv.wav', root / 'audio' / f'{name}.wav')
+    _untagged(str(out / 'late_mkv.wav'), str(root / 'audio' / 'untagged.wav'))
+    (root / 'list.txt').write_text('tagged.mkv 0\nuntagged.mkv 0\n'
+                                   'early.mkv 0\n')
+    check = load_script('tools/data/check_dataset.py')
+
+    def run(*args):
+        report = str(tmp_path / 'r.json')
+        summary = check.main([str(root / 'list.txt'), '--data-prefix',
+                              str(root / 'videos'), '--workers', '1',
+                              '--out', str(tmp_path / 'c.txt'), '--report',
+                              report, *args])
+        entries = {e['filename'].rsplit('/', 1)[1][:-4]: e
+                   for e in json.load(open(report))['entries']}
+        return summary, entries
+
+    summary, got = run('--audio-source', 'container')
+    container = {k: e['audio_start'] for k, e in got.items()}
+    assert container['tagged'] == pytest.approx(0.5, abs=1e-3)
+    assert container['early'] == pytest.approx(0.7, abs=1e-3)
+    assert got['tagged']['alignment_record'] is None
+    assert summary['without_alignment_record'] == 0
+    for backend in ('pyav', 'decord'):
+        capsys.readouterr()
+        summary, got = run('--audio-source', 'sidecar', '--audio-prefix',
+                           str(root / 'audio'), '--backend', backend)
+        tagged, untagged = got['tagged'], got['untagged']
+        assert all(e['ok'] for e in got.values())
+        for name in ('tagged', 'early'):
+            assert got[name]['alignment_record'] is True
+            assert got[name]['audio_start'] == pytest.approx(
+                container[name], abs=1e-3), (backend, name)
+        assert untagged['alignment_record'] is False
+        assert untagged['audio_start'] == 0.0
+        assert tagged['audio_duration'] == untagged['audio_duration']
+        assert summary['without_alignment_record'] == 1
+        assert '  1 sidecars carry no alignment record (their views count ' \
+            'from their first sample): re-extract with python ' \
+            'tools/data/extract_audio.py' in capsys.readouterr().out

@@ -49,10 +49,20 @@ Outputs:
   display matrix, counter-clockwise; 0 for none: the reader's
   ``rotation``, else the header probe's, else PyAV's first frame),
   ``has_audio``, ``audio_codec``, ``audio_duration``, ``audio_start`` (s
-  after the container's zero), ``audio_rate`` (Hz), ``unusual_rate``,
-  ``audio_filename``) plus a summary (counts by reason, ``crashed``,
-  ``timed_out``, ``unusual_rate``, warnings); JSON, or CSV (entries only)
-  when the name ends in ``.csv``.
+  after the video container's zero, also for a sidecar: where its first
+  sample plays, from its alignment record), ``audio_rate`` (Hz),
+  ``unusual_rate``, ``audio_filename``, ``alignment_record`` (a video's
+  sidecar: whether it carries the ``MMAVCL_AUDIO_START`` record that
+  ``tools/data/extract_audio.py`` writes; ``None`` for other audio)) plus
+  a summary (counts by reason, ``crashed``, ``timed_out``,
+  ``unusual_rate``, ``without_alignment_record``, warnings); JSON, or CSV
+  (entries only) when the name ends in ``.csv``.
+
+Sidecars without the record (older ``extract_audio.py``, other tools) are
+decodable, so their entries stay good, but training reads them from their
+first sample, off by the real gap when the video's audio starts late or
+early: they are counted in the summary and the printed line says to
+re-extract them with ``extract_audio.py --overwrite``.
 
 Remote data: ``ANN_FILE``, ``--data-prefix`` and ``--audio-prefix`` may be
 URIs (``s3://``, ``gs://``, ``http(s)://``); each file is fetched into
@@ -103,7 +113,8 @@ from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
 FIELDS = ('line', 'filename', 'ok', 'reason', 'warning', 'duration', 'fps',
           'num_frames', 'width', 'height', 'video_codec', 'vfr', 'rotation',
           'has_audio', 'audio_codec', 'audio_duration', 'audio_start',
-          'audio_rate', 'unusual_rate', 'audio_filename')
+          'audio_rate', 'unusual_rate', 'audio_filename',
+          'alignment_record')
 
 #: used when the readers do not export their own set
 _FALLBACK_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000,
@@ -194,10 +205,16 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
     line, filename, audio_filename, opts = task
     out = _blank(line, filename)
     out['audio_filename'] = audio_filename
+    # a video's sidecar counts from its own first sample, placed on the
+    # video's clock by its record
+    sidecar = bool(audio_filename) and audio_filename != filename and \
+        not opts['audio_only']
+    video_start = 0.0
     stage = on_stage or (lambda name: None)
     from mmavcl.datasets import MediaDecodeError, MissingAudioError
     from mmavcl.datasets.transforms import VideoInit
-    from mmavcl.datasets.media import (decode_with_fallback, probe_media,
+    from mmavcl.datasets.media import (decode_with_fallback,
+                                       find_audio_start, probe_media,
                                        read_audio_spans)
     from mmavcl.datasets.media.remote import fetch_media
     backend_args = opts.get('backend_args')
@@ -219,6 +236,8 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
             try:
                 frames, reader = decode_with_fallback(reader, [0, n - 1])
                 rotation = getattr(reader, 'rotation', None)
+                if sidecar:  # its first frame: the record's zero
+                    video_start = float(reader.start_time)
             finally:
                 reader.close()
             if rotation is None:  # a reader that does not say
@@ -235,6 +254,7 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
                 # the container's audio: the video fetched above
                 audio_filename = filename if audio_filename == filename \
                     else fetch_media(audio_filename, backend_args, 'audio')
+                # the file's own clock: where its samples are read
                 start, end, rate = _audio_extent(audio_filename)
                 dur = end - start
                 if not dur > 0:
@@ -256,6 +276,10 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
                         'Inf) in the first or last half second', 'audio')
                 head = probe_media(audio_filename)
                 unusual = rate not in _common_rates()
+                if sidecar:  # to the video's clock (0 without a record)
+                    record = find_audio_start(audio_filename)
+                    out['alignment_record'] = record is not None
+                    start += video_start + (record or 0.0)
                 out.update(has_audio=True, audio_duration=round(dur, 4),
                            audio_start=round(start, 4), audio_rate=rate,
                            unusual_rate=unusual,
@@ -667,6 +691,9 @@ def main(argv=None) -> Dict:
                                  e['reason'].startswith('timed out after')),
                    unusual_rate=sum(1 for e in entries
                                     if e.get('unusual_rate')),
+                   without_alignment_record=sum(
+                       1 for e in entries
+                       if e.get('alignment_record') is False),
                    reasons=dict(reasons.most_common()),
                    warnings=dict(Counter(
                        e['warning'] for e in entries
@@ -682,6 +709,11 @@ def main(argv=None) -> Dict:
         ('unusual_rate', 'with an unusual audio sample rate')) if summary[k]]
     if extra:
         print('  of which ' + ', '.join(extra))
+    if summary['without_alignment_record']:
+        print(f'  {summary["without_alignment_record"]} sidecars carry no '
+              'alignment record (their views count from their first '
+              'sample): re-extract with python tools/data/extract_audio.py '
+              '--src VIDEO_ROOT --out AUDIO_ROOT --overwrite')
     bad = [e for e in entries if not e['ok']]
     for e in bad[:50]:
         print(f'  {ds.ann_file}:{e["line"]}: {e["filename"]}: {e["reason"]}')

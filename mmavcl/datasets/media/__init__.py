@@ -33,7 +33,8 @@ from .resampling import (COMMON_SAMPLE_RATES, play_at_speed, resample,
 from .video import (BaseVideoReader, DecordVideoReader, PyAVVideoReader,
                     build_video_reader, decode_with_fallback,
                     decord_available, resolve_video_backend)
-from .sidecar import audio_start_metadata, read_audio_start
+from .sidecar import (audio_start_metadata, find_audio_start,
+                      read_audio_start)
 from .wav import open_pcm_wav, read_wav_spans, wav_duration
 from .writer import write_audio, write_video
 
@@ -46,7 +47,8 @@ __all__ = [
     'display_rotation', 'display_orientation',
     'read_audio_span', 'read_audio_spans', 'decode_audio_spans',
     'open_pcm_wav', 'read_wav_spans', 'audio_start_metadata',
-    'read_audio_start', 'wav_duration', 'COMMON_SAMPLE_RATES',
+    'find_audio_start', 'read_audio_start', 'wav_duration',
+    'COMMON_SAMPLE_RATES',
     'resample', 'sinc_resample_kernel', 'time_compress', 'play_at_speed',
     'write_video', 'write_audio'
 ]

@@ -25,7 +25,11 @@ would give the same waveforms but turn the missing start into real-looking
 silence: ``padded`` would be False and ``max_pad_ratio`` blind to it.
 
 A sidecar without the record (written before it existed, or by another
-tool) counts from its first sample, as before: the gap is 0.
+tool) counts from its first sample, as before: the gap is 0, wrong by the
+real gap for a video whose audio starts late.
+:func:`find_audio_start` tells it apart (``None``) so that
+``DecodeAudioViews`` can warn and ``tools/data/check_dataset.py`` can count
+such sidecars.
 """
 import math
 import struct
@@ -33,7 +37,8 @@ from typing import BinaryIO, Dict, Optional
 
 from .orientation import _open_binary
 
-__all__ = ['AUDIO_START_TAG', 'audio_start_metadata', 'read_audio_start']
+__all__ = ['AUDIO_START_TAG', 'audio_start_metadata', 'find_audio_start',
+           'read_audio_start']
 
 #: the key of the record (a Vorbis comment name; in WAV the comment's text
 #: is ``KEY=value``)
@@ -51,13 +56,14 @@ def audio_start_metadata(path: str, start: float) -> Dict[str, str]:
     return {AUDIO_START_TAG: text}
 
 
-def read_audio_start(filename: str) -> float:
+def find_audio_start(filename: str) -> Optional[float]:
     """The recorded gap (s) of a sidecar ``filename`` (a path or a
-    :class:`~.remote.FetchedFile`); 0.0 without a record, for formats
-    other than WAV and FLAC, and for files that cannot be read (their
-    decoder reports those). Reads the headers only (tens of bytes to a few
-    KB), without FFmpeg: 10 us for a local file, 2.5 us in memory (a
-    shard's member), on this project's 2-core test machine."""
+    :class:`~.remote.FetchedFile`), or ``None`` when there is no record:
+    none written, a format other than WAV and FLAC, a value that is not a
+    finite number, or a file that cannot be read (its decoder reports
+    that). Reads the headers only (tens of bytes to a few KB), without
+    FFmpeg: 10 us for a local file, 2.5 us in memory (a shard's member),
+    on this project's 2-core test machine."""
     try:
         with _open_binary(filename) as f:
             head = f.read(12)
@@ -69,14 +75,22 @@ def read_audio_start(filename: str) -> float:
             else:
                 text = None
     except (OSError, struct.error, UnicodeDecodeError):
-        return 0.0
+        return None
     if text is None:
-        return 0.0
+        return None
     try:
         start = float(text)
     except ValueError:
-        return 0.0
-    return start if math.isfinite(start) else 0.0
+        return None
+    return start if math.isfinite(start) else None
+
+
+def read_audio_start(filename: str) -> float:
+    """The recorded gap (s) of a sidecar ``filename``; 0.0 without a
+    record (:func:`find_audio_start` is ``None``): the sidecar counts from
+    its first sample."""
+    start = find_audio_start(filename)
+    return 0.0 if start is None else start
 
 
 def _value(entry: bytes) -> Optional[str]:

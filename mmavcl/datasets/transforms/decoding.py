@@ -1,18 +1,22 @@
 """Open media, and decode every view of a sample in one pass per stream."""
+import logging
 import os.path as osp
 from functools import partial
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.logging import print_log
 
 from mmavcl.registry import TRANSFORMS
 from ..errors import MediaDecodeError, MissingAudioError
 from ..media import (DecordVideoReader, PyAVVideoReader, build_video_reader,
-                     decode_audio_spans, decode_with_fallback, open_media,
-                     play_at_speed, probe_audio_timing, probe_frame_size,
-                     read_audio_start, resolve_video_backend)
+                     decode_audio_spans, decode_with_fallback,
+                     find_audio_start, open_media, play_at_speed,
+                     probe_audio_timing, probe_frame_size,
+                     resolve_video_backend)
 from ..media.remote import FetchedFile, fetch_media, needs_fetch
+from ..media.sidecar import AUDIO_START_TAG
 from .spans import resolve_spans
 
 #: results key of the PyAV container :class:`VideoInit` opened to read the
@@ -446,8 +450,10 @@ def _view_positions(union: np.ndarray, views: List[dict]) -> list:
     return out
 
 
-def _audio_offset(results: Dict, filename: str, source: str) -> float:
-    """Time (s) in the audio file's own clock of the views' time 0.
+def _audio_offset(results: Dict, filename: str,
+                  source: str) -> Tuple[float, bool]:
+    """Time (s) in the audio file's own clock of the views' time 0, and
+    whether the audio is a video's sidecar without an alignment record.
 
     Views count seconds from the first video frame, while a container's
     audio frames carry the file's timestamps, which need not start at 0
@@ -458,20 +464,52 @@ def _audio_offset(results: Dict, filename: str, source: str) -> float:
     starts later than the video (the missing start is padded). A video's
     sidecar (``source``, opened from ``filename``) counts from its first
     sample, which ``tools/data/extract_audio.py`` records at
-    :func:`~mmavcl.datasets.media.read_audio_start` s of the video's clock
-    (0 without a record): it is read at the view's time minus that, which
-    pads, flags and aligns exactly like the container's audio. Audio-only
-    samples count from their stream's start: ``audio_start_time``, set by
-    :class:`AudioInit` (a sidecar's record is about a video they do not
-    have; for a sidecar it is the stream's own start, absent: 0).
+    :func:`~mmavcl.datasets.media.find_audio_start` s of the video's clock
+    (0 without a record, then flagged): it is read at the view's time minus
+    that, which pads, flags and aligns exactly like the container's audio.
+    Audio-only samples count from their stream's start:
+    ``audio_start_time``, set by :class:`AudioInit` (a sidecar's record is
+    about a video they do not have; for a sidecar it is the stream's own
+    start, absent: 0), and are never flagged.
     """
     video = results.get('modality') != 'audio'
     if video and filename == results.get('filename'):
-        return float(results.get('video_start_time') or 0.0)
+        return float(results.get('video_start_time') or 0.0), False
     offset = float(results.get('audio_start_time') or 0.0)
-    if video:  # a video's sidecar: its first sample is at the record
-        offset -= read_audio_start(source)
-    return offset
+    if not video:
+        return offset, False
+    # a video's sidecar: its first sample is at the record
+    start = find_audio_start(source)
+    if start is None:
+        return offset, True
+    return offset - start, False
+
+
+#: whether this process has warned of a sidecar without a record: once per
+#: process (each DataLoader worker is one; non-persistent workers are new
+#: processes every epoch, forked from a main process that has not warned)
+_warned_untagged = False
+
+
+def _warn_untagged_sidecar(filename: str) -> None:
+    """Warn once per process that ``filename``, a video's sidecar, has no
+    alignment record. Not per file: a dataset of old sidecars would log a
+    line per sample; ``tools/data/check_dataset.py`` counts them all."""
+    global _warned_untagged
+    if _warned_untagged:
+        return
+    _warned_untagged = True
+    ext = '.flac' if str(filename).lower().endswith('.flac') else '.wav'
+    print_log(
+        f'audio sidecar {filename} has no alignment record '
+        f'({AUDIO_START_TAG}): its views count from its first sample, off '
+        'by the real gap (often 0.5 s) for videos whose audio does not '
+        'start with the first frame. Re-extract the sidecars to record it: '
+        'python tools/data/extract_audio.py --src VIDEO_ROOT --out '
+        f'AUDIO_ROOT --ext {ext} --overwrite (tools/data/check_dataset.py '
+        '--audio-source sidecar counts the sidecars without one; warned '
+        'once per process)',
+        logger='current', level=logging.WARNING)
 
 
 def _merge_spans(spans: List[Tuple[float, float]],
@@ -632,7 +670,7 @@ class DecodeAudioViews(BaseTransform):
                     not osp.exists(source):
                 raise MissingAudioError(filename, 'file does not exist')
             groups, view_group = self.spans_to_decode(views)
-            offset = _audio_offset(results, filename, source)
+            offset, untagged = _audio_offset(results, filename, source)
             groups = [(a + offset, b + offset) for a, b in groups]
             video_file = results.get('filename')
             if filename != video_file:
@@ -646,6 +684,8 @@ class DecodeAudioViews(BaseTransform):
             finally:
                 if container is not None:
                     release_container(results, container)
+            if untagged:  # decoded: a broken file's error says more
+                _warn_untagged_sidecar(filename)
         except MissingAudioError:
             if self.on_missing_audio != 'silence':
                 raise
