@@ -236,7 +236,17 @@ def test_codec_rotation_late_audio_rate_and_nan_audio(tmp_path):
     AV1 (decord's FFmpeg lacks it: the PyAV fallback decodes it), a
     rotated phone video, audio that starts 1 s after the video (the old
     tool looked for it in [0, 0.5) s and rejected the file), a 44101 Hz
-    sidecar (decodable: a warning), and a sidecar holding NaN/Inf (bad)."""
+    sidecar (decodable: a warning), and a sidecar holding NaN/Inf (bad).
+
+    The parent first runs a multi-threaded torch op, as a test process or
+    a training script has: the odd rate's resampling kernel is built with
+    torch in the forked worker, which hung there on the parent's OpenMP
+    pool until the 60 s timeout."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    torch.special.i0(torch.rand(1 << 21))
+    torch.set_num_threads(threads)
     v = tmp_path / 'v'
     make_av_video(str(v / 'av1.mp4'), num_frames=10, size=(64, 64),
                   audio=False, video_codec='libsvtav1')

@@ -416,6 +416,12 @@ def _worker_main(conn) -> None:
     and send back ``('stage', name)`` notes and ``('done', record)``."""
     # Ctrl-C reaches the whole process group: the parent cleans up
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # a forked child must not use the OpenMP pool its parent started (GNU
+    # OpenMP is not fork-safe: resampling an odd rate through torch hung
+    # until the timeout once the parent had run multi-threaded torch ops);
+    # one thread runs torch's ops inline, as DataLoader workers do
+    import torch
+    torch.set_num_threads(1)
     while True:
         try:
             task = conn.recv()
