@@ -29,6 +29,8 @@ from typing import Dict, List, NamedTuple
 
 import pytest
 
+from mmavcl.testing.dist import free_port
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 _FENCE = re.compile(r'^[ \t]*```(\w*)[ \t]*$')
 _SHELL = ('bash', 'sh', 'shell', 'console')
@@ -202,6 +204,9 @@ def _env(tmp: str) -> Dict[str, str]:
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
     env['MMAVCL_DOCS_TMP'] = tmp
     env.setdefault('OMP_NUM_THREADS', '1')
+    # tools/dist_train.sh's default 29500 may be taken (another test
+    # session, a socket in TIME_WAIT): EADDRINUSE in the rendezvous
+    env.setdefault('PORT', str(free_port()))
     return env
 
 
