@@ -6,15 +6,25 @@ ranks; two ranks on one GPU cannot share NCCL). The CUDA paths are the
 ``cuda``-marked tests, run with the GPU visible by ``make test-gpu``
 (``MMAVCL_TEST_CUDA=1 pytest -m cuda tests``).
 """
+import gc
 import os
 import os.path as osp
 import sys
+import weakref
 
 # before anything initialises CUDA; inherited by the tests' subprocesses
 if os.environ.get('MMAVCL_TEST_CUDA') != '1':
     os.environ['CUDA_VISIBLE_DEVICES'] = ''
 
 import pytest  # noqa: E402
+
+# A forked DataLoader worker must not collect the parent's garbage: a PyAV
+# container left in a reference cycle by an earlier test, collected in the
+# child, frees a frame-threaded codec whose threads were not forked, and
+# avcodec_free_context waits on them for ever (seen: a worker of
+# test_every_key_once_over_2_ranks_x_2_workers hung in pthread_cond_destroy
+# under gc). Frozen objects are never collected; the parent unfreezes.
+os.register_at_fork(before=gc.freeze, after_in_parent=gc.unfreeze)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
@@ -44,3 +54,42 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+#: DataLoader worker iterators made since the running test's setup
+_LIVE_LOADER_ITERS: 'weakref.WeakSet' = weakref.WeakSet()
+
+
+def _track_loader_iterators() -> None:
+    """Record every multi-process DataLoader iterator in
+    ``_LIVE_LOADER_ITERS`` (its ``__init__`` wrapped once per session)."""
+    from torch.utils.data import dataloader
+    cls = dataloader._MultiProcessingDataLoaderIter
+    if getattr(cls, '_mmavcl_tracked', False):
+        return
+    init = cls.__init__
+
+    def tracked_init(self, loader):
+        _LIVE_LOADER_ITERS.add(self)
+        init(self, loader)
+
+    cls.__init__ = tracked_init
+    cls._mmavcl_tracked = True
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_loader_workers():
+    """Stop the workers of the DataLoader iterators a test leaves behind
+    (a crashed run's, an InfiniteSampler's, a persistent one's), as the
+    end of a training process would. Left to the garbage collector, their
+    shutdown waits 5 s per worker (torch's join timeout) inside whichever
+    later test triggers the collection: 30 s of
+    test_nonfinite_guard.py came from the 3 iterators of
+    test_exact_resume.py's InfiniteSampler case."""
+    if 'torch' in sys.modules:
+        _track_loader_iterators()
+    _LIVE_LOADER_ITERS.clear()
+    yield
+    for it in list(_LIVE_LOADER_ITERS):
+        it._shutdown_workers()
+    _LIVE_LOADER_ITERS.clear()

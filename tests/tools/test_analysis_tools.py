@@ -1,22 +1,29 @@
 """tools/analysis: each tool runs on real inputs and writes a valid file."""
+import contextlib
+import io
 import json
 import os.path as osp
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 
+from mmavcl.testing import load_script
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(ROOT, 'tools', 'analysis')
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
+DEMO = 'configs/demo/avc_r3d-10_1xb16-8x2x1-50e_toy.py'
 
 
-def _run(*args, timeout=300):
-    out = subprocess.run([sys.executable, *args], capture_output=True,
-                         text=True, timeout=timeout, cwd=ROOT)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return out.stdout
+def _run(script, *args):
+    """``python SCRIPT ARGS`` from the checkout, run as the script's
+    ``main(ARGS)`` in this process (a subprocess would spend seconds
+    importing torch and mmengine again); returns what it printed."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        load_script(script).main(list(args))
+    return out.getvalue()
 
 
 def _is_png(path):
@@ -28,13 +35,14 @@ def _is_png(path):
 def toy(tmp_path_factory):
     out = str(tmp_path_factory.mktemp('toy'))
     _run(osp.join(ROOT, 'tools/data/make_toy_dataset.py'), '--out', out,
-         '--num-per-class', '2', '--val-ratio', '0.5')
+         '--num-per-class', '2', '--val-ratio', '0.5',
+         '--workers', '1')  # in this process: no pool to pickle for
     return out
 
 
 def test_print_config_resolves_inheritance_and_options():
     out = _run(osp.join(TOOLS, 'print_config.py'),
-               'configs/demo/avc_r3d-10_1xb16-8x2x1-50e_toy.py',
+               osp.join(ROOT, DEMO),
                '--cfg-options', 'train_dataloader.batch_size=3')
     assert "default_scope = 'mmavcl'" in out  # from _base_/default_runtime
     assert 'batch_size=3' in out
@@ -79,7 +87,7 @@ def test_vis_embeddings_separates_clustered_features(tmp_path):
 
 def test_get_flops_counts_the_demo_backbone():
     out = _run(osp.join(TOOLS, 'get_flops.py'),
-               'configs/demo/avc_r3d-10_1xb16-8x2x1-50e_toy.py', '--shape',
+               osp.join(ROOT, DEMO), '--shape',
                '3', '8', '32', '32')
     params = float(out.split('params:')[1].split('M')[0])
     # R3D-10 with 16 base channels: conv1 3*16*3*7*7 + one block per stage
@@ -98,7 +106,7 @@ def test_get_flops_counts_the_demo_backbone():
 def test_browse_dataset_draws_views_boxes_and_log_mel(toy, tmp_path):
     out_dir = str(tmp_path / 'browse')
     _run(osp.join(TOOLS, 'browse_dataset.py'),
-         'configs/demo/avc_r3d-10_1xb16-8x2x1-50e_toy.py', '--out', out_dir,
+         osp.join(ROOT, DEMO), '--out', out_dir,
          '--num', '2', '--gif', '--cfg-options',
          f'train_dataloader.dataset.data_root={toy}')
     for i in range(2):

@@ -24,6 +24,12 @@ PIPE = [dict(type='VideoInit', backend='pyav'),
         dict(type='DecodeVideoViews'), dict(type='PackAVInputs')]
 
 
+def _main(*args):
+    """The tool in this process (one writer: no worker imports it as
+    ``__main__``), which spares a subprocess's imports."""
+    load_script(TOOL).main(list(args))
+
+
 def _run(*args, env=None):
     env = dict(os.environ, PYTHONPATH=ROOT, **(env or {}))
     res = subprocess.run([sys.executable, TOOL, *args], env=env,
@@ -35,7 +41,7 @@ def _run(*args, env=None):
 def test_make_shards_read_back_resume_and_parts(tiny_toy_av, tmp_path):
     ann = osp.join(tiny_toy_av, 'train.txt')
     out = str(tmp_path / 'one')
-    _run(ann, tiny_toy_av, out, '--samples-per-shard', '3')
+    _main(ann, tiny_toy_av, out, '--samples-per-shard', '3')
     index = json.load(open(osp.join(out, 'index.json')))
     assert index['shards'] == {'shard-000-000000.tar': 3,
                                'shard-000-000001.tar': 1}
@@ -49,14 +55,14 @@ def test_make_shards_read_back_resume_and_parts(tiny_toy_av, tmp_path):
     first = osp.join(out, 'shard-000-000000.tar')
     mtime = os.stat(first).st_mtime_ns
     os.remove(osp.join(out, 'shard-000-000001.tar'))
-    _run(ann, tiny_toy_av, out, '--samples-per-shard', '3')
+    _main(ann, tiny_toy_av, out, '--samples-per-shard', '3')
     assert os.stat(first).st_mtime_ns == mtime
     assert osp.isfile(osp.join(out, 'shard-000-000001.tar'))
     # two parts: disjoint, together the list
     parts = str(tmp_path / 'parts')
     for i in range(2):
-        _run(ann, tiny_toy_av, parts, '--num-parts', '2', '--part', str(i))
-    _run(ann, tiny_toy_av, parts, '--merge-index')
+        _main(ann, tiny_toy_av, parts, '--num-parts', '2', '--part', str(i))
+    _main(ann, tiny_toy_av, parts, '--merge-index')
     merged = json.load(open(osp.join(parts, 'index.json')))
     assert merged['num_samples'] == 4 and len(merged['shards']) == 2
 
@@ -164,7 +170,7 @@ def test_shards_from_s3_equal_local_ones(tiny_toy_av, tmp_path):
     shards, byte for byte, as from the local files."""
     ann = osp.join(tiny_toy_av, 'train.txt')
     local = str(tmp_path / 'local')
-    _run(ann, tiny_toy_av, local, '--samples-per-shard', '3')
+    _main(ann, tiny_toy_av, local, '--samples-per-shard', '3')
     os.symlink(tiny_toy_av, tmp_path / 'bucket')
     with serve_s3(str(tmp_path), access_key='AK') as endpoint:
         remote = str(tmp_path / 'remote')
