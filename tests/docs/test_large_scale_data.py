@@ -14,7 +14,7 @@ from typing import List, Tuple
 
 import pytest
 
-from mmavcl.testing import free_port, load_script, make_toy_data, serve_s3
+from mmavcl.testing import load_script, make_toy_data, serve_s3
 
 DOC = 'docs/data_preparation.md'
 RUNNABLE = load_script('tests/docs/test_runnable_commands.py')
@@ -64,10 +64,7 @@ def sandbox(tmp_path_factory):
     with serve_s3(str(buckets), access_key='AKTEST') as endpoint:
         env = RUNNABLE._env(str(tmp_path))
         env.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID='AKTEST',
-                   AWS_SECRET_ACCESS_KEY='secret', AWS_REGION='us-east-1',
-                   # dist_train.sh's default 29500 may be another run's
-                   # (it failed with EADDRINUSE beside other test sessions)
-                   PORT=str(free_port()))
+                   AWS_SECRET_ACCESS_KEY='secret', AWS_REGION='us-east-1')
         yield box, env
 
 
