@@ -1,6 +1,6 @@
 """mmavcl: self-supervised audio-visual and video representation learning.
 
-Importing mmavcl changes five things outside it, each needed with the pinned
+Importing mmavcl changes six things outside it, each needed with the pinned
 mmengine 0.10.7 / mmaction2 1.2.0 and nothing else (the engine itself is
 named in configs, see ``mmavcl/engine/runner.py``). Each is listed with its
 upstream issue and the test that fails without it:
@@ -42,6 +42,13 @@ upstream issue and the test that fails without it:
    mmavcl's, registered when ``mmavcl.datasets.media.remote`` is imported:
    ``ObjectStoreBackend`` (obstore; ``AWS_*`` variables or ``backend_args``)
    and ``TimeoutHTTPBackend``. Tests: ``tests/datasets/test_remote_files.py``.
+6. The process's fork hooks (not mmengine's state): ``gc.freeze`` before
+   every ``os.fork`` and ``gc.unfreeze`` after it in the parent, registered
+   when ``mmavcl.datasets.media`` is imported (``forksafe.py``), so that a
+   forked DataLoader worker never frees a PyAV container the parent left as
+   cyclic garbage, which hangs it. No PyAV issue for this hang found;
+   imageio/imageio#1095 reports the same pattern (a child freeing its
+   parent's PyAV objects). Tests: ``tests/datasets/test_fork_safety.py``.
 
 ``tests/utils/test_import_time_patches.py`` checks that importing mmavcl
 changes these and no other mmengine state.

@@ -6,7 +6,6 @@ ranks; two ranks on one GPU cannot share NCCL). The CUDA paths are the
 ``cuda``-marked tests, run with the GPU visible by ``make test-gpu``
 (``MMAVCL_TEST_CUDA=1 pytest -m cuda tests``).
 """
-import gc
 import os
 import os.path as osp
 import sys
@@ -17,14 +16,6 @@ if os.environ.get('MMAVCL_TEST_CUDA') != '1':
     os.environ['CUDA_VISIBLE_DEVICES'] = ''
 
 import pytest  # noqa: E402
-
-# A forked DataLoader worker must not collect the parent's garbage: a PyAV
-# container left in a reference cycle by an earlier test, collected in the
-# child, frees a frame-threaded codec whose threads were not forked, and
-# avcodec_free_context waits on them for ever (seen: a worker of
-# test_every_key_once_over_2_ranks_x_2_workers hung in pthread_cond_destroy
-# under gc). Frozen objects are never collected; the parent unfreezes.
-os.register_at_fork(before=gc.freeze, after_in_parent=gc.unfreeze)
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 

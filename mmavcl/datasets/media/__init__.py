@@ -17,12 +17,16 @@ One concern per module:
 * :mod:`.sidecar`: where a sidecar's first sample sits on its video's
   clock (the record ``tools/data/extract_audio.py`` writes);
 * :mod:`.resampling`: band-limited resampling and sped-up playback;
-* :mod:`.writer`: encoding frames and waveforms into files (tools, tests).
+* :mod:`.writer`: encoding frames and waveforms into files (tools, tests);
+* :mod:`.forksafe`: the fork hooks registered on import, so that a forked
+  DataLoader worker never frees a PyAV container the parent left as garbage
+  (that hangs it).
 
 Every failure to read raises :class:`~mmavcl.datasets.MediaDecodeError`
 naming the file.
 """
 from .audio import decode_audio_spans, read_audio_span, read_audio_spans
+from .forksafe import freeze_gc_across_forks
 from .hwaccel import hw_accel
 from .orientation import display_orientation, display_rotation
 from .probe import (audio_stream_timing, open_media, probe_audio_duration,
@@ -37,6 +41,9 @@ from .sidecar import (audio_start_metadata, find_audio_start,
                       read_audio_start)
 from .wav import open_pcm_wav, read_wav_spans, wav_duration
 from .writer import write_audio, write_video
+
+# before any container exists: see forksafe's docstring
+freeze_gc_across_forks()
 
 __all__ = [
     'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
