@@ -6,7 +6,8 @@ from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
                     make_av_video, make_av_videos, timestamp_frames,
                     mp4_edit_list, set_mp4_edit_list, truncate_file,
                     write_audio, write_garbage, write_video)
-from .scripts import REPO_ROOT, load_script, make_toy_data
+from .scripts import (REPO_ROOT, last_logged_metrics, load_script,
+                      make_toy_data)
 from .servers import serve_directory, serve_moto, serve_s3
 from .shards import add_tar_member, write_shards
 
@@ -17,6 +18,6 @@ __all__ = [
     'truncate_file', 'write_garbage', 'mp4_edit_list', 'set_mp4_edit_list',
     'free_port', 'serve_directory', 'serve_s3',
     'serve_moto',
-    'REPO_ROOT', 'load_script', 'make_toy_data', 'add_tar_member',
+    'REPO_ROOT', 'load_script', 'last_logged_metrics', 'make_toy_data', 'add_tar_member',
     'write_shards'
 ]

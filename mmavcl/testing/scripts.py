@@ -1,6 +1,8 @@
 """The repository's scripts (``tools/``, ``benchmarks/``) as modules, and the
 toy dataset they and the docs train on, for tests that call them in-process."""
+import glob
 import importlib.util
+import json
 import os.path as osp
 from types import ModuleType
 
@@ -18,6 +20,17 @@ def load_script(path: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def last_logged_metrics(work_dir: str) -> dict:
+    """The metrics of the newest ``tools/test.py`` run in ``work_dir``: the
+    last line of ``<work_dir>/<timestamp>/<timestamp>.json``."""
+    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
+    if not files:
+        raise FileNotFoundError(f'no <timestamp>/<timestamp>.json log in '
+                                f'{work_dir}')
+    with open(files[-1]) as f:
+        return json.loads(f.read().strip().split('\n')[-1])
 
 
 def make_toy_data(root: str, **kwargs) -> str:

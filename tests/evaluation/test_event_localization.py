@@ -6,7 +6,6 @@ event-localization config's model on a tiny input, and the toy chain
 printed accuracy recomputed from the dumped predictions and the
 annotation file."""
 import glob
-import json
 import os.path as osp
 import pickle
 
@@ -21,7 +20,7 @@ from mmavcl.datasets import AnnotationError, AVEDataset, SampleEventSegments
 from mmavcl.datasets.ave_dataset import read_ave_list
 from mmavcl.evaluation import SegmentAccuracyMetric, segment_accuracy
 from mmavcl.registry import MODELS
-from mmavcl.testing import load_script, make_toy_data
+from mmavcl.testing import last_logged_metrics, load_script, make_toy_data
 from mmavcl.utils.checkpoint import safe_torch_load
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -239,9 +238,7 @@ def test_toy_chain_pretrained_head_then_test(tmp_path):
     load_script('tools/test.py').main([
         osp.join(ROOT, TOY), head_ckpt, '--work-dir', f'{work}/test',
         '--dump', dump, '--cfg-options', *opts[1::2]])
-    logs = sorted(glob.glob(f'{work}/test/*/*.json'))
-    with open(logs[-1]) as f:
-        logged = json.loads(f.read().strip().split('\n')[-1])
+    logged = last_logged_metrics(f'{work}/test')
     with open(dump, 'rb') as f:
         preds = {p['video_id']: p['pred_segment_labels'].numpy()
                  for p in pickle.load(f)}

@@ -2,7 +2,6 @@
 features and a brute-force reference, FingerprintMetric through process /
 compute_metrics, and tools/test.py on real edited toy copies with a
 checkpoint of the toy AVTSS config, checked against the dumped features."""
-import glob
 import json
 import os.path as osp
 import pickle
@@ -14,7 +13,7 @@ import torch
 from mmavcl.evaluation import FingerprintMetric
 from mmavcl.evaluation.functional import (fingerprint_ranks,
                                           fingerprint_scores)
-from mmavcl.testing import load_script
+from mmavcl.testing import last_logged_metrics, load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = 'configs/benchmarks/r3d-18/fingerprint_r3d-18_1xb4-8x1x5_toy.py'
@@ -170,9 +169,7 @@ def test_toy_fingerprint_end_to_end(tmp_path):
         '--dump', dump, '--cfg-options', f'test_dataloader.dataset.'
         f'data_root={data}', 'test_dataloader.num_workers=0',
         f'test_evaluator.ann_file={fp_list}'])
-    logs = sorted(glob.glob(str(tmp_path / 'work' / '*' / '*.json')))
-    with open(logs[-1]) as f:
-        logged = json.loads(f.read().strip().split('\n')[-1])
+    logged = last_logged_metrics(str(tmp_path / 'work'))
 
     # independently: mean of the L2-normalised clip features per video,
     # cosine against the originals, rank of the source

@@ -4,7 +4,6 @@ features and GLCL's own modules, the box ground truth of the metric against
 hand-built maps, and tools/test.py on the toy set with a checkpoint of the
 toy GLCL config, its cIoU/AUC recomputed from the dumped maps; the
 visualization tool on that dump."""
-import glob
 import json
 import os.path as osp
 import pickle
@@ -21,7 +20,7 @@ from mmavcl.evaluation import SoundLocalizationMetric
 from mmavcl.models import SoundLocalizer, audio_visual_maps, project_map
 from mmavcl.models.necks import ConvMLPNeck, MLPNeck
 from mmavcl.registry import MODELS
-from mmavcl.testing import load_script
+from mmavcl.testing import last_logged_metrics, load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOY = ('configs/benchmarks/r3d-18-2path/'
@@ -253,9 +252,7 @@ def test_toy_sound_localization_end_to_end(toy_set, tmp_path, config,
         '--dump', dump, '--cfg-options',
         f'test_dataloader.dataset.data_root={out}',
         'test_dataloader.num_workers=0', f'test_evaluator.ann_file={ann}'])
-    logs = sorted(glob.glob(str(tmp_path / 'work' / '*' / '*.json')))
-    with open(logs[-1]) as f:
-        logged = json.loads(f.read().strip().split('\n')[-1])
+    logged = last_logged_metrics(str(tmp_path / 'work'))
 
     # independently: every frame with the square in view, the map of the
     # first sampled frame with that index, the generator's pixel box

@@ -2,14 +2,12 @@
 pretrain -> export -> extract_features -> retrieval/kNN -> linear probe via
 tools/train.py -> tools/test.py; and tools/test.py's RetrievalMetric agrees
 with eval_features on the same features."""
-import glob
-import json
 import os.path as osp
 
 import pytest
 import torch
 
-from mmavcl.testing import load_script
+from mmavcl.testing import last_logged_metrics, load_script
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PRETRAIN = 'configs/vclr/vclr_r3d-18_toy.py'
@@ -69,7 +67,7 @@ def test_toy_chain(tmp_path, monkeypatch):
         '--cfg-options', *_data_opts(data, loaders),
         f'test_evaluator.0.gallery_file={feats["gallery"]}',
         f'test_evaluator.1.gallery_file={feats["gallery"]}'])
-    logged = _last_json(f'{work}/ret')
+    logged = last_logged_metrics(f'{work}/ret')
     for k in (1, 5, 10):
         assert logged[f'retrieval/R@{k}'] == pytest.approx(
             res[f'retrieval/R@{k}'])
@@ -90,13 +88,7 @@ def test_toy_chain(tmp_path, monkeypatch):
     load_script('tools/test.py').main([
         osp.join(ROOT, LINEAR), f'{work}/lin/epoch_2.pth', '--work-dir',
         f'{work}/lin_test', '--cfg-options', *lin_opts])
-    metrics = _last_json(f'{work}/lin_test')
+    metrics = last_logged_metrics(f'{work}/lin_test')
     for key in ('acc/top1', 'acc/mean_class', 'acc/clip_top1'):
         assert 0.0 <= metrics[key] <= 100.0
 
-
-def _last_json(work_dir):
-    # tools/test.py logs its metrics to <work_dir>/<timestamp>/<timestamp>.json
-    files = sorted(glob.glob(osp.join(work_dir, '*', '*.json')))
-    with open(files[-1]) as f:
-        return json.loads(f.read().strip().split('\n')[-1])
