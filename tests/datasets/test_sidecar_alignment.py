@@ -1,10 +1,11 @@
 """Audio sidecars keep the container's audio/video alignment, on real files
 whose audio starts 0.5 s after the first frame or 0.3 s before it.
 
-The sidecars are written by ``tools/data/extract_audio.py`` itself (WAV and
-FLAC), and the views are compared by content: the audio is a chirp whose
-frequency encodes its time (:func:`mmavcl.testing.decode_chirp_time`), and
-the sidecar's views must equal the container's, ``padded`` flags included.
+The sidecars are written by ``tools/data/extract_audio.py`` itself (WAV,
+FLAC, and the lossy M4A and MP3), and the views are compared by content:
+the audio is a chirp whose frequency encodes its time
+(:func:`mmavcl.testing.decode_chirp_time`), and the sidecar's views must
+equal the container's, ``padded`` flags included.
 Also: sidecars without the record (older ones) count from their first
 sample, and a video dataset reading one warns once per process (DataLoader
 workers included), an audio-only dataset never; a shard's sidecar member is
@@ -32,6 +33,25 @@ from mmavcl.testing import decode_chirp_time, load_script, make_av_video
 SR = 16000
 #: name -> (start of the video (s), audio start relative to it (s))
 FILES = {'late': (0.0, 0.5), 'early': (1.0, -0.3)}
+#: sidecar formats extract_audio.py writes
+EXTS = ['.wav', '.flac', '.m4a', '.mp3']
+#: ext -> (gain, tolerance) of the sidecar's views against the container's.
+#: WAV, FLAC: 16-bit quantisation. M4A: re-encoding the container's AAC
+#: with the same encoder at the same rate and frame grid, measured 6.3e-5.
+#: MP3: LAME scales its output by 0.950 (measured 0.94999-0.95002 on float
+#: and 16-bit input, amplitudes 0.1 and 0.5, 440-3000 Hz), then 1.9e-4.
+#: Both lossy formats only away from the audio's abrupt start and end
+#: (EDGE); a misplaced sidecar, even by a sample (45 degrees of phase at
+#: the chirp's 2 kHz), is off by far more
+LOSS = {'.wav': (1.0, 1e-4), '.flac': (1.0, 1e-4), '.m4a': (1.0, 3e-4),
+        '.mp3': (0.95, 3e-4)}
+#: s after the chirp's abrupt onset (0 to 0.5 amplitude) and before its
+#: cut-off where a lossy codec's pre-echo and block tail differ between
+#: the container's AAC and the re-encoded sidecar (up to 0.08 measured;
+#: beyond 0.1 s 9.5e-4 (M4A) and 4.1e-4 (MP3), beyond 0.15 s 4.4e-4 and
+#: 2.4e-4, beyond 0.2 s the values above). The M4A also presents 128
+#: samples of its last frame's padding past the end
+EDGE = 0.2
 #: views (s from the first frame): the first two miss the late audio's
 #: start, the last runs past the early audio's end (3.0 s after its start)
 SPANS = [(0.0, 0.64), (0.2, 0.84), (1.5, 2.14), (2.5, 3.0)]
@@ -60,7 +80,7 @@ def sidecars(tmp_path_factory):
                           size=(32, 32), start_time=start,
                           audio_delay=delay)
     tool = load_script('tools/data/extract_audio.py')
-    for ext in ('.wav', '.flac'):
+    for ext in EXTS:
         assert tool.main(['--src', str(src), '--out', str(out), '--ext', ext,
                           '--workers', '1']) == 0
     return src, out
@@ -123,16 +143,19 @@ def _chirp_times(wav: np.ndarray, step: int = 2000):
             for k in range(512, len(wav) - 511, step)]
 
 
-@pytest.mark.parametrize('ext', ['.wav', '.flac'])
+@pytest.mark.parametrize('ext', EXTS)
 @pytest.mark.parametrize('name', list(FILES))
 def test_sidecar_views_equal_the_container_views(sidecars, name, ext):
-    """Each view from the sidecar equals the container's within 1e-4 (the
-    sidecar's 16-bit quantisation; both at the source's 16 kHz, so no
-    resampling), with the same ``padded`` flags, and the chirp plays at the
-    view's time minus the audio's start: the late audio's first 0.5 s are
-    padding, the early audio runs out 0.3 s before the video ends. Before:
-    the sidecar's views were 0.5 s (0.3 s) off and never padded at the
-    start."""
+    """Each view from the sidecar equals the container's within ``LOSS``
+    (WAV, FLAC: 1e-4, the 16-bit quantisation; M4A, MP3: 3e-4 over 0.2 s
+    from the audio's edges, MP3 at LAME's 0.95 gain; all at the source's
+    16 kHz, so no resampling), with the same ``padded`` flags, and the
+    chirp plays
+    at the view's time minus the audio's start: the late audio's first
+    0.5 s are padding, the early audio runs out 0.3 s before the video
+    ends. Before: the sidecar's views were 0.5 s (0.3 s) off and never
+    padded at the start; M4A and MP3 sidecars had no record, and an MP3
+    was read from its clock's zero, 69 ms before its first sample."""
     src, out = sidecars
     delay = FILES[name][1]
     for cext in ('.mp4', '.mkv'):
@@ -145,10 +168,16 @@ def test_sidecar_views_equal_the_container_views(sidecars, name, ext):
                                                else 0.0), abs=1e-3)
         want = _decode(video)
         got = _decode(video, audio)
+        gain, tol = LOSS[ext]
+        edge = EDGE if ext in ('.m4a', '.mp3') else 0.0
         for view, w, gview, g in zip(want['audio_views'], want['audio_wavs'],
                                      got['audio_views'], got['audio_wavs']):
             assert gview['padded'] == view['padded'], (cext, view)
-            np.testing.assert_allclose(g, w, rtol=0, atol=1e-4)
+            t = view['time_span'][0] + np.arange(len(w)) / SR
+            inner = (t > delay + edge) & (t < delay + 3.0 - edge)
+            np.testing.assert_allclose(g[inner], gain * w[inner], rtol=0,
+                                       atol=tol, err_msg=f'{cext} {view}')
+            assert not g[t < first].any()  # padding before the first sample
         padded = [v['padded'] for v in got['audio_views']]
         assert padded == ([True, True, False, False] if delay > 0 else
                           [False, False, False, True])
@@ -177,10 +206,11 @@ def test_sidecar_views_equal_the_container_views(sidecars, name, ext):
 def test_sidecar_without_the_record_counts_from_its_first_sample(
         sidecars, tmp_path, untagged_warnings):
     """A sidecar written before the record (the same samples, no tag)
-    keeps its old reading: view time 0 is its first sample, nothing is
-    padded, so the late audio is heard 0.5 s early (with one warning)."""
+    keeps its old reading: view time 0 is its first sample (an MP3's too,
+    which FFmpeg times 69 ms later), nothing is padded, so the late audio
+    is heard 0.5 s early (with one warning)."""
     src, out = sidecars
-    for ext in ('.wav', '.flac'):
+    for ext in EXTS:
         with av.open(str(out / f'late_mkv{ext}')) as c:
             assert c.metadata  # FFmpeg sees the record: ...
         old = _untagged(str(out / f'late_mkv{ext}'),
@@ -192,8 +222,11 @@ def test_sidecar_without_the_record_counts_from_its_first_sample(
             for at, t in _chirp_times(wav):
                 assert t == pytest.approx(t0 + at, abs=0.005)
     assert len(untagged_warnings()) == 1
-    # what is not a tagged WAV or FLAC has no record
-    for data in (b'RIFF\x04\x00\x00\x00WAVE', b'fLaC\x84', b'\x00' * 64):
+    # what is not a tagged WAV, FLAC, MP4 or MP3 has no record (truncated
+    # headers included)
+    for data in (b'RIFF\x04\x00\x00\x00WAVE', b'fLaC\x84', b'\x00' * 64,
+                 b'\x00\x00\x00\x10ftypM4A ', b'\x00\x00\x00\x08moov',
+                 b'ID3\x04\x00\x00\x00\x00\x01\x00TXXX', b'ID3\x02'):
         path = tmp_path / 'x.wav'
         path.write_bytes(data)
         assert read_audio_start(str(path)) == 0.0
@@ -339,7 +372,8 @@ def test_check_dataset_places_sidecars_on_the_video_clock(
     0.7 s; before: 0, the sidecar's own clock), with ``alignment_record``
     True, with either video reader (decord finds the video's start with
     PyAV); the untagged one stays at 0 (what training reads), is flagged
-    False, still good, and counted in the summary and its printed line."""
+    False, still good, and counted in the summary and its printed line.
+    M4A and MP3 sidecars are placed the same way."""
     src, out = sidecars
     root = tmp_path / 'data'
     (root / 'audio').mkdir(parents=True)
@@ -386,3 +420,16 @@ def test_check_dataset_places_sidecars_on_the_video_clock(
         assert '  1 sidecars carry no alignment record (their views count ' \
             'from their first sample): re-extract with python ' \
             'tools/data/extract_audio.py' in capsys.readouterr().out
+    # the lossy sidecars (an entry checked directly: the dataset looks for
+    # .wav and .flac unless told audio_exts): an MP3's first sample, 69 ms
+    # into its own clock, is placed by the record alone (before: 0.569 s)
+    opts = dict(backend='pyav', min_frames=1, max_pixels=None,
+                require_audio=False, audio_only=False,
+                reject_unusual_rate=False, backend_args=None)
+    for name, stem in (('tagged', 'late'), ('early', 'early')):
+        for ext in ('.m4a', '.mp3'):
+            entry = check.check_entry((1, str(root / 'videos' / f'{name}.mkv'),
+                                       str(out / f'{stem}_mkv{ext}'), opts))
+            assert entry['ok'] and entry['alignment_record'] is True, entry
+            assert entry['audio_start'] == pytest.approx(
+                container[name], abs=1e-3), (name, ext)

@@ -279,7 +279,9 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
                 if sidecar:  # to the video's clock (0 without a record)
                     record = find_audio_start(audio_filename)
                     out['alignment_record'] = record is not None
-                    start += video_start + (record or 0.0)
+                    # the record places the first sample, wherever the
+                    # sidecar's clock puts it (an MP3's: the encoder delay)
+                    start = video_start + (record or 0.0)
                 out.update(has_audio=True, audio_duration=round(dur, 4),
                            audio_start=round(start, 4), audio_rate=rate,
                            unusual_rate=unusual,

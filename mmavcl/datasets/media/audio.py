@@ -59,7 +59,8 @@ def decode_audio_spans(filename: str,
                        spans: Sequence[Tuple[float, float]],
                        seek_margin: float = 0.2,
                        container=None,
-                       fallback_rate: int = 16000
+                       fallback_rate: int = 16000,
+                       from_first_sample: bool = False
                        ) -> List[Tuple[np.ndarray, float, int]]:
     """Decode several ``[t0, t1)`` spans of the first audio stream to mono,
     at the stream's own rate, opening the file once.
@@ -81,6 +82,12 @@ def decode_audio_spans(filename: str,
             instead of opening the file (e.g. the one
             :class:`~mmavcl.datasets.transforms.VideoInit` probed); the
             caller keeps ownership and closes it.
+        from_first_sample: Count ``spans`` and the returned starts from
+            the stream's first sample (its ``start_time``, which the
+            demuxer knows on opening) instead of the file's zero: how a
+            video's sidecar is placed (its record is the video time of its
+            first sample), also an MP3, whose first sample FFmpeg times
+            after the encoder delay.
 
     Returns:
         One ``(wave, start, rate)`` per span: float32 ``(N,)`` mono
@@ -107,10 +114,13 @@ def decode_audio_spans(filename: str,
         if not container.streams.audio:
             raise MissingAudioError(filename, 'no audio stream')
         stream = container.streams.audio[0]
+        origin = float(stream.start_time * stream.time_base) if (
+            from_first_sample and stream.start_time is not None) else 0.0
         decoded = [
-            _decode_span(av, container, stream, t0, t1, seek_margin,
-                         fallback_rate) for t0, t1 in spans
+            _decode_span(av, container, stream, t0 + origin, t1 + origin,
+                         seek_margin, fallback_rate) for t0, t1 in spans
         ]
+        decoded = [(w, start - origin, rate) for w, start, rate in decoded]
         # float samples (pcm_f32le WAVs, flt/fltp streams) may hold NaN or
         # Inf, which resampling spreads over the view and training over
         # every weight; the WAV path above reads 16-bit integers only

@@ -183,8 +183,9 @@ def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000,
         wave: float32 ``(L,)`` or ``(C, L)`` in [-1, 1].
         sample_rate: Hz.
         metadata: Container tags FFmpeg writes (WAV: the ``LIST``/``INFO``
-            tags it knows, e.g. ``comment``; FLAC: any Vorbis comment),
-            e.g. :func:`~.sidecar.audio_start_metadata`.
+            tags it knows, e.g. ``comment``; M4A: the iTunes ones, e.g.
+            ``comment``; FLAC, Ogg: any Vorbis comment; MP3: any, as ID3v2
+            ``TXXX``), e.g. :func:`~.sidecar.audio_start_metadata`.
     """
     av = _require_av()
     ext = osp.splitext(path)[1].lower()
@@ -207,5 +208,11 @@ def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000,
         container.metadata.update(metadata or {})
         stream = container.add_stream(codec, rate=sample_rate)
         stream.layout = {1: 'mono', 2: 'stereo'}[wave.shape[0]]
+        if codec == 'libmp3lame':
+            # every frame decodable alone: with LAME's bit reservoir a frame
+            # reads up to 511 bytes of earlier ones (0.17 s at 24 kbit/s),
+            # so after a seek its samples can be wrong past the 0.2 s that
+            # decode_audio_spans seeks ahead
+            stream.options = {'reservoir': '0'}
         _encode_audio(av, container, stream, wave, sample_rate)
     return path

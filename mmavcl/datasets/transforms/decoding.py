@@ -16,7 +16,7 @@ from ..media import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                      probe_audio_timing, probe_frame_size,
                      resolve_video_backend)
 from ..media.remote import FetchedFile, fetch_media, needs_fetch
-from ..media.sidecar import AUDIO_START_TAG
+from ..media.sidecar import AUDIO_START_TAG, RECORD_FORMATS
 from .spans import resolve_spans
 
 #: results key of the PyAV container :class:`VideoInit` opened to read the
@@ -466,23 +466,24 @@ def _audio_offset(results: Dict, filename: str,
     sample, which ``tools/data/extract_audio.py`` records at
     :func:`~mmavcl.datasets.media.find_audio_start` s of the video's clock
     (0 without a record, then flagged): it is read at the view's time minus
-    that, which pads, flags and aligns exactly like the container's audio.
-    Audio-only samples count from their stream's start:
-    ``audio_start_time``, set by :class:`AudioInit` (a sidecar's record is
-    about a video they do not have; for a sidecar it is the stream's own
-    start, absent: 0), and are never flagged.
+    that, counted from its first sample (``from_first_sample`` of
+    :func:`~mmavcl.datasets.media.decode_audio_spans`; an MP3's clock puts
+    it after the encoder delay), which pads, flags and aligns exactly like
+    the container's audio. Audio-only samples count from their stream's
+    start: ``audio_start_time``, set by :class:`AudioInit` (a sidecar's
+    record is about a video they do not have; for a sidecar it is the
+    stream's own start, absent: 0), and are never flagged.
     """
     video = results.get('modality') != 'audio'
     if video and filename == results.get('filename'):
         return float(results.get('video_start_time') or 0.0), False
-    offset = float(results.get('audio_start_time') or 0.0)
     if not video:
-        return offset, False
+        return float(results.get('audio_start_time') or 0.0), False
     # a video's sidecar: its first sample is at the record
     start = find_audio_start(source)
     if start is None:
-        return offset, True
-    return offset - start, False
+        return 0.0, True
+    return -start, False
 
 
 #: whether this process has warned of a sidecar without a record: once per
@@ -499,7 +500,9 @@ def _warn_untagged_sidecar(filename: str) -> None:
     if _warned_untagged:
         return
     _warned_untagged = True
-    ext = '.flac' if str(filename).lower().endswith('.flac') else '.wav'
+    ext = osp.splitext(str(filename))[1].lower()
+    if ext not in RECORD_FORMATS:  # cannot carry one: suggest a WAV
+        ext = '.wav'
     print_log(
         f'audio sidecar {filename} has no alignment record '
         f'({AUDIO_START_TAG}): its views count from its first sample, off '
@@ -673,6 +676,9 @@ class DecodeAudioViews(BaseTransform):
             offset, untagged = _audio_offset(results, filename, source)
             groups = [(a + offset, b + offset) for a, b in groups]
             video_file = results.get('filename')
+            # a video's sidecar counts from its first sample (the record's)
+            sidecar = filename != video_file and \
+                results.get('modality') != 'audio'
             if filename != video_file:
                 container = None  # a sidecar: VideoInit opened the video
             elif container is None and results.get('modality') != 'audio':
@@ -680,7 +686,8 @@ class DecodeAudioViews(BaseTransform):
                 container = open_media(source, 'audio')
             try:
                 decoded = decode_audio_spans(
-                    source, groups, container=container, fallback_rate=sr)
+                    source, groups, container=container, fallback_rate=sr,
+                    from_first_sample=sidecar)
             finally:
                 if container is not None:
                     release_container(results, container)
