@@ -18,6 +18,7 @@ import pytest
 from mmavcl.datasets import MediaDecodeError
 from mmavcl.datasets.media import (DecordVideoReader, PyAVVideoReader,
                                    probe_frame_size, probe_media, write_video)
+from mmavcl.datasets.media.orientation import video_codec_tag
 from mmavcl.datasets.transforms import DecodeVideoViews, VideoInit
 from mmavcl.testing import decode_frame_index, make_av_video, make_av_videos
 
@@ -220,7 +221,7 @@ def _replace_packet(src, path, index, payload):
     return path
 
 
-@pytest.mark.parametrize('ext', ['mkv', 'avi'])
+@pytest.mark.parametrize('ext', ['mkv', 'mp4', 'avi'])
 def test_a_not_coded_vop_shows_the_previous_picture(mpeg4_src, tmp_path,
                                                     ext):
     """Frame 33 is a not-coded VOP (what XviD writes for a static frame):
@@ -241,16 +242,20 @@ def test_a_not_coded_vop_shows_the_previous_picture(mpeg4_src, tmp_path,
         assert reader.num_frames == N
         np.testing.assert_array_equal(reader.get_batch(batch), shown[batch])
         reader.close()
-    # decord checks the AVIs it opens, and the files whose container it is
-    # handed (VideoInit does when the audio is in the file)
-    container = None if ext == 'avi' else av.open(path)
-    reader = DecordVideoReader(path, container=container)
-    assert reader.num_frames == N
-    for batch in batches:
-        np.testing.assert_array_equal(reader.get_batch(batch), shown[batch])
-    reader.close()
-    if container is not None:
-        container.close()
+    # decord checks the files whose container it is handed (VideoInit does
+    # when the audio is in the file), and opens the others for it (audio
+    # from elsewhere) unless their header names another codec
+    assert video_codec_tag(path) == {'mkv': 'V_MPEG4/ISO/ASP',
+                                     'mp4': 'mp4v', 'avi': None}[ext]
+    for container in (None, av.open(path)):
+        reader = DecordVideoReader(path, container=container)
+        assert reader.num_frames == N
+        for batch in batches:
+            np.testing.assert_array_equal(reader.get_batch(batch),
+                                          shown[batch])
+        reader.close()
+        if container is not None:
+            container.close()
 
 
 def test_a_packet_the_decoder_drops_raises_instead_of_its_neighbour(
@@ -273,6 +278,22 @@ def test_a_packet_the_decoder_drops_raises_instead_of_its_neighbour(
     others = [0, 32, 34, N - 1]
     np.testing.assert_array_equal(decode_frame_index(_read_each(path, others)),
                                   others)
+    # decord, as docs/reliability.md says: its count and timestamps come from
+    # the packets, all there (the same as the intact file's), and it counts
+    # the pictures decoded from the keyframe before an index, so from 33 up
+    # to the next keyframe each index reads the next frame; nothing it
+    # exposes tells
+    with av.open(path) as container:
+        keys = [i for i, p in enumerate(container.demux(video=0))
+                if p.size and p.is_keyframe]
+        reader = DecordVideoReader(path, container=container)
+        assert reader.num_frames == N
+        batch = [32, 33, 40, N - 2]
+        late = [i + (max(k for k in keys if k <= i) <= 33 <= i) for i in batch]
+        assert late[1] == 34
+        np.testing.assert_array_equal(
+            decode_frame_index(reader.get_batch(batch)), late)
+        reader.close()
 
 
 # ------------------------------------------------------------------ rotation

@@ -10,7 +10,8 @@ left-right mirror as a half turn) and no stream-level getter, and the
 readers need the displayed size before they decode (to resize on decode,
 for ``max_pixels``, for ``probe_media``). Walking the container's boxes /
 elements costs a few small reads; only the first video track is looked at,
-as FFmpeg's first video stream.
+as FFmpeg's first video stream. The same walk tells that track's codec as
+the header names it (:func:`video_codec_tag`).
 
 The matrix is read as FFmpeg's players show it (``autorotate`` in
 ``ffmpeg``/``ffplay``): the nearest quarter turn of its rotation, then a
@@ -21,13 +22,13 @@ ignored, as FFmpeg does.
 """
 import math
 import struct
-from typing import BinaryIO, Iterator, Optional, Tuple
+from typing import BinaryIO, Callable, Iterator, Optional, Tuple
 
 from .remote import open_source
 
 __all__ = [
     'display_rotation', 'display_orientation', 'matrix_rotation',
-    'quarter_turns', 'is_iso_bmff', 'file_head'
+    'quarter_turns', 'is_iso_bmff', 'file_head', 'video_codec_tag'
 ]
 
 #: ISO-BMFF box types that open an MP4/MOV/3GP file
@@ -69,19 +70,34 @@ def is_iso_bmff(filename: str) -> bool:
 Matrix = Tuple[float, float, float, float]
 
 
-def _display_matrix(filename: str) -> Optional[Matrix]:
-    """The display matrix of the first video track of ``filename``; None
-    for other containers, no matrix, or an unreadable header."""
+def _read_video_track(filename: str, bmff: Callable, matroska: Callable):
+    """``bmff(f)`` or ``matroska(f)`` on ``filename`` opened, by its
+    container; None for other containers or an unreadable header."""
     try:
         with _open_binary(filename) as f:
             head = f.read(8)
             if len(head) == 8 and head[4:8] in _BMFF_FIRST:
-                return _bmff_matrix(f)
+                return bmff(f)
             if head[:4] == _EBML_MAGIC:
-                return _matroska_matrix(f)
+                return matroska(f)
     except (OSError, struct.error, ValueError, IndexError):
         pass
     return None
+
+
+def _display_matrix(filename: str) -> Optional[Matrix]:
+    """The display matrix of the first video track of ``filename``; None
+    for other containers, no matrix, or an unreadable header."""
+    return _read_video_track(filename, _bmff_matrix, _matroska_matrix)
+
+
+def video_codec_tag(filename: str) -> Optional[str]:
+    """How the header of ``filename`` names the codec of its first video
+    track: the MP4/MOV sample entry type (``'avc1'``, ``'mp4v'``) or the
+    Matroska/WebM ``CodecID`` (``'V_MPEG4/ISO/AVC'``, ``'V_VP9'``); None
+    for other containers or an unreadable header. A few small reads, no
+    FFmpeg open."""
+    return _read_video_track(filename, _bmff_codec, _matroska_codec)
 
 
 def _ccw(m: Matrix) -> float:
@@ -185,7 +201,8 @@ def _child(f: BinaryIO, start: int, end: int,
     return None
 
 
-def _bmff_matrix(f: BinaryIO) -> Optional[Matrix]:
+def _bmff_video_trak(f: BinaryIO) -> Optional[Tuple[int, int]]:
+    """``(payload start, end)`` of the first video ``trak`` box."""
     f.seek(0)
     moov = next(((a, b) for k, a, b in _boxes(f, None) if k == b'moov'), None)
     if moov is None:
@@ -197,29 +214,44 @@ def _bmff_matrix(f: BinaryIO) -> Optional[Matrix]:
         if not hdlr:
             continue
         f.seek(hdlr[0] + 8)  # version/flags, pre_defined
-        if f.read(4) != b'vide':
-            continue
-        tkhd = _child(f, trak[0], trak[1], b'tkhd')
-        if tkhd is None:
-            return None
-        f.seek(tkhd[0])
-        version = f.read(1)[0]
-        # the matrix follows the times/ids/duration (32-bit fields in
-        # version 0, 64-bit in version 1) and 16 reserved/layer/volume bytes
-        f.seek(tkhd[0] + (52 if version == 1 else 40))
-        # FFmpeg's display matrix is this matrix (same layout: a, b, u,
-        # c, d, v, x, y, w; a-d 16.16 fixed point)
-        a, b, _, c, d = struct.unpack('>5i', f.read(20))
-        return (a / 65536, b / 65536, c / 65536, d / 65536) if (
-            (a or c) and (b or d)) else None
+        if f.read(4) == b'vide':
+            return trak
     return None
+
+
+def _bmff_matrix(f: BinaryIO) -> Optional[Matrix]:
+    trak = _bmff_video_trak(f)
+    tkhd = trak and _child(f, trak[0], trak[1], b'tkhd')
+    if not tkhd:
+        return None
+    f.seek(tkhd[0])
+    version = f.read(1)[0]
+    # the matrix follows the times/ids/duration (32-bit fields in version
+    # 0, 64-bit in version 1) and 16 reserved/layer/volume bytes
+    f.seek(tkhd[0] + (52 if version == 1 else 40))
+    # FFmpeg's display matrix is this matrix (same layout: a, b, u, c, d,
+    # v, x, y, w; a-d 16.16 fixed point)
+    a, b, _, c, d = struct.unpack('>5i', f.read(20))
+    return (a / 65536, b / 65536, c / 65536, d / 65536) if (
+        (a or c) and (b or d)) else None
+
+
+def _bmff_codec(f: BinaryIO) -> Optional[str]:
+    """The first video track's first sample entry type (``'avc1'``)."""
+    box = _bmff_video_trak(f)
+    for kind in (b'mdia', b'minf', b'stbl', b'stsd'):
+        box = box and _child(f, box[0], box[1], kind)
+    if not box:
+        return None
+    f.seek(box[0] + 12)  # version/flags, entry count, the entry's size
+    return f.read(4).decode('latin-1')
 
 
 # ---------------------------------------------------------------- Matroska
 
 _SEGMENT, _CLUSTER, _TRACKS, _TRACK_ENTRY = (0x18538067, 0x1F43B675,
                                              0x1654AE6B, 0xAE)
-_TRACK_TYPE, _VIDEO, _PROJECTION = 0x83, 0xE0, 0x7670
+_TRACK_TYPE, _CODEC_ID, _VIDEO, _PROJECTION = 0x83, 0x86, 0xE0, 0x7670
 _POSE_YAW, _POSE_PITCH, _POSE_ROLL = 0x7673, 0x7674, 0x7675
 
 
@@ -274,7 +306,8 @@ def _float(f: BinaryIO, start: int, end: int) -> float:
     return struct.unpack('>f' if len(raw) == 4 else '>d', raw)[0]
 
 
-def _matroska_matrix(f: BinaryIO) -> Optional[Matrix]:
+def _matroska_video_track(f: BinaryIO) -> Optional[Tuple[int, int]]:
+    """``(data start, end)`` of the first video ``TrackEntry``."""
     segment = _first(f, 0, None, _SEGMENT)
     if segment is None:
         return None
@@ -294,30 +327,44 @@ def _matroska_matrix(f: BinaryIO) -> Optional[Matrix]:
         if kind is None or kind[1] is None:
             continue
         f.seek(kind[0])
-        if int.from_bytes(f.read(kind[1] - kind[0]), 'big') != 1:
-            continue  # not video
-        video = _first(f, a, b, _VIDEO)
-        projection = video and video[1] is not None and _first(
-            f, video[0], video[1], _PROJECTION)
-        if not projection or projection[1] is None:
-            return None
-        pose = {}
-        for eid, x, y in _elements(f, *projection):
-            if eid in (_POSE_YAW, _POSE_PITCH, _POSE_ROLL) and y is not None:
-                pose[eid] = _float(f, x, y)
-        yaw, pitch = pose.get(_POSE_YAW, 0.0), pose.get(_POSE_PITCH, 0.0)
-        roll = pose.get(_POSE_ROLL, 0.0)
-        # FFmpeg's matroska demuxer: a yaw of +-180 degrees is a left-right
-        # mirror applied first; other yaws and any pitch are 3D (ignored)
-        if pitch != 0.0 or yaw not in (0.0, 180.0, -180.0) or \
-                math.isnan(roll) or (yaw == 0.0 and roll == 0.0):
-            return None
-        mirror = yaw != 0.0
-        # roll is counter-clockwise, and a mirror first reverses it: the
-        # matrix turns the stored picture by `turn` counter-clockwise ...
-        turn = math.radians(-roll if mirror else roll)
-        cos, sin = math.cos(turn), math.sin(turn)
-        a_, b_, c_, d_ = cos, -sin, sin, cos
-        # ... and FFmpeg's left-right flip negates its first column
-        return (-a_, b_, -c_, d_) if mirror else (a_, b_, c_, d_)
+        if int.from_bytes(f.read(kind[1] - kind[0]), 'big') == 1:  # video
+            return a, b
     return None
+
+
+def _matroska_matrix(f: BinaryIO) -> Optional[Matrix]:
+    track = _matroska_video_track(f)
+    video = track and _first(f, track[0], track[1], _VIDEO)
+    projection = video and video[1] is not None and _first(
+        f, video[0], video[1], _PROJECTION)
+    if not projection or projection[1] is None:
+        return None
+    pose = {}
+    for eid, x, y in _elements(f, *projection):
+        if eid in (_POSE_YAW, _POSE_PITCH, _POSE_ROLL) and y is not None:
+            pose[eid] = _float(f, x, y)
+    yaw, pitch = pose.get(_POSE_YAW, 0.0), pose.get(_POSE_PITCH, 0.0)
+    roll = pose.get(_POSE_ROLL, 0.0)
+    # FFmpeg's matroska demuxer: a yaw of +-180 degrees is a left-right
+    # mirror applied first; other yaws and any pitch are 3D (ignored)
+    if pitch != 0.0 or yaw not in (0.0, 180.0, -180.0) or \
+            math.isnan(roll) or (yaw == 0.0 and roll == 0.0):
+        return None
+    mirror = yaw != 0.0
+    # roll is counter-clockwise, and a mirror first reverses it: the
+    # matrix turns the stored picture by `turn` counter-clockwise ...
+    turn = math.radians(-roll if mirror else roll)
+    cos, sin = math.cos(turn), math.sin(turn)
+    a_, b_, c_, d_ = cos, -sin, sin, cos
+    # ... and FFmpeg's left-right flip negates its first column
+    return (-a_, b_, -c_, d_) if mirror else (a_, b_, c_, d_)
+
+
+def _matroska_codec(f: BinaryIO) -> Optional[str]:
+    """The first video track's ``CodecID`` (``'V_MPEG4/ISO/AVC'``)."""
+    track = _matroska_video_track(f)
+    codec = track and _first(f, track[0], track[1], _CODEC_ID)
+    if not codec or codec[1] is None:
+        return None
+    f.seek(codec[0])
+    return f.read(codec[1] - codec[0]).decode('latin-1').rstrip('\0')
