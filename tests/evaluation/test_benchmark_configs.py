@@ -51,8 +51,11 @@ def test_there_are_benchmarks_for_every_protocol():
 
 
 # audio-visual protocols: only backbones of an audio-visual pretraining
-# (not TSN-R50, VCLR's) have them; their model is not an AVRecognizer
+# have them; their model is not an AVRecognizer
 AV_PROTOCOLS = ('sound-localization', )
+# video backbones that only VCLR (video-only) pretrains: TSN-R50 (the
+# paper's) and R3D-50 (our 3D variant)
+VIDEO_ONLY = ('tsn-r50', 'r3d-50')
 
 
 def _av_protocol(path):
@@ -166,14 +169,14 @@ def _uni_modal(protocols):
 def test_every_backbone_has_the_whole_set(backbone):
     """Video backbones share one list of protocols, audio ones another;
     the audio-visual protocols come as a whole set too, for every video
-    backbone that an audio-visual method pretrains (all but tsn-r50)."""
+    backbone that an audio-visual method pretrains (all but VIDEO_ONLY)."""
     audio = backbone.startswith('audio')
     peers = [b for b in BACKBONES if b.startswith('audio') == audio]
     mine = _protocols(backbone)
     assert _uni_modal(mine) == _uni_modal(_protocols(peers[0])), backbone
     assert len(_uni_modal(mine)) == (6 if audio else 21)
     av = mine - _uni_modal(mine)
-    if audio or backbone == 'tsn-r50':
+    if audio or backbone in VIDEO_ONLY:
         assert not av, backbone
     else:
         assert av == {'sound-localization_flickr-soundnet',
@@ -278,3 +281,55 @@ def test_readme_command_loads_the_pretraining_weights(readme, bench,
                           'audio_backbone.').rstrip('.')
         assert _shapes(pre.model[owner].to_dict()) == _shapes(
             model.audio_backbone.to_dict()), (readme, bench, pretrain)
+
+
+VCLR_R3D50 = 'configs/vclr/vclr_r3d-50_8xb16-8x2x10-200e_k400.py'
+R3D50_SET = [p for p in CONFIGS
+             if osp.basename(osp.dirname(p)) == 'r3d-50']
+R3D50_LINEAR = ('configs/benchmarks/r3d-50/'
+                'linear_r3d-50_8xb32-16x2x1-100e_k400.py')
+
+
+def test_vclr_r3d50_checkpoint_loads_into_the_r3d50_set(tmp_path):
+    """The state dict of the VCLR R3D-50 pretraining model, saved with
+    mmengine's ``save_checkpoint`` (``meta`` and ``state_dict``, as in the
+    Runner's checkpoints), reaches the backbone of the r3d-50 set tensor
+    for tensor through ``model.pretrained``: the ``init_weights`` that
+    tools/train.py, tools/test.py and tools/extract_features.py call (an
+    ``AVEventLocalizer`` runs it through ``super()``). The online backbone
+    gets random values first, so no tensor can match by coincidence a
+    fresh init (BN's ones and zeros) or the momentum encoder's copy, which
+    the file also holds."""
+    from mmengine.runner.checkpoint import (get_state_dict, save_checkpoint,
+                                            weights_to_cpu)
+    pre_cfg = Config.fromfile(osp.join(ROOT, VCLR_R3D50))
+    with DefaultScope.overwrite_default_scope('mmavcl'):
+        pre = MODELS.build(pre_cfg.model)
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for t in pre.backbone.state_dict().values():
+            if t.is_floating_point():
+                t.copy_(torch.randn(t.shape, generator=gen))
+            else:  # BN's num_batches_tracked
+                t.fill_(1234)
+    state = weights_to_cpu(get_state_dict(pre))
+    path = str(tmp_path / 'epoch_200.pth')
+    save_checkpoint(dict(meta=dict(epoch=200), state_dict=state), path)
+    expected = {k[len('backbone.'):]: v for k, v in state.items()
+                if k.startswith('backbone.')}
+    del pre, state  # about 0.5 GB: only the online backbone is compared
+    # every config of the set has the pretraining backbone and prefix, so
+    # one build covers the set
+    for p in R3D50_SET:
+        model = _load(p).model
+        assert model.backbone == pre_cfg.model.backbone, _rel(p)
+        assert model.pretrained_prefix == 'backbone.', _rel(p)
+    bench_cfg = _load(osp.join(ROOT, R3D50_LINEAR)).model.to_dict()
+    bench_cfg['pretrained'] = path
+    with DefaultScope.overwrite_default_scope('mmavcl'):
+        bench = MODELS.build(bench_cfg)
+    bench.init_weights()
+    got = bench.backbone.state_dict()
+    assert sorted(got) == sorted(expected)
+    for k, v in got.items():
+        assert torch.equal(v, expected[k]), k
