@@ -14,7 +14,7 @@ import pytest
 from mmavcl.datasets import AVVideoDataset
 from mmavcl.testing import (chirp, make_audio_file, make_av_video,
                             timestamp_frames, truncate_file, write_audio,
-                            write_garbage)
+                            write_garbage, write_video)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'data', 'check_dataset.py')
@@ -304,6 +304,46 @@ def test_codec_rotation_late_audio_rate_and_nan_audio(tmp_path):
     assert late['audio_start'] == pytest.approx(1.0, abs=0.07)  # AAC delay
     assert late['audio_duration'] == pytest.approx(1.4, abs=0.1)
     assert late['duration'] == pytest.approx(2.4, abs=0.05)
+
+
+#: name -> (container, writer's rotation, hflip, vflip, then the report's
+#: rotation and flip: the picture turned counter-clockwise, then mirrored
+#: left-right; an upside-down flip is a half turn mirrored)
+ORIENTED = {'mirrored': ('mp4', 0, True, False, 0, True),
+            'rotated': ('mp4', 90, False, False, 90, False),
+            'rotated_mirrored': ('mp4', 90, True, False, 90, True),
+            'upside_down': ('mp4', 0, False, True, 180, True),
+            'mkv_rotated_mirrored': ('mkv', 270, True, False, 270, True)}
+
+
+def test_rotation_and_flip_come_from_the_display_matrix(tmp_path):
+    """Phone videos (stored 64 wide, 32 high) with a display matrix that
+    turns and/or mirrors them: the report gives the matrix as the readers
+    apply it (``probe_media``'s ``rotation`` and ``flip``), and the size
+    as displayed. Before, ``rotation`` came from PyAV's first decoded
+    frame, which reads a left-right mirror as a half turn (the mirrored
+    file was reported as turned by 180 degrees), and no flip was
+    reported."""
+    v = tmp_path / 'v'
+    stored = timestamp_frames(4, (32, 64))
+    for name, (ext, deg, hflip, vflip, _, _) in ORIENTED.items():
+        write_video(str(v / f'{name}.{ext}'), stored, rotation=deg,
+                    hflip=hflip, vflip=vflip)
+    ann = tmp_path / 'l.txt'
+    ann.write_text(''.join(f'{n}.{spec[0]} 0\n'
+                           for n, spec in ORIENTED.items()))
+    report = str(tmp_path / 'r.json')
+    from check_dataset import main
+    main([str(ann), '--data-prefix', str(v), '--workers', '2', '--out',
+          str(tmp_path / 'c.txt'), '--report', report])
+    got = {osp.splitext(osp.basename(e['filename']))[0]: e
+           for e in json.load(open(report))['entries']}
+    for name, (_, _, _, _, rotation, flip) in ORIENTED.items():
+        e = got[name]
+        assert e['ok'], e['reason']
+        assert (e['rotation'], e['flip']) == (rotation, flip), name
+        shown = (32, 64) if rotation % 180 == 0 else (64, 32)
+        assert (e['height'], e['width']) == shown, name
 
 
 def test_clean_list_keeps_names_with_unicode_line_breaks(tmp_path):

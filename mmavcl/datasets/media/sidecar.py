@@ -65,7 +65,7 @@ def find_audio_start(filename: str) -> Optional[float]:
     FFmpeg: 10 us for a local file, 2.5 us in memory (a shard's member),
     on this project's 2-core test machine."""
     try:
-        with _open_binary(filename) as f:
+        with _open_binary(filename, 'audio') as f:
             head = f.read(12)
             if head[:4] == b'RIFF' and head[8:12] == b'WAVE':
                 text = _riff_comment(f)

@@ -1,6 +1,5 @@
 """Open media, and decode every view of a sample in one pass per stream."""
 import logging
-import os.path as osp
 from functools import partial
 from typing import Dict, List, Optional, Tuple
 
@@ -15,7 +14,7 @@ from ..media import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                      find_audio_start, open_media, play_at_speed,
                      probe_audio_timing, probe_frame_size,
                      resolve_video_backend)
-from ..media.remote import FetchedFile, fetch_media, needs_fetch
+from ..media.remote import fetch_media, needs_fetch, source_size
 from ..media.sidecar import AUDIO_START_TAG
 from .spans import resolve_spans
 
@@ -253,11 +252,12 @@ class VideoInit(BaseTransform):
         # the readers open ``filename`` (a path or the fetched bytes);
         # ``name`` is what the results dict calls it
         filename = media_source(results, name, self.backend_args)
-        if not isinstance(filename, FetchedFile):
-            if not osp.exists(filename):
-                raise MediaDecodeError(filename, 'file does not exist')
-            if osp.getsize(filename) == 0:
-                raise MediaDecodeError(filename, 'empty file (0 bytes)')
+        # checked before any decoder opens it (a FIFO would block that)
+        size = source_size(filename)
+        if size < 0:
+            raise MediaDecodeError(filename, 'file does not exist')
+        if size == 0:
+            raise MediaDecodeError(filename, 'empty file (0 bytes)')
         frame_size, container = self._probe(results, filename)
         if self.max_pixels is not None:
             h, w = frame_size
@@ -358,7 +358,7 @@ class AudioInit(BaseTransform):
         if not name:
             raise MissingAudioError(str(name), 'file does not exist')
         filename = media_source(results, name, self.backend_args, 'audio')
-        if not isinstance(filename, FetchedFile) and not osp.exists(filename):
+        if source_size(filename, 'audio') < 0:
             raise MissingAudioError(str(filename), 'file does not exist')
         results['audio_duration'], results['audio_start_time'] = \
             probe_audio_timing(filename)
@@ -666,8 +666,7 @@ class DecodeAudioViews(BaseTransform):
                     '(audio_source="none")')
             source = media_source(results, filename, self.backend_args,
                                   'audio')
-            if not isinstance(source, FetchedFile) and \
-                    not osp.exists(source):
+            if source_size(source, 'audio') < 0:
                 raise MissingAudioError(filename, 'file does not exist')
             groups, view_group = self.spans_to_decode(views)
             offset, untagged = _audio_offset(results, filename, source)
