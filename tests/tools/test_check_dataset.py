@@ -15,6 +15,7 @@ from mmavcl.datasets import AVVideoDataset
 from mmavcl.testing import (chirp, make_audio_file, make_av_video,
                             timestamp_frames, truncate_file, write_audio,
                             write_garbage, write_video)
+from mmavcl.testing.servers import serve_directory
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'data', 'check_dataset.py')
@@ -177,33 +178,37 @@ def _float_wav(path, wave, sample_rate=16000):
 def test_crash_and_hang_are_reported_and_the_scan_goes_on(
         tmp_path, workers):
     """A file that kills the decoder natively (SIGSEGV, abort) or blocks
-    it (a FIFO as the sidecar audio: opening it waits for a writer that
-    never comes) is reported with its own reason; the entries checked
-    around it are not lost. The old tool hung forever on such files with
+    it (a sidecar whose HTTP server accepts the request and never answers)
+    is reported with its own reason; the entries checked around it are
+    not lost. The old tool hung forever on such files with
     ``--workers 2`` (a lost ``Pool.imap`` task) and died with
     ``--workers 1`` without a report.
 
     No file is known that crashes this FFmpeg/decord build, so the crash is
     injected through the tool's documented test hook
     (``MMAVCL_CHECK_FAULT``): the worker kills itself with the real signal
-    as it starts decoding that file. The hang is real."""
+    as it starts decoding that file. The hang is real. (A FIFO sidecar
+    blocked the same way until the readers refused non-regular files:
+    ``tests/datasets/test_not_regular_files.py``.)"""
     v = tmp_path / 'v'
-    names = ['g0', 'segv', 'g1', 'abort', 'fifo', 'g2', 'g3']
+    names = ['g0', 'segv', 'g1', 'abort', 'stall', 'g2', 'g3']
     for n in names:
         make_av_video(str(v / f'{n}.mp4'), num_frames=8, size=(32, 32),
                       audio=False)
-    for n in ('g0', 'g1', 'g2', 'g3'):
-        make_audio_file(str(v / f'{n}.wav'), duration=0.5)
-    os.mkfifo(str(v / 'fifo.wav'))
+    for n in ('g0', 'g1', 'g2', 'g3', 'stall'):
+        make_audio_file(str(v / 'audio' / f'{n}.wav'), duration=0.5)
     ann = tmp_path / 'l.txt'
     ann.write_text(''.join(f'{n}.mp4 {i}\n' for i, n in enumerate(names)))
     out, report = str(tmp_path / 'clean.txt'), str(tmp_path / 'r.json')
     t = time.monotonic()
-    proc = _run([str(ann), '--data-prefix', str(v), '--audio-source',
-                 'sidecar', '--workers', str(workers), '--timeout', '3',
-                 '--out', out, '--report', report],
-                env={'MMAVCL_CHECK_FAULT': 'segv.mp4:segv,abort.mp4:abort'},
-                timeout=120)
+    with serve_directory(str(v / 'audio'), stall=['/stall.wav']) as url:
+        proc = _run([str(ann), '--data-prefix', str(v), '--audio-source',
+                     'sidecar', '--audio-prefix', url, '--workers',
+                     str(workers), '--timeout', '3', '--out', out,
+                     '--report', report],
+                    env={'MMAVCL_CHECK_FAULT':
+                         'segv.mp4:segv,abort.mp4:abort'},
+                    timeout=120)
     took = time.monotonic() - t
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'checked 7 entries: 4 good, 3 bad' in proc.stdout

@@ -52,8 +52,8 @@ from ..errors import MediaDecodeError, MissingAudioError
 __all__ = [
     'FetchedFile', 'is_uri', 'needs_fetch', 'fetch', 'fetch_media',
     'open_source', 'open_stream', 'source_size', 'check_regular_file',
-    'ObjectStoreBackend',
-    'TimeoutHTTPBackend', 'FETCH_RETRIES', 'FETCH_BACKOFF'
+    'ObjectStoreBackend', 'TimeoutHTTPBackend', 'FETCH_RETRIES',
+    'FETCH_BACKOFF'
 ]
 
 #: attempts after the first for a transient failure (backoff 0.5 s, 1 s ...)

@@ -28,8 +28,10 @@ A sidecar without the record (written before it existed, or by another
 tool) counts from its first sample, as before: the gap is 0, wrong by the
 real gap for a video whose audio starts late.
 :func:`find_audio_start` tells it apart (``None``) so that
-``DecodeAudioViews`` can warn and ``tools/data/check_dataset.py`` can count
-such sidecars.
+``DecodeAudioViews`` can warn (once per process) and mark the sample
+(:data:`UNTAGGED_SIDECAR_KEY`), the train loops can name every such file
+read on any rank, and ``tools/data/check_dataset.py`` can count such
+sidecars.
 """
 import math
 import struct
@@ -37,12 +39,18 @@ from typing import BinaryIO, Dict, Optional
 
 from .orientation import _open_binary
 
-__all__ = ['AUDIO_START_TAG', 'audio_start_metadata', 'find_audio_start',
-           'read_audio_start']
+__all__ = ['AUDIO_START_TAG', 'UNTAGGED_SIDECAR_KEY', 'audio_start_metadata',
+           'find_audio_start', 'read_audio_start']
 
 #: the key of the record (a Vorbis comment name; in WAV the comment's text
 #: is ``KEY=value``)
 AUDIO_START_TAG = 'MMAVCL_AUDIO_START'
+
+#: results and data-sample metainfo key naming a video's sidecar that has
+#: no record (set by ``DecodeAudioViews``, absent otherwise): it reaches
+#: the train loop with the batch, which names every such file over all
+#: ranks (:mod:`mmavcl.engine.sidecar_report`)
+UNTAGGED_SIDECAR_KEY = 'sidecar_without_alignment'
 
 
 def audio_start_metadata(path: str, start: float) -> Dict[str, str]:

@@ -5,6 +5,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.dist import get_rank
 from mmengine.logging import print_log
 
 from mmavcl.registry import TRANSFORMS
@@ -15,7 +16,7 @@ from ..media import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                      probe_audio_timing, probe_frame_size,
                      resolve_video_backend)
 from ..media.remote import fetch_media, needs_fetch, source_size
-from ..media.sidecar import AUDIO_START_TAG
+from ..media.sidecar import AUDIO_START_TAG, UNTAGGED_SIDECAR_KEY
 from .spans import resolve_spans
 
 #: results key of the PyAV container :class:`VideoInit` opened to read the
@@ -494,21 +495,25 @@ _warned_untagged = False
 def _warn_untagged_sidecar(filename: str) -> None:
     """Warn once per process that ``filename``, a video's sidecar, has no
     alignment record. Not per file: a dataset of old sidecars would log a
-    line per sample; ``tools/data/check_dataset.py`` counts them all."""
+    line per sample; the train loops name every one read on any rank
+    (:mod:`mmavcl.engine.sidecar_report`: mmengine's logger shows the
+    other ranks' warnings nowhere), ``tools/data/check_dataset.py`` every
+    one in the list."""
     global _warned_untagged
     if _warned_untagged:
         return
     _warned_untagged = True
     ext = '.flac' if str(filename).lower().endswith('.flac') else '.wav'
     print_log(
-        f'audio sidecar {filename} has no alignment record '
-        f'({AUDIO_START_TAG}): its views count from its first sample, off '
-        'by the real gap (often 0.5 s) for videos whose audio does not '
-        'start with the first frame. Re-extract the sidecars to record it: '
+        f'(rank {get_rank()}) audio sidecar {filename} has no alignment '
+        f'record ({AUDIO_START_TAG}): its views count from its first '
+        'sample, off by the real gap (often 0.5 s) for videos whose audio '
+        'does not start with the first frame. Re-extract the sidecars to record it: '
         'python tools/data/extract_audio.py --src VIDEO_ROOT --out '
         f'AUDIO_ROOT --ext {ext} --overwrite (tools/data/check_dataset.py '
         '--audio-source sidecar counts the sidecars without one; warned '
-        'once per process)',
+        'once per process; the train loop names every one read on any '
+        'rank at each epoch end)',
         logger='current', level=logging.WARNING)
 
 
@@ -684,6 +689,7 @@ class DecodeAudioViews(BaseTransform):
                 if container is not None:
                     release_container(results, container)
             if untagged:  # decoded: a broken file's error says more
+                results[UNTAGGED_SIDECAR_KEY] = str(filename)
                 _warn_untagged_sidecar(filename)
         except MissingAudioError:
             if self.on_missing_audio != 'silence':
