@@ -7,7 +7,7 @@ import functools
 import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator, Optional, Set
+from typing import Iterator, Optional, Sequence, Set
 
 __all__ = ['serve_directory', 'serve_s3', 'serve_moto']
 
@@ -18,9 +18,18 @@ class _QuietHandler(SimpleHTTPRequestHandler):
     #: is dropped (None: never)
     drop_after: Optional[int] = None
     dropped: Set[str] = set()
+    #: paths whose request is read and never answered, until shutdown
+    stall: Set[str] = set()
+    released: Optional[threading.Event] = None
 
     def log_message(self, *args) -> None:  # keep test output clean
         pass
+
+    def do_GET(self) -> None:
+        if self.path in self.stall:
+            self.released.wait()
+            return
+        super().do_GET()
 
     def copyfile(self, source, outputfile) -> None:
         if self.drop_after is None or self.path in self.dropped:
@@ -34,8 +43,8 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serve_directory(root: str, drop_after: Optional[int] = None
-                    ) -> Iterator[str]:
+def serve_directory(root: str, drop_after: Optional[int] = None,
+                    stall: Sequence[str] = ()) -> Iterator[str]:
     """Serve the files under ``root`` over HTTP on 127.0.0.1 (a free port)
     while the context lasts; yields the base URL (no trailing slash).
 
@@ -43,9 +52,13 @@ def serve_directory(root: str, drop_after: Optional[int] = None
         drop_after: If given, the first response for each path stops after
             this many bytes and the connection is closed (a connection lost
             mid-stream); later requests are served whole.
+        stall: URL paths (``'/x.wav'``) whose requests are accepted and
+            never answered while the server runs: a stalled server.
     """
+    released = threading.Event()
     handler = type('Handler', (_QuietHandler, ),
-                   dict(drop_after=drop_after, dropped=set()))
+                   dict(drop_after=drop_after, dropped=set(),
+                        stall=set(stall), released=released))
     handler = functools.partial(handler, directory=root)
     server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -53,6 +66,7 @@ def serve_directory(root: str, drop_after: Optional[int] = None
     try:
         yield f'http://127.0.0.1:{server.server_address[1]}'
     finally:
+        released.set()
         server.shutdown()
         server.server_close()
         thread.join(5)

@@ -356,11 +356,91 @@ def test_untagged_sidecar_warns_once_per_dataloader_worker(
     # the untagged ones are not: they count from their first sample
     padded = [it['data_samples'].audio_meta[0]['padded'] for it in items]
     assert padded == [False] * 4 + [True]
+    # each untagged sample names its sidecar for the train loop
+    assert [it['data_samples'].metainfo.get('sidecar_without_alignment')
+            for it in items] == [str(root / 'audio' / f'v{i}.wav')
+                                 for i in range(4)] + [None]
     got = untagged_warnings()
     assert len(got) == 2, got
     assert {str(root / 'audio' / f'v{i}.wav') for i in (0, 1)} == {
         m.split('audio sidecar ')[1].split(' has no')[0] for m in got}
     assert decoding._warned_untagged is False  # not in the main process
+
+
+def _sidecar_rank(rank, init_file, root, names, log_dir):
+    """One gloo rank: trains on its own videos through a DataLoader
+    worker, as the epoch loop does (batches to ``UntaggedSidecars``), then
+    reports twice (two epoch ends)."""
+    import torch.distributed as dist
+    from mmengine.dataset import pseudo_collate
+    from mmavcl.engine.sidecar_report import UntaggedSidecars
+    dist.init_process_group('gloo', init_method=f'file://{init_file}',
+                            rank=rank, world_size=2)
+    try:
+        # as the Runner builds it: rank 1's console shows ERROR only and it
+        # writes no file (mmengine's default for distributed runs)
+        MMLogger.get_instance(f'sidecars{rank}', log_file=f'{log_dir}/run.log')
+        ann = f'{root}/rank{rank}.txt'
+        with open(ann, 'w') as f:
+            f.write(''.join(f'{n}.mkv 0\n' for n in names[rank]))
+        ds = AVVideoDataset(ann, data_prefix=dict(video=f'{root}/videos',
+                                                  audio=f'{root}/audio'),
+                            pipeline=AV_PIPELINE, audio_source='sidecar')
+        report = UntaggedSidecars(max_listed=1)
+        for epoch in (1, 2):
+            for batch in DataLoader(ds, batch_size=2, num_workers=1,
+                                    collate_fn=pseudo_collate):
+                report.add(batch)
+            new = report.report(log_dir, f'Epoch {epoch}')
+            with open(f'{log_dir}/new{rank}_{epoch}.json', 'w') as f:
+                json.dump(new, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_untagged_sidecars_of_every_rank_are_named_on_rank_0(
+        sidecars, tmp_path):
+    """Two real gloo ranks, each reading its videos through a DataLoader
+    worker: rank 0 has one untagged sidecar and a tagged one, rank 1 two
+    untagged ones. Rank 1's own warning goes nowhere (mmengine's logger:
+    ERROR only on its console, no log file), which left a user of 8 GPUs
+    knowing only of rank 0's first file. Now the names travel with the
+    batches (metainfo ``sidecar_without_alignment``) and are gathered at the
+    epoch end: rank 0 logs one warning with the count of all three and
+    appends all three to ``sidecars_without_alignment.txt``, once (the
+    second epoch reads them again and adds nothing)."""
+    import torch.multiprocessing as mp
+    src, out = sidecars
+    root = tmp_path / 'data'
+    (root / 'audio').mkdir(parents=True)
+    (root / 'videos').mkdir()
+    names = [['r0_old', 'r0_new'], ['r1_old_a', 'r1_old_b']]
+    for name in sum(names, []):
+        shutil.copy(src / 'late_mkv.mkv', root / 'videos' / f'{name}.mkv')
+        if name == 'r0_new':
+            shutil.copy(out / 'late_mkv.wav', root / 'audio' / f'{name}.wav')
+        else:
+            _untagged(str(out / 'late_mkv.wav'),
+                      str(root / 'audio' / f'{name}.wav'))
+    log_dir = tmp_path / 'logs'
+    log_dir.mkdir()
+    mp.spawn(_sidecar_rank, args=(str(tmp_path / 'init'), str(root), names,
+                                  str(log_dir)), nprocs=2, join=True)
+    untagged = sorted(str(root / 'audio' / f'{n}.wav')
+                      for n in ('r0_old', 'r1_old_a', 'r1_old_b'))
+    for rank in range(2):  # every rank knows what was reported
+        assert json.loads((log_dir / f'new{rank}_1.json').read_text()) == \
+            untagged
+        assert json.loads((log_dir / f'new{rank}_2.json').read_text()) == []
+    assert (log_dir / 'sidecars_without_alignment.txt').read_text() == \
+        ''.join(n + '\n' for n in untagged)
+    logged = [line for line in (log_dir / 'run.log').read_text().splitlines()
+              if 'without an alignment record' in line]
+    assert len(logged) == 1, logged
+    assert f'Epoch 1: 3 audio sidecar(s) without an alignment record read ' \
+        f'on all ranks (3 in this run): {untagged[0]} and 2 more; every one ' \
+        f'is listed in {log_dir / "sidecars_without_alignment.txt"}' \
+        in logged[0]
 
 
 def test_check_dataset_places_sidecars_on_the_video_clock(

@@ -14,7 +14,8 @@ import pytest
 from mmavcl.datasets import AVVideoDataset
 from mmavcl.testing import (chirp, make_audio_file, make_av_video,
                             timestamp_frames, truncate_file, write_audio,
-                            write_garbage)
+                            write_garbage, write_video)
+from mmavcl.testing.servers import serve_directory
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(ROOT, 'tools', 'data', 'check_dataset.py')
@@ -177,33 +178,37 @@ def _float_wav(path, wave, sample_rate=16000):
 def test_crash_and_hang_are_reported_and_the_scan_goes_on(
         tmp_path, workers):
     """A file that kills the decoder natively (SIGSEGV, abort) or blocks
-    it (a FIFO as the sidecar audio: opening it waits for a writer that
-    never comes) is reported with its own reason; the entries checked
-    around it are not lost. The old tool hung forever on such files with
+    it (a sidecar whose HTTP server accepts the request and never answers)
+    is reported with its own reason; the entries checked around it are
+    not lost. The old tool hung forever on such files with
     ``--workers 2`` (a lost ``Pool.imap`` task) and died with
     ``--workers 1`` without a report.
 
     No file is known that crashes this FFmpeg/decord build, so the crash is
     injected through the tool's documented test hook
     (``MMAVCL_CHECK_FAULT``): the worker kills itself with the real signal
-    as it starts decoding that file. The hang is real."""
+    as it starts decoding that file. The hang is real. (A FIFO sidecar
+    blocked the same way until the readers refused non-regular files:
+    ``tests/datasets/test_not_regular_files.py``.)"""
     v = tmp_path / 'v'
-    names = ['g0', 'segv', 'g1', 'abort', 'fifo', 'g2', 'g3']
+    names = ['g0', 'segv', 'g1', 'abort', 'stall', 'g2', 'g3']
     for n in names:
         make_av_video(str(v / f'{n}.mp4'), num_frames=8, size=(32, 32),
                       audio=False)
-    for n in ('g0', 'g1', 'g2', 'g3'):
-        make_audio_file(str(v / f'{n}.wav'), duration=0.5)
-    os.mkfifo(str(v / 'fifo.wav'))
+    for n in ('g0', 'g1', 'g2', 'g3', 'stall'):
+        make_audio_file(str(v / 'audio' / f'{n}.wav'), duration=0.5)
     ann = tmp_path / 'l.txt'
     ann.write_text(''.join(f'{n}.mp4 {i}\n' for i, n in enumerate(names)))
     out, report = str(tmp_path / 'clean.txt'), str(tmp_path / 'r.json')
     t = time.monotonic()
-    proc = _run([str(ann), '--data-prefix', str(v), '--audio-source',
-                 'sidecar', '--workers', str(workers), '--timeout', '3',
-                 '--out', out, '--report', report],
-                env={'MMAVCL_CHECK_FAULT': 'segv.mp4:segv,abort.mp4:abort'},
-                timeout=120)
+    with serve_directory(str(v / 'audio'), stall=['/stall.wav']) as url:
+        proc = _run([str(ann), '--data-prefix', str(v), '--audio-source',
+                     'sidecar', '--audio-prefix', url, '--workers',
+                     str(workers), '--timeout', '3', '--out', out,
+                     '--report', report],
+                    env={'MMAVCL_CHECK_FAULT':
+                         'segv.mp4:segv,abort.mp4:abort'},
+                    timeout=120)
     took = time.monotonic() - t
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert 'checked 7 entries: 4 good, 3 bad' in proc.stdout
@@ -304,6 +309,46 @@ def test_codec_rotation_late_audio_rate_and_nan_audio(tmp_path):
     assert late['audio_start'] == pytest.approx(1.0, abs=0.07)  # AAC delay
     assert late['audio_duration'] == pytest.approx(1.4, abs=0.1)
     assert late['duration'] == pytest.approx(2.4, abs=0.05)
+
+
+#: name -> (container, writer's rotation, hflip, vflip, then the report's
+#: rotation and flip: the picture turned counter-clockwise, then mirrored
+#: left-right; an upside-down flip is a half turn mirrored)
+ORIENTED = {'mirrored': ('mp4', 0, True, False, 0, True),
+            'rotated': ('mp4', 90, False, False, 90, False),
+            'rotated_mirrored': ('mp4', 90, True, False, 90, True),
+            'upside_down': ('mp4', 0, False, True, 180, True),
+            'mkv_rotated_mirrored': ('mkv', 270, True, False, 270, True)}
+
+
+def test_rotation_and_flip_come_from_the_display_matrix(tmp_path):
+    """Phone videos (stored 64 wide, 32 high) with a display matrix that
+    turns and/or mirrors them: the report gives the matrix as the readers
+    apply it (``probe_media``'s ``rotation`` and ``flip``), and the size
+    as displayed. Before, ``rotation`` came from PyAV's first decoded
+    frame, which reads a left-right mirror as a half turn (the mirrored
+    file was reported as turned by 180 degrees), and no flip was
+    reported."""
+    v = tmp_path / 'v'
+    stored = timestamp_frames(4, (32, 64))
+    for name, (ext, deg, hflip, vflip, _, _) in ORIENTED.items():
+        write_video(str(v / f'{name}.{ext}'), stored, rotation=deg,
+                    hflip=hflip, vflip=vflip)
+    ann = tmp_path / 'l.txt'
+    ann.write_text(''.join(f'{n}.{spec[0]} 0\n'
+                           for n, spec in ORIENTED.items()))
+    report = str(tmp_path / 'r.json')
+    from check_dataset import main
+    main([str(ann), '--data-prefix', str(v), '--workers', '2', '--out',
+          str(tmp_path / 'c.txt'), '--report', report])
+    got = {osp.splitext(osp.basename(e['filename']))[0]: e
+           for e in json.load(open(report))['entries']}
+    for name, (_, _, _, _, rotation, flip) in ORIENTED.items():
+        e = got[name]
+        assert e['ok'], e['reason']
+        assert (e['rotation'], e['flip']) == (rotation, flip), name
+        shown = (32, 64) if rotation % 180 == 0 else (64, 32)
+        assert (e['height'], e['width']) == shown, name
 
 
 def test_clean_list_keeps_names_with_unicode_line_breaks(tmp_path):

@@ -11,7 +11,8 @@ and a cleaned list.
         [--backend-args JSON]
 
 Each entry is checked in a worker process (a progress bar counts them):
-the header is read (streams, codec, duration, fps, resolution, rotation),
+the header is read (streams, codec, duration, fps, resolution, rotation
+and mirroring),
 the video is opened with the training reader (``VideoInit``: same backend,
 fallback, ``min_frames`` and ``max_pixels``) and its first and last frames
 decoded; the audio (container or sidecar) is probed and its first and last
@@ -27,9 +28,12 @@ entry at a time for a supervising parent, which never decodes anything
 itself (also with ``--workers 1``). A worker that dies (a native crash in
 FFmpeg or decord: SIGSEGV, abort) marks its entry ``crashed (signal 11:
 SIGSEGV) while decoding video``; one that takes longer than ``--timeout``
-seconds (default 60; a stalled network file, a FIFO named like a WAV
-sidecar) is killed and its entry marked ``timed out after 60 s while ...``.
-Either way the worker is replaced and the scan goes on.
+seconds (default 60; a stalled network file) is killed and its entry
+marked ``timed out after 60 s while ...``. Either way the worker is
+replaced and the scan goes on. A FIFO, directory, socket or device where a
+video or sidecar is expected never gets that far: it is a bad entry
+``not a regular file: <path> is a FIFO (named pipe)`` (found by ``stat``,
+never opened: opening a FIFO blocks), as in training.
 
 An audio sample rate outside the common ones (8, 11.025, 12, 16, 22.05, 24,
 32, 44.1, 48, 88.2, 96 kHz) is decodable, so it is a warning, counted in
@@ -45,9 +49,12 @@ Outputs:
 * ``--report``: one record per entry (``line``, ``filename``, ``ok``,
   ``reason``, ``warning``, ``duration``, ``fps``, ``num_frames``,
   ``width``, ``height`` (as decoded, after any rotation the reader
-  applies), ``video_codec``, ``vfr``, ``rotation`` (degrees of the
-  display matrix, counter-clockwise; 0 for none: the reader's
-  ``rotation``, else the header probe's, else PyAV's first frame),
+  applies), ``video_codec``, ``vfr``, ``rotation`` and ``flip`` (the
+  container's display matrix as ``probe_media`` reads it and the readers
+  apply it: the picture is turned ``rotation`` degrees counter-clockwise,
+  0/90/180/270, then mirrored left-right when ``flip``; a front camera's
+  mirror is ``0``, ``True``, an upside-down flip ``180``, ``True``; ``0``,
+  ``False`` without a matrix),
   ``has_audio``, ``audio_codec``, ``audio_duration``, ``audio_start`` (s
   after the video container's zero, also for a sidecar: where its first
   sample plays, from its alignment record), ``audio_rate`` (Hz),
@@ -89,8 +96,8 @@ Fault injection (tests only): ``MMAVCL_CHECK_FAULT=NAME:segv`` (or
 file whose base name is ``NAME`` kill itself with that signal as it starts
 decoding it. No real file is known that crashes this FFmpeg/decord build
 (decord 0.6 turns the corrupt-packet aborts of older versions into Python
-errors), so the tests of the crash handling use it; a real hang (a FIFO)
-needs no hook.
+errors), so the tests of the crash handling use it; a real hang (an HTTP
+sidecar whose server never answers) needs no hook.
 """
 import argparse
 import csv
@@ -112,7 +119,7 @@ from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
 
 FIELDS = ('line', 'filename', 'ok', 'reason', 'warning', 'duration', 'fps',
           'num_frames', 'width', 'height', 'video_codec', 'vfr', 'rotation',
-          'has_audio', 'audio_codec', 'audio_duration', 'audio_start',
+          'flip', 'has_audio', 'audio_codec', 'audio_duration', 'audio_start',
           'audio_rate', 'unusual_rate', 'audio_filename',
           'alignment_record')
 
@@ -138,18 +145,6 @@ def _blank(line: int, filename: Optional[str]) -> Dict:
     return out
 
 
-def _display_rotation(filename: str) -> int:
-    """Degrees (counter-clockwise) of the first video stream's display
-    matrix, from its first decoded frame (PyAV exposes it there)."""
-    import av
-
-    from mmavcl.datasets.media.remote import open_source
-    with av.open(open_source(filename)) as c:
-        for frame in c.decode(video=0):
-            return int(getattr(frame, 'rotation', 0) or 0)
-    return 0
-
-
 def _audio_extent(filename: str) -> Tuple[float, float, int]:
     """``(start, end, rate)`` of the first audio stream: seconds on the
     container's clock, and Hz. The start matters: an audio stream that
@@ -167,13 +162,15 @@ def _audio_extent(filename: str) -> Tuple[float, float, int]:
     from mmavcl.datasets import MediaDecodeError, MissingAudioError
     from mmavcl.datasets.media import (audio_stream_timing, open_pcm_wav,
                                        wav_duration)
-    from mmavcl.datasets.media.remote import FetchedFile, open_source
+    from mmavcl.datasets.media.remote import open_source, source_size
+    # a FIFO, directory or device is refused here, before anything opens
+    # it (a FIFO would block the open)
+    if source_size(filename, 'audio') < 0:
+        raise MissingAudioError(filename, 'file does not exist')
     reader = open_pcm_wav(filename)
     if reader is not None:  # 16-bit PCM WAV: samples start at 0
         with contextlib.closing(reader):
             return 0.0, wav_duration(reader, filename), reader.getframerate()
-    if not isinstance(filename, FetchedFile) and not osp.exists(filename):
-        raise MissingAudioError(filename, 'file does not exist')
     try:
         with av.open(open_source(filename)) as c:
             if not c.streams.audio:
@@ -235,19 +232,16 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
             n = reader.num_frames
             try:
                 frames, reader = decode_with_fallback(reader, [0, n - 1])
-                rotation = getattr(reader, 'rotation', None)
                 if sidecar:  # its first frame: the record's zero
                     video_start = float(reader.start_time)
             finally:
                 reader.close()
-            if rotation is None:  # a reader that does not say
-                rotation = head.get('rotation')
-            if rotation is None:  # nor does the header probe
-                rotation = _display_rotation(filename)
+            # the header's display matrix, as the readers apply it: a
+            # decoded frame's own rotation reads a mirror as a half turn
             out.update(num_frames=int(n), fps=round(float(reader.fps), 4),
                        height=int(frames.shape[1]),
                        width=int(frames.shape[2]), vfr=bool(res['vfr']),
-                       rotation=int(rotation) % 360)
+                       rotation=head['rotation'], flip=head['flip'])
         if audio_filename:
             stage('audio')
             try:

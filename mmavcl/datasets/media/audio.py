@@ -110,6 +110,8 @@ def decode_audio_spans(filename: str,
     if own:
         try:
             container = open_audio_file(av, filename)
+        except MediaDecodeError:  # not a regular file: says so itself
+            raise
         except Exception as err:
             raise MediaDecodeError(filename, short_reason(err),
                                    'audio') from err

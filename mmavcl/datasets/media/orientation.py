@@ -42,9 +42,11 @@ def quarter_turns(degrees: float) -> int:
     return int(round(degrees / 90.0)) % 4
 
 
-def _open_binary(filename: str) -> BinaryIO:
-    """``filename`` opened for reading (from memory when fetched)."""
-    src = open_source(filename)
+def _open_binary(filename: str, stream: str = 'video') -> BinaryIO:
+    """``filename`` opened for reading (from memory when fetched; a FIFO
+    or other non-regular file raises ``MediaDecodeError`` for
+    ``stream``, never blocks)."""
+    src = open_source(filename, stream)
     return src if not isinstance(src, str) else open(src, 'rb')
 
 

@@ -65,15 +65,18 @@ def open_media(filename: str, stream: str = 'video', hwaccel=None):
     import av
     try:
         try:
-            container = av.open(open_source(filename),
+            container = av.open(open_source(filename, stream),
                                 stream_options=[dict(_CHEAP_PROBE)],
                                 hwaccel=hwaccel)
         except ValueError:  # no streams before probing: options refused
-            return av.open(open_source(filename), hwaccel=hwaccel)
+            return av.open(open_source(filename, stream), hwaccel=hwaccel)
         if not _audio_params_known(container):
             container.close()
-            container = av.open(open_source(filename), hwaccel=hwaccel)
+            container = av.open(open_source(filename, stream),
+                                hwaccel=hwaccel)
         return container
+    except MediaDecodeError:
+        raise
     except Exception as err:
         raise MediaDecodeError(filename, short_reason(err), stream) from err
 
@@ -91,11 +94,12 @@ def open_audio_file(av, filename: str):
     """``av.open(filename)`` (from memory when fetched), with a minimal
     probe for ``.wav`` names."""
     if is_wav_name(filename):
-        container = av.open(open_source(filename), options=dict(_WAV_PROBE))
+        container = av.open(open_source(filename, 'audio'),
+                            options=dict(_WAV_PROBE))
         if _audio_params_known(container) and container.streams.audio:
             return container
         container.close()
-    return av.open(open_source(filename))
+    return av.open(open_source(filename, 'audio'))
 
 
 def probe_frame_size(filename: str,

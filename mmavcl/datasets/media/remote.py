@@ -36,6 +36,7 @@ import contextlib
 import io
 import os
 import re
+import stat
 import tempfile
 import time
 import urllib.error
@@ -50,8 +51,9 @@ from ..errors import MediaDecodeError, MissingAudioError
 
 __all__ = [
     'FetchedFile', 'is_uri', 'needs_fetch', 'fetch', 'fetch_media',
-    'open_source', 'open_stream', 'source_size', 'ObjectStoreBackend',
-    'TimeoutHTTPBackend', 'FETCH_RETRIES', 'FETCH_BACKOFF'
+    'open_source', 'open_stream', 'source_size', 'check_regular_file',
+    'ObjectStoreBackend', 'TimeoutHTTPBackend', 'FETCH_RETRIES',
+    'FETCH_BACKOFF'
 ]
 
 #: attempts after the first for a transient failure (backoff 0.5 s, 1 s ...)
@@ -215,23 +217,74 @@ def fetch_media(filename: str, backend_args: Optional[dict] = None,
     return FetchedFile(filename, data)
 
 
-def open_source(filename: str) -> Union[str, BinaryIO]:
+#: ``stat`` tests of what may sit where a media file is expected, and
+#: their names in :func:`check_regular_file`'s error
+_NOT_REGULAR = ((stat.S_ISFIFO, 'a FIFO (named pipe)'),
+                (stat.S_ISDIR, 'a directory'), (stat.S_ISSOCK, 'a socket'),
+                (stat.S_ISCHR, 'a character device'),
+                (stat.S_ISBLK, 'a block device'))
+
+
+def _local_path(filename: str) -> str:
+    return filename[len('file://'):] if filename.startswith('file://') \
+        else filename
+
+
+def check_regular_file(filename: str, stream: str = 'video') -> int:
+    """Bytes in the local file ``filename`` (-1: nothing there), found by
+    ``os.stat`` alone: nothing is opened.
+
+    A FIFO named like a media file blocks whoever opens it until a writer
+    comes (FFmpeg, :mod:`wave` and ``open`` alike); a directory, socket or
+    device is no media file either, and its size (0, or a device's) says
+    nothing. Each is refused here, by what it is, before any reader
+    opens it.
+
+    Raises:
+        MediaDecodeError: ``not a regular file: <path> is a FIFO (named
+            pipe)`` (or a directory, socket, character or block device),
+            for ``stream``.
+    """
+    path = _local_path(filename)
+    try:
+        st = os.stat(path)  # follows links: the target is what is read
+    except (OSError, ValueError):  # missing, or a name the OS refuses
+        return -1
+    if stat.S_ISREG(st.st_mode):
+        return st.st_size
+    kind = next((name for test, name in _NOT_REGULAR if test(st.st_mode)),
+                'not a file')
+    raise MediaDecodeError(filename, f'not a regular file: {path} is {kind}',
+                           stream)
+
+
+def open_source(filename: str,
+                stream: str = 'video') -> Union[str, BinaryIO]:
     """What to hand to ``av.open``, ``decord.VideoReader`` or
     ``wave.open``: a fresh ``BytesIO`` of a :class:`FetchedFile`, else the
-    path."""
+    path, once :func:`check_regular_file` has found no FIFO, directory,
+    socket or device there (opening a FIFO would block). Every reader opens
+    files through here, so none of them can hang on one.
+
+    Raises:
+        MediaDecodeError: a local path that is not a regular file.
+    """
     if isinstance(filename, FetchedFile):
         return io.BytesIO(filename.data)
+    check_regular_file(filename, stream)
     return filename
 
 
-def source_size(filename: str) -> int:
-    """Bytes in ``filename`` (-1: no such local file)."""
+def source_size(filename: str, stream: str = 'video') -> int:
+    """Bytes in ``filename`` (-1: no such local file).
+
+    Raises:
+        MediaDecodeError: a local path that is not a regular file
+            (:func:`check_regular_file`).
+    """
     if isinstance(filename, FetchedFile):
         return len(filename.data)
-    try:
-        return os.path.getsize(filename)
-    except OSError:
-        return -1
+    return check_regular_file(filename, stream)
 
 
 @contextlib.contextmanager
@@ -242,7 +295,8 @@ def open_stream(uri: str, backend_args: Optional[dict] = None
     object stores stream; other mmengine backends are fetched whole.
     Opening is retried like :func:`fetch`; errors name ``uri``."""
     if not needs_fetch(uri, backend_args):
-        path = uri[len('file://'):] if uri.startswith('file://') else uri
+        path = _local_path(uri)
+        check_regular_file(uri, 'shard')  # a FIFO would block the open
         try:
             f = open(path, 'rb')
         except OSError as err:

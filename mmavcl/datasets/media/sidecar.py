@@ -40,8 +40,10 @@ A sidecar without the record (written before it existed, or by another
 tool) counts from its first sample, as before: the gap is 0, wrong by the
 real gap for a video whose audio starts late.
 :func:`find_audio_start` tells it apart (``None``) so that
-``DecodeAudioViews`` can warn and ``tools/data/check_dataset.py`` can count
-such sidecars.
+``DecodeAudioViews`` can warn (once per process) and mark the sample
+(:data:`UNTAGGED_SIDECAR_KEY`), the train loops can name every such file
+read on any rank, and ``tools/data/check_dataset.py`` can count such
+sidecars.
 """
 import math
 import struct
@@ -49,7 +51,8 @@ from typing import BinaryIO, Dict, Optional
 
 from .orientation import _BMFF_FIRST, _boxes, _child, _open_binary
 
-__all__ = ['AUDIO_START_TAG', 'RECORD_FORMATS', 'audio_start_metadata',
+__all__ = ['AUDIO_START_TAG', 'RECORD_FORMATS', 'UNTAGGED_SIDECAR_KEY',
+           'audio_start_metadata',
            'find_audio_start', 'read_audio_start']
 
 #: the key of the record (a Vorbis comment name; in WAV the comment's text
@@ -60,6 +63,12 @@ AUDIO_START_TAG = 'MMAVCL_AUDIO_START'
 #: it as the ``comment`` tag (``KEY=value``: WAV ``ICMT``, MP4 ``\xa9cmt``)
 #: or under its own name (FLAC Vorbis comment, ID3v2 ``TXXX``)
 RECORD_FORMATS = {'.wav': True, '.m4a': True, '.flac': False, '.mp3': False}
+
+#: results and data-sample metainfo key naming a video's sidecar that has
+#: no record (set by ``DecodeAudioViews``, absent otherwise): it reaches
+#: the train loop with the batch, which names every such file over all
+#: ranks (:mod:`mmavcl.engine.sidecar_report`)
+UNTAGGED_SIDECAR_KEY = 'sidecar_without_alignment'
 
 
 def audio_start_metadata(path: str, start: float) -> Dict[str, str]:
@@ -90,7 +99,7 @@ def find_audio_start(filename: str) -> Optional[float]:
     project's 2-core test machine; opening the file with PyAV to read its
     metadata took 0.14-5.4 ms."""
     try:
-        with _open_binary(filename) as f:
+        with _open_binary(filename, 'audio') as f:
             head = f.read(12)
             if head[:4] == b'RIFF' and head[8:12] == b'WAVE':
                 text = _riff_comment(f)

@@ -37,8 +37,8 @@ def open_pcm_wav(filename: str) -> Optional[wave.Wave_read]:
     otherwise (the caller then uses PyAV). The caller closes it."""
     if not is_wav_name(filename):
         return None
+    src = open_source(filename, 'audio')  # refuses a FIFO: never blocks
     try:
-        src = open_source(filename)
         reader = wave.open(src if not isinstance(src, str) else str(src),
                            'rb')
     except (wave.Error, EOFError, OSError):

@@ -1,11 +1,11 @@
 """Open media, and decode every view of a sample in one pass per stream."""
 import logging
-import os.path as osp
 from functools import partial
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 from mmcv.transforms import BaseTransform
+from mmengine.dist import get_rank
 from mmengine.logging import print_log
 
 from mmavcl.registry import TRANSFORMS
@@ -15,8 +15,9 @@ from ..media import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                      find_audio_start, open_media, play_at_speed,
                      probe_audio_timing, probe_frame_size,
                      resolve_video_backend)
-from ..media.remote import FetchedFile, fetch_media, needs_fetch
-from ..media.sidecar import AUDIO_START_TAG, RECORD_FORMATS
+from ..media.remote import fetch_media, needs_fetch, source_size
+from ..media.sidecar import (AUDIO_START_TAG, RECORD_FORMATS,
+                             UNTAGGED_SIDECAR_KEY)
 from .spans import resolve_spans
 
 #: results key of the PyAV container :class:`VideoInit` opened to read the
@@ -253,11 +254,12 @@ class VideoInit(BaseTransform):
         # the readers open ``filename`` (a path or the fetched bytes);
         # ``name`` is what the results dict calls it
         filename = media_source(results, name, self.backend_args)
-        if not isinstance(filename, FetchedFile):
-            if not osp.exists(filename):
-                raise MediaDecodeError(filename, 'file does not exist')
-            if osp.getsize(filename) == 0:
-                raise MediaDecodeError(filename, 'empty file (0 bytes)')
+        # checked before any decoder opens it (a FIFO would block that)
+        size = source_size(filename)
+        if size < 0:
+            raise MediaDecodeError(filename, 'file does not exist')
+        if size == 0:
+            raise MediaDecodeError(filename, 'empty file (0 bytes)')
         frame_size, container = self._probe(results, filename)
         if self.max_pixels is not None:
             h, w = frame_size
@@ -358,7 +360,7 @@ class AudioInit(BaseTransform):
         if not name:
             raise MissingAudioError(str(name), 'file does not exist')
         filename = media_source(results, name, self.backend_args, 'audio')
-        if not isinstance(filename, FetchedFile) and not osp.exists(filename):
+        if source_size(filename, 'audio') < 0:
             raise MissingAudioError(str(filename), 'file does not exist')
         results['audio_duration'], results['audio_start_time'] = \
             probe_audio_timing(filename)
@@ -495,7 +497,10 @@ _warned_untagged = False
 def _warn_untagged_sidecar(filename: str) -> None:
     """Warn once per process that ``filename``, a video's sidecar, has no
     alignment record. Not per file: a dataset of old sidecars would log a
-    line per sample; ``tools/data/check_dataset.py`` counts them all."""
+    line per sample; the train loops name every one read on any rank
+    (:mod:`mmavcl.engine.sidecar_report`: mmengine's logger shows the
+    other ranks' warnings nowhere), ``tools/data/check_dataset.py`` every
+    one in the list."""
     global _warned_untagged
     if _warned_untagged:
         return
@@ -504,14 +509,15 @@ def _warn_untagged_sidecar(filename: str) -> None:
     if ext not in RECORD_FORMATS:  # cannot carry one: suggest a WAV
         ext = '.wav'
     print_log(
-        f'audio sidecar {filename} has no alignment record '
-        f'({AUDIO_START_TAG}): its views count from its first sample, off '
-        'by the real gap (often 0.5 s) for videos whose audio does not '
-        'start with the first frame. Re-extract the sidecars to record it: '
-        'python tools/data/extract_audio.py --src VIDEO_ROOT --out '
+        f'(rank {get_rank()}) audio sidecar {filename} has no alignment '
+        f'record ({AUDIO_START_TAG}): its views count from its first '
+        'sample, off by the real gap (often 0.5 s) for videos whose audio '
+        'does not start with the first frame. Re-extract the sidecars to '
+        'record it: python tools/data/extract_audio.py --src VIDEO_ROOT --out '
         f'AUDIO_ROOT --ext {ext} --overwrite (tools/data/check_dataset.py '
         '--audio-source sidecar counts the sidecars without one; warned '
-        'once per process)',
+        'once per process; the train loop names every one read on any '
+        'rank at each epoch end)',
         logger='current', level=logging.WARNING)
 
 
@@ -669,8 +675,7 @@ class DecodeAudioViews(BaseTransform):
                     '(audio_source="none")')
             source = media_source(results, filename, self.backend_args,
                                   'audio')
-            if not isinstance(source, FetchedFile) and \
-                    not osp.exists(source):
+            if source_size(source, 'audio') < 0:
                 raise MissingAudioError(filename, 'file does not exist')
             groups, view_group = self.spans_to_decode(views)
             offset, untagged = _audio_offset(results, filename, source)
@@ -692,6 +697,7 @@ class DecodeAudioViews(BaseTransform):
                 if container is not None:
                     release_container(results, container)
             if untagged:  # decoded: a broken file's error says more
+                results[UNTAGGED_SIDECAR_KEY] = str(filename)
                 _warn_untagged_sidecar(filename)
         except MissingAudioError:
             if self.on_missing_audio != 'silence':

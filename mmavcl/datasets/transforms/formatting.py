@@ -7,6 +7,7 @@ from mmcv.transforms import BaseTransform
 
 from mmavcl.registry import TRANSFORMS
 from mmavcl.structures import AVDataSample
+from ..media.sidecar import UNTAGGED_SIDECAR_KEY
 from .decoding import close_container
 
 __all__ = ['PackAVInputs']
@@ -37,7 +38,9 @@ class PackAVInputs(BaseTransform):
     multi-label lists) when ``label`` is present, ``view_meta`` (the video
     view dicts without pixels), ``audio_meta``, ``pretext_labels`` and the
     metainfo ``video_id``, ``filename``, ``source_shape``, ``fps``,
-    ``total_frames`` plus any present ``meta_keys``.
+    ``total_frames``, ``sidecar_without_alignment`` (a sidecar without
+    an alignment record, see :class:`DecodeAudioViews`) plus any present
+    ``meta_keys``.
 
     Required keys: ``video_imgs`` and/or ``audio_wavs`` (with
     ``video_views`` / ``audio_views``).
@@ -56,7 +59,8 @@ class PackAVInputs(BaseTransform):
     """
 
     base_meta = ('video_id', 'filename', 'audio_filename', 'source_shape',
-                 'orig_shape', 'fps', 'total_frames', 'sample_idx')
+                 'orig_shape', 'fps', 'total_frames', 'sample_idx',
+                 UNTAGGED_SIDECAR_KEY)
 
     def __init__(self, meta_keys: Sequence[str] = ()) -> None:
         self.meta_keys = tuple(meta_keys)
