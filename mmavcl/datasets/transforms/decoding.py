@@ -1,5 +1,6 @@
 """Open media, and decode every view of a sample in one pass per stream."""
 import logging
+import os.path as osp
 from functools import partial
 from typing import Dict, List, Optional, Tuple
 
