@@ -7,7 +7,7 @@ import functools
 import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator, Optional, Sequence, Set
+from typing import Iterator, Optional, Sequence, Set, Type
 
 __all__ = ['serve_directory', 'serve_s3', 'serve_moto']
 
@@ -43,6 +43,26 @@ class _QuietHandler(SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
+def _serve(handler: Type[SimpleHTTPRequestHandler], root: str,
+           **attributes) -> Iterator[str]:
+    """Serve ``root`` with a subclass of ``handler`` whose class attributes
+    are ``attributes`` (a fresh class per server, so two servers never
+    share state such as ``_QuietHandler.dropped``), from a thread on
+    127.0.0.1 and a free port; yields the base URL (no trailing slash)."""
+    handler = type('Handler', (handler, ), attributes)
+    server = ThreadingHTTPServer(
+        ('127.0.0.1', 0), functools.partial(handler, directory=root))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+@contextlib.contextmanager
 def serve_directory(root: str, drop_after: Optional[int] = None,
                     stall: Sequence[str] = ()) -> Iterator[str]:
     """Serve the files under ``root`` over HTTP on 127.0.0.1 (a free port)
@@ -56,20 +76,13 @@ def serve_directory(root: str, drop_after: Optional[int] = None,
             never answered while the server runs: a stalled server.
     """
     released = threading.Event()
-    handler = type('Handler', (_QuietHandler, ),
-                   dict(drop_after=drop_after, dropped=set(),
-                        stall=set(stall), released=released))
-    handler = functools.partial(handler, directory=root)
-    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f'http://127.0.0.1:{server.server_address[1]}'
-    finally:
-        released.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with _serve(_QuietHandler, root, drop_after=drop_after, dropped=set(),
+                stall=set(stall), released=released) as url:
+        try:
+            yield url
+        finally:
+            # stalled requests return before the server joins its threads
+            released.set()
 
 
 class _S3Handler(SimpleHTTPRequestHandler):
@@ -103,7 +116,6 @@ class _S3Handler(SimpleHTTPRequestHandler):
 
     def _object(self, head: bool) -> None:
         import email.utils
-        import os
         import urllib.parse
         if not self._authorised():
             return
@@ -152,17 +164,8 @@ def serve_s3(root: str, access_key: str = 'testing') -> Iterator[str]:
     not do: it checks the access key, and it can be stopped or cut at
     will. :func:`serve_moto` is the full S3 implementation the readers are
     also tested against."""
-    handler = type('Handler', (_S3Handler, ), dict(access_key=access_key))
-    handler = functools.partial(handler, directory=root)
-    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f'http://127.0.0.1:{server.server_address[1]}'
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with _serve(_S3Handler, root, access_key=access_key) as url:
+        yield url
 
 
 @contextlib.contextmanager

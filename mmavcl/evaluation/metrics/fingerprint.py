@@ -85,6 +85,7 @@ class FingerprintMetric(_FeatureMetric):
             with ``'clip'`` every clip row of a query is ranked).
         gallery_file: Optional gallery features ``.npz``.
         chunk_size: Queries per similarity block.
+        collect_device, prefix: As for mmengine's ``BaseMetric``.
 
     Keys (prefix ``fingerprint``): ``R@k``, ``mAP`` over all queries and
     ``<edit>/R@k``, ``<edit>/mAP`` per edit type (percent).
@@ -94,15 +95,9 @@ class FingerprintMetric(_FeatureMetric):
     def __init__(self,
                  ann_file: str,
                  topk: Sequence[int] = (1, ),
-                 mode: str = 'video_mean',
-                 gallery_file: Optional[str] = None,
-                 chunk_size: Optional[int] = None,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        super().__init__(mode, gallery_file, chunk_size, collect_device,
-                         prefix)
+                 **kwargs) -> None:
+        super().__init__(topk, **kwargs)
         self.ann_file = ann_file
-        self.topk = tuple(int(k) for k in topk)
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
         listing = load_fingerprint_list(self.ann_file)

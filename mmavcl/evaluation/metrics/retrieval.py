@@ -31,9 +31,22 @@ class _FeatureMetric(BaseMetric):
     """Collects ``features`` ``(V, D)`` (one row per view), ``gt_label`` and
     ``video_id`` from the predictions of a feature-mode recognizer; the
     gallery is a features file or, when ``gallery_file=None``, the evaluated
-    set itself with the query's own video left out."""
+    set itself with the query's own video left out.
+
+    The arguments every feature metric takes (a subclass names ``topk``
+    with its own default and passes the others on as keywords):
+
+    Args:
+        topk: Cut-offs ``k`` of the metric's ``@k`` values.
+        mode: ``'video_mean'`` or ``'clip'`` (see :class:`RetrievalMetric`).
+        gallery_file: Features ``.npz`` of the gallery; ``None`` uses the
+            evaluated set leave-one-video-out.
+        chunk_size: Queries per similarity block.
+        collect_device, prefix: As for mmengine's ``BaseMetric``.
+    """
 
     def __init__(self,
+                 topk: Sequence[int],
                  mode: str = 'video_mean',
                  gallery_file: Optional[str] = None,
                  chunk_size: Optional[int] = None,
@@ -43,6 +56,7 @@ class _FeatureMetric(BaseMetric):
         if mode not in ('video_mean', 'clip'):
             raise ValueError(
                 f"mode must be 'video_mean' or 'clip', got {mode!r}")
+        self.topk = tuple(int(k) for k in topk)
         self.mode = mode
         self.gallery_file = gallery_file
         self.chunk_size = chunk_size
@@ -116,6 +130,7 @@ class RetrievalMetric(_FeatureMetric):
         gallery_file: Features ``.npz`` of the gallery; ``None`` uses the
             evaluated set leave-one-video-out.
         chunk_size: Queries per similarity block.
+        collect_device, prefix: As for mmengine's ``BaseMetric``.
 
     Keys (prefix ``retrieval``): ``R@k``.
     """
@@ -123,14 +138,8 @@ class RetrievalMetric(_FeatureMetric):
 
     def __init__(self,
                  topk: Sequence[int] = (1, 5, 10, 20, 50),
-                 mode: str = 'video_mean',
-                 gallery_file: Optional[str] = None,
-                 chunk_size: Optional[int] = None,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        super().__init__(mode, gallery_file, chunk_size, collect_device,
-                         prefix)
-        self.topk = tuple(int(k) for k in topk)
+                 **kwargs) -> None:
+        super().__init__(topk, **kwargs)
 
     def _evaluate(self, q, g) -> Dict[str, float]:
         return retrieval_recall(q[0], q[1], g[0], g[1], topk=self.topk,
@@ -151,7 +160,8 @@ class KNNAccuracy(_FeatureMetric):
         temperature: Vote temperature.
         topk: Accuracy cut-offs, default ``(1, 5)``.
         num_classes: Default: largest label + 1.
-        mode, gallery_file, chunk_size: As in :class:`RetrievalMetric`.
+        mode, gallery_file, chunk_size, collect_device, prefix: As in
+            :class:`RetrievalMetric`.
 
     Keys (prefix ``knn``): ``top1``, ``top5``.
     """
@@ -162,16 +172,10 @@ class KNNAccuracy(_FeatureMetric):
                  temperature: float = 0.07,
                  topk: Sequence[int] = (1, 5),
                  num_classes: Optional[int] = None,
-                 mode: str = 'video_mean',
-                 gallery_file: Optional[str] = None,
-                 chunk_size: Optional[int] = None,
-                 collect_device: str = 'cpu',
-                 prefix: Optional[str] = None) -> None:
-        super().__init__(mode, gallery_file, chunk_size, collect_device,
-                         prefix)
+                 **kwargs) -> None:
+        super().__init__(topk, **kwargs)
         self.k = k
         self.temperature = temperature
-        self.topk = tuple(int(m) for m in topk)
         self.num_classes = num_classes
 
     def _evaluate(self, q, g) -> Dict[str, float]:

@@ -17,7 +17,7 @@ from torch import Tensor
 
 from mmavcl.registry import MODELS
 from mmavcl.structures import AVDataSample
-from ..utils import FeatureQueue, global_pool
+from ..utils import global_pool
 from .base import BaseSSLAlgorithm, Inputs
 
 
@@ -185,7 +185,9 @@ class AVTSS(BaseSSLAlgorithm):
             ``'batch'``: with all ``N * H`` of its rank's local batch (the
             old code; N is the per-GPU batch, nothing is gathered, so the
             count depends on the number of GPUs). Defaults to ``'query'``.
-        queue_len, feat_dim, momentum, end_momentum, shuffle_bn: MoCo parts.
+        **key_encoder_args: ``queue_len`` (of each modality's queue),
+            ``feat_dim``, ``momentum``, ``end_momentum``, ``shuffle_bn``:
+            see :meth:`BaseSSLAlgorithm.init_key_encoders`.
     """
 
     def __init__(self,
@@ -209,13 +211,9 @@ class AVTSS(BaseSSLAlgorithm):
                  num_hard_negatives: int = 16,
                  hard_negative_pool: int = 64,
                  hard_negative_scope: str = 'query',
-                 queue_len: int = 65536,
-                 feat_dim: int = 128,
-                 momentum: float = 0.999,
-                 end_momentum: Optional[float] = None,
-                 shuffle_bn: bool = True,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 **key_encoder_args) -> None:
         super().__init__(backbone=backbone, neck=neck,
                          audio_backbone=audio_backbone, audio_neck=audio_neck,
                          data_preprocessor=data_preprocessor,
@@ -236,6 +234,15 @@ class AVTSS(BaseSSLAlgorithm):
         if hard_negative_scope not in ('query', 'batch'):
             raise ValueError(f"AVTSS hard_negative_scope must be 'query' or "
                              f"'batch', got {hard_negative_scope!r}")
+        self.hard_negative_scope = hard_negative_scope
+        # Set to a seeded torch.Generator to make the mixing draws
+        # reproducible (tests); None uses the global RNG.
+        self.hard_negative_generator: Optional[torch.Generator] = None
+        self.init_key_encoders(
+            dict(momentum_video=self._online_video(),
+                 momentum_audio=self._online_audio()),
+            queues=['queue_video', 'queue_audio'], **key_encoder_args)
+        queue_len = self.queue_video.length
         if num_hard_negatives > 0 and \
                 hard_negative_pool + num_neighbours > queue_len:
             # topk over the queue with the positives masked to -inf would
@@ -245,17 +252,6 @@ class AVTSS(BaseSSLAlgorithm):
                 f'AVTSS needs hard_negative_pool + num_neighbours <= '
                 f'queue_len, got {hard_negative_pool} + {num_neighbours} > '
                 f'{queue_len}')
-        self.hard_negative_scope = hard_negative_scope
-        # Set to a seeded torch.Generator to make the mixing draws
-        # reproducible (tests); None uses the global RNG.
-        self.hard_negative_generator: Optional[torch.Generator] = None
-        self.shuffle_bn = shuffle_bn
-        self.momentum_video = self.build_momentum_encoder(
-            self._online_video(), momentum, end_momentum)
-        self.momentum_audio = self.build_momentum_encoder(
-            self._online_audio(), momentum, end_momentum)
-        self.queue_video = FeatureQueue(queue_len, feat_dim)
-        self.queue_audio = FeatureQueue(queue_len, feat_dim)
 
     def _online_video(self) -> nn.ModuleDict:
         return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck))

@@ -30,8 +30,9 @@ from torch import Tensor
 from mmavcl.registry import MODELS
 from mmavcl.structures import AVDataSample
 from ..data_preprocessors import build_data_preprocessor
-from ..utils import (MomentumEncoder, batch_shuffle_ddp, batch_unshuffle_ddp,
-                     contrastive_accuracy, embedding_std, global_pool)
+from ..utils import (FeatureQueue, MomentumEncoder, batch_shuffle_ddp,
+                     batch_unshuffle_ddp, contrastive_accuracy, embedding_std,
+                     global_pool)
 
 Inputs = Dict[str, List[Tensor]]
 # What an encoder returns: one tensor, or named tensors (plus shapes).
@@ -93,7 +94,9 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
     shuffle-BN when ``self.shuffle_bn``). A method writes each encoder once,
     ``encode(x, net)`` reading ``net.backbone``, ``net.neck``, ..., and
     calls it with the online group for queries and through
-    :meth:`key_forward` for keys.
+    :meth:`key_forward` for keys. The arguments these methods share
+    (``queue_len``, ``feat_dim``, ``momentum``, ``end_momentum``,
+    ``shuffle_bn``) are read in one place, :meth:`init_key_encoders`.
     """
 
     #: Shuffle-BN around every key forward (set by methods with a momentum
@@ -153,6 +156,64 @@ class BaseSSLAlgorithm(BaseModel, metaclass=ABCMeta):
         """
         return MomentumEncoder(online, momentum=momentum,
                                end_momentum=end_momentum, bn_train=bn_train)
+
+    def init_key_encoders(self,
+                          encoders: Dict[str, nn.ModuleDict],
+                          queues: Sequence[str] = (),
+                          allow_no_queue: bool = False,
+                          *,
+                          queue_len: int = 65536,
+                          feat_dim: int = 128,
+                          queue_init: str = 'normal',
+                          momentum: float = 0.999,
+                          end_momentum: Optional[float] = None,
+                          shuffle_bn: bool = True) -> None:
+        """The MoCo parts of a method with key encoders, from the
+        key-encoder arguments of its constructor.
+
+        The keyword-only arguments are what a config sets on the model
+        (``model = dict(type='MoCoVideo', queue_len=..., momentum=...)``);
+        each method takes them as ``**key_encoder_args`` and passes them on
+        here, so they are read, defaulted and documented once. Sets:
+
+        * ``self.<name>`` for each ``name: online`` of ``encoders``: the
+          momentum copy of ``online`` (:meth:`build_momentum_encoder`);
+        * ``self.<name>`` for each name of ``queues``: a
+          :class:`~mmavcl.models.utils.FeatureQueue` of ``queue_len`` keys
+          ``(queue_len, feat_dim)``;
+        * ``self.shuffle_bn``.
+
+        Encoders are built before queues, each group in the order given,
+        which is the order of their entries in a checkpoint.
+
+        Args:
+            encoders (dict[str, nn.ModuleDict]): attribute name -> the
+                online modules its copy follows (the method's ``_online()``).
+            queues (Sequence[str]): attribute names of the queues.
+            allow_no_queue (bool): ``queue_len <= 0`` sets every queue to
+                ``None`` (for a method that can contrast without one);
+                otherwise it is an error.
+            queue_len (int): K, keys per queue. Defaults to 65536.
+            feat_dim (int): D, the size of a key. Defaults to 128.
+            queue_init (str): ``'normal'`` (MoCo) or ``'uniform'`` (VCLR's
+                code), see :class:`~mmavcl.models.utils.FeatureQueue`.
+            momentum (float): EMA coefficient m. Defaults to 0.999.
+            end_momentum (float, optional): m follows a cosine schedule to
+                this value; ``None`` keeps it constant.
+            shuffle_bn (bool): shuffle-BN around every key forward
+                (:meth:`key_forward`). Defaults to True.
+        """
+        if queues and queue_len <= 0 and not allow_no_queue:
+            raise ValueError(f'{type(self).__name__} needs queue_len > 0, '
+                             f'got {queue_len}')
+        self.shuffle_bn = shuffle_bn
+        for name, online in encoders.items():
+            setattr(self, name, self.build_momentum_encoder(
+                online, momentum, end_momentum))
+        for name in queues:
+            setattr(self, name, FeatureQueue(queue_len, feat_dim,
+                                             init=queue_init)
+                    if queue_len > 0 else None)
 
     @staticmethod
     def momentum_update(encoder: MomentumEncoder,

@@ -18,7 +18,7 @@ from torch import Tensor
 
 from mmavcl.registry import MODELS
 from mmavcl.structures import AVDataSample
-from ..utils import FeatureQueue, GradientReversal, global_pool
+from ..utils import GradientReversal, global_pool
 from .base import BaseSSLAlgorithm, Inputs, sample_name
 
 
@@ -235,11 +235,9 @@ class CtrlAug(BaseSSLAlgorithm):
             local clips, variant a) or ``'lg_bin'`` (temporal bin of G that
             holds the first local clip, variant b).
         low_level_index (int): which backbone output is "low-level".
-        queue_len (int): length of the queue of global keys.
-        feat_dim (int): D.
-        momentum (float): EMA coefficient m; ``end_momentum`` schedules it
-            with a cosine to that value.
-        shuffle_bn (bool): shuffle-BN for the key forward.
+        **key_encoder_args: ``queue_len`` (of the queue of global keys),
+            ``feat_dim`` (D), ``momentum``, ``end_momentum``,
+            ``shuffle_bn``: see :meth:`BaseSSLAlgorithm.init_key_encoders`.
     """
 
     def __init__(self,
@@ -260,13 +258,9 @@ class CtrlAug(BaseSSLAlgorithm):
                  grl_lambda: float = 1.0,
                  order_label_key: str = 'lg_order',
                  low_level_index: int = 0,
-                 queue_len: int = 65536,
-                 feat_dim: int = 128,
-                 momentum: float = 0.999,
-                 end_momentum: Optional[float] = None,
-                 shuffle_bn: bool = True,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 **key_encoder_args) -> None:
         super().__init__(backbone=backbone, neck=neck, head=order_head,
                          data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
@@ -281,7 +275,6 @@ class CtrlAug(BaseSSLAlgorithm):
         self.num_local = num_local
         self.low_level_index = low_level_index
         self.order_label_key = order_label_key
-        self.shuffle_bn = shuffle_bn
         if mi_estimator == 'adversarial':
             if mi_discriminator is None:
                 raise ValueError('CtrlAug(mi_estimator="adversarial") needs '
@@ -297,9 +290,8 @@ class CtrlAug(BaseSSLAlgorithm):
                     'CtrlAug(mi_estimator="club") needs loss_mi=dict('
                     "type='CLUBEstimator', in_channels=<low-level "
                     f'channels>, loss_weight=...), got {loss_mi}')
-        self.momentum_encoder = self.build_momentum_encoder(
-            self._online(), momentum, end_momentum)
-        self.queue = FeatureQueue(queue_len, feat_dim)
+        self.init_key_encoders(dict(momentum_encoder=self._online()),
+                               queues=['queue'], **key_encoder_args)
 
     def _online(self) -> nn.ModuleDict:
         return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck,

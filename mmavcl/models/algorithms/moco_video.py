@@ -14,7 +14,6 @@ from torch import Tensor
 
 from mmavcl.registry import MODELS
 from mmavcl.structures import AVDataSample
-from ..utils import FeatureQueue
 from .base import BaseSSLAlgorithm, Inputs, embed
 
 
@@ -44,12 +43,10 @@ class MoCoVideo(BaseSSLAlgorithm):
         neck (dict): projection neck ``(B, C) -> (B, D)``.
         loss (dict): an ``InfoNCELoss`` config (temperature and
             ``loss_weight`` live there).
-        queue_len (int): queue length K; 0 disables the queue.
-        feat_dim (int): embedding size D.
-        momentum (float): EMA coefficient m. ``end_momentum`` schedules it
-            with a cosine to that value.
-        shuffle_bn (bool): shuffle-BN for the key forward.
         symmetric (bool): swap clip roles and average.
+        **key_encoder_args: ``queue_len`` (K; 0 disables the queue),
+            ``feat_dim`` (D), ``momentum``, ``end_momentum``,
+            ``shuffle_bn``: see :meth:`BaseSSLAlgorithm.init_key_encoders`.
     """
 
     def __init__(self,
@@ -57,24 +54,18 @@ class MoCoVideo(BaseSSLAlgorithm):
                  neck: dict,
                  loss: dict = dict(type='InfoNCELoss', temperature=0.2,
                                    in_batch_negatives=False),
-                 queue_len: int = 65536,
-                 feat_dim: int = 128,
-                 momentum: float = 0.999,
-                 end_momentum: Optional[float] = None,
-                 shuffle_bn: bool = True,
                  symmetric: bool = False,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 **key_encoder_args) -> None:
         super().__init__(backbone=backbone, neck=neck,
                          data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
         self.loss_module = MODELS.build(loss)
-        self.shuffle_bn = shuffle_bn
         self.symmetric = symmetric
-        self.momentum_encoder = self.build_momentum_encoder(
-            self._online(), momentum, end_momentum)
-        self.queue = FeatureQueue(queue_len, feat_dim) \
-            if queue_len > 0 else None
+        self.init_key_encoders(dict(momentum_encoder=self._online()),
+                               queues=['queue'], allow_no_queue=True,
+                               **key_encoder_args)
 
     def _online(self) -> nn.ModuleDict:
         return nn.ModuleDict(dict(backbone=self.backbone, neck=self.neck))

@@ -14,7 +14,7 @@ from torch import Tensor
 
 from mmavcl.registry import MODELS
 from mmavcl.structures import AVDataSample
-from ..utils import FeatureQueue, global_pool
+from ..utils import global_pool
 from .base import BaseSSLAlgorithm, Inputs
 
 _ORDER_NORMS = ('segments', 'feature', None)
@@ -96,7 +96,6 @@ class VCLR(BaseSSLAlgorithm):
             MLP heads ``(B, C) -> (B, D)`` (2048-2048-128 in the code).
         order_head (dict): classifier on ``(B, 2*K*D)`` with 4 classes.
         num_segments (int): K. Defaults to 3.
-        feat_dim (int): D. Defaults to 128.
         loss_inter, loss_segment (dict): ``InfoNCELoss`` (MoCo form: only
             ``key[i]`` and the queue, ``in_batch_negatives=False``).
             ``normalize=False``: embeddings are already unit length and the
@@ -107,14 +106,15 @@ class VCLR(BaseSSLAlgorithm):
         intra_temperature (float): :math:`\tau'` (``nce_t_intra``).
         queue_len (int): length of both queues (131072 in the code).
         queue_init (str): ``'uniform'`` as the code.
-        momentum (float): EMA coefficient m (``--alpha`` 0.999).
-        end_momentum (float, optional): cosine schedule of m (not in code).
-        shuffle_bn (bool): shuffle-BN for every key forward.
         order_normalize (str | None): see above.
         order_label_key (str): key in ``pretext_labels``.
         reuse_query_views (bool): take :math:`a, p_2..p_K` from the query
             tuple (see Inputs). Defaults to False; the paper configs set
             True.
+        **key_encoder_args: ``feat_dim`` (D, 128), ``momentum`` (m,
+            ``--alpha`` 0.999), ``end_momentum`` (cosine schedule of m, not
+            in the code), ``shuffle_bn`` (every key forward): see
+            :meth:`BaseSSLAlgorithm.init_key_encoders`.
     """
 
     def __init__(self,
@@ -125,7 +125,6 @@ class VCLR(BaseSSLAlgorithm):
                  order_neck: dict,
                  order_head: dict,
                  num_segments: int = 3,
-                 feat_dim: int = 128,
                  loss_inter: dict = dict(type='InfoNCELoss', temperature=0.1,
                                          in_batch_negatives=False,
                                          normalize=False),
@@ -138,14 +137,12 @@ class VCLR(BaseSSLAlgorithm):
                  intra_temperature: float = 0.1,
                  queue_len: int = 131072,
                  queue_init: str = 'uniform',
-                 momentum: float = 0.999,
-                 end_momentum: Optional[float] = None,
-                 shuffle_bn: bool = True,
                  order_normalize: Optional[str] = 'segments',
                  order_label_key: str = 'order',
                  reuse_query_views: bool = False,
                  data_preprocessor: Optional[dict] = None,
-                 init_cfg: Optional[dict] = None) -> None:
+                 init_cfg: Optional[dict] = None,
+                 **key_encoder_args) -> None:
         super().__init__(backbone=backbone, head=order_head,
                          data_preprocessor=data_preprocessor,
                          init_cfg=init_cfg)
@@ -161,18 +158,15 @@ class VCLR(BaseSSLAlgorithm):
         self.loss_segment = MODELS.build(loss_segment)
         self.loss_order = MODELS.build(loss_order)
         self.num_segments = num_segments
-        self.feat_dim = feat_dim
         self.intra_temperature = intra_temperature
-        self.shuffle_bn = shuffle_bn
         self.order_normalize = order_normalize
         self.order_label_key = order_label_key
         self.reuse_query_views = reuse_query_views
         # The whole network, heads included, has a momentum twin [CODE].
-        self.momentum_encoder = self.build_momentum_encoder(
-            self._online(), momentum, end_momentum, bn_train=True)
-        self.queue_inter = FeatureQueue(queue_len, feat_dim, init=queue_init)
-        self.queue_segment = FeatureQueue(queue_len, feat_dim,
-                                          init=queue_init)
+        self.init_key_encoders(dict(momentum_encoder=self._online()),
+                               queues=['queue_inter', 'queue_segment'],
+                               queue_len=queue_len, queue_init=queue_init,
+                               **key_encoder_args)
 
     def _online(self) -> nn.ModuleDict:
         return nn.ModuleDict(dict(

@@ -18,10 +18,7 @@ differ. The released code's names map one to one::
     layer{i}.0.downsample.0.weight layer{i}.0.downsample.conv.weight
     layer{i}.0.downsample.1.*      layer{i}.0.downsample.bn.*
 """
-from typing import Dict, Optional, Sequence
-
-import torch.nn as nn
-from mmcv.cnn import build_activation_layer
+from typing import Dict, Sequence, Tuple
 
 from mmavcl.registry import MODELS
 from .resnet3d import BasicBlock3d, ConvBNAct3d, ResNet3d
@@ -50,21 +47,11 @@ class GLCLBasicBlock3d(BasicBlock3d):
         norm_cfg, act_cfg (dict): Norm and activation configs.
         with_cp (bool): Gradient checkpointing of the block.
     """
-    expansion = 1
 
-    def __init__(self,
-                 inplanes: int,
-                 planes: int,
-                 spatial_stride: int = 1,
-                 temporal_stride: int = 1,
-                 downsample: Optional[nn.Module] = None,
-                 inflate: bool = True,
-                 inflate_style: str = '3x1x1',
-                 factorize: bool = False,
-                 norm_cfg: Dict = dict(type='BN3d'),
-                 act_cfg: Dict = dict(type='ReLU', inplace=True),
-                 with_cp: bool = False) -> None:
-        nn.Module.__init__(self)
+    def build_convs(self, inplanes: int, planes: int,
+                    stride: Tuple[int, int, int], inflate: bool,
+                    inflate_style: str, factorize: bool, norm_cfg: Dict,
+                    act_cfg: Dict) -> None:
         if factorize:
             raise ValueError('GLCLBasicBlock3d has no (2+1)D form '
                              '(factorize=True)')
@@ -74,15 +61,12 @@ class GLCLBasicBlock3d(BasicBlock3d):
         self.conv1 = ConvBNAct3d(
             inplanes,
             planes,
-            stride=(temporal_stride, spatial_stride, spatial_stride),
+            stride=stride,
             norm_cfg=norm_cfg,
             act_cfg=act_cfg,
             **first)
         self.conv2 = ConvBNAct3d(
             planes, planes, norm_cfg=norm_cfg, act_cfg=None, **second)
-        self.downsample = downsample
-        self.relu = build_activation_layer(act_cfg)
-        self.with_cp = with_cp
 
 
 @MODELS.register_module()

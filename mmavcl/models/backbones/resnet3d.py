@@ -153,12 +153,18 @@ class ConvBNAct3d(nn.Module):
 class BasicBlock3d(nn.Module):
     """Two 3x3x3 (inflated) or 1x3x3 convs with a residual connection.
 
+    The constructor is the block interface :class:`ResNet3d` builds every
+    block through; a block of another shape (:class:`Bottleneck3d`,
+    ``GLCLBasicBlock3d``) overrides :meth:`build_convs` only and keeps the
+    shortcut, the final activation and gradient checkpointing.
+
     Args:
         inplanes (int): Input channels.
         planes (int): Output channels.
         spatial_stride, temporal_stride (int): Strides of the first conv.
         downsample (nn.Module, optional): Projection shortcut.
         inflate (bool): 3x3x3 convs if True, else 1x3x3.
+        inflate_style (str): Read by :class:`Bottleneck3d` only.
         factorize (bool): (2+1)D convs.
         norm_cfg, act_cfg (dict): Norm and activation configs.
         with_cp (bool): Gradient checkpointing of the block.
@@ -178,21 +184,38 @@ class BasicBlock3d(nn.Module):
                  act_cfg: Dict = dict(type='ReLU', inplace=True),
                  with_cp: bool = False) -> None:
         super().__init__()
+        self.build_convs(
+            inplanes,
+            planes,
+            stride=(temporal_stride, spatial_stride, spatial_stride),
+            inflate=inflate,
+            inflate_style=inflate_style,
+            factorize=factorize,
+            norm_cfg=norm_cfg,
+            act_cfg=act_cfg)
+        self.downsample = downsample
+        self.relu = build_activation_layer(act_cfg)
+        self.with_cp = with_cp
+
+    def build_convs(self, inplanes: int, planes: int,
+                    stride: Tuple[int, int, int], inflate: bool,
+                    inflate_style: str, factorize: bool, norm_cfg: Dict,
+                    act_cfg: Dict) -> None:
+        """``conv1`` (with the block's ``(t, s, s)`` stride) and ``conv2``,
+        ``planes`` -> ``planes * expansion``; the last one has no
+        activation (it comes after the residual sum)."""
         kt, pt = (3, 1) if inflate else (1, 0)
         common = dict(factorize=factorize, norm_cfg=norm_cfg)
         self.conv1 = ConvBNAct3d(
             inplanes,
             planes, (kt, 3, 3),
-            stride=(temporal_stride, spatial_stride, spatial_stride),
+            stride=stride,
             padding=(pt, 1, 1),
             act_cfg=act_cfg,
             **common)
         self.conv2 = ConvBNAct3d(
             planes, planes, (kt, 3, 3), padding=(pt, 1, 1), act_cfg=None,
             **common)
-        self.downsample = downsample
-        self.relu = build_activation_layer(act_cfg)
-        self.with_cp = with_cp
 
     def _residual(self, x: Tensor) -> Tensor:
         out = self.conv2(self.conv1(x))
@@ -213,19 +236,10 @@ class Bottleneck3d(BasicBlock3d):
     The spatial stride sits on the middle conv ("pytorch" style)."""
     expansion = 4
 
-    def __init__(self,
-                 inplanes: int,
-                 planes: int,
-                 spatial_stride: int = 1,
-                 temporal_stride: int = 1,
-                 downsample: Optional[nn.Module] = None,
-                 inflate: bool = True,
-                 inflate_style: str = '3x1x1',
-                 factorize: bool = False,
-                 norm_cfg: Dict = dict(type='BN3d'),
-                 act_cfg: Dict = dict(type='ReLU', inplace=True),
-                 with_cp: bool = False) -> None:
-        nn.Module.__init__(self)
+    def build_convs(self, inplanes: int, planes: int,
+                    stride: Tuple[int, int, int], inflate: bool,
+                    inflate_style: str, factorize: bool, norm_cfg: Dict,
+                    act_cfg: Dict) -> None:
         if inflate_style not in ('3x1x1', '3x3x3'):
             raise ValueError(f"inflate_style must be '3x1x1' or '3x3x3', "
                              f'got {inflate_style!r}')
@@ -239,18 +253,10 @@ class Bottleneck3d(BasicBlock3d):
         self.conv1 = ConvBNAct3d(
             inplanes, planes, k1, padding=p1, act_cfg=act_cfg, **common)
         self.conv2 = ConvBNAct3d(
-            planes,
-            planes,
-            k2,
-            stride=(temporal_stride, spatial_stride, spatial_stride),
-            padding=p2,
-            act_cfg=act_cfg,
+            planes, planes, k2, stride=stride, padding=p2, act_cfg=act_cfg,
             **common)
         self.conv3 = ConvBNAct3d(
             planes, planes * self.expansion, 1, act_cfg=None, **common)
-        self.downsample = downsample
-        self.relu = build_activation_layer(act_cfg)
-        self.with_cp = with_cp
 
     def _residual(self, x: Tensor) -> Tensor:
         out = self.conv3(self.conv2(self.conv1(x)))
