@@ -33,6 +33,16 @@ default_hooks = dict(
     # with default_hooks=dict(nonfinite_guard=None); a guard in
     # custom_hooks takes over from this one.
     nonfinite_guard=dict(type='NonFiniteLossGuardHook', action='stop'),
+    # On by default: the bad files a 'skip' dataset replaced and the audio
+    # sidecars without an alignment record are met in DataLoader workers
+    # on every rank, and only rank 0 logs anywhere; this hook gathers them
+    # over the ranks and names each once on rank 0 (work_dir/
+    # bad_samples.json, <log_dir>/sidecars_without_alignment.txt), and
+    # applies max_bad_ratio to all ranks' counts (docs/reliability.md,
+    # "Bad media and annotations"). Keyed as nonfinite_guard is;
+    # default_hooks=dict(data_report=None) removes it, one in custom_hooks
+    # takes over from it.
+    data_report=dict(type='DataReportHook'),
 )
 
 env_cfg = dict(

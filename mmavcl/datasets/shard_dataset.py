@@ -131,7 +131,7 @@ class AVShardDataset(IterableDataset):
             video member, a shard cut short or unreadable is counted in
             :attr:`num_skipped` (per process), logged, and reported to the
             main process in the metainfo ``skipped_bad_samples``
-            (``(name, reason)`` pairs, read by ``BadSampleSummaryHook``) of
+            (``(name, reason)`` pairs, read by ``DataReportHook``) of
             the next item the same worker yields.
     """
 

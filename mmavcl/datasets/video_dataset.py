@@ -489,7 +489,7 @@ class AVVideoDataset(BaseDataset):
             * ``'skip'``: draw another index, deterministically from
               ``(skip_seed, index, attempt)`` so runs are reproducible. The
               file is logged once (per process; once per run with
-              :class:`~mmavcl.engine.hooks.BadSampleSummaryHook`, which also
+              :class:`~mmavcl.engine.hooks.DataReportHook`, which also
               logs a per-epoch count), remembered so it is not decoded
               again, and listed in the returned data sample's metainfo
               ``skipped_bad_samples`` (``(filename, reason)`` pairs).

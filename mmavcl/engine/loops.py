@@ -16,12 +16,7 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
 * ``stop_training`` is honoured after every iteration of an epoch, not only
-  between epochs;
-* **untagged sidecars**: the audio sidecars without an alignment record
-  that the batches came from, on any rank, are named on rank 0 at every
-  epoch end (the iteration loop: at each validation and at the end) and
-  listed in ``<log_dir>/sidecars_without_alignment.txt``
-  (:mod:`mmavcl.engine.sidecar_report`).
+  between epochs.
 
 That validation does not perturb the training randomness is not the loops'
 business: :class:`~mmavcl.engine.hooks.ValRNGGuardHook` (a default hook of
@@ -41,7 +36,6 @@ from torch.utils.data import IterableDataset
 from mmavcl.registry import LOOPS
 from .resume import (RESUME_KEY, SkipFirst, restore_rng_state,
                      rng_for_this_rank, train_sampler)
-from .sidecar_report import UntaggedSidecars
 
 
 class _ResumableMixin:
@@ -111,7 +105,6 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         super().__init__(*args, **kwargs)
         self._pending_skip = 0
         self._epoch_start_iter = 0
-        self.untagged_sidecars = UntaggedSidecars()
 
     def epoch_iter_at(self, meta: Dict[str, Any]) -> int:
         """Batches of epoch ``meta['epoch']`` done when ``meta`` is saved."""
@@ -173,15 +166,11 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         for idx, data_batch in enumerate(iterator, start=skip):
             if tracks:  # before the step: a checkpoint saved in it counts it
                 dataset.record_trained(data_batch)
-            self.untagged_sidecars.add(data_batch)
             self.run_iter(idx, data_batch)
             if self.stop_training:
                 break
         if tracks and not self.stop_training:
             self._warn_short_epoch(dataset)
-        # every rank reaches this point (stop_training is decided for all)
-        self.untagged_sidecars.report(self.runner.log_dir,
-                                      f'Epoch {self._epoch + 1}')
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
 
@@ -196,7 +185,7 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
                 f'Epoch {self._epoch + 1} trained on {trained} of the '
                 f'{expected} samples the shard index lists for this rank: '
                 f'{expected - trained} were skipped (see the skip warnings '
-                'above and BadSampleSummaryHook\'s report).',
+                'above and DataReportHook\'s report).',
                 logger='current', level=30)
 
 
@@ -213,7 +202,6 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pending_skip = 0
-        self.untagged_sidecars = UntaggedSidecars()
 
     def epoch_iter_at(self, meta: Dict[str, Any]) -> int:
         return meta['iter']
@@ -261,18 +249,13 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
             data_batch = next(self.dataloader_iterator)
-            self.untagged_sidecars.add(data_batch)
             self.run_iter(data_batch)
             self._decide_current_val_interval()
             if (self.runner.val_loop is not None
                     and self._iter >= self.val_begin
                     and (self._iter % self.val_interval == 0
                          or self._iter == self._max_iters)):
-                self.untagged_sidecars.report(self.runner.log_dir,
-                                              f'Iter {self._iter}')
                 self.runner.val_loop.run()
-        self.untagged_sidecars.report(self.runner.log_dir,
-                                      f'Iter {self._iter}')
         self.runner.call_hook('after_train_epoch')
         self.runner.call_hook('after_train')
         return self.runner.model

@@ -42,6 +42,9 @@ Its own additions, all through public ``Runner`` methods:
   validates without ``ValRNGGuardHook``) runs them as named and logs one
   warning that lists what is lost (save-before-prune, exact resume) and the
   config line that restores it (:func:`missing_engine_guarantees`).
+* **Any default hook can be removed** (``register_default_hooks``):
+  ``default_hooks=dict(KEY=None)`` removes mmavcl's default hooks too
+  (``nonfinite_guard``, ``data_report``), not only mmengine's six.
 * **Crash safety** (``save_checkpoint``, ``load_or_resume``;
   :mod:`mmavcl.engine.checkpointing`): checkpoints are written to a
   temporary file and renamed atomically (:func:`atomic_path`);
@@ -71,7 +74,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.dataset import InfiniteSampler
 from mmengine.dist import (broadcast_object_list, get_rank, get_world_size,
                            master_only)
-from mmengine.hooks import CheckpointHook
+from mmengine.hooks import CheckpointHook, Hook
 from mmengine.model import revert_sync_batchnorm
 from mmengine.runner import IterBasedTrainLoop, Runner
 
@@ -89,6 +92,11 @@ from .loops import AVEpochBasedTrainLoop, AVIterBasedTrainLoop
 from .resume import RESUME_KEY, collect_resume_state
 
 ConfigType = Union[Dict, Config, ConfigDict]
+
+
+#: the keys of mmengine's own default hooks (``Runner.register_default_hooks``)
+_MMENGINE_DEFAULT_HOOKS = ('runtime_info', 'timer', 'sampler_seed', 'logger',
+                           'param_scheduler', 'checkpoint')
 
 
 def adapt_cfg_to_cpu_distributed(cfg: ConfigType) -> None:
@@ -304,6 +312,18 @@ class AVRunner(Runner):
     def test(self) -> dict:
         with explain_unknown_types(self.cfg), naming_worker_files():
             return super().test()
+
+    def register_default_hooks(
+            self, hooks: Optional[Dict[str, Union[Hook, Dict]]] = None
+    ) -> None:
+        """mmengine's, where ``None`` also removes a default hook that
+        mmengine does not know (``default_hooks=dict(data_report=None)``):
+        mmengine 0.10 pops ``None`` only for its own six keys and asserts on
+        any other."""
+        if hooks is not None:
+            hooks = {name: hook for name, hook in hooks.items()
+                     if hook is not None or name in _MMENGINE_DEFAULT_HOOKS}
+        super().register_default_hooks(hooks)
 
     def _log_media_env(self) -> None:
         """Log the media/audio library versions next to mmengine's report

@@ -406,7 +406,8 @@ def test_skip_is_refused_in_test_mode(media, tmp_path):
 
 
 # ------------------------------------------------------------ runner hook
-def _runner(media, tmp_path, names, epochs=2, hook_kw=None, **ds_kw):
+def _runner(media, tmp_path, names, epochs=2, hook_kw=None, runner_kw=None,
+            **ds_kw):
     from mmengine.model import BaseModel
     from mmengine.runner import Runner
 
@@ -422,7 +423,10 @@ def _runner(media, tmp_path, names, epochs=2, hook_kw=None, **ds_kw):
 
     ann = tmp_path / 'list.txt'
     ann.write_text(''.join(f'{osp.basename(media[n])}\n' for n in names))
-    return Runner(
+    kw = dict(default_hooks=dict(checkpoint=None, logger=dict(
+        type='LoggerHook', interval=100)))
+    kw.update(runner_kw or {})
+    return kw.pop('runner_type', Runner)(
         model=Tiny(),
         work_dir=str(tmp_path / 'work'),
         train_dataloader=dict(
@@ -436,11 +440,9 @@ def _runner(media, tmp_path, names, epochs=2, hook_kw=None, **ds_kw):
         train_cfg=dict(by_epoch=True, max_epochs=epochs),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.0)),
         custom_hooks=[dict(type='BadSampleSummaryHook', **(hook_kw or {}))],
-        default_hooks=dict(checkpoint=None, logger=dict(
-            type='LoggerHook', interval=100)),
         default_scope='mmavcl',
         randomness=dict(seed=0),
-        log_level='INFO')
+        log_level='INFO', **kw)
 
 
 def test_hook_counts_skips_per_epoch_across_workers(media, tmp_path):
@@ -456,14 +458,46 @@ def test_hook_counts_skips_per_epoch_across_workers(media, tmp_path):
     for epoch in (1, 2):
         assert (f'Epoch {epoch}: {per_epoch} bad sample read(s) skipped '
                 f'(3 file(s)) while delivering 8 samples') in log, log
+    # each file named once per run, with its reason, by the main process
+    # (the workers stay quiet): the second epoch finds nothing new
+    (named, ) = [line for line in log.splitlines()
+                 if 'new bad file(s) skipped' in line]
+    assert 'Epoch 1: 3 new bad file(s) skipped on 1 rank(s) (3 in this ' \
+        'run): ' in named
     for name in ('zero', 'garbage', 'no_video'):
-        # once per run, from the main process (the workers stay quiet)
-        assert log.count(f'bad sample skipped: {media[name]}') == 1
-        assert log.count(f'skipping bad sample') == 0
+        assert named.count(f'{media[name]}: video: ') == 1
+    assert log.count('skipping bad sample') == 0
     report = json.load(open(osp.join(runner.work_dir, 'bad_samples.json')))
     assert sorted(f['filename'] for f in report['files']) == sorted(
         media[n] for n in ('zero', 'garbage', 'no_video'))
     assert report['bad_reads'] == 2 * per_epoch
+
+
+def test_resumed_run_keeps_the_bad_files_reported_before(media, tmp_path):
+    """A resume rewrites ``bad_samples.json`` with the files and counts of
+    the run it resumes plus its own: nothing named before the stop is
+    lost (before, the resumed run's first epoch end overwrote it)."""
+    from mmavcl.engine import AVRunner
+    names = ['good0', 'zero', 'good1', 'garbage', 'good2', 'no_video',
+             'good0', 'good1']
+    kw = dict(runner_type=AVRunner, default_hooks=dict(
+        checkpoint=dict(type='SafeCheckpointHook', interval=1),
+        logger=dict(type='LoggerHook', interval=100)))
+    _runner(media, tmp_path, names, epochs=1,
+            runner_kw=dict(kw, experiment_name='first')).train()
+    path = osp.join(tmp_path, 'work', 'bad_samples.json')
+    first = json.load(open(path))
+    assert first['samples_delivered'] == 8 and first['bad_reads'] > 0
+    runner = _runner(media, tmp_path, names, epochs=2,
+                     runner_kw=dict(kw, resume=True,
+                                    experiment_name='resumed'))
+    runner.train()
+    assert runner.epoch == 2
+    report = json.load(open(path))
+    assert report['files'] == first['files']  # no file is new in epoch 2
+    # the same redraw chains in both epochs (the same samples are bad)
+    assert (report['samples_delivered'], report['bad_reads']) == (
+        16, 2 * first['bad_reads'])
 
 
 def test_hook_aborts_above_max_bad_ratio_with_report(media, tmp_path):

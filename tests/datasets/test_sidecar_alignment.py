@@ -20,15 +20,19 @@ import shutil
 import av
 import numpy as np
 import pytest
+import torch
 from mmengine.logging import MMLogger
+from mmengine.model import BaseModel
 from torch.utils.data import DataLoader
 
 from mmavcl.datasets import (AVAudioDataset, AVShardDataset, AVVideoDataset,
-                             MediaDecodeError)
+                             MediaDecodeError, TooManyBadSamplesError)
 from mmavcl.datasets.media import (probe_audio_timing, read_audio_start,
                                    write_audio)
 from mmavcl.datasets.transforms import DecodeAudioViews, VideoInit, decoding
-from mmavcl.testing import decode_chirp_time, load_script, make_av_video
+from mmavcl.registry import MODELS
+from mmavcl.testing import (decode_chirp_time, free_port, load_script,
+                            make_av_video)
 
 SR = 16000
 #: name -> (start of the video (s), audio start relative to it (s))
@@ -367,80 +371,138 @@ def test_untagged_sidecar_warns_once_per_dataloader_worker(
     assert decoding._warned_untagged is False  # not in the main process
 
 
-def _sidecar_rank(rank, init_file, root, names, log_dir):
-    """One gloo rank: trains on its own videos through a DataLoader
-    worker, as the epoch loop does (batches to ``UntaggedSidecars``), then
-    reports twice (two epoch ends)."""
-    import torch.distributed as dist
-    from mmengine.dataset import pseudo_collate
-    from mmavcl.engine.sidecar_report import UntaggedSidecars
-    dist.init_process_group('gloo', init_method=f'file://{init_file}',
-                            rank=rank, world_size=2)
+@MODELS.register_module(force=True)
+class ReportToyModel(BaseModel):
+    """One weight times the mean of the video views: a loss DDP can reduce
+    without training anything of interest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.ones(1))
+
+    def forward(self, inputs, data_samples=None, mode='loss'):
+        x = torch.stack([v.float().mean() for v in inputs['video'][0]])
+        return dict(loss=(self.w * x).mean())
+
+
+def _report_rank(rank, port, root, out):
+    """One of 2 gloo ranks (``launcher='pytorch'``, DDP on CPU): run A
+    trains 2 epochs with the default ``DataReportHook``; run B, on the same
+    data, has a limit the bad read exceeds and reports at every iteration.
+    Each rank records how run B stopped."""
+    import os
+    from mmengine.config import Config
+    from mmavcl.engine import AVRunner
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
+                      RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE='2')
+
+    def runner(name, hook, epochs):
+        return AVRunner.from_cfg(Config(dict(
+            model=dict(type='ReportToyModel'),
+            work_dir=f'{out}/{name}', launcher='pytorch',
+            experiment_name=f'report_{name}',
+            train_dataloader=dict(
+                batch_size=1, num_workers=1, persistent_workers=False,
+                sampler=dict(type='DefaultSampler', shuffle=False),
+                collate_fn=dict(type='pseudo_collate'),
+                dataset=dict(type='AVVideoDataset',
+                             ann_file=f'{root}/list.txt',
+                             data_prefix=dict(video=f'{root}/videos',
+                                              audio=f'{root}/audio'),
+                             pipeline=AV_PIPELINE, audio_source='sidecar',
+                             bad_sample_policy='skip')),
+            train_cfg=dict(type='AVEpochBasedTrainLoop', max_epochs=epochs),
+            optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.0)),
+            default_hooks=dict(checkpoint=None, logger=dict(
+                type='LoggerHook', interval=100)),
+            custom_hooks=[hook],
+            env_cfg=dict(dist_cfg=dict(backend='gloo')),
+            default_scope='mmavcl', log_level='INFO')))
+
+    runner('a', dict(type='DataReportHook'), 2).train()
+    stop = runner('b', dict(type='BadSampleSummaryHook', max_bad_ratio=0.1,
+                            warmup=0, interval=1), 2)
     try:
-        # as the Runner builds it: rank 1's console shows ERROR only and it
-        # writes no file (mmengine's default for distributed runs)
-        MMLogger.get_instance(f'sidecars{rank}', log_file=f'{log_dir}/run.log')
-        ann = f'{root}/rank{rank}.txt'
-        with open(ann, 'w') as f:
-            f.write(''.join(f'{n}.mkv 0\n' for n in names[rank]))
-        ds = AVVideoDataset(ann, data_prefix=dict(video=f'{root}/videos',
-                                                  audio=f'{root}/audio'),
-                            pipeline=AV_PIPELINE, audio_source='sidecar')
-        report = UntaggedSidecars(max_listed=1)
-        for epoch in (1, 2):
-            for batch in DataLoader(ds, batch_size=2, num_workers=1,
-                                    collate_fn=pseudo_collate):
-                report.add(batch)
-            new = report.report(log_dir, f'Epoch {epoch}')
-            with open(f'{log_dir}/new{rank}_{epoch}.json', 'w') as f:
-                json.dump(new, f)
-    finally:
-        dist.destroy_process_group()
+        stop.train()
+        how = 'trained to the end'
+    except TooManyBadSamplesError as err:
+        how = str(err).splitlines()[0]
+    with open(f'{out}/stop{rank}.json', 'w') as f:
+        json.dump(dict(how=how, iter=stop.iter), f)
 
 
 def test_untagged_sidecars_of_every_rank_are_named_on_rank_0(
         sidecars, tmp_path):
-    """Two real gloo ranks, each reading its videos through a DataLoader
-    worker: rank 0 has one untagged sidecar and a tagged one, rank 1 two
-    untagged ones. Rank 1's own warning goes nowhere (mmengine's logger:
-    ERROR only on its console, no log file), which left a user of 8 GPUs
-    knowing only of rank 0's first file. Now the names travel with the
-    batches (metainfo ``sidecar_without_alignment``) and are gathered at the
-    epoch end: rank 0 logs one warning with the count of all three and
-    appends all three to ``sidecars_without_alignment.txt``, once (the
-    second epoch reads them again and adds nothing)."""
+    """Two real gloo ranks training through ``AVRunner`` (a DataLoader
+    worker each): only rank 1 reads an untagged sidecar and a bad (empty)
+    video. Rank 1's own warnings go nowhere (mmengine's logger: ERROR only
+    on its console, no log file), which left a user of 8 GPUs knowing only
+    of rank 0's files. The samples carry both in their metainfo and
+    ``DataReportHook`` gathers them: rank 0 logs each once (the second
+    epoch reads them again and adds nothing new), lists them in
+    ``bad_samples.json`` and ``sidecars_without_alignment.txt``, and counts
+    the bad reads of both ranks per epoch. With a limit the bad read
+    exceeds, both ranks stop at the same iteration (before, rank 1 raised
+    alone and rank 0 waited for it in the epoch-end gather)."""
+    import time
+
     import torch.multiprocessing as mp
     src, out = sidecars
     root = tmp_path / 'data'
     (root / 'audio').mkdir(parents=True)
     (root / 'videos').mkdir()
-    names = [['r0_old', 'r0_new'], ['r1_old_a', 'r1_old_b']]
-    for name in sum(names, []):
+    # DefaultSampler without shuffling: rank 0 reads lines 0, 2, rank 1
+    # lines 1, 3
+    names = ['r0_a', 'r1_untagged', 'r0_b', 'r1_bad']
+    for name in names[:3]:
         shutil.copy(src / 'late_mkv.mkv', root / 'videos' / f'{name}.mkv')
-        if name == 'r0_new':
-            shutil.copy(out / 'late_mkv.wav', root / 'audio' / f'{name}.wav')
-        else:
-            _untagged(str(out / 'late_mkv.wav'),
-                      str(root / 'audio' / f'{name}.wav'))
-    log_dir = tmp_path / 'logs'
-    log_dir.mkdir()
-    mp.spawn(_sidecar_rank, args=(str(tmp_path / 'init'), str(root), names,
-                                  str(log_dir)), nprocs=2, join=True)
-    untagged = sorted(str(root / 'audio' / f'{n}.wav')
-                      for n in ('r0_old', 'r1_old_a', 'r1_old_b'))
-    for rank in range(2):  # every rank knows what was reported
-        assert json.loads((log_dir / f'new{rank}_1.json').read_text()) == \
-            untagged
-        assert json.loads((log_dir / f'new{rank}_2.json').read_text()) == []
-    assert (log_dir / 'sidecars_without_alignment.txt').read_text() == \
-        ''.join(n + '\n' for n in untagged)
-    logged = [line for line in (log_dir / 'run.log').read_text().splitlines()
-              if 'without an alignment record' in line]
-    assert len(logged) == 1, logged
-    assert f'Epoch 1: 3 audio sidecar(s) without an alignment record read ' \
-        f'on all ranks (3 in this run): {untagged[0]} and 2 more; every one ' \
-        f'is listed in {log_dir / "sidecars_without_alignment.txt"}' \
-        in logged[0]
+        shutil.copy(out / 'late_mkv.wav', root / 'audio' / f'{name}.wav')
+    _untagged(str(out / 'late_mkv.wav'),
+              str(root / 'audio' / 'r1_untagged.wav'))
+    (root / 'videos' / 'r1_bad.mkv').write_bytes(b'')
+    (root / 'list.txt').write_text(''.join(f'{n}.mkv 0\n' for n in names))
+    ctx = mp.start_processes(_report_rank, args=(free_port(), str(root),
+                                                  str(tmp_path)),
+                             nprocs=2, join=False, start_method='spawn')
+    deadline = time.monotonic() + 240
+    while not ctx.join(timeout=5):
+        if time.monotonic() > deadline:
+            for proc in ctx.processes:
+                proc.kill()
+            pytest.fail('a rank did not finish: one waits in a collective')
+    untagged = str(root / 'audio' / 'r1_untagged.wav')
+    bad = str(root / 'videos' / 'r1_bad.mkv')
+    reason = 'video: empty file (0 bytes)'
+    work = tmp_path / 'a'
+    (log_path, ) = work.glob('*/*.log')  # rank 0's: rank 1 writes none
+    log = log_path.read_text().splitlines()
+    listed = log_path.parent / 'sidecars_without_alignment.txt'
+    assert listed.read_text() == untagged + '\n'
+    (line, ) = [x for x in log if 'without an alignment record' in x]
+    assert f'Epoch 1: 1 audio sidecar(s) without an alignment record read ' \
+        f'on all ranks (1 in this run): {untagged}; every one is listed in ' \
+        f'{listed}' in line
+    (line, ) = [x for x in log if 'new bad file(s)' in x]
+    assert f'Epoch 1: 1 new bad file(s) skipped on 2 rank(s) (1 in this ' \
+        f'run): {bad}: {reason}; every one is listed in ' \
+        f'{work / "bad_samples.json"}' in line
+    for epoch in (1, 2):  # non-persistent workers skip it again
+        assert any(f'Epoch {epoch}: 1 bad sample read(s) skipped (1 file(s))'
+                   f' while delivering 4 samples (20.00%): {bad}' in x
+                   for x in log), epoch
+    report = json.loads((work / 'bad_samples.json').read_text())
+    assert report['files'] == [dict(filename=bad, reason=reason)]
+    assert (report['samples_delivered'], report['bad_reads']) == (8, 2)
+    # run B: the bad read of iteration 2 makes 1 of 5 reads on 2 ranks
+    for rank in range(2):
+        stop = json.loads((tmp_path / f'stop{rank}.json').read_text())
+        assert stop == dict(
+            how='1 of 5 sample reads (20.0%) on 2 rank(s) hit bad media by '
+            'iteration 2, more than max_bad_ratio=0.1; report: '
+            f'{tmp_path / "b" / "bad_samples.json"}; 1 bad file(s):',
+            iter=1), rank
+    report = json.loads((tmp_path / 'b' / 'bad_samples.json').read_text())
+    assert report['files'] == [dict(filename=bad, reason=reason)]
 
 
 def test_check_dataset_places_sidecars_on_the_video_clock(

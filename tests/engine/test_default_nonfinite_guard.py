@@ -18,8 +18,6 @@ from mmavcl.engine.hooks import NonFiniteLossError, NonFiniteLossGuardHook
 from mmavcl.registry import DATASETS
 from mmavcl.structures import AVDataSample
 
-RUNTIME = osp.join(T.REPO, 'configs', '_base_', 'default_runtime.py')
-
 
 @DATASETS.register_module(force=True)
 class NamedToyVectors(T.ToyVectors):
@@ -34,18 +32,11 @@ class NamedToyVectors(T.ToyVectors):
 
 
 def _runner(tmp_path, extra: str = ''):
-    """A runner built from a config file that inherits default_runtime.py
-    (the toy settings override its dicts key by key, as configs do)."""
+    """A runner of a config file that inherits default_runtime.py."""
     cfg = T.toy_cfg(str(tmp_path / 'work'), shuffle=False, nan_index=9,
                     ckpt_interval=1)
     cfg.train_dataloader.dataset.type = 'NamedToyVectors'
-    cfg.pop('custom_hooks')  # as in the shipped configs: not set
-    body = T.write_cfg(str(tmp_path / 'body.py'), cfg)
-    path = tmp_path / 'toy_with_runtime.py'
-    path.write_text(f'_base_ = [{RUNTIME!r}]\n' + open(body).read() + extra)
-    cfg = Config.fromfile(str(path))
-    cfg.work_dir = str(tmp_path / 'work')
-    return T.build_runner(cfg)
+    return T.build_runner_with_runtime(tmp_path, cfg, extra)
 
 
 def _guards(runner):
@@ -91,10 +82,8 @@ def test_a_guard_in_custom_hooks_takes_over(tmp_path):
 
 
 def test_action_off_turns_the_default_guard_off(tmp_path):
-    # mmengine 0.10 refuses default_hooks=dict(nonfinite_guard=None) (it
-    # asserts on None for keys it does not know), hence action='off'
-    # (the key merges with the base's: a derived config writes
-    # default_hooks = dict(nonfinite_guard=dict(action='off')))
+    # the key merges with the base's: a derived config writes
+    # default_hooks = dict(nonfinite_guard=dict(action='off'))
     runner = _runner(tmp_path, "\ndefault_hooks['nonfinite_guard'] = "
                      "dict(action='off')\n")
     (guard, ) = _guards(runner)

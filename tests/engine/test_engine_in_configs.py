@@ -18,7 +18,8 @@ import engine_toys as T
 from mmavcl.engine import (AVEpochBasedTrainLoop, AVIterBasedTrainLoop,
                            SafeCheckpointHook, TorchCompileHook, atomic_path,
                            missing_engine_guarantees)
-from mmavcl.engine.hooks import ValRNGGuardHook
+from mmavcl.engine.hooks import (DataReportHook, NonFiniteLossGuardHook,
+                                 ValRNGGuardHook)
 from mmavcl.engine.resume import capture_rng_state, restore_rng_state
 
 _AV_LOOPS = ('AVEpochBasedTrainLoop', 'AVIterBasedTrainLoop')
@@ -42,6 +43,7 @@ def test_every_shipped_config_names_the_mmavcl_engine_types():
         hooks = cfg.default_hooks
         assert hooks.checkpoint.type == 'SafeCheckpointHook', name
         assert hooks.val_rng_guard.type == 'ValRNGGuardHook', name
+        assert hooks.data_report.type == 'DataReportHook', name
         if cfg.get('train_cfg'):
             assert cfg.train_cfg.type in _AV_LOOPS, name
             assert 'by_epoch' not in cfg.train_cfg, name
@@ -99,6 +101,39 @@ def test_missing_guarantees_name_the_matching_fix():
     # no checkpoint hook at all: nothing to lose there
     lines = missing_engine_guarantees(av_loop, [], validates=True)
     assert len(lines) == 1 and 'ValRNGGuardHook' in lines[0]
+
+
+def test_data_report_is_a_default_hook_that_can_be_replaced_or_removed(
+        tmp_path):
+    """``default_hooks.data_report`` of default_runtime.py builds one
+    ``DataReportHook``; one in ``custom_hooks`` (the name the docs gave,
+    ``BadSampleSummaryHook``) takes over, so a run reports once; ``None``
+    removes it (mmengine 0.10 alone asserts on ``None`` for a key it does
+    not know)."""
+    def hooks(extra: str, name: str, **toy):
+        work = tmp_path / name
+        work.mkdir()
+        runner = T.build_runner_with_runtime(
+            work, T.toy_cfg(str(work), **toy), extra)
+        runner.train()
+        return runner.hooks
+
+    def reports(hooks):
+        return [(h.max_bad_ratio, h.active) for h in hooks
+                if isinstance(h, DataReportHook)]
+
+    # the iteration loop with validation: its report points are there too
+    assert reports(hooks('', 'default', by_epoch=False, max_iters=4,
+                         ckpt_interval=2, validate=True)) == [(None, True)]
+    assert reports(hooks("\ncustom_hooks = [dict(type="
+                         "'BadSampleSummaryHook', max_bad_ratio=0.5)]\n",
+                         'custom', max_epochs=1)) == [(None, False),
+                                                       (0.5, True)]
+    left = hooks('\ndefault_hooks = dict(data_report=None, '
+                 'nonfinite_guard=None)\n', 'none', max_epochs=1)
+    assert reports(left) == []
+    assert not any(isinstance(h, NonFiniteLossGuardHook) for h in left)
+    assert any(isinstance(h, ValRNGGuardHook) for h in left)
 
 
 def test_val_rng_guard_restores_every_generator():

@@ -171,7 +171,8 @@ def test_skipped_samples_are_reported_and_the_short_epoch_said(
     assert sum(k.startswith(name) for k in trained) == 1
     with open(osp.join(runner.log_dir, f'{runner.timestamp}.log')) as f:
         log = f.read()
-    assert f'bad sample skipped: {first}: unreadable shard in member ' \
-        f'{second.name} after 1 complete sample(s)' in log
+    assert f'1 new bad file(s) skipped on 1 rank(s) (1 in this run): ' \
+        f'{first}: unreadable shard in member {second.name} after 1 ' \
+        'complete sample(s)' in log
     assert 'Epoch 1 trained on 16 of the 18 samples the shard index lists ' \
         'for this rank: 2 were skipped' in log

@@ -41,8 +41,8 @@ tool) counts from its first sample, as before: the gap is 0, wrong by the
 real gap for a video whose audio starts late.
 :func:`find_audio_start` tells it apart (``None``) so that
 ``DecodeAudioViews`` can warn (once per process) and mark the sample
-(:data:`UNTAGGED_SIDECAR_KEY`), the train loops can name every such file
-read on any rank, and ``tools/data/check_dataset.py`` can count such
+(:data:`UNTAGGED_SIDECAR_KEY`), ``DataReportHook`` can name every such
+file read on any rank, and ``tools/data/check_dataset.py`` can count such
 sidecars.
 """
 import math
@@ -66,8 +66,8 @@ RECORD_FORMATS = {'.wav': True, '.m4a': True, '.flac': False, '.mp3': False}
 
 #: results and data-sample metainfo key naming a video's sidecar that has
 #: no record (set by ``DecodeAudioViews``, absent otherwise): it reaches
-#: the train loop with the batch, which names every such file over all
-#: ranks (:mod:`mmavcl.engine.sidecar_report`)
+#: the main process with the batch, where ``DataReportHook`` names every
+#: such file over all ranks (:mod:`mmavcl.engine.hooks.data_report_hook`)
 UNTAGGED_SIDECAR_KEY = 'sidecar_without_alignment'
 
 

@@ -498,8 +498,8 @@ _warned_untagged = False
 def _warn_untagged_sidecar(filename: str) -> None:
     """Warn once per process that ``filename``, a video's sidecar, has no
     alignment record. Not per file: a dataset of old sidecars would log a
-    line per sample; the train loops name every one read on any rank
-    (:mod:`mmavcl.engine.sidecar_report`: mmengine's logger shows the
+    line per sample; ``DataReportHook`` names every one read on any rank
+    (:mod:`mmavcl.engine.hooks.data_report_hook`: mmengine's logger shows the
     other ranks' warnings nowhere), ``tools/data/check_dataset.py`` every
     one in the list."""
     global _warned_untagged

@@ -6,7 +6,8 @@ __all__ += [
     'NonFiniteLossGuardHook', 'NonFiniteLossGuard', 'NonFiniteLossError'
 ]
 __all__ += ['OnlineKNNHook']
-from .bad_sample_hook import BadSampleSummaryHook  # noqa: E402
-__all__ += ['BadSampleSummaryHook']
+from .data_report_hook import (BadSampleSummaryHook,  # noqa: E402
+                               DataReportHook)
+__all__ += ['DataReportHook', 'BadSampleSummaryHook']
 from .val_rng_guard_hook import ValRNGGuardHook  # noqa: E402
 __all__ += ['ValRNGGuardHook']
