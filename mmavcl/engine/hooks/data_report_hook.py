@@ -22,7 +22,6 @@ applies ``max_bad_ratio`` to the same gathered counts, so all ranks stop
 together.
 """
 import json
-import logging
 import os.path as osp
 from collections import Counter
 from typing import Dict, List, Optional, Set
