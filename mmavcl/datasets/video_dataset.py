@@ -25,6 +25,7 @@ from mmavcl.registry import DATASETS, TRANSFORMS
 from .errors import (AnnotationError, MediaDecodeError, PipelineConfigError,
                      TooManyBadSamplesError, WorkerCrashError)
 from .media.remote import fetch, needs_fetch
+from .media.sidecar import SIDECAR_EXTS
 
 AUDIO_SOURCES = ('container', 'sidecar', 'none')
 BAD_SAMPLE_POLICIES = ('raise', 'skip')
@@ -474,7 +475,13 @@ class AVVideoDataset(BaseDataset):
         data_root: Root joined to relative ``ann_file``/``data_prefix``.
         data_prefix: ``dict(video=..., audio=...)``.
         audio_source: ``'container'``, ``'sidecar'`` or ``'none'``.
-        audio_exts: Sidecar extensions tried in order.
+        audio_exts: Sidecar extensions tried in order, each a ``stat``
+            (an existence request for a remote prefix, none when there is
+            only one) per sample until one exists. Default: every format
+            ``tools/data/extract_audio.py`` writes, lossless first
+            (:data:`~mmavcl.datasets.media.SIDECAR_EXTS`: ``.wav``,
+            ``.flac``, ``.m4a``, ``.opus``, ``.mp3``); name the one you
+            extracted to skip the others' lookups.
         with_label: ``True``: every line must carry a label; ``False``:
             labels are ignored (pretraining); ``None``: optional per line.
         multi_label: Allow several labels per line (AudioSet style).
@@ -535,7 +542,7 @@ class AVVideoDataset(BaseDataset):
                  data_root: Optional[str] = '',
                  data_prefix: Optional[dict] = None,
                  audio_source: str = 'container',
-                 audio_exts: Sequence[str] = ('.wav', '.flac'),
+                 audio_exts: Sequence[str] = SIDECAR_EXTS,
                  with_label: Optional[bool] = None,
                  multi_label: bool = False,
                  num_classes: Optional[int] = None,

@@ -3,6 +3,7 @@ import os
 import os.path as osp
 import sys
 
+import av
 import decord
 import numpy as np
 import pytest
@@ -198,3 +199,38 @@ def test_extract_audio(tmp_path):
     ds = AVVideoDataset(str(tmp_path / 'l.txt'), audio_source='sidecar',
                         data_prefix=dict(video=str(src), audio=str(out)))
     assert ds.get_data_info(0)['audio_filename'] == str(wav)
+
+
+def test_extract_audio_opus_needs_a_rate_libopus_encodes(tmp_path, capsys):
+    """``--ext .opus`` takes the rates libopus encodes (48, 24, 16, 12,
+    8 kHz); another, or 0 (the source's, 44.1 kHz for many videos), is a
+    usage error naming it, before any file is read. At 24 kHz from a
+    22.05 kHz video: the sidecar decodes at 48 kHz (as every Opus stream),
+    carries the record, lasts what it decodes and keeps the chirp's
+    time."""
+    from mmavcl.datasets.media import find_audio_start, probe_audio_timing
+    src, out = tmp_path / 'videos', tmp_path / 'audio'
+    for rate, named in (('44100', '--sample-rate 44100'),
+                        ('0', '--sample-rate 0 (the source rate')):
+        with pytest.raises(SystemExit):
+            extract_audio.main(['--src', str(src), '--out', str(out),
+                                '--ext', '.opus', '--sample-rate', rate])
+        err = capsys.readouterr().err
+        assert f'--ext .opus: libopus cannot encode {named}' in err
+        assert 'use one of 48000, 24000, 16000, 12000, 8000' in err
+    make_av_video(str(src / 'a.mp4'), num_frames=50, sample_rate=22050)
+    assert extract_audio.main(['--src', str(src), '--out', str(out),
+                               '--ext', '.opus', '--sample-rate', '24000',
+                               '--workers', '1']) == 0
+    opus = str(out / 'a.opus')
+    with av.open(opus) as c:
+        assert c.streams.audio[0].rate == 48000
+        decoded = sum(f.samples for f in c.decode(audio=0)) / 48000
+    assert find_audio_start(opus) is not None
+    assert probe_audio_timing(opus) == (pytest.approx(decoded, abs=1e-9),
+                                        0.0)
+    wave, start = read_audio_span(opus, 0.0, 2.0, 16000)
+    assert start == 0.0
+    for t in (0.5, 1.5):
+        i = int(t * 16000)
+        assert abs(decode_chirp_time(wave[i - 256:i + 256]) - t) < 0.005

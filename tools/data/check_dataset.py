@@ -65,6 +65,11 @@ Outputs:
   ``unusual_rate``, ``without_alignment_record``, warnings); JSON, or CSV
   (entries only) when the name ends in ``.csv``.
 
+``--audio-source sidecar`` looks for each video's sidecar under
+``--audio-prefix`` as the dataset does: every format ``extract_audio.py``
+writes, lossless first (``.wav``, ``.flac``, ``.m4a``, ``.opus``,
+``.mp3``; :data:`mmavcl.datasets.media.SIDECAR_EXTS`).
+
 Sidecars without the record (older ``extract_audio.py``, other tools) are
 decodable, so their entries stay good, but training reads them from their
 first sample, off by the real gap when the video's audio starts late or
@@ -635,7 +640,8 @@ def parse_args(argv=None):
                    'killed and the entry reported as timed out')
     p.add_argument('--audio-source', default='container',
                    choices=['container', 'sidecar', 'none'])
-    p.add_argument('--audio-prefix', help='sidecar audio folder')
+    p.add_argument('--audio-prefix', help='sidecar audio folder (default: '
+                   'the videos\')')
     p.add_argument('--require-audio', action='store_true',
                    help='entries without audio are bad')
     p.add_argument('--audio-only', action='store_true',

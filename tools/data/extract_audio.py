@@ -1,5 +1,5 @@
 """Extract container audio into sidecar files (``<stem>.wav`` / ``.flac`` /
-``.m4a`` / ``.mp3``).
+``.m4a`` / ``.opus`` / ``.mp3``).
 
 The output mirrors the input's relative paths, so a dataset with
 ``audio_source='sidecar'`` and ``data_prefix=dict(video=SRC, audio=OUT)``
@@ -12,16 +12,22 @@ stream, or that fail to decode, are listed at the end (and in
 Each sidecar holds the stream from its first decoded sample on and records
 where that sample sits on the video's clock (s after the first displayed
 frame; negative when the audio starts first): ``MMAVCL_AUDIO_START=0.5``
-as the WAV's or M4A's comment, a FLAC Vorbis comment or an MP3's ID3
-``TXXX`` frame (:mod:`mmavcl.datasets.media.sidecar`). M4A (AAC) and MP3
-are lossy: on a test chirp their views matched the container's AAC to
-6e-5 (M4A) and 2e-4 (MP3, after LAME's fixed 0.95 gain) of full scale, up
-to 0.08 within 0.2 s of the audio's abrupt start or end; WAV to 1e-4 (16
-bits), everywhere. Training from sidecars then pads,
-flags and aligns views exactly as from the container's audio. Sidecars
-written before the record existed count from their first sample: extract
-again (``--overwrite``) for files whose audio does not start with the
-video.
+as the WAV's or M4A's comment, a FLAC or Opus Vorbis comment or an MP3's
+ID3 ``TXXX`` frame (:mod:`mmavcl.datasets.media.sidecar`). M4A (AAC), Opus
+and MP3 are lossy: on a test chirp their views matched the container's AAC
+to 6e-5 (M4A), 1.2e-2 (Opus, at FFmpeg's default bitrate) and 2e-4 (MP3,
+after LAME's fixed 0.95 gain) of full scale, up to 0.08 within 0.2 s of
+the audio's abrupt start or end; WAV to 1e-4 (16 bits), everywhere.
+libopus encodes 48, 24, 16, 12 and 8 kHz only, so ``--ext .opus`` needs
+one of them as ``--sample-rate`` (not 0: a 44.1 kHz source would fail
+file by file); every Opus stream decodes at 48 kHz, which the audio
+transforms resample to their rate. Training from sidecars then pads, flags
+and aligns views exactly as from the container's audio; a video dataset
+finds each of these formats without setting ``audio_exts`` (lossless
+first when a video has several:
+:data:`~mmavcl.datasets.media.SIDECAR_EXTS`). Sidecars written before the
+record existed count from their first sample: extract again
+(``--overwrite``) for files whose audio does not start with the video.
 
 Examples::
 
@@ -52,7 +58,7 @@ import numpy as np
 
 from mmavcl.datasets.media import (audio_start_metadata, video_start_time,
                                    write_audio)
-from mmavcl.datasets.media.sidecar import RECORD_FORMATS
+from mmavcl.datasets.media.sidecar import OPUS_RATES, SIDECAR_EXTS
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      check_part_args, input_paths, join_path,
                                      needs_spawn, open_input, part_path,
@@ -131,8 +137,8 @@ def parse_args(argv=None):
     p.add_argument('--src', required=True, help='video root')
     p.add_argument('--out', required=True, help='audio root')
     p.add_argument('--list', help='annotation list (paths relative to src)')
-    p.add_argument('--ext', default='.wav', choices=list(RECORD_FORMATS),
-                   help='.m4a and .mp3 are lossy (smaller)')
+    p.add_argument('--ext', default='.wav', choices=list(SIDECAR_EXTS),
+                   help='.m4a, .opus and .mp3 are lossy (smaller)')
     p.add_argument('--sample-rate', type=int, default=16000,
                    help='0 keeps the source rate')
     p.add_argument('--keep-channels', action='store_true',
@@ -143,6 +149,11 @@ def parse_args(argv=None):
     add_backend_args(p)
     args = p.parse_args(argv)
     check_part_args(p, args)
+    if args.ext == '.opus' and args.sample_rate not in OPUS_RATES:
+        rate = ('0 (the source rate, e.g. 44100)' if args.sample_rate == 0
+                else str(args.sample_rate))
+        p.error(f'--ext .opus: libopus cannot encode --sample-rate {rate}; '
+                f'use one of {", ".join(map(str, OPUS_RATES))}')
     return args
 
 

@@ -2,7 +2,7 @@
 
     python tools/data/make_shards.py ANN_FILE MEDIA_ROOT OUT \\
         [--samples-per-shard N] [--max-shard-mb M] [--workers W] \\
-        [--num-parts P --part I] [--audio-exts .wav .flac] \\
+        [--num-parts P --part I] [--audio-exts .wav .flac ...] \\
         [--backend-args JSON]
     python tools/data/make_shards.py --merge-index OUT
     python tools/data/make_shards.py --from-shards SHARDS [OUT] [--workers W]
@@ -13,7 +13,10 @@ URI its paths are relative to. Each sample becomes the members
 ``{key}.mp4`` (the video as is, no re-encode; its own extension),
 ``{key}.json`` (``{"label", "path"}``), ``{key}.txt`` (the label, as
 video2dataset writes it) and ``{key}.wav`` (an audio sidecar next to the
-video, if any). A shard closes after N samples or M MB.
+video, if any: the first of ``--audio-exts`` found, by default those
+``extract_audio.py`` writes in the dataset's order,
+:data:`~mmavcl.datasets.media.SIDECAR_EXTS`). A shard closes after N
+samples or M MB.
 
 Shards are named ``OUT/shard-{part:03d}-{i:06d}.tar`` and the index
 ``OUT/index-{part:03d}.json`` lists each shard's sample count; with one
@@ -63,6 +66,7 @@ import re
 import tarfile
 from typing import Dict, Iterator, List, Optional, Tuple
 
+from mmavcl.datasets.media.sidecar import SIDECAR_EXTS
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      check_part, check_part_args, is_remote,
                                      join_path, needs_spawn, read_bytes,
@@ -146,7 +150,7 @@ def _write_index(path: str, shards: Dict[str, int], **extra) -> None:
 def make_shards(ann_file: str, media_root: str, out: str,
                 samples_per_shard: int = 1000, max_shard_mb: float = 1024,
                 num_parts: int = 1, part: int = 0,
-                audio_exts: Tuple[str, ...] = ('.wav', '.flac'),
+                audio_exts: Tuple[str, ...] = SIDECAR_EXTS,
                 workers: int = 1,
                 backend_args: Optional[dict] = None) -> Dict[str, int]:
     """Write this part's shards (``workers`` at a time); returns (and
@@ -276,7 +280,8 @@ def main(argv=None) -> None:
     p.add_argument('--max-shard-mb', type=float, default=1024)
     p.add_argument('--workers', type=int, default=1,
                    help='shards written (or indexed) at a time')
-    p.add_argument('--audio-exts', nargs='*', default=['.wav', '.flac'])
+    p.add_argument('--audio-exts', nargs='*', default=list(SIDECAR_EXTS),
+                   help='sidecar extensions looked for, first found first')
     p.add_argument('--merge-index', action='store_true',
                    help='only join OUT/index-*.json into OUT/index.json')
     p.add_argument('--from-shards', metavar='SHARDS',

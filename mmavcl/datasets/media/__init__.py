@@ -37,7 +37,7 @@ from .resampling import (COMMON_SAMPLE_RATES, play_at_speed, resample,
 from .video import (BaseVideoReader, DecordVideoReader, PyAVVideoReader,
                     build_video_reader, decode_with_fallback,
                     decord_available, resolve_video_backend)
-from .sidecar import (audio_start_metadata, find_audio_start,
+from .sidecar import (SIDECAR_EXTS, audio_start_metadata, find_audio_start,
                       read_audio_start)
 from .wav import open_pcm_wav, read_wav_spans, wav_duration
 from .writer import write_audio, write_video
@@ -54,7 +54,7 @@ __all__ = [
     'display_rotation', 'display_orientation',
     'read_audio_span', 'read_audio_spans', 'decode_audio_spans',
     'open_pcm_wav', 'read_wav_spans', 'audio_start_metadata',
-    'find_audio_start', 'read_audio_start', 'wav_duration',
+    'find_audio_start', 'read_audio_start', 'SIDECAR_EXTS', 'wav_duration',
     'COMMON_SAMPLE_RATES',
     'resample', 'sinc_resample_kernel', 'time_compress', 'play_at_speed',
     'write_video', 'write_audio'

@@ -280,7 +280,10 @@ def audio_stream_timing(container, stream) -> Tuple[Optional[float], float]:
     start = float(stream.start_time * tb) \
         if stream.start_time is not None else 0.0
     if stream.duration:
-        return float(stream.duration * tb), start
+        duration = float(stream.duration * tb)
+        if container.format.name == 'ogg':
+            duration -= _ogg_pre_skip(stream)
+        return duration, start
     end = None
     for packet in container.demux(stream):
         if packet.pts is None:
@@ -290,6 +293,25 @@ def audio_stream_timing(container, stream) -> Tuple[Optional[float], float]:
     if end is None:
         return None, start
     return max(float(end * tb) - start, 0.0), start
+
+
+def _ogg_pre_skip(stream) -> float:
+    """The Opus pre-skip (s) of an Ogg ``stream``; 0 for other codecs.
+
+    An Ogg Opus granule position counts the pre-skip, the encoder's
+    priming samples that the decoder drops (RFC 7845, 4.), and FFmpeg's
+    Ogg demuxer gives the stream the last page's position as its duration:
+    312 samples (6.5 ms) longer than the decoded audio with libopus. The
+    packets' timestamps have it subtracted (the first packet starts at
+    -pre-skip), and Matroska's and MP4's durations do not count it. The
+    pre-skip is a field of the ``OpusHead`` packet FFmpeg keeps as the
+    codec's extradata (bytes 10-11, little-endian, at 48 kHz, the rate
+    every Opus stream is decoded at)."""
+    cc = stream.codec_context
+    head = bytes(cc.extradata or b'') if cc is not None else b''
+    if not head.startswith(b'OpusHead') or len(head) < 12:
+        return 0.0
+    return int.from_bytes(head[10:12], 'little') / 48000.0
 
 
 def probe_audio_duration(filename: str) -> float:
@@ -311,8 +333,10 @@ def probe_audio_timing(filename: str) -> Tuple[float, float]:
     end of the last audio packet minus the start
     (:func:`audio_stream_timing`; demuxing without decoding took 2.2 ms
     for a 13 MB, 10 s file), which equals the decoded samples for FLAC,
-    AAC and Opus. Without timestamps the samples are decoded and
-    counted."""
+    AAC and Opus (to the millisecond, Matroska's clock). An Ogg Opus
+    stream's header duration counts the encoder's pre-skip, which the
+    decoder drops: it is subtracted (:func:`_ogg_pre_skip`). Without
+    timestamps the samples are decoded and counted."""
     reader = open_pcm_wav(filename)
     if reader is not None:
         with contextlib.closing(reader):

@@ -24,9 +24,13 @@ as text that FFmpeg writes and every tool shows (``ffprobe``):
   16 kHz), so the sidecar is read from that first sample on
   (``decode_audio_spans(..., from_first_sample=True)``), not from its
   clock's zero.
+* Opus (in Ogg): a comment ``MMAVCL_AUDIO_START=0.5`` in the ``OpusTags``
+  packet (Vorbis comment layout, as FLAC's). The decoder drops the
+  encoder's pre-skip and times the first sample it delivers at 0.
 
 The M4A and MP3 atoms/frames are found by walking the boxes (the ``moov``
-at the end, after a seek over ``mdat``) or the ID3 tag at the start.
+at the end, after a seek over ``mdat``) or the ID3 tag at the start; the
+``OpusTags`` packet from the Ogg pages at the start.
 
 :class:`~mmavcl.datasets.transforms.DecodeAudioViews` reads the sidecar at
 the views' spans minus the gap, so missing audio is padded, flagged
@@ -51,18 +55,37 @@ from typing import BinaryIO, Dict, Optional
 
 from .orientation import _BMFF_FIRST, _boxes, _child, _open_binary
 
-__all__ = ['AUDIO_START_TAG', 'RECORD_FORMATS', 'UNTAGGED_SIDECAR_KEY',
-           'audio_start_metadata',
+__all__ = ['AUDIO_START_TAG', 'RECORD_FORMATS', 'SIDECAR_EXTS',
+           'OPUS_RATES', 'UNTAGGED_SIDECAR_KEY', 'audio_start_metadata',
            'find_audio_start', 'read_audio_start']
 
 #: the key of the record (a Vorbis comment name; in WAV the comment's text
 #: is ``KEY=value``)
 AUDIO_START_TAG = 'MMAVCL_AUDIO_START'
 
-#: sidecar extensions that can carry the record, and whether FFmpeg writes
-#: it as the ``comment`` tag (``KEY=value``: WAV ``ICMT``, MP4 ``\xa9cmt``)
-#: or under its own name (FLAC Vorbis comment, ID3v2 ``TXXX``)
-RECORD_FORMATS = {'.wav': True, '.m4a': True, '.flac': False, '.mp3': False}
+#: sidecar extensions that can carry the record (the ones
+#: ``tools/data/extract_audio.py`` writes), and whether FFmpeg writes it as
+#: the ``comment`` tag (``KEY=value``: WAV ``ICMT``, MP4 ``\xa9cmt``) or
+#: under its own name (FLAC and Opus Vorbis comments, ID3v2 ``TXXX``)
+RECORD_FORMATS = {'.wav': True, '.flac': False, '.m4a': True,
+                  '.opus': False, '.mp3': False}
+
+#: where a video dataset (``AVVideoDataset(audio_source='sidecar')``, and
+#: so ``check_dataset.py``), ``make_shards.py`` and ``AVShardDataset`` look
+#: for a video's sidecar, the first found when there are several: the
+#: lossless ones (the container's samples to 16 bits), WAV before FLAC as
+#: ``extract_audio.py``'s default, read without FFmpeg; then the lossy ones
+#: by their views' largest error against the container's audio on a test
+#: chirp of amplitude 0.5 (tests/datasets/test_sidecar_alignment.py): M4A
+#: 6e-5, Opus 1.2e-2, MP3 2.5e-2 (LAME's fixed 0.95 gain; 2e-4 besides);
+#: MP3 also times its first sample after the encoder delay. Each extension
+#: tried is a ``stat`` (~1 us) per sample, an existence request for a
+#: remote prefix: a WAV costs one, an MP3 five
+SIDECAR_EXTS = tuple(RECORD_FORMATS)
+
+#: the rates (Hz) libopus encodes: an ``.opus`` sidecar is written at one
+#: of them (and decoded at 48 kHz, as every Opus stream)
+OPUS_RATES = (48000, 24000, 16000, 12000, 8000)
 
 #: results and data-sample metainfo key naming a video's sidecar that has
 #: no record (set by ``DecodeAudioViews``, absent otherwise): it reaches
@@ -73,9 +96,10 @@ UNTAGGED_SIDECAR_KEY = 'sidecar_without_alignment'
 
 def audio_start_metadata(path: str, start: float) -> Dict[str, str]:
     """The container metadata (for :func:`~.writer.write_audio`) that
-    records ``start`` (s, the gap above) in a ``.wav``, ``.flac``, ``.m4a``
-    or ``.mp3`` ``path``. ``repr`` keeps every digit of the float, so the
-    reader gets the same number the container path computes."""
+    records ``start`` (s, the gap above) in a ``.wav``, ``.flac``, ``.m4a``,
+    ``.opus`` or ``.mp3`` ``path``. ``repr`` keeps every digit of the
+    float, so the reader gets the same number the container path
+    computes."""
     ext = '.' + str(path).rsplit('.', 1)[-1].lower()
     if ext not in RECORD_FORMATS:
         raise ValueError(f'{path}: a {ext} sidecar cannot carry the '
@@ -90,7 +114,8 @@ def audio_start_metadata(path: str, start: float) -> Dict[str, str]:
 def find_audio_start(filename: str) -> Optional[float]:
     """The recorded gap (s) of a sidecar ``filename`` (a path or a
     :class:`~.remote.FetchedFile`), or ``None`` when there is no record:
-    none written, a format other than WAV, FLAC, MP4/M4A and MP3, a value
+    none written, a format other than WAV, FLAC, MP4/M4A, MP3 and Ogg
+    Opus, a value
     that is not a finite number, or a file that cannot be read (its decoder
     reports that). Reads the headers only (tens of bytes to a few KB),
     without FFmpeg: 6-20 us for a local file, 2.5-4 us in memory (a
@@ -111,6 +136,9 @@ def find_audio_start(filename: str) -> Optional[float]:
             elif head[:3] == b'ID3':
                 f.seek(0)
                 text = _id3_tag(f)
+            elif head[:4] == b'OggS':
+                f.seek(0)
+                text = _opus_tag(f)
             else:
                 text = None
     except (OSError, struct.error, UnicodeDecodeError, ValueError,
@@ -184,18 +212,61 @@ def _flac_tag(f: BinaryIO) -> Optional[str]:
         if kind != 4:  # VORBIS_COMMENT
             f.seek(size, 1)
             continue
-        body = f.read(size)
-        vendor = struct.unpack('<I', body[:4])[0]
-        pos = 4 + vendor
-        count = struct.unpack('<I', body[pos:pos + 4])[0]
-        pos += 4
-        for _ in range(count):
-            n = struct.unpack('<I', body[pos:pos + 4])[0]
-            value = _value(body[pos + 4:pos + 4 + n])
-            if value is not None:
-                return value
-            pos += 4 + n
-        return None
+        return _vorbis_comment(f.read(size))
+    return None
+
+
+def _vorbis_comment(body: bytes) -> Optional[str]:
+    """The record among the comments of a Vorbis comment ``body`` (vendor
+    string, count, ``KEY=value`` entries; lengths 32-bit little-endian)."""
+    vendor = struct.unpack('<I', body[:4])[0]
+    pos = 4 + vendor
+    count = struct.unpack('<I', body[pos:pos + 4])[0]
+    pos += 4
+    for _ in range(count):
+        n = struct.unpack('<I', body[pos:pos + 4])[0]
+        value = _value(body[pos + 4:pos + 4 + n])
+        if value is not None:
+            return value
+        pos += 4 + n
+    return None
+
+
+#: bytes of Ogg pages read for the ``OpusTags`` packet before giving up:
+#: FFmpeg's fits in the second page (~100 bytes); cover art may not
+_OGG_TAGS_LIMIT = 1 << 20
+
+
+def _opus_tag(f: BinaryIO) -> Optional[str]:
+    """The record in the ``OpusTags`` packet of the Ogg Opus file ``f``:
+    the second packet of the first logical stream (RFC 7845, 5.2), which
+    starts a page and may span several. Pages are a 27-byte header
+    (``OggS``, the stream's serial at 14, the segment count at 26), the
+    segment sizes, then the data; a packet ends at a segment under 255."""
+    serial, packets, packet, read = None, 0, b'', 0
+    while read < _OGG_TAGS_LIMIT:
+        head = f.read(27)
+        if len(head) < 27 or head[:4] != b'OggS':
+            return None
+        sizes = f.read(head[26])
+        data = f.read(sum(sizes))
+        read += 27 + len(sizes) + len(data)
+        if serial is None:
+            serial = head[14:18]
+        elif head[14:18] != serial:  # another stream's page
+            continue
+        pos = 0
+        for size in sizes:
+            packet += data[pos:pos + size]
+            pos += size
+            if size == 255:  # the packet goes on
+                continue
+            packets += 1
+            if packets == 2:
+                if not packet.startswith(b'OpusTags'):
+                    return None
+                return _vorbis_comment(packet[8:])
+            packet = b''
     return None
 
 

@@ -172,7 +172,8 @@ def _encode_audio(av, container, stream, wave: np.ndarray,
 
 
 def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000,
-                metadata: Optional[Dict[str, str]] = None) -> str:
+                metadata: Optional[Dict[str, str]] = None,
+                codec: Optional[str] = None) -> str:
     """Write an audio-only file; codec from the extension.
 
     ``.wav`` → PCM s16le, ``.flac`` → FLAC, ``.m4a``/``.aac`` → AAC,
@@ -186,10 +187,12 @@ def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000,
             tags it knows, e.g. ``comment``; M4A: the iTunes ones, e.g.
             ``comment``; FLAC, Ogg: any Vorbis comment; MP3: any, as ID3v2
             ``TXXX``), e.g. :func:`~.sidecar.audio_start_metadata`.
+        codec: An encoder instead of the extension's, e.g. ``'vorbis'``
+            (FFmpeg's own, experimental: stereo only) for an ``.ogg``.
     """
     av = _require_av()
     ext = osp.splitext(path)[1].lower()
-    codec = {
+    codec = codec or {
         '.wav': 'pcm_s16le',
         '.flac': 'flac',
         '.m4a': 'aac',
@@ -206,7 +209,9 @@ def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000,
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     with av.open(path, 'w') as container:
         container.metadata.update(metadata or {})
-        stream = container.add_stream(codec, rate=sample_rate)
+        stream = container.add_stream(
+            codec, rate=sample_rate,
+            options={'strict': 'experimental'} if codec == 'vorbis' else None)
         stream.layout = {1: 'mono', 2: 'stereo'}[wave.shape[0]]
         if codec == 'libmp3lame':
             # every frame decodable alone: with LAME's bit reservoir a frame
