@@ -24,7 +24,8 @@ import os.path as osp
 import struct
 import subprocess
 import sys
-from typing import BinaryIO, Dict, List, Optional, Sequence, Tuple, Union
+from typing import (BinaryIO, Callable, Dict, List, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
 
@@ -39,7 +40,8 @@ __all__ = [
     'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
     'make_av_video', 'make_av_videos', 'make_audio_file',
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
-    'truncate_file', 'write_garbage', 'mp4_edit_list', 'set_mp4_edit_list'
+    'truncate_file', 'write_garbage', 'replace_video_packet',
+    'faststart_copy', 'mp4_edit_list', 'set_mp4_edit_list'
 ]
 
 
@@ -288,6 +290,51 @@ def write_garbage(path: str, num_bytes: int = 4096, seed: int = 0) -> str:
         f.write(rng.integers(0, 256, num_bytes, dtype=np.uint8).tobytes())
     return path
 
+
+
+def replace_video_packet(src: str, dst: str, index: int,
+                         payload: Callable[[bytes], bytes]) -> str:
+    """Copy the video stream of ``src`` into ``dst`` (its container from
+    the extension), the packet of frame ``index`` (by its timestamp at the
+    stream's frame rate) replaced by ``payload(packet bytes)``: e.g.
+    ``lambda b: b[:5]`` cuts an MPEG-4 Part 2 VOP before its
+    ``vop_coded`` flag, a packet the decoder returns no picture for (a
+    corrupt packet mid-file). Returns ``dst``."""
+    import av
+    with av.open(src) as inp, av.open(dst, 'w') as out:
+        stream = inp.streams.video[0]
+        fps = stream.average_rate or stream.guessed_rate
+        ostream = out.add_stream_from_template(stream)
+        for packet in inp.demux(stream):
+            if not packet.size:
+                continue
+            if round(packet.pts * stream.time_base * fps) == index:
+                other = av.Packet(payload(bytes(packet)))
+                other.pts, other.dts = packet.pts, packet.dts
+                other.time_base = packet.time_base
+                packet = other
+            packet.stream = ostream
+            out.mux(packet)
+    return dst
+
+
+def faststart_copy(src: str, dst: str) -> str:
+    """Remux every stream of the MP4 ``src`` into ``dst`` with its index
+    (``moov``) before the media data, as streaming sites serve MP4s: cut
+    short (:func:`truncate_file`), such a file still opens and its header
+    promises every frame, where a cut file with the index at its end does
+    not open at all. Returns ``dst``."""
+    import av
+    with av.open(src) as inp, av.open(
+            dst, 'w', options={'movflags': 'faststart'}) as out:
+        streams = {s.index: out.add_stream_from_template(s)
+                   for s in inp.streams if s.type in ('video', 'audio')}
+        for packet in inp.demux(*[inp.streams[i] for i in streams]):
+            if not packet.size:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    return dst
 
 
 def _timescale(f: BinaryIO, start: int) -> int:

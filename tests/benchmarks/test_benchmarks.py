@@ -15,6 +15,7 @@ import benchmark_collate  # noqa: E402
 import benchmark_layout  # noqa: E402
 import benchmark_memory  # noqa: E402
 import benchmark_audio  # noqa: E402
+import benchmark_check_dataset  # noqa: E402
 import benchmark_pipeline  # noqa: E402
 import benchmark_shards  # noqa: E402
 import benchmark_train  # noqa: E402
@@ -376,3 +377,17 @@ def test_shards_benchmark_prints_its_ratios_and_worker_rss(capsys):
     assert re.search(r'^worker RSS streaming loopback-S3 shards: \d+ MB '
                      r'after 2 samples -> \d+ MB after 6', text, re.M), text
     assert len(out['rows']) == 6 and all(r['rate'] > 0 for r in out['rows'])
+
+
+def test_check_dataset_benchmark_prints_both_ratios(capsys, tmp_path):
+    sec = benchmark_check_dataset.main(
+        ['--num-files', '1', '--rounds', '1', '--duration', '1',
+         '--size', '64x48', '--fps', '16', '--video-dir', str(tmp_path)])
+    out = capsys.readouterr().out
+    assert re.search(r'\(16 frames each\)$', out, re.M), out
+    for other in ('--decode ends', 'pyav decode'):
+        assert re.search(rf'^--decode all vs {other}' + RATIO, out,
+                         re.M), out
+    assert set(sec) == {'--decode ends', '--decode all', 'pyav decode',
+                        'pyav decode + rgb'}
+    assert all(s > 0 for s in sec.values())

@@ -20,7 +20,9 @@ from mmavcl.datasets.media import (DecordVideoReader, PyAVVideoReader,
                                    probe_frame_size, probe_media, write_video)
 from mmavcl.datasets.media.orientation import video_codec_tag
 from mmavcl.datasets.transforms import DecodeVideoViews, VideoInit
-from mmavcl.testing import decode_frame_index, make_av_video, make_av_videos
+from mmavcl.testing import (decode_frame_index, faststart_copy,
+                            make_av_video, make_av_videos,
+                            replace_video_packet, truncate_file)
 
 N, FPS, SIZE = 72, 24, (64, 64)
 
@@ -201,26 +203,6 @@ def mpeg4_src(tmp_path_factory):
                          keyint=N)['path']
 
 
-def _replace_packet(src, path, index, payload):
-    """Copy the video of ``src`` into ``path`` (its container from the
-    extension), frame ``index``'s packet replaced by ``payload(packet
-    bytes)``."""
-    with av.open(src) as inp, av.open(path, 'w') as out:
-        stream = inp.streams.video[0]
-        ostream = out.add_stream_from_template(stream)
-        for packet in inp.demux(stream):
-            if not packet.size:
-                continue
-            if round(packet.pts * stream.time_base * FPS) == index:
-                other = av.Packet(payload(bytes(packet)))
-                other.pts, other.dts = packet.pts, packet.dts
-                other.time_base = packet.time_base
-                packet = other
-            packet.stream = ostream
-            out.mux(packet)
-    return path
-
-
 @pytest.mark.parametrize('ext', ['mkv', 'mp4', 'avi'])
 def test_a_not_coded_vop_shows_the_previous_picture(mpeg4_src, tmp_path,
                                                     ext):
@@ -230,7 +212,7 @@ def test_a_not_coded_vop_shows_the_previous_picture(mpeg4_src, tmp_path,
     AVI). decord, left alone, returned frame 34 for it and, reading on,
     each later frame one late."""
     # the encoder's vop_time_increment has log2(fps) bits
-    path = _replace_packet(
+    path = replace_video_packet(
         mpeg4_src, str(tmp_path / f'not_coded.{ext}'), 33,
         lambda vop: _not_coded(vop, (FPS - 1).bit_length()))
     ref, _ = _sequential(path)  # the decoder's 71 pictures
@@ -242,6 +224,13 @@ def test_a_not_coded_vop_shows_the_previous_picture(mpeg4_src, tmp_path,
         assert reader.num_frames == N
         np.testing.assert_array_equal(reader.get_batch(batch), shown[batch])
         reader.close()
+    # the whole file streamed a frame at a time: the same pictures
+    reader = PyAVVideoReader(path)
+    streamed = list(reader.iter_frames())
+    reader.close()
+    assert [i for i, _, _ in streamed] == list(range(N))
+    np.testing.assert_array_equal(np.stack([f for _, f, _ in streamed]),
+                                  shown)
     # decord checks the files whose container it is handed (VideoInit does
     # when the audio is in the file), and opens the others for it (audio
     # from elsewhere) unless their header names another codec
@@ -263,10 +252,19 @@ def test_a_packet_the_decoder_drops_raises_instead_of_its_neighbour(
     """Frame 33's VOP header is cut before its ``vop_coded`` flag: the
     decoder returns no picture for it, and neither frame 32 nor 34 may
     stand in for it (the old reader returned 34); no other index moves."""
-    path = _replace_packet(mpeg4_src, str(tmp_path / 'cut.mkv'), 33,
+    path = replace_video_packet(mpeg4_src, str(tmp_path / 'cut.mkv'), 33,
                            lambda vop: vop[:5])
     ref, _ = _sequential(path)
     assert decode_frame_index(ref).tolist() == [i for i in range(N) if i != 33]
+    # a whole-file pass stops there too, after frames 0-32
+    reader = PyAVVideoReader(path)
+    seen = []
+    with pytest.raises(MediaDecodeError, match='frame 33: the decoder '
+                       'returned no picture'):
+        for i, frame, _ in reader.iter_frames():
+            seen.append((i, int(decode_frame_index(frame))))
+    assert seen == [(i, i) for i in range(33)]
+    reader.close()
     for batch in ([33], [30, 33, 40]):
         reader = PyAVVideoReader(path)
         with pytest.raises(MediaDecodeError,
@@ -294,6 +292,35 @@ def test_a_packet_the_decoder_drops_raises_instead_of_its_neighbour(
         np.testing.assert_array_equal(
             decode_frame_index(reader.get_batch(batch)), late)
         reader.close()
+
+
+def test_a_cut_stream_repeats_its_last_picture_for_one_index_only(tmp_path):
+    """An MP4 whose index is at its top, cut short (a partial download):
+    the header promises N frames, the data ends after picture L. Index
+    L + 1 is still that picture (it is on screen for one frame), and any
+    index after that raises, also asked with L + 1 in one batch: the
+    reader gave picture L to every index from L + 1 on when L + 1 was
+    among them (frame 71 of a file cut after frame 40 was frame 40)."""
+    src = make_av_video(str(tmp_path / 'src.mp4'), num_frames=N, fps=FPS,
+                        size=SIZE)['path']
+    path = truncate_file(faststart_copy(src, str(tmp_path / 'fs.mp4')), 0.6,
+                         dst=str(tmp_path / 'cut.mp4'))
+    ref, _ = _sequential(path)
+    last = int(decode_frame_index(ref).max())
+    assert last < N - 3
+    reader = PyAVVideoReader(path)
+    assert reader.num_frames == N  # the header's count
+    np.testing.assert_array_equal(
+        decode_frame_index(reader.get_batch([last, last + 1])), [last, last])
+    for batch in ([last, last + 1, N - 1], [last, last + 1, last + 2]):
+        with pytest.raises(MediaDecodeError, match=r'stream ended before '
+                           rf'frame {batch[-1]} of {N}'):
+            reader.get_batch(batch)
+    with pytest.raises(MediaDecodeError, match=r'stream ended before '
+                       rf'frame {last + 2} of {N}'):
+        for _ in reader.iter_frames():
+            pass
+    reader.close()
 
 
 # ------------------------------------------------------------------ rotation

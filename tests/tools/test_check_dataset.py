@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from mmavcl.datasets import AVVideoDataset
-from mmavcl.testing import (chirp, make_audio_file, make_av_video,
+from mmavcl.testing import (chirp, faststart_copy, make_audio_file,
+                            make_av_video, replace_video_packet,
                             timestamp_frames, truncate_file, write_audio,
                             write_garbage, write_video)
 from mmavcl.testing.servers import serve_directory
@@ -373,3 +374,105 @@ def test_clean_list_keeps_names_with_unicode_line_breaks(tmp_path):
         lines[i] for i in (0, 2, 3, 5)) + '\n'
     ds = AVVideoDataset(str(out), data_prefix=dict(video=str(v)))
     assert [ds.get_data_info(i)['video_id'] for i in range(4)] == names
+
+
+# ------------------------------------------------- --decode all
+def test_decode_all_finds_damage_mid_file_the_ends_miss(tmp_path):
+    """``--decode all`` on files damaged where ``--decode ends`` (the
+    first and last frames and half seconds) does not look: an MPEG-4 VOP
+    cut before its ``vop_coded`` flag at frame 33 of 72 (decord returns
+    frame 34 for it), NaN samples 1.2 s into a 3 s float sidecar, and an
+    MP4 whose index sits at its top, cut after 43 of its packets, between
+    two (the header promises 72 frames: the ends pass it with decord,
+    which counts the 43 frames there, and find it with PyAV alone, which
+    takes the header's count), and a 16-bit WAV sidecar cut at 1.7 of the
+    3 s its header gives (training reads the 1.7 s and pads the rest). A
+    clean file passes both; the report names the frame, the time and the
+    stream."""
+    fps, n = 24, 72
+    v = tmp_path / 'v'
+    make_av_video(str(v / 'clean.mp4'), num_frames=n, fps=fps,
+                  size=(32, 32), audio=False)
+    make_audio_file(str(v / 'clean.wav'), duration=3.0)
+    src = make_av_video(str(tmp_path / 'src.mkv'), num_frames=n, fps=fps,
+                        size=(32, 32), audio=False, video_codec='mpeg4',
+                        keyint=n)['path']
+    replace_video_packet(src, str(v / 'cut.mkv'), 33, lambda vop: vop[:5])
+    make_av_video(str(v / 'nan.mp4'), num_frames=n, fps=fps, size=(32, 32),
+                  audio=False)
+    wave = chirp(3.0, 16000)
+    wave[19200:19207] = np.nan  # 1.2 s in
+    _float_wav(str(v / 'nan.wav'), wave)
+    # cut where the 44th video packet starts: no packet is left half
+    fs = faststart_copy(str(v / 'clean.mp4'), str(tmp_path / 'fs.mp4'))
+    with av.open(fs) as c:
+        at = [p.pos for p in c.demux(video=0) if p.size][43]
+    truncate_file(fs, at / os.path.getsize(fs), dst=str(v / 'trunc.mp4'))
+    # a 16-bit WAV sidecar cut at 1.7 s of the 3 s its header gives
+    make_av_video(str(v / 'short.mp4'), num_frames=n, fps=fps,
+                  size=(32, 32), audio=False)
+    make_audio_file(str(tmp_path / 'full.wav'), duration=3.0)
+    size = os.path.getsize(tmp_path / 'full.wav')
+    head = size - 3 * 16000 * 2  # the bytes before the samples
+    truncate_file(str(tmp_path / 'full.wav'),
+                  (head + 17 * 1600 * 2) / size, dst=str(v / 'short.wav'))
+    # where the cut file's pictures end, by a plain decode: index L + 1
+    # still shows picture L (on screen for a frame), L + 2 has none
+    with av.open(str(v / 'trunc.mp4')) as c:
+        s = c.streams.video[0]
+        shown = [round(f.pts * s.time_base * fps) for f in c.decode(s)]
+    missing = max(shown) + 2
+    names = ['clean.mp4', 'cut.mkv', 'nan.mp4', 'trunc.mp4', 'short.mp4']
+    ann = tmp_path / 'l.txt'
+    ann.write_text(''.join(f'{name} 0\n' for name in names))
+    from check_dataset import main
+
+    def check(mode):
+        report = str(tmp_path / f'{mode}.json')
+        summary = main([str(ann), '--data-prefix', str(v), '--workers', '2',
+                        '--audio-source', 'sidecar', '--decode', mode,
+                        '--out', str(tmp_path / 'c.txt'), '--report',
+                        report])
+        assert summary['decode'] == mode
+        return {osp.basename(e['filename']): e
+                for e in json.load(open(report))['entries']}
+
+    ends = check('ends')
+    for name in ('clean.mp4', 'cut.mkv', 'nan.mp4', 'short.mp4'):
+        assert ends[name]['ok'], ends[name]['reason']
+        assert ends[name]['frames_decoded'] is None
+    from mmavcl.datasets.media import decord_available
+    if decord_available():  # the default backend counts what is there
+        assert ends['trunc.mp4']['ok']
+        assert ends['trunc.mp4']['num_frames'] == missing - 1
+    else:  # PyAV takes the header's count and misses the last frame
+        assert ends['trunc.mp4']['reason'] == \
+            f'video: stream ended before frame {n - 1} of {n}'
+
+    full = check('all')
+    clean = full['clean.mp4']
+    assert clean['ok'] and clean['frames_decoded'] == n
+    assert clean['audio_decoded'] == pytest.approx(3.0, abs=0.01)
+    assert clean['error_frame'] is None and clean['error_time'] is None
+    cut = full['cut.mkv']
+    assert cut['reason'] == ('video: frame 33: the decoder returned no '
+                             'picture for its packet (corrupt or '
+                             'undecodable data)')
+    assert (cut['error_frame'], cut['frames_decoded']) == (33, 33)
+    assert cut['error_time'] == pytest.approx(33 / fps, abs=1e-4)
+    nan = full['nan.mp4']
+    assert nan['frames_decoded'] == n  # its video is fine
+    assert nan['reason'] == ('audio: non-finite audio samples (7 NaN/Inf) '
+                             'from 1.200 s on')
+    assert nan['error_time'] == pytest.approx(1.2, abs=1e-4)
+    assert nan['audio_decoded'] == pytest.approx(1.2, abs=1e-4)
+    trunc = full['trunc.mp4']
+    assert trunc['reason'] == \
+        f'video: stream ended before frame {missing} of {n}'
+    assert trunc['error_frame'] == missing
+    short = full['short.mp4']
+    assert short['reason'] == ('audio: audio ends at 1.700 s, 1.300 s '
+                               'before the 3.000 s its header gives')
+    assert short['error_time'] == short['audio_decoded'] == \
+        pytest.approx(1.7, abs=1e-4)
+    assert [name for name, e in full.items() if e['ok']] == ['clean.mp4']

@@ -8,7 +8,7 @@ and a cleaned list.
         [--require-audio] [--min-frames N] [--max-pixels N]
         [--backend decord|pyav] [--audio-only] [--multi-label]
         [--reject-unusual-rate] [--num-parts N --part I]
-        [--backend-args JSON]
+        [--backend-args JSON] [--decode ends|all]
 
 Each entry is checked in a worker process (a progress bar counts them):
 the header is read (streams, codec, duration, fps, resolution, rotation
@@ -22,6 +22,34 @@ when any of that fails, when it has no audio (no audio stream, or no
 sidecar file: a ``MissingAudioError`` in training too) and
 ``--require-audio`` is set, or when its annotation line is malformed (bad
 label, conflicting duplicate, not UTF-8).
+
+``--decode all`` (default ``--decode ends``, the checks above) decodes
+the whole file as well, for damage between the ends: a corrupt packet
+mid-file, a download cut short whose header still promises every frame,
+NaN/Inf samples mid-file, audio that stops before its header says. Every
+video frame is decoded by the PyAV reader training uses
+(``PyAVVideoReader.iter_frames``, whatever ``--backend`` says: decord
+returns the neighbouring frame for a packet its decoder drops, and no
+cheap check tells), so each index gets the frame a view would: a not-coded
+VOP the picture before it, a packet the decoder returns no picture for
+the error ``frame 33: the decoder returned no picture for its packet
+(corrupt or undecodable data)``, a stream that ends before the header's
+frame count ``stream ended before frame 44 of 72`` (the last picture
+stands for one index after it, as in training). All the audio is decoded
+as a view's (``decode_audio_spans``; a 16-bit WAV with ``wave``) in 10 s
+spans; reasons ``non-finite audio samples (7 NaN/Inf) from 1.200 s on``
+and ``audio ends at 1.700 s, 1.300 s before the 3.000 s its header
+gives`` (more than 0.15 s short: codec padding moves the end by a frame).
+One frame and one span are held at a time; the ``--timeout`` applies to
+the whole entry (a 10 s 340x256 clip took about half a second, 3-5x the
+default mode: ``docs/data_preparation.md``; raise it for long videos).
+The video is decoded before the ends check, so a cut file names its first
+missing frame. Report fields of the mode (``None`` with ``--decode ends``):
+``frames_decoded`` (frame indices delivered), ``audio_decoded`` (s from
+the audio's first sample decoded clean), and where it failed
+``error_frame`` (the first index not delivered) and ``error_time`` (s:
+the video's from its first frame, ``error_frame / fps``; the audio's from
+its first sample). The summary has ``decode``.
 
 Files that kill the decoder are found too. Each worker process checks one
 entry at a time for a supervising parent, which never decodes anything
@@ -60,7 +88,9 @@ Outputs:
   sample plays, from its alignment record), ``audio_rate`` (Hz),
   ``unusual_rate``, ``audio_filename``, ``alignment_record`` (a video's
   sidecar: whether it carries the ``MMAVCL_AUDIO_START`` record that
-  ``tools/data/extract_audio.py`` writes; ``None`` for other audio)) plus
+  ``tools/data/extract_audio.py`` writes; ``None`` for other audio),
+  ``frames_decoded``, ``audio_decoded``, ``error_frame``, ``error_time``
+  (``--decode all``, above)) plus
   a summary (counts by reason, ``crashed``, ``timed_out``,
   ``unusual_rate``, ``without_alignment_record``, warnings); JSON, or CSV
   (entries only) when the name ends in ``.csv``.
@@ -126,7 +156,8 @@ FIELDS = ('line', 'filename', 'ok', 'reason', 'warning', 'duration', 'fps',
           'num_frames', 'width', 'height', 'video_codec', 'vfr', 'rotation',
           'flip', 'has_audio', 'audio_codec', 'audio_duration', 'audio_start',
           'audio_rate', 'unusual_rate', 'audio_filename',
-          'alignment_record')
+          'alignment_record', 'frames_decoded', 'audio_decoded',
+          'error_frame', 'error_time')
 
 #: used when the readers do not export their own set
 _FALLBACK_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000,
@@ -134,6 +165,13 @@ _FALLBACK_RATES = frozenset({8000, 11025, 12000, 16000, 22050, 24000, 32000,
 FAULT_ENV = 'MMAVCL_CHECK_FAULT'
 #: what a worker is doing, for the reason of a crash or timeout
 STAGES = {'video': 'decoding video', 'audio': 'decoding audio'}
+#: ``--decode``: the first and last frames and half seconds, or everything
+DECODE_MODES = ('ends', 'all')
+#: seconds of audio decoded at once by ``--decode all`` (the memory held)
+AUDIO_CHUNK = 10.0
+#: audio may end this much before its header says (one AAC frame at
+#: 8 kHz is 0.128 s; priming and padding move the end by a frame)
+AUDIO_END_SLACK = 0.15
 
 
 def _common_rates() -> frozenset:
@@ -199,6 +237,101 @@ def _audio_extent(filename: str) -> Tuple[float, float, int]:
     return float(start), float(end), rate
 
 
+def decode_all_video(filename: str, out: Dict) -> None:
+    """Decode every frame of ``filename`` with the PyAV reader training
+    uses (:meth:`~mmavcl.datasets.media.PyAVVideoReader.iter_frames`: the
+    same frame for each index, a not-coded VOP as the picture before it),
+    one frame held at a time. Sets ``out['frames_decoded']``; on failure
+    also ``error_frame`` (the first index not delivered) and
+    ``error_time`` (its nominal time, s from the first frame), then
+    re-raises.
+
+    Raises:
+        MediaDecodeError: a packet the decoder returned no picture for
+            (decord would return a neighbouring frame), a stream ending
+            before the header's frame count, a decoder error.
+    """
+    from mmavcl.datasets import MediaDecodeError
+    from mmavcl.datasets.media import PyAVVideoReader
+    reader = PyAVVideoReader(filename)
+    done = 0
+    try:
+        for index, _, _ in reader.iter_frames():
+            done = index + 1
+    except MediaDecodeError:
+        out.update(error_frame=done,
+                   error_time=round(done / reader.fps, 4))
+        raise
+    finally:
+        out['frames_decoded'] = done
+        reader.close()
+
+
+def decode_all_audio(filename: str, start: float, end: float,
+                     out: Dict) -> None:
+    """Decode all the audio of ``filename`` (``[start, end)`` s on its
+    clock, from :func:`_audio_extent`) as training decodes a view's
+    (:func:`~mmavcl.datasets.media.decode_audio_spans`), in spans of
+    :data:`AUDIO_CHUNK` s (bounded memory). Sets ``out['audio_decoded']``
+    (s decoded from the first sample on); on failure also ``error_time``
+    (s from the first sample: the first NaN/Inf, or where the samples
+    stop), then re-raises.
+
+    Raises:
+        MediaDecodeError: NaN/Inf samples, samples ending more than
+            :data:`AUDIO_END_SLACK` s before the header's end (a 16-bit
+            WAV: its header's sample count), a decoder error.
+    """
+    import contextlib
+
+    import av
+    import numpy as np
+
+    from mmavcl.datasets import MediaDecodeError
+    from mmavcl.datasets.media import decode_audio_spans, open_pcm_wav
+    from mmavcl.datasets.media.probe import open_audio_file
+    from mmavcl.datasets.media.reason import short_reason
+    wav = open_pcm_wav(filename)
+    if wav is not None:  # the training reads it with `wave`: no container
+        with contextlib.closing(wav):
+            end = max(end, start + wav.getnframes() / wav.getframerate())
+    reached = start
+
+    def fail(at: float, reason: str) -> MediaDecodeError:
+        out['error_time'] = round(at - start, 4)
+        return MediaDecodeError(filename, reason, 'audio')
+
+    try:
+        with (contextlib.nullcontext() if wav is not None else
+              open_audio_file(av, filename)) as c:
+            t = start
+            while t < end:
+                (wave, t0, rate), = decode_audio_spans(
+                    filename, [(t, min(t + AUDIO_CHUNK, end))],
+                    container=c, check_finite=False)
+                if not len(wave):
+                    break
+                bad = ~np.isfinite(wave)
+                if bad.any():
+                    at = reached = t0 + int(np.argmax(bad)) / rate
+                    raise fail(at, f'non-finite audio samples '
+                               f'({int(bad.sum())} NaN/Inf) from '
+                               f'{at:.3f} s on')
+                reached = max(reached, t0 + len(wave) / rate)
+                t += AUDIO_CHUNK
+    except MediaDecodeError:
+        if out.get('error_time') is None:  # a decoder error
+            out['error_time'] = round(reached - start, 4)
+        raise
+    except Exception as err:  # the open
+        raise fail(reached, short_reason(err)) from err
+    finally:
+        out['audio_decoded'] = round(reached - start, 4)
+    if reached < end - AUDIO_END_SLACK:
+        raise fail(reached, f'audio ends at {reached:.3f} s, '
+                   f'{end - reached:.3f} s before the {end:.3f} s its '
+                   'header gives')
+
 def check_entry(task: Tuple[int, str, Optional[str], Dict],
                 on_stage: Optional[Callable[[str], None]] = None) -> Dict:
     """Check one entry; never raises (the reason goes into the record).
@@ -229,6 +362,8 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
             head = probe_media(filename)
             out.update(duration=head['duration'],
                        video_codec=head['video_codec'])
+            if opts.get('decode') == 'all':  # first: it names the frame
+                decode_all_video(filename, out)
             res = VideoInit(
                 backend=opts['backend'],
                 min_frames=opts['min_frames'],
@@ -255,6 +390,7 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
                     else fetch_media(audio_filename, backend_args, 'audio')
                 # the file's own clock: where its samples are read
                 start, end, rate = _audio_extent(audio_filename)
+                own_clock = (start, end)
                 dur = end - start
                 if not dur > 0:
                     raise MissingAudioError(audio_filename,
@@ -290,6 +426,8 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
                     if opts.get('reject_unusual_rate'):
                         raise MediaDecodeError(audio_filename, msg, 'audio')
                     out['warning'] = msg
+                if opts.get('decode') == 'all':
+                    decode_all_audio(audio_filename, *own_clock, out)
                 if opts['audio_only']:
                     out['duration'] = round(dur, 4)
             except MissingAudioError as err:
@@ -330,7 +468,7 @@ def _entries(args) -> Tuple[object, List[Dict], List[Tuple]]:
                 max_pixels=args.max_pixels, require_audio=args.require_audio,
                 audio_only=args.audio_only,
                 reject_unusual_rate=args.reject_unusual_rate,
-                backend_args=args.backend_args)
+                backend_args=args.backend_args, decode=args.decode)
     # every entry, good or bad, in line order: the parts split this list
     # (a duplicate is found whichever part its first line falls in)
     entries: List[Tuple[Optional[Dict], Optional[Tuple[int, Dict]]]] = []
@@ -655,6 +793,11 @@ def parse_args(argv=None):
     p.add_argument('--reject-unusual-rate', action='store_true',
                    help='an audio sample rate outside the common ones is a '
                    'bad entry, not a warning')
+    p.add_argument('--decode', default='ends', choices=DECODE_MODES,
+                   help="'ends': the first and last frames and half "
+                   "seconds of audio; 'all': every frame (PyAV, as "
+                   'training reads them) and every audio sample too, '
+                   'which finds damage mid-file (see below)')
     add_part_args(p)
     add_backend_args(p)
     args = p.parse_args(argv)
@@ -688,7 +831,8 @@ def main(argv=None) -> Dict:
     write_clean(ds.ann_file, args.out, good, args.backend_args)
     reasons = Counter(e['reason'][:100] for e in entries if not e['ok'])
     summary = dict(ann_file=ds.ann_file, data_prefix=args.data_prefix,
-                   part=args.part, num_parts=args.num_parts,
+                   decode=args.decode, part=args.part,
+                   num_parts=args.num_parts,
                    total=len(entries), ok=len(good),
                    bad=len(entries) - len(good),
                    without_audio=sum(1 for e in entries

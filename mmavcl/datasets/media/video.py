@@ -5,7 +5,8 @@ file; nothing here returns zeros for frames it could not read.
 """
 import bisect
 import warnings
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import (Callable, Generator, Iterator, List, Optional,
+                    Sequence, Tuple)
 
 import numpy as np
 
@@ -716,25 +717,50 @@ class PyAVVideoReader(BaseVideoReader):
         inds = np.asarray(inds, dtype=np.int64).reshape(-1)
         self._check(inds)
         self.num_decode_calls += 1
-        want = np.unique(inds)
-        if self._by_count:
-            self.last_frame_times = inds.astype(np.float64) / self.fps
-            return self._get_by_count(inds, want)
-        got = {}
-        #: index -> presentation time (s from the first displayed frame)
-        #: of the frame returned for it
-        self._times = {}
+        got, times = {}, {}
+        for i, arr, when in self._decode_sorted(np.unique(inds)):
+            got[i], times[i] = arr, when
+        self.last_frame_times = np.array([times[int(i)] for i in inds],
+                                         dtype=np.float64)
+        return np.stack([got[int(i)] for i in inds])
+
+    def iter_frames(self, inds: Optional[Sequence[int]] = None
+                    ) -> Iterator[Tuple[int, np.ndarray, float]]:
+        """Decode frames ``inds`` (default: every frame, ``0 .. T - 1``)
+        one at a time, in increasing index order, through the path of
+        :meth:`get_batch` (the same frame for each index, the same errors:
+        a packet the decoder returned no picture for, a stream that ends
+        before the header's frame count), holding one frame at a time: a
+        whole file is checked in the memory of a frame.
+
+        Yields:
+            ``(index, frame, time)``: the index, uint8 ``(H, W, 3)`` RGB as
+            displayed, and its presentation time (s from the first
+            displayed frame; ``index / fps`` for AVI).
+        """
+        want = np.arange(self.num_frames) if inds is None else np.unique(
+            np.asarray(inds, dtype=np.int64).reshape(-1))
+        self._check(want)
+        self.num_decode_calls += 1
+        yield from self._decode_sorted(want)
+
+    def _decode_sorted(self, want: np.ndarray
+                       ) -> Iterator[Tuple[int, np.ndarray, float]]:
+        """``(index, frame, time)`` of each index of the sorted, unique
+        ``want``, in order; any decoder failure a :class:`MediaDecodeError`
+        naming the file."""
         try:
+            if self._by_count:
+                for i, arr in self._get_by_count(want):
+                    yield i, arr, i / self.fps
+                return
             pos = 0
             while pos < len(want):
-                pos = self._decode_run(want, pos, got)
+                pos = yield from self._decode_run(want, pos)
         except MediaDecodeError:
             raise
         except Exception as err:
             raise MediaDecodeError(self.filename, short_reason(err)) from err
-        self.last_frame_times = np.array([self._times[int(i)] for i in inds],
-                                         dtype=np.float64)
-        return np.stack([got[int(i)] for i in inds])
 
     def _time(self, idx: int, pts: Optional[int]) -> float:
         """Presentation time (s) from the first displayed frame of the
@@ -744,10 +770,11 @@ class PyAVVideoReader(BaseVideoReader):
             return idx / self.fps
         return float((pts - self._start) * self._tb)
 
-    def _decode_run(self, want: np.ndarray, pos: int, got: dict) -> int:
-        """Seek before ``want[pos]`` and decode on, taking the frame of
-        every wanted index met, until another seek pays or ``want`` is
-        done. Returns the position in ``want`` reached."""
+    def _decode_run(self, want: np.ndarray, pos: int
+                    ) -> Generator[Tuple[int, np.ndarray, float], None, int]:
+        """Seek before ``want[pos]`` and decode on, yielding ``(index,
+        frame, time)`` for every wanted index met, until another seek pays
+        or ``want`` is done. Returns the position in ``want`` reached."""
         target = int(want[pos])
         back = self._seek_back
         while True:
@@ -771,8 +798,7 @@ class PyAVVideoReader(BaseVideoReader):
                 # or after the index's time
                 arr, when = self._to_array(frame), self._time(idx, pts)
                 while pos < len(want) and want[pos] <= idx:
-                    got[int(want[pos])] = arr
-                    self._times[int(want[pos])] = when
+                    yield int(want[pos]), arr, when
                     pos += 1
                 if pos >= len(want) or self._seek_pays(idx,
                                                        int(want[pos])):
@@ -780,8 +806,8 @@ class PyAVVideoReader(BaseVideoReader):
                 target = int(want[pos])
             else:
                 if first is not None or from_start:
-                    return self._stream_end(want, pos, got, last, demuxed,
-                                            first)
+                    return (yield from self._stream_end(want, pos, last,
+                                                        demuxed, first))
                 # nothing after the seek: it landed past the last frame
             back = max(4 * back, 2 / self.fps)
             if not self._indexed:
@@ -797,9 +823,10 @@ class PyAVVideoReader(BaseVideoReader):
                 self.filename, f'frame {demuxed[k]}: the decoder returned '
                 'no picture for its packet (corrupt or undecodable data)')
 
-    def _stream_end(self, want: np.ndarray, pos: int, got: dict,
+    def _stream_end(self, want: np.ndarray, pos: int,
                     last: Optional[_Shown], demuxed: List[int],
-                    first: Optional[int]) -> int:
+                    first: Optional[int]
+                    ) -> Generator[Tuple[int, np.ndarray, float], None, int]:
         """The stream ended before ``want[pos:]``: repeat the last picture
         (``last``: ``(frame, index, pts, duration)``) while it is still on
         screen (its duration; at least one frame), never for a stream cut
@@ -811,66 +838,67 @@ class PyAVVideoReader(BaseVideoReader):
                             np.iinfo(np.int64).max)
         if last is not None:
             frame, idx, pts, duration = last
-            if want[pos] - idx <= max(
-                    1, round((duration or 0) * self._tb * self.fps)):
+            # each index on its own: one still on screen is not a licence
+            # for every later one (a file cut after frame 40 gave frame 40
+            # for 41 and for 71 alike when both were asked at once)
+            on_screen = idx + max(
+                1, round((duration or 0) * self._tb * self.fps))
+            if want[pos] <= on_screen:
                 arr, when = self._to_array(frame), self._time(idx, pts)
-                while pos < len(want):
-                    got[int(want[pos])] = arr
-                    self._times[int(want[pos])] = when
+                while pos < len(want) and want[pos] <= on_screen:
+                    yield int(want[pos]), arr, when
                     pos += 1
-                return pos
+                if pos >= len(want):
+                    return pos
         raise MediaDecodeError(
             self.filename, f'stream ended before frame {int(want[pos])} '
             f'of {self.num_frames}')
 
-    def _get_by_count(self, inds: np.ndarray,
-                      want: np.ndarray) -> np.ndarray:
+    def _get_by_count(self, want: np.ndarray
+                      ) -> Iterator[Tuple[int, np.ndarray]]:
         """Frames by count from the top (AVI): index ``i`` is the ``i``-th
         non-empty packet's picture; a not-coded VOP's is the picture shown
         before it, which is what the decoder returned last (it returns
-        nothing for that packet)."""
-        got = {}
+        nothing for that packet). Yields ``(index, frame)`` for each of
+        the sorted ``want``."""
         wanted = set(int(i) for i in want)
         last = int(want[-1])
         #: packet numbers of the not-coded VOPs demuxed
         repeats = set()
         i = packets = 0
         shown = previous = None
-        try:
-            self._container.seek(0, stream=self._stream)
-            self.num_seeks += 1
-            for packet in self._container.demux(self._stream):
-                if packet.size:
-                    if self._not_coded and self._not_coded(packet, previous):
-                        repeats.add(packets)
-                    packets += 1
-                    previous = packet
-                for frame in packet.decode():
-                    self.num_frames_decoded += 1
-                    i = self._count_repeats(i, repeats, shown, wanted, got)
-                    if i in wanted:
-                        got[i] = self._to_array(frame)
-                    shown = frame
-                    i += 1
-                if i > last:
-                    break
-            self._count_repeats(i, repeats, shown, wanted, got)
-        except Exception as err:
-            raise MediaDecodeError(self.filename, short_reason(err)) from err
-        missing = wanted - set(got)
-        if missing:
+        self._container.seek(0, stream=self._stream)
+        self.num_seeks += 1
+        for packet in self._container.demux(self._stream):
+            if packet.size:
+                if self._not_coded and self._not_coded(packet, previous):
+                    repeats.add(packets)
+                packets += 1
+                previous = packet
+            for frame in packet.decode():
+                self.num_frames_decoded += 1
+                i = yield from self._count_repeats(i, repeats, shown, wanted)
+                if i in wanted:
+                    yield i, self._to_array(frame)
+                shown = frame
+                i += 1
+            if i > last:
+                break
+        i = yield from self._count_repeats(i, repeats, shown, wanted)
+        # every wanted index below i was given
+        k = int(np.searchsorted(want, i))
+        if k < len(want):
             raise MediaDecodeError(
-                self.filename, f'stream ended before frame {min(missing)} '
+                self.filename, f'stream ended before frame {int(want[k])} '
                 f'of {self.num_frames}')
-        return np.stack([got[int(i)] for i in inds])
 
-    def _count_repeats(self, i: int, repeats: set, shown, wanted: set,
-                       got: dict) -> int:
-        """Give the not-coded indices from ``i`` on the picture ``shown``
-        before them; the next index to number."""
+    def _count_repeats(self, i: int, repeats: set, shown, wanted: set
+                       ) -> Generator[Tuple[int, np.ndarray], None, int]:
+        """Give the wanted not-coded indices from ``i`` on the picture
+        ``shown`` before them; returns the next index to number."""
         while i in repeats and shown is not None:
             if i in wanted:
-                got[i] = self._to_array(shown)
+                yield i, self._to_array(shown)
             i += 1
         return i
 
