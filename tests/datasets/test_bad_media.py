@@ -556,6 +556,21 @@ def test_dataset_limit_and_logging_are_left_to_the_hook(
     log = open(osp.join(runner.log_dir, f'{runner.timestamp}.log')).read()
     assert 'skipping bad sample' not in log
     assert 'Iter 2: 2 new bad file(s) skipped on 1 rank(s)' in log, log
+    assert 'started before the hook ran' not in log
+
+
+def test_hook_says_when_workers_started_before_it(media, tmp_path):
+    """mmengine's ``Runner`` builds an iteration loop, which starts its
+    DataLoader workers, before the hook can take the dataset over: the
+    workers keep the dataset's own limit and logging, and the hook says
+    so (``AVRunner`` hands the dataset over first, test above)."""
+    runner = _runner(media, tmp_path, ['good0', 'good1', 'good2'],
+                     runner_kw=dict(experiment_name=tmp_path.name),
+                     train_cfg=dict(by_epoch=False, max_iters=1))
+    runner.train()
+    log = open(osp.join(runner.log_dir, f'{runner.timestamp}.log')).read()
+    assert 'DataReportHook: the DataLoader workers of this iteration ' \
+        'loop started before the hook ran' in log, log
 
 
 def test_epoch_end_stop_keeps_the_checkpoint_and_resumes(media, tmp_path):
