@@ -131,10 +131,11 @@ class AVShardDataset(IterableDataset):
         bad_sample_policy: ``'raise'`` or ``'skip'``. Under ``'skip'`` a
             :class:`MediaDecodeError` of a sample, a sample without its
             video member, a shard cut short or unreadable is counted in
-            :attr:`num_skipped` (per process), logged, and reported to the
-            main process in the metainfo ``skipped_bad_samples``
-            (``(name, reason)`` pairs, read by ``DataReportHook``) of
-            the next item the same worker yields.
+            :attr:`num_skipped` (per process), logged (unless
+            ``DataReportHook`` took the logging over: ``log_bad_samples``),
+            and reported to the main process in the metainfo
+            ``skipped_bad_samples`` (``(name, reason)`` pairs, read by
+            ``DataReportHook``) of the next item the same worker yields.
     """
 
     def __init__(self,
@@ -167,6 +168,9 @@ class AVShardDataset(IterableDataset):
         self._index: Optional[Dict] = None
         self._no_index = False
         self.num_skipped = 0
+        #: log each skip in the process that meets it; DataReportHook turns
+        #: it off and names the files on rank 0 instead
+        self.log_bad_samples = True
         self._reports: List[Tuple[str, str]] = []
         self._dist = get_dist_info()
         # resume: what the checkpoint says this epoch already trained on
@@ -375,6 +379,8 @@ class AVShardDataset(IterableDataset):
             raise err
         self.num_skipped += 1
         self._reports.append((err.filename, err.reason))
+        if not self.log_bad_samples:
+            return
         from mmengine.logging import print_log
         print_log(f'skipping bad sample: {err} (bad_sample_policy=skip)',
                   logger='current', level=30)

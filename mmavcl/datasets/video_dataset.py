@@ -508,7 +508,11 @@ class AVVideoDataset(BaseDataset):
         max_bad_ratio: With ``'skip'``: once ``bad_ratio_warmup`` reads were
             made in a process, more than this fraction of bad reads raises
             :class:`TooManyBadSamplesError` listing every bad file and its
-            reason. ``None``: no limit.
+            reason. ``None``: no limit. In a training run with
+            :class:`~mmavcl.engine.hooks.DataReportHook` (a default hook)
+            the hook applies this limit to the reads of all ranks instead,
+            and the process's own check is off
+            (:attr:`enforce_max_bad_ratio`).
         bad_ratio_warmup: Reads before ``max_bad_ratio`` is enforced.
         skip_seed: Seed of the replacement draws.
         on_duplicate: A path listed twice with the same label: ``'warn'``
@@ -589,9 +593,14 @@ class AVVideoDataset(BaseDataset):
         self.bad_ratio_warmup = int(bad_ratio_warmup)
         self.skip_seed = int(skip_seed)
         self.on_duplicate = on_duplicate
-        #: log each newly found bad file (the summary hook turns it off and
-        #: logs once per run from the main process instead)
+        #: log each newly found bad file, and apply ``max_bad_ratio`` to the
+        #: reads of this process. ``DataReportHook.take_over`` turns both
+        #: off before any DataLoader worker copies the dataset (AVRunner
+        #: calls it when it builds the train loop): the hook names each
+        #: file once per run and applies the limit to all ranks' reads, so
+        #: that no rank stops alone
         self.log_bad_samples = True
+        self.enforce_max_bad_ratio = True
         self._reset_bad_counts()
         self.check_data_prefix = (bool(pipeline) if check_data_prefix is None
                                   else check_data_prefix)
@@ -953,7 +962,7 @@ class AVVideoDataset(BaseDataset):
         return entry
 
     def _check_bad_ratio(self) -> None:
-        if self.max_bad_ratio is None or \
+        if not self.enforce_max_bad_ratio or self.max_bad_ratio is None or \
                 self._num_reads < self.bad_ratio_warmup:
             return
         ratio = self._num_bad_reads / self._num_reads

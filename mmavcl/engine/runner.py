@@ -42,6 +42,13 @@ Its own additions, all through public ``Runner`` methods:
   validates without ``ValRNGGuardHook``) runs them as named and logs one
   warning that lists what is lost (save-before-prune, exact resume) and the
   config line that restores it (:func:`missing_engine_guarantees`).
+* **One bad-data decision for all ranks** (``build_train_loop``): the
+  train dataloader is built before the loop, and its dataset handed to the
+  reporting ``DataReportHook`` (:meth:`DataReportHook.take_over`) before
+  any DataLoader worker copies it (an iteration loop starts its workers
+  when it is built, before any hook runs): the workers then neither log
+  their bad files nor apply ``max_bad_ratio`` to their own reads, and the
+  hook stops every rank at the same point.
 * **Any default hook can be removed** (``register_default_hooks``):
   ``default_hooks=dict(KEY=None)`` removes mmavcl's default hooks too
   (``nonfinite_guard``, ``data_report``), not only mmengine's six.
@@ -88,6 +95,7 @@ from .checkpointing import (SafeCheckpointHook, WorkDirLock, atomic_path,
                             remove_stale_temp_files)
 from .efficiency import ChannelsLast3dHook, convert_to_channels_last
 from .hooks import ValRNGGuardHook
+from .hooks.data_report_hook import reporting_hook
 from .loops import AVEpochBasedTrainLoop, AVIterBasedTrainLoop
 from .resume import RESUME_KEY, collect_resume_state
 
@@ -432,6 +440,8 @@ class AVRunner(Runner):
         return super().wrap_model(model_wrapper_cfg, model)
 
     def build_train_loop(self, loop):
+        if isinstance(loop, dict):
+            self._hand_train_data_to_report_hook()
         loop = super().build_train_loop(loop)
         dataloader = getattr(loop, 'dataloader', None)
         if dataloader is not None:
@@ -447,6 +457,23 @@ class AVRunner(Runner):
                 'This run uses mmengine types where mmavcl has its own, so '
                 'it lacks:\n  - ' + '\n  - '.join(missing))
         return loop
+
+    def _hand_train_data_to_report_hook(self) -> None:
+        """Build the train dataloader as the loop would, and hand its
+        dataset to the reporting ``DataReportHook`` before the loop exists:
+        ``IterBasedTrainLoop.__init__`` starts the DataLoader workers, and
+        what the hook sets on the dataset after that (in ``before_train``)
+        reaches no worker."""
+        hook = reporting_hook(self.hooks)
+        if hook is None or self._train_dataloader is None:
+            return
+        if isinstance(self._train_dataloader, dict):
+            # the arguments BaseLoop.__init__ builds it with
+            self._train_dataloader = self.build_dataloader(
+                self._train_dataloader, seed=self.seed,
+                diff_rank_seed=self._randomness_cfg.get(
+                    'diff_rank_seed', False))
+        hook.take_over(self._train_dataloader.dataset)
 
     def build_optim_wrapper(self, optim_wrapper):
         # mmengine's DefaultOptimWrapperConstructor looks the optimizer up

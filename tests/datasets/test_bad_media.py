@@ -316,11 +316,12 @@ def test_constant_frame_rate_is_not_vfr(media):
     res['video_reader'].close()
 
 
-def _skip_chain(ds, bad):
-    """Reference: the bad indices met while replacing each bad index
-    (the same draws as the dataset: ``_redraw(index, attempt)``)."""
+def _skip_chain(ds, bad, starts=None):
+    """Reference: the bad indices met while replacing each bad index (of
+    ``starts``, default all) (the same draws as the dataset:
+    ``_redraw(index, attempt)``)."""
     met = []
-    for i in sorted(bad):
+    for i in sorted(bad if starts is None else starts):
         cur, attempt = i, 0
         while cur in bad:
             met.append(cur)
@@ -407,7 +408,7 @@ def test_skip_is_refused_in_test_mode(media, tmp_path):
 
 # ------------------------------------------------------------ runner hook
 def _runner(media, tmp_path, names, epochs=2, hook_kw=None, runner_kw=None,
-            **ds_kw):
+            train_cfg=None, loader_kw=None, **ds_kw):
     from mmengine.model import BaseModel
     from mmengine.runner import Runner
 
@@ -430,14 +431,15 @@ def _runner(media, tmp_path, names, epochs=2, hook_kw=None, runner_kw=None,
         model=Tiny(),
         work_dir=str(tmp_path / 'work'),
         train_dataloader=dict(
-            batch_size=2, num_workers=2, persistent_workers=False,
-            sampler=dict(type='DefaultSampler', shuffle=True),
-            collate_fn=dict(type='pseudo_collate'),
+            dict(batch_size=2, num_workers=2, persistent_workers=False,
+                 sampler=dict(type='DefaultSampler', shuffle=True),
+                 collate_fn=dict(type='pseudo_collate')),
+            **(loader_kw or {}),
             dataset=dict(type='AVVideoDataset', ann_file=str(ann),
                          data_prefix=dict(video=media['root']),
                          pipeline=_pipeline(audio=False),
                          bad_sample_policy='skip', **ds_kw)),
-        train_cfg=dict(by_epoch=True, max_epochs=epochs),
+        train_cfg=train_cfg or dict(by_epoch=True, max_epochs=epochs),
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.0)),
         custom_hooks=[dict(type='BadSampleSummaryHook', **(hook_kw or {}))],
         default_scope='mmavcl',
@@ -514,3 +516,100 @@ def test_hook_aborts_above_max_bad_ratio_with_report(media, tmp_path):
     assert {f['filename'] for f in report['files']} <= {
         media[n] for n in ('zero', 'garbage', 'no_video', 'truncated')}
     assert report['files'] and all(f['reason'] for f in report['files'])
+
+
+@pytest.mark.parametrize('loop', ['epoch', 'iter'])
+@pytest.mark.parametrize('persistent', [False, True],
+                         ids=['workers', 'persistent_workers'])
+def test_dataset_limit_and_logging_are_left_to_the_hook(
+        media, tmp_path, loop, persistent):
+    """With the hook, the limit set on the dataset is applied by the hook
+    to the reads of all ranks, and the DataLoader workers neither log their
+    bad files nor apply it to their own reads, also when an iteration loop
+    starts its workers before any hook runs (before: such workers logged
+    every file and raised on their own reads, which under distributed
+    training stops one rank alone). ``num_workers=2``, unshuffled: a worker
+    reads the batch of indices 0, 1, the other 2, 3."""
+    from mmavcl.engine import AVRunner
+    names = ['good0', 'zero', 'good1', 'garbage', 'good2', 'no_video',
+             'good0', 'good1']
+    train_cfg = dict(type='AVEpochBasedTrainLoop', max_epochs=1) \
+        if loop == 'epoch' else dict(type='AVIterBasedTrainLoop', max_iters=4)
+    sampler = dict(type='DefaultSampler' if loop == 'epoch' else
+                   'InfiniteSampler', shuffle=False)
+    runner = _runner(
+        media, tmp_path, names, hook_kw=dict(interval=2),
+        runner_kw=dict(runner_type=AVRunner, experiment_name=tmp_path.name),
+        train_cfg=train_cfg,
+        loader_kw=dict(sampler=sampler, persistent_workers=persistent),
+        max_bad_ratio=0.2, bad_ratio_warmup=0)
+    with pytest.raises(TooManyBadSamplesError) as info:
+        runner.train()
+    ds = runner.train_dataloader.dataset
+    # the first report point, after iteration 2: the bad indices 1 and 3
+    # and the bad ones met in their replacement draws
+    skips = len(_skip_chain(ds, {1, 3, 5}, starts=[1, 3]))
+    assert str(info.value).startswith(
+        f'{skips} of {4 + skips} sample reads ({skips / (4 + skips):.1%}) '
+        'on 1 rank(s) hit bad media by iteration 2, more than '
+        'max_bad_ratio=0.2; report: '), str(info.value)
+    log = open(osp.join(runner.log_dir, f'{runner.timestamp}.log')).read()
+    assert 'skipping bad sample' not in log
+    assert 'Iter 2: 2 new bad file(s) skipped on 1 rank(s)' in log, log
+    assert 'started before the hook ran' not in log
+
+
+def test_hook_says_when_workers_started_before_it(media, tmp_path):
+    """mmengine's ``Runner`` builds an iteration loop, which starts its
+    DataLoader workers, before the hook can take the dataset over: the
+    workers keep the dataset's own limit and logging, and the hook says
+    so (``AVRunner`` hands the dataset over first, test above)."""
+    runner = _runner(media, tmp_path, ['good0', 'good1', 'good2'],
+                     runner_kw=dict(experiment_name=tmp_path.name),
+                     train_cfg=dict(by_epoch=False, max_iters=1))
+    runner.train()
+    log = open(osp.join(runner.log_dir, f'{runner.timestamp}.log')).read()
+    assert 'DataReportHook: the DataLoader workers of this iteration ' \
+        'loop started before the hook ran' in log, log
+
+
+def test_epoch_end_stop_keeps_the_checkpoint_and_resumes(media, tmp_path):
+    """A bad-ratio stop at an epoch end comes after that epoch's checkpoint
+    (before, the hook ran before CheckpointHook and the epoch was lost).
+    Once the list is fixed, resuming from it trains on: the limit judges
+    the reads of the resumed run, while the report keeps every file and
+    count of the run."""
+    from mmavcl.engine import AVRunner
+    names = ['good0', 'zero', 'good1', 'garbage', 'good2', 'no_video',
+             'good0', 'good1']
+    kw = dict(runner_type=AVRunner, default_hooks=dict(
+        checkpoint=dict(type='SafeCheckpointHook', interval=1),
+        logger=dict(type='LoggerHook', interval=100)))
+    # 8 samples in 4 iterations: the only report point is the epoch end
+    first = _runner(media, tmp_path, names, epochs=2,
+                    hook_kw=dict(max_bad_ratio=0.2, warmup=2, interval=100),
+                    runner_kw=dict(kw, experiment_name='first'))
+    with pytest.raises(TooManyBadSamplesError) as info:
+        first.train()
+    skips = len(_skip_chain(first.train_dataloader.dataset, {1, 3, 5}))
+    assert str(info.value).startswith(
+        f'{skips} of {8 + skips} sample reads ({skips / (8 + skips):.1%}) '
+        'on 1 rank(s) hit bad media by iteration 4, more than '
+        'max_bad_ratio=0.2'), str(info.value)
+    work = tmp_path / 'work'
+    assert (work / 'last_checkpoint').read_text().strip() == str(
+        work / 'epoch_1.pth')
+    report = json.loads((work / 'bad_samples.json').read_text())
+    assert (report['samples_delivered'], report['bad_reads']) == (8, skips)
+    # the list fixed, the run resumed; a report point after every iteration
+    good = ['good0', 'good1', 'good2', 'good0', 'good1', 'good2', 'good0',
+            'good1']
+    resumed = _runner(media, tmp_path, good, epochs=2,
+                      hook_kw=dict(max_bad_ratio=0.2, warmup=2, interval=1),
+                      runner_kw=dict(kw, resume=True,
+                                     experiment_name='resumed'))
+    resumed.train()
+    assert (resumed.epoch, resumed.iter) == (2, 8)
+    after = json.loads((work / 'bad_samples.json').read_text())
+    assert after['files'] == report['files']
+    assert (after['samples_delivered'], after['bad_reads']) == (16, skips)

@@ -149,10 +149,15 @@ def test_missing_video_member(tmp_path):
     assert list(iter(ds)) == [] and ds.num_skipped == 1
 
 
-def test_corrupt_video_member(tiny_toy_av, tmp_path):
+def test_corrupt_video_member(tiny_toy_av, tmp_path, monkeypatch):
     """A member that is not a video (random bytes under .mp4) between two
     good samples: under 'raise' an error naming shard and key; under
-    'skip' one counted skip and both good samples delivered."""
+    'skip' one counted skip and both good samples delivered, the skip
+    logged, or left to ``DataReportHook`` once it took the dataset over
+    (the next item still names it)."""
+    import mmengine.logging
+
+    from mmavcl.engine.hooks import DataReportHook
     rel = _first_video(tiny_toy_av)
     with open(osp.join(tiny_toy_av, rel), 'rb') as f:
         good = f.read()
@@ -164,9 +169,25 @@ def test_corrupt_video_member(tiny_toy_av, tmp_path):
     url = str(tmp_path / 'mixed-000000.tar')
     with pytest.raises(MediaDecodeError, match='mixed-000000.tar#bad'):
         list(iter(AVShardDataset([url], PIPE)))
+    said = []
+    monkeypatch.setattr(mmengine.logging, 'print_log',
+                        lambda msg, **kw: said.append(msg))
     ds = AVShardDataset([url], PIPE, bad_sample_policy='skip')
     keys = sorted(_key(it) for it in iter(ds))
     assert keys == ['a.mp4', 'c.mp4'] and ds.num_skipped == 1
+    (line, ) = [m for m in said if m.startswith('skipping bad sample')]
+    assert '#bad' in line
+    said.clear()
+    ds = AVShardDataset([url], PIPE, bad_sample_policy='skip')
+    DataReportHook().take_over(ds)
+    items = list(iter(ds))
+    assert not [m for m in said if m.startswith('skipping bad sample')]
+    assert ds.num_skipped == 1
+    skipped = [it['data_samples'].metainfo.get('skipped_bad_samples')
+               for it in items]
+    assert [_key(it) for it in items] == ['a.mp4', 'c.mp4']
+    assert skipped[0] is None and len(skipped[1]) == 1
+    assert skipped[1][0][0].endswith('mixed-000000.tar#bad.mp4')
 
 
 def _first_video(root):

@@ -464,30 +464,35 @@ class ReportToyModel(BaseModel):
 def _report_rank(rank, port, root, out):
     """One of 2 gloo ranks (``launcher='pytorch'``, DDP on CPU): run A
     trains 2 epochs with the default ``DataReportHook``; run B, on the same
-    data, has a limit the bad read exceeds and reports at every iteration.
-    Each rank records how run B stopped."""
+    data, has a limit the bad read exceeds and reports at every iteration;
+    runs C and D have that limit on the dataset only (the hook takes it
+    over), C in an iteration loop whose DataLoader workers start when it
+    is built and persist, D in an epoch loop whose workers start each
+    epoch. Each rank records how runs B, C and D stopped."""
     import os
     from mmengine.config import Config
     from mmavcl.engine import AVRunner
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
                       RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE='2')
+    two_epochs = dict(type='AVEpochBasedTrainLoop', max_epochs=2)
 
-    def runner(name, hook, epochs):
+    def runner(name, hook, train_cfg, loader=(), dataset=()):
         return AVRunner.from_cfg(Config(dict(
             model=dict(type='ReportToyModel'),
             work_dir=f'{out}/{name}', launcher='pytorch',
             experiment_name=f'report_{name}',
             train_dataloader=dict(
-                batch_size=1, num_workers=1, persistent_workers=False,
-                sampler=dict(type='DefaultSampler', shuffle=False),
-                collate_fn=dict(type='pseudo_collate'),
+                dict(batch_size=1, num_workers=1, persistent_workers=False,
+                     sampler=dict(type='DefaultSampler', shuffle=False),
+                     collate_fn=dict(type='pseudo_collate')),
+                **dict(loader),
                 dataset=dict(type='AVVideoDataset',
                              ann_file=f'{root}/list.txt',
                              data_prefix=dict(video=f'{root}/videos',
                                               audio=f'{root}/audio'),
                              pipeline=AV_PIPELINE, audio_source='sidecar',
-                             bad_sample_policy='skip')),
-            train_cfg=dict(type='AVEpochBasedTrainLoop', max_epochs=epochs),
+                             bad_sample_policy='skip', **dict(dataset))),
+            train_cfg=train_cfg,
             optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.0)),
             default_hooks=dict(checkpoint=None, logger=dict(
                 type='LoggerHook', interval=100)),
@@ -495,35 +500,39 @@ def _report_rank(rank, port, root, out):
             env_cfg=dict(dist_cfg=dict(backend='gloo')),
             default_scope='mmavcl', log_level='INFO')))
 
-    runner('a', dict(type='DataReportHook'), 2).train()
-    stop = runner('b', dict(type='BadSampleSummaryHook', max_bad_ratio=0.1,
-                            warmup=0, interval=1), 2)
-    try:
-        stop.train()
-        how = 'trained to the end'
-    except TooManyBadSamplesError as err:
-        how = str(err).splitlines()[0]
-    with open(f'{out}/stop{rank}.json', 'w') as f:
-        json.dump(dict(how=how, iter=stop.iter), f)
+    def record_stop(name, *args, **kwargs):
+        run = runner(name, *args, **kwargs)
+        try:
+            run.train()
+            how = 'trained to the end'
+        except TooManyBadSamplesError as err:
+            how = str(err).splitlines()[0]
+        with open(f'{out}/stop_{name}{rank}.json', 'w') as f:
+            json.dump(dict(how=how, iter=run.iter), f)
+
+    runner('a', dict(type='DataReportHook'), two_epochs).train()
+    record_stop('b', dict(type='BadSampleSummaryHook', max_bad_ratio=0.1,
+                          warmup=0, interval=1), two_epochs)
+    dataset_limit = dict(max_bad_ratio=0.1, bad_ratio_warmup=0)
+    record_stop('c', dict(type='DataReportHook', interval=1),
+                dict(type='AVIterBasedTrainLoop', max_iters=3),
+                loader=dict(persistent_workers=True, sampler=dict(
+                    type='InfiniteSampler', shuffle=False)),
+                dataset=dataset_limit)
+    record_stop('d', dict(type='DataReportHook', interval=1), two_epochs,
+                dataset=dataset_limit)
 
 
-def test_untagged_sidecars_of_every_rank_are_named_on_rank_0(
-        sidecars, tmp_path):
-    """Two real gloo ranks training through ``AVRunner`` (a DataLoader
+@pytest.fixture(scope='module')
+def report_runs(sidecars, tmp_path_factory):
+    """The runs of :func:`_report_rank` on 2 gloo ranks (a DataLoader
     worker each): only rank 1 reads an untagged sidecar and a bad (empty)
-    video. Rank 1's own warnings go nowhere (mmengine's logger: ERROR only
-    on its console, no log file), which left a user of 8 GPUs knowing only
-    of rank 0's files. The samples carry both in their metainfo and
-    ``DataReportHook`` gathers them: rank 0 logs each once (the second
-    epoch reads them again and adds nothing new), lists them in
-    ``bad_samples.json`` and ``sidecars_without_alignment.txt``, and counts
-    the bad reads of both ranks per epoch. With a limit the bad read
-    exceeds, both ranks stop at the same iteration (before, rank 1 raised
-    alone and rank 0 waited for it in the epoch-end gather)."""
+    video. Returns the data root and the runs' output dir."""
     import time
 
     import torch.multiprocessing as mp
     src, out = sidecars
+    tmp_path = tmp_path_factory.mktemp('report_runs')
     root = tmp_path / 'data'
     (root / 'audio').mkdir(parents=True)
     (root / 'videos').mkdir()
@@ -546,6 +555,29 @@ def test_untagged_sidecars_of_every_rank_are_named_on_rank_0(
             for proc in ctx.processes:
                 proc.kill()
             pytest.fail('a rank did not finish: one waits in a collective')
+    return root, tmp_path
+
+
+#: how runs B, C and D stop on both ranks: the bad read of iteration 2
+#: makes 1 of 5 reads on 2 ranks
+STOP = ('1 of 5 sample reads (20.0%) on 2 rank(s) hit bad media by '
+        'iteration 2, more than max_bad_ratio=0.1; report: {report}; 1 bad '
+        'file(s):')
+
+
+def test_untagged_sidecars_of_every_rank_are_named_on_rank_0(report_runs):
+    """Two real gloo ranks training through ``AVRunner`` (a DataLoader
+    worker each): only rank 1 reads an untagged sidecar and a bad (empty)
+    video. Rank 1's own warnings go nowhere (mmengine's logger: ERROR only
+    on its console, no log file), which left a user of 8 GPUs knowing only
+    of rank 0's files. The samples carry both in their metainfo and
+    ``DataReportHook`` gathers them: rank 0 logs each once (the second
+    epoch reads them again and adds nothing new), lists them in
+    ``bad_samples.json`` and ``sidecars_without_alignment.txt``, and counts
+    the bad reads of both ranks per epoch. With a limit the bad read
+    exceeds, both ranks stop at the same iteration (before, rank 1 raised
+    alone and rank 0 waited for it in the epoch-end gather)."""
+    root, tmp_path = report_runs
     untagged = str(root / 'audio' / 'r1_untagged.wav')
     bad = str(root / 'videos' / 'r1_bad.mkv')
     reason = 'video: empty file (0 bytes)'
@@ -569,16 +601,34 @@ def test_untagged_sidecars_of_every_rank_are_named_on_rank_0(
     report = json.loads((work / 'bad_samples.json').read_text())
     assert report['files'] == [dict(filename=bad, reason=reason)]
     assert (report['samples_delivered'], report['bad_reads']) == (8, 2)
-    # run B: the bad read of iteration 2 makes 1 of 5 reads on 2 ranks
     for rank in range(2):
-        stop = json.loads((tmp_path / f'stop{rank}.json').read_text())
-        assert stop == dict(
-            how='1 of 5 sample reads (20.0%) on 2 rank(s) hit bad media by '
-            'iteration 2, more than max_bad_ratio=0.1; report: '
-            f'{tmp_path / "b" / "bad_samples.json"}; 1 bad file(s):',
-            iter=1), rank
+        stop = json.loads((tmp_path / f'stop_b{rank}.json').read_text())
+        assert stop == dict(how=STOP.format(
+            report=tmp_path / 'b' / 'bad_samples.json'), iter=1), rank
     report = json.loads((tmp_path / 'b' / 'bad_samples.json').read_text())
     assert report['files'] == [dict(filename=bad, reason=reason)]
+
+
+@pytest.mark.parametrize('run', ['c', 'd'],
+                         ids=['iteration_loop', 'epoch_loop'])
+def test_dataset_limit_stops_every_rank_together(report_runs, run):
+    """With the limit on the dataset only (``max_bad_ratio=0.1``,
+    ``bad_ratio_warmup=0``), the hook takes it over: both ranks stop at
+    the same iteration with the hook's error over both ranks' reads, in an
+    iteration loop whose persistent DataLoader workers start when the loop
+    is built (run C), and in an epoch loop (run D). Before, rank 1's worker
+    applied it to its own reads and rank 1 raised alone ('... in this
+    process hit bad media'), leaving rank 0 in a collective."""
+    root, tmp_path = report_runs
+    for rank in range(2):
+        stop = json.loads((tmp_path / f'stop_{run}{rank}.json').read_text())
+        assert stop == dict(how=STOP.format(
+            report=tmp_path / run / 'bad_samples.json'), iter=1), rank
+    report = json.loads((tmp_path / run / 'bad_samples.json').read_text())
+    assert report['files'] == [dict(
+        filename=str(root / 'videos' / 'r1_bad.mkv'),
+        reason='video: empty file (0 bytes)')]
+    assert report['max_bad_ratio'] == 0.1
 
 
 #: a video's sidecars -> the one a dataset finds by default (every format

@@ -20,6 +20,23 @@ validation and the end of training. Rank 0 then logs a bounded line per
 kind (count and first names) and keeps the full lists in files; every rank
 applies ``max_bad_ratio`` to the same gathered counts, so all ranks stop
 together.
+
+For that the datasets must leave both to the hook: each process logging
+its own bad files, and each process applying ``max_bad_ratio`` to its own
+reads (the check of one DataLoader worker of one rank, which raised on
+that rank alone and left the others waiting in a collective: until the
+NCCL/gloo timeout under launchers other than torchrun). The workers hold
+copies of the dataset made when they start, and an iteration loop starts
+them when it is built, before any hook runs; so ``AVRunner`` builds the
+train dataloader itself and hands its dataset to
+:meth:`DataReportHook.take_over` before the loop exists.
+
+The hook runs after ``CheckpointHook`` at every hook point (priority
+``'LOWEST'``): a stop at an epoch end or at a checkpointed iteration comes
+after that checkpoint was saved, and the run can be resumed from it once
+the data is fixed. The limit counts the reads since training (re)started,
+so a resumed run is judged on the data it reads now; the report file keeps
+the whole run's files and counts.
 """
 import json
 import os.path as osp
@@ -29,14 +46,15 @@ from typing import Dict, List, Optional, Set
 from mmengine.dist import (all_gather_object, broadcast_object_list,
                            get_world_size, is_main_process)
 from mmengine.hooks import Hook
-from mmengine.runner import EpochBasedTrainLoop
+from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
 from mmavcl.datasets.errors import TooManyBadSamplesError
 from mmavcl.datasets.media.sidecar import UNTAGGED_SIDECAR_KEY
 from mmavcl.datasets.video_dataset import SKIPPED_KEY
 from mmavcl.registry import HOOKS
 
-__all__ = ['DataReportHook', 'BadSampleSummaryHook', 'SIDECAR_LIST_FILE']
+__all__ = ['DataReportHook', 'BadSampleSummaryHook', 'SIDECAR_LIST_FILE',
+           'reporting_hook']
 
 #: written into the run's log dir by rank 0: one sidecar per line
 SIDECAR_LIST_FILE = 'sidecars_without_alignment.txt'
@@ -70,6 +88,14 @@ class _Noted:
         self.sidecars: Set[str] = set()
 
 
+def reporting_hook(hooks) -> Optional['DataReportHook']:
+    """The one of ``hooks`` that reports: the last ``DataReportHook`` (one
+    in ``custom_hooks`` comes after the default one). The same on every
+    rank: every rank registers the same hooks in the same order."""
+    mine = [h for h in hooks if isinstance(h, DataReportHook)]
+    return mine[-1] if mine else None
+
+
 @HOOKS.register_module(name=['DataReportHook', 'BadSampleSummaryHook'])
 class DataReportHook(Hook):
     """Name every skipped bad file and every audio sidecar without an
@@ -92,10 +118,14 @@ class DataReportHook(Hook):
     epoch end also logs the epoch's counts.
 
     The bad ratio is ``skipped reads / (delivered samples + skipped reads)``
-    over the run, on all ranks; above ``max_bad_ratio`` (once ``warmup``
-    reads were made) every rank raises
-    :class:`~mmavcl.datasets.TooManyBadSamplesError` at the same report
-    point, after rank 0 wrote the report.
+    on all ranks since training started (or was resumed: a run resumed
+    after the data list was fixed is judged on what it reads now); above
+    ``max_bad_ratio`` (once ``warmup`` such reads were made) every rank
+    raises :class:`~mmavcl.datasets.TooManyBadSamplesError` at the same
+    report point, after rank 0 wrote the report. The datasets' own checks,
+    per process, are off (:meth:`take_over`), and the hook runs after
+    ``CheckpointHook`` (priority ``'LOWEST'``), so the checkpoint of the
+    epoch (or iteration) it stops at is saved.
 
     Args:
         max_bad_ratio: Limit; ``None`` takes the train dataset's
@@ -108,7 +138,9 @@ class DataReportHook(Hook):
         max_listed: Names given in a logged line (the files have all).
     """
 
-    priority = 'BELOW_NORMAL'
+    # after CheckpointHook ('VERY_LOW') at every point: stopping must not
+    # cost the checkpoint of the epoch or iteration it stops at
+    priority = 'LOWEST'
 
     def __init__(self,
                  max_bad_ratio: Optional[float] = None,
@@ -127,25 +159,33 @@ class DataReportHook(Hook):
         self.bad_files: Dict[str, str] = {}  # filename -> reason
         self.sidecars: Set[str] = set()
         self.samples = self.skips = 0
+        # all ranks', since training (re)started: what the limit judges
+        self._checked_samples = self._checked_skips = 0
+        self._start_iter = 0
+        self._taken_over = False
         self._training = False
         self._noted = _Noted()  # this rank's, since the last gather
         self._epoch_samples = 0  # all ranks', since the last epoch end
         self._epoch_skips: Counter = Counter()
 
-    # ------------------------------------------------------------ hooks
-    def before_train(self, runner) -> None:
-        mine = [h for h in runner.hooks if isinstance(h, DataReportHook)]
-        # the same choice on every rank: the same hooks, the same order
-        self.active = mine[-1] is self
-        if not self.active:
-            return
-        self._training = True
-        self._by_epoch = isinstance(runner.train_loop, EpochBasedTrainLoop)
-        datasets = _datasets(runner.train_dataloader.dataset)
+    def take_over(self, dataset) -> None:
+        """Make ``dataset`` and the datasets it wraps leave to this hook
+        the logging of bad files (``log_bad_samples``) and the bad-ratio
+        limit (``enforce_max_bad_ratio``), and take the limit and warmup
+        from them where this hook has none.
+
+        Only DataLoader workers started after this call see it: their
+        datasets are copies. ``AVRunner.build_train_loop`` calls it before
+        the train loop, which may start them, is built; :meth:`before_train`
+        again, for runners that do not.
+        """
+        self._taken_over = True
+        datasets = _datasets(dataset)
         for ds in datasets:
             if hasattr(ds, 'log_bad_samples'):
-                # the workers stay quiet; this hook names each file once
                 ds.log_bad_samples = False
+            if hasattr(ds, 'enforce_max_bad_ratio'):
+                ds.enforce_max_bad_ratio = False
         if self.max_bad_ratio is None:
             ratios = [getattr(d, 'max_bad_ratio', None) for d in datasets]
             ratios = [r for r in ratios if r is not None]
@@ -154,6 +194,25 @@ class DataReportHook(Hook):
             warm = [getattr(d, 'bad_ratio_warmup', None) for d in datasets]
             warm = [w for w in warm if w is not None]
             self.warmup = min(warm) if warm else 100
+
+    # ------------------------------------------------------------ hooks
+    def before_train(self, runner) -> None:
+        self.active = reporting_hook(runner.hooks) is self
+        if not self.active:
+            return
+        self._training = True
+        self._by_epoch = isinstance(runner.train_loop, EpochBasedTrainLoop)
+        late = not self._taken_over
+        self.take_over(runner.train_dataloader.dataset)
+        if late and isinstance(runner.train_loop, IterBasedTrainLoop) and \
+                runner.train_dataloader.num_workers > 0:
+            runner.logger.warning(
+                f'{type(self).__name__}: the DataLoader workers of this '
+                'iteration loop started before the hook ran (a runner other '
+                'than AVRunner): they keep logging bad files and applying '
+                "the dataset's max_bad_ratio to their own reads, which stops "
+                'a rank alone.')
+        self._start_iter = runner.iter
         if runner.iter > 0:
             self._load_report(runner)
 
@@ -177,7 +236,8 @@ class DataReportHook(Hook):
             if sidecar:
                 noted.sidecars.add(sidecar)
         if self.every_n_train_iters(runner, self.interval):
-            self._gather_and_report(runner, f'Iter {runner.iter + 1}')
+            # runner.iter counts this iteration only after the hooks
+            self._gather_and_report(runner, runner.iter + 1)
 
     def after_train_epoch(self, runner) -> None:
         if not self._training:
@@ -185,24 +245,28 @@ class DataReportHook(Hook):
         # the iteration loops call this once, at their end
         when = (f'Epoch {runner.epoch + 1}'
                 if self._by_epoch else f'Iter {runner.iter}')
-        self._gather_and_report(runner, when, check=False)
+        self._gather_and_report(runner, runner.iter, when, check=False)
         self._log_epoch(runner, when)
-        self._check_ratio(runner)
+        self._check_ratio(runner, runner.iter)
 
     def after_val_epoch(self, runner, metrics=None) -> None:
         # an epoch loop validates right after its epoch end: nothing new
         if self._training and not self._by_epoch:
-            self._gather_and_report(runner, f'Iter {runner.iter}')
+            self._gather_and_report(runner, runner.iter)
 
     def after_train(self, runner) -> None:
         if self._training:  # e.g. a resume with no epoch left to train
-            self._gather_and_report(runner, f'Iter {runner.iter}')
+            self._gather_and_report(runner, runner.iter)
         self._training = False
 
     # ---------------------------------------------------------- reports
-    def _gather_and_report(self, runner, when: str,
+    def _gather_and_report(self, runner, iters_done: int,
+                           when: Optional[str] = None,
                            check: bool = True) -> None:
-        """A collective: every rank calls it at the same point."""
+        """A collective: every rank calls it at the same point, after
+        ``iters_done`` train iterations (``when`` names it in the log:
+        ``Iter {iters_done}`` by default)."""
+        when = when or f'Iter {iters_done}'
         noted, self._noted = self._noted, _Noted()
         gathered = all_gather_object(
             (noted.samples, noted.skips, noted.reasons, noted.sidecars))
@@ -217,6 +281,8 @@ class DataReportHook(Hook):
                               self.sidecars)
         self.samples += samples
         self.skips += sum(skips.values())
+        self._checked_samples += samples
+        self._checked_skips += sum(skips.values())
         self.bad_files.update((f, reasons[f]) for f in new_files)
         self.sidecars.update(new_sidecars)
         self._epoch_samples += samples
@@ -229,7 +295,7 @@ class DataReportHook(Hook):
             if new_sidecars:
                 self._log_sidecars(runner, when, new_sidecars)
         if check:
-            self._check_ratio(runner)
+            self._check_ratio(runner, iters_done)
 
     def _log_bad_files(self, runner, when: str, new: List[str]) -> None:
         runner.logger.warning(
@@ -270,21 +336,24 @@ class DataReportHook(Hook):
             f'file(s)) while delivering {samples} samples '
             f'({total / (samples + total):.2%}): {listed}')
 
-    def _check_ratio(self, runner) -> None:
+    def _check_ratio(self, runner, iters_done: int) -> None:
         """Every rank holds the same gathered counts, so every rank decides
         the same and no rank is left waiting in a collective."""
-        reads = self.samples + self.skips
-        if self.max_bad_ratio is None or not self.skips or \
+        skips = self._checked_skips
+        reads = self._checked_samples + skips
+        if self.max_bad_ratio is None or not skips or \
                 reads < (self.warmup or 0):
             return
-        ratio = self.skips / reads
+        ratio = skips / reads
         if ratio > self.max_bad_ratio:
             if is_main_process():
                 self._write_report(runner)
+            since = (f' since the resume at iteration {self._start_iter}'
+                     if self._start_iter else '')
             raise TooManyBadSamplesError(
-                f'{self.skips} of {reads} sample reads ({ratio:.1%}) on '
+                f'{skips} of {reads} sample reads ({ratio:.1%}) on '
                 f'{get_world_size()} rank(s) hit bad media by iteration '
-                f'{runner.iter + 1}, more than max_bad_ratio='
+                f'{iters_done}{since}, more than max_bad_ratio='
                 f'{self.max_bad_ratio}; report: {self._report_path(runner)}; '
                 f'{len(self.bad_files)} bad file(s):',
                 list(self.bad_files.items()))
@@ -306,7 +375,8 @@ class DataReportHook(Hook):
 
     def _load_report(self, runner) -> None:
         """A resumed run goes on with the report of the run it resumes, so
-        rewriting it loses none of the files named before."""
+        rewriting it loses none of the files named before. The limit counts
+        this run's reads only (see the class doc)."""
         state = [None]
         path = self._report_path(runner)
         if is_main_process() and osp.isfile(path):
