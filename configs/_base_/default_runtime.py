@@ -26,7 +26,10 @@ default_hooks = dict(
     # On by default: one NaN/Inf audio or video sample otherwise turns every
     # weight NaN, the run exits 0 and a NaN checkpoint replaces the last
     # good one. 'stop' refuses that step, names the batch's files and keeps
-    # the last checkpoint (docs/reliability.md, "Non-finite losses"). A dict
+    # the last checkpoint (docs/reliability.md, "Non-finite losses"). It
+    # does the same for a NaN/Inf gradient norm under a finite loss, checked
+    # before the step (max_grad_norm=... adds a threshold; none by default,
+    # the right one is model-specific). A dict
     # key, not a custom_hooks item: configs merge dicts on inheritance but
     # replace lists, so every config keeps it. Change it with
     # default_hooks=dict(nonfinite_guard=dict(action='skip')), remove it

@@ -1,9 +1,11 @@
 from .online_eval_hook import OnlineKNNHook
-from .nonfinite_guard_hook import (NonFiniteLossError, NonFiniteLossGuard,
+from .nonfinite_guard_hook import (ExplodingGradientError,
+                                   NonFiniteLossError, NonFiniteLossGuard,
                                    NonFiniteLossGuardHook)
 __all__ = []
 __all__ += [
-    'NonFiniteLossGuardHook', 'NonFiniteLossGuard', 'NonFiniteLossError'
+    'NonFiniteLossGuardHook', 'NonFiniteLossGuard', 'NonFiniteLossError',
+    'ExplodingGradientError'
 ]
 __all__ += ['OnlineKNNHook']
 from .data_report_hook import (BadSampleSummaryHook,  # noqa: E402

@@ -1,4 +1,4 @@
-"""Stop or skip when a loss term becomes NaN or Inf.
+"""Stop or skip when a loss term or the gradient norm goes bad.
 
 Design: mmengine hooks run *after* ``model.train_step``, which has already
 called ``optim_wrapper.update_params(loss)``; a hook alone sees the NaN only
@@ -15,12 +15,25 @@ gradients instead of stepping: under DDP every rank must take part in the
 gradient all-reduce of every iteration, and the gradient-accumulation
 counter must advance. The verdict is all-reduced (max) across ranks so that
 all ranks skip together. With gradient accumulation the whole accumulation
-window is dropped (its gradients are polluted). AMP's dynamic loss scaler is
-left untouched: overflowing *gradients* are its job, the guard only looks at
-the (unscaled) loss.
+window is dropped (its gradients are polluted).
+
+A finite loss can still have an exploding gradient, and the step it takes
+ruins the weights before any loss turns NaN. So the guard also wraps the
+instance's ``step``, which ``update_params`` calls only when an update is
+due: it computes the total gradient norm (one reduction over all gradients,
+``torch.nn.utils.get_total_norm``) and refuses the step when the norm is not
+finite or exceeds ``max_grad_norm``; ``update_params`` then zeroes the
+gradients as after any step. With an enabled loss scaler (``AmpOptimWrapper``)
+the gradients are still scaled at that point: the norm is divided by the
+scale, and a non-finite *scaled* norm is left to the scaler, whose own step
+skips it and lowers the scale (that is how dynamic loss scaling probes for
+the largest safe scale); without ``max_grad_norm`` the check is then not run
+at all.
 """
+import functools
 import math
-from typing import Dict, List, Optional
+from collections import deque
+from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -34,33 +47,142 @@ class NonFiniteLossError(RuntimeError):
     """Training stopped because a loss term was NaN or Inf."""
 
 
+class ExplodingGradientError(NonFiniteLossError):
+    """Training stopped because the gradient norm was NaN, Inf or above
+    ``max_grad_norm`` (a subclass, so handlers of
+    :class:`NonFiniteLossError` catch it too)."""
+
+
+def _any_rank(bad: torch.Tensor) -> torch.Tensor:
+    """``bad`` (a float flag tensor) max-reduced over the ranks, in place,
+    so that every rank takes the same decision."""
+    if dist.is_available() and dist.is_initialized() and \
+            dist.get_world_size() > 1:
+        dist.all_reduce(bad, op=dist.ReduceOp.MAX)
+    return bad
+
+
 class NonFiniteLossGuard:
-    """Refuses optimizer steps on non-finite losses for one ``OptimWrapper``.
+    """Refuses optimizer steps on non-finite losses and, before the step,
+    on non-finite (or too large) gradient norms, for one ``OptimWrapper``.
 
     Args:
         optim_wrapper (OptimWrapper): the wrapper to guard (in place).
+        param_names (dict, optional): ``id(parameter) -> name`` used to
+            name the modules with the largest gradients.
+        check_grad_norm (bool): check the total gradient norm before each
+            step. Defaults to True.
+        max_grad_norm (float, optional): refuse steps whose (unscaled)
+            total gradient norm exceeds it. Defaults to None (only
+            non-finite norms are refused).
     """
 
-    def __init__(self, optim_wrapper: OptimWrapper) -> None:
+    def __init__(self, optim_wrapper: OptimWrapper,
+                 param_names: Optional[Dict[int, str]] = None,
+                 check_grad_norm: bool = True,
+                 max_grad_norm: Optional[float] = None) -> None:
         self.optim_wrapper = optim_wrapper
+        self.param_names = param_names or {}
+        self.max_grad_norm = max_grad_norm
         self._update_params = optim_wrapper.update_params
+        self._step = optim_wrapper.step
         self.last_nonfinite = False  # verdict of the latest call
+        # (total norm, [(module, norm), ...]) of the latest refused step
+        self.last_bad_grad: Optional[Tuple[float, List[Tuple[str,
+                                                             float]]]] = None
+        # total gradient norms of the latest applied steps: a NaN loss right
+        # after a huge one shows which step broke the weights
+        self.recent_norms: deque = deque(maxlen=3)
         self.num_skipped = 0
         self._polluted = False  # accumulation window holds bad gradients
-        optim_wrapper.update_params = self.update_params
+        # what the instance held before (a parameter scheduler wraps ``step``
+        # in a counter on the instance), put back by ``uninstall``
+        self._replaced: Dict[str, tuple] = {}
+        self._install('update_params', self.update_params)
+        if check_grad_norm or max_grad_norm is not None:
+            # keeps the attributes of the wrapped step (the scheduler's
+            # ``_with_counter`` mark, whose absence makes it warn)
+            @functools.wraps(self._step)
+            def guarded_step(**kwargs):
+                return self.step(**kwargs)
+
+            self._install('step', guarded_step)
+
+    def _install(self, name: str, method) -> None:
+        self._replaced[name] = (self.optim_wrapper.__dict__.get(name),
+                                method)
+        setattr(self.optim_wrapper, name, method)
 
     def uninstall(self) -> None:
-        if self.optim_wrapper.__dict__.get('update_params') == \
-                self.update_params:
-            del self.optim_wrapper.update_params
+        for name, (previous, method) in self._replaced.items():
+            if self.optim_wrapper.__dict__.get(name) is not method:
+                continue  # replaced again since: not ours to undo
+            if previous is None:
+                delattr(self.optim_wrapper, name)
+            else:
+                setattr(self.optim_wrapper, name, previous)
 
     @staticmethod
     def _nonfinite(loss: torch.Tensor) -> bool:
         bad = (~torch.isfinite(loss.detach())).any().float().reshape(1)
-        if dist.is_available() and dist.is_initialized() and \
-                dist.get_world_size() > 1:
-            dist.all_reduce(bad, op=dist.ReduceOp.MAX)
-        return bool(bad.item() > 0)
+        return bool(_any_rank(bad).item() > 0)
+
+    def _grads(self) -> List[Tuple[torch.nn.Parameter, torch.Tensor]]:
+        return [(p, p.grad.detach())
+                for group in self.optim_wrapper.optimizer.param_groups
+                for p in group['params'] if p.grad is not None]
+
+    def _loss_scale(self) -> Optional[float]:
+        """The factor the gradients are multiplied by before the step: the
+        loss scaler's scale (``AmpOptimWrapper``), else None."""
+        scaler = getattr(self.optim_wrapper, 'loss_scaler', None)
+        if scaler is None or not scaler.is_enabled():
+            return None
+        return float(scaler.get_scale())
+
+    def step(self, **kwargs) -> None:
+        """The wrapper's ``step``, refused when the gradient norm is bad
+        (``update_params`` zeroes the gradients next either way)."""
+        grads = self._grads()
+        scale = self._loss_scale()
+        if not grads or (scale is not None and self.max_grad_norm is None):
+            return self._step(**kwargs)
+        norm = torch.nn.utils.get_total_norm([g for _, g in grads])
+        finite = torch.isfinite(norm)
+        if scale is not None:
+            if not bool(finite):
+                # an overflow of the scaled gradients: the scaler's step
+                # skips it and lowers the scale
+                return self._step(**kwargs)
+            norm = norm / scale
+        limit = math.inf if self.max_grad_norm is None else \
+            self.max_grad_norm
+        bad = _any_rank(((~finite) | (norm > limit)).float().reshape(1))
+        bad, value = torch.cat([bad, norm.reshape(1).to(bad)]).tolist()
+        if not self.optim_wrapper.clip_grad_kwargs:  # else clipping logs it
+            self.optim_wrapper.message_hub.update_scalar(
+                'train/grad_norm', value)
+        if bad == 0:
+            self.recent_norms.append(value)
+            return self._step(**kwargs)
+        self.last_bad_grad = (value,
+                              self._largest_gradients(grads, scale or 1.0))
+
+    def _largest_gradients(self, grads, scale: float,
+                           top: int = 5) -> List[Tuple[str, float]]:
+        """The ``top`` modules by the (unscaled) norm of their parameters'
+        gradients, in float64 so that they show where a float32 total
+        overflowed."""
+        squares: Dict[str, float] = {}
+        for i, (param, grad) in enumerate(grads):
+            name = self.param_names.get(id(param), f'param{i}')
+            module = name.rpartition('.')[0] or name
+            norm = float(grad.double().norm()) / scale
+            squares[module] = squares.get(module, 0.0) + norm * norm
+        norms = [(m, math.sqrt(v)) for m, v in squares.items()]
+        norms.sort(key=lambda mv: math.inf if math.isnan(mv[1]) else mv[1],
+                   reverse=True)
+        return norms[:top]
 
     def update_params(self, loss: torch.Tensor,
                       step_kwargs: Optional[Dict] = None,
@@ -80,11 +202,15 @@ class NonFiniteLossGuard:
 
 @HOOKS.register_module()
 class NonFiniteLossGuardHook(Hook):
-    """Detect NaN/Inf loss terms; stop the run or skip the step.
+    """Detect NaN/Inf loss terms and exploding gradients; stop the run or
+    skip the step.
 
     Every loss term in the train step's outputs (keys containing ``loss``)
-    and the total are checked. On a non-finite value the iteration and every
-    term are logged, and:
+    and the total are checked, and before each optimizer step the total
+    gradient norm: a step whose norm is NaN/Inf (or above ``max_grad_norm``)
+    is refused however finite its loss. On a bad loss or gradient the
+    iteration, every loss term and (for a gradient) the norm and the modules
+    with the largest gradients are logged, and:
 
     * ``action='stop'``: the optimizer step has been refused (weights in
       memory are still those of the previous step) and
@@ -103,7 +229,8 @@ class NonFiniteLossGuardHook(Hook):
       memory of those tensors once (e.g. 32 MB for a 65536 x 128 queue).
 
     Either way the message names the files of the batch (this rank's): the
-    ``filename`` (else ``video_id``) metainfo of its data samples.
+    ``filename`` (else ``video_id``) metainfo of its data samples; for a bad
+    gradient only as context, since the cause may be the model as well.
 
     ``configs/_base_/default_runtime.py`` turns the guard on for every
     config (``default_hooks.nonfinite_guard``, ``action='stop'``). When
@@ -119,6 +246,14 @@ class NonFiniteLossGuardHook(Hook):
         max_consecutive_skips (int): limit for ``'skip'``. Defaults to 20.
         restore_state (bool): with ``'skip'``, undo the bad iteration's
             writes to buffers and non-trainable parameters. Defaults to True.
+        check_grad_norm (bool): refuse steps whose total gradient norm is
+            NaN/Inf. Costs one reduction over the gradients and one device
+            sync per step (docs/reliability.md). Defaults to True.
+        max_grad_norm (float, optional): also refuse steps whose total
+            (unscaled) gradient norm exceeds it. Defaults to None: the scale
+            of a sane gradient norm depends on the model, the loss and the
+            batch, so no default threshold fits all; read ``grad_norm`` in
+            the training log and set about 100x its usual value.
     """
 
     # Above the default NORMAL hooks and far above CheckpointHook
@@ -127,11 +262,19 @@ class NonFiniteLossGuardHook(Hook):
 
     def __init__(self, action: str = 'stop',
                  max_consecutive_skips: int = 20,
-                 restore_state: bool = True) -> None:
+                 restore_state: bool = True,
+                 check_grad_norm: bool = True,
+                 max_grad_norm: Optional[float] = None) -> None:
         if action not in ('stop', 'skip', 'off'):
             raise ValueError(
                 "NonFiniteLossGuardHook: action must be 'stop' or 'skip' "
                 f"(or 'off': no guard), got {action!r}")
+        if max_grad_norm is not None and not max_grad_norm > 0:
+            raise ValueError(
+                'NonFiniteLossGuardHook: max_grad_norm must be a positive '
+                f'number or None, got {max_grad_norm!r}')
+        self.check_grad_norm = check_grad_norm
+        self.max_grad_norm = max_grad_norm
         self.action = action
         self.max_consecutive_skips = max_consecutive_skips
         self.restore_state = restore_state and action == 'skip'
@@ -152,7 +295,11 @@ class NonFiniteLossGuardHook(Hook):
             return
         ow = runner.optim_wrapper
         wrappers = ow.values() if isinstance(ow, OptimWrapperDict) else [ow]
-        self.guards = [NonFiniteLossGuard(w) for w in wrappers]
+        model = getattr(runner.model, 'module', runner.model)
+        names = {id(p): n for n, p in model.named_parameters()}
+        self.guards = [
+            NonFiniteLossGuard(w, names, self.check_grad_norm,
+                               self.max_grad_norm) for w in wrappers]
 
     def after_train(self, runner) -> None:
         for g in self.guards:
@@ -196,23 +343,40 @@ class NonFiniteLossGuardHook(Hook):
                  float(v) for k, v in (outputs or {}).items()
                  if 'loss' in k and _is_number(v)}
         refused = any(g.last_nonfinite for g in self.guards)
+        bad_grads = [g.last_bad_grad for g in self.guards if g.last_bad_grad]
         for g in self.guards:
-            g.last_nonfinite = False
+            g.last_nonfinite, g.last_bad_grad = False, None
         bad = [k for k, v in terms.items() if not math.isfinite(v)]
-        if not refused and not bad:
+        if not refused and not bad and not bad_grads:
             self.consecutive = 0
             return
         it = runner.iter + 1
         detail = ', '.join(f'{k}={v}' for k, v in terms.items())
         where = (f'iteration {it} (epoch {runner.epoch + 1}, batch '
                  f'{batch_idx + 1})')
-        what = ('non-finite loss on another rank' if not bad else
-                'non-finite loss term(s) ' + ', '.join(bad))
         files = _batch_files(data_batch)
-        if files:
-            shown = ', '.join(files[:8]) + (
-                f' and {len(files) - 8} more' if len(files) > 8 else '')
-            where += f' on a batch of {len(files)} file(s): {shown}'
+        shown = ', '.join(files[:8]) + (
+            f' and {len(files) - 8} more' if len(files) > 8 else '')
+        if refused or bad:
+            what = ('non-finite loss on another rank' if not bad else
+                    'non-finite loss term(s) ' + ', '.join(bad))
+            error = NonFiniteLossError
+            if files:
+                where += f' on a batch of {len(files)} file(s): {shown}'
+            norms = [n for g in self.guards for n in g.recent_norms]
+            if norms:
+                detail += ('. Gradient norms of the last applied steps: ' +
+                           ', '.join(f'{n:.3g}' for n in norms) +
+                           ' (a huge one means that step broke the '
+                           'weights, and checkpoints saved since hold them)')
+        else:
+            what = self._describe_gradient(bad_grads)
+            error = ExplodingGradientError
+            detail += ('. The loss was finite: a diverging model (learning '
+                       'rate, normalisation on tiny batches) or an extreme '
+                       'input can cause this')
+            if files:
+                detail += f'; the batch held {len(files)} file(s): {shown}'
         self.consecutive += 1
         if self.action == 'skip' and \
                 self.consecutive <= self.max_consecutive_skips:
@@ -230,8 +394,18 @@ class NonFiniteLossGuardHook(Hook):
             'optimizer step was not applied and no checkpoint is written '
             'for this iteration; resume from the last checkpoint with a '
             'lower learning rate or after fixing the data.')
-        raise NonFiniteLossError(
-            f'{what} at {where}{reason}. Terms: {detail}')
+        raise error(f'{what} at {where}{reason}. Terms: {detail}')
+
+    def _describe_gradient(self, bad_grads) -> str:
+        """'non-finite gradient norm inf' or 'gradient norm 2e+08 above
+        max_grad_norm=1000', with the modules of the largest gradients."""
+        norm, largest = max(bad_grads, key=lambda b: (
+            math.inf if math.isnan(b[0]) else b[0]))
+        what = (f'non-finite gradient norm {norm}' if not math.isfinite(norm)
+                else f'gradient norm {norm:.3g} above '
+                f'max_grad_norm={self.max_grad_norm:g}')
+        return what + ' (largest: ' + ', '.join(
+            f'{m} {v:.3g}' for m, v in largest) + ')'
 
 
 def _batch_files(data_batch) -> List[str]:

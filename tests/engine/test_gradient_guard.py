@@ -1,0 +1,268 @@
+"""The non-finite guard refuses a step whose gradient explodes under a finite
+loss, before the step, so that no checkpoint holds the ruined weights.
+
+``ToyRegressor`` fits ``y = 0`` on ``SpikyToyVectors``; the sampler does not
+shuffle and sample 9 is multiplied by ``spike``, so batch 3 of every epoch
+(iterations 3 and 9) has a finite loss and a huge gradient. With
+``spike=1e12`` the loss is about 1e22 and the largest gradient entry about
+1e23 (finite in float32), but the total norm overflows to inf.
+"""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn as nn
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel
+from mmengine.optim import AmpOptimWrapper, OptimWrapper
+
+import engine_toys as T
+from mmavcl.engine.hooks import (ExplodingGradientError, NonFiniteLossError,
+                                 NonFiniteLossGuard)
+from mmavcl.registry import DATASETS, HOOKS, MODELS
+from mmavcl.structures import AVDataSample
+
+SPIKE_ITER = 3
+
+
+@DATASETS.register_module(force=True)
+class SpikyToyVectors(T.ToyVectors):
+    """``ToyVectors`` whose sample ``spike_index`` is multiplied by
+    ``spike``; every sample names a file as a video data set's do."""
+
+    def __init__(self, spike_index: int = 9, spike: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.spike_index, self.spike = spike_index, spike
+
+    def __getitem__(self, i: int):
+        out = super().__getitem__(i)
+        if i == self.spike_index:
+            out['inputs'] = out['inputs'] * self.spike
+        out['data_samples'] = AVDataSample(
+            metainfo=dict(filename=f'/data/videos/clip_{i:03d}.mp4'))
+        return out
+
+
+@MODELS.register_module(force=True)
+class ToyRegressor(BaseModel):
+    """``loss = mean(net(x) ** 2)``: the gradient grows with the input."""
+
+    def __init__(self, in_dim: int = 8, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(),
+                                 nn.Linear(16, 1))
+
+    def forward(self, inputs, idx=None, data_samples=None, mode='loss'):
+        y = self.net(inputs.float())
+        return y if mode != 'loss' else dict(loss_mse=y.pow(2).mean())
+
+
+@HOOKS.register_module(force=True)
+class ParamsBeforeIterHook(Hook):
+    """Copies the parameters before every iteration (1-based keys) and
+    the total loss after it, independently of any checkpoint."""
+
+    params: dict = {}
+    losses: dict = {}
+    grad_norms: list = []
+
+    def before_train(self, runner):
+        ParamsBeforeIterHook.params, ParamsBeforeIterHook.losses = {}, {}
+        norms = ParamsBeforeIterHook.grad_norms = []
+
+        def record(optimizer, args, kwargs):  # float64, before every step
+            norms.append(float(torch.cat([
+                p.grad.double().flatten() for group in optimizer.param_groups
+                for p in group['params'] if p.grad is not None]).norm()))
+
+        runner.optim_wrapper.optimizer.register_step_pre_hook(record)
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        model = getattr(runner.model, 'module', runner.model)
+        self.params[runner.iter + 1] = {
+            k: v.detach().clone() for k, v in model.named_parameters()}
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.losses[runner.iter + 1] = float(outputs['loss'].detach())
+
+
+def _runner(tmp_path, spike: float = 1e12, nan_index=None, **guard):
+    """A runner of a config that inherits ``default_runtime.py``: its
+    default guard, with the arguments ``guard`` merged in."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    cfg = T.toy_cfg(str(tmp_path / 'work'), shuffle=False, ckpt_interval=1,
+                    lr=0.01)
+    cfg.model = dict(type='ToyRegressor')
+    cfg.train_dataloader.dataset.update(type='SpikyToyVectors', spike=spike,
+                                        nan_index=nan_index)
+    return T.build_runner_with_runtime(
+        tmp_path, cfg,
+        "\ncustom_hooks = [dict(type='ParamsBeforeIterHook')]\n"
+        f"default_hooks['nonfinite_guard'] = {guard!r}\n")
+
+
+def _state(path):
+    return torch.load(path, weights_only=False)['state_dict']
+
+
+def _log_text(work_dir):
+    return '\n'.join(open(p).read()
+                     for p in glob.glob(osp.join(work_dir, '*', '*.log')))
+
+
+def test_default_guard_stops_before_an_inf_gradient_norm_step(tmp_path):
+    runner = _runner(tmp_path)
+    with pytest.raises(ExplodingGradientError) as info:
+        runner.train()
+    msg = str(info.value)
+    assert msg.startswith('non-finite gradient norm inf (largest: net.')
+    assert f'at iteration {SPIKE_ITER} (epoch 1, batch 3)' in msg
+    assert 'The loss was finite' in msg
+    # the files are context, not accused as 'on a batch of ...'
+    assert 'on a batch of' not in msg
+    assert 'the batch held 4 file(s): /data/videos/clip_008.mp4' in msg
+    # the modules by gradient norm, largest first, with float64 values
+    largest = msg.split('(largest: ')[1].split(')')[0].split(', ')
+    names = [item.split(' ')[0] for item in largest]
+    assert sorted(names) == ['net.0', 'net.2']
+    assert all(1e15 < float(item.split(' ')[1]) < float('inf')
+               for item in largest)
+    # the loss of that iteration was finite: only the gradient tripped
+    loss = float(msg.split('loss_mse=')[1].split('.', 1)[0] + '.' +
+                 msg.split('loss_mse=')[1].split('.', 1)[1].split('. ')[0])
+    assert 1e15 < loss < float('inf')
+    work = tmp_path / 'work'
+    assert sorted(osp.basename(p) for p in glob.glob(str(work / '*.pth'))) \
+        == ['iter_1.pth', 'iter_2.pth']
+    assert open(work / 'last_checkpoint').read().endswith('iter_2.pth')
+    # the last checkpoint and the model in memory hold the weights from
+    # before iteration 3, recorded independently
+    before = ParamsBeforeIterHook.params[SPIKE_ITER]
+    saved = _state(work / 'iter_2.pth')
+    model = runner.model
+    for k, v in before.items():
+        assert torch.equal(saved[k], v), k
+        assert torch.equal(model.state_dict()[k], v), k
+    assert 'non-finite gradient norm inf' in _log_text(str(work))
+
+
+def test_without_the_gradient_check_the_step_ruins_the_checkpoint(tmp_path):
+    # the gap the check closes, on the same data: the loss guard lets the
+    # finite-loss step through and iteration 3's checkpoint holds its result
+    runner = _runner(tmp_path, check_grad_norm=False)
+    with pytest.raises(NonFiniteLossError) as info:
+        runner.train()
+    assert not isinstance(info.value, ExplodingGradientError)
+    blown = _state(tmp_path / 'work' / 'iter_3.pth')
+    norm = torch.cat([v.flatten() for v in blown.values()]).double().norm()
+    assert not norm < 1e6, norm
+
+
+def test_nan_loss_message_gives_the_last_gradient_norms(tmp_path):
+    # sample 9 is NaN, not spiked: iteration 3's loss is NaN, and the
+    # message shows the norms of the two applied steps before it
+    runner = _runner(tmp_path, spike=1.0, nan_index=9)
+    with pytest.raises(NonFiniteLossError) as info:
+        runner.train()
+    assert not isinstance(info.value, ExplodingGradientError)
+    norms = ParamsBeforeIterHook.grad_norms
+    assert len(norms) == 2
+    assert 'Gradient norms of the last applied steps: ' + ', '.join(
+        f'{n:.3g}' for n in norms) + ' (' in str(info.value)
+
+
+def test_max_grad_norm_stops_a_finite_explosion(tmp_path):
+    # spike 1e4: gradient norm ~1e7, finite; only the threshold catches it
+    runner = _runner(tmp_path, spike=1e4, max_grad_norm=1000.0)
+    with pytest.raises(ExplodingGradientError,
+                       match=r'gradient norm \S+ above max_grad_norm=1000 '
+                       r'\(largest: net\.\d [\d.e+]+, net\.\d [\d.e+]+\) at '
+                       r'iteration 3 ') as info:
+        runner.train()
+    norm = float(str(info.value).split('gradient norm ')[1].split(' ')[0])
+    assert 1e5 < norm < 1e10
+    assert not osp.exists(tmp_path / 'work' / 'iter_3.pth')
+
+
+def test_skip_refuses_the_exploding_step_and_goes_on(tmp_path):
+    runner = _runner(tmp_path, spike=1e4, action='skip',
+                     max_grad_norm=1000.0)
+    runner.train()
+    params = ParamsBeforeIterHook.params
+    model = runner.model
+    after = {k: v.detach() for k, v in model.named_parameters()}
+    for it in (SPIKE_ITER, 9):  # refused: the next iteration starts equal
+        nxt = params.get(it + 1, after)
+        assert all(torch.equal(params[it][k], nxt[k]) for k in nxt), it
+    assert not all(torch.equal(params[2][k], params[3][k]) for k in after)
+    log = _log_text(str(tmp_path / 'work'))
+    assert 'above max_grad_norm=1000' in log and \
+        'optimizer step skipped' in log
+
+
+def test_normal_training_is_unaffected(tmp_path):
+    # no spike: the guarded run equals an unguarded one bit for bit, and
+    # the loss falls
+    guarded = _runner(tmp_path / 'a', spike=1.0, max_grad_norm=1000.0)
+    guarded.train()
+    losses = dict(ParamsBeforeIterHook.losses)
+    # the guard logs the norm of every step (mmengine logs it only with
+    # clip_grad), equal to the one recorded independently
+    logged = guarded.message_hub.get_scalar('train/grad_norm').data[0]
+    assert logged == pytest.approx(ParamsBeforeIterHook.grad_norms,
+                                   rel=1e-5)
+    assert len(logged) == 12
+    plain = _runner(tmp_path / 'b', spike=1.0, action='off')
+    plain.train()
+    assert losses == ParamsBeforeIterHook.losses
+    for (k, v), (k2, v2) in zip(guarded.model.named_parameters(),
+                                plain.model.named_parameters()):
+        assert k == k2 and torch.equal(v, v2), k
+    first, last = sum(list(losses.values())[:6]), \
+        sum(list(losses.values())[-6:])
+    assert last < 0.5 * first, losses
+
+
+class CPUAmpOptimWrapper(AmpOptimWrapper):
+    """mmengine's ``AmpOptimWrapper`` (its ``backward`` and ``step``) with
+    a CPU ``GradScaler``: its constructor asserts an accelerator."""
+
+    def __init__(self, init_scale: float, **kwargs):
+        OptimWrapper.__init__(self, **kwargs)
+        self._scale_update_param = None
+        self.cast_dtype = None
+        self.loss_scaler = torch.amp.GradScaler('cpu', init_scale=init_scale)
+
+
+def _amp_step(max_grad_norm, grad: float, init_scale: float = 2.0**16):
+    """One guarded update of ``w`` whose unscaled gradient is ``grad``;
+    returns (guard, w after, the scale after)."""
+    w = nn.Parameter(torch.zeros(1))
+    wrapper = CPUAmpOptimWrapper(
+        init_scale, optimizer=torch.optim.SGD([w], lr=1.0))
+    guard = NonFiniteLossGuard(wrapper, {id(w): 'head.w'},
+                               max_grad_norm=max_grad_norm)
+    wrapper.update_params((w * grad).sum())
+    return guard, float(w.detach()), float(wrapper.loss_scaler.get_scale())
+
+
+def test_amp_norm_is_unscaled():
+    # unscaled norm 5, scaled 5 * 65536: a threshold of 100 passes ...
+    guard, w, _ = _amp_step(100.0, 5.0)
+    assert guard.last_bad_grad is None and w == -5.0
+    # ... and one of 1 trips on the unscaled 5
+    guard, w, _ = _amp_step(1.0, 5.0)
+    assert w == 0.0
+    norm, largest = guard.last_bad_grad
+    assert norm == 5.0 and largest == [('head', 5.0)]
+
+
+@pytest.mark.parametrize('max_grad_norm', [None, 1e3])
+def test_amp_overflow_is_left_to_the_scaler(max_grad_norm):
+    # 1e36 * 65536 overflows float32: the scaler's own skip, which halves
+    # the scale, not a guard stop
+    guard, w, scale = _amp_step(max_grad_norm, 1e36)
+    assert guard.last_bad_grad is None and w == 0.0
+    assert scale == 2.0**15
