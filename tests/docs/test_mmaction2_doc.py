@@ -12,7 +12,7 @@ import pytest
 import torch
 from mmengine.registry import DefaultScope
 
-from mmavcl.testing import make_toy_data
+from mmavcl.testing import load_script, make_toy_data
 
 pytest.importorskip('mmaction')
 
@@ -91,12 +91,8 @@ def _export(tmp_path) -> Dict[str, torch.Tensor]:
     state['neck.fc.weight'] = torch.randn(16, 512)
     torch.save(dict(meta=dict(epoch=1), state_dict=state),
                str(tmp_path / 'epoch_1.pth'))
-    out = subprocess.run(
-        [sys.executable, osp.join(ROOT, 'tools/convert/to_mmaction2.py'),
-         'epoch_1.pth', 'vclr_r3d18.pth'], cwd=str(tmp_path),
-        capture_output=True, text=True, timeout=120,
-        env=dict(os.environ, PYTHONPATH=ROOT))
-    assert out.returncode == 0, out.stderr[-3000:]
+    load_script('tools/convert/to_mmaction2.py').main(
+        [str(tmp_path / 'epoch_1.pth'), str(tmp_path / 'vclr_r3d18.pth')])
     return net.state_dict()
 
 

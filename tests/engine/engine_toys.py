@@ -11,6 +11,7 @@ noise drawn from the global torch RNG. ``ToyVectors`` adds jitter drawn from
 the global ``numpy`` and ``random`` generators in ``__getitem__`` and can
 hold a NaN sample.
 """
+import glob
 import json
 import os
 import os.path as osp
@@ -368,6 +369,13 @@ def dist_train_vclr_toy(tmp_path, data_root: str, nprocs: int,
 def model_state(path: str) -> Dict[str, torch.Tensor]:
     """The model state dict of a checkpoint (trusted: our own test run)."""
     return torch.load(path, map_location='cpu', weights_only=False)
+
+
+def log_text(work_dir: str) -> str:
+    """The logs of every run in ``work_dir``
+    (``<work_dir>/<timestamp>/<timestamp>.log``), joined."""
+    return '\n'.join(open(p).read()
+                     for p in glob.glob(osp.join(work_dir, '*', '*.log')))
 
 
 def build_runner(cfg: Config):

@@ -16,11 +16,6 @@ from mmavcl.engine.checkpointing import (LOCK_NAME, checkpoint_candidates,
 from mmavcl.registry import HOOKS
 
 
-def _log_text(work_dir: str) -> str:
-    logs = glob.glob(osp.join(work_dir, '*', '*.log'))
-    return '\n'.join(open(p).read() for p in logs)
-
-
 def _damage(path: str, how: str) -> None:
     data = open(path, 'rb').read()
     if how == 'truncated':
@@ -48,7 +43,7 @@ def test_resume_auto_skips_a_damaged_newest_checkpoint(tmp_path, how):
                                       sampler='InfiniteSampler',
                                       ckpt_interval=4, resume=True))
     runner.train()
-    log = _log_text(work)
+    log = T.log_text(work)
     assert 'Skipping checkpoint' in log and 'iter_12.pth' in log
     assert 'Resuming from' in log and 'iter_8.pth' in log
     # it resumed from 8, so it re-trained 9..14 and rewrote iter_12.pth

@@ -3,7 +3,6 @@
 The data set holds one real NaN sample (index 9) and the sampler does not
 shuffle, so batch 3 of every epoch (iterations 3 and 9) has a NaN loss.
 """
-import glob
 import os.path as osp
 
 import pytest
@@ -42,11 +41,6 @@ def _cfg(tmp_path, action=None, **kw):
                      ckpt_interval=1, custom_hooks=hooks, **kw)
 
 
-def _log_text(work_dir):
-    return '\n'.join(open(p).read()
-                     for p in glob.glob(osp.join(work_dir, '*', '*.log')))
-
-
 def _finite(state):
     return all(torch.isfinite(v).all() for v in state.values()
                if v.is_floating_point())
@@ -64,7 +58,7 @@ def test_stop_keeps_the_last_good_checkpoint(tmp_path):
     # the step was refused: the weights in memory are still finite
     model = runner.model
     assert _finite(dict(model.named_parameters()))
-    log = _log_text(str(tmp_path))
+    log = T.log_text(str(tmp_path))
     assert 'iteration 3' in log and 'loss_nce=nan' in log and \
         'loss_reg=' in log
 
@@ -97,7 +91,7 @@ def test_skip_refuses_the_step_and_goes_on(tmp_path, wrapper):
     hook = [h for h in runner.hooks if type(h).__name__ ==
             'NonFiniteLossGuardHook'][0]
     assert hook.num_skipped == 2
-    log = _log_text(str(tmp_path))
+    log = T.log_text(str(tmp_path))
     assert 'iteration 3' in log and 'iteration 9' in log and \
         'optimizer step skipped' in log
 

@@ -1,13 +1,17 @@
 """No entry point runs code from a checkpoint it was handed.
 
-Each case hands a real ``torch.save``'d file to a real command-line tool in a
-subprocess. The hostile file's pickle calls ``open(marker, 'w')`` when
-unpickled (the same mechanism as ``os.system``), so the marker file on disk
-is the proof that code ran. Every case asserts the marker never appears and,
-where the file is refused, that the error names it and says how to opt in.
+Each case hands a real ``torch.save``'d file to a real command-line tool,
+its ``main(argv)`` run in this process (what it logs is read from its
+logger's file); ``tools/test.py`` runs in a subprocess, as it warns before its
+runner, and so its log, exists. The hostile file's pickle calls
+``open(marker, 'w')`` when unpickled (the same mechanism as ``os.system``),
+so the marker file on disk is the proof that code ran. Every case asserts
+the marker never appears and, where the file is refused, that the error
+names it and says how to opt in.
 The legitimate paths (the run's own checkpoints, the explicit opt-ins) are
 checked alongside.
 """
+import logging
 import os
 import os.path as osp
 import subprocess
@@ -17,7 +21,9 @@ import pytest
 import torch
 
 import engine_toys as T
-from mmavcl.utils.checkpoint import TRUST_ENV, safe_torch_load
+from mmavcl.testing import load_script
+from mmavcl.utils.checkpoint import (TRUST_ENV, UntrustedCheckpointError,
+                                     safe_torch_load)
 
 TOOLS = osp.join(T.REPO, 'tools')
 TINY = dict(type='ResNet3d', depth=18, base_channels=4, num_stages=1,
@@ -74,11 +80,37 @@ def _run(tool, *args, extra_env=None, timeout=300):
     return res, res.stdout + res.stderr
 
 
-def _assert_refused(res, out, path, marker):
-    assert res.returncode != 0, out[-3000:]
+@pytest.fixture
+def untrusting(monkeypatch):
+    """The environment of a user who trusts no checkpoint."""
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+
+
+def _main(tool, *args):
+    """``tools/<tool> args`` in this process: no interpreter start-up and
+    torch import per call (a subprocess's 3-4 s)."""
+    return load_script(osp.join('tools', tool)).main(list(args))
+
+
+def _logged() -> str:
+    """What the last run in this process logged: its logger's file. (Not
+    found by work dir: a run started in the same second as the one before
+    shares that one's logger, and so its file, as mmengine names both
+    ``<config>_<timestamp>``.)"""
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_current_instance()
+    return '\n'.join(open(h.baseFilename).read() for h in logger.handlers
+                     if isinstance(h, logging.FileHandler))
+
+
+def _assert_refused(tool, args, path, marker):
+    """``tools/<tool> args`` stops with an error that names the file, what
+    its pickle calls and how to opt in, and runs none of it."""
+    with pytest.raises(UntrustedCheckpointError) as err:
+        _main(tool, *args)
+    out = str(err.value)
     assert not osp.exists(marker), 'the payload ran'
-    assert 'UntrustedCheckpointError' in out, out[-3000:]
-    assert f'{path}: refusing to unpickle' in out, out[-3000:]
+    assert f'{path}: refusing to unpickle' in out, out
     assert 'It names io.open' in out  # what the file would have called
     assert TRUST_ENV in out and '--trust-checkpoint' in out
 
@@ -86,7 +118,8 @@ def _assert_refused(res, out, path, marker):
 @pytest.mark.parametrize('how', [
     'load_from', 'init_cfg', '--resume PATH', 'resume=True in --cfg-options',
     'resume=True in the config'])
-def test_train_refuses_a_hostile_checkpoint(tmp_path, own, evil, how):
+def test_train_refuses_a_hostile_checkpoint(tmp_path, own, evil, how,
+                                           untrusting):
     path, marker = evil
     config, args = own['config'], []
     if how == 'load_from':
@@ -103,13 +136,12 @@ def test_train_refuses_a_hostile_checkpoint(tmp_path, own, evil, how):
         with open(config, 'w') as f:
             f.write(f'_base_ = [{own["config"]!r}]\nresume = True\n'
                     f'load_from = {path!r}\n')
-    res, out = _run('train.py', config, '--work-dir', str(tmp_path / 'work'),
-                    *args)
-    _assert_refused(res, out, path, marker)
+    _assert_refused('train.py', [config, '--work-dir', str(tmp_path / 'work'),
+                                 *args], path, marker)
 
 
 def test_resume_auto_ignores_a_pointer_out_of_the_work_dir(tmp_path, own,
-                                                           evil):
+                                                           evil, untrusting):
     """`last_checkpoint` names the hostile file: it is ignored with a
     warning and the run resumes its own newest checkpoint, one that needs
     full unpickling (written the way plain mmengine writes it), which is
@@ -123,11 +155,10 @@ def test_resume_auto_ignores_a_pointer_out_of_the_work_dir(tmp_path, own,
         'train/loss': HistoryBuffer([1.0, 0.5], [1, 1])}
     torch.save(state, str(work / 'iter_2.pth'))
     (work / 'last_checkpoint').write_text(path)
-    res, out = _run('train.py', own['config'], '--work-dir', str(work),
-                    '--resume', 'auto')
-    assert res.returncode == 0, out[-3000:]
+    _main('train.py', own['config'], '--work-dir', str(work), '--resume',
+          'auto')
     assert not osp.exists(marker)
-    assert f'it names {path}, which is outside' in out
+    assert f'it names {path}, which is outside' in _logged()
     # resumed from the planted file, not from scratch: its logging history
     # (two made-up losses) carried on into the next checkpoint
     after = safe_torch_load(str(work / 'iter_3.pth'))
@@ -136,7 +167,7 @@ def test_resume_auto_ignores_a_pointer_out_of_the_work_dir(tmp_path, own,
         == [1.0, 0.5]
 
 
-def test_resume_never_executes_meta_config(tmp_path, own):
+def test_resume_never_executes_meta_config(tmp_path, own, untrusting):
     """A file that loads weights-only may still carry code: mmengine's
     resume runs ``meta['config']`` through ``Config.fromstring`` (Python).
     Resuming it from elsewhere works and the code never runs."""
@@ -146,31 +177,26 @@ def test_resume_never_executes_meta_config(tmp_path, own):
         f"x = __import__('os').system('touch {marker}')\n"
     path = str(tmp_path / 'downloads_cfg.pth')
     torch.save(state, path)
-    res, out = _run('train.py', own['config'], '--work-dir',
-                    str(tmp_path / 'work'), '--resume', path)
-    assert res.returncode == 0, out[-3000:]
+    _main('train.py', own['config'], '--work-dir', str(tmp_path / 'work'),
+          '--resume', path)
     assert not osp.exists(marker), 'meta["config"] was executed'
-    assert 'ignoring meta["config"]' in out
+    assert 'ignoring meta["config"]' in _logged()
     assert safe_torch_load(str(tmp_path / 'work' / 'iter_3.pth'))[
         'meta']['iter'] == 3
 
 
-def test_train_trust_checkpoint_is_the_explicit_opt_in(tmp_path, own, evil):
+def test_train_trust_checkpoint_is_the_explicit_opt_in(tmp_path, own, evil,
+                                                      untrusting):
     path, marker = evil
-    res, out = _run('train.py', own['config'], '--work-dir',
-                    str(tmp_path / 'work'), '--resume', path,
-                    '--trust-checkpoint')
-    assert res.returncode == 0, out[-3000:]
+    _main('train.py', own['config'], '--work-dir', str(tmp_path / 'work'),
+          '--resume', path, '--trust-checkpoint')
     assert osp.exists(marker)  # the opt-in really unpickles
+    assert safe_torch_load(str(tmp_path / 'work' / 'iter_3.pth'))[
+        'meta']['iter'] == 3
     # with nothing named, the flag is an error rather than a no-op
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'train_tool', osp.join(TOOLS, 'train.py'))
-    train = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(train)
     with pytest.raises(ValueError, match='--trust-checkpoint needs a file'):
-        train.main([own['config'], '--work-dir', str(tmp_path / 'w2'),
-                    '--trust-checkpoint'])
+        _main('train.py', own['config'], '--work-dir', str(tmp_path / 'w2'),
+              '--trust-checkpoint')
 
 
 @pytest.mark.parametrize('where', ['--cfg-options', 'config'])
@@ -185,8 +211,14 @@ def test_test_py_never_resumes_and_loads_weights_only(tmp_path, own, evil,
     else:
         args = ['--cfg-options', 'resume=True']
     work = str(tmp_path / 'work')
+    # a subprocess: the warning below is logged before the runner (and
+    # its log file) exists, to whichever logger is current
     res, out = _run('test.py', config, path, '--work-dir', work, *args)
-    _assert_refused(res, out, path, marker)
+    assert res.returncode != 0, out[-3000:]
+    assert not osp.exists(marker), 'the payload ran'
+    assert 'UntrustedCheckpointError' in out, out[-3000:]
+    assert f'{path}: refusing to unpickle' in out, out[-3000:]
+    assert 'It names io.open' in out
     assert 'ignoring resume=True' in out
     if where == 'config':  # and the same config tests plain weights
         res, out = _run('test.py', config, own['ckpt'], '--work-dir', work,
@@ -195,7 +227,8 @@ def test_test_py_never_resumes_and_loads_weights_only(tmp_path, own, evil,
         assert 'ignoring resume=True' in out and 'mean_norm' in out
 
 
-def test_extract_features_refuses_a_hostile_checkpoint(tmp_path, evil):
+def test_extract_features_refuses_a_hostile_checkpoint(tmp_path, evil,
+                                                       untrusting):
     path, marker = evil
     config = str(tmp_path / 'feat.py')
     # the checkpoint is loaded (by init_weights) before any data is read
@@ -204,23 +237,21 @@ def test_extract_features_refuses_a_hostile_checkpoint(tmp_path, evil):
                 f"model = dict(type='AVRecognizer', backbone={TINY!r}, "
                 'cls_head=None, frozen=True)\n'
                 'test_dataloader = dict(batch_size=1, dataset=dict())\n')
-    res, out = _run('extract_features.py', config, path, '--out',
-                    str(tmp_path / 'f.npz'))
-    _assert_refused(res, out, path, marker)
+    _assert_refused('extract_features.py',
+                    [config, path, '--out', str(tmp_path / 'f.npz')], path,
+                    marker)
     assert not osp.exists(tmp_path / 'f.npz')
 
 
-def test_converter_refuses_unless_trusted(tmp_path, evil):
+def test_converter_refuses_unless_trusted(tmp_path, evil, untrusting):
     path, marker = evil
     out_file = str(tmp_path / 'export.pth')
-    res, out = _run(osp.join('convert', 'to_mmaction2.py'), path, out_file,
-                    '--backbone-key', 'encoder')
-    _assert_refused(res, out, path, marker)
+    convert = osp.join('convert', 'to_mmaction2.py')
+    _assert_refused(convert, [path, out_file, '--backbone-key', 'encoder'],
+                    path, marker)
     assert not osp.exists(out_file)
     # --trust is the converter's opt-in, scoped to that file
-    res, out = _run(osp.join('convert', 'to_mmaction2.py'), path, out_file,
-                    '--backbone-key', 'encoder', '--trust')
-    assert res.returncode == 0, out[-3000:]
+    _main(convert, path, out_file, '--backbone-key', 'encoder', '--trust')
     assert osp.exists(marker) and osp.exists(out_file)
 
 

@@ -3,7 +3,9 @@
 A second ``tools/train.py`` into the work dir of a live run fails fast and
 names the holder; ``tools/test.py`` is allowed alongside (it writes no
 checkpoints); after the holder is SIGKILLed a new run starts and removes the
-temporary files a killed checkpoint save leaves, and only those.
+temporary files a killed checkpoint save leaves, and only those. The holder
+is a subprocess (the lock is between processes, and it is killed); the
+others run the tools' ``main`` in this process.
 """
 import json
 import os
@@ -18,6 +20,7 @@ import pytest
 import torch
 
 import engine_toys as T
+from mmavcl.testing import load_script
 from mmavcl.engine.checkpointing import (LOCK_NAME, WorkDirLock,
                                          WorkDirLockedError)
 
@@ -70,14 +73,11 @@ def test_second_writer_refused_test_allowed_sigkill_frees(tmp_path):
             (work / name).write_bytes(b'x')
 
         start = time.time()
-        second = subprocess.run(
-            [sys.executable, TRAIN, quick, '--work-dir', str(work)],
-            env=env, capture_output=True, text=True, timeout=300)
-        assert second.returncode != 0
-        assert (f'WorkDirLockedError: work dir {work} is in use by another '
-                f'training run (pid {first.pid} on host '
-                f'{socket.gethostname()}') in second.stderr, \
-            second.stderr[-3000:]
+        with pytest.raises(WorkDirLockedError) as second:
+            load_script(TRAIN).main([quick, '--work-dir', str(work)])
+        assert (f'work dir {work} is in use by another training run (pid '
+                f'{first.pid} on host {socket.gethostname()}') in str(
+                    second.value), str(second.value)
         # refused before it trained or touched anything
         assert time.time() - start < 120
         assert not (work / 'iter_2.pth').exists()
@@ -86,22 +86,17 @@ def test_second_writer_refused_test_allowed_sigkill_frees(tmp_path):
         # evaluating alongside a live training run is allowed
         weights = str(tmp_path / 'weights.pth')
         torch.save({'state_dict': T.ToyMoCo().state_dict()}, weights)
-        test = subprocess.run(
-            [sys.executable, TEST, quick, weights, '--work-dir', str(work)],
-            env=env, capture_output=True, text=True, timeout=300)
-        assert test.returncode == 0, test.stderr[-3000:]
+        load_script(TEST).main([quick, weights, '--work-dir', str(work)])
         assert first.poll() is None
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
 
-    third = subprocess.run(
-        [sys.executable, TRAIN, quick, '--work-dir', str(work)],
-        env=env, capture_output=True, text=True, timeout=300)
-    assert third.returncode == 0, third.stderr[-3000:]
+    load_script(TRAIN).main([quick, '--work-dir', str(work)])
     assert (work / 'iter_2.pth').exists()
+    # in the logs of the work dir's runs: only this one removes files
     assert 'Removed 2 temporary file(s) left by an interrupted checkpoint ' \
-        'save' in third.stdout + third.stderr
+        'save' in T.log_text(str(work))
     assert not any((work / n).exists() for n in STALE)
     assert all((work / n).exists() for n in KEEP)
 
