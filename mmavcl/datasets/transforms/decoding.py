@@ -517,8 +517,8 @@ def _warn_untagged_sidecar(filename: str) -> None:
         'record it: python tools/data/extract_audio.py --src VIDEO_ROOT --out '
         f'AUDIO_ROOT --ext {ext} --overwrite (tools/data/check_dataset.py '
         '--audio-source sidecar counts the sidecars without one; warned '
-        'once per process; the train loop names every one read on any '
-        'rank at each epoch end)',
+        'once per process; DataReportHook names every one read on any '
+        'rank in the run\'s log)',
         logger='current', level=logging.WARNING)
 
 
