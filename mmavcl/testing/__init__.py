@@ -6,7 +6,7 @@ from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
                     make_audio_file, make_av_video, make_av_videos,
                     mp4_edit_list, replace_video_packet, set_mp4_edit_list,
                     timestamp_frames, truncate_file, write_audio,
-                    write_garbage, write_video)
+                    write_garbage, write_vfr_video, write_video)
 from .scripts import (REPO_ROOT, last_logged_metrics, load_script,
                       make_toy_data)
 from .servers import serve_directory, serve_moto, serve_s3
@@ -18,7 +18,7 @@ __all__ = [
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
     'truncate_file', 'write_garbage', 'replace_video_packet',
     'faststart_copy', 'mp4_edit_list', 'set_mp4_edit_list',
-    'free_port', 'serve_directory', 'serve_s3',
+    'write_vfr_video', 'free_port', 'serve_directory', 'serve_s3',
     'serve_moto',
     'REPO_ROOT', 'load_script', 'last_logged_metrics', 'make_toy_data', 'add_tar_member',
     'write_shards'

@@ -24,6 +24,7 @@ import os.path as osp
 import struct
 import subprocess
 import sys
+from fractions import Fraction
 from typing import (BinaryIO, Callable, Dict, List, Optional, Sequence,
                     Tuple, Union)
 
@@ -38,7 +39,7 @@ CHIRP_RATE = 1000.0  # Hz per second
 
 __all__ = [
     'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
-    'make_av_video', 'make_av_videos', 'make_audio_file',
+    'make_av_video', 'make_av_videos', 'make_audio_file', 'write_vfr_video',
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
     'truncate_file', 'write_garbage', 'replace_video_packet',
     'faststart_copy', 'mp4_edit_list', 'set_mp4_edit_list'
@@ -219,6 +220,59 @@ def make_av_video(path: str,
         duration=duration,
         sample_rate=sample_rate,
         audio_duration=adur)
+
+
+def write_vfr_video(path: str,
+                    num_frames: int,
+                    size: Tuple[int, int] = (64, 64),
+                    bits: int = TIMESTAMP_BITS,
+                    audio: Optional[Callable[[float], np.ndarray]] = None,
+                    sample_rate: int = 16000,
+                    seed: int = 0) -> np.ndarray:
+    """Write a variable-frame-rate H.264 file of :func:`timestamp_frames`.
+
+    Each frame lasts 20, 33 or 50 ms at random (seeded), on a 1 ms clock;
+    the stream's nominal rate is 30 fps, its mean about 29.5.
+
+    Args:
+        path: Output path (``.mp4``).
+        num_frames: Number of frames.
+        size: ``(H, W)``, both even.
+        bits: Bands of the frame code (indices wrap at ``2 ** bits``).
+        audio: ``duration (s) -> float32 (L,)`` mono samples at
+            ``sample_rate`` for the whole video (AAC), or ``None``.
+        sample_rate: Audio rate in Hz.
+        seed: Seed of the frame durations.
+
+    Returns:
+        float64 ``(num_frames,)`` presentation times (s) written.
+    """
+    import av
+    from mmavcl.datasets.media.writer import _encode_audio
+    rng = np.random.default_rng(seed)
+    gaps = rng.choice([20, 33, 50], num_frames)
+    pts = np.concatenate([[0], np.cumsum(gaps)[:-1]])
+    frames = timestamp_frames(num_frames, size, bits)
+    with av.open(path, 'w') as c:
+        vs = c.add_stream('libx264', rate=30)
+        vs.width, vs.height, vs.pix_fmt = size[1], size[0], 'yuv420p'
+        vs.options = {'preset': 'veryfast', 'crf': '18'}
+        vs.codec_context.time_base = Fraction(1, 1000)
+        astream = None
+        if audio is not None:
+            astream = c.add_stream('aac', rate=sample_rate)
+            astream.layout = 'mono'
+        for img, p in zip(frames, pts):
+            frame = av.VideoFrame.from_ndarray(img, format='rgb24')
+            frame.pts, frame.time_base = int(p), Fraction(1, 1000)
+            for packet in vs.encode(frame):
+                c.mux(packet)
+        for packet in vs.encode():
+            c.mux(packet)
+        if astream is not None:
+            wave = audio((pts[-1] + gaps[-1]) / 1000)
+            _encode_audio(av, c, astream, wave[None], sample_rate)
+    return pts / 1000.0
 
 
 def make_av_videos(specs: List[dict]) -> List[dict]:

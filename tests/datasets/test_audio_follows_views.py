@@ -28,9 +28,7 @@ wrote:
 import functools
 import itertools
 import os.path as osp
-from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
 import torch
@@ -38,12 +36,11 @@ from mmcv.transforms import Compose
 from mmengine.config import Config
 
 import mmavcl.datasets  # noqa: F401  (registers the transforms)
-from mmavcl.datasets.media.writer import _encode_audio
 from mmavcl.datasets.transforms import temporal_relation
 from mmavcl.datasets.video_dataset import build_pipeline
 from mmavcl.registry import MODELS
 from mmavcl.testing import (decode_chirp_time, decode_frame_index,
-                            timestamp_frames, write_video)
+                            timestamp_frames, write_vfr_video, write_video)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SR = 16000
@@ -69,32 +66,6 @@ def frame_tones(times: np.ndarray, duration: float) -> np.ndarray:
     k = np.searchsorted(times, t, side='right') - 1
     f = np.asarray(TONES)[np.maximum(k, 0) % 4]
     return (0.5 * np.sin(2 * np.pi * np.cumsum(f) / SR)).astype(np.float32)
-
-
-def write_vfr(path: str, num_frames: int, seed: int = 0) -> np.ndarray:
-    """H.264 + AAC whose frame durations are 20, 33 or 50 ms at random;
-    returns the presentation times (s) written."""
-    rng = np.random.default_rng(seed)
-    gaps = rng.choice([20, 33, 50], num_frames)
-    pts = np.concatenate([[0], np.cumsum(gaps)[:-1]])
-    frames = timestamp_frames(num_frames, SIZE)
-    with av.open(path, 'w') as c:
-        vs = c.add_stream('libx264', rate=30)
-        vs.width, vs.height, vs.pix_fmt = SIZE[1], SIZE[0], 'yuv420p'
-        vs.options = {'preset': 'veryfast', 'crf': '18'}
-        vs.codec_context.time_base = Fraction(1, 1000)
-        a = c.add_stream('aac', rate=SR)
-        a.layout = 'mono'
-        for img, p in zip(frames, pts):
-            frame = av.VideoFrame.from_ndarray(img, format='rgb24')
-            frame.pts, frame.time_base = int(p), Fraction(1, 1000)
-            for packet in vs.encode(frame):
-                c.mux(packet)
-        for packet in vs.encode():
-            c.mux(packet)
-        wave = sawtooth_chirp((pts[-1] + gaps[-1]) / 1000)
-        _encode_audio(av, c, a, wave[None], SR)
-    return pts / 1000.0
 
 
 #: name -> (fps, frames, write_video options, audio seconds or None)
@@ -127,10 +98,10 @@ def media(tmp_path_factory):
         out[name] = dict(path=path, fps=fps, times=np.arange(n) / fps,
                          delay=delay, audio_end=delay + len(wave) / SR)
     path = osp.join(root, 'vfr.mp4')
-    times = write_vfr(path, 170)
+    times = write_vfr_video(path, 170, SIZE, audio=sawtooth_chirp)
     out['vfr'] = dict(path=path, fps=None, times=times, delay=0.0,
                       audio_end=float('inf'))
-    for fps in (25.0, 30.0, 60.0):  # GLCL's per-frame bags
+    for fps in (24.0, 25.0, 30.0, 60.0):  # GLCL's per-frame bags
         # PCM: AAC smears its first ~20 ms, a frame or more at 60 fps
         path = osp.join(root, f'tones{fps:g}.mkv')
         times = np.arange(40) / fps
@@ -286,7 +257,8 @@ def run(name: str, info: dict, seed: int):
 def check_sample(out: dict, info: dict, name: str):
     """Frames, audio spans, speed and direction of one packed sample, from
     content; returns the measured ``(video spans, audio spans, video
-    (step, reversed), audio (speed, reversed))``."""
+    (step, reversed, first frame's time, last frame's time), audio (speed,
+    reversed))``."""
     sample = out['data_samples']
     cfr = info['fps'] is not None
     fps = sample.fps
@@ -296,7 +268,7 @@ def check_sample(out: dict, info: dict, name: str):
     for view, imgs in zip(sample.view_meta, out['inputs'].get('video', [])):
         step, rev, t_first, t_last, idx = video_axis(
             imgs.numpy(), times, frame_interval, cfr)
-        vaxes.append((step, rev))
+        vaxes.append((step, rev, t_first, t_last))
         # frames: what the file shows at each sampled index (CFR: the index)
         want = view['frame_inds'] if cfr else vfr_reference(
             times, fps, view['frame_inds'])
@@ -327,7 +299,7 @@ def check_sample(out: dict, info: dict, name: str):
             continue
         # the audio of a clip: its span within one frame, its speed and
         # direction those of the frames
-        vs, vr = vaxes[j]
+        vs, vr = vaxes[j][:2]
         assert rev == vr
         if cfr:
             assert s * frame_interval == vs
@@ -353,17 +325,36 @@ def test_clip_audio_follows_the_frames(media, name, file):
 
 @pytest.mark.parametrize('file', FILES)
 def test_avtss_spans_speed_direction_and_order_labels(media, file):
-    """AVTSS: audio 0 covers clip 0's real span at clip 0's speed and
-    direction; audio 1 plays at clip 1's speed and direction; every order
+    """AVTSS: the speed and direction labels of both clips and both audio
+    views are the decoded ones; audio 0 covers clip 0's real span at clip
+    0's speed and direction; audio 1 plays at clip 1's speed and
+    direction; every order
     label is the relation of the decoded spans (or masked, -1, all
     together); the three labels are not one label."""
     info = media[file]
+    _, cfg = load_pipeline('avtss')
+    speeds = next(t['speeds'] for t in cfg.train_dataloader.dataset.pipeline
+                  if t['type'] == 'SampleTemporalPairs')  # label -> speed
     triples, masked = set(), 0
     for seed in range(12):
         out = run('avtss', info, seed)
         vspans, aspans, vaxes, aaxes = check_sample(out, info, 'avtss')
         sample = out['data_samples']
         lab = sample.pretext_labels
+        # the speed and direction labels are what the frames and the audio
+        # show: the decoded frame step (VFR: the clip's duration in frames
+        # of the mean rate, to the nearest speed), the order of the codes,
+        # and the audio's chirp rate and direction
+        for i in range(2):
+            step, rev, t_first, t_last = vaxes[i]
+            assert lab[f'direction_v{i}'] == int(rev)
+            if info['fps'] is None:
+                step = (t_last - t_first) * sample.fps / 15
+                step = 2**int(np.round(np.log2(max(step, 0.5))))
+            assert speeds[lab[f'speed_v{i}']] == step, (i, step, lab)
+            if aaxes[i] is not None:
+                assert speeds[lab[f'speed_a{i}']] == aaxes[i][0]
+                assert lab[f'direction_a{i}'] == int(aaxes[i][1])
         # audio 1, placed on its own: clip 1's speed and direction
         if aaxes[1] is not None:
             assert aaxes[1][1] == vaxes[1][1]
@@ -451,7 +442,7 @@ def _tone_code(mel_col: torch.Tensor, bins: list) -> int:
     return int(np.argmin([abs(peak - b) for b in bins]))
 
 
-@pytest.mark.parametrize('fps', [25.0, 30.0, 60.0])
+@pytest.mark.parametrize('fps', [24.0, 25.0, 30.0, 60.0])
 def test_glcl_local_bags_hold_their_frames_audio(media, fps):
     """GLCL's audio axis, as its code has it: the clip's log-mel cut to the
     clip span and resized to 3 steps per frame (nearest), so the local bag
