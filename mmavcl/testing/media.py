@@ -42,7 +42,8 @@ __all__ = [
     'make_av_video', 'make_av_videos', 'make_audio_file', 'write_vfr_video',
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
     'truncate_file', 'write_garbage', 'replace_video_packet',
-    'faststart_copy', 'mp4_edit_list', 'set_mp4_edit_list'
+    'not_coded_vop', 'divx_packed_copy', 'faststart_copy', 'mp4_edit_list',
+    'set_mp4_edit_list'
 ]
 
 
@@ -369,6 +370,88 @@ def replace_video_packet(src: str, dst: str, index: int,
                 packet = other
             packet.stream = ostream
             out.mux(packet)
+    return dst
+
+
+_VOP_START = b'\x00\x00\x01\xb6'
+_USER_DATA_START = b'\x00\x00\x01\xb2'
+
+
+def not_coded_vop(vop: bytes, increment_bits: int) -> bytes:
+    """A not-coded P-VOP (``vop_coded = 0``: what Xvid writes for a frame
+    that repeats the last, and DivX for its packed-B-frame placeholder)
+    with the time fields of the first VOP in ``vop``: its start code, its
+    header up to that flag, then stuffing (ISO/IEC 14496-2, 6.2.5).
+    ``increment_bits``: the width of ``vop_time_increment``
+    (:func:`~mmavcl.datasets.media.mpeg4.vop_increment_bits`)."""
+    k = vop.find(_VOP_START)
+    bits = ''.join(f'{b:08b}' for b in vop[k + 4:k + 12])
+    pos = 2  # vop_coding_type
+    while bits[pos] == '1':  # modulo_time_base
+        pos += 1
+    pos += 3 + increment_bits  # its 0, marker, vop_time_increment, marker
+    head = '01' + bits[2:pos] + '0'  # P, the time fields, vop_coded = 0
+    head += '0' + '1' * (-(len(head) + 1) % 8)
+    return _VOP_START + int(head, 2).to_bytes(len(head) // 8, 'big')
+
+
+def divx_packed_copy(src: str, dst: str,
+                     user_data: bytes = b'DivX503b1393p',
+                     fourcc: str = 'DX50') -> str:
+    """Copy the MPEG-4 Part 2 video of ``src`` (B-frames, at most one in a
+    row, as ``bf=1`` encodes them) into the AVI ``dst`` the way DivX 5
+    stores B-frames "packed": AVI has one chunk per displayed frame and no
+    timestamps, and a Video for Windows decoder returns one picture per
+    chunk, so each B-VOP goes into the chunk of the P- or I-VOP decoded
+    before it (its backward reference), and the chunk after holds a
+    not-coded VOP as a placeholder (the decoder returns the B-frame for
+    it). ``user_data`` goes in a user-data header before the first VOP:
+    a DivX version string ending in ``p`` tells decoders (FFmpeg's
+    ``mpeg4`` decoder, its ``mpeg4_unpack_bframes`` filter) that B-frames
+    are packed. The stream's header is copied (VOL in the extradata or the
+    first chunk), its codec tag set to ``fourcc``. Returns ``dst``."""
+    import av
+    from mmavcl.datasets.media.mpeg4 import vop_increment_bits, vop_types
+    with av.open(src) as inp:
+        stream = inp.streams.video[0]
+        packets = [(bytes(p), p.is_keyframe) for p in inp.demux(stream)
+                   if p.size]
+        bits = vop_increment_bits(stream.codec_context.extradata or b'') or \
+            vop_increment_bits(packets[0][0])
+        chunks: List[Tuple[bytes, bool]] = []
+        #: whether the last chunk is a P- or I-VOP alone, which a B-VOP
+        #: may join (not a packed pair, nor its placeholder)
+        open_ref = False
+        for data, key in packets:
+            if vop_types(data) != 'B':
+                chunks.append((data, key))
+                open_ref = True
+                continue
+            if not open_ref:
+                raise ValueError(f'{src}: a B-VOP follows no lone P- or '
+                                 'I-VOP; DivX packs one B-frame in a row '
+                                 '(encode with bf=1)')
+            ref, ref_key = chunks[-1]
+            chunks[-1] = (ref + data, ref_key)
+            chunks.append((not_coded_vop(ref, bits), False))
+            open_ref = False
+        first, key = chunks[0]
+        k = first.find(_VOP_START)
+        # NUL-terminated, as DivX writes it (the filter looks for "p\0")
+        chunks[0] = (first[:k] + _USER_DATA_START + user_data + b'\x00' +
+                     first[k:], key)
+        with av.open(dst, 'w', format='avi') as out:
+            ostream = out.add_stream_from_template(stream)
+            ostream.codec_tag = fourcc
+            rate = stream.average_rate or stream.guessed_rate
+            for i, (data, key) in enumerate(chunks):
+                packet = av.Packet(data)
+                # AVI numbers chunks by dts: one per displayed frame
+                packet.pts = packet.dts = i
+                packet.time_base = 1 / rate
+                packet.is_keyframe = key
+                packet.stream = ostream
+                out.mux(packet)
     return dst
 
 

@@ -21,7 +21,7 @@ from mmavcl.datasets.media import (DecordVideoReader, PyAVVideoReader,
 from mmavcl.datasets.media.orientation import video_codec_tag
 from mmavcl.datasets.transforms import DecodeVideoViews, VideoInit
 from mmavcl.testing import (decode_frame_index, faststart_copy,
-                            make_av_video, make_av_videos,
+                            make_av_video, make_av_videos, not_coded_vop,
                             replace_video_packet, truncate_file)
 
 N, FPS, SIZE = 72, 24, (64, 64)
@@ -177,20 +177,6 @@ def test_video_init_reports_the_video_start_time(matrix, case, backend):
     res['video_reader'].close()
 
 
-def _not_coded(vop: bytes, increment_bits: int) -> bytes:
-    """The MPEG-4 Part 2 VOP ``vop`` with ``vop_coded = 0``: its header up
-    to that flag, then stuffing (ISO/IEC 14496-2, 6.2.5)."""
-    k = vop.find(b'\x00\x00\x01\xb6')
-    bits = ''.join(f'{b:08b}' for b in vop[k + 4:k + 12])
-    pos = 2  # vop_coding_type
-    while bits[pos] == '1':  # modulo_time_base
-        pos += 1
-    pos += 3 + increment_bits  # its 0, marker, vop_time_increment, marker
-    head = bits[:pos] + '0'
-    head += '0' + '1' * (-(len(head) + 1) % 8)
-    return vop[:k + 4] + int(head, 2).to_bytes(len(head) // 8, 'big')
-
-
 @pytest.fixture(scope='module')
 def mpeg4_src(tmp_path_factory):
     """An MPEG-4 Part 2 MKV, one keyframe, frame ``i`` showing ``i``."""
@@ -214,7 +200,7 @@ def test_a_not_coded_vop_shows_the_previous_picture(mpeg4_src, tmp_path,
     # the encoder's vop_time_increment has log2(fps) bits
     path = replace_video_packet(
         mpeg4_src, str(tmp_path / f'not_coded.{ext}'), 33,
-        lambda vop: _not_coded(vop, (FPS - 1).bit_length()))
+        lambda vop: not_coded_vop(vop, (FPS - 1).bit_length()))
     ref, _ = _sequential(path)  # the decoder's 71 pictures
     assert decode_frame_index(ref).tolist() == [i for i in range(N) if i != 33]
     shown = np.insert(ref, 33, ref[32], axis=0)

@@ -1,5 +1,6 @@
 """MPEG-4 Part 2 (DivX/Xvid, FFmpeg's ``mpeg4``) headers the readers need
-to tell a not-coded VOP from a broken packet.
+to tell a not-coded VOP from a broken packet, and B-VOPs (which decord
+misplaces) from the packets.
 
 A VOP whose ``vop_coded`` flag is 0 carries no picture: the previous one
 stays on screen for its time (ISO/IEC 14496-2, 6.3.5). FFmpeg's decoder
@@ -9,11 +10,11 @@ header, after ``vop_time_increment``, whose width follows from the VOL
 header's ``vop_time_increment_resolution``: both are read here, bit by
 bit, from at most a few hundred bytes.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 __all__ = [
-    'vop_increment_bits', 'is_not_coded_vop', 'vop_count', 'NotCodedVops',
-    'count_not_coded'
+    'vop_increment_bits', 'is_not_coded_vop', 'vop_count', 'vop_types',
+    'NotCodedVops', 'scan_vops'
 ]
 
 _VOP_START = b'\x00\x00\x01\xb6'
@@ -105,6 +106,17 @@ def vop_count(data: bytes) -> int:
     return data.count(_VOP_START)
 
 
+def vop_types(data: bytes) -> str:
+    """The ``vop_coding_type`` of each VOP in ``data`` as letters, in
+    stream order: ``'I'``, ``'P'``, ``'B'`` or ``'S'`` (sprite), e.g.
+    ``'PB'`` for a DivX packed packet."""
+    types, k = '', data.find(_VOP_START)
+    while 0 <= k < len(data) - 4:
+        types += 'IPBS'[data[k + 4] >> 6]
+        k = data.find(_VOP_START, k + 4)
+    return types
+
+
 class NotCodedVops:
     """Tells the not-coded VOPs among the packets of an MPEG-4 Part 2
     ``stream`` (a PyAV video stream).
@@ -112,11 +124,13 @@ class NotCodedVops:
     The VOL's time resolution comes from the extradata, else from the
     first packet that carries a VOL (AVI). The placeholder VOP after a DivX
     "packed B-frames" packet (the packet before holds two VOPs) is no
-    repeat: FFmpeg returns the packed B-frame for it.
+    repeat: FFmpeg returns the packed B-frame for it; ``placeholders``
+    counts those met.
     """
 
     def __init__(self, stream) -> None:
         self.bits = vop_increment_bits(stream.codec_context.extradata or b'')
+        self.placeholders = 0
 
     def __call__(self, packet, previous) -> bool:
         """Whether ``packet`` (non-empty) is a not-coded VOP; ``previous``:
@@ -126,23 +140,31 @@ class NotCodedVops:
             self.bits = vop_increment_bits(head)
             if self.bits is None:
                 return False
-        return is_not_coded_vop(head, self.bits) and (
-            previous is None or vop_count(bytes(previous)) < 2)
+        if not is_not_coded_vop(head, self.bits):
+            return False
+        if previous is not None and vop_count(bytes(previous)) >= 2:
+            self.placeholders += 1
+            return False
+        return True
 
 
-def count_not_coded(container) -> int:
-    """Not-coded VOPs in the first video stream of the PyAV ``container``
-    (a demux of its packets, no decoding; 0 for other codecs). The
+def scan_vops(container) -> Tuple[int, int]:
+    """``(not-coded VOPs, B-VOPs)`` in the first video stream of the PyAV
+    ``container``: a demux of its packets, no decoding; ``(0, 0)`` for
+    other codecs. A B-VOP is counted where a packet starts with one, or
+    sits packed behind a P-VOP (told by the placeholder after it). The
     container's position is left anywhere: its readers seek first."""
     if not container.streams.video:
-        return 0
+        return 0, 0
     stream = container.streams.video[0]
     if stream.codec_context is None or stream.codec_context.name != 'mpeg4':
-        return 0
-    check, previous, n = NotCodedVops(stream), None, 0
+        return 0, 0
+    check, previous, not_coded, b_vops = NotCodedVops(stream), None, 0, 0
     container.seek(0, stream=stream)
     for packet in container.demux(stream):
         if packet.size:
-            n += check(packet, previous)
+            not_coded += check(packet, previous)
+            head = bytes(memoryview(packet)[:HEAD_BYTES])
+            b_vops += vop_types(head)[:1] == 'B'
             previous = packet
-    return n
+    return not_coded, b_vops + check.placeholders

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import MediaDecodeError
 from .hwaccel import hw_accel
-from .mpeg4 import NotCodedVops, count_not_coded
+from .mpeg4 import NotCodedVops, scan_vops
 from .orientation import (display_orientation, is_iso_bmff,
                           matrix_rotation, quarter_turns, video_codec_tag)
 from .probe import (is_avi, open_media, probe_frame_size, scan_video,
@@ -234,9 +234,10 @@ class DecordVideoReader(BaseVideoReader):
         self.vfr = self._time_map is not None
         #: decord numbers the pictures its decoder returns, and returned
         #: the next picture for an MPEG-4 not-coded VOP (and, reading on,
-        #: each later one a frame late): such files are read by PyAV
+        #: each later one a frame late), and seeks wrong in B-frame AVIs:
+        #: such files are read by PyAV (:func:`_decord_misreads`)
         self._pyav: Optional['PyAVVideoReader'] = None
-        if _has_not_coded(filename, container):
+        if _decord_misreads(filename, container):
             self._pyav = PyAVVideoReader(filename, num_threads=num_threads,
                                          decode_size=decode_size,
                                          decode_short_side=decode_short_side)
@@ -336,33 +337,62 @@ class DecordVideoReader(BaseVideoReader):
 
 #: codecs of the first video track, as MP4/MOV and Matroska headers name
 #: them (:func:`~.orientation.video_codec_tag`), that are no MPEG-4 Part 2:
-#: such files are not opened with PyAV to look for not-coded VOPs
+#: such files are not opened with PyAV to look for what decord misreads
+#: (decord read their B-frames right in MP4 and MKV)
 _OTHER_CODEC_TAGS = frozenset({
     'avc1', 'avc3', 'hvc1', 'hev1', 'vp08', 'vp09', 'av01',
     'V_MPEG4/ISO/AVC', 'V_MPEGH/ISO/HEVC', 'V_VP8', 'V_VP9', 'V_AV1'
 })
 
 
-def _has_not_coded(filename: str, container=None) -> bool:
-    """Whether the video of ``filename`` (read from ``container``, an
-    open PyAV container of it, when given) has MPEG-4 Part 2 not-coded VOPs.
-    Without a container the file is opened with PyAV for it unless its
-    header names another codec (:data:`_OTHER_CODEC_TAGS`: 25-50 us to
-    read; the cheap open took 0.2-0.5 ms); XviD/DivX write them. A demux of
-    the packets: 1.6 ms for a 7 s 320x240 AVI. A file PyAV cannot read is
+def _decord_misreads(filename: str, container=None) -> bool:
+    """Whether decord 0.6 returns wrong frames for the video of
+    ``filename`` (read from ``container``, an open PyAV container of it,
+    when given), which the PyAV reader then reads instead:
+
+    * B-frames in an AVI, any codec: told by the stream's reorder delay
+      (``has_b_frames``), which the probe reads from the MPEG-4 VOL or the
+      H.264 SPS. decord numbers AVI frames in decode order and seeks to
+      keyframes by it: indices after a keyframe came back up to a GOP
+      early (48-frame files, a keyframe every 12 or 24 frames: H.264,
+      MPEG-4, DivX "packed B-frames"), and the last frame of a one-GOP
+      packed AVI as the one before.
+    * MPEG-4 Part 2 B-VOPs in any container: its open GOPs (a B-frame
+      before a keyframe refers to it) moved the indices around each
+      keyframe in MKV and MP4 too. Found, with the next, by a demux of the
+      packets (:func:`~.mpeg4.scan_vops`; 1.6 ms for a 7 s 320x240 AVI):
+      the probe leaves the VOL of an MP4 unread.
+    * MPEG-4 Part 2 not-coded VOPs, which Xvid and DivX write.
+
+    H.264 MP4 and MKV are read right: their header names the codec, so
+    they are not opened for this (:data:`_OTHER_CODEC_TAGS`: 25-50 us to
+    read; the cheap open took 0.2-0.5 ms). A file PyAV cannot read is
     left to decord's own errors."""
     try:
         if container is not None:
-            return count_not_coded(container) > 0
+            return _misread_by_decord(container)
         if video_codec_tag(filename) in _OTHER_CODEC_TAGS:
             return False
         container = open_media(filename)
         try:
-            return count_not_coded(container) > 0
+            return _misread_by_decord(container)
         finally:
             container.close()
     except Exception:  # MediaDecodeError, av.error.FFmpegError, OSError
         return False
+
+
+def _misread_by_decord(container) -> bool:
+    """:func:`_decord_misreads` on an open PyAV ``container``."""
+    if not container.streams.video:
+        return False
+    ctx = container.streams.video[0].codec_context
+    if ctx is not None and ctx.has_b_frames and \
+            'avi' in container.format.name:
+        return True
+    # MPEG-4 Part 2 (else (0, 0)): its packets tell, where the probe may
+    # not have read the VOL (MP4) or found no B-frame flag in it
+    return any(scan_vops(container))
 
 
 def _resize_rgb(frames: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
