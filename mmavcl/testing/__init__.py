@@ -2,7 +2,8 @@
 ports for real multi-process runs."""
 from .dist import free_port
 from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
-                    decode_chirp_time, decode_frame_index, faststart_copy,
+                    decode_audio_views, decode_chirp_time,
+                    decode_frame_index, faststart_copy,
                     make_audio_file, make_av_video, make_av_videos,
                     mp4_edit_list, replace_video_packet, set_mp4_edit_list,
                     timestamp_frames, truncate_file, write_audio,
@@ -18,7 +19,7 @@ __all__ = [
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
     'truncate_file', 'write_garbage', 'replace_video_packet',
     'faststart_copy', 'mp4_edit_list', 'set_mp4_edit_list',
-    'free_port', 'serve_directory', 'serve_s3',
+    'decode_audio_views', 'free_port', 'serve_directory', 'serve_s3',
     'serve_moto',
     'REPO_ROOT', 'load_script', 'last_logged_metrics', 'make_toy_data', 'add_tar_member',
     'write_shards'
