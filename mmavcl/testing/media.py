@@ -43,7 +43,7 @@ __all__ = [
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
     'truncate_file', 'write_garbage', 'replace_video_packet',
     'not_coded_vop', 'divx_packed_copy', 'faststart_copy', 'mp4_edit_list',
-    'set_mp4_edit_list'
+    'set_mp4_edit_list', 'decode_audio_views'
 ]
 
 
@@ -323,6 +323,27 @@ def make_audio_file(path: str,
         raise ValueError(f'unknown pattern {pattern!r}')
     write_audio(path, wave, sample_rate)
     return dict(path=path, duration=duration, sample_rate=sample_rate)
+
+
+def decode_audio_views(video: str,
+                       spans: Sequence[Tuple[float, float]],
+                       audio: Optional[str] = None, **kwargs) -> dict:
+    """The results of the real pipeline's ``VideoInit(backend='pyav')``
+    then ``DecodeAudioViews(**kwargs)`` on ``video``, one audio view per
+    ``(t0, t1)`` of ``spans`` (s from the first displayed frame): its own
+    audio, or its sidecar ``audio``. ``audio_views`` (with ``padded``)
+    and ``audio_wavs`` (float32 ``(L,)``) hold them; the video reader is
+    closed."""
+    from mmavcl.datasets.transforms import DecodeAudioViews, VideoInit
+    results = dict(filename=video, modality='video')
+    if audio is not None:
+        results['audio_filename'] = audio
+    results = VideoInit(backend='pyav')(results)
+    results['audio_views'] = [dict(time_span=s) for s in spans]
+    try:
+        return DecodeAudioViews(**kwargs)(results)
+    finally:  # it takes back the container it lent the audio
+        results['video_reader'].close()
 
 
 def truncate_file(path: str, keep: float = 0.5,

@@ -27,9 +27,9 @@ import av
 import numpy as np
 import pytest
 
-from mmavcl.datasets.transforms import DecodeAudioViews, VideoInit
-from mmavcl.testing import (decode_chirp_time, load_script, make_av_video,
-                            mp4_edit_list, set_mp4_edit_list)
+from mmavcl.testing import (decode_audio_views, decode_chirp_time,
+                            load_script, make_av_video, mp4_edit_list,
+                            set_mp4_edit_list)
 
 RATES = [16000, 48000]
 DELAY = 0.5
@@ -48,13 +48,7 @@ def _write(path: str, rate: int, delay: float) -> str:
 def _views(path: str, spans, rate: int):
     """``(views, wavs)`` of VideoInit (PyAV) then DecodeAudioViews at the
     stream's own ``rate`` (nothing resampled)."""
-    results = VideoInit(backend='pyav')(dict(filename=path,
-                                             modality='video'))
-    results['audio_views'] = [dict(time_span=s) for s in spans]
-    try:
-        out = DecodeAudioViews(sample_rate=rate)(results)
-    finally:  # it takes back the container it lent the audio
-        results['video_reader'].close()
+    out = decode_audio_views(path, spans, sample_rate=rate)
     return out['audio_views'], out['audio_wavs']
 
 

@@ -33,10 +33,10 @@ from mmavcl.datasets import (AVAudioDataset, AVShardDataset, AVVideoDataset,
                              MediaDecodeError, TooManyBadSamplesError)
 from mmavcl.datasets.media import (find_audio_start, probe_audio_timing,
                                    read_audio_start, write_audio)
-from mmavcl.datasets.transforms import DecodeAudioViews, VideoInit, decoding
+from mmavcl.datasets.transforms import decoding
 from mmavcl.registry import MODELS
-from mmavcl.testing import (chirp, decode_chirp_time, free_port,
-                            load_script, make_av_video)
+from mmavcl.testing import (chirp, decode_audio_views, decode_chirp_time,
+                            free_port, load_script, make_av_video)
 
 SR = 16000
 #: name -> (start of the video (s), audio start relative to it (s))
@@ -62,8 +62,8 @@ LOSS = {'.wav': (1.0, 1e-4), '.flac': (1.0, 1e-4), '.m4a': (1.0, 3e-4),
 #: cut-off where a lossy codec's pre-echo and block tail differ between
 #: the container's AAC and the re-encoded sidecar (up to 0.08 measured;
 #: beyond 0.1 s 9.5e-4 (M4A) and 4.1e-4 (MP3), beyond 0.15 s 4.4e-4 and
-#: 2.4e-4, beyond 0.2 s the values above). The M4A also presents 128
-#: samples of its last frame's padding past the end
+#: 2.4e-4, beyond 0.2 s the values above). Where each ends:
+#: test_audio_end.py
 EDGE = 0.2
 #: views (s from the first frame): the first two miss the late audio's
 #: start, the last runs past the early audio's end (3.0 s after its start)
@@ -103,15 +103,7 @@ def _decode(video: str, audio=None, spans=SPANS, **kw):
     """The pipeline's audio views of ``video``: VideoInit (PyAV, which sets
     ``video_start_time``) then DecodeAudioViews on the container's audio or
     the sidecar ``audio``."""
-    results = dict(filename=video, modality='video')
-    if audio is not None:
-        results['audio_filename'] = audio
-    results = VideoInit(backend='pyav')(results)
-    results['audio_views'] = [dict(time_span=s) for s in spans]
-    try:
-        return DecodeAudioViews(**kw)(results)
-    finally:  # it takes back the container it lent the audio
-        results['video_reader'].close()
+    return decode_audio_views(video, spans, audio, **kw)
 
 
 def _untagged(tagged: str, path: str) -> str:

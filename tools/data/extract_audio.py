@@ -28,6 +28,11 @@ first when a video has several:
 :data:`~mmavcl.datasets.media.SIDECAR_EXTS`). Sidecars written before the
 record existed count from their first sample: extract again
 (``--overwrite``) for files whose audio does not start with the video.
+Each sidecar ends where the container's audio, as mmavcl decodes it, ends:
+at the last real sample where the container says where that is (an MP4's
+edit list, without the padding of the encoder's last frame), otherwise up
+to one codec frame after it, as the container's own audio (AAC in
+Matroska: 1024 samples; docs/data_preparation.md has the table).
 
 Examples::
 
@@ -56,8 +61,8 @@ from typing import BinaryIO, Optional, Tuple, Union
 
 import numpy as np
 
-from mmavcl.datasets.media import (audio_start_metadata, video_start_time,
-                                   write_audio)
+from mmavcl.datasets.media import (audio_start_metadata, stated_audio_end,
+                                   video_start_time, write_audio)
 from mmavcl.datasets.media.sidecar import OPUS_RATES, SIDECAR_EXTS
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      check_part_args, input_paths, join_path,
@@ -106,11 +111,18 @@ def decode_audio(path: Union[str, BinaryIO], sample_rate: int = 16000,
             frame.pts = None
             chunks += [o.to_ndarray() for o in rs.resample(frame)]
         chunks += [o.to_ndarray() for o in rs.resample(None)]
-    if not chunks:
+        end = stated_audio_end(c, stream)
+    wave = np.concatenate(chunks, axis=1).astype(np.float32) if chunks \
+        else np.zeros((1, 0), np.float32)
+    if end is not None and first is not None:
+        # the encoder's padding past the last real sample (an MP4's), which
+        # the container's own audio does not present either
+        wave = wave[:, :max(int(round((end - first) * rate)), 0)]
+    if not wave.shape[1]:
         raise ValueError('audio stream holds no samples')
     if start is not None:
         start += first or 0.0
-    return np.concatenate(chunks, axis=1).astype(np.float32), rate, start
+    return wave, rate, start
 
 
 def _job(task: tuple) -> Optional[str]:

@@ -8,7 +8,7 @@ from typing import Callable, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import MediaDecodeError, MissingAudioError
-from .probe import open_audio_file
+from .probe import open_audio_file, stated_audio_end
 from .reason import short_reason
 from .resampling import resample
 from .wav import open_pcm_wav, read_wav_spans
@@ -81,6 +81,12 @@ def decode_audio_spans(filename: str,
     read with the standard library instead (:func:`read_wav_spans`, the
     same samples without FFmpeg's probing open).
 
+    The decoded audio ends where the container says the stream ends, when
+    it says (:func:`~.probe.stated_audio_end`: an MP4's or M4A's edit
+    list, without the padding of the encoder's last frame that FFmpeg
+    decodes), so a view past the end is padded and flagged as in a WAV
+    of the same samples.
+
     Args:
         container: An open PyAV container of ``filename`` to read from
             instead of opening the file (e.g. the one
@@ -122,6 +128,7 @@ def decode_audio_spans(filename: str,
         stream = container.streams.audio[0]
         origin = float(stream.start_time * stream.time_base) if (
             from_first_sample and stream.start_time is not None) else 0.0
+        end = stated_audio_end(container, stream)
         # earliest first: the stream's own decoder, fresh, takes the span
         # that may start at the file's top (see _span_decoder)
         decoded = [None] * len(spans)
@@ -130,6 +137,8 @@ def decode_audio_spans(filename: str,
             samples, start, rate = _decode_span(av, container, stream,
                                                 t0 + origin, t1 + origin,
                                                 seek_margin, fallback_rate)
+            if end is not None:  # the last frame's padding
+                samples = samples[:max(int(round((end - start) * rate)), 0)]
             decoded[i] = (samples, start - origin, rate)
         # float samples (pcm_f32le WAVs, flt/fltp streams) may hold NaN or
         # Inf, which resampling spreads over the view and training over

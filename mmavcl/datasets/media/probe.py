@@ -15,7 +15,7 @@ from .wav import is_wav_name, open_pcm_wav, wav_duration
 __all__ = [
     'open_media', 'open_audio_file', 'probe_media', 'probe_frame_size',
     'probe_audio_duration', 'probe_audio_timing', 'audio_stream_timing',
-    'video_start_time',
+    'stated_audio_end', 'video_start_time',
     'scan_video', 'is_avi'
 ]
 
@@ -293,6 +293,35 @@ def audio_stream_timing(container, stream) -> Tuple[Optional[float], float]:
     if end is None:
         return None, start
     return max(float(end * tb) - start, 0.0), start
+
+
+#: one of the names of FFmpeg's ISO media demuxer
+#: (``mov,mp4,m4a,3gp,3g2,mj2``), whose audio track duration is the edit
+#: list's (or the sample table's): :func:`stated_audio_end`
+_ISO_MEDIA_DEMUXER = 'mp4'
+
+
+def stated_audio_end(container, stream) -> Optional[float]:
+    """Time (s, on the file's clock) where the container says the audio
+    ``stream`` of an open PyAV ``container`` ends, when that is more
+    exact than the decoded samples; ``None`` otherwise.
+
+    An encoder fills its last frame with padding (AAC: up to 1023
+    samples, MP3: up to one 576- or 1152-sample frame). An MP4's track
+    duration (its edit list's, the last packet counting only its real
+    samples) excludes it, but FFmpeg decodes that frame whole: e.g. 2 s of
+    16 kHz AAC decode to 2.048 s. So the MP4 family (MP4, M4A, MOV) gives
+    its start plus duration. Elsewhere FFmpeg already trims (an Ogg
+    stream's end granule, Matroska's ``DiscardPadding`` of Opus and
+    Vorbis, an MP3 file's LAME/Xing gapless record), the audio is PCM or
+    FLAC, or nothing states the end (AAC and AC-3 in Matroska, MP3 in AVI,
+    MPEG-TS), whose decoded audio then runs up to one codec frame past the
+    real end."""
+    if _ISO_MEDIA_DEMUXER not in container.format.name.split(',') or \
+            not stream.duration or stream.duration <= 0:
+        return None
+    start = stream.start_time or 0
+    return float((start + stream.duration) * stream.time_base)
 
 
 def _ogg_pre_skip(stream) -> float:

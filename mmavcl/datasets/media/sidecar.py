@@ -18,7 +18,11 @@ as text that FFmpeg writes and every tool shows (``ffprobe``):
 * M4A (AAC in MP4): the iTunes-style comment (``moov/udta/meta/ilst``
   ``\xa9cmt``), ``MMAVCL_AUDIO_START=0.5``: FFmpeg's MP4 muxer keeps
   ``comment`` and drops other keys. Its edit list skips the AAC priming, so
-  the first sample the decoder delivers is the first one written.
+  the first sample the decoder delivers is the first one written, and
+  ends at the last one written (in the M4A's samples:
+  :func:`~.writer.write_audio`), where
+  :func:`~.audio.decode_audio_spans` stops
+  (:func:`~.probe.stated_audio_end`).
 * MP3: an ID3v2 ``TXXX`` frame named ``MMAVCL_AUDIO_START``. FFmpeg times
   an MP3's first sample after the encoder delay (0.069 s for LAME at
   16 kHz), so the sidecar is read from that first sample on

@@ -116,7 +116,10 @@ def write_video(path: str,
             if wave.ndim == 1:
                 wave = wave[None]
             layout = {1: 'mono', 2: 'stereo'}[wave.shape[0]]
-            astream = container.add_stream(audio_codec, rate=sample_rate)
+            astream = container.add_stream(
+                audio_codec, rate=sample_rate,
+                options={'strict': 'experimental'}
+                if audio_codec == 'vorbis' else None)
             astream.layout = layout
         # frame i at start_time + i / fps, in the encoder's time base 1/rate
         tb = Fraction(1) / rate
@@ -207,7 +210,12 @@ def write_audio(path: str, wave: np.ndarray, sample_rate: int = 16000,
     if wave.ndim == 1:
         wave = wave[None]
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with av.open(path, 'w') as container:
+    # an M4A's edit list ends at its last real sample, not at the padded
+    # end of the last AAC frame, in the movie's ticks: FFmpeg's are 1 ms,
+    # which would keep up to 1 ms of padding (16 samples at 16 kHz)
+    options = {'movie_timescale': str(sample_rate)} if ext == '.m4a' \
+        else None
+    with av.open(path, 'w', options=options) as container:
         container.metadata.update(metadata or {})
         stream = container.add_stream(
             codec, rate=sample_rate,
