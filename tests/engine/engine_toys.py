@@ -310,19 +310,25 @@ def write_cfg(path: str, cfg: Config) -> str:
     return path
 
 
-def build_runner_with_runtime(tmp_path, cfg: Config, extra: str = ''):
-    """A runner built from a config file that inherits
+def write_cfg_with_runtime(tmp_path, cfg: Config, extra: str = '') -> str:
+    """Write a config file that inherits
     ``configs/_base_/default_runtime.py`` (``cfg``'s settings override its
     dicts key by key, as configs do), with the config text ``extra``
-    appended. ``cfg``'s ``custom_hooks`` are left out, as in the shipped
-    configs."""
+    appended. ``cfg``'s ``custom_hooks`` and ``work_dir`` are left out, as
+    in the shipped configs. Returns its path."""
     cfg = Config(cfg.to_dict())
     cfg.pop('custom_hooks', None)
     body = write_cfg(str(tmp_path / 'body.py'), cfg)
     path = tmp_path / 'toy_with_runtime.py'
     runtime = osp.join(REPO, 'configs', '_base_', 'default_runtime.py')
     path.write_text(f'_base_ = [{runtime!r}]\n' + open(body).read() + extra)
-    cfg = Config.fromfile(str(path))
+    return str(path)
+
+
+def build_runner_with_runtime(tmp_path, cfg: Config, extra: str = ''):
+    """A runner built from :func:`write_cfg_with_runtime`'s config, in
+    ``tmp_path / 'work'``."""
+    cfg = Config.fromfile(write_cfg_with_runtime(tmp_path, cfg, extra))
     cfg.work_dir = str(tmp_path / 'work')
     return build_runner(cfg)
 
