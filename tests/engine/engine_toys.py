@@ -35,6 +35,7 @@ from mmengine.model import BaseModel, ExponentialMovingAverage
 from torch.utils.data import Dataset
 
 from mmavcl.registry import DATASETS, HOOKS, METRICS, MODELS
+from mmavcl.structures import AVDataSample
 from mmavcl.testing import free_port
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -69,6 +70,38 @@ class ToyVectors(Dataset):
         if i == self.nan_index:
             x[0] = float('nan')
         return dict(inputs=x, idx=i)
+
+
+@DATASETS.register_module(force=True)
+class SpikyToyVectors(ToyVectors):
+    """``ToyVectors`` whose sample ``spike_index`` is multiplied by
+    ``spike``; every sample names a file as a video data set's do."""
+
+    def __init__(self, spike_index: int = 9, spike: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.spike_index, self.spike = spike_index, spike
+
+    def __getitem__(self, i: int):
+        out = super().__getitem__(i)
+        if i == self.spike_index:
+            out['inputs'] = out['inputs'] * self.spike
+        out['data_samples'] = AVDataSample(
+            metainfo=dict(filename=f'/data/videos/clip_{i:03d}.mp4'))
+        return out
+
+
+@MODELS.register_module(force=True)
+class ToyRegressor(BaseModel):
+    """``loss = mean(net(x) ** 2)``: the gradient grows with the input."""
+
+    def __init__(self, in_dim: int = 8, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(),
+                                 nn.Linear(16, 1))
+
+    def forward(self, inputs, idx=None, data_samples=None, mode='loss'):
+        y = self.net(inputs.float())
+        return y if mode != 'loss' else dict(loss_mse=y.pow(2).mean())
 
 
 @MODELS.register_module(force=True)

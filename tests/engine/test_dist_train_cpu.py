@@ -79,16 +79,22 @@ def test_channels_last_weights_converted_before_ddp(tiny_toy_av, tmp_path):
     assert 'bucket view strides' not in out
 
 
-def _run_timed(cmd: List[str], env: dict,
-               timeout: float) -> Tuple[int, List[Tuple[float, str]]]:
-    """Run ``cmd`` (stderr into stdout) in its own session, killed with its
-    children after ``timeout`` s. Returns the exit code and the output
-    lines with the seconds since the start at which each arrived."""
+def _dist_train_timed(tmp_path, cfg) -> Tuple[int, List[Tuple[float, str]]]:
+    """``bash tools/dist_train.sh`` of ``cfg`` over ``default_runtime.py``
+    (its guard and ``DataReportHook``) on 2 gloo ranks whose collectives
+    time out after 60 s, killed with its children after 240 s. Returns the
+    exit code and the output lines (stderr included), each with the
+    seconds since the start at which it arrived."""
+    cfg.env_cfg = dict(dist_cfg=dict(backend='gloo', timeout=60))
+    config = T.write_cfg_with_runtime(tmp_path, cfg)
+    env = T.subprocess_env()
+    env.update(PYTHON=sys.executable, PORT=str(T.free_port()))
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    killer = threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL))
+    proc = subprocess.Popen(
+        ['bash', osp.join(T.REPO, 'tools', 'dist_train.sh'), config, '2',
+         '--work-dir', cfg.work_dir], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    killer = threading.Timer(240, os.killpg, (proc.pid, signal.SIGKILL))
     killer.start()
     try:
         lines = [(time.monotonic() - start, line.rstrip('\n'))
@@ -101,8 +107,9 @@ def _run_timed(cmd: List[str], env: dict,
 @pytest.mark.skipif(shutil.which('bash') is None, reason='needs bash')
 def test_one_rank_failing_alone_ends_the_job_and_names_its_error(tmp_path):
     """Rank 1 alone raises ``TooManyBadSamplesError`` ('no good sample in
-    max_refetch draws') at its first batch while rank 0 waits for it in
-    DDP's gradient all-reduce. torchrun tears the job down within seconds
+    max_refetch draws') at its first batch while rank 0 waits for it in a
+    collective (the guard's all-reduce of the loss verdict, then DDP's).
+    torchrun tears the job down within seconds
     (not at the process-group timeout, 60 s here), exits 1, rank 1's error
     with its files comes before rank 0's, and torchrun's closing summary
     repeats it as the root cause: ``tools/train.py`` runs ``main`` under
@@ -133,14 +140,7 @@ def test_one_rank_failing_alone_ends_the_job_and_names_its_error(tmp_path):
                       dict(type='PackAVInputs')]),
         sampler=dict(type='DefaultSampler', shuffle=False), batch_size=1,
         num_workers=1, collate_fn=dict(type='mmavcl.av_collate'))
-    # a hang would end at this timeout, not torchrun's teardown
-    cfg.env_cfg = dict(dist_cfg=dict(backend='gloo', timeout=60))
-    config = T.write_cfg_with_runtime(tmp_path, cfg)  # DataReportHook, guard
-    env = T.subprocess_env()
-    env.update(PYTHON=sys.executable, PORT=str(T.free_port()))
-    rc, lines = _run_timed(
-        ['bash', osp.join(T.REPO, 'tools', 'dist_train.sh'), config, '2',
-         '--work-dir', str(tmp_path / 'work')], env, timeout=240)
+    rc, lines = _dist_train_timed(tmp_path, cfg)
     out = '\n'.join(line for _, line in lines)
     assert rc == 1, out[-3000:]
     head = ('TooManyBadSamplesError: no good sample found for index 1 after '
@@ -160,3 +160,49 @@ def test_one_rank_failing_alone_ends_the_job_and_names_its_error(tmp_path):
     summary = out[out.index('Root Cause (first observed failure)'):]
     assert 'rank      : 1 (local_rank: 1)' in summary, summary
     assert head in summary and all(f in summary for f in listed), summary
+
+
+@pytest.mark.skipif(shutil.which('bash') is None, reason='needs bash')
+def test_exploding_gradient_on_one_rank_stops_all_and_names_its_batch(
+        tmp_path):
+    """Sample 9 (``spike=1e12``) is in rank 1's second batch only. DDP
+    averages the gradients, so both ranks see the same inf norm and the
+    default guard stops both at iteration 2. Each rank's message names its
+    own batch, so rank 0's, the one in the log file, named four files that
+    are not at fault; now every rank's message also lists every rank's
+    batch, largest loss first."""
+    cfg = T.toy_cfg(str(tmp_path / 'work'), max_epochs=1, batch_size=4,
+                    shuffle=False)
+    cfg.model = dict(type='ToyRegressor')
+    cfg.train_dataloader.dataset.update(type='SpikyToyVectors', spike=1e12)
+    rc, lines = _dist_train_timed(tmp_path, cfg)
+    out = '\n'.join(line for _, line in lines)
+    assert rc == 1, out[-3000:]
+    # DefaultSampler without shuffling: rank r trains on r, r + 2, ...
+    clips = {r: ', '.join(f'/data/videos/clip_{i:03d}.mp4'
+                          for i in range(8 + r, 16, 2)) for r in (0, 1)}
+    raised = {}
+    for _, line in lines:
+        rank, _, msg = line.partition(']: ')
+        if 'ExplodingGradientError: non-finite gradient norm inf' in msg:
+            raised[rank.lstrip('[')] = msg
+    assert set(raised) == {'rank0', 'rank1'}, out[-3000:]
+    losses = {}
+    for rank, msg in raised.items():
+        assert ' at iteration 2 (epoch 1, batch 2)' in msg, msg
+        marker = "Every rank's batch, largest loss first: "
+        assert marker in msg, msg
+        head, _, every = msg.partition(marker)
+        assert f'the batch held 4 file(s): {clips[int(rank[-1])]}' in head
+        first, second = every.split('; ')
+        assert first.startswith('rank 1 (loss=')
+        assert first.endswith(f'): {clips[1]}'), every
+        assert second.startswith('rank 0 (loss=')
+        assert second.endswith(f'): {clips[0]}'), every
+        losses[rank] = [float(part.split('loss=')[1].split(')')[0])
+                        for part in (first, second)]
+    assert losses['rank0'] == losses['rank1']
+    assert losses['rank0'][0] > 1e20 and losses['rank0'][1] < 1e3
+    (logged, ) = [line for line in T.log_text(str(tmp_path / 'work'))
+                  .splitlines() if 'stopping' in line]
+    assert f'rank 1 (loss={losses["rank0"][0]:.3g}): {clips[1]}' in logged
