@@ -38,6 +38,7 @@ import torch.distributed as dist
 from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
+from torch.distributed.elastic.multiprocessing.errors import record
 
 import mmavcl  # noqa: F401  (checkpoint policy, registries)
 from mmavcl.apis.features import extract_features
@@ -190,4 +191,5 @@ def write_snippets(out: dict, out_dir: str, layout: str, temporal_scale: int,
 
 
 if __name__ == '__main__':
-    main()
+    # torchrun's summary then shows the failed rank's error (see train.py)
+    record(main)()

@@ -17,6 +17,7 @@ import logging
 
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from mmavcl.apis.runner_utils import (add_launcher_args, build_runner,
                                       close_distributed, merge_common_args,
@@ -61,4 +62,5 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    # torchrun's summary then shows the failed rank's error (see train.py)
+    record(main)()

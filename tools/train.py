@@ -14,6 +14,7 @@ train into a work dir (``work_dir/.mmavcl.lock``).
 import argparse
 
 from mmengine.config import Config, DictAction
+from torch.distributed.elastic.multiprocessing.errors import record
 
 from mmavcl.apis.runner_utils import (add_launcher_args, build_runner,
                                       close_distributed, merge_common_args,
@@ -122,4 +123,8 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    main()
+    # under torchrun the failed rank writes its exception to an error file,
+    # and torchrun's closing summary shows it as the root cause (without:
+    # its exit code only, 'error_file: <N/A>'); elsewhere it only turns on
+    # faulthandler
+    record(main)()

@@ -35,6 +35,7 @@ from mmengine.model import BaseModel, ExponentialMovingAverage
 from torch.utils.data import Dataset
 
 from mmavcl.registry import DATASETS, HOOKS, METRICS, MODELS
+from mmavcl.structures import AVDataSample
 from mmavcl.testing import free_port
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -69,6 +70,38 @@ class ToyVectors(Dataset):
         if i == self.nan_index:
             x[0] = float('nan')
         return dict(inputs=x, idx=i)
+
+
+@DATASETS.register_module(force=True)
+class SpikyToyVectors(ToyVectors):
+    """``ToyVectors`` whose sample ``spike_index`` is multiplied by
+    ``spike``; every sample names a file as a video data set's do."""
+
+    def __init__(self, spike_index: int = 9, spike: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.spike_index, self.spike = spike_index, spike
+
+    def __getitem__(self, i: int):
+        out = super().__getitem__(i)
+        if i == self.spike_index:
+            out['inputs'] = out['inputs'] * self.spike
+        out['data_samples'] = AVDataSample(
+            metainfo=dict(filename=f'/data/videos/clip_{i:03d}.mp4'))
+        return out
+
+
+@MODELS.register_module(force=True)
+class ToyRegressor(BaseModel):
+    """``loss = mean(net(x) ** 2)``: the gradient grows with the input."""
+
+    def __init__(self, in_dim: int = 8, init_cfg=None):
+        super().__init__(init_cfg=init_cfg)
+        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(),
+                                 nn.Linear(16, 1))
+
+    def forward(self, inputs, idx=None, data_samples=None, mode='loss'):
+        y = self.net(inputs.float())
+        return y if mode != 'loss' else dict(loss_mse=y.pow(2).mean())
 
 
 @MODELS.register_module(force=True)
@@ -310,19 +343,25 @@ def write_cfg(path: str, cfg: Config) -> str:
     return path
 
 
-def build_runner_with_runtime(tmp_path, cfg: Config, extra: str = ''):
-    """A runner built from a config file that inherits
+def write_cfg_with_runtime(tmp_path, cfg: Config, extra: str = '') -> str:
+    """Write a config file that inherits
     ``configs/_base_/default_runtime.py`` (``cfg``'s settings override its
     dicts key by key, as configs do), with the config text ``extra``
-    appended. ``cfg``'s ``custom_hooks`` are left out, as in the shipped
-    configs."""
+    appended. ``cfg``'s ``custom_hooks`` and ``work_dir`` are left out, as
+    in the shipped configs. Returns its path."""
     cfg = Config(cfg.to_dict())
     cfg.pop('custom_hooks', None)
     body = write_cfg(str(tmp_path / 'body.py'), cfg)
     path = tmp_path / 'toy_with_runtime.py'
     runtime = osp.join(REPO, 'configs', '_base_', 'default_runtime.py')
     path.write_text(f'_base_ = [{runtime!r}]\n' + open(body).read() + extra)
-    cfg = Config.fromfile(str(path))
+    return str(path)
+
+
+def build_runner_with_runtime(tmp_path, cfg: Config, extra: str = ''):
+    """A runner built from :func:`write_cfg_with_runtime`'s config, in
+    ``tmp_path / 'work'``."""
+    cfg = Config.fromfile(write_cfg_with_runtime(tmp_path, cfg, extra))
     cfg.work_dir = str(tmp_path / 'work')
     return build_runner(cfg)
 

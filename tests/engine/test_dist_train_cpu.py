@@ -1,14 +1,21 @@
-"""`bash tools/dist_train.sh CONFIG 2` on CPU: gloo DDP, checkpoints, resume.
+"""`bash tools/dist_train.sh CONFIG 2` on CPU: gloo DDP, checkpoints, resume,
+and how the job ends when one rank fails alone.
 """
+import os
 import os.path as osp
 import shutil
+import signal
 import subprocess
 import sys
+import threading
+import time
+from typing import List, Tuple
 
 import pytest
 import torch
 
 import engine_toys as T
+from mmavcl.testing.media import make_av_video, write_garbage
 
 
 @pytest.mark.skipif(shutil.which('bash') is None, reason='needs bash')
@@ -70,3 +77,132 @@ def test_channels_last_weights_converted_before_ddp(tiny_toy_av, tmp_path):
     assert setup['wrapper'] == 'MMDistributedDataParallel'
     assert setup['world_size'] == 2 and setup['channels_last_5d']
     assert 'bucket view strides' not in out
+
+
+def _dist_train_timed(tmp_path, cfg) -> Tuple[int, List[Tuple[float, str]]]:
+    """``bash tools/dist_train.sh`` of ``cfg`` over ``default_runtime.py``
+    (its guard and ``DataReportHook``) on 2 gloo ranks whose collectives
+    time out after 60 s, killed with its children after 240 s. Returns the
+    exit code and the output lines (stderr included), each with the
+    seconds since the start at which it arrived."""
+    cfg.env_cfg = dict(dist_cfg=dict(backend='gloo', timeout=60))
+    config = T.write_cfg_with_runtime(tmp_path, cfg)
+    env = T.subprocess_env()
+    env.update(PYTHON=sys.executable, PORT=str(T.free_port()))
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        ['bash', osp.join(T.REPO, 'tools', 'dist_train.sh'), config, '2',
+         '--work-dir', cfg.work_dir], env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    killer = threading.Timer(240, os.killpg, (proc.pid, signal.SIGKILL))
+    killer.start()
+    try:
+        lines = [(time.monotonic() - start, line.rstrip('\n'))
+                 for line in proc.stdout]
+        return proc.wait(), lines
+    finally:
+        killer.cancel()
+
+
+@pytest.mark.skipif(shutil.which('bash') is None, reason='needs bash')
+def test_one_rank_failing_alone_ends_the_job_and_names_its_error(tmp_path):
+    """Rank 1 alone raises ``TooManyBadSamplesError`` ('no good sample in
+    max_refetch draws') at its first batch while rank 0 waits for it in a
+    collective (the guard's all-reduce of the loss verdict, then DDP's).
+    torchrun tears the job down within seconds
+    (not at the process-group timeout, 60 s here), exits 1, rank 1's error
+    with its files comes before rank 0's, and torchrun's closing summary
+    repeats it as the root cause: ``tools/train.py`` runs ``main`` under
+    torch's ``record``. Before, the summary said ``error_file: <N/A>`` and
+    the error was only in the interleaved output of every rank."""
+    videos = tmp_path / 'videos'
+    make_av_video(str(videos / 'v0.mp4'), num_frames=8, size=(32, 32),
+                  audio=False)
+    # DefaultSampler without shuffling: rank 0 reads v0 first, rank 1 v1;
+    # every redraw (from any index but 0 with skip_seed=0) is bad too
+    (videos / 'v1.mp4').write_bytes(b'')
+    bad = {str(videos / 'v1.mp4')}
+    for i in range(2, 8):
+        bad.add(write_garbage(str(videos / f'v{i}.mp4'), seed=i))
+    (tmp_path / 'list.txt').write_text(
+        ''.join(f'v{i}.mp4 0\n' for i in range(8)))
+    cfg = T.toy_cfg(str(tmp_path / 'work'), max_epochs=1)
+    cfg.model = dict(type='ToyClipMean')
+    cfg.train_dataloader = dict(
+        dataset=dict(
+            type='AVVideoDataset', ann_file=str(tmp_path / 'list.txt'),
+            data_prefix=dict(video=str(videos)), audio_source='none',
+            bad_sample_policy='skip', max_refetch=2,
+            pipeline=[dict(type='VideoInit', backend='pyav'),
+                      dict(type='SampleClips', clip_len=2, num_clips=1,
+                           mode='uniform'),
+                      dict(type='DecodeVideoViews'),
+                      dict(type='PackAVInputs')]),
+        sampler=dict(type='DefaultSampler', shuffle=False), batch_size=1,
+        num_workers=1, collate_fn=dict(type='mmavcl.av_collate'))
+    rc, lines = _dist_train_timed(tmp_path, cfg)
+    out = '\n'.join(line for _, line in lines)
+    assert rc == 1, out[-3000:]
+    head = ('TooManyBadSamplesError: no good sample found for index 1 after '
+            f'3 bad draw(s) ({tmp_path / "list.txt"}):')
+    first = next(i for i, (_, line) in enumerate(lines)
+                 if line.startswith('[rank1]: mmavcl.datasets') and
+                 line.endswith(head))
+    # '[rank1]:   <file>: <reason>'
+    listed = [line.partition(']: ')[2].split(': ')[0].strip()
+              for _, line in lines[first + 1:first + 4]]
+    assert listed[0] == str(videos / 'v1.mp4'), out[-3000:]
+    assert len(set(listed)) == 3 and set(listed) <= bad, listed
+    assert not any(line.startswith('[rank0]')
+                   for _, line in lines[:first]), 'rank 0 printed first'
+    # measured 2-7 s on 2 busy cores
+    assert lines[-1][0] - lines[first][0] < 30, out[-3000:]
+    summary = out[out.index('Root Cause (first observed failure)'):]
+    assert 'rank      : 1 (local_rank: 1)' in summary, summary
+    assert head in summary and all(f in summary for f in listed), summary
+
+
+@pytest.mark.skipif(shutil.which('bash') is None, reason='needs bash')
+def test_exploding_gradient_on_one_rank_stops_all_and_names_its_batch(
+        tmp_path):
+    """Sample 9 (``spike=1e12``) is in rank 1's second batch only. DDP
+    averages the gradients, so both ranks see the same inf norm and the
+    default guard stops both at iteration 2. Each rank's message names its
+    own batch, so rank 0's, the one in the log file, named four files that
+    are not at fault; now every rank's message also lists every rank's
+    batch, largest loss first."""
+    cfg = T.toy_cfg(str(tmp_path / 'work'), max_epochs=1, batch_size=4,
+                    shuffle=False)
+    cfg.model = dict(type='ToyRegressor')
+    cfg.train_dataloader.dataset.update(type='SpikyToyVectors', spike=1e12)
+    rc, lines = _dist_train_timed(tmp_path, cfg)
+    out = '\n'.join(line for _, line in lines)
+    assert rc == 1, out[-3000:]
+    # DefaultSampler without shuffling: rank r trains on r, r + 2, ...
+    clips = {r: ', '.join(f'/data/videos/clip_{i:03d}.mp4'
+                          for i in range(8 + r, 16, 2)) for r in (0, 1)}
+    raised = {}
+    for _, line in lines:
+        rank, _, msg = line.partition(']: ')
+        if 'ExplodingGradientError: non-finite gradient norm inf' in msg:
+            raised[rank.lstrip('[')] = msg
+    assert set(raised) == {'rank0', 'rank1'}, out[-3000:]
+    losses = {}
+    for rank, msg in raised.items():
+        assert ' at iteration 2 (epoch 1, batch 2)' in msg, msg
+        marker = "Every rank's batch, largest loss first: "
+        assert marker in msg, msg
+        head, _, every = msg.partition(marker)
+        assert f'the batch held 4 file(s): {clips[int(rank[-1])]}' in head
+        first, second = every.split('; ')
+        assert first.startswith('rank 1 (loss=')
+        assert first.endswith(f'): {clips[1]}'), every
+        assert second.startswith('rank 0 (loss=')
+        assert second.endswith(f'): {clips[0]}'), every
+        losses[rank] = [float(part.split('loss=')[1].split(')')[0])
+                        for part in (first, second)]
+    assert losses['rank0'] == losses['rank1']
+    assert losses['rank0'][0] > 1e20 and losses['rank0'][1] < 1e3
+    (logged, ) = [line for line in T.log_text(str(tmp_path / 'work'))
+                  .splitlines() if 'stopping' in line]
+    assert f'rank 1 (loss={losses["rank0"][0]:.3g}): {clips[1]}' in logged

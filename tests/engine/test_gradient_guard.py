@@ -1,11 +1,12 @@
 """The non-finite guard refuses a step whose gradient explodes under a finite
 loss, before the step, so that no checkpoint holds the ruined weights.
 
-``ToyRegressor`` fits ``y = 0`` on ``SpikyToyVectors``; the sampler does not
-shuffle and sample 9 is multiplied by ``spike``, so batch 3 of every epoch
-(iterations 3 and 9) has a finite loss and a huge gradient. With
-``spike=1e12`` the loss is about 1e22 and the largest gradient entry about
-1e23 (finite in float32), but the total norm overflows to inf.
+``ToyRegressor`` fits ``y = 0`` on ``SpikyToyVectors`` (``engine_toys``);
+the sampler does not shuffle and sample 9 is multiplied by ``spike``, so
+batch 3 of every epoch (iterations 3 and 9) has a finite loss and a huge
+gradient. With ``spike=1e12`` the loss is about 1e22 and the largest
+gradient entry about 1e23 (finite in float32), but the total norm overflows
+to inf.
 """
 import glob
 import os.path as osp
@@ -14,48 +15,14 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
-from mmengine.model import BaseModel
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
 
 import engine_toys as T
 from mmavcl.engine.hooks import (ExplodingGradientError, NonFiniteLossError,
                                  NonFiniteLossGuard)
-from mmavcl.registry import DATASETS, HOOKS, MODELS
-from mmavcl.structures import AVDataSample
+from mmavcl.registry import HOOKS
 
 SPIKE_ITER = 3
-
-
-@DATASETS.register_module(force=True)
-class SpikyToyVectors(T.ToyVectors):
-    """``ToyVectors`` whose sample ``spike_index`` is multiplied by
-    ``spike``; every sample names a file as a video data set's do."""
-
-    def __init__(self, spike_index: int = 9, spike: float = 1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.spike_index, self.spike = spike_index, spike
-
-    def __getitem__(self, i: int):
-        out = super().__getitem__(i)
-        if i == self.spike_index:
-            out['inputs'] = out['inputs'] * self.spike
-        out['data_samples'] = AVDataSample(
-            metainfo=dict(filename=f'/data/videos/clip_{i:03d}.mp4'))
-        return out
-
-
-@MODELS.register_module(force=True)
-class ToyRegressor(BaseModel):
-    """``loss = mean(net(x) ** 2)``: the gradient grows with the input."""
-
-    def __init__(self, in_dim: int = 8, init_cfg=None):
-        super().__init__(init_cfg=init_cfg)
-        self.net = nn.Sequential(nn.Linear(in_dim, 16), nn.ReLU(),
-                                 nn.Linear(16, 1))
-
-    def forward(self, inputs, idx=None, data_samples=None, mode='loss'):
-        y = self.net(inputs.float())
-        return y if mode != 'loss' else dict(loss_mse=y.pow(2).mean())
 
 
 @HOOKS.register_module(force=True)

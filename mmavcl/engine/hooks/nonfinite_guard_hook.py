@@ -37,10 +37,12 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
+from mmengine.dist import all_gather_object, get_world_size
 from mmengine.hooks import Hook
 from mmengine.optim import OptimWrapper, OptimWrapperDict
 
 from mmavcl.registry import HOOKS
+from .data_report_hook import _listed
 
 
 class NonFiniteLossError(RuntimeError):
@@ -231,6 +233,9 @@ class NonFiniteLossGuardHook(Hook):
     Either way the message names the files of the batch (this rank's): the
     ``filename`` (else ``video_id``) metainfo of its data samples; for a bad
     gradient only as context, since the cause may be the model as well.
+    Under DDP one rank's batch stops or skips every rank (the verdicts are
+    all-reduced), so the ranks then gather their batches and every rank's
+    message also lists each rank's files with its loss, largest first.
 
     ``configs/_base_/default_runtime.py`` turns the guard on for every
     config (``default_hooks.nonfinite_guard``, ``action='stop'``). When
@@ -355,8 +360,7 @@ class NonFiniteLossGuardHook(Hook):
         where = (f'iteration {it} (epoch {runner.epoch + 1}, batch '
                  f'{batch_idx + 1})')
         files = _batch_files(data_batch)
-        shown = ', '.join(files[:8]) + (
-            f' and {len(files) - 8} more' if len(files) > 8 else '')
+        shown = _listed(files, 8)
         if refused or bad:
             what = ('non-finite loss on another rank' if not bad else
                     'non-finite loss term(s) ' + ', '.join(bad))
@@ -377,6 +381,8 @@ class NonFiniteLossGuardHook(Hook):
                        'input can cause this')
             if files:
                 detail += f'; the batch held {len(files)} file(s): {shown}'
+        if refused or bad_grads:  # verdicts all-reduced: every rank is here
+            detail += _every_rank_batch(terms, files)
         self.consecutive += 1
         if self.action == 'skip' and \
                 self.consecutive <= self.max_consecutive_skips:
@@ -427,6 +433,24 @@ def _batch_files(data_batch) -> List[str]:
         if name and str(name) not in names:
             names.append(str(name))
     return names
+
+
+def _every_rank_batch(terms: Dict[str, float], files: List[str]) -> str:
+    """'. Every rank's batch, largest loss first: rank 1 (loss=4e+22): a.mp4,
+    ...; rank 0 (loss=0.165): ...' ('' in one process). The message of each
+    rank names its own batch only, and under DDP a bad gradient, or a NaN
+    loss, on one rank stops every rank: rank 0's log line would name files
+    that are not at fault. A collective: call it on every rank."""
+    if get_world_size() < 2:
+        return ''
+    loss = terms.get('loss', sum(terms.values()) if terms else math.nan)
+    gathered = all_gather_object((loss, files))
+    order = sorted(range(len(gathered)), key=lambda r: (
+        -math.inf if math.isnan(gathered[r][0]) else -gathered[r][0], r))
+    return ". Every rank's batch, largest loss first: " + '; '.join(
+        f'rank {r} (loss={gathered[r][0]:.3g})' +
+        (': ' + _listed(gathered[r][1], 4) if gathered[r][1] else '')
+        for r in order)
 
 
 def _is_number(v) -> bool:
