@@ -8,6 +8,7 @@ gradient. With ``spike=1e12`` the loss is about 1e22 and the largest
 gradient entry about 1e23 (finite in float32), but the total norm overflows
 to inf.
 """
+import copy
 import glob
 import os.path as osp
 
@@ -15,7 +16,9 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.hooks import Hook
+from mmengine.logging import MessageHub
 from mmengine.optim import AmpOptimWrapper, OptimWrapper
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import engine_toys as T
 from mmavcl.engine.hooks import (ExplodingGradientError, NonFiniteLossError,
@@ -55,13 +58,16 @@ class ParamsBeforeIterHook(Hook):
         self.losses[runner.iter + 1] = float(outputs['loss'].detach())
 
 
-def _runner(tmp_path, spike: float = 1e12, nan_index=None, **guard):
+def _runner(tmp_path, spike: float = 1e12, nan_index=None, clip_grad=None,
+            **guard):
     """A runner of a config that inherits ``default_runtime.py``: its
     default guard, with the arguments ``guard`` merged in."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = T.toy_cfg(str(tmp_path / 'work'), shuffle=False, ckpt_interval=1,
                     lr=0.01)
     cfg.model = dict(type='ToyRegressor')
+    if clip_grad is not None:
+        cfg.optim_wrapper.clip_grad = clip_grad
     cfg.train_dataloader.dataset.update(type='SpikyToyVectors', spike=spike,
                                         nan_index=nan_index)
     return T.build_runner_with_runtime(
@@ -233,3 +239,110 @@ def test_amp_overflow_is_left_to_the_scaler(max_grad_norm):
     guard, w, scale = _amp_step(max_grad_norm, 1e36)
     assert guard.last_bad_grad is None and w == 0.0
     assert scale == 2.0**15
+
+
+# ------------------------------------------- one norm for guard and clip_grad
+class NormReductions(TorchDispatchMode):
+    """Counts the operators that reduce tensors to norms (``get_total_norm``
+    runs ``_foreach_norm`` over the gradients, or ``linalg_vector_norm``
+    on each, then ``linalg_vector_norm`` over those norms)."""
+
+    OPS = ('linalg_vector_norm', '_foreach_norm', 'norm')
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func.overloadpacket.__name__ in self.OPS:
+            self.calls += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _conv_net():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(8, 16, 3, stride=2), nn.ReLU(),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(16, 4))
+
+
+@pytest.mark.parametrize('clip', [
+    dict(max_norm=0.01), dict(max_norm=0.01, foreach=False),
+    dict(max_norm=0.01, error_if_nonfinite=True),
+    dict(max_norm=0.01, norm_type='inf')])
+def test_clip_grad_reuses_the_norm_of_the_check(clip):
+    """Guard + ``clip_grad`` give the parameters and the logged norm of
+    plain ``clip_grad_norm_`` + ``step``, bit for bit, with no norm
+    reduction of their own: clipping by the 2-norm takes the guard's. The
+    inf-norm is clipped by its own, on top of the guard's 2-norm."""
+    model = _conv_net()
+    reference = copy.deepcopy(model)
+    x = torch.randn(4, 3, 12, 12, generator=torch.Generator().manual_seed(1))
+    wrapper = OptimWrapper(optimizer=torch.optim.SGD(
+        model.parameters(), lr=0.5, momentum=0.9), clip_grad=dict(clip))
+    guard = NonFiniteLossGuard(wrapper, max_grad_norm=1e6)
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.5, momentum=0.9)
+    hub = MessageHub.get_current_instance()
+    for _ in range(3):
+        with NormReductions() as guarded:
+            wrapper.update_params(model(x).square().mean())
+        with NormReductions() as plain:
+            reference(x).square().mean().backward()
+            norm = torch.nn.utils.clip_grad_norm_(reference.parameters(),
+                                                  **clip)
+            optimizer.step()
+            optimizer.zero_grad()
+        assert float(norm) > 0.01  # clipping scaled the gradients down
+        assert hub.get_scalar('train/grad_norm').current() == float(norm)
+        for (k, v), v2 in zip(model.named_parameters(),
+                              reference.parameters()):
+            assert torch.equal(v, v2), k
+        if clip.get('norm_type', 2.0) == 2.0:  # the check's norm, reused
+            assert guarded.calls == plain.calls
+            assert guard.recent_norms[-1] == float(norm)
+        else:  # the check's 2-norm: one reduction over the gradients
+            assert guarded.calls == plain.calls + 2
+    guard.uninstall()
+    assert wrapper.clip_func is torch.nn.utils.clip_grad_norm_
+
+
+def test_amp_clip_grad_computes_its_own_norm():
+    # under a loss scaler the check sees the scaled gradients and the
+    # clipping the unscaled ones: two norms, each as before
+    w = nn.Parameter(torch.zeros(2))
+    wrapper = CPUAmpOptimWrapper(2.0**8, optimizer=torch.optim.SGD(
+        [w], lr=1.0), clip_grad=dict(max_norm=1.0))
+    guard = NonFiniteLossGuard(wrapper, max_grad_norm=100.0)
+    with NormReductions() as counted:
+        wrapper.update_params((w * torch.tensor([3.0, 4.0])).sum())
+    assert counted.calls == 4
+    assert guard.recent_norms[-1] == 5.0
+    assert w.detach().tolist() == pytest.approx([-0.6, -0.8])
+
+
+def test_clip_grad_run_equals_an_unguarded_one(tmp_path):
+    # a real run with clip_grad: the guard's norm serves the clipping, and
+    # the weights and the logged norms are those of mmengine's own clipping
+    clip = dict(max_norm=0.05)
+    with NormReductions() as guarded_ops:
+        guarded = _runner(tmp_path / 'a', spike=1.0, clip_grad=clip,
+                          max_grad_norm=1000.0)
+        guarded.train()
+    logged = guarded.message_hub.get_scalar('train/grad_norm').data[0]
+    with NormReductions() as plain_ops:
+        plain = _runner(tmp_path / 'b', spike=1.0, clip_grad=clip,
+                        action='off')
+        plain.train()
+    logged = logged.tolist()
+    assert logged == \
+        plain.message_hub.get_scalar('train/grad_norm').data[0].tolist()
+    assert len(logged) == 12 and max(logged) > 0.05
+    # the norms the optimizer met (the plain run's, recorded before each
+    # step in float64) are the clipped ones
+    assert ParamsBeforeIterHook.grad_norms == pytest.approx(
+        [min(n, 0.05) for n in logged], rel=1e-5)
+    for (k, v), (k2, v2) in zip(guarded.model.named_parameters(),
+                                plain.model.named_parameters()):
+        assert k == k2 and torch.equal(v, v2), k
+    assert guarded_ops.calls == plain_ops.calls

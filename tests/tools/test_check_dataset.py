@@ -476,3 +476,123 @@ def test_decode_all_finds_damage_mid_file_the_ends_miss(tmp_path):
     assert short['error_time'] == short['audio_decoded'] == \
         pytest.approx(1.7, abs=1e-4)
     assert [name for name, e in full.items() if e['ok']] == ['clean.mp4']
+
+
+def test_summary_groups_reasons_that_differ_by_frame_or_path(tmp_path,
+                                                            capsys):
+    """Two MPEG-4 files with a corrupt packet (a VOP cut before its
+    ``vop_coded`` flag) at frames 20 and 33, and two files of random
+    bytes: ``--decode all`` reasons that differ only in the frame and in
+    the file's own path. The summary counts each pair as one reason; the
+    report rows and the printed lines keep each file's own frame, time
+    and path."""
+    fps, n = 24, 48
+    v = tmp_path / 'v'
+    v.mkdir()
+    src = make_av_video(str(tmp_path / 'src.mkv'), num_frames=n, fps=fps,
+                        size=(32, 32), audio=False, video_codec='mpeg4',
+                        keyint=n)['path']
+    for frame in (20, 33):
+        replace_video_packet(src, str(v / f'cut{frame}.mkv'), frame,
+                             lambda vop: vop[:5])
+    write_garbage(str(v / 'junk1.mp4'))
+    write_garbage(str(v / 'junk2.mp4'), seed=1)
+    names = ['cut20.mkv', 'cut33.mkv', 'junk1.mp4', 'junk2.mp4']
+    ann = tmp_path / 'l.txt'
+    ann.write_text(''.join(f'{name} 0\n' for name in names))
+    from check_dataset import main
+    report = str(tmp_path / 'r.json')
+    summary = main([str(ann), '--data-prefix', str(v), '--workers', '1',
+                    '--audio-source', 'none', '--decode', 'all', '--out',
+                    str(tmp_path / 'c.txt'), '--report', report])
+    printed = capsys.readouterr().out
+    rows = {osp.basename(e['filename']): e
+            for e in json.load(open(report))['entries']}
+    for frame in (20, 33):
+        row = rows[f'cut{frame}.mkv']
+        assert row['reason'] == (f'video: frame {frame}: the decoder '
+                                 'returned no picture for its packet '
+                                 '(corrupt or undecodable data)')
+        assert (row['error_frame'], row['frames_decoded']) == (frame, frame)
+        assert row['error_time'] == pytest.approx(frame / fps, abs=1e-4)
+    junk = {}
+    for name in ('junk1.mp4', 'junk2.mp4'):
+        path = str(v / name)
+        reason = rows[name]['reason']
+        assert reason.startswith('video: ') and path in reason
+        junk[name] = reason.replace(path, '<file>')
+    assert junk['junk1.mp4'] == junk['junk2.mp4']
+    for name, row in rows.items():
+        assert f'{ann}:{row["line"]}: {row["filename"]}: {row["reason"]}' \
+            in printed, name
+    assert summary['reasons'] == {
+        'video: frame <n>: the decoder returned no picture for its packet '
+        '(corrupt or undecodable data)': 2,
+        junk['junk1.mp4'].replace('1094995529', '<n>'): 2}
+
+
+@pytest.mark.parametrize('entry, group', [
+    (dict(reason='audio: audio ends at 1.700 s, 1.300 s before the 3.000 s '
+          'its header gives', filename='/d/x.mp4', audio_filename='/a/x.wav'),
+     'audio: audio ends at <n> s, <n> s before the <n> s its header gives'),
+    (dict(reason='audio: non-finite audio samples (7 NaN/Inf) from 1.200 s '
+          'on', filename='/d/x.mp4'),
+     'audio: non-finite audio samples (<n> NaN/Inf) from <n> s on'),
+    # the sidecar's path, not the video's; codec names keep their digits
+    (dict(reason="audio: no decoder for mp3 in '/a/x.mp4.wav'",
+          filename='/d/x.mp4', audio_filename='/a/x.mp4.wav'),
+     "audio: no decoder for mp3 in '<file>'"),
+    # a name inside a word or a longer path is not the file's own path
+    (dict(reason='annotation: duplicate of line 12', filename='a'),
+     'annotation: duplicate of line <n>'),
+    (dict(reason='video: cannot open /data/a/x.mp4', filename='a/x.mp4'),
+     'video: cannot open /data/a/x.mp4'),
+    (dict(reason='crashed (signal 11: SIGSEGV) while decoding video',
+          filename='/d/x.mp4'),
+     'crashed (signal <n>: SIGSEGV) while decoding video'),
+])
+def test_reason_group_replaces_numbers_and_the_own_path(entry, group):
+    from check_dataset import reason_group
+    assert reason_group(entry) == group
+
+
+def test_audio_reasons_are_the_training_probes(tmp_path):
+    """Broken sidecars (random bytes as FLAC and as M4A, an Opus file cut
+    at 30 %) get the reason the training's probe
+    (``probe_audio_timing``, which ``AudioInit`` calls) raises, word for
+    word. FFmpeg opens the random FLAC as an audio stream with no sample
+    rate and no samples: bad for both (it was an entry without audio for
+    the tool alone, which let it into the cleaned list)."""
+    from mmavcl.datasets import MediaDecodeError
+    from mmavcl.datasets.media import probe_audio_timing
+    v, a = tmp_path / 'v', tmp_path / 'a'
+    a.mkdir()
+    names = ['flac', 'm4a', 'opus', 'good']
+    for name in names:
+        make_av_video(str(v / f'{name}.mp4'), num_frames=10, size=(32, 32),
+                      audio=False)
+    write_garbage(str(a / 'flac.flac'))
+    write_garbage(str(a / 'm4a.m4a'))
+    make_audio_file(str(tmp_path / 'full.opus'), duration=2.0)
+    truncate_file(str(tmp_path / 'full.opus'), 0.3, dst=str(a / 'opus.opus'))
+    make_audio_file(str(a / 'good.m4a'), duration=0.4)
+    ann = tmp_path / 'l.txt'
+    ann.write_text(''.join(f'{name}.mp4 0\n' for name in names))
+    from check_dataset import main
+    report = str(tmp_path / 'r.json')
+    main([str(ann), '--data-prefix', str(v), '--audio-source', 'sidecar',
+          '--audio-prefix', str(a), '--workers', '1', '--out',
+          str(tmp_path / 'c.txt'), '--report', report])
+    rows = {osp.basename(e['filename']): e
+            for e in json.load(open(report))['entries']}
+    assert rows['good.mp4']['ok'] and rows['good.mp4']['has_audio']
+    for name, ext in (('flac', 'flac'), ('m4a', 'm4a'), ('opus', 'opus')):
+        sidecar = str(a / f'{name}.{ext}')
+        with pytest.raises(MediaDecodeError) as info:
+            probe_audio_timing(sidecar)
+        row = rows[f'{name}.mp4']
+        assert not row['ok'] and row['audio_filename'] == sidecar
+        assert row['reason'] == f'audio: {info.value.reason}', name
+    assert rows['flac.mp4']['reason'] == \
+        'audio: audio stream has no sample rate'
+    assert open(tmp_path / 'c.txt').read() == 'good.mp4 0\n'

@@ -91,7 +91,9 @@ Outputs:
   ``tools/data/extract_audio.py`` writes; ``None`` for other audio),
   ``frames_decoded``, ``audio_decoded``, ``error_frame``, ``error_time``
   (``--decode all``, above)) plus
-  a summary (counts by reason, ``crashed``, ``timed_out``,
+  a summary (counts by reason, the reasons grouped with the entry's own
+  path as ``<file>`` and every number as ``<n>``: ``video: stream ended
+  before frame <n> of <n>``; ``crashed``, ``timed_out``,
   ``unusual_rate``, ``without_alignment_record``, warnings); JSON, or CSV
   (entries only) when the name ends in ``.csv``.
 
@@ -141,6 +143,7 @@ import json
 import multiprocessing as mp
 import os
 import os.path as osp
+import re
 import signal
 import sys
 import time
@@ -174,6 +177,30 @@ AUDIO_CHUNK = 10.0
 AUDIO_END_SLACK = 0.15
 
 
+#: a number standing alone in a reason (a frame index, a time, a count, an
+#: errno, an address), not the digits of a word (``h264``, ``mpeg4``)
+_NUMBER = re.compile(
+    r'(?<![\w.])(?:0x[0-9a-fA-F]+|\d+(?:\.\d+)?(?:e[+-]?\d+)?)(?![\w])')
+#: characters that continue a path: a name is replaced only where it stands
+#: whole, never inside a longer path or word
+_PATH_EDGE = r'\w./\\-'
+
+
+def reason_group(entry: Dict) -> str:
+    """The summary's key for a bad entry: its reason with the entry's own
+    paths (``filename``, ``audio_filename``) replaced by ``<file>`` and
+    every number by ``<n>``, cut to 100 characters, so that files failing
+    the same way at different frames or times count as one reason
+    (``video: stream ended before frame <n> of <n>``). The report and the
+    printed lines keep the exact reason."""
+    text = entry['reason']
+    for path in {str(entry[k]) for k in ('filename', 'audio_filename')
+                 if entry.get(k)}:
+        text = re.sub(rf'(?<![{_PATH_EDGE}]){re.escape(path)}'
+                      rf'(?![{_PATH_EDGE}])', '<file>', text)
+    return _NUMBER.sub('<n>', text)[:100]
+
+
 def _common_rates() -> frozenset:
     try:
         from mmavcl.datasets.media import COMMON_SAMPLE_RATES
@@ -190,51 +217,25 @@ def _blank(line: int, filename: Optional[str]) -> Dict:
 
 def _audio_extent(filename: str) -> Tuple[float, float, int]:
     """``(start, end, rate)`` of the first audio stream: seconds on the
-    container's clock, and Hz. The start matters: an audio stream that
-    begins 0.5 s after the video holds nothing in ``[0, 0.5)``, and a
-    duration counted from 0 ends 0.5 s before the audio does.
+    container's clock, and Hz
+    (:func:`~mmavcl.datasets.media.probe_audio_stream`, as training
+    probes it). The start matters: an audio stream that begins 0.5 s after
+    the video holds nothing in ``[0, 0.5)``, and a duration counted from 0
+    ends 0.5 s before the audio does.
 
     Raises:
-        MissingAudioError: no audio stream.
+        MissingAudioError: no file (a missing sidecar), no audio stream.
         MediaDecodeError: the file cannot be opened.
     """
-    import contextlib
-
-    import av
-
-    from mmavcl.datasets import MediaDecodeError, MissingAudioError
-    from mmavcl.datasets.media import (audio_stream_timing, open_pcm_wav,
-                                       wav_duration)
-    from mmavcl.datasets.media.remote import open_source, source_size
+    from mmavcl.datasets import MissingAudioError
+    from mmavcl.datasets.media import probe_audio_stream
+    from mmavcl.datasets.media.remote import source_size
     # a FIFO, directory or device is refused here, before anything opens
     # it (a FIFO would block the open)
     if source_size(filename, 'audio') < 0:
         raise MissingAudioError(filename, 'file does not exist')
-    reader = open_pcm_wav(filename)
-    if reader is not None:  # 16-bit PCM WAV: samples start at 0
-        with contextlib.closing(reader):
-            return 0.0, wav_duration(reader, filename), reader.getframerate()
-    try:
-        with av.open(open_source(filename)) as c:
-            if not c.streams.audio:
-                raise MissingAudioError(filename, 'no audio stream')
-            s = c.streams.audio[0]
-            rate = int(s.rate or s.codec_context.sample_rate or 0)
-            # Matroska: the last packet's end, not the file's (the video's
-            # when the audio ends first, where the last half second would
-            # hold no audio)
-            duration, start = audio_stream_timing(c, s)
-        if duration is None:  # raw streams: count the samples
-            with av.open(open_source(filename)) as c:
-                duration = sum(f.samples for f in c.decode(audio=0)) / max(
-                    rate, 1)
-        end = start + duration
-    except MediaDecodeError:
-        raise
-    except Exception as err:
-        raise MediaDecodeError(filename, f'{type(err).__name__}: {err}',
-                               'audio') from err
-    return float(start), float(end), rate
+    duration, start, rate = probe_audio_stream(filename)
+    return float(start), float(start + duration), rate
 
 
 def decode_all_video(filename: str, out: Dict) -> None:
@@ -829,7 +830,7 @@ def main(argv=None) -> Dict:
                      key=lambda e: e['line'])
     good = [e['line'] for e in entries if e['ok']]
     write_clean(ds.ann_file, args.out, good, args.backend_args)
-    reasons = Counter(e['reason'][:100] for e in entries if not e['ok'])
+    reasons = Counter(reason_group(e) for e in entries if not e['ok'])
     summary = dict(ann_file=ds.ann_file, data_prefix=args.data_prefix,
                    decode=args.decode, part=args.part,
                    num_parts=args.num_parts,

@@ -30,8 +30,8 @@ from .forksafe import freeze_gc_across_forks
 from .hwaccel import hw_accel
 from .orientation import display_orientation, display_rotation
 from .probe import (audio_stream_timing, open_media, probe_audio_duration,
-                    probe_audio_timing, probe_frame_size, probe_media,
-                    stated_audio_end, video_start_time)
+                    probe_audio_stream, probe_audio_timing, probe_frame_size,
+                    probe_media, stated_audio_end, video_start_time)
 from .resampling import (COMMON_SAMPLE_RATES, play_at_speed, resample,
                          sinc_resample_kernel, time_compress)
 from .video import (BaseVideoReader, DecordVideoReader, PyAVVideoReader,
@@ -50,7 +50,8 @@ __all__ = [
     'build_video_reader', 'decode_with_fallback', 'decord_available',
     'resolve_video_backend', 'hw_accel', 'open_media',
     'probe_media', 'probe_frame_size', 'probe_audio_duration',
-    'probe_audio_timing', 'audio_stream_timing', 'stated_audio_end',
+    'probe_audio_timing', 'probe_audio_stream', 'audio_stream_timing',
+    'stated_audio_end',
     'video_start_time',
     'display_rotation', 'display_orientation',
     'read_audio_span', 'read_audio_spans', 'decode_audio_spans',

@@ -14,8 +14,8 @@ from .wav import is_wav_name, open_pcm_wav, wav_duration
 
 __all__ = [
     'open_media', 'open_audio_file', 'probe_media', 'probe_frame_size',
-    'probe_audio_duration', 'probe_audio_timing', 'audio_stream_timing',
-    'stated_audio_end', 'video_start_time',
+    'probe_audio_duration', 'probe_audio_timing', 'probe_audio_stream',
+    'audio_stream_timing', 'stated_audio_end', 'video_start_time',
     'scan_video', 'is_avi'
 ]
 
@@ -354,7 +354,13 @@ def probe_audio_timing(filename: str) -> Tuple[float, float]:
     :func:`probe_audio_duration`, and the timestamp of its first sample in
     the file's clock (0 for a PCM WAV; an MP3 starts after its encoder
     delay, e.g. 0.069 s for LAME at 16 kHz; a cut stream may start at
-    10 s).
+    10 s). :func:`probe_audio_stream` without the rate."""
+    return probe_audio_stream(filename)[:2]
+
+
+def probe_audio_stream(filename: str) -> Tuple[float, float, int]:
+    """``(duration, start, rate)`` of the first audio stream of
+    ``filename``: seconds (:func:`probe_audio_timing`) and Hz.
 
     The duration is the header's (MP4, WAV, MP3 ...). Matroska and WebM
     store none per stream, and the file's (its longest stream's end) is not
@@ -365,24 +371,37 @@ def probe_audio_timing(filename: str) -> Tuple[float, float]:
     AAC and Opus (to the millisecond, Matroska's clock). An Ogg Opus
     stream's header duration counts the encoder's pre-skip, which the
     decoder drops: it is subtracted (:func:`_ogg_pre_skip`). Without
-    timestamps the samples are decoded and counted."""
+    timestamps the samples are decoded and counted.
+
+    Raises:
+        MissingAudioError: no audio stream.
+        MediaDecodeError: the file cannot be opened or decoded (the
+            reason as :func:`~mmavcl.datasets.media.reason.short_reason`
+            words it).
+    """
     reader = open_pcm_wav(filename)
     if reader is not None:
         with contextlib.closing(reader):
-            return wav_duration(reader, filename), 0.0
+            return wav_duration(reader, filename), 0.0, \
+                reader.getframerate()
     import av
     try:
         with open_audio_file(av, filename) as c:
             if not c.streams.audio:
                 raise MissingAudioError(filename, 'no audio stream')
-            duration, start = audio_stream_timing(c, c.streams.audio[0])
-        if duration is not None:
-            return duration, start
-        # no timestamps (raw streams): count the samples
-        with open_audio_file(av, filename) as c:
-            s = c.streams.audio[0]
-            return sum(f.samples for f in c.decode(s)) / float(s.rate), \
-                start
+            stream = c.streams.audio[0]
+            rate = int(stream.rate or 0)
+            duration, start = audio_stream_timing(c, stream)
+        if duration is None:  # no timestamps (raw streams): count samples
+            # FFmpeg's FLAC demuxer opens random bytes as such a stream
+            if not rate:
+                raise MediaDecodeError(filename,
+                                       'audio stream has no sample rate',
+                                       'audio')
+            with open_audio_file(av, filename) as c:
+                duration = sum(f.samples for f in c.decode(audio=0)) / \
+                    float(rate)
+        return duration, start, rate
     except MediaDecodeError:
         raise
     except Exception as err:

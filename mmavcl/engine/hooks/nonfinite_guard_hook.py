@@ -29,6 +29,18 @@ scale, and a non-finite *scaled* norm is left to the scaler, whose own step
 skips it and lowers the scale (that is how dynamic loss scaling probes for
 the largest safe scale); without ``max_grad_norm`` the check is then not run
 at all.
+
+With ``clip_grad=dict(max_norm=...)`` (clipping by the 2-norm) the wrapper's
+``clip_grad_norm_`` would compute the same norm again right after the
+check. The guard hands it the norm it has just computed instead (it swaps
+the instance's ``clip_func`` for one that clips with a given norm,
+``torch.nn.utils.clip_grads_with_norm_``), so an applied step reduces the
+gradients once; ``clip_grad_norm_`` itself is that reduction followed by
+that clipping, so the gradients and the logged norm are the same. Not
+folded, each computing its own: another ``norm_type`` (the guard's norm is
+the 2-norm), and an enabled loss scaler, whose ``unscale_`` runs between
+the check (on the scaled gradients) and the clipping (on the unscaled
+ones).
 """
 import functools
 import math
@@ -88,6 +100,10 @@ class NonFiniteLossGuard:
         self.max_grad_norm = max_grad_norm
         self._update_params = optim_wrapper.update_params
         self._step = optim_wrapper.step
+        # (parameters, the 2-norm of their gradients) of this step, for the
+        # wrapper's clipping
+        self._clip_norm: Optional[Tuple[List[torch.nn.Parameter],
+                                        torch.Tensor]] = None
         self.last_nonfinite = False  # verdict of the latest call
         # (total norm, [(module, norm), ...]) of the latest refused step
         self.last_bad_grad: Optional[Tuple[float, List[Tuple[str,
@@ -109,6 +125,9 @@ class NonFiniteLossGuard:
                 return self.step(**kwargs)
 
             self._install('step', guarded_step)
+            if getattr(optim_wrapper, 'clip_func', None) is \
+                    torch.nn.utils.clip_grad_norm_:
+                self._install('clip_func', self._clip_grad_norm)
 
     def _install(self, name: str, method) -> None:
         self._replaced[name] = (self.optim_wrapper.__dict__.get(name),
@@ -149,7 +168,10 @@ class NonFiniteLossGuard:
         scale = self._loss_scale()
         if not grads or (scale is not None and self.max_grad_norm is None):
             return self._step(**kwargs)
-        norm = torch.nn.utils.get_total_norm([g for _, g in grads])
+        clip = self._foldable_clip(grads, scale)
+        norm = torch.nn.utils.get_total_norm(
+            [g for _, g in grads],
+            foreach=None if clip is None else clip.get('foreach'))
         finite = torch.isfinite(norm)
         if scale is not None:
             if not bool(finite):
@@ -166,9 +188,47 @@ class NonFiniteLossGuard:
                 'train/grad_norm', value)
         if bad == 0:
             self.recent_norms.append(value)
-            return self._step(**kwargs)
+            # refused steps never get here, so the clipping only ever
+            # receives a finite norm (error_if_nonfinite cannot apply)
+            if clip is not None:
+                self._clip_norm = ([p for p, _ in grads], norm)
+            try:
+                return self._step(**kwargs)
+            finally:
+                self._clip_norm = None
         self.last_bad_grad = (value,
                               self._largest_gradients(grads, scale or 1.0))
+
+    def _foldable_clip(self, grads, scale: Optional[float]) -> Optional[Dict]:
+        """The wrapper's ``clip_grad_norm_`` arguments when the norm the
+        guard computes is the one that clipping computes: the 2-norm of the
+        same gradients, not scaled; else None."""
+        if scale is not None or 'clip_func' not in self._replaced:
+            return None
+        clip = self.optim_wrapper.clip_grad_kwargs
+        # mmengine clips only parameters that require a gradient
+        if float(clip.get('norm_type', 2.0)) != 2.0 or \
+                not all(p.requires_grad for p, _ in grads):
+            return None
+        return clip
+
+    def _clip_grad_norm(self, parameters, max_norm: float,
+                        norm_type: float = 2.0,
+                        error_if_nonfinite: bool = False,
+                        foreach: Optional[bool] = None) -> torch.Tensor:
+        """``torch.nn.utils.clip_grad_norm_`` for the wrapper's
+        ``clip_func``, with the norm :meth:`step` has just computed when
+        there is one for these parameters (``clip_grad_norm_`` is
+        ``get_total_norm`` followed by ``clip_grads_with_norm_``)."""
+        known, self._clip_norm = self._clip_norm, None
+        parameters = list(parameters)
+        if known is None or len(known[0]) != len(parameters) or any(
+                p is not q for p, q in zip(known[0], parameters)):
+            return torch.nn.utils.clip_grad_norm_(
+                parameters, max_norm, norm_type, error_if_nonfinite, foreach)
+        torch.nn.utils.clip_grads_with_norm_(parameters, max_norm, known[1],
+                                             foreach)
+        return known[1]
 
     def _largest_gradients(self, grads, scale: float,
                            top: int = 5) -> List[Tuple[str, float]]:
