@@ -24,10 +24,12 @@ business: :class:`~mmavcl.engine.hooks.ValRNGGuardHook` (a default hook of
 A config that names mmengine's loops gets them, and ``AVRunner.train``
 warns that resume will not be exact.
 """
-from typing import Any, Dict, Optional
+import itertools
+from typing import Any, Dict, Iterator, Optional
 
 import torch
 from mmengine.dataset import InfiniteSampler
+from mmengine.dist import all_reduce, get_world_size
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
@@ -163,6 +165,8 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         self._restore_pending_rng()
         for _ in range(drop):
             next(iterator)
+        if isinstance(dataset, IterableDataset) and get_world_size() > 1:
+            iterator = _while_every_rank_has_a_batch(iterator)
         for idx, data_batch in enumerate(iterator, start=skip):
             if tracks:  # before the step: a checkpoint saved in it counts it
                 dataset.record_trained(data_batch)
@@ -178,15 +182,47 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
     def _warn_short_epoch(self, dataset) -> None:
         """An iterable dataset ends when its data ends: say so when that
         was before the samples its index lists (skipped bad samples, shards
-        cut or unreachable under ``bad_sample_policy='skip'``)."""
-        trained, expected = dataset.epoch_shortfall()
+        cut or unreachable under ``bad_sample_policy='skip'``, batches left
+        when another rank's share ran out first), summed over the ranks so
+        that rank 0's log tells."""
+        counts = torch.tensor(dataset.epoch_shortfall(), dtype=torch.int64)
+        all_reduce(counts)
+        trained, expected = counts.tolist()
         if trained < expected:
+            world = get_world_size()
+            where, left = ('for this rank', '') if world == 1 else (
+                f'for the {world} ranks', ', or left in a rank whose share '
+                'outlasted another rank\'s')
             print_log(
                 f'Epoch {self._epoch + 1} trained on {trained} of the '
-                f'{expected} samples the shard index lists for this rank: '
+                f'{expected} samples the shard index lists {where}: '
                 f'{expected - trained} were skipped (see the skip warnings '
-                'above and DataReportHook\'s report).',
+                f'above and DataReportHook\'s report){left}.',
                 logger='current', level=30)
+
+
+def _while_every_rank_has_a_batch(batches: Iterator) -> Iterator:
+    """``batches`` for as long as every rank has one.
+
+    The ranks' shares of an iterable dataset can give different numbers of
+    batches (shards of different sizes, samples skipped as bad). A rank
+    that ended its epoch alone would meet the others' gradient all-reduce
+    with its own next collective: a hang (or worse, mismatched data). So
+    before each batch the ranks agree (one all-reduce of a flag; mmengine
+    already syncs every iteration when it logs the losses) and stop
+    together; the batches a rank has left are not trained this epoch
+    (the epoch-end shortfall counts them)."""
+    for batch in itertools.chain(batches, [None]):
+        every_rank_has_one = torch.tensor([int(batch is not None)])
+        all_reduce(every_rank_has_one, op='min')
+        if not every_rank_has_one.item():
+            if batch is not None:
+                print_log(
+                    'Another rank\'s share of this epoch ran out first: '
+                    'this rank stops with it, its other batches are not '
+                    'trained this epoch.', logger='current', level=30)
+            return
+        yield batch
 
 
 @LOOPS.register_module()
