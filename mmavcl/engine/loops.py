@@ -132,8 +132,7 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         progress, self._pending_progress = self._pending_progress, None
         dataset = self.dataloader.dataset
         tracks = hasattr(dataset, 'record_trained')
-        if isinstance(dataset, IterableDataset) and \
-                hasattr(dataset, 'set_epoch'):
+        if _shuffles_itself(dataset):
             # shards (AVShardDataset) are shuffled per epoch by the dataset
             # itself: its sampler has no epoch. The dataset shares the epoch
             # with its workers, persistent ones included
@@ -225,6 +224,30 @@ def _while_every_rank_has_a_batch(batches: Iterator) -> Iterator:
         yield batch
 
 
+def _shuffles_itself(dataset) -> bool:
+    """An iterable dataset with its own per-epoch order (``set_epoch``:
+    ``AVShardDataset``), which no sampler's epoch reaches."""
+    return isinstance(dataset, IterableDataset) and \
+        hasattr(dataset, 'set_epoch')
+
+
+class _ReshufflingIterator(_InfiniteDataloaderIterator):
+    """mmengine's iterator that restarts the DataLoader at its end, for a
+    dataset that shuffles itself: mmengine sets the new pass on the
+    sampler, which such a dataset does not read, so every pass came in the
+    first one's order. Here the dataset is told the pass
+    (``set_epoch``)."""
+
+    def __next__(self):
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            self._epoch += 1
+            self._dataloader.dataset.set_epoch(self._epoch)
+            self._iterator = iter(self._dataloader)
+            return next(self._iterator)
+
+
 @LOOPS.register_module()
 class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
     """``IterBasedTrainLoop`` whose resume skips indices, not loaded batches.
@@ -238,6 +261,8 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pending_skip = 0
+        if _shuffles_itself(self.dataloader.dataset):
+            self.dataloader_iterator = _ReshufflingIterator(self.dataloader)
 
     def epoch_iter_at(self, meta: Dict[str, Any]) -> int:
         return meta['iter']
@@ -261,7 +286,10 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
             passes, in_pass = divmod(done, len(self.dataloader))
             if passes and hasattr(sampler, 'set_epoch'):
                 sampler.set_epoch(passes)
-        if self._skip_samples(in_pass):
+        # a dataset that shuffles itself cannot skip: its passes' lengths
+        # are not len(dataloader), and its pass is set by the iterator
+        if not _shuffles_itself(self.dataloader.dataset) and \
+                self._skip_samples(in_pass):
             if in_pass == 0:  # the uninterrupted run restarts the loader
                 self._restore_pending_rng()  # after the checkpoint
             self.dataloader_iterator = _InfiniteDataloaderIterator(

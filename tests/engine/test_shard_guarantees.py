@@ -242,3 +242,23 @@ def test_two_ddp_ranks_split_stop_together_and_report(id_shards, tmp_path):
                 'samples the shard index lists for the 2 ranks' in log
     assert iterations == [[6, 6], [5, 5]]
     assert f'{BAD_MEMBER}: InvalidDataError' in log
+
+
+def test_iteration_loop_reshuffles_every_pass(id_shards, tmp_path):
+    """``AVIterBasedTrainLoop`` over the shards for two passes and a bit
+    (mmengine restarts the DataLoader at the end of each): each pass
+    trains the good ids once, the second in the order of epoch 1 of the
+    same seed. Before, mmengine told the new pass to the sampler only,
+    which the dataset does not read: every pass repeated the first's
+    batches."""
+    pattern, _, good = id_shards
+    cfg = _cfg(str(tmp_path), pattern, [dict(type='RecordDecodedIdsHook')])
+    cfg.train_cfg = dict(type='AVIterBasedTrainLoop', max_iters=25)
+    cfg.default_hooks.checkpoint = dict(type='SafeCheckpointHook',
+                                        interval=100)
+    T.build_runner(cfg).train()
+    trained = [i for _, ids in T.read_decoded_ids(str(tmp_path))[0]
+               for i in ids]
+    passes = [trained[:22], trained[22:44]]
+    assert [sorted(p) for p in passes] == [good, good]
+    assert passes == _orders(pattern)
