@@ -286,7 +286,14 @@ class AVShardDataset(IterableDataset):
         was trained on. Call it in the main process before iterating."""
         self._epoch[0] = int(epoch)
         self._done, self._trained = set(), {}
-        self._rank_world()
+        world = self._rank_world()[1]
+        if len(self.urls) < world:
+            raise ValueError(
+                f'{len(self.urls)} shard(s) for {world} ranks: a rank '
+                'would read none, and AVEpochBasedTrainLoop stops every '
+                'rank with the first whose share runs out (nothing would '
+                'train). Write at least as many shards as ranks '
+                '(tools/data/make_shards.py --samples-per-shard).')
 
     # --------------------------------------------------- resume position
     def record_trained(self, data_batch: Dict) -> None:

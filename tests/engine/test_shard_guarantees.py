@@ -200,6 +200,11 @@ def _ddp_rank(rank, port, pattern, out):
         ids, reports = _read_epoch(ds, epoch)
         epochs.append(dict(ids=ids, len=len(ds), reports=reports,
                            share=ds.epoch_shortfall()[1]))
+    try:
+        AVShardDataset(pattern.replace('{000000..000004}', '000000'),
+                       PIPE).set_epoch(0)
+    except ValueError as err:
+        epochs.append(str(err))
     with open(osp.join(out, f'rank{rank}.json'), 'w') as f:
         json.dump(epochs, f)
 
@@ -214,7 +219,8 @@ def test_two_ddp_ranks_split_stop_together_and_report(id_shards, tmp_path):
     with data waited in DDP's all-reduce for the other, which had gone on
     to the epoch end's collectives: the run hung); no id is trained twice,
     each rank's batches are those of the same seed's loader, and rank 0's
-    log counts the samples of both ranks that were not trained."""
+    log counts the samples of both ranks that were not trained. One shard
+    for the 2 ranks is an error at ``set_epoch``."""
     pattern, _, good = id_shards
     run_ranks(_ddp_rank, (free_port(), pattern, str(tmp_path)))
     alone = [json.load(open(tmp_path / f'rank{r}.json')) for r in (0, 1)]
@@ -241,6 +247,10 @@ def test_two_ddp_ranks_split_stop_together_and_report(id_shards, tmp_path):
             assert f'Epoch {epoch + 1} trained on {len(both)} of the 23 ' \
                 'samples the shard index lists for the 2 ranks' in log
     assert iterations == [[6, 6], [5, 5]]
+    # fewer shards than ranks: nothing could train, said before a read
+    assert alone[0][2] == alone[1][2]
+    assert alone[0][2].startswith('1 shard(s) for 2 ranks: a rank would '
+                                  'read none')
     assert f'{BAD_MEMBER}: InvalidDataError' in log
 
 
