@@ -16,7 +16,13 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
 * ``stop_training`` is honoured after every iteration of an epoch, not only
-  between epochs.
+  between epochs;
+* **iterable datasets that shuffle themselves** (``AVShardDataset``): under
+  DDP the epoch loop stops every rank when the first one's share of the
+  epoch runs out (the ranks' shares can give different numbers of
+  batches; a rank that ended alone hung the others), and the iteration
+  loop starts each pass over the data as the dataset's next epoch (a new
+  order; mmengine tells the new pass only to a sampler).
 
 That validation does not perturb the training randomness is not the loops'
 business: :class:`~mmavcl.engine.hooks.ValRNGGuardHook` (a default hook of
