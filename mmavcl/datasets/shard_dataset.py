@@ -269,17 +269,22 @@ class AVShardDataset(IterableDataset):
 
     def _shares(self) -> List[int]:
         """Each rank's samples in the current epoch, by the index."""
+        shares = [0] * self._rank_world()[1]
+        for name, rank in self._ranks_of_shards().items():
+            shares[rank] += int(self.index['shards'][name])
+        return shares
+
+    def _ranks_of_shards(self) -> Dict[str, int]:
+        """Shard file name -> the rank that reads it in the current
+        epoch."""
         counts = self.index['shards']
         missing = [u for u in self.urls if osp.basename(u) not in counts]
         if missing:
             raise KeyError(f'shard {missing[0]} is not in the shard index '
                            f'{self.index_file} ({len(missing)} missing)')
         urls, world = self._epoch_shards(), self._rank_world()[1]
-        shares = [0] * world
-        for url, rank in zip(urls, deal_shards(urls, world,
-                                                self._shard_count)):
-            shares[rank] += int(counts[osp.basename(url)])
-        return shares
+        return {osp.basename(url): rank for url, rank in zip(
+            urls, deal_shards(urls, world, self._shard_count))}
 
     def set_epoch(self, epoch: int) -> None:
         """Start epoch ``epoch``: its shard order, a fresh record of what
@@ -324,10 +329,15 @@ class AVShardDataset(IterableDataset):
         samples of this rank's shards (by the index). Fewer trained than
         expected means samples were skipped (bad media, cut or unreachable
         shards), also those whose report found no later item to travel
-        with, or left when another rank's share ran out first."""
-        trained = sum(self._count(n) or 0 for n in self._done) + sum(
-            len(k) for k in self._trained.values())
-        return trained, self._shares()[self._rank_world()[0]]
+        with, or left when another rank's share ran out first. After a
+        resume the loaded progress holds every rank's shards: only this
+        rank's count."""
+        rank = self._rank_world()[0]
+        ranks = self._ranks_of_shards()
+        trained = sum(self._count(n) or 0 for n in self._done
+                      if ranks.get(n) == rank) + sum(
+            len(k) for n, k in self._trained.items() if ranks.get(n) == rank)
+        return trained, self._shares()[rank]
 
     def load_progress(self, state: Dict) -> None:
         """Resume: the next iteration over epoch ``state['epoch']`` skips

@@ -200,6 +200,12 @@ def _ddp_rank(rank, port, pattern, out):
         ids, reports = _read_epoch(ds, epoch)
         epochs.append(dict(ids=ids, len=len(ds), reports=reports,
                            share=ds.epoch_shortfall()[1]))
+    # a resumed epoch: the progress of both ranks (here: every shard done)
+    # counts on each rank for its own shards only
+    ds.set_epoch(1)
+    ds.load_progress(dict(epoch=1, done=sorted(ds.index['shards']),
+                          partial={}))
+    epochs.append(ds.epoch_shortfall())
     try:
         AVShardDataset(pattern.replace('{000000..000004}', '000000'),
                        PIPE).set_epoch(0)
@@ -247,9 +253,11 @@ def test_two_ddp_ranks_split_stop_together_and_report(id_shards, tmp_path):
             assert f'Epoch {epoch + 1} trained on {len(both)} of the 23 ' \
                 'samples the shard index lists for the 2 ranks' in log
     assert iterations == [[6, 6], [5, 5]]
+    # after a resume each rank counts its own shards of the merged progress
+    assert [a[2] for a in alone] == [[a[1]['share']] * 2 for a in alone]
     # fewer shards than ranks: nothing could train, said before a read
-    assert alone[0][2] == alone[1][2]
-    assert alone[0][2].startswith('1 shard(s) for 2 ranks: a rank would '
+    assert alone[0][3] == alone[1][3]
+    assert alone[0][3].startswith('1 shard(s) for 2 ranks: a rank would '
                                   'read none')
     assert f'{BAD_MEMBER}: InvalidDataError' in log
 
