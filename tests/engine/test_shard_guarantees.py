@@ -83,7 +83,7 @@ def test_deal_balances_the_ranks_by_samples():
     assert sorted(sum(parts, [])) == sorted(urls)
 
 
-def test_every_good_sample_once_per_epoch_in_pixels(id_shards):
+def test_every_good_sample_once_per_epoch_in_pixels(id_shards, seed7_orders):
     """One rank, 2 workers, 3 epochs: each epoch the decoded ids are the 22
     good ids once each, the bad member is reported once by shard and
     member, and ``epoch_shortfall`` counts it; each epoch's order differs,
@@ -106,16 +106,15 @@ def test_every_good_sample_once_per_epoch_in_pixels(id_shards):
     first = epochs(seed=7)
     assert len({tuple(ids) for ids in first}) == 3
     assert epochs(seed=7) == first
-    assert first[:2] == _orders(pattern)
+    assert first[:2] == seed7_orders
     assert _read_epoch(_dataset(pattern, seed=8), 0)[0] != first[0]
 
 
-def _orders(pattern, _cache={}):
-    """The ids of epochs 0 and 1 of seed 7, in order (read once)."""
-    if pattern not in _cache:
-        ds = _dataset(pattern)
-        _cache[pattern] = [_read_epoch(ds, epoch)[0] for epoch in (0, 1)]
-    return _cache[pattern]
+@pytest.fixture(scope='module')
+def seed7_orders(id_shards):
+    """The ids of epochs 0 and 1 of seed 7 through 2 workers, in order."""
+    ds = _dataset(id_shards[0])
+    return [_read_epoch(ds, epoch)[0] for epoch in (0, 1)]
 
 
 def _cfg(work_dir, pattern, hooks, resume=False, by_epoch=False):
@@ -135,8 +134,8 @@ def _cfg(work_dir, pattern, hooks, resume=False, by_epoch=False):
 
 
 @pytest.mark.parametrize('kill', ['mid-epoch', 'epoch-boundary'])
-def test_resume_neither_repeats_nor_skips_in_pixels(id_shards, tmp_path,
-                                                    kill):
+def test_resume_neither_repeats_nor_skips_in_pixels(id_shards, seed7_orders,
+                                                    tmp_path, kill):
     """Killed mid-epoch (checkpoint after iteration 4, crash before 7) or
     after the epoch-end checkpoint (crash before epoch 2's first
     iteration), resumed through ``AVRunner``: over the killed and the
@@ -171,9 +170,9 @@ def test_resume_neither_repeats_nor_skips_in_pixels(id_shards, tmp_path,
         trained = [i for _, ids in batches for i in ids]
         assert sorted(trained) == good, (epoch, trained)
         if by_epoch or epoch == 1:
-            assert trained == _orders(pattern)[epoch]
+            assert trained == seed7_orders[epoch]
         else:
-            assert trained != _orders(pattern)[epoch]
+            assert trained != seed7_orders[epoch]
     log = T.log_text(work)
     assert f'{BAD_MEMBER}: InvalidDataError' in log
 
@@ -262,7 +261,8 @@ def test_two_ddp_ranks_split_stop_together_and_report(id_shards, tmp_path):
     assert f'{BAD_MEMBER}: InvalidDataError' in log
 
 
-def test_iteration_loop_reshuffles_every_pass(id_shards, tmp_path):
+def test_iteration_loop_reshuffles_every_pass(id_shards, seed7_orders,
+                                              tmp_path):
     """``AVIterBasedTrainLoop`` over the shards for two passes and a bit
     (mmengine restarts the DataLoader at the end of each): each pass
     trains the good ids once, the second in the order of epoch 1 of the
@@ -279,4 +279,4 @@ def test_iteration_loop_reshuffles_every_pass(id_shards, tmp_path):
                for i in ids]
     passes = [trained[:22], trained[22:44]]
     assert [sorted(p) for p in passes] == [good, good]
-    assert passes == _orders(pattern)
+    assert passes == seed7_orders
