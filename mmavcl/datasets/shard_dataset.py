@@ -1,6 +1,7 @@
 """WebDataset tar shards (video2dataset's layout: ``{key}.mp4``,
 ``{key}.json``, ``{key}.txt``, optional ``{key}.wav``) streamed from local
 paths or URIs, through the same pipelines as :class:`AVVideoDataset`."""
+import heapq
 import json
 import os.path as osp
 import random
@@ -21,7 +22,8 @@ from .media.sidecar import SIDECAR_EXTS
 from .transforms.decoding import FETCHED_KEY
 from .video_dataset import SKIPPED_KEY, build_pipeline
 
-__all__ = ['AVShardDataset', 'split_shards', 'merge_progress', 'INDEX_NAME']
+__all__ = ['AVShardDataset', 'split_shards', 'deal_shards', 'merge_progress',
+           'INDEX_NAME']
 
 #: the shard index next to the shards: {"shards": {name: count}, ...}
 INDEX_NAME = 'index.json'
@@ -33,12 +35,40 @@ SHARD_META = ('shard', 'shard_key')
 
 
 def split_shards(urls: Sequence[str], rank: int, world_size: int,
-                 worker: int, num_workers: int) -> List[str]:
-    """The shards of ``worker`` on ``rank``: every
-    ``world_size * num_workers``-th one, so each shard (and each sample) is
-    read by exactly one worker of one rank per epoch."""
-    slot, slots = rank * num_workers + worker, world_size * num_workers
-    return list(urls)[slot::slots]
+                 worker: int, num_workers: int,
+                 count: Optional[Callable[[str], Optional[int]]] = None
+                 ) -> List[str]:
+    """The shards of ``worker`` on ``rank``: ``urls`` dealt over the ranks,
+    then the rank's share over its workers, each shard in turn to the one
+    holding the fewest samples so far (``count(url)``, by the shard index;
+    one per shard without it; the lowest on a tie).
+
+    Every shard goes to exactly one worker of one rank. The ranks' shares
+    differ by at most the samples of one shard (of shards of one size:
+    by at most one shard, the ranks with more being the first ones), the
+    same for the workers of a rank.
+    """
+    ranks = deal_shards(urls, world_size, count)
+    mine = [u for u, r in zip(urls, ranks) if r == rank]
+    workers = deal_shards(mine, num_workers, count)
+    return [u for u, w in zip(mine, workers) if w == worker]
+
+
+def deal_shards(urls: Sequence[str], slots: int,
+                count: Optional[Callable[[str], Optional[int]]] = None
+                ) -> List[int]:
+    """The slot (rank or worker) of each url when each goes in turn to the
+    slot holding the fewest samples so far (greedy, lowest slot on a tie:
+    the slots' totals differ by at most the largest shard's count).
+    ``O(len(urls) * log(slots))``."""
+    held = [(0, slot) for slot in range(slots)]  # a heap
+    out = []
+    for url in urls:
+        samples, slot = heapq.heappop(held)
+        out.append(slot)
+        n = None if count is None else count(url)
+        heapq.heappush(held, (samples + (1 if n is None else n), slot))
+    return out
 
 
 def merge_progress(states: Iterable[Optional[Dict]]) -> Optional[Dict]:
@@ -82,9 +112,17 @@ class AVShardDataset(IterableDataset):
     data sample's metainfo also holds ``shard`` (the shard's file name) and
     ``shard_key`` (the sample's key in it).
 
-    Splitting: the (per-epoch shuffled) shard list is dealt out over ranks
-    x DataLoader workers (:func:`split_shards`): every sample is read once
-    per epoch when there are at least ``world_size * num_workers`` shards.
+    Splitting: the (per-epoch shuffled) shard list is dealt out over the
+    ranks, and each rank's share over its DataLoader workers
+    (:func:`split_shards`: each shard to the one holding the fewest
+    samples by the index), so every sample is read by exactly one worker
+    of one rank per epoch, and the ranks' shares differ by at most one
+    shard's samples. :meth:`__len__` is the smallest share of the current
+    epoch, the same on every rank. Ranks whose shares give different
+    numbers of batches (shards of different sizes, skipped samples) are
+    stopped together by ``AVEpochBasedTrainLoop`` when the first one runs
+    out: the batches the others have left are not trained in that epoch
+    (counted at its end).
 
     Shuffling: shard order by ``(seed, epoch)`` (call :meth:`set_epoch`
     before iterating), samples within a buffer of ``shuffle_buffer``. The
@@ -220,23 +258,47 @@ class AVShardDataset(IterableDataset):
         return None if count is None else int(count)
 
     def __len__(self) -> int:
-        """Samples per epoch on this rank (the shards it reads, by the
-        index)."""
+        """Samples per rank in the current epoch: the smallest of the
+        ranks' shares (by the index). The same number on every rank:
+        mmengine derives the iterations of an epoch from it (the last
+        iteration's checkpoint, iteration-based schedules), and ranks that
+        disagree there wait for each other in a collective or follow
+        different schedules. ``AVEpochBasedTrainLoop`` stops every rank with
+        the first whose share runs out."""
+        return min(self._shares())
+
+    def _shares(self) -> List[int]:
+        """Each rank's samples in the current epoch, by the index."""
+        shares = [0] * self._rank_world()[1]
+        for name, rank in self._ranks_of_shards().items():
+            shares[rank] += int(self.index['shards'][name])
+        return shares
+
+    def _ranks_of_shards(self) -> Dict[str, int]:
+        """Shard file name -> the rank that reads it in the current
+        epoch."""
         counts = self.index['shards']
-        rank, world = self._rank_world()
-        mine = self.urls[rank::world]
-        missing = [u for u in mine if osp.basename(u) not in counts]
+        missing = [u for u in self.urls if osp.basename(u) not in counts]
         if missing:
             raise KeyError(f'shard {missing[0]} is not in the shard index '
                            f'{self.index_file} ({len(missing)} missing)')
-        return sum(int(counts[osp.basename(u)]) for u in mine)
+        urls, world = self._epoch_shards(), self._rank_world()[1]
+        return {osp.basename(url): rank for url, rank in zip(
+            urls, deal_shards(urls, world, self._shard_count))}
 
     def set_epoch(self, epoch: int) -> None:
         """Start epoch ``epoch``: its shard order, a fresh record of what
         was trained on. Call it in the main process before iterating."""
         self._epoch[0] = int(epoch)
         self._done, self._trained = set(), {}
-        self._rank_world()
+        world = self._rank_world()[1]
+        if len(self.urls) < world:
+            raise ValueError(
+                f'{len(self.urls)} shard(s) for {world} ranks: a rank '
+                'would read none, and AVEpochBasedTrainLoop stops every '
+                'rank with the first whose share runs out (nothing would '
+                'train). Write at least as many shards as ranks '
+                '(tools/data/make_shards.py --samples-per-shard).')
 
     # --------------------------------------------------- resume position
     def record_trained(self, data_batch: Dict) -> None:
@@ -267,10 +329,15 @@ class AVShardDataset(IterableDataset):
         samples of this rank's shards (by the index). Fewer trained than
         expected means samples were skipped (bad media, cut or unreachable
         shards), also those whose report found no later item to travel
-        with."""
-        trained = sum(self._count(n) or 0 for n in self._done) + sum(
-            len(k) for k in self._trained.values())
-        return trained, len(self)
+        with, or left when another rank's share ran out first. After a
+        resume the loaded progress holds every rank's shards: only this
+        rank's count."""
+        rank = self._rank_world()[0]
+        ranks = self._ranks_of_shards()
+        trained = sum(self._count(n) or 0 for n in self._done
+                      if ranks.get(n) == rank) + sum(
+            len(k) for n, k in self._trained.items() if ranks.get(n) == rank)
+        return trained, self._shares()[rank]
 
     def load_progress(self, state: Dict) -> None:
         """Resume: the next iteration over epoch ``state['epoch']`` skips
@@ -288,13 +355,23 @@ class AVShardDataset(IterableDataset):
                                      for n, k in self._trained.items()})
 
     # --------------------------------------------------------- reading
-    def _my_shards(self) -> List[str]:
+    def _shard_count(self, url: str) -> Optional[int]:
+        return self._count(osp.basename(url))
+
+    def _epoch_shards(self) -> List[str]:
+        """All shards in the order of the current ``(seed, epoch)``."""
         urls = list(self.urls)
         random.Random(self.seed * 1000003 + self.epoch).shuffle(urls)
+        return urls
+
+    def _my_shards(self) -> List[str]:
+        """The shards this process (DataLoader worker) reads in the current
+        epoch."""
         rank, world = self._rank_world()
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
-        return split_shards(urls, rank, world, wid, nw)
+        return split_shards(self._epoch_shards(), rank, world, wid, nw,
+                            self._shard_count)
 
     @staticmethod
     def _members(url: str, stream) -> Iterator[Dict]:

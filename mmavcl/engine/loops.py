@@ -16,7 +16,13 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
 * ``stop_training`` is honoured after every iteration of an epoch, not only
-  between epochs.
+  between epochs;
+* **iterable datasets that shuffle themselves** (``AVShardDataset``): under
+  DDP the epoch loop stops every rank when the first one's share of the
+  epoch runs out (the ranks' shares can give different numbers of
+  batches; a rank that ended alone hung the others), and the iteration
+  loop starts each pass over the data as the dataset's next epoch (a new
+  order; mmengine tells the new pass only to a sampler).
 
 That validation does not perturb the training randomness is not the loops'
 business: :class:`~mmavcl.engine.hooks.ValRNGGuardHook` (a default hook of
@@ -24,10 +30,12 @@ business: :class:`~mmavcl.engine.hooks.ValRNGGuardHook` (a default hook of
 A config that names mmengine's loops gets them, and ``AVRunner.train``
 warns that resume will not be exact.
 """
-from typing import Any, Dict, Optional
+import itertools
+from typing import Any, Dict, Iterator, Optional
 
 import torch
 from mmengine.dataset import InfiniteSampler
+from mmengine.dist import all_reduce, get_world_size
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 from mmengine.runner.loops import _InfiniteDataloaderIterator
@@ -130,8 +138,7 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         progress, self._pending_progress = self._pending_progress, None
         dataset = self.dataloader.dataset
         tracks = hasattr(dataset, 'record_trained')
-        if isinstance(dataset, IterableDataset) and \
-                hasattr(dataset, 'set_epoch'):
+        if _shuffles_itself(dataset):
             # shards (AVShardDataset) are shuffled per epoch by the dataset
             # itself: its sampler has no epoch. The dataset shares the epoch
             # with its workers, persistent ones included
@@ -163,6 +170,8 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         self._restore_pending_rng()
         for _ in range(drop):
             next(iterator)
+        if isinstance(dataset, IterableDataset) and get_world_size() > 1:
+            iterator = _while_every_rank_has_a_batch(iterator)
         for idx, data_batch in enumerate(iterator, start=skip):
             if tracks:  # before the step: a checkpoint saved in it counts it
                 dataset.record_trained(data_batch)
@@ -178,15 +187,71 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
     def _warn_short_epoch(self, dataset) -> None:
         """An iterable dataset ends when its data ends: say so when that
         was before the samples its index lists (skipped bad samples, shards
-        cut or unreachable under ``bad_sample_policy='skip'``)."""
-        trained, expected = dataset.epoch_shortfall()
+        cut or unreachable under ``bad_sample_policy='skip'``, batches left
+        when another rank's share ran out first), summed over the ranks so
+        that rank 0's log tells."""
+        counts = torch.tensor(dataset.epoch_shortfall(), dtype=torch.int64)
+        all_reduce(counts)
+        trained, expected = counts.tolist()
         if trained < expected:
+            world = get_world_size()
+            where, left = ('for this rank', '') if world == 1 else (
+                f'for the {world} ranks', ', or left in a rank whose share '
+                'outlasted another rank\'s')
             print_log(
                 f'Epoch {self._epoch + 1} trained on {trained} of the '
-                f'{expected} samples the shard index lists for this rank: '
+                f'{expected} samples the shard index lists {where}: '
                 f'{expected - trained} were skipped (see the skip warnings '
-                'above and DataReportHook\'s report).',
+                f'above and DataReportHook\'s report){left}.',
                 logger='current', level=30)
+
+
+def _while_every_rank_has_a_batch(batches: Iterator) -> Iterator:
+    """``batches`` for as long as every rank has one.
+
+    The ranks' shares of an iterable dataset can give different numbers of
+    batches (shards of different sizes, samples skipped as bad). A rank
+    that ended its epoch alone would meet the others' gradient all-reduce
+    with its own next collective: a hang (or worse, mismatched data). So
+    before each batch the ranks agree (one all-reduce of a flag; mmengine
+    already syncs every iteration when it logs the losses) and stop
+    together; the batches a rank has left are not trained this epoch
+    (the epoch-end shortfall counts them)."""
+    for batch in itertools.chain(batches, [None]):
+        every_rank_has_one = torch.tensor([int(batch is not None)])
+        all_reduce(every_rank_has_one, op='min')
+        if not every_rank_has_one.item():
+            if batch is not None:
+                print_log(
+                    'Another rank\'s share of this epoch ran out first: '
+                    'this rank stops with it, its other batches are not '
+                    'trained this epoch.', logger='current', level=30)
+            return
+        yield batch
+
+
+def _shuffles_itself(dataset) -> bool:
+    """An iterable dataset with its own per-epoch order (``set_epoch``:
+    ``AVShardDataset``), which no sampler's epoch reaches."""
+    return isinstance(dataset, IterableDataset) and \
+        hasattr(dataset, 'set_epoch')
+
+
+class _ReshufflingIterator(_InfiniteDataloaderIterator):
+    """mmengine's iterator that restarts the DataLoader at its end, for a
+    dataset that shuffles itself: mmengine sets the new pass on the
+    sampler, which such a dataset does not read, so every pass came in the
+    first one's order. Here the dataset is told the pass
+    (``set_epoch``)."""
+
+    def __next__(self):
+        try:
+            return next(self._iterator)
+        except StopIteration:
+            self._epoch += 1
+            self._dataloader.dataset.set_epoch(self._epoch)
+            self._iterator = iter(self._dataloader)
+            return next(self._iterator)
 
 
 @LOOPS.register_module()
@@ -202,6 +267,8 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pending_skip = 0
+        if _shuffles_itself(self.dataloader.dataset):
+            self.dataloader_iterator = _ReshufflingIterator(self.dataloader)
 
     def epoch_iter_at(self, meta: Dict[str, Any]) -> int:
         return meta['iter']
@@ -225,7 +292,10 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
             passes, in_pass = divmod(done, len(self.dataloader))
             if passes and hasattr(sampler, 'set_epoch'):
                 sampler.set_epoch(passes)
-        if self._skip_samples(in_pass):
+        # a dataset that shuffles itself cannot skip: its passes' lengths
+        # are not len(dataloader), and its pass is set by the iterator
+        if not _shuffles_itself(self.dataloader.dataset) and \
+                self._skip_samples(in_pass):
             if in_pass == 0:  # the uninterrupted run restarts the loader
                 self._restore_pending_rng()  # after the checkpoint
             self.dataloader_iterator = _InfiniteDataloaderIterator(

@@ -1,6 +1,6 @@
 """Helpers for tests: real media files written with PyAV (no mocks) and
 ports for real multi-process runs."""
-from .dist import free_port
+from .dist import free_port, run_ranks
 from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
                     decode_audio_views, decode_chirp_time, decode_frame_index,
                     divx_packed_copy, faststart_copy, make_audio_file,
@@ -11,7 +11,8 @@ from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
 from .scripts import (REPO_ROOT, last_logged_metrics, load_script,
                       make_toy_data)
 from .servers import serve_directory, serve_moto, serve_s3
-from .shards import add_tar_member, write_shards
+from .shards import (add_tar_member, decode_sample_ids, write_id_shards,
+                     write_shards)
 
 __all__ = [
     'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
@@ -20,8 +21,7 @@ __all__ = [
     'truncate_file', 'write_garbage', 'replace_video_packet',
     'not_coded_vop', 'divx_packed_copy', 'faststart_copy', 'mp4_edit_list',
     'set_mp4_edit_list', 'write_vfr_video', 'decode_audio_views',
-    'free_port', 'serve_directory', 'serve_s3',
-    'serve_moto',
-    'REPO_ROOT', 'load_script', 'last_logged_metrics', 'make_toy_data', 'add_tar_member',
-    'write_shards'
+    'free_port', 'run_ranks', 'serve_directory', 'serve_s3', 'serve_moto',
+    'REPO_ROOT', 'load_script', 'last_logged_metrics', 'make_toy_data',
+    'add_tar_member', 'write_shards', 'write_id_shards', 'decode_sample_ids'
 ]

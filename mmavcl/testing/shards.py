@@ -8,7 +8,8 @@ import os.path as osp
 import tarfile
 from typing import Dict, List, Sequence, Tuple
 
-__all__ = ['add_tar_member', 'write_shards']
+__all__ = ['add_tar_member', 'write_shards', 'write_id_shards',
+           'decode_sample_ids']
 
 
 def add_tar_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -42,3 +43,72 @@ def write_shards(samples: Sequence[Tuple[str, Dict[str, bytes]]],
     names = sorted(counts)
     return (osp.join(out_dir, f'{prefix}-{{000000..{len(names) - 1:06d}}}'
                      '.tar'), names)
+
+
+def write_id_shards(out_dir: str, shard_sizes: Sequence[int],
+                    num_frames: int = 4, size: Tuple[int, int] = (64, 64),
+                    bad: Sequence[int] = (),
+                    prefix: str = 'ids') -> Tuple[str, List[str], List[int]]:
+    """Shards of H.264 videos whose every frame spells the sample's id in
+    :func:`~mmavcl.testing.media.timestamp_frames`' bands (read it back
+    from decoded pixels with :func:`decode_sample_ids`): shard ``s`` holds
+    ``shard_sizes[s]`` samples, ids counted on from 0 over the shards, keys
+    ``s{id:03d}``; the ids in ``bad`` get random bytes as their ``.mp4``
+    member (a bad member). Ids wrap at ``2 ** TIMESTAMP_BITS``.
+
+    Returns:
+        (the shards' brace pattern, their file names, the good ids).
+    """
+    import numpy as np
+
+    from .media import timestamp_frames, write_video
+    total = sum(shard_sizes)
+    if total > 2**8:
+        raise ValueError(f'{total} samples: the bands spell ids < 256')
+    codes = timestamp_frames(total, size)  # frame i spells i
+    tmp = osp.join(out_dir, '.videos')
+    samples = []
+    for i in range(total):
+        if i in bad:
+            video = np.random.default_rng(i).integers(
+                0, 256, 4096, dtype=np.uint8).tobytes()
+        else:
+            path = write_video(osp.join(tmp, f'{i}.mp4'),
+                               np.repeat(codes[i:i + 1], num_frames, 0))
+            with open(path, 'rb') as f:
+                video = f.read()
+        samples.append((f's{i:03d}', {'mp4': video, 'json': json.dumps(
+            dict(label=i % 2)).encode()}))
+    counts: Dict[str, int] = {}
+    start = 0
+    for s, n in enumerate(shard_sizes):
+        name = f'{prefix}-{s:06d}.tar'
+        with tarfile.open(osp.join(out_dir, name), 'w') as tar:
+            for key, members in samples[start:start + n]:
+                for ext, data in members.items():
+                    add_tar_member(tar, f'{key}.{ext}', data)
+        counts[name] = n
+        start += n
+    with open(osp.join(out_dir, 'index.json'), 'w') as f:
+        json.dump(dict(shards=counts, num_samples=total), f)
+    pattern = osp.join(
+        out_dir, f'{prefix}-{{000000..{len(shard_sizes) - 1:06d}}}.tar')
+    return pattern, sorted(counts), [i for i in range(total)
+                                     if i not in bad]
+
+
+def decode_sample_ids(video) -> List[int]:
+    """The sample ids :func:`write_id_shards` spelled into the frames of a
+    packed batch ``(B, C, T, H, W)`` (or one item, ``(C, T, H, W)``): the
+    first frame's, after checking every frame of the clip agrees."""
+    from .media import decode_frame_index
+    video = video.numpy() if hasattr(video, 'numpy') else video
+    batch = video[None] if video.ndim == 4 else video
+    ids = []
+    for clip in batch:
+        per_frame = decode_frame_index(clip, channel_last=False)
+        if len(set(per_frame.tolist())) != 1:
+            raise ValueError(f'the frames of one clip spell different ids: '
+                             f'{per_frame.tolist()}')
+        ids.append(int(per_frame[0]))
+    return ids

@@ -36,7 +36,7 @@ from mmavcl.datasets.media import (find_audio_start, probe_audio_timing,
 from mmavcl.datasets.transforms import decoding
 from mmavcl.registry import MODELS
 from mmavcl.testing import (chirp, decode_audio_views, decode_chirp_time,
-                            free_port, load_script, make_av_video)
+                            free_port, load_script, make_av_video, run_ranks)
 
 SR = 16000
 #: name -> (start of the video (s), audio start relative to it (s))
@@ -520,9 +520,6 @@ def report_runs(sidecars, tmp_path_factory):
     """The runs of :func:`_report_rank` on 2 gloo ranks (a DataLoader
     worker each): only rank 1 reads an untagged sidecar and a bad (empty)
     video. Returns the data root and the runs' output dir."""
-    import time
-
-    import torch.multiprocessing as mp
     src, out = sidecars
     tmp_path = tmp_path_factory.mktemp('report_runs')
     root = tmp_path / 'data'
@@ -538,15 +535,7 @@ def report_runs(sidecars, tmp_path_factory):
               str(root / 'audio' / 'r1_untagged.wav'))
     (root / 'videos' / 'r1_bad.mkv').write_bytes(b'')
     (root / 'list.txt').write_text(''.join(f'{n}.mkv 0\n' for n in names))
-    ctx = mp.start_processes(_report_rank, args=(free_port(), str(root),
-                                                  str(tmp_path)),
-                             nprocs=2, join=False, start_method='spawn')
-    deadline = time.monotonic() + 240
-    while not ctx.join(timeout=5):
-        if time.monotonic() > deadline:
-            for proc in ctx.processes:
-                proc.kill()
-            pytest.fail('a rank did not finish: one waits in a collective')
+    run_ranks(_report_rank, (free_port(), str(root), str(tmp_path)))
     return root, tmp_path
 
 

@@ -181,6 +181,35 @@ class RecordShardKeysHook(Hook):
             f.write(f'{runner.epoch}:{runner.iter + 1}:{keys}\n')
 
 
+@HOOKS.register_module(force=True)
+class RecordDecodedIdsHook(Hook):
+    """Appends ``epoch:iter:id,...`` of every batch trained on to
+    ``ids{rank}.txt``: the sample ids read back from the pixels of the
+    batch the model gets (videos of ``mmavcl.testing.write_id_shards``),
+    not from the dataset's bookkeeping."""
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        from mmavcl.testing import decode_sample_ids
+        ids = decode_sample_ids(data_batch['inputs']['video'][0])
+        with open(osp.join(runner.work_dir, f'ids{get_rank()}.txt'),
+                  'a') as f:
+            f.write(f"{runner.epoch}:{runner.iter + 1}:"
+                    f"{','.join(map(str, ids))}\n")
+
+
+def read_decoded_ids(work_dir: str, rank: int = 0) -> Dict[int, List]:
+    """What :class:`RecordDecodedIdsHook` wrote for ``rank``:
+    ``{epoch: [(iteration, [ids])]}`` in the order trained."""
+    out: Dict[int, List] = {}
+    with open(osp.join(work_dir, f'ids{rank}.txt')) as f:
+        for line in f:
+            epoch, it, ids = line.strip().split(':')
+            out.setdefault(int(epoch), []).append(
+                (int(it), [int(i) for i in ids.split(',')]))
+    return out
+
+
 @METRICS.register_module(force=True)
 class ToyMeanNorm(BaseMetric):
     """Mean L2 norm of the (noisy) embeddings: a stand-in val metric."""
@@ -224,15 +253,20 @@ class SimulatedCrash(RuntimeError):
 
 @HOOKS.register_module(force=True)
 class CrashHook(Hook):
-    """Raises before iteration ``at_iter`` (1-based) starts: a crash."""
+    """Raises before iteration ``at_iter`` (1-based) starts, or before the
+    first iteration of epoch ``at_epoch`` (0-based): a crash."""
 
-    def __init__(self, at_iter: int):
-        self.at_iter = at_iter
+    def __init__(self, at_iter: Optional[int] = None,
+                 at_epoch: Optional[int] = None):
+        self.at_iter, self.at_epoch = at_iter, at_epoch
 
     def before_train_iter(self, runner, batch_idx, data_batch=None):
         if runner.iter + 1 == self.at_iter:
             raise SimulatedCrash(f'simulated crash before iteration '
                                  f'{self.at_iter}')
+        if runner.epoch == self.at_epoch:
+            raise SimulatedCrash(f'simulated crash before epoch '
+                                 f'{self.at_epoch}')
 
 
 @HOOKS.register_module(force=True)
