@@ -19,6 +19,7 @@ from .errors import MediaDecodeError
 from .media import remote
 from .media.remote import FetchedFile, fetch, is_uri, open_stream
 from .media.sidecar import SIDECAR_EXTS
+from .media.video import VIDEO_EXTS as _VIDEO_FILE_EXTS
 from .transforms.decoding import FETCHED_KEY
 from .video_dataset import SKIPPED_KEY, build_pipeline
 
@@ -27,7 +28,9 @@ __all__ = ['AVShardDataset', 'split_shards', 'deal_shards', 'merge_progress',
 
 #: the shard index next to the shards: {"shards": {name: count}, ...}
 INDEX_NAME = 'index.json'
-VIDEO_EXTS = ('mp4', 'mkv', 'webm', 'avi', 'mov')
+#: video members, by their extension (the video files' own, without the
+#: dot: ``make_shards.py`` keeps each video's)
+VIDEO_EXTS = tuple(ext[1:] for ext in _VIDEO_FILE_EXTS)
 #: sidecar members, first found first (the video dataset's order)
 AUDIO_EXTS = tuple(ext[1:] for ext in SIDECAR_EXTS)
 #: metainfo of every item: the shard's file name and the sample's key

@@ -41,6 +41,7 @@ __all__ = [
     'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
     'make_av_video', 'make_av_videos', 'make_audio_file', 'write_vfr_video',
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
+    'chirp_time_errors',
     'truncate_file', 'write_garbage', 'replace_video_packet',
     'not_coded_vop', 'divx_packed_copy', 'faststart_copy', 'mp4_edit_list',
     'set_mp4_edit_list', 'decode_audio_views'
@@ -124,6 +125,35 @@ def decode_chirp_time(wave: np.ndarray,
     shift = 0.5 * (a - c) / (a - 2 * b + c) if (a - 2 * b + c) != 0 else 0.0
     freq = (k + shift) * sample_rate / nfft
     return float((freq - f0) / rate)
+
+
+def chirp_time_errors(wave: np.ndarray,
+                      sample_rate: int,
+                      view_start: float,
+                      chirp_start: float = 0.0,
+                      chirp_duration: Optional[float] = None,
+                      window: float = 0.064,
+                      margin: float = 0.05) -> np.ndarray:
+    """How far off its time a view of a :func:`chirp` plays.
+
+    ``wave`` is audio from ``view_start`` s on (a view's, on its video's
+    clock) where the chirp's time 0 should play at ``chirp_start`` s. In
+    each ``window`` s of it over the chirp (``margin`` s in from its ends;
+    its end is unknown without ``chirp_duration``) the chirp's time is
+    read (:func:`decode_chirp_time`).
+
+    Returns:
+        float64 ``(K,)``: the time read minus the time due (s) per window:
+        negative where the audio plays late.
+    """
+    n = int(round(window * sample_rate))
+    end = np.inf if chirp_duration is None else chirp_duration - margin
+    out = []
+    for i in range(0, len(wave) - n + 1, n):
+        due = view_start + (i + n / 2) / sample_rate - chirp_start
+        if margin < due < end:
+            out.append(decode_chirp_time(wave[i:i + n], sample_rate) - due)
+    return np.asarray(out, dtype=np.float64)
 
 
 def make_av_video(path: str,

@@ -177,6 +177,41 @@ def test_video_init_reports_the_video_start_time(matrix, case, backend):
     res['video_reader'].close()
 
 
+@pytest.mark.parametrize('case', [('h264', 'ts', 'plain'),
+                                  ('hevc', 'ts', 'start-10s'),
+                                  ('mpeg4', 'ts', 'late-audio-0.1'),
+                                  ('msmpeg4', 'wmv', 'plain')],
+                         ids=lambda c: '-'.join(c))
+def test_decord_reader_reads_unindexed_containers_right(matrix, tmp_path,
+                                                        case):
+    """MPEG-TS (broadcast, AVCHD cameras) and ASF (WMV) have no frame
+    index; the decord reader hands them to PyAV, and every index read
+    (fresh readers, then a scrambled batch) is the sequential decode's
+    frame. decord alone returned frame 16 for frame 0 of the H.264 MPEG-TS
+    (B-frames) and a picture spelling no frame (255) in the HEVC one,
+    failed to open the MPEG-4 Part 2 one, and after a seek in the ASF
+    (MS-MPEG4, a keyframe every 12 frames, interleaved with MP3: PyAV
+    cannot encode WMA here) returned frames up to 20 away (1 for 13, 27
+    for 47)."""
+    if case[1] == 'wmv':
+        path = make_av_video(str(tmp_path / 'v.wmv'), N, FPS, SIZE,
+                             video_codec='msmpeg4',
+                             audio_codec='libmp3lame', keyint=12)['path']
+    else:
+        path = matrix[case]
+    ref = _sequential(path)[0]
+    for i in SAMPLE:
+        reader = DecordVideoReader(path)
+        got = reader.get_batch([i])[0]
+        reader.close()
+        assert int(decode_frame_index(got)) == i
+        np.testing.assert_array_equal(got, ref[i], err_msg=f'index {i}')
+    reader = DecordVideoReader(path)
+    batch = np.random.default_rng(0).permutation(N)
+    np.testing.assert_array_equal(reader.get_batch(batch), ref[batch])
+    reader.close()
+
+
 @pytest.fixture(scope='module')
 def mpeg4_src(tmp_path_factory):
     """An MPEG-4 Part 2 MKV, one keyframe, frame ``i`` showing ``i``."""

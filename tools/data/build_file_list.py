@@ -91,13 +91,13 @@ import os.path as osp
 import random
 from typing import Dict, List, Optional, Sequence, Tuple
 
+from mmavcl.datasets.media import VIDEO_EXTS
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      check_part_args, is_remote, join_path,
                                      list_files, part_path, read_bytes,
                                      select_part)
 
-MEDIA_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv',
-              '.wav', '.flac', '.mp3', '.ogg', '.m4a')
+MEDIA_EXTS = VIDEO_EXTS + ('.wav', '.flac', '.mp3', '.ogg', '.m4a')
 
 
 def _write(path: str, lines: Sequence[str]) -> str:

@@ -61,15 +61,14 @@ from typing import BinaryIO, Optional, Tuple, Union
 
 import numpy as np
 
-from mmavcl.datasets.media import (audio_start_metadata, stated_audio_end,
-                                   video_start_time, write_audio)
+from mmavcl.datasets.media import (VIDEO_EXTS, audio_start_metadata,
+                                   stated_audio_end, video_start_time,
+                                   write_audio)
 from mmavcl.datasets.media.sidecar import OPUS_RATES, SIDECAR_EXTS
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      check_part_args, input_paths, join_path,
                                      needs_spawn, open_input, part_path,
                                      run_parallel, select_part)
-
-VIDEO_EXTS = ('.mp4', '.avi', '.mkv', '.webm', '.mov', '.m4v', '.flv')
 
 
 def decode_audio(path: Union[str, BinaryIO], sample_rate: int = 16000,

@@ -66,14 +66,13 @@ import re
 import tarfile
 from typing import Dict, Iterator, List, Optional, Tuple
 
-from mmavcl.datasets.media.sidecar import SIDECAR_EXTS
+from mmavcl.datasets.media import SIDECAR_EXTS
+from mmavcl.datasets.shard_dataset import VIDEO_EXTS
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      check_part, check_part_args, is_remote,
                                      join_path, needs_spawn, read_bytes,
                                      read_list, run_parallel, select_part)
 
-#: members AVShardDataset decodes as the video of a sample
-VIDEO_EXTS = ('mp4', 'mkv', 'webm', 'avi', 'mov')
 
 
 def _sidecar(video: str, exts: List[str],
@@ -159,6 +158,13 @@ def make_shards(ann_file: str, media_root: str, out: str,
     # the records as written in the list (no prefixes; a JSON record's
     # own audio_filename kept)
     records = select_part(read_list(ann_file, backend_args), num_parts, part)
+    for rec in records:
+        ext = osp.splitext(rec['filename'])[1].lower()
+        # a member AVShardDataset would not take as the sample's video
+        if ext and ext[1:] not in VIDEO_EXTS:
+            raise ValueError(
+                f'{ann_file}: {rec["filename"]} is not a video file '
+                f'AVShardDataset reads (one of {", ".join(VIDEO_EXTS)})')
     sizes = []
     for rec in records:
         path = join_path(media_root, rec['filename'])

@@ -10,7 +10,13 @@ cuts decoding work several-fold; `docs/benchmarks.md` has the measured gain.
         [--short-side 128] [--keyint 16] [--workers 8] [--crf 23]
         [--num-parts N --part I] [--backend-args JSON]
 
-Audio is copied as AAC at its original rate. Paths below SRC_ROOT are kept.
+Audio is re-encoded as AAC at its original rate, starting where it
+started against the first frame (late audio stays late, an MPEG-TS's
+AAC priming before the first frame is dropped by the MP4's edit list).
+Paths below SRC_ROOT are kept, names included: the output is MP4 also
+where the name says ``.ts`` or ``.mkv`` (FFmpeg and decord read a file
+by its content). Without ``--ann-file``, the files with one of
+:data:`mmavcl.datasets.media.VIDEO_EXTS` below SRC_ROOT are converted.
 
 ``SRC_ROOT`` and ``--ann-file`` may be URIs (``s3://``, ``gs://``,
 ``http(s)://``, read into memory through mmengine's fileio; a URI root
@@ -27,14 +33,13 @@ import argparse
 import os
 import os.path as osp
 from fractions import Fraction
-from typing import Optional, Tuple
+from typing import BinaryIO, Optional, Tuple, Union
 
+from mmavcl.datasets.media import VIDEO_EXTS, video_start_time
 from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      check_part_args, input_paths, join_path,
                                      needs_spawn, open_input, run_parallel,
                                      select_part)
-
-VIDEO_EXTS = ('.mp4', '.mkv', '.avi', '.webm', '.mov', '.m4v')
 
 
 def target_size(width: int, height: int, short_side: int) -> Tuple[int, int]:
@@ -48,6 +53,33 @@ def target_size(width: int, height: int, short_side: int) -> Tuple[int, int]:
     return w - w % 2, h - h % 2
 
 
+def _video_start(source: Union[str, BinaryIO]) -> float:
+    """The first displayed frame's time (s) of ``source`` (a path or a file
+    object, left where it was)."""
+    import av
+    head = None if isinstance(source, str) else source.tell()
+    with av.open(source) as probe:
+        start = video_start_time(probe)
+    if head is not None:
+        source.seek(head)
+    return start
+
+
+def _audio_pts(frame, video_start: float, first: Optional[float]
+               ) -> Tuple[Optional[int], float]:
+    """``(pts, first)`` for a decoded audio ``frame`` to encode: the first
+    one keeps its offset from the first video frame (in samples; negative
+    when the audio starts earlier, which the MP4's edit list then skips),
+    later ones follow on (``None``), as the encoder counts its samples.
+    Without it the audio started with the video: a TS's AAC priming (64 ms
+    at 16 kHz) and a 0.5 s late start were lost."""
+    if first is not None or frame.time is None:
+        return None, 0.0 if first is None else first
+    start = frame.time
+    frame.time_base = Fraction(1, frame.sample_rate)
+    return int(round((start - video_start) * frame.sample_rate)), start
+
+
 def reencode(src: str, dst: str, short_side: int, keyint: int, crf: int,
              backend_args: Optional[dict] = None
              ) -> Tuple[str, Optional[str]]:
@@ -57,7 +89,9 @@ def reencode(src: str, dst: str, short_side: int, keyint: int, crf: int,
     os.makedirs(osp.dirname(dst) or '.', exist_ok=True)
     tmp = dst + '.part'
     try:
-        with av.open(open_input(src, backend_args)) as inp, \
+        source = open_input(src, backend_args)
+        video_start = _video_start(source)
+        with av.open(source) as inp, \
                 av.open(tmp, 'w', format='mp4') as out:
             vin = inp.streams.video[0]
             vin.thread_type = 'AUTO'
@@ -74,7 +108,7 @@ def reencode(src: str, dst: str, short_side: int, keyint: int, crf: int,
                 aout = out.add_stream('aac', rate=ain.rate or 44100)
                 aout.layout = ain.layout.name if ain.layout else 'stereo'
             streams = [vin] + ([ain] if ain is not None else [])
-            num_video = 0
+            num_video, audio_start = 0, None
             for packet in inp.demux(*streams):
                 for frame in packet.decode():
                     if packet.stream is vin:
@@ -89,7 +123,8 @@ def reencode(src: str, dst: str, short_side: int, keyint: int, crf: int,
                         num_video += 1
                         out.mux(vout.encode(frame))
                     else:
-                        frame.pts = None
+                        frame.pts, audio_start = _audio_pts(
+                            frame, video_start, audio_start)
                         out.mux(aout.encode(frame))
             out.mux(vout.encode())
             if aout is not None:

@@ -6,7 +6,8 @@ views, samples or results dicts.
 
 One concern per module:
 
-* :mod:`.video`: frame-accurate readers (decord, PyAV), one interface;
+* :mod:`.video`: frame-accurate readers (decord, PyAV), one interface,
+  and the video file extensions the tools and shards take;
 * :mod:`.hwaccel`: PyAV's hardware (NVDEC) decoder device per process;
 * :mod:`.probe`: header facts without decoding frames (cheap opens, sizes,
   start times, audio duration);
@@ -34,9 +35,10 @@ from .probe import (audio_stream_timing, open_media, probe_audio_duration,
                     probe_media, stated_audio_end, video_start_time)
 from .resampling import (COMMON_SAMPLE_RATES, play_at_speed, resample,
                          sinc_resample_kernel, time_compress)
-from .video import (BaseVideoReader, DecordVideoReader, PyAVVideoReader,
-                    build_video_reader, decode_with_fallback,
-                    decord_available, resolve_video_backend)
+from .video import (VIDEO_EXTS, BaseVideoReader, DecordVideoReader,
+                    PyAVVideoReader, build_video_reader,
+                    decode_with_fallback, decord_available,
+                    resolve_video_backend)
 from .sidecar import (SIDECAR_EXTS, audio_start_metadata, find_audio_start,
                       read_audio_start)
 from .wav import open_pcm_wav, read_wav_spans, wav_duration
@@ -46,7 +48,7 @@ from .writer import write_audio, write_video
 freeze_gc_across_forks()
 
 __all__ = [
-    'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
+    'VIDEO_EXTS', 'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
     'build_video_reader', 'decode_with_fallback', 'decord_available',
     'resolve_video_backend', 'hw_accel', 'open_media',
     'probe_media', 'probe_frame_size', 'probe_audio_duration',

@@ -21,10 +21,23 @@ from .reason import short_reason
 from .remote import open_source
 
 __all__ = [
-    'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
+    'VIDEO_EXTS', 'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
     'build_video_reader', 'decode_with_fallback', 'decord_available',
     'resolve_video_backend'
 ]
+
+#: extensions of the video files the data tools collect from a folder
+#: (``extract_audio.py``, ``build_file_list.py``, ``reencode_videos.py``)
+#: and that a shard's video member may have (``make_shards.py``,
+#: :class:`~mmavcl.datasets.AVShardDataset`), any case: ISO BMFF (MP4 and
+#: its M4V, QuickTime and 3GPP phone variants), Matroska/WebM, AVI, FLV,
+#: MPEG-TS (``.ts`` broadcast recordings and HLS segments, ``.m2ts`` and
+#: ``.mts`` from AVCHD cameras and Blu-ray) and ASF (``.wmv``). Each is
+#: read frame-accurately by both readers (MPEG-TS and ASF by PyAV, see
+#: :func:`_decord_misreads`). Not MPEG-PS (``.mpg``, ``.vob``): the PyAV
+#: reader returned frame 28 for the last frame (29) of an MPEG-2 file.
+VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.3gp', '.mkv', '.webm', '.avi',
+              '.flv', '.ts', '.m2ts', '.mts', '.wmv')
 
 # decord is an optional extra (`pip install mmavcl[decord]`): it has no
 # wheels for aarch64 Linux or macOS arm64, and PyAV reads everything the
@@ -192,6 +205,21 @@ class DecordVideoReader(BaseVideoReader):
         self.filename = filename
         self._start_time = None if container is None else \
             video_start_time(container)
+        #: decord numbers the pictures its decoder returns, and returned
+        #: the next picture for an MPEG-4 not-coded VOP (and, reading on,
+        #: each later one a frame late), seeks wrong in B-frame AVIs and
+        #: counts wrong in containers without an index: such files are
+        #: read by PyAV alone (:func:`_decord_misreads`), decord not opened
+        #: (it failed to open an MPEG-4 Part 2 MPEG-TS)
+        self._pyav: Optional['PyAVVideoReader'] = None
+        self._vr = self._time_map = None
+        if _decord_misreads(filename, container):
+            self._pyav = PyAVVideoReader(filename, num_threads=num_threads,
+                                         decode_size=decode_size,
+                                         decode_short_side=decode_short_side)
+            for name in ('num_frames', 'fps', 'vfr', 'shape', 'orig_shape'):
+                setattr(self, name, getattr(self._pyav, name))
+            return
         degrees, self._mirror = display_orientation(filename)
         # decord's FFmpeg turns MP4/MOV frames by the matrix's rotation,
         # flips ignored (a left-right mirror reads as a half turn), and
@@ -232,17 +260,6 @@ class DecordVideoReader(BaseVideoReader):
         self._vr = vr
         self._time_map = None if is_avi(filename) else self._vfr_map(vr)
         self.vfr = self._time_map is not None
-        #: decord numbers the pictures its decoder returns, and returned
-        #: the next picture for an MPEG-4 not-coded VOP (and, reading on,
-        #: each later one a frame late), and seeks wrong in B-frame AVIs:
-        #: such files are read by PyAV (:func:`_decord_misreads`)
-        self._pyav: Optional['PyAVVideoReader'] = None
-        if _decord_misreads(filename, container):
-            self._pyav = PyAVVideoReader(filename, num_threads=num_threads,
-                                         decode_size=decode_size,
-                                         decode_short_side=decode_short_side)
-            self.shape = self._pyav.shape
-            self.orig_shape = self._pyav.orig_shape
 
     @property
     def start_time_known(self) -> bool:
@@ -363,6 +380,13 @@ def _decord_misreads(filename: str, container=None) -> bool:
       packets (:func:`~.mpeg4.scan_vops`; 1.6 ms for a 7 s 320x240 AVI):
       the probe leaves the VOL of an MP4 unread.
     * MPEG-4 Part 2 not-coded VOPs, which Xvid and DivX write.
+    * MPEG-TS, MPEG-PS and ASF (:data:`_UNINDEXED_FORMATS`), whatever
+      the codec: containers without a frame index, where decord counts
+      and seeks wrong. In an H.264 MPEG-TS with B-frames (x264's
+      defaults, as broadcast and camera files have) even a sequential
+      read of a 60-frame file began at frame 9 (keyframe every 10) or 16
+      (one GOP), then repeated the last frame; random access in MPEG-PS
+      (MPEG-2) and ASF (MS-MPEG4) returned frames up to 20 away.
 
     H.264 MP4 and MKV are read right: their header names the codec, so
     they are not opened for this (:data:`_OTHER_CODEC_TAGS`: 25-50 us to
@@ -382,10 +406,17 @@ def _decord_misreads(filename: str, container=None) -> bool:
         return False
 
 
+#: FFmpeg demuxers of containers without a frame index, which decord 0.6
+#: misreads (:func:`_decord_misreads`)
+_UNINDEXED_FORMATS = frozenset({'mpegts', 'mpeg', 'asf'})
+
+
 def _misread_by_decord(container) -> bool:
     """:func:`_decord_misreads` on an open PyAV ``container``."""
     if not container.streams.video:
         return False
+    if _UNINDEXED_FORMATS.intersection(container.format.name.split(',')):
+        return True
     ctx = container.streams.video[0].codec_context
     if ctx is not None and ctx.has_b_frames and \
             'avi' in container.format.name:
