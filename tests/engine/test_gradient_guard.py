@@ -26,7 +26,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import engine_toys as T
 from mmavcl.engine.hooks import (ExplodingGradientError, NonFiniteLossError,
-                                 NonFiniteLossGuard)
+                                 NonFiniteLossGuard, NonFiniteLossGuardHook)
 from mmavcl.registry import HOOKS
 
 SPIKE_ITER = 3
@@ -64,12 +64,13 @@ class ParamsBeforeIterHook(Hook):
 
 def _runner(tmp_path, spike: float = 1e12, nan_index=None, clip_grad=None,
             spike_index: int = 9, max_epochs: int = 2, resume: bool = False,
-            **guard):
+            load_from=None, **guard):
     """A runner of a config that inherits ``default_runtime.py``: its
     default guard, with the arguments ``guard`` merged in."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = T.toy_cfg(str(tmp_path / 'work'), shuffle=False, ckpt_interval=1,
-                    lr=0.01, max_epochs=max_epochs, resume=resume)
+                    lr=0.01, max_epochs=max_epochs, resume=resume,
+                    load_from=load_from)
     cfg.model = dict(type='ToyRegressor')
     if clip_grad is not None:
         cfg.optim_wrapper.clip_grad = clip_grad
@@ -183,8 +184,10 @@ def test_skip_refuses_the_exploding_step_and_goes_on(tmp_path):
 
 def test_normal_training_is_unaffected(tmp_path):
     # no spike: the guarded run equals an unguarded one bit for bit, and
-    # the loss falls
-    guarded = _runner(tmp_path / 'a', spike=1.0, max_grad_norm=1000.0)
+    # the loss falls. The relative check runs from step 2 with a ratio of
+    # 3 (the largest norm of this run is 1.64x the median before it)
+    guarded = _runner(tmp_path / 'a', spike=1.0, max_grad_norm=1000.0,
+                      max_grad_norm_ratio=3, grad_norm_warmup=1)
     guarded.train()
     losses = dict(ParamsBeforeIterHook.losses)
     # the guard logs the norm of every step (mmengine logs it only with
@@ -375,6 +378,14 @@ def test_clip_grad_run_equals_an_unguarded_one(tmp_path):
 RATIO_SPIKE = dict(spike=1e3, spike_index=21)
 
 
+def _guard_of(runner) -> NonFiniteLossGuard:
+    """The guard the runner's (only) guard hook installed."""
+    (hook, ) = [h for h in runner.hooks
+                if isinstance(h, NonFiniteLossGuardHook)]
+    (guard, ) = hook.guards
+    return guard
+
+
 def _median_of_applied(count: int) -> float:
     """The median of the first ``count`` applied steps' norms, recorded
     independently (float64, in the optimizer's step pre-hook)."""
@@ -438,8 +449,7 @@ def test_ratio_is_off_during_the_warmup(tmp_path, warmup, refused):
     log = _log_text(str(tmp_path / 'work'))
     assert log.count('above max_grad_norm_ratio=5') == len(refused)
     # the refused norms do not enter the history: 12 steps, 12 - refused
-    (guard, ) = [h for h in runner.hooks
-                 if type(h).__name__ == 'NonFiniteLossGuardHook'][0].guards
+    guard = _guard_of(runner)
     assert list(guard.norm_history) == pytest.approx(
         ParamsBeforeIterHook.grad_norms, rel=1e-5)
     assert len(guard.norm_history) == 12 - len(refused)
@@ -466,6 +476,14 @@ def test_ratio_history_survives_resume(tmp_path):
                        r'ratio=5 .* at iteration 12 \(epoch 2, batch 6\)'):
         resumed.train()
     assert min(ParamsBeforeIterHook.params) == 7  # it did resume
+    # loading only the weights starts a new history
+    loaded = _runner(tmp_path / 'load', spike=1.0, max_epochs=1,
+                     load_from=str(tmp_path / 'work' / 'iter_6.pth'),
+                     **guard)
+    loaded.train()
+    assert list(_guard_of(loaded).norm_history) == pytest.approx(
+        ParamsBeforeIterHook.grad_norms, rel=1e-5)
+    assert len(ParamsBeforeIterHook.grad_norms) == 6
 
 
 def _ratio_rank(rank: int, init_file: str, out_dir: str) -> None:
