@@ -102,7 +102,7 @@ def test_every_shipped_config_has_the_guard():
     for path in paths:
         cfg = Config.fromfile(path)
         hook = cfg.default_hooks.get('nonfinite_guard')
-        assert hook == dict(type='NonFiniteLossGuardHook',
-                            action='stop'), path
+        assert hook == dict(type='NonFiniteLossGuardHook', action='stop',
+                            max_grad_norm_ratio=1000), path
         assert not any(h.get('type') == 'NonFiniteLossGuardHook'
                        for h in cfg.get('custom_hooks', [])), path

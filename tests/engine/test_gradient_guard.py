@@ -11,9 +11,13 @@ to inf.
 import copy
 import glob
 import os.path as osp
+import re
+import statistics
 
 import pytest
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.logging import MessageHub
@@ -22,7 +26,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 import engine_toys as T
 from mmavcl.engine.hooks import (ExplodingGradientError, NonFiniteLossError,
-                                 NonFiniteLossGuard)
+                                 NonFiniteLossGuard, NonFiniteLossGuardHook)
 from mmavcl.registry import HOOKS
 
 SPIKE_ITER = 3
@@ -59,16 +63,19 @@ class ParamsBeforeIterHook(Hook):
 
 
 def _runner(tmp_path, spike: float = 1e12, nan_index=None, clip_grad=None,
-            **guard):
+            spike_index: int = 9, max_epochs: int = 2, resume: bool = False,
+            load_from=None, **guard):
     """A runner of a config that inherits ``default_runtime.py``: its
     default guard, with the arguments ``guard`` merged in."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = T.toy_cfg(str(tmp_path / 'work'), shuffle=False, ckpt_interval=1,
-                    lr=0.01)
+                    lr=0.01, max_epochs=max_epochs, resume=resume,
+                    load_from=load_from)
     cfg.model = dict(type='ToyRegressor')
     if clip_grad is not None:
         cfg.optim_wrapper.clip_grad = clip_grad
     cfg.train_dataloader.dataset.update(type='SpikyToyVectors', spike=spike,
+                                        spike_index=spike_index,
                                         nan_index=nan_index)
     return T.build_runner_with_runtime(
         tmp_path, cfg,
@@ -177,8 +184,10 @@ def test_skip_refuses_the_exploding_step_and_goes_on(tmp_path):
 
 def test_normal_training_is_unaffected(tmp_path):
     # no spike: the guarded run equals an unguarded one bit for bit, and
-    # the loss falls
-    guarded = _runner(tmp_path / 'a', spike=1.0, max_grad_norm=1000.0)
+    # the loss falls. The relative check runs from step 2 with a ratio of
+    # 3 (the largest norm of this run is 1.64x the median before it)
+    guarded = _runner(tmp_path / 'a', spike=1.0, max_grad_norm=1000.0,
+                      max_grad_norm_ratio=3, grad_norm_warmup=1)
     guarded.train()
     losses = dict(ParamsBeforeIterHook.losses)
     # the guard logs the norm of every step (mmengine logs it only with
@@ -209,14 +218,15 @@ class CPUAmpOptimWrapper(AmpOptimWrapper):
         self.loss_scaler = torch.amp.GradScaler('cpu', init_scale=init_scale)
 
 
-def _amp_step(max_grad_norm, grad: float, init_scale: float = 2.0**16):
+def _amp_step(max_grad_norm, grad: float, init_scale: float = 2.0**16,
+              **ratio):
     """One guarded update of ``w`` whose unscaled gradient is ``grad``;
     returns (guard, w after, the scale after)."""
     w = nn.Parameter(torch.zeros(1))
     wrapper = CPUAmpOptimWrapper(
         init_scale, optimizer=torch.optim.SGD([w], lr=1.0))
     guard = NonFiniteLossGuard(wrapper, {id(w): 'head.w'},
-                               max_grad_norm=max_grad_norm)
+                               max_grad_norm=max_grad_norm, **ratio)
     wrapper.update_params((w * grad).sum())
     return guard, float(w.detach()), float(wrapper.loss_scaler.get_scale())
 
@@ -228,8 +238,21 @@ def test_amp_norm_is_unscaled():
     # ... and one of 1 trips on the unscaled 5
     guard, w, _ = _amp_step(1.0, 5.0)
     assert w == 0.0
-    norm, largest = guard.last_bad_grad
+    norm, largest, why = guard.last_bad_grad
     assert norm == 5.0 and largest == [('head', 5.0)]
+    assert why == 'gradient norm 5 above max_grad_norm=1'
+
+
+def test_amp_ratio_compares_the_unscaled_norm():
+    # a history of norm 1 and a ratio of 10: the unscaled 5 passes (scaled,
+    # 5 * 65536, it would not) and 50 is refused, with no max_grad_norm
+    ratio = dict(max_grad_norm_ratio=10, grad_norm_warmup=3,
+                 norm_history=[1.0, 1.0, 1.0])
+    guard, w, _ = _amp_step(None, 5.0, **ratio)
+    assert guard.last_bad_grad is None and w == -5.0
+    assert guard.recent_norms == [1.0, 1.0, 5.0]
+    guard, w, _ = _amp_step(None, 50.0, **ratio)
+    assert w == 0.0 and guard.last_bad_grad[0] == 50.0
 
 
 @pytest.mark.parametrize('max_grad_norm', [None, 1e3])
@@ -346,3 +369,152 @@ def test_clip_grad_run_equals_an_unguarded_one(tmp_path):
                                 plain.model.named_parameters()):
         assert k == k2 and torch.equal(v, v2), k
     assert guarded_ops.calls == plain_ops.calls
+
+
+# ------------------------------------------ a spike relative to the history
+# Sample 21 is the last of batch 6: iterations 6 and 12. Normal steps have
+# norms of 0.3-1.7; with spike=1e3 iteration 6's norm is about 7e4, finite,
+# and the steps after it blow the weights up until the norm overflows.
+RATIO_SPIKE = dict(spike=1e3, spike_index=21)
+
+
+def _guard_of(runner) -> NonFiniteLossGuard:
+    """The guard the runner's (only) guard hook installed."""
+    (hook, ) = [h for h in runner.hooks
+                if isinstance(h, NonFiniteLossGuardHook)]
+    (guard, ) = hook.guards
+    return guard
+
+
+def _median_of_applied(count: int) -> float:
+    """The median of the first ``count`` applied steps' norms, recorded
+    independently (float64, in the optimizer's step pre-hook)."""
+    return statistics.median(ParamsBeforeIterHook.grad_norms[:count])
+
+
+def test_ratio_stops_a_finite_spike_the_absolute_check_lets_through(
+        tmp_path):
+    # the default guard (max_grad_norm_ratio=1000) with a warm-up of 5
+    runner = _runner(tmp_path / 'ratio', grad_norm_warmup=5, **RATIO_SPIKE)
+    with pytest.raises(ExplodingGradientError) as info:
+        runner.train()
+    msg = str(info.value)
+    norm, times, median = (float(v) for v in re.match(
+        r'gradient norm (\S+) \((\S+) x the median (\S+) of the last 5 '
+        r'applied steps\) above max_grad_norm_ratio=1000 \(largest: '
+        r'net\.\d [\d.e+]+, net\.\d [\d.e+]+\) at iteration 6 \(epoch 1, '
+        r'batch 6\)', msg).groups())
+    assert median == pytest.approx(_median_of_applied(5), rel=1e-3)
+    assert 1e3 * median < norm < float('inf')
+    assert times == pytest.approx(norm / median, rel=1e-2)
+    assert 'The loss was finite' in msg
+    work = tmp_path / 'ratio' / 'work'
+    assert open(work / 'last_checkpoint').read().endswith('iter_5.pth')
+    assert not osp.exists(work / 'iter_6.pth')
+    before = ParamsBeforeIterHook.params[6]
+    for k, v in runner.model.named_parameters():
+        assert torch.equal(v, before[k]), k
+
+    # without the ratio the spike is applied, the norms grow for two more
+    # steps, and iteration 9's loss overflows: that stop names iteration
+    # 9's innocent files, and the checkpoints since iteration 6 hold the
+    # blown-up weights
+    runner = _runner(tmp_path / 'plain', max_grad_norm_ratio=None,
+                     **RATIO_SPIKE)
+    with pytest.raises(NonFiniteLossError, match='at iteration 9 ') as info:
+        runner.train()
+    assert not isinstance(info.value, ExplodingGradientError)
+    norms = ParamsBeforeIterHook.grad_norms
+    assert 1e3 * _median_of_applied(5) < norms[5] < norms[6] < norms[7]
+    blown = _state(tmp_path / 'plain' / 'work' / 'iter_6.pth')
+    weights = torch.cat([v.flatten() for v in blown.values()]).double()
+    assert weights.norm() > 100 * torch.cat(
+        [v.flatten() for v in before.values()]).double().norm()
+
+
+@pytest.mark.parametrize('warmup, refused', [(5, [6, 12]), (6, [12])])
+def test_ratio_is_off_during_the_warmup(tmp_path, warmup, refused):
+    # spike=10: a norm of about 8x the median at iteration 6 (harmless to
+    # the weights) and 30-100x at iteration 12. With a ratio of 5 the
+    # check refuses iteration 6 only once 5 steps have been applied
+    runner = _runner(tmp_path, spike=10.0, spike_index=21, action='skip',
+                     max_grad_norm_ratio=5, grad_norm_warmup=warmup)
+    runner.train()
+    params = ParamsBeforeIterHook.params
+    after = {k: v.detach() for k, v in runner.model.named_parameters()}
+    unchanged = [it for it in range(1, 13) if all(
+        torch.equal(params[it][k], params.get(it + 1, after)[k])
+        for k in after)]
+    assert unchanged == refused
+    log = _log_text(str(tmp_path / 'work'))
+    assert log.count('above max_grad_norm_ratio=5') == len(refused)
+    # the refused norms do not enter the history: 12 steps, 12 - refused
+    guard = _guard_of(runner)
+    assert list(guard.norm_history) == pytest.approx(
+        ParamsBeforeIterHook.grad_norms, rel=1e-5)
+    assert len(guard.norm_history) == 12 - len(refused)
+
+
+def test_ratio_history_survives_resume(tmp_path):
+    # one epoch without a spike, then a resume into epoch 2 where
+    # iteration 12 spikes (about 40x the median with spike=10). With a
+    # warm-up of 8 only the 6 norms saved in iter_6.pth make the check
+    # active there: a fresh history would hold 5
+    guard = dict(max_grad_norm_ratio=5, grad_norm_warmup=8)
+    first = _runner(tmp_path, spike=1.0, max_epochs=1, **guard)
+    first.train()
+    saved = torch.load(tmp_path / 'work' / 'iter_6.pth', weights_only=False)
+    history = saved['nonfinite_guard']['grad_norm_history']
+    assert all(type(n) is float for n in history[0])  # plain data
+    assert history == [pytest.approx(ParamsBeforeIterHook.grad_norms,
+                                     rel=1e-5)]
+    assert len(history[0]) == 6
+    resumed = _runner(tmp_path, spike=10.0, spike_index=21, resume=True,
+                      **guard)
+    with pytest.raises(ExplodingGradientError, match=r'the median \S+ of '
+                       r'the last 11 applied steps\) above max_grad_norm_'
+                       r'ratio=5 .* at iteration 12 \(epoch 2, batch 6\)'):
+        resumed.train()
+    assert min(ParamsBeforeIterHook.params) == 7  # it did resume
+    # loading only the weights starts a new history
+    loaded = _runner(tmp_path / 'load', spike=1.0, max_epochs=1,
+                     load_from=str(tmp_path / 'work' / 'iter_6.pth'),
+                     **guard)
+    loaded.train()
+    assert list(_guard_of(loaded).norm_history) == pytest.approx(
+        ParamsBeforeIterHook.grad_norms, rel=1e-5)
+    assert len(ParamsBeforeIterHook.grad_norms) == 6
+
+
+def _ratio_rank(rank: int, init_file: str, out_dir: str) -> None:
+    """One of two gloo ranks: its own guard (a history of norm 1) and a
+    gradient of norm 5 (rank 0) or 50 (rank 1), no DDP averaging."""
+    dist.init_process_group('gloo', init_method=f'file://{init_file}',
+                            rank=rank, world_size=2)
+    w = nn.Parameter(torch.zeros(2))
+    wrapper = OptimWrapper(optimizer=torch.optim.SGD([w], lr=1.0))
+    guard = NonFiniteLossGuard(wrapper, {id(w): 'head.w'},
+                               max_grad_norm_ratio=10, grad_norm_warmup=3,
+                               norm_history=[1.0, 1.0, 1.0])
+    wrapper.update_params((w * torch.tensor([3.0, 4.0]) * (1 + 9 * rank))
+                          .sum())
+    refused = guard.last_bad_grad
+    torch.save(dict(w=w.detach().tolist(), why=refused and refused[2],
+                    history=list(guard.norm_history)),
+               osp.join(out_dir, f'rank{rank}.pth'))
+    dist.destroy_process_group()
+
+
+def test_ratio_verdict_is_shared_by_every_rank(tmp_path):
+    # only rank 1's norm is above 10x its median; both ranks refuse
+    # forked: the children need nothing the parent has not imported
+    mp.start_processes(_ratio_rank, args=(str(tmp_path / 'init'),
+                                          str(tmp_path)),
+                       nprocs=2, join=True, start_method='fork')
+    ranks = [torch.load(tmp_path / f'rank{r}.pth') for r in range(2)]
+    assert [r['w'] for r in ranks] == [[0.0, 0.0], [0.0, 0.0]]
+    assert [r['history'] for r in ranks] == [[1.0, 1.0, 1.0]] * 2
+    assert ranks[0]['why'] == 'gradient norm 5 refused on another rank'
+    assert ranks[1]['why'] == (
+        'gradient norm 50 (50 x the median 1 of the last 3 applied steps) '
+        'above max_grad_norm_ratio=10')

@@ -27,8 +27,18 @@ gradients as after any step. With an enabled loss scaler (``AmpOptimWrapper``)
 the gradients are still scaled at that point: the norm is divided by the
 scale, and a non-finite *scaled* norm is left to the scaler, whose own step
 skips it and lowers the scale (that is how dynamic loss scaling probes for
-the largest safe scale); without ``max_grad_norm`` the check is then not run
-at all.
+the largest safe scale); without a threshold (``max_grad_norm``,
+``max_grad_norm_ratio``) the check is then not run at all.
+
+A fixed ``max_grad_norm`` needs the scale of a sane norm, which depends on
+the model, the loss and the batch. ``max_grad_norm_ratio`` needs none: it
+refuses a norm above that many times the median norm of the latest applied
+steps (``grad_norm_window`` of them, once ``grad_norm_warmup`` steps have
+been applied). The median, not the mean or the maximum, so that one large
+but accepted step does not raise the reference for the next ``window``
+steps. The history is the guard's own and travels in the checkpoint
+(``NonFiniteLossGuardHook.before_save_checkpoint``), so that a resumed run
+compares against the steps before the resume instead of warming up again.
 
 With ``clip_grad=dict(max_norm=...)`` (clipping by the 2-norm) the wrapper's
 ``clip_grad_norm_`` would compute the same norm again right after the
@@ -44,8 +54,9 @@ ones).
 """
 import functools
 import math
+import statistics
 from collections import deque
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, Iterable, List, Optional, Tuple
 
 import torch
 import torch.distributed as dist
@@ -62,8 +73,9 @@ class NonFiniteLossError(RuntimeError):
 
 
 class ExplodingGradientError(NonFiniteLossError):
-    """Training stopped because the gradient norm was NaN, Inf or above
-    ``max_grad_norm`` (a subclass, so handlers of
+    """Training stopped because the gradient norm was NaN, Inf, above
+    ``max_grad_norm`` or above ``max_grad_norm_ratio`` times the median of
+    the latest steps (a subclass, so handlers of
     :class:`NonFiniteLossError` catch it too)."""
 
 
@@ -89,15 +101,33 @@ class NonFiniteLossGuard:
         max_grad_norm (float, optional): refuse steps whose (unscaled)
             total gradient norm exceeds it. Defaults to None (only
             non-finite norms are refused).
+        max_grad_norm_ratio (float, optional): refuse steps whose norm
+            exceeds this many times the median norm of the latest
+            ``grad_norm_window`` applied steps, once ``grad_norm_warmup``
+            steps have been applied. Defaults to None (no relative check).
+        grad_norm_window (int): how many applied steps' norms are kept.
+            Defaults to 100.
+        grad_norm_warmup (int): applied steps before the relative check
+            starts. Defaults to 20.
+        norm_history (Iterable[float], optional): norms of earlier applied
+            steps, oldest first (from a checkpoint, on resume).
     """
 
     def __init__(self, optim_wrapper: OptimWrapper,
                  param_names: Optional[Dict[int, str]] = None,
                  check_grad_norm: bool = True,
-                 max_grad_norm: Optional[float] = None) -> None:
+                 max_grad_norm: Optional[float] = None,
+                 max_grad_norm_ratio: Optional[float] = None,
+                 grad_norm_window: int = 100,
+                 grad_norm_warmup: int = 20,
+                 norm_history: Optional[Iterable[float]] = None) -> None:
         self.optim_wrapper = optim_wrapper
         self.param_names = param_names or {}
         self.max_grad_norm = max_grad_norm
+        # without the plain norm check there is no relative one either
+        self.max_grad_norm_ratio = max_grad_norm_ratio \
+            if check_grad_norm or max_grad_norm is not None else None
+        self.grad_norm_warmup = grad_norm_warmup
         self._update_params = optim_wrapper.update_params
         self._step = optim_wrapper.step
         # (parameters, the 2-norm of their gradients) of this step, for the
@@ -105,12 +135,17 @@ class NonFiniteLossGuard:
         self._clip_norm: Optional[Tuple[List[torch.nn.Parameter],
                                         torch.Tensor]] = None
         self.last_nonfinite = False  # verdict of the latest call
-        # (total norm, [(module, norm), ...]) of the latest refused step
-        self.last_bad_grad: Optional[Tuple[float, List[Tuple[str,
-                                                             float]]]] = None
-        # total gradient norms of the latest applied steps: a NaN loss right
-        # after a huge one shows which step broke the weights
-        self.recent_norms: deque = deque(maxlen=3)
+        # (total norm, [(module, norm), ...], why) of the latest refused
+        # step
+        self.last_bad_grad: Optional[Tuple[float, List[Tuple[str, float]],
+                                           str]] = None
+        # total gradient norms of the latest applied steps, oldest first:
+        # the reference of the relative check, and a NaN loss right after a
+        # huge one shows which step broke the weights. Kept (and saved in
+        # checkpoints) without a ratio too, so that a run resumed with one
+        # has its reference at once.
+        self.norm_history: deque = deque(norm_history or (),
+                                         maxlen=max(3, grad_norm_window))
         self.num_skipped = 0
         self._polluted = False  # accumulation window holds bad gradients
         # what the instance held before (a parameter scheduler wraps ``step``
@@ -128,6 +163,20 @@ class NonFiniteLossGuard:
             if getattr(optim_wrapper, 'clip_func', None) is \
                     torch.nn.utils.clip_grad_norm_:
                 self._install('clip_func', self._clip_grad_norm)
+
+    @property
+    def recent_norms(self) -> List[float]:
+        """The norms of the last three applied steps, oldest first."""
+        return list(self.norm_history)[-3:]
+
+    def reference_norm(self) -> Optional[float]:
+        """The median norm of the latest applied steps that the relative
+        check compares with; None while it is off (no ratio, warm-up, or
+        a zero median: gradients that were all zero give no scale)."""
+        if self.max_grad_norm_ratio is None or \
+                len(self.norm_history) < max(1, self.grad_norm_warmup):
+            return None
+        return statistics.median(self.norm_history) or None
 
     def _install(self, name: str, method) -> None:
         self._replaced[name] = (self.optim_wrapper.__dict__.get(name),
@@ -166,7 +215,8 @@ class NonFiniteLossGuard:
         (``update_params`` zeroes the gradients next either way)."""
         grads = self._grads()
         scale = self._loss_scale()
-        if not grads or (scale is not None and self.max_grad_norm is None):
+        if not grads or (scale is not None and self.max_grad_norm is None
+                         and self.max_grad_norm_ratio is None):
             return self._step(**kwargs)
         clip = self._foldable_clip(grads, scale)
         norm = torch.nn.utils.get_total_norm(
@@ -181,13 +231,16 @@ class NonFiniteLossGuard:
             norm = norm / scale
         limit = math.inf if self.max_grad_norm is None else \
             self.max_grad_norm
+        reference = self.reference_norm()
+        if reference is not None:
+            limit = min(limit, self.max_grad_norm_ratio * reference)
         bad = _any_rank(((~finite) | (norm > limit)).float().reshape(1))
         bad, value = torch.cat([bad, norm.reshape(1).to(bad)]).tolist()
         if not self.optim_wrapper.clip_grad_kwargs:  # else clipping logs it
             self.optim_wrapper.message_hub.update_scalar(
                 'train/grad_norm', value)
         if bad == 0:
-            self.recent_norms.append(value)
+            self.norm_history.append(value)
             # refused steps never get here, so the clipping only ever
             # receives a finite norm (error_if_nonfinite cannot apply)
             if clip is not None:
@@ -197,7 +250,28 @@ class NonFiniteLossGuard:
             finally:
                 self._clip_norm = None
         self.last_bad_grad = (value,
-                              self._largest_gradients(grads, scale or 1.0))
+                              self._largest_gradients(grads, scale or 1.0),
+                              self._why(value, reference))
+
+    def _why(self, norm: float, reference: Optional[float]) -> str:
+        """Why a step with this (local) norm was refused: 'non-finite
+        gradient norm inf', 'gradient norm 2e+08 above max_grad_norm=1000'
+        or 'gradient norm 7e+04 (8e+04 x the median 0.87 of the last 100
+        applied steps) above max_grad_norm_ratio=1000'."""
+        if not math.isfinite(norm):
+            return f'non-finite gradient norm {norm}'
+        if self.max_grad_norm is not None and norm > self.max_grad_norm:
+            return (f'gradient norm {norm:.3g} above '
+                    f'max_grad_norm={self.max_grad_norm:g}')
+        if reference is not None and \
+                norm > self.max_grad_norm_ratio * reference:
+            ratio = self.max_grad_norm_ratio
+            return (f'gradient norm {norm:.3g} ({norm / reference:.3g} x '
+                    f'the median {reference:.3g} of the last '
+                    f'{len(self.norm_history)} applied steps) above '
+                    f'max_grad_norm_ratio={ratio:g}')
+        # the verdicts are all-reduced: this rank's own norm passed
+        return f'gradient norm {norm:.3g} refused on another rank'
 
     def _foldable_clip(self, grads, scale: Optional[float]) -> Optional[Dict]:
         """The wrapper's ``clip_grad_norm_`` arguments when the norm the
@@ -269,10 +343,11 @@ class NonFiniteLossGuardHook(Hook):
 
     Every loss term in the train step's outputs (keys containing ``loss``)
     and the total are checked, and before each optimizer step the total
-    gradient norm: a step whose norm is NaN/Inf (or above ``max_grad_norm``)
-    is refused however finite its loss. On a bad loss or gradient the
-    iteration, every loss term and (for a gradient) the norm and the modules
-    with the largest gradients are logged, and:
+    gradient norm: a step whose norm is NaN/Inf (or above ``max_grad_norm``,
+    or above ``max_grad_norm_ratio`` times the median norm of the latest
+    applied steps) is refused however finite its loss. On a bad loss or
+    gradient the iteration, every loss term and (for a gradient) the norm
+    and the modules with the largest gradients are logged, and:
 
     * ``action='stop'``: the optimizer step has been refused (weights in
       memory are still those of the previous step) and
@@ -313,12 +388,28 @@ class NonFiniteLossGuardHook(Hook):
             writes to buffers and non-trainable parameters. Defaults to True.
         check_grad_norm (bool): refuse steps whose total gradient norm is
             NaN/Inf. Costs one reduction over the gradients and one device
-            sync per step (docs/reliability.md). Defaults to True.
+            sync per step (docs/reliability.md). ``False`` also turns the
+            relative check off (not ``max_grad_norm``). Defaults to True.
         max_grad_norm (float, optional): also refuse steps whose total
             (unscaled) gradient norm exceeds it. Defaults to None: the scale
             of a sane gradient norm depends on the model, the loss and the
             batch, so no default threshold fits all; read ``grad_norm`` in
             the training log and set about 100x its usual value.
+        max_grad_norm_ratio (float, optional): also refuse steps whose norm
+            exceeds this many times the median norm of the latest
+            ``grad_norm_window`` applied steps: a threshold relative to the
+            run's own history, so it needs no scale. Off until
+            ``grad_norm_warmup`` steps have been applied. Defaults to None;
+            ``default_runtime.py`` sets 1000 (docs/reliability.md).
+        grad_norm_window (int): applied steps the median is taken over.
+            Defaults to 100.
+        grad_norm_warmup (int): applied steps before the relative check
+            starts. Defaults to 20.
+
+    The norms of the latest applied steps are saved in every checkpoint
+    (``checkpoint['nonfinite_guard']``) and put back on resume, so that the
+    relative check goes on against the steps before the resume; a run that
+    only loads weights (``load_from``) starts a new history.
     """
 
     # Above the default NORMAL hooks and far above CheckpointHook
@@ -329,7 +420,10 @@ class NonFiniteLossGuardHook(Hook):
                  max_consecutive_skips: int = 20,
                  restore_state: bool = True,
                  check_grad_norm: bool = True,
-                 max_grad_norm: Optional[float] = None) -> None:
+                 max_grad_norm: Optional[float] = None,
+                 max_grad_norm_ratio: Optional[float] = None,
+                 grad_norm_window: int = 100,
+                 grad_norm_warmup: int = 20) -> None:
         if action not in ('stop', 'skip', 'off'):
             raise ValueError(
                 "NonFiniteLossGuardHook: action must be 'stop' or 'skip' "
@@ -338,6 +432,20 @@ class NonFiniteLossGuardHook(Hook):
             raise ValueError(
                 'NonFiniteLossGuardHook: max_grad_norm must be a positive '
                 f'number or None, got {max_grad_norm!r}')
+        if max_grad_norm_ratio is not None and not max_grad_norm_ratio > 1:
+            raise ValueError(
+                'NonFiniteLossGuardHook: max_grad_norm_ratio must be a number '
+                f'above 1 or None, got {max_grad_norm_ratio!r}')
+        if not 1 <= grad_norm_warmup <= grad_norm_window:
+            raise ValueError(
+                'NonFiniteLossGuardHook: need 1 <= grad_norm_warmup <= '
+                f'grad_norm_window, got grad_norm_warmup={grad_norm_warmup!r}'
+                f', grad_norm_window={grad_norm_window!r}')
+        self.max_grad_norm_ratio = max_grad_norm_ratio
+        self.grad_norm_window = grad_norm_window
+        self.grad_norm_warmup = grad_norm_warmup
+        # norm histories from the checkpoint being resumed, one per guard
+        self._loaded_history: Optional[List[List[float]]] = None
         self.check_grad_norm = check_grad_norm
         self.max_grad_norm = max_grad_norm
         self.action = action
@@ -362,9 +470,28 @@ class NonFiniteLossGuardHook(Hook):
         wrappers = ow.values() if isinstance(ow, OptimWrapperDict) else [ow]
         model = getattr(runner.model, 'module', runner.model)
         names = {id(p): n for n, p in model.named_parameters()}
+        histories = self._loaded_history
+        # after a resume (not after load_from, which starts at iteration 0)
+        # and with as many optim wrappers as the run that saved them
+        if runner.iter == 0 or histories is None or \
+                len(histories) != len(wrappers):
+            histories = [None] * len(wrappers)
         self.guards = [
             NonFiniteLossGuard(w, names, self.check_grad_norm,
-                               self.max_grad_norm) for w in wrappers]
+                               self.max_grad_norm, self.max_grad_norm_ratio,
+                               self.grad_norm_window, self.grad_norm_warmup,
+                               history)
+            for w, history in zip(wrappers, histories)]
+
+    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
+        if self.guards:  # plain floats: loads with weights_only=True
+            checkpoint['nonfinite_guard'] = dict(grad_norm_history=[
+                list(g.norm_history) for g in self.guards])
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        # before_train has not run yet on a resume; it hands these over
+        state = checkpoint.get('nonfinite_guard') or {}
+        self._loaded_history = state.get('grad_norm_history')
 
     def after_train(self, runner) -> None:
         for g in self.guards:
@@ -462,14 +589,12 @@ class NonFiniteLossGuardHook(Hook):
             'lower learning rate or after fixing the data.')
         raise error(f'{what} at {where}{reason}. Terms: {detail}')
 
-    def _describe_gradient(self, bad_grads) -> str:
-        """'non-finite gradient norm inf' or 'gradient norm 2e+08 above
-        max_grad_norm=1000', with the modules of the largest gradients."""
-        norm, largest = max(bad_grads, key=lambda b: (
+    @staticmethod
+    def _describe_gradient(bad_grads) -> str:
+        """The largest refused norm and why (``NonFiniteLossGuard._why``),
+        with the modules of the largest gradients."""
+        _, largest, what = max(bad_grads, key=lambda b: (
             math.inf if math.isnan(b[0]) else b[0]))
-        what = (f'non-finite gradient norm {norm}' if not math.isfinite(norm)
-                else f'gradient norm {norm:.3g} above '
-                f'max_grad_norm={self.max_grad_norm:g}')
         return what + ' (largest: ' + ', '.join(
             f'{m} {v:.3g}' for m, v in largest) + ')'
 
