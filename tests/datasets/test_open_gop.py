@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 
 from mmavcl.datasets.media import DecordVideoReader, open_media
+from mmavcl.datasets.media.decord_checks import (has_leading_pictures,
+                                                 mp4_has_leading_pictures)
 from mmavcl.testing import decode_frame_index, make_av_video
 
 decord = pytest.importorskip('decord')
@@ -113,3 +115,17 @@ def test_decord_reader_returns_each_index(files, name):
         reader.close()
         if container is not None:
             container.close()
+
+
+@pytest.mark.parametrize('name', [n for n in FILES if n.endswith('.mp4')])
+def test_mp4_header_tells_what_the_packets_tell(files, name):
+    """An MP4's sample tables give the open-GOP answer of the packet demux
+    (the decord reader reads them when it has no container, no PyAV
+    open); other containers are left to the demux (None)."""
+    path = files[name]
+    open_gop = FILES[name][2] is not None
+    with open_media(path) as container:
+        assert has_leading_pictures(container) == open_gop
+    assert mp4_has_leading_pictures(path) == open_gop
+    for other in (n for n in FILES if not n.endswith('.mp4')):
+        assert mp4_has_leading_pictures(files[other]) is None, other

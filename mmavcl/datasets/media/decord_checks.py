@@ -2,10 +2,12 @@
 
 decord returns the right number of frames for every file below, but not
 the right pictures for some indices: checked index by index against the
-frames' time codes (``docs/data_preparation.md``, "Reader correctness").
+frames' time codes (``docs/data_preparation.md``, "decord against
+PyAV, by codec and container").
 :class:`~.video.DecordVideoReader` hands such files to the PyAV reader,
 which reads them right, without opening them with decord at all (its open
-costs more than the PyAV open and packet demux the check needs).
+costs more than the check: a PyAV open and packet demux, or for an MP4 its
+sample tables alone).
 
 * B-frames in an AVI or an MPEG-TS (any codec): told by the stream's
   reorder delay (``has_b_frames``, from the MPEG-4 VOL or the H.264 SPS).
@@ -18,13 +20,19 @@ costs more than the PyAV open and packet demux the check needs).
 * MPEG-4 Part 2 B-VOPs (open GOPs as well) and not-coded VOPs in any
   container (:func:`~.mpeg4.scan_vops`).
 """
-from typing import Optional
+import struct
+from typing import BinaryIO, Optional
+
+import numpy as np
 
 from .mpeg4 import scan_vops
-from .orientation import video_codec_tag
+from .orientation import (_bmff_video_trak, _child, _read_video_track,
+                          video_codec_tag)
 from .probe import open_media
 
-__all__ = ['decord_misreads', 'has_leading_pictures']
+__all__ = [
+    'decord_misreads', 'has_leading_pictures', 'mp4_has_leading_pictures'
+]
 
 #: codecs of the first video track, as MP4/MOV and Matroska headers name
 #: them (:func:`~.orientation.video_codec_tag`), that never reorder
@@ -34,6 +42,13 @@ _NO_REORDER_TAGS = frozenset(
 
 #: codecs whose open GOPs decord misplaces (MPEG-4 Part 2: ``scan_vops``)
 _OPEN_GOP_CODECS = frozenset({'h264', 'hevc'})
+#: MP4/MOV sample entries of those codecs -> FFmpeg's decoder name
+_OPEN_GOP_TAGS = {
+    'avc1': 'h264',
+    'avc3': 'h264',
+    'hvc1': 'hevc',
+    'hev1': 'hevc'
+}
 
 
 def has_leading_pictures(container) -> bool:
@@ -64,20 +79,83 @@ def has_leading_pictures(container) -> bool:
         container.seek(0, stream=stream)
 
 
+def mp4_has_leading_pictures(filename: str) -> Optional[bool]:
+    """:func:`has_leading_pictures` from the MP4/MOV header alone: the
+    first video track's sample tables (``stss`` sync samples, ``stts``
+    decode durations, ``ctts`` composition offsets) tell whether the sample
+    after the second sync sample is shown before it. A few small reads, no
+    FFmpeg open. None for other containers, an unreadable header, or
+    empty tables (fragmented MP4, whose samples are in ``moof`` boxes)."""
+    return _read_video_track(filename, _bmff_leading_pictures, lambda f: None)
+
+
+def _table(f: BinaryIO, box, fields: int) -> np.ndarray:
+    """The entries of a full box of ``fields`` 32-bit big-endian integers
+    each (after version/flags and the entry count): ``(count, fields)``
+    int64, read as signed (``ctts`` offsets may be negative)."""
+    f.seek(box[0] + 4)
+    count = struct.unpack('>I', f.read(4))[0]
+    data = f.read(4 * fields * count)
+    if len(data) < 4 * fields * count:
+        raise ValueError('sample table cut short')
+    return np.frombuffer(data, '>i4').astype(np.int64).reshape(-1, fields)
+
+
+def _run_value(table: np.ndarray, sample: int) -> int:
+    """The value of the 0-based ``sample`` in a run-length ``(count,
+    value)`` table (``stts``, ``ctts``)."""
+    ends = np.cumsum(table[:, 0])
+    return int(table[np.searchsorted(ends, sample, side='right'), 1])
+
+
+def _bmff_leading_pictures(f: BinaryIO) -> Optional[bool]:
+    stbl = _bmff_video_trak(f)
+    for kind in (b'mdia', b'minf', b'stbl'):
+        stbl = stbl and _child(f, stbl[0], stbl[1], kind)
+    if not stbl:
+        return None
+    boxes = {
+        kind: _child(f, stbl[0], stbl[1], kind)
+        for kind in (b'stsz', b'stss', b'stts', b'ctts')
+    }
+    if boxes[b'stsz'] is None or boxes[b'stts'] is None:
+        return None
+    f.seek(boxes[b'stsz'][0] + 8)  # version/flags, sample size
+    num_samples = struct.unpack('>I', f.read(4))[0]
+    if not num_samples:
+        return None  # fragmented: the samples are described elsewhere
+    if boxes[b'stss'] is None or boxes[b'ctts'] is None:
+        return False  # every sample a sync sample, or none reordered
+    syncs = _table(f, boxes[b'stss'], 1)[:, 0] - 1  # 1-based numbers
+    if len(syncs) < 2 or syncs[1] + 1 >= num_samples:
+        return False
+    key = int(syncs[1])
+    stts, ctts = _table(f, boxes[b'stts'], 2), _table(f, boxes[b'ctts'], 2)
+    # pts(key + 1) - pts(key) = duration(key) + ctts(key + 1) - ctts(key)
+    return _run_value(stts, key) + _run_value(ctts, key + 1) < \
+        _run_value(ctts, key)
+
+
 def decord_misreads(filename: str, container=None) -> Optional[str]:
     """Why decord 0.6 would return wrong frames for ``filename``; None
     where it reads it right, or PyAV cannot open it (decord's own errors
     then tell). Read from ``container``, an open PyAV container of it
-    (which the caller keeps), or else from a PyAV open of its own
-    (:func:`~.probe.open_media`; with the demux 0.7-1.1 ms for 3-10 s
-    H.264/HEVC MP4 and MKV on a loaded 2-core box, 0.1-0.25 ms without the
-    open), which VP8, VP9 and AV1 in MP4/Matroska skip: their header names
-    the codec (25-50 us to read)."""
+    (which the caller keeps), or else from its header where that tells
+    (H.264/HEVC in MP4/MOV: :func:`mp4_has_leading_pictures`; VP8, VP9 and
+    AV1 in MP4/Matroska, which never reorder, by the codec the header
+    names), or else from a PyAV open of its own (:func:`~.probe.open_media`;
+    with the demux 0.7-1.1 ms for 3-10 s H.264/HEVC MKV on a loaded 2-core
+    box, 0.1-0.25 ms without the open)."""
     try:
         if container is not None:
             return _misread_reason(container)
-        if video_codec_tag(filename) in _NO_REORDER_TAGS:
+        tag = video_codec_tag(filename)
+        if tag in _NO_REORDER_TAGS:
             return None
+        if tag in _OPEN_GOP_TAGS:  # an MP4/MOV header tells, no open
+            leading = mp4_has_leading_pictures(filename)
+            if leading is not None:
+                return f'{_OPEN_GOP_TAGS[tag]} open GOP' if leading else None
         container = open_media(filename)
         try:
             return _misread_reason(container)
