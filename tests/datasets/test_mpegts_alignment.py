@@ -20,7 +20,7 @@ moving the start would put the signal 21 ms early (at 48 kHz).
 The one misalignment found: decord 0.6 (the default reader) returned frame
 9 or 16 for frame 0 of an H.264 MPEG-TS with B-frames, so a view's frames
 came 0.36-0.64 s after its audio; MPEG-TS is now read by PyAV
-(:func:`~mmavcl.datasets.media.video._decord_misreads`).
+(:func:`~mmavcl.datasets.media.decord_checks.decord_misreads`).
 """
 import shutil
 

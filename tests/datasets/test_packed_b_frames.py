@@ -149,9 +149,11 @@ def test_each_index_is_its_frame(files, name):
             backend, {i: int(g) for i, g in enumerate(got) if g != i})
         np.testing.assert_array_equal(each, ref, err_msg=backend)
         np.testing.assert_array_equal(scrambled, ref[batch], err_msg=backend)
-    # decord keeps the files it reads right (no B-frames)
+    # decord keeps the files it reads right (no B-frames); it never opens
+    # the others (decided before its open)
     reader = DecordVideoReader(path)
     assert (reader._pyav is None) == (name == 'mpeg4-noB')
+    assert (reader._vr is None) == (name != 'mpeg4-noB')
     reader.close()
 
 

@@ -13,6 +13,8 @@ One concern per module:
   start times, audio duration);
 * :mod:`.orientation`: the display rotation and mirror a header asks for;
 * :mod:`.mpeg4`: MPEG-4 Part 2 headers (not-coded VOPs);
+* :mod:`.decord_checks`: which files decord returns wrong frames for (the
+  decord reader hands them to PyAV);
 * :mod:`.audio`: decoding audio spans to mono at the stream's rate;
 * :mod:`.wav`: PCM WAV spans with the standard library;
 * :mod:`.sidecar`: where a sidecar's first sample sits on its video's

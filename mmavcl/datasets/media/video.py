@@ -12,9 +12,10 @@ import numpy as np
 
 from ..errors import MediaDecodeError
 from .hwaccel import hw_accel
-from .mpeg4 import NotCodedVops, scan_vops
+from .decord_checks import decord_misreads
+from .mpeg4 import NotCodedVops
 from .orientation import (display_orientation, is_iso_bmff,
-                          matrix_rotation, quarter_turns, video_codec_tag)
+                          matrix_rotation, quarter_turns)
 from .probe import (is_avi, open_media, probe_frame_size, scan_video,
                     video_start_time)
 from .reason import short_reason
@@ -34,7 +35,7 @@ __all__ = [
 #: MPEG-TS (``.ts`` broadcast recordings and HLS segments, ``.m2ts`` and
 #: ``.mts`` from AVCHD cameras and Blu-ray) and ASF (``.wmv``). Each is
 #: read frame-accurately by both readers (MPEG-TS and ASF by PyAV, see
-#: :func:`_decord_misreads`). Not MPEG-PS (``.mpg``, ``.vob``): the PyAV
+#: :func:`~.decord_checks.decord_misreads`). Not MPEG-PS (``.mpg``, ``.vob``): the PyAV
 #: reader returned frame 28 for the last frame (29) of an MPEG-2 file.
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.3gp', '.mkv', '.webm', '.avi',
               '.flv', '.ts', '.m2ts', '.mts', '.wmv')
@@ -168,6 +169,13 @@ class DecordVideoReader(BaseVideoReader):
     turned frame into the stored frame's shape), so a rotated file is
     decoded at full size and resized here with swscale.
 
+    decord returns wrong frames (with the right count) for B-frames in AVI
+    and MPEG-TS, H.264/HEVC open GOPs and MPEG-4 Part 2 B-VOPs and
+    not-coded VOPs: such a file is read by a :class:`PyAVVideoReader`
+    instead, decided before decord would open it
+    (:func:`~.decord_checks.decord_misreads`); ``misread_reason`` says
+    why (None: decord reads the file).
+
     Args:
         filename: Video file.
         num_threads: Decoder threads (0 = decord's default, auto).
@@ -205,20 +213,14 @@ class DecordVideoReader(BaseVideoReader):
         self.filename = filename
         self._start_time = None if container is None else \
             video_start_time(container)
-        #: decord numbers the pictures its decoder returns, and returned
-        #: the next picture for an MPEG-4 not-coded VOP (and, reading on,
-        #: each later one a frame late), seeks wrong in B-frame AVIs and
-        #: counts wrong in containers without an index: such files are
-        #: read by PyAV alone (:func:`_decord_misreads`), decord not opened
-        #: (it failed to open an MPEG-4 Part 2 MPEG-TS)
+        #: why decord would return wrong frames for this file, which PyAV
+        #: then reads (:func:`~.decord_checks.decord_misreads`); decided
+        #: before decord's open, which costs more than the check
+        self.misread_reason = decord_misreads(filename, container)
         self._pyav: Optional['PyAVVideoReader'] = None
-        self._vr = self._time_map = None
-        if _decord_misreads(filename, container):
-            self._pyav = PyAVVideoReader(filename, num_threads=num_threads,
-                                         decode_size=decode_size,
-                                         decode_short_side=decode_short_side)
-            for name in ('num_frames', 'fps', 'vfr', 'shape', 'orig_shape'):
-                setattr(self, name, getattr(self._pyav, name))
+        self._vr = None
+        if self.misread_reason is not None:
+            self._read_with_pyav(num_threads, decode_size, decode_short_side)
             return
         degrees, self._mirror = display_orientation(filename)
         # decord's FFmpeg turns MP4/MOV frames by the matrix's rotation,
@@ -260,6 +262,19 @@ class DecordVideoReader(BaseVideoReader):
         self._vr = vr
         self._time_map = None if is_avi(filename) else self._vfr_map(vr)
         self.vfr = self._time_map is not None
+
+    def _read_with_pyav(self, num_threads: int,
+                        decode_size: Optional[Tuple[int, int]],
+                        decode_short_side: Optional[int]) -> None:
+        """Serve this reader from a :class:`PyAVVideoReader` of the file
+        (decord never opens it): its count, rate, sizes and start time."""
+        self._pyav = PyAVVideoReader(self.filename, num_threads=num_threads,
+                                     decode_size=decode_size,
+                                     decode_short_side=decode_short_side)
+        self.num_frames, self.fps = self._pyav.num_frames, self._pyav.fps
+        self.shape, self.orig_shape = self._pyav.shape, self._pyav.orig_shape
+        self.vfr, self._time_map = self._pyav.vfr, None
+        self._start_time = self._pyav.start_time
 
     @property
     def start_time_known(self) -> bool:
@@ -350,80 +365,6 @@ class DecordVideoReader(BaseVideoReader):
         self._vr = None
         if self._pyav is not None:
             self._pyav.close()
-
-
-#: codecs of the first video track, as MP4/MOV and Matroska headers name
-#: them (:func:`~.orientation.video_codec_tag`), that are no MPEG-4 Part 2:
-#: such files are not opened with PyAV to look for what decord misreads
-#: (decord read their B-frames right in MP4 and MKV)
-_OTHER_CODEC_TAGS = frozenset({
-    'avc1', 'avc3', 'hvc1', 'hev1', 'vp08', 'vp09', 'av01',
-    'V_MPEG4/ISO/AVC', 'V_MPEGH/ISO/HEVC', 'V_VP8', 'V_VP9', 'V_AV1'
-})
-
-
-def _decord_misreads(filename: str, container=None) -> bool:
-    """Whether decord 0.6 returns wrong frames for the video of
-    ``filename`` (read from ``container``, an open PyAV container of it,
-    when given), which the PyAV reader then reads instead:
-
-    * B-frames in an AVI, any codec: told by the stream's reorder delay
-      (``has_b_frames``), which the probe reads from the MPEG-4 VOL or the
-      H.264 SPS. decord numbers AVI frames in decode order and seeks to
-      keyframes by it: indices after a keyframe came back up to a GOP
-      early (48-frame files, a keyframe every 12 or 24 frames: H.264,
-      MPEG-4, DivX "packed B-frames"), and the last frame of a one-GOP
-      packed AVI as the one before.
-    * MPEG-4 Part 2 B-VOPs in any container: its open GOPs (a B-frame
-      before a keyframe refers to it) moved the indices around each
-      keyframe in MKV and MP4 too. Found, with the next, by a demux of the
-      packets (:func:`~.mpeg4.scan_vops`; 1.6 ms for a 7 s 320x240 AVI):
-      the probe leaves the VOL of an MP4 unread.
-    * MPEG-4 Part 2 not-coded VOPs, which Xvid and DivX write.
-    * MPEG-TS, MPEG-PS and ASF (:data:`_UNINDEXED_FORMATS`), whatever
-      the codec: containers without a frame index, where decord counts
-      and seeks wrong. In an H.264 MPEG-TS with B-frames (x264's
-      defaults, as broadcast and camera files have) even a sequential
-      read of a 60-frame file began at frame 9 (keyframe every 10) or 16
-      (one GOP), then repeated the last frame; random access in MPEG-PS
-      (MPEG-2) and ASF (MS-MPEG4) returned frames up to 20 away.
-
-    H.264 MP4 and MKV are read right: their header names the codec, so
-    they are not opened for this (:data:`_OTHER_CODEC_TAGS`: 25-50 us to
-    read; the cheap open took 0.2-0.5 ms). A file PyAV cannot read is
-    left to decord's own errors."""
-    try:
-        if container is not None:
-            return _misread_by_decord(container)
-        if video_codec_tag(filename) in _OTHER_CODEC_TAGS:
-            return False
-        container = open_media(filename)
-        try:
-            return _misread_by_decord(container)
-        finally:
-            container.close()
-    except Exception:  # MediaDecodeError, av.error.FFmpegError, OSError
-        return False
-
-
-#: FFmpeg demuxers of containers without a frame index, which decord 0.6
-#: misreads (:func:`_decord_misreads`)
-_UNINDEXED_FORMATS = frozenset({'mpegts', 'mpeg', 'asf'})
-
-
-def _misread_by_decord(container) -> bool:
-    """:func:`_decord_misreads` on an open PyAV ``container``."""
-    if not container.streams.video:
-        return False
-    if _UNINDEXED_FORMATS.intersection(container.format.name.split(',')):
-        return True
-    ctx = container.streams.video[0].codec_context
-    if ctx is not None and ctx.has_b_frames and \
-            'avi' in container.format.name:
-        return True
-    # MPEG-4 Part 2 (else (0, 0)): its packets tell, where the probe may
-    # not have read the VOL (MP4) or found no B-frame flag in it
-    return any(scan_vops(container))
 
 
 def _resize_rgb(frames: np.ndarray, size: Tuple[int, int]) -> np.ndarray:
