@@ -27,7 +27,8 @@ from mmavcl.testing import (decode_frame_index, faststart_copy,
 N, FPS, SIZE = 72, 24, (64, 64)
 
 #: codec -> (encoder, options). x264 veryfast uses 3 B-frames (pyramid),
-#: libx265 ultrafast open GOPs, SVT-AV1 hidden alt-ref frames
+#: libx265 ultrafast open GOPs, SVT-AV1 hidden alt-ref frames; MPEG-2 with
+#: B-frames and MPEG-1 without, as DVDs and old camcorders hold them
 CODECS = {
     'h264': ('libx264', {}),
     'h264-noB': ('libx264', {
@@ -38,8 +39,13 @@ CODECS = {
     'av1': ('libsvtav1', {}),
     'mpeg4': ('mpeg4', {}),
     'mjpeg': ('mjpeg', {}),
+    'mpeg2': ('mpeg2video', {
+        'bf': '2'
+    }),
+    'mpeg1': ('mpeg1video', {}),
 }
-#: the containers among mp4/mkv/webm/avi/ts each codec is valid in
+#: the containers among mp4/mkv/webm/avi/ts/mpg/vob each codec is valid in
+#: (MPEG-PS, .mpg/.vob, with MP2 audio)
 CONTAINERS = {
     'h264': ['mp4', 'mkv', 'ts', 'avi'],
     'h264-noB': ['mp4', 'mkv', 'ts'],
@@ -48,6 +54,8 @@ CONTAINERS = {
     'av1': ['mp4', 'mkv', 'webm'],
     'mpeg4': ['mp4', 'mkv', 'avi', 'ts'],
     'mjpeg': ['avi', 'mkv', 'mp4'],
+    'mpeg2': ['mpg', 'vob'],
+    'mpeg1': ['mpg'],
 }
 #: audio 0.1 s / 0.5 s after the video, and a stream starting at 10 s (AVI
 #: stores neither: its streams start together at 0)
@@ -70,13 +78,16 @@ CASES = [(c, ext, t) for c in CODECS for ext in CONTAINERS[c]
 ALL_INDICES = {('h264', 'mp4', 'plain'), ('h264', 'mkv', 'late-audio-0.5'),
                ('h264', 'ts', 'plain'), ('hevc', 'ts', 'start-10s'),
                ('av1', 'mkv', 'plain'), ('av1', 'webm', 'late-audio-0.1'),
-               ('mpeg4', 'ts', 'late-audio-0.1'), ('vp9', 'webm', 'plain')}
+               ('mpeg4', 'ts', 'late-audio-0.1'), ('vp9', 'webm', 'plain'),
+               ('mpeg2', 'mpg', 'plain'), ('mpeg2', 'vob', 'start-10s'),
+               ('mpeg1', 'mpg', 'late-audio-0.5')}
 SAMPLE = [0, 1, 5, 13, 17, 30, 31, 32, 33, 47, 63, 64, 70, 71]
 
 
 def _spec(root, codec, ext, timing):
     encoder, options = CODECS[codec]
-    acodec = {'webm': 'libopus', 'avi': 'libmp3lame'}.get(ext, 'aac')
+    acodec = {'webm': 'libopus', 'avi': 'libmp3lame', 'mpg': 'mp2',
+              'vob': 'mp2'}.get(ext, 'aac')
     return dict(path=osp.join(root, f'{codec}_{timing}.{ext}'),
                 num_frames=N,
                 fps=FPS,
@@ -182,6 +193,7 @@ def test_video_init_reports_the_video_start_time(matrix, case, backend):
 @pytest.mark.parametrize('case', [('h264', 'ts', 'plain'),
                                   ('hevc', 'ts', 'start-10s'),
                                   ('mpeg4', 'ts', 'late-audio-0.1'),
+                                  ('mpeg2', 'vob', 'late-audio-0.1'),
                                   ('msmpeg4', 'wmv', 'plain')],
                          ids=lambda c: '-'.join(c))
 def test_decord_reader_reads_unindexed_containers_right(matrix, tmp_path,
@@ -194,7 +206,8 @@ def test_decord_reader_reads_unindexed_containers_right(matrix, tmp_path,
     failed to open the MPEG-4 Part 2 one, and after a seek in the ASF
     (MS-MPEG4, a keyframe every 12 frames, interleaved with MP3: PyAV
     cannot encode WMA here) returned frames up to 20 away (1 for 13, 27
-    for 47)."""
+    for 47). MPEG-PS goes to PyAV as well, which reads it from the top
+    (:data:`~mmavcl.datasets.media.video._TOP_ONLY_FORMATS`)."""
     if case[1] == 'wmv':
         path = make_av_video(str(tmp_path / 'v.wmv'), N, FPS, SIZE,
                              video_codec='msmpeg4',
@@ -211,6 +224,29 @@ def test_decord_reader_reads_unindexed_containers_right(matrix, tmp_path,
     reader = DecordVideoReader(path)
     batch = np.random.default_rng(0).permutation(N)
     np.testing.assert_array_equal(reader.get_batch(batch), ref[batch])
+    reader.close()
+
+
+@pytest.mark.parametrize('codec,ext', [('mpeg2video', 'm2v'),
+                                       ('mpeg1video', 'm1v')])
+def test_raw_mpeg_video_streams_are_counted(tmp_path, codec, ext):
+    """A raw MPEG-1/2 video stream (no container, no timestamps: FFmpeg
+    makes them up) at 24 fps with B-frames: every index, each from a
+    fresh reader and in batches, is the sequential decode's frame, at
+    ``i / 24`` s. Before: the reader took FFmpeg's guessed mean rate (25)
+    and its timestamps, which a seek moved by a frame (MPEG-2: frame 13
+    for 14 and on), and the MPEG-1 stream refused to seek (EPERM)."""
+    path = make_av_video(str(tmp_path / f'v.{ext}'), N, FPS, SIZE,
+                         audio=False, video_codec=codec,
+                         video_options={'bf': '2'})['path']
+    ref = _sequential(path)[0]
+    assert decode_frame_index(ref).tolist() == list(range(N))
+    reader = PyAVVideoReader(path)
+    assert (reader.num_frames, reader.fps, reader.vfr) == (N, FPS, False)
+    np.testing.assert_array_equal(_read_each(path, range(N)), ref)
+    batch = np.random.default_rng(0).permutation(N)
+    np.testing.assert_array_equal(reader.get_batch(batch), ref[batch])
+    np.testing.assert_allclose(reader.last_frame_times, batch / FPS)
     reader.close()
 
 

@@ -33,12 +33,14 @@ __all__ = [
 #: :class:`~mmavcl.datasets.AVShardDataset`), any case: ISO BMFF (MP4 and
 #: its M4V, QuickTime and 3GPP phone variants), Matroska/WebM, AVI, FLV,
 #: MPEG-TS (``.ts`` broadcast recordings and HLS segments, ``.m2ts`` and
-#: ``.mts`` from AVCHD cameras and Blu-ray) and ASF (``.wmv``). Each is
-#: read frame-accurately by both readers (MPEG-TS and ASF by PyAV, see
-#: :func:`~.decord_checks.decord_misreads`). Not MPEG-PS (``.mpg``, ``.vob``): the PyAV
-#: reader returned frame 28 for the last frame (29) of an MPEG-2 file.
+#: ``.mts`` from AVCHD cameras and Blu-ray), ASF (``.wmv``) and MPEG-PS
+#: (``.mpg``, ``.mpeg``, DVD ``.vob``). Each is read frame-accurately by
+#: both readers (MPEG-TS, MPEG-PS and ASF by PyAV, see
+#: :func:`~.decord_checks.decord_misreads`; MPEG-PS decoded from its top for every
+#: sample, see :data:`_TOP_ONLY_FORMATS`).
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.3gp', '.mkv', '.webm', '.avi',
-              '.flv', '.ts', '.m2ts', '.mts', '.wmv')
+              '.flv', '.ts', '.m2ts', '.mts', '.wmv', '.mpg', '.mpeg',
+              '.vob')
 
 # decord is an optional extra (`pip install mmavcl[decord]`): it has no
 # wheels for aarch64 Linux or macOS arm64, and PyAV reads everything the
@@ -396,6 +398,49 @@ _SKIP_NONREF_CODECS = frozenset({'h264', 'hevc'})
 #: the stream's time base; None where the file has none)
 _Shown = Tuple[object, int, Optional[int], Optional[int]]
 
+#: FFmpeg demuxers whose frame timestamps are only right when the file is
+#: read from its top: MPEG-PS (``.mpg``, ``.mpeg``, ``.vob``; the
+#: ``mpeg`` demuxer) stamps a frame only where a PES packet begins with it,
+#: and FFmpeg fills in the others from the frames before. After a seek it
+#: filled them in from a state the seek reset, half a frame or more away
+#: from the sequential read's (MPEG-1 and MPEG-2, B-frames or none), so the
+#: PyAV reader returned a neighbouring frame for up to 26 of the 60
+#: indices of a file (frame 28 for 29), and the wrong picture's packet
+#: raised errors. The reader decodes these files from the top for
+#: every batch: exact, at the cost of decoding up to the last index asked.
+#: Also the raw streams of :data:`_RAW_VIDEO_FORMATS`.
+_TOP_ONLY_FORMATS = frozenset({'mpeg'})
+
+#: FFmpeg demuxers of raw video streams (MPEG-1/2 video, ``.m1v``,
+#: ``.m2v``): no container, no timestamps, FFmpeg makes them up, and made
+#: them up a frame apart after a seek (a 72-frame MPEG-2 stream gave frame
+#: 13 for 14 and on; an MPEG-1 one refused to seek by time). Their frames
+#: are counted from the top, as in AVI.
+_RAW_VIDEO_FORMATS = frozenset({'mpegvideo'})
+
+#: an MPEG-PS longer than this (s) is worth re-encoding: a clip at its end
+#: decodes the whole file (MPEG-2 720x576: about 2 ms a frame here)
+_FROM_TOP_WARN_S = 60.0
+_FROM_TOP_WARNED = False
+
+
+def _warn_slow_from_top(filename: str, duration: float) -> None:
+    """Warn once per process about the first file read from its top
+    (:data:`_TOP_ONLY_FORMATS`, :data:`_RAW_VIDEO_FORMATS`) longer than
+    :data:`_FROM_TOP_WARN_S`."""
+    global _FROM_TOP_WARNED
+    if _FROM_TOP_WARNED or duration <= _FROM_TOP_WARN_S:
+        return
+    _FROM_TOP_WARNED = True
+    warnings.warn(
+        f'{filename} ({duration:.0f} s) is decoded from its top for every '
+        'sample (MPEG-PS timestamps are only exact read in order; a raw '
+        'video stream has none), so a clip near its end decodes the '
+        'whole file; re-encode such '
+        'files to MP4 with tools/data/reencode_videos.py for training. '
+        'Said once per process.', stacklevel=3)
+
+
 #: container format -> seconds before a wanted frame that the last seek
 #: had to go back to in this process, for streams without a seek index
 #: (MPEG-TS: its seeks landed 1-2 s late), so later files start there
@@ -426,9 +471,12 @@ class PyAVVideoReader(BaseVideoReader):
     file) when no packet of the indices between was demuxed; a packet the
     decoder returned nothing for raises :class:`MediaDecodeError` instead.
     AVI files carry no presentation times, so there frames are counted from
-    the start. When the header gives no frame count (MKV/WebM) or an
-    unreliable one (AVI), the packets are counted once at open (demux only,
-    no decoding).
+    the start, as in raw MPEG-1/2 video streams
+    (:data:`_RAW_VIDEO_FORMATS`). MPEG-PS timestamps are exact only read in
+    order: each batch is decoded from the file's top
+    (:data:`_TOP_ONLY_FORMATS`). When the header gives no frame count
+    (MKV/WebM) or an unreliable one (AVI), the packets are counted once at
+    open (demux only, no decoding).
 
     Frames come out as displayed: a display matrix (a phone's portrait
     video stored as landscape frames) is applied (``np.rot90``, and a
@@ -522,21 +570,32 @@ class PyAVVideoReader(BaseVideoReader):
                     stream.thread_count = num_threads
             else:
                 stream.thread_count = 1  # the device decodes
-            rate = stream.average_rate or stream.guessed_rate
+            demuxers = set(self._container.format.name.split(','))
+            raw = bool(_RAW_VIDEO_FORMATS & demuxers)
+            # a raw stream's mean rate is FFmpeg's guess from made-up
+            # timestamps (25 for a 24 fps MPEG-2 stream); its header's is
+            # the guessed rate
+            rate = stream.guessed_rate if raw else (
+                stream.average_rate or stream.guessed_rate)
             if not rate:
                 raise MediaDecodeError(filename, 'unknown frame rate')
             self.fps = float(rate)
             # frames are found by time anyway; the flag is informative. A
             # mean rate away from the stream's base rate means VFR.
             base = stream.base_rate
-            self.vfr = bool(base and abs(float(rate) / float(base) - 1) > 0.01)
+            self.vfr = not raw and bool(
+                base and abs(float(rate) / float(base) - 1) > 0.01)
             self._tb = float(stream.time_base)
             self.skip_nonref = bool(
                 skip_nonref
                 and stream.codec_context.name in _SKIP_NONREF_CODECS)
-            # AVI stores no presentation times (B-frames make them jump):
-            # frames are found by counting there, by timestamp elsewhere
-            self._by_count = 'avi' in self._container.format.name
+            # AVI stores no presentation times (B-frames make them jump),
+            # a raw stream none: frames are found by counting there, by
+            # timestamp elsewhere
+            self._by_count = 'avi' in self._container.format.name or raw
+            #: MPEG-PS gives exact timestamps only read from the top: every
+            #: sample is decoded from there (:data:`_TOP_ONLY_FORMATS`)
+            self._from_top = raw or bool(_TOP_ONLY_FORMATS & demuxers)
             n = stream.frames
             # headers lie or stay silent (MKV, AVI): count the packets,
             # which costs a demux but no decoding
@@ -569,6 +628,8 @@ class PyAVVideoReader(BaseVideoReader):
         if self.num_frames <= 0 or not h or not w:
             self.close()
             raise MediaDecodeError(filename, 'no video frames')
+        if self._from_top:
+            _warn_slow_from_top(filename, self.num_frames / self.fps)
         self._stream = stream
         self._coded = (int(h), int(w))
         #: from the header; frames opened with open_media's probe options
@@ -616,6 +677,8 @@ class PyAVVideoReader(BaseVideoReader):
 
     def _seek_pays(self, idx: int, target: int) -> bool:
         """Seek rather than decode on from frame ``idx`` to ``target``."""
+        if self._from_top:
+            return False  # a seek would go back to the top
         if target - idx > self.seek_gap:
             return True
         keys = self._keyframes()
@@ -625,7 +688,11 @@ class PyAVVideoReader(BaseVideoReader):
 
     def _seek(self, target: int, back: float) -> bool:
         """Seek to ``back`` seconds before frame ``target``; True when that
-        is before the first frame, and the seek went to the file's top."""
+        is before the first frame, and the seek went to the file's top
+        (always for a file read from its top)."""
+        if self._from_top:
+            self._rewind()
+            return True
         self.num_seeks += 1
         t = target / self.fps - back
         if t < 0:
@@ -637,6 +704,15 @@ class PyAVVideoReader(BaseVideoReader):
             ts = self._start + int(round(t / self._tb))
         self._container.seek(ts, stream=self._stream, backward=True)
         return t < 0
+
+    def _rewind(self) -> None:
+        """Seek to the first packet; by byte where the file is read from
+        its top (a raw MPEG-1 video stream refused a seek by time)."""
+        self.num_seeks += 1
+        if self._from_top:
+            self._container.seek(0, unsupported_byte_offset=True)
+        else:
+            self._container.seek(0, stream=self._stream)
 
     def _frames(self, next_wanted: Callable[[], int], demuxed: List[int],
                 from_key: bool = True) -> Iterator[_Shown]:
@@ -858,19 +934,18 @@ class PyAVVideoReader(BaseVideoReader):
 
     def _get_by_count(self, want: np.ndarray
                       ) -> Iterator[Tuple[int, np.ndarray]]:
-        """Frames by count from the top (AVI): index ``i`` is the ``i``-th
-        non-empty packet's picture; a not-coded VOP's is the picture shown
-        before it, which is what the decoder returned last (it returns
-        nothing for that packet). Yields ``(index, frame)`` for each of
-        the sorted ``want``."""
+        """Frames by count from the top (AVI, raw streams): index ``i`` is
+        the ``i``-th non-empty packet's picture; a not-coded VOP's is the
+        picture shown before it, which is what the decoder returned last
+        (it returns nothing for that packet). Yields ``(index, frame)``
+        for each of the sorted ``want``."""
         wanted = set(int(i) for i in want)
         last = int(want[-1])
         #: packet numbers of the not-coded VOPs demuxed
         repeats = set()
         i = packets = 0
         shown = previous = None
-        self._container.seek(0, stream=self._stream)
-        self.num_seeks += 1
+        self._rewind()
         for packet in self._container.demux(self._stream):
             if packet.size:
                 if self._not_coded and self._not_coded(packet, previous):
