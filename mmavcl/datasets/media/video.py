@@ -36,8 +36,8 @@ __all__ = [
 #: ``.mts`` from AVCHD cameras and Blu-ray), ASF (``.wmv``) and MPEG-PS
 #: (``.mpg``, ``.mpeg``, DVD ``.vob``). Each is read frame-accurately by
 #: both readers (MPEG-TS, MPEG-PS and ASF by PyAV, see
-#: :func:`~.decord_checks.decord_misreads`; MPEG-PS decoded from its top for every
-#: sample, see :data:`_TOP_ONLY_FORMATS`).
+#: :func:`~.decord_checks.decord_misreads`; MPEG-PS decoded from its top
+#: for every sample, see :data:`_TOP_ONLY_FORMATS`).
 VIDEO_EXTS = ('.mp4', '.m4v', '.mov', '.3gp', '.mkv', '.webm', '.avi',
               '.flv', '.ts', '.m2ts', '.mts', '.wmv', '.mpg', '.mpeg',
               '.vob')
