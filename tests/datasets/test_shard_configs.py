@@ -127,7 +127,10 @@ def _s3_loader(toy_shards, tmp_path, **loader_options):
     os.symlink(osp.dirname(toy_shards), tmp_path / 'bucket')
     cfg = Config.fromfile(osp.join(CFG_DIR, 'k400_glcl_clip_shards.py'))
     loader_cfg = cfg.train_dataloader
-    loader_cfg.update(batch_size=2, num_workers=1, **loader_options)
+    # the config pins batches for a GPU's copies; with no accelerator torch
+    # warns that it cannot, and pinning is not what these tests check
+    loader_cfg.update(batch_size=2, num_workers=1, pin_memory=False,
+                      **loader_options)
     with serve_s3(str(tmp_path)) as endpoint:
         loader_cfg.dataset.update(
             shards='s3://bucket/' + osp.basename(toy_shards),

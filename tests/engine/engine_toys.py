@@ -369,6 +369,15 @@ def toy_cfg(work_dir: str, *, by_epoch: bool = True, max_epochs: int = 2,
     return Config(cfg)
 
 
+def new_experiment_name() -> List[str]:
+    """``--cfg-options`` giving an in-process ``tools/train.py`` or
+    ``tools/test.py`` run an experiment name of its own. mmengine names the
+    run's logger, visualizer and default scope ``<name>_<timestamp>`` to
+    the second, and a second run of one config within that second would
+    share the first one's (its log going to the first one's file)."""
+    return ['--cfg-options', f'experiment_name=run_{uuid.uuid4().hex[:12]}']
+
+
 def write_cfg(path: str, cfg: Config) -> str:
     """Write ``cfg`` as a Python config file (``work_dir`` left out)."""
     cfg = Config(cfg.to_dict())

@@ -88,15 +88,16 @@ def untrusting(monkeypatch):
 
 def _main(tool, *args):
     """``tools/<tool> args`` in this process: no interpreter start-up and
-    torch import per call (a subprocess's 3-4 s)."""
+    torch import per call (a subprocess's 3-4 s). A training run gets an
+    experiment name of its own (runs of one config follow each other
+    within a second here)."""
+    if tool == 'train.py':
+        args += tuple(T.new_experiment_name())
     return load_script(osp.join('tools', tool)).main(list(args))
 
 
 def _logged() -> str:
-    """What the last run in this process logged: its logger's file. (Not
-    found by work dir: a run started in the same second as the one before
-    shares that one's logger, and so its file, as mmengine names both
-    ``<config>_<timestamp>``.)"""
+    """What the last run in this process logged: its logger's file."""
     from mmengine.logging import MMLogger
     logger = MMLogger.get_current_instance()
     return '\n'.join(open(h.baseFilename).read() for h in logger.handlers

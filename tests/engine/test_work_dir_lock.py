@@ -74,7 +74,8 @@ def test_second_writer_refused_test_allowed_sigkill_frees(tmp_path):
 
         start = time.time()
         with pytest.raises(WorkDirLockedError) as second:
-            load_script(TRAIN).main([quick, '--work-dir', str(work)])
+            load_script(TRAIN).main([quick, '--work-dir', str(work),
+                                     *T.new_experiment_name()])
         assert (f'work dir {work} is in use by another training run (pid '
                 f'{first.pid} on host {socket.gethostname()}') in str(
                     second.value), str(second.value)
@@ -86,13 +87,15 @@ def test_second_writer_refused_test_allowed_sigkill_frees(tmp_path):
         # evaluating alongside a live training run is allowed
         weights = str(tmp_path / 'weights.pth')
         torch.save({'state_dict': T.ToyMoCo().state_dict()}, weights)
-        load_script(TEST).main([quick, weights, '--work-dir', str(work)])
+        load_script(TEST).main([quick, weights, '--work-dir', str(work),
+                                *T.new_experiment_name()])
         assert first.poll() is None
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait()
 
-    load_script(TRAIN).main([quick, '--work-dir', str(work)])
+    load_script(TRAIN).main([quick, '--work-dir', str(work),
+                             *T.new_experiment_name()])
     assert (work / 'iter_2.pth').exists()
     # in the logs of the work dir's runs: only this one removes files
     assert 'Removed 2 temporary file(s) left by an interrupted checkpoint ' \
