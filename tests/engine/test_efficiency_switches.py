@@ -8,6 +8,7 @@ import torch
 from mmengine.config import Config
 from mmengine.hooks import Hook
 
+from engine_toys import new_experiment_name
 from mmavcl.apis.runner_utils import build_runner
 from mmavcl.engine import AutocastOptimWrapper, convert_to_channels_last
 from mmavcl.models.backbones import ResNet3d
@@ -163,7 +164,9 @@ def _eager_and_compiled_losses(backend, tiny_toy_av, tmp_path,
             f'train_dataloader.dataset.data_root={tiny_toy_av}',
             'train_dataloader.batch_size=4', 'train_cfg.max_epochs=2',
             'default_hooks.checkpoint.interval=10',
-            'default_hooks.checkpoint.save_last=False', *options
+            'default_hooks.checkpoint.save_last=False', *options,
+            # both runs start within one second: names of their own
+            *new_experiment_name()[1:]
         ])
         cfg = train.merge_args(Config.fromfile(args.config), args)
         # a hook named in the config; mmengine's `compile` stays unset
