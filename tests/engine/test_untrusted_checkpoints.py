@@ -4,8 +4,8 @@ Each case hands a real ``torch.save``'d file to a real command-line tool,
 its ``main(argv)`` run in this process (what it logs is read from its
 logger's file); ``tools/test.py`` runs in a subprocess, as it warns before its
 runner, and so its log, exists. The hostile file's pickle calls
-``open(marker, 'w')`` when unpickled (the same mechanism as ``os.system``),
-so the marker file on disk is the proof that code ran. Every case asserts
+``os.mkdir(marker)`` when unpickled (the same mechanism as ``os.system``),
+so the marker on disk is the proof that code ran. Every case asserts
 the marker never appears and, where the file is refused, that the error
 names it and says how to opt in.
 The legitimate paths (the run's own checkpoints, the explicit opt-ins) are
@@ -32,13 +32,14 @@ TINY = dict(type='ResNet3d', depth=18, base_channels=4, num_stages=1,
 
 
 class _Payload:
-    """Unpickles as ``open(path, 'w')``: creates a file."""
+    """Unpickles as ``os.mkdir(path)``: creates a directory (a file opened
+    by the payload would stay open: a ResourceWarning)."""
 
     def __init__(self, path: str) -> None:
         self.path = path
 
     def __reduce__(self):
-        return (open, (self.path, 'w'))
+        return (os.mkdir, (self.path, ))
 
 
 @pytest.fixture(scope='module')
@@ -112,7 +113,8 @@ def _assert_refused(tool, args, path, marker):
     out = str(err.value)
     assert not osp.exists(marker), 'the payload ran'
     assert f'{path}: refusing to unpickle' in out, out
-    assert 'It names io.open' in out  # what the file would have called
+    # what the file would have called (posix.mkdir on Linux)
+    assert f'It names {os.mkdir.__module__}.mkdir' in out
     assert TRUST_ENV in out and '--trust-checkpoint' in out
 
 
@@ -219,7 +221,7 @@ def test_test_py_never_resumes_and_loads_weights_only(tmp_path, own, evil,
     assert not osp.exists(marker), 'the payload ran'
     assert 'UntrustedCheckpointError' in out, out[-3000:]
     assert f'{path}: refusing to unpickle' in out, out[-3000:]
-    assert 'It names io.open' in out
+    assert f'It names {os.mkdir.__module__}.mkdir' in out
     assert 'ignoring resume=True' in out
     if where == 'config':  # and the same config tests plain weights
         res, out = _run('test.py', config, own['ckpt'], '--work-dir', work,
