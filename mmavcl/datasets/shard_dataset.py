@@ -6,6 +6,7 @@ import json
 import os.path as osp
 import random
 import time
+from collections import Counter
 from typing import (Callable, Dict, Iterable, Iterator, List, Optional,
                     Sequence, Set, Tuple, Union)
 
@@ -24,17 +25,49 @@ from .transforms.decoding import FETCHED_KEY
 from .video_dataset import SKIPPED_KEY, build_pipeline
 
 __all__ = ['AVShardDataset', 'split_shards', 'deal_shards', 'merge_progress',
-           'INDEX_NAME']
+           'shard_names', 'INDEX_NAME']
 
-#: the shard index next to the shards: {"shards": {name: count}, ...}
+#: the shard index in each shards' folder: {"shards": {file name: count}}
 INDEX_NAME = 'index.json'
 #: video members, by their extension (the video files' own, without the
 #: dot: ``make_shards.py`` keeps each video's)
 VIDEO_EXTS = tuple(ext[1:] for ext in _VIDEO_FILE_EXTS)
 #: sidecar members, first found first (the video dataset's order)
 AUDIO_EXTS = tuple(ext[1:] for ext in SIDECAR_EXTS)
-#: metainfo of every item: the shard's file name and the sample's key
+#: metainfo of every item: the shard's name (:func:`shard_names`) and the
+#: sample's key
 SHARD_META = ('shard', 'shard_key')
+
+
+def shard_names(urls: Sequence[str]) -> List[str]:
+    """Each shard's name: its path below the folder that all ``urls``
+    share (``a/train-000000.tar`` and ``b/train-000000.tar`` for shards of
+    ``.../a/`` and ``.../b/``; the file name when they share one folder).
+
+    Progress, shard counts and the deal are keyed by it, so shards with the
+    same file name in different folders (two datasets, two S3 prefixes)
+    stay apart, while the names of one folder's shards are the file names
+    that checkpoints and indexes of one folder already hold.
+
+    Raises:
+        ValueError: a shard listed twice (its samples would be read twice
+            per epoch, and its progress could not tell the reads apart).
+    """
+    parts = [url.split('/') for url in urls]
+    common = min(len(p) - 1 for p in parts)  # folders only
+    for depth in range(common):
+        if len({p[depth] for p in parts}) > 1:
+            common = depth
+            break
+    names = ['/'.join(p[common:]) for p in parts]
+    first: Dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in first:
+            raise ValueError(
+                f'shard {urls[i]} is listed twice (shards {first[name]} and '
+                f'{i} of {len(urls)}): each shard may be listed once')
+        first[name] = i
+    return names
 
 
 def split_shards(urls: Sequence[str], rank: int, world_size: int,
@@ -112,8 +145,10 @@ class AVShardDataset(IterableDataset):
     :class:`~.media.remote.FetchedFile`\\ s, so ``VideoInit`` /
     ``DecodeAudioViews`` decode them unchanged. Items are what
     :class:`AVVideoDataset` yields (``inputs``, ``data_samples``); the
-    data sample's metainfo also holds ``shard`` (the shard's file name) and
-    ``shard_key`` (the sample's key in it).
+    data sample's metainfo also holds ``shard`` (the shard's name: its
+    path below the folder all shards share, :func:`shard_names`; the file
+    name for shards of one folder) and ``shard_key`` (the sample's key in
+    it).
 
     Splitting: the (per-epoch shuffled) shard list is dealt out over the
     ranks, and each rank's share over its DataLoader workers
@@ -142,8 +177,8 @@ class AVShardDataset(IterableDataset):
     the epoch is trained on once over the killed and the resumed run. The
     order of the remaining samples and the batches they form differ from
     the uninterrupted run's (the shuffle buffer starts empty). Samples are
-    named by shard file name and key, so a resume must read the same shard
-    files.
+    named by shard name (:func:`shard_names`) and key, so a resume must
+    read the same shard list.
 
     Failures: a remote shard cut part way (a dropped connection) is
     opened again after a backoff (:data:`~.media.remote.FETCH_RETRIES`,
@@ -163,9 +198,13 @@ class AVShardDataset(IterableDataset):
         backend_args: mmengine fileio arguments for the shards and index.
         shuffle_buffer: Samples held for shuffling (0: shard order).
         seed: Shuffle seed.
-        index_file: The shard index (default ``index.json`` next to the
-            first shard): gives :meth:`__len__`, tells a finished shard in
-            :meth:`progress_state` and a short one while reading.
+        index_file: The shard index: gives :meth:`__len__`, tells a
+            finished shard in :meth:`progress_state` and a short one while
+            reading. Default: the ``index.json`` of each folder holding
+            shards (keyed by file name, as ``make_shards.py`` writes it).
+            Given: one file for all shards, keyed by shard name
+            (:func:`shard_names`: the file name for shards of one folder),
+            or by file name where no two shards share one.
         audio_source: ``'container'`` (the video member), ``'sidecar'``
             (the ``wav``/``flac``... member; missing: no audio) or
             ``'none'``.
@@ -193,6 +232,7 @@ class AVShardDataset(IterableDataset):
             shards, str) else [u for s in shards for u in expand_urls(s)]
         if not self.urls:
             raise ValueError(f'no shards in {shards!r}')
+        self._names = dict(zip(self.urls, shard_names(self.urls)))
         if bad_sample_policy not in ('raise', 'skip'):
             raise ValueError(f'bad_sample_policy: {bad_sample_policy!r}')
         self.pipeline = Compose(build_pipeline(pipeline))
@@ -204,8 +244,13 @@ class AVShardDataset(IterableDataset):
         self._epoch = torch.zeros(1, dtype=torch.int64).share_memory_()
         self.audio_source = audio_source
         self.bad_sample_policy = bad_sample_policy
-        self.index_file = index_file or osp.join(
-            osp.dirname(self.urls[0]), INDEX_NAME)
+        self.index_file = index_file
+        #: the index files read, each with the prefix its keys get (the
+        #: folder's path in the shard names)
+        self.index_files = {index_file: ''} if index_file else {
+            osp.join(osp.dirname(url), INDEX_NAME):
+                name[:len(name) - len(osp.basename(url))]
+            for url, name in self._names.items()}
         self._index: Optional[Dict] = None
         self._no_index = False
         self.num_skipped = 0
@@ -237,16 +282,39 @@ class AVShardDataset(IterableDataset):
 
     @property
     def index(self) -> Dict:
-        """The shard index ``{"shards": {name: num_samples}, ...}``."""
+        """The shard index ``{"shards": {name: num_samples}, ...}`` by
+        shard name (:func:`shard_names`), from every file of
+        :attr:`index_files`."""
         if self._index is None:
-            try:
-                raw = fetch(self.index_file, self.backend_args, 'index')
-            except MediaDecodeError as err:
-                raise FileNotFoundError(
-                    f'shard index {self.index_file}: {err.reason} (written '
-                    'by tools/data/make_shards.py)') from None
-            self._index = json.loads(raw.decode('utf-8'))
+            index: Dict = dict(shards={})
+            for path, prefix in self.index_files.items():
+                try:
+                    raw = fetch(path, self.backend_args, 'index')
+                except MediaDecodeError as err:
+                    raise FileNotFoundError(
+                        f'shard index {path}: {err.reason} (written by '
+                        'tools/data/make_shards.py)') from None
+                loaded = json.loads(raw.decode('utf-8'))
+                if len(self.index_files) == 1:  # its totals hold
+                    index.update(loaded, shards={})
+                index['shards'].update(
+                    (prefix + name, count)
+                    for name, count in loaded['shards'].items())
+            if self.index_file:
+                self._by_file_name(index['shards'])
+            self._index = index
         return self._index
+
+    def _by_file_name(self, counts: Dict[str, int]) -> None:
+        """Add to ``counts`` (a given index file's) the shards it lists
+        by file name alone (``make_shards.py --from-shards`` over several
+        folders): under their shard name when no other shard has that
+        file name."""
+        files = Counter(osp.basename(url) for url in self.urls)
+        for url, name in self._names.items():
+            file = osp.basename(url)
+            if name not in counts and file in counts and files[file] == 1:
+                counts[name] = counts[file]
 
     def _count(self, name: str) -> Optional[int]:
         """Samples in shard ``name`` by the index (None: no index, or not
@@ -278,15 +346,16 @@ class AVShardDataset(IterableDataset):
         return shares
 
     def _ranks_of_shards(self) -> Dict[str, int]:
-        """Shard file name -> the rank that reads it in the current
-        epoch."""
+        """Shard name -> the rank that reads it in the current epoch."""
         counts = self.index['shards']
-        missing = [u for u in self.urls if osp.basename(u) not in counts]
+        missing = [u for u in self.urls if self._names[u] not in counts]
         if missing:
-            raise KeyError(f'shard {missing[0]} is not in the shard index '
-                           f'{self.index_file} ({len(missing)} missing)')
+            raise KeyError(
+                f'shard {missing[0]} (as {self._names[missing[0]]!r}) is '
+                f'not in the shard index {", ".join(self.index_files)} '
+                f'({len(missing)} missing)')
         urls, world = self._epoch_shards(), self._rank_world()[1]
-        return {osp.basename(url): rank for url, rank in zip(
+        return {self._names[url]: rank for url, rank in zip(
             urls, deal_shards(urls, world, self._shard_count))}
 
     def set_epoch(self, epoch: int) -> None:
@@ -320,7 +389,8 @@ class AVShardDataset(IterableDataset):
 
     def progress_state(self) -> Dict:
         """What this process trained on in the current epoch:
-        ``{'epoch', 'done': [shard names], 'partial': {name: [keys]}}``.
+        ``{'epoch', 'done': [shard names], 'partial': {name: [keys]}}``
+        (names: :func:`shard_names`).
         A shard is done when as many of its keys were trained on as the
         index lists."""
         return dict(epoch=self.epoch, done=sorted(self._done),
@@ -359,7 +429,7 @@ class AVShardDataset(IterableDataset):
 
     # --------------------------------------------------------- reading
     def _shard_count(self, url: str) -> Optional[int]:
-        return self._count(osp.basename(url))
+        return self._count(self._names[url])
 
     def _epoch_shards(self) -> List[str]:
         """All shards in the order of the current ``(seed, epoch)``."""
@@ -475,7 +545,7 @@ class AVShardDataset(IterableDataset):
         or any cut of a local file, raises :class:`MediaDecodeError` after
         the samples before it; so does a shard shorter than its index
         count."""
-        name = osp.basename(url)
+        name = self._names[url]
         done: Set[str] = set()  # keys handed on, skipped or dropped
         for attempt in range(remote.FETCH_RETRIES + 1):
             try:
@@ -509,7 +579,7 @@ class AVShardDataset(IterableDataset):
         """One pass over a shard from its start; keys in ``done`` (read on
         an earlier pass) and ``trained`` are passed over, the others added
         to ``done``."""
-        name = osp.basename(url)
+        name = self._names[url]
         samples = self._samples(url)
         while True:
             try:
@@ -537,7 +607,7 @@ class AVShardDataset(IterableDataset):
         if resume is not None and resume['epoch'] != self.epoch:
             resume = None  # a later epoch of persistent workers
         for url in self._my_shards():
-            name = osp.basename(url)
+            name = self._names[url]
             if resume is not None and name in resume['done']:
                 continue
             trained = resume['partial'].get(name, frozenset()) \

@@ -96,6 +96,14 @@ class _ResumableMixin:
             logger='current')
         return True
 
+    @staticmethod
+    def _say_loading_to_skip(num_batches: int) -> None:
+        print_log(
+            f'Resume: cannot skip the {num_batches} batches already trained '
+            'on without loading them (no batch sampler, or an iterable '
+            'dataset without a position this loop saves); loading and '
+            'dropping them.', logger='current', level=30)
+
     def _restore_pending_rng(self) -> None:
         if self._pending_rng is not None:
             restore_rng_state(self._pending_rng)
@@ -153,12 +161,7 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
                 're-read without their trained samples (not decoded).',
                 logger='current')
         elif not self._skip_samples(skip):
-            print_log(
-                f'Resume: cannot skip the {skip} batches already trained on '
-                'without loading them (no batch sampler, or an iterable '
-                'dataset without a saved position); loading and dropping '
-                'them.',
-                logger='current', level=30)
+            self._say_loading_to_skip(skip)
             drop = skip
         self._epoch_start_iter = self._iter - skip
         # Creating the iterator draws a base seed from the torch generator.
@@ -303,6 +306,7 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
             self.dataloader_iterator._epoch = passes
             self._restore_pending_rng()
         else:  # mmengine's slow path: load and drop
+            self._say_loading_to_skip(done)
             self._restore_pending_rng()
             for _ in range(done):
                 next(self.dataloader_iterator)

@@ -47,14 +47,15 @@ def write_shards(samples: Sequence[Tuple[str, Dict[str, bytes]]],
 
 def write_id_shards(out_dir: str, shard_sizes: Sequence[int],
                     num_frames: int = 4, size: Tuple[int, int] = (64, 64),
-                    bad: Sequence[int] = (),
-                    prefix: str = 'ids') -> Tuple[str, List[str], List[int]]:
+                    bad: Sequence[int] = (), prefix: str = 'ids',
+                    first_id: int = 0) -> Tuple[str, List[str], List[int]]:
     """Shards of H.264 videos whose every frame spells the sample's id in
     :func:`~mmavcl.testing.media.timestamp_frames`' bands (read it back
     from decoded pixels with :func:`decode_sample_ids`): shard ``s`` holds
-    ``shard_sizes[s]`` samples, ids counted on from 0 over the shards, keys
-    ``s{id:03d}``; the ids in ``bad`` get random bytes as their ``.mp4``
-    member (a bad member). Ids wrap at ``2 ** TIMESTAMP_BITS``.
+    ``shard_sizes[s]`` samples, ids counted on from ``first_id`` over the
+    shards (another dataset's shards can take the ids after this one's),
+    keys ``s{id:03d}``; the ids in ``bad`` get random bytes as their
+    ``.mp4`` member (a bad member). Ids wrap at ``2 ** TIMESTAMP_BITS``.
 
     Returns:
         (the shards' brace pattern, their file names, the good ids).
@@ -63,12 +64,14 @@ def write_id_shards(out_dir: str, shard_sizes: Sequence[int],
 
     from .media import timestamp_frames, write_video
     total = sum(shard_sizes)
-    if total > 2**8:
-        raise ValueError(f'{total} samples: the bands spell ids < 256')
-    codes = timestamp_frames(total, size)  # frame i spells i
+    ids = range(first_id, first_id + total)
+    if ids.stop > 2**8:
+        raise ValueError(f'ids up to {ids.stop - 1}: the bands spell ids '
+                         '< 256')
+    codes = timestamp_frames(ids.stop, size)  # frame i spells i
     tmp = osp.join(out_dir, '.videos')
     samples = []
-    for i in range(total):
+    for i in ids:
         if i in bad:
             video = np.random.default_rng(i).integers(
                 0, 256, 4096, dtype=np.uint8).tobytes()
@@ -93,8 +96,7 @@ def write_id_shards(out_dir: str, shard_sizes: Sequence[int],
         json.dump(dict(shards=counts, num_samples=total), f)
     pattern = osp.join(
         out_dir, f'{prefix}-{{000000..{len(shard_sizes) - 1:06d}}}.tar')
-    return pattern, sorted(counts), [i for i in range(total)
-                                     if i not in bad]
+    return pattern, sorted(counts), [i for i in ids if i not in bad]
 
 
 def decode_sample_ids(video) -> List[int]:

@@ -11,8 +11,10 @@ different order each epoch, the same order for the same seed, each rank's
 member, mid-epoch and epoch-boundary resume through ``AVRunner`` without
 a repeat or a gap, and 2 DDP ranks whose shares differ stopping together.
 """
+import itertools
 import json
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -20,7 +22,7 @@ from torch.utils.data import DataLoader
 
 import engine_toys as T
 from mmavcl.datasets import AVShardDataset, av_collate
-from mmavcl.datasets.shard_dataset import split_shards
+from mmavcl.datasets.shard_dataset import shard_names, split_shards
 from mmavcl.testing import (decode_sample_ids, free_port, run_ranks,
                             write_id_shards)
 
@@ -110,6 +112,62 @@ def test_every_good_sample_once_per_epoch_in_pixels(id_shards, seed7_orders):
     assert _read_epoch(_dataset(pattern, seed=8), 0)[0] != first[0]
 
 
+def test_same_file_names_in_two_folders_stay_apart(tmp_path):
+    """Two datasets whose shards have the same file names
+    (``ids-000000.tar`` and ``ids-000001.tar`` in ``a/`` with 3 and 2
+    samples, in ``b/`` with 2 and 4), read as one: ``len`` counts each
+    folder's shards by its own index (11; before, 5: the deal, keyed by
+    file name, held 2 shards, counted by the first folder's index), the
+    items name their shard by folder, and an epoch cut after 3 batches
+    and resumed from the progress state trains every id once (before, the
+    progress of ``a/ids-000000.tar`` and ``b/ids-000000.tar`` was one
+    entry: the resumed run lost 2 ids). A shard listed twice is an error;
+    the shards of one folder keep their file names as names (the names in
+    checkpoints written before)."""
+    a = write_id_shards(str(tmp_path / 'a'), (3, 2))
+    b = write_id_shards(str(tmp_path / 'b'), (2, 4), first_id=5)
+    assert a[1] == b[1]  # the same file names
+    good = a[2] + b[2]
+
+    def loader(ds):
+        return DataLoader(ds, batch_size=2, collate_fn=av_collate)
+
+    first, shards = [], set()
+    ds = _dataset([a[0], b[0]])
+    ds.set_epoch(0)
+    assert len(ds) == 11
+    for batch in itertools.islice(loader(ds), 3):
+        ds.record_trained(batch)
+        first += decode_sample_ids(batch['inputs']['video'][0])
+        shards.update(s.metainfo['shard'] for s in batch['data_samples'])
+    assert shards <= {f'{folder}/{name}' for folder in 'ab' for name in a[1]}
+    resumed = _dataset([a[0], b[0]])
+    resumed.set_epoch(0)
+    resumed.load_progress(ds.progress_state())
+    rest = [i for batch in loader(resumed)
+            for i in decode_sample_ids(batch['inputs']['video'][0])]
+    assert sorted(first + rest) == good
+    twice = f'shard {tmp_path}/a/ids-000001.tar is listed twice (shards 1 ' \
+        'and 2 of 3)'
+    with pytest.raises(ValueError, match=re.escape(twice)):
+        AVShardDataset([a[0], a[0].replace('{000000..000001}', '000001')])
+    assert shard_names([f'{tmp_path}/a/{n}' for n in a[1]]) == a[1]
+    # one index file for both folders: by shard name, or by file name for
+    # the file names no other shard has
+    index = tmp_path / 'index.json'
+    for counts, shards, total in (
+            ({'a/ids-000000.tar': 3, 'a/ids-000001.tar': 2,
+              'b/ids-000000.tar': 2, 'b/ids-000001.tar': 4},
+             [a[0], b[0]], 11),
+            ({'ids-000000.tar': 3, 'ids-000001.tar': 4},
+             [a[0].replace('{000000..000001}', '000000'),
+              b[0].replace('{000000..000001}', '000001')], 7)):
+        index.write_text(json.dumps(dict(shards=counts)))
+        ds = AVShardDataset(shards, PIPE, index_file=str(index))
+        ds.set_epoch(0)
+        assert len(ds) == total
+
+
 @pytest.fixture(scope='module')
 def seed7_orders(id_shards):
     """The ids of epochs 0 and 1 of seed 7 through 2 workers, in order."""
@@ -117,9 +175,11 @@ def seed7_orders(id_shards):
     return [_read_epoch(ds, epoch)[0] for epoch in (0, 1)]
 
 
-def _cfg(work_dir, pattern, hooks, resume=False, by_epoch=False):
-    cfg = T.toy_cfg(work_dir, max_epochs=2, ckpt_interval=1 if by_epoch
-                    else 4, ckpt_by_epoch=by_epoch, custom_hooks=hooks,
+def _cfg(work_dir, pattern, hooks, resume=False, by_epoch=False,
+         max_epochs=2):
+    cfg = T.toy_cfg(work_dir, max_epochs=max_epochs,
+                    ckpt_interval=1 if by_epoch else 4,
+                    ckpt_by_epoch=by_epoch, custom_hooks=hooks,
                     resume=resume)
     cfg.model = dict(type='ToyClipMean')
     cfg.train_dataloader = dict(
@@ -177,21 +237,28 @@ def test_resume_neither_repeats_nor_skips_in_pixels(id_shards, seed7_orders,
     assert f'{BAD_MEMBER}: InvalidDataError' in log
 
 
-def _ddp_rank(rank, port, pattern, out):
-    """One of 2 gloo ranks: ``AVRunner`` trains 2 epochs in DDP
-    (``launcher='pytorch'``, 2 DataLoader workers), then the same shards
-    go through a fresh dataset and loader of the same seed for epochs 0
-    and 1; writes what both read to ``rank{rank}.json``."""
+def _ddp_cfg(rank, port, out, pattern, name, hooks, **kwargs):
+    """The config of :func:`_cfg` for rank ``rank`` of 2 gloo ranks
+    (``launcher='pytorch'``, 2 DataLoader workers), as experiment
+    ``name``."""
     import os
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
                       RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE='2')
     torch.set_num_threads(1)
-    cfg = _cfg(f'{out}/work', pattern, [
-        dict(type='RecordDecodedIdsHook'),
-        dict(type='DataReportHook', interval=1000)])
+    cfg = _cfg(f'{out}/work', pattern, hooks, **kwargs)
     cfg.launcher = 'pytorch'
-    cfg.experiment_name = 'shard_ddp'
-    runner = T.build_runner(cfg)
+    cfg.experiment_name = name
+    return cfg
+
+
+def _ddp_rank(rank, port, pattern, out):
+    """One of 2 gloo ranks: ``AVRunner`` trains 2 epochs in DDP, then
+    the same shards go through a fresh dataset and loader of the same seed
+    for epochs 0 and 1; writes what both read to ``rank{rank}.json``."""
+    runner = T.build_runner(_ddp_cfg(
+        rank, port, out, pattern, 'shard_ddp',
+        [dict(type='RecordDecodedIdsHook'),
+         dict(type='DataReportHook', interval=1000)]))
     runner.train()
     ds = _dataset(pattern)
     epochs = []
@@ -261,6 +328,47 @@ def test_two_ddp_ranks_split_stop_together_and_report(id_shards, tmp_path):
     assert f'{BAD_MEMBER}: InvalidDataError' in log
 
 
+def _ddp_resume_rank(rank, port, pattern, out):
+    """One of 2 gloo ranks: ``AVRunner`` trains epoch 0 in DDP and
+    crashes before iteration 6 (the checkpoint was saved after 4); a new
+    ``AVRunner`` resumes from that checkpoint and ends the epoch."""
+    hooks = [dict(type='RecordDecodedIdsHook')]
+    crash = [dict(type='CrashHook', at_iter=6)]
+    for name, extra, resume in (('killed', crash, False),
+                                ('resumed', [], True)):
+        runner = T.build_runner(_ddp_cfg(
+            rank, port, out, pattern, f'shard_ddp_{name}', hooks + extra,
+            resume=resume, max_epochs=1))
+        try:
+            runner.train()
+        except T.SimulatedCrash:
+            assert not resume
+        del runner
+
+
+def test_two_ddp_ranks_resume_mid_epoch_in_pixels(id_shards, tmp_path):
+    """2 gloo ranks x 2 workers, killed mid-epoch (checkpoint after
+    iteration 4, crash before 6), resumed through ``AVRunner``: over both
+    ranks, the ids decoded from the batches trained up to the checkpoint
+    and after the resume are each good id of the epoch once. Iteration 5
+    of the killed run came after the checkpoint: its samples are trained
+    again (documented)."""
+    pattern, _, good = id_shards
+    run_ranks(_ddp_resume_rank, (free_port(), pattern, str(tmp_path)))
+    saved = 4
+    trained, again = [], []
+    for rank in (0, 1):
+        batches = T.read_decoded_ids(str(tmp_path / 'work'), rank)[0]
+        # the resumed run's first iteration is the checkpoint's + 1
+        restart = max(i for i, (it, _) in enumerate(batches)
+                      if it == saved + 1)
+        assert [it for it, _ in batches[:restart]] == [1, 2, 3, 4, 5]
+        for i, (it, ids) in enumerate(batches):
+            (again if i < restart and it > saved else trained).extend(ids)
+    assert sorted(trained) == good
+    assert 0 < len(again) <= 4 and set(again) <= set(good)
+
+
 def test_iteration_loop_reshuffles_every_pass(id_shards, seed7_orders,
                                               tmp_path):
     """``AVIterBasedTrainLoop`` over the shards for two passes and a bit
@@ -280,3 +388,35 @@ def test_iteration_loop_reshuffles_every_pass(id_shards, seed7_orders,
     passes = [trained[:22], trained[22:44]]
     assert [sorted(p) for p in passes] == [good, good]
     assert passes == seed7_orders
+
+
+def test_iteration_loop_resume_replays_the_same_batches(
+        id_shards, seed7_orders, tmp_path):
+    """``AVIterBasedTrainLoop`` over the shards, killed after the
+    checkpoint of iteration 12 (crash before 15; the first pass ended
+    after iteration 11 or 12), resumed through ``AVRunner``: the resumed
+    run loads and drops the first 12 batches (the dataset has no indices
+    to skip, and this loop keeps no shard progress) and trains from the
+    13th on; the batches trained up to the checkpoint and after the
+    resume are those of an uninterrupted run, both passes in the order of
+    epochs 0 and 1 of the same seed."""
+    pattern, _, good = id_shards
+    work = str(tmp_path / 'work')
+
+    def cfg(hooks, resume=False):
+        cfg = _cfg(work, pattern, [dict(type='RecordDecodedIdsHook')] +
+                   hooks, resume=resume)
+        cfg.train_cfg = dict(type='AVIterBasedTrainLoop', max_iters=25)
+        return cfg
+
+    with pytest.raises(T.SimulatedCrash):
+        T.build_runner(cfg([dict(type='CrashHook', at_iter=15)])).train()
+    T.build_runner(cfg([], resume=True)).train()
+    batches = T.read_decoded_ids(work)[0]
+    restart = max(i for i, (it, _) in enumerate(batches) if it == 13)
+    kept = batches[:12] + batches[restart:]
+    assert [it for it, _ in kept] == list(range(1, 26))
+    trained = [i for _, ids in kept for i in ids]
+    assert [trained[:22], trained[22:44]] == seed7_orders
+    assert 'Resume: cannot skip the 12 batches already trained on without ' \
+        'loading them' in T.log_text(work)
