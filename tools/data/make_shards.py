@@ -74,7 +74,6 @@ from mmavcl.utils.data_lists import (add_backend_args, add_part_args,
                                      read_list, run_parallel, select_part)
 
 
-
 def _sidecar(video: str, exts: List[str],
              backend_args: Optional[dict] = None) -> Optional[str]:
     if is_remote(video, backend_args):

@@ -181,13 +181,13 @@ def _misread_reason(container) -> Optional[str]:
     """:func:`decord_misreads` on an open PyAV ``container``."""
     if not container.streams.video:
         return None
-    ctx = container.streams.video[0].codec_context
-    if ctx is None:
-        return None
     fmt = container.format.name
     for name in fmt.split(','):
         if name in UNINDEXED_FORMATS:
             return f'{UNINDEXED_FORMATS[name]} (no frame index)'
+    ctx = container.streams.video[0].codec_context
+    if ctx is None:
+        return None
     if ctx.has_b_frames and 'avi' in fmt:
         return 'B-frames in AVI'
     if ctx.name in _OPEN_GOP_CODECS:

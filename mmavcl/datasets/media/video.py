@@ -171,9 +171,10 @@ class DecordVideoReader(BaseVideoReader):
     turned frame into the stored frame's shape), so a rotated file is
     decoded at full size and resized here with swscale.
 
-    decord returns wrong frames (with the right count) for B-frames in AVI
-    and MPEG-TS, H.264/HEVC open GOPs and MPEG-4 Part 2 B-VOPs and
-    not-coded VOPs: such a file is read by a :class:`PyAVVideoReader`
+    decord returns wrong frames (with the right count) for containers
+    without a frame index (MPEG-TS, MPEG-PS, ASF), B-frames in AVI,
+    H.264/HEVC open GOPs and MPEG-4 Part 2 B-VOPs and not-coded VOPs: such
+    a file is read by a :class:`PyAVVideoReader`
     instead, decided before decord would open it
     (:func:`~.decord_checks.decord_misreads`); ``misread_reason`` says
     why (None: decord reads the file).
