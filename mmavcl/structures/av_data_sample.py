@@ -41,7 +41,9 @@ class AVDataSample(BaseDataElement):
       ``(x1, y1, x2, y2)`` in source pixels, ``flip``, ``speed``,
       ``reversed``, ``view_type``.
     * ``audio_meta``: ``list[dict]``, one per audio view, with
-      ``time_span``, ``padded``, ``missing``, ``speed``, ``reversed``.
+      ``time_span``, ``padded``, ``missing``, ``speed``, ``reversed``, and
+      ``frame_edges`` where it follows a video view (see
+      :func:`~mmavcl.datasets.transforms.frame_edges`).
     * ``pretext_labels``: ``dict[str, int]`` labels made by a sampler.
 
     Example:

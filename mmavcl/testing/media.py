@@ -259,7 +259,8 @@ def write_vfr_video(path: str,
                     bits: int = TIMESTAMP_BITS,
                     audio: Optional[Callable[[float], np.ndarray]] = None,
                     sample_rate: int = 16000,
-                    seed: int = 0) -> np.ndarray:
+                    seed: int = 0,
+                    audio_codec: str = 'aac') -> np.ndarray:
     """Write a variable-frame-rate H.264 file of :func:`timestamp_frames`.
 
     Each frame lasts 20, 33 or 50 ms at random (seeded), on a 1 ms clock;
@@ -271,9 +272,12 @@ def write_vfr_video(path: str,
         size: ``(H, W)``, both even.
         bits: Bands of the frame code (indices wrap at ``2 ** bits``).
         audio: ``duration (s) -> float32 (L,)`` mono samples at
-            ``sample_rate`` for the whole video (AAC), or ``None``.
+            ``sample_rate`` for the whole video, or ``None``.
         sample_rate: Audio rate in Hz.
         seed: Seed of the frame durations.
+        audio_codec: ``'aac'``, or ``'pcm_s16le'`` (in ``.mkv``: AAC
+            smears sound changes over a few ms, more than a 20 ms frame
+            allows when each frame's audio is told apart).
 
     Returns:
         float64 ``(num_frames,)`` presentation times (s) written.
@@ -291,7 +295,7 @@ def write_vfr_video(path: str,
         vs.codec_context.time_base = Fraction(1, 1000)
         astream = None
         if audio is not None:
-            astream = c.add_stream('aac', rate=sample_rate)
+            astream = c.add_stream(audio_codec, rate=sample_rate)
             astream.layout = 'mono'
         for img, p in zip(frames, pts):
             frame = av.VideoFrame.from_ndarray(img, format='rgb24')

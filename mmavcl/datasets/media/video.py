@@ -299,9 +299,10 @@ class DecordVideoReader(BaseVideoReader):
 
         decord numbers frames by count, which puts frame ``i`` of a VFR file
         far from ``i / fps`` seconds (the time spans views and their audio
-        are cut by). Index ``i`` is mapped to the first frame shown at or
-        after ``i / fps``, the rule of :class:`PyAVVideoReader`, so both
-        backends return the same frames and video stays aligned with audio.
+        are cut by). Index ``i`` is mapped to the first frame whose time
+        rounds to ``i / fps`` or later (at or after ``(i - 1/2) / fps``),
+        the rule of :class:`PyAVVideoReader`, so both backends return the
+        same frames and video stays aligned with audio.
 
         Only a rate that varies more than once counts: a single irregular
         step (decord timed the first frame of an MPEG-4 + MP3 AVI two

@@ -7,7 +7,8 @@ from .sampling import (ORDER_AFTER, ORDER_BEFORE, ORDER_OVERLAP,
                        SampleEventSegments,
                        SampleGlobalLocal, SampleSegments, SampleSnippets,
                        SampleTemporalPairs, temporal_relation)
-from .spans import ORDER_IGNORE, resolve_spans, view_time_span
+from .spans import (ORDER_IGNORE, frame_edges, resolve_spans,
+                    view_time_span)
 from .spatial import (CenterCropViews, FlipViews, RandomResizedCropViews,
                       ResizeViews, ThreeCropViews, ViewTransform, resize_clip)
 
@@ -19,7 +20,7 @@ __all__ = [
     'SampleGlobalLocal', 'SampleTemporalPairs', 'SampleAudioClips',
     'SampleSnippets', 'SampleEventSegments',
     'temporal_relation', 'ORDER_BEFORE', 'ORDER_AFTER', 'ORDER_OVERLAP',
-    'ORDER_IGNORE', 'resolve_spans', 'view_time_span',
+    'ORDER_IGNORE', 'frame_edges', 'resolve_spans', 'view_time_span',
     'ResizeViews', 'RandomResizedCropViews', 'CenterCropViews',
     'ThreeCropViews', 'FlipViews', 'ViewTransform', 'resize_clip',
     'ColorJitterViews', 'GrayscaleViews', 'adjust_clip'

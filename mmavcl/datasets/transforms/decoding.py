@@ -737,6 +737,8 @@ class DecodeAudioViews(BaseTransform):
                 sample_rate=sr)
             view.setdefault('speed', 1)
             view.setdefault('reversed', False)
+            if self.fixed_duration is not None:  # not the frames' span
+                view.pop('frame_edges', None)
             wavs.append(out)
         results['audio_wavs'] = wavs
         # labels from the spans just decoded (fixed_duration changes them)

@@ -2,8 +2,9 @@
 
 A view sampler picks frame *indices*; which frames the file shows for them
 is known only once they are decoded: a reader returns for index ``i`` the
-first frame shown at or after ``i / fps`` seconds, which in a
-variable-frame-rate (VFR) file can be a long way after ``i / fps``. So the
+first frame whose time rounds to ``i / fps`` or later (at or after
+``(i - 1/2) / fps``), which in a variable-frame-rate (VFR) file can be
+up to the longest frame gap minus half a frame after ``i / fps``. So the
 spans that cut the audio and decide order labels are settled here, from
 the presentation times the reader reports, by one function,
 :func:`resolve_spans`, that both decoders call:
@@ -26,6 +27,14 @@ the presentation times the reader reports, by one function,
   are the relations of the spans that are decoded. A label the sampler set
   to :data:`ORDER_IGNORE` stays ignored.
 
+* an audio view that follows a video view at its speed and direction
+  also gets ``frame_edges`` (:func:`frame_edges`): where each of the
+  view's frames starts in the audio as played, as a fraction of its
+  length (a reversed view's from its played end). In a constant-rate file
+  these are ``t / T``; in a VFR file frames last 20-50 ms, and
+  ``AVDataPreprocessor(audio_cfg=dict(num_steps=...))`` uses them to give
+  each frame its own steps of the log-mel (GLCL's local bags).
+
 Views without ``frame_period`` (the CtrlAug global view: sparse frames that
 sample a window) keep the window the sampler chose, and so does a view whose
 frames wrap around the end (``out_of_bound='loop'``): neither is one
@@ -37,7 +46,7 @@ import numpy as np
 
 __all__ = [
     'ORDER_BEFORE', 'ORDER_AFTER', 'ORDER_OVERLAP', 'ORDER_IGNORE',
-    'temporal_relation', 'view_time_span', 'resolve_spans'
+    'temporal_relation', 'view_time_span', 'frame_edges', 'resolve_spans'
 ]
 
 ORDER_BEFORE, ORDER_AFTER, ORDER_OVERLAP = 0, 1, 2
@@ -87,6 +96,37 @@ def view_time_span(frame_times: Sequence[float], frame_period: float,
     return float(t[0]), float(t[-1] + float(frame_period))
 
 
+def frame_edges(frame_times: Sequence[float],
+                span: Tuple[float, float]) -> np.ndarray:
+    """Where each frame of a forward view starts in its span, as a
+    fraction of it.
+
+    Frame ``t`` is on screen from ``frame_times[t]`` to the next frame's
+    time (the last one to ``span[1]``). A picture returned for several
+    consecutive indices (a long frame of a VFR file) shares its time on
+    screen evenly among them, so no frame gets an empty share.
+
+    Args:
+        frame_times: float ``(T,)`` presentation times (s), ascending.
+        span: ``(t0, t1)``: the view's span (s), ``t0 = frame_times[0]``.
+
+    Returns:
+        float64 ``(T + 1,)``: ascending fractions, ``0`` first, ``1`` last.
+    """
+    e = np.append(np.asarray(frame_times, np.float64).reshape(-1),
+                  float(span[1]))
+    k, n = 0, len(e) - 1
+    while k < n:
+        j = k + 1
+        while j < n and e[j] <= e[k] + 1e-9:
+            j += 1
+        if j > k + 1:  # indices k .. j - 1 show one picture
+            e[k:j] = np.linspace(e[k], e[j], j - k, endpoint=False)
+        k = j
+    t0, t1 = float(span[0]), float(span[1])
+    return (e - t0) / max(t1 - t0, 1e-12)
+
+
 def _span_of(results: Dict, ref) -> Tuple[float, float]:
     modality, index = ref
     views = results['video_views' if modality == 'video' else 'audio_views']
@@ -102,7 +142,8 @@ def resolve_spans(results: Dict) -> Dict:
     ``span_relations``, ``pretext_labels``.
 
     Modified keys: ``video_views[i]['time_span']`` (the sampler's span stays
-    as ``nominal_time_span``), ``audio_views[j]['time_span']``,
+    as ``nominal_time_span``), ``audio_views[j]['time_span']`` (and
+    ``frame_edges``, see the module doc),
     ``pretext_labels`` named in ``span_relations``.
     """
     videos = results.get('video_views') or []
@@ -124,6 +165,16 @@ def resolve_spans(results: Dict) -> Dict:
         # source seconds from the clip's start
         ratio = float(audio.get('speed', 1)) / float(video.get('speed', 1))
         audio['time_span'] = (t0, t0 + (t1 - t0) * ratio)
+        audio.pop('frame_edges', None)
+        backwards = bool(video.get('reversed', False))
+        if ratio == 1 and 'nominal_time_span' in video and \
+                backwards == bool(audio.get('reversed', False)):
+            times = np.asarray(video['frame_times'], np.float64)
+            if backwards:  # fractions of the reversed playback
+                edges = 1.0 - frame_edges(times[::-1], (t0, t1))[::-1]
+            else:
+                edges = frame_edges(times, (t0, t1))
+            audio['frame_edges'] = edges
     relations = results.get('span_relations') or {}
     if relations:
         labels = dict(results.get('pretext_labels') or {})

@@ -63,6 +63,15 @@ class AVDataPreprocessor(BaseDataPreprocessor):
     released code cuts the clip's log-mel and resizes it to 96 steps so),
     so step ``j`` of every clip sits at the same fraction ``j / S`` of its
     span: ``S = r * T`` gives each of the clip's T frames exactly r steps.
+    That holds where frames are evenly spaced; a variable-frame-rate file
+    shows them 20-50 ms apart. So where the audio view records
+    ``frame_edges`` (where each of its video view's T frames starts, as a
+    fraction of the span; :func:`~mmavcl.datasets.transforms.frame_edges`)
+    and they are more than half a log-mel step away from ``t / T``, step
+    ``j`` is taken at fraction ``k / (S / T)`` of frame ``t``'s own share
+    of the span instead (``j T / S = t + k``, ``0 <= k < 1``), still
+    nearest: each frame's r steps are its own audio (GLCL's local bags).
+    Constant-rate clips are resized as before.
     Each clip's log-mel (and its dB floor) comes from its own samples only,
     one transform per distinct length in the batch.
 
@@ -205,7 +214,8 @@ class AVDataPreprocessor(BaseDataPreprocessor):
 
     # ------------------------------------------------------------- compute
     def log_mel(self, wav: Tensor,
-                lengths: Optional[Tensor] = None) -> Tensor:
+                lengths: Optional[Tensor] = None,
+                edges: Optional[List[Optional[Tensor]]] = None) -> Tensor:
         """Waveforms ``(B, L)`` -> per-clip clamped log-mel ``(B, 1, F, T)``
         in dB.
 
@@ -213,6 +223,9 @@ class AVDataPreprocessor(BaseDataPreprocessor):
             wav: ``(B, L)``, clip i's samples first, zeros after.
             lengths: LongTensor ``(B,)`` of each clip's own samples
                 ``L_i <= L`` (None: all L). Used with ``num_steps``.
+            edges: Per clip, None or ``(T_v + 1,)`` fractions of its span
+                where its video frames start (``frame_edges``). Used with
+                ``num_steps`` (see the class doc).
 
         Returns:
             ``(B, 1, F, T)``: T = ``num_steps`` when set (each clip's
@@ -233,7 +246,13 @@ class AVDataPreprocessor(BaseDataPreprocessor):
         for n in torch.unique(lengths).tolist():
             sel = lengths == n
             db = self._db(wav[sel, :n])[..., :max(1, -(-n // hop))]
-            db = F.interpolate(db, size=steps, mode='nearest')
+            resized = F.interpolate(db, size=steps, mode='nearest')
+            for k, b in enumerate(torch.nonzero(sel).flatten().tolist()):
+                src = None if edges is None or edges[b] is None else \
+                    frame_steps(edges[b], steps, db.shape[-1])
+                if src is not None:
+                    resized[k] = db[k][:, src.to(db.device)]
+            db = resized
             if out is None:
                 out = db.new_empty(wav.shape[0], db.shape[1], steps)
             out[sel] = db
@@ -251,22 +270,41 @@ class AVDataPreprocessor(BaseDataPreprocessor):
         return db
 
     @staticmethod
-    def _audio_lengths(data_samples, index: int, batch: int,
-                       length: int) -> Optional[Tensor]:
-        """Clip lengths ``(B,)`` of audio view ``index`` from the data
-        samples' ``audio_meta[index]['num_samples']``; None when any is
-        unknown (every clip then counts as ``length`` samples)."""
+    def _audio_metas(data_samples, index: int,
+                     batch: int) -> Optional[List[dict]]:
+        """Each clip's ``audio_meta[index]`` (``{}`` where a sample has
+        none), or None when the data samples are not the batch's."""
         if not data_samples or len(data_samples) != batch:
             return None
         out = []
         for sample in data_samples:
             meta = sample.get('audio_meta', None) if hasattr(
                 sample, 'get') else None
-            if not meta or index >= len(meta) or \
-                    'num_samples' not in meta[index]:
-                return None
-            out.append(min(int(meta[index]['num_samples']), length))
-        return torch.tensor(out, dtype=torch.long)
+            out.append(meta[index] if meta and index < len(meta) else {})
+        return out
+
+    @classmethod
+    def _audio_lengths(cls, data_samples, index: int, batch: int,
+                       length: int) -> Optional[Tensor]:
+        """Clip lengths ``(B,)`` of audio view ``index`` from the data
+        samples' ``audio_meta[index]['num_samples']``; None when any is
+        unknown (every clip then counts as ``length`` samples)."""
+        metas = cls._audio_metas(data_samples, index, batch)
+        if metas is None or any('num_samples' not in m for m in metas):
+            return None
+        return torch.tensor([min(int(m['num_samples']), length)
+                             for m in metas], dtype=torch.long)
+
+    @classmethod
+    def _audio_edges(cls, data_samples, index: int,
+                     batch: int) -> Optional[List[Optional[Tensor]]]:
+        """Per clip of audio view ``index``, its ``frame_edges`` (from the
+        data samples' ``audio_meta``) or None."""
+        metas = cls._audio_metas(data_samples, index, batch)
+        if metas is None:
+            return None
+        return [None if m.get('frame_edges') is None else torch.as_tensor(
+            m['frame_edges'], dtype=torch.float64) for m in metas]
 
     @staticmethod
     def _band_masks(batch: int, size: int, max_width: int, num: int,
@@ -316,8 +354,10 @@ class AVDataPreprocessor(BaseDataPreprocessor):
         if x.dim() == 2:            # (B, L) waveforms
             if self.audio_cfg is None:
                 return x
-            x = self.log_mel(x, self._audio_lengths(
-                data_samples, index, x.shape[0], x.shape[1]))
+            x = self.log_mel(
+                x, self._audio_lengths(data_samples, index, x.shape[0],
+                                       x.shape[1]),
+                self._audio_edges(data_samples, index, x.shape[0]))
         elif x.dim() == 3:          # (B, F, T) precomputed features
             x = x.unsqueeze(1)
         elif x.dim() != 4:
@@ -377,6 +417,41 @@ class AVDataPreprocessor(BaseDataPreprocessor):
         if data_samples is not None:
             data_samples = self.cast_data(data_samples)
         return {'inputs': out, 'data_samples': data_samples}
+
+
+def frame_steps(edges: Tensor, num_steps: int,
+                num_source: int) -> Optional[Tensor]:
+    """Source log-mel steps that put each frame's share of output steps on
+    its own time on screen, or None where the frames are evenly spaced.
+
+    Output step ``j`` of ``S = num_steps`` sits at video position ``x = j
+    T / S`` (frame ``t = floor(x)``, ``k = x - t``), at fraction ``p =
+    e[t] + k (e[t + 1] - e[t])`` of the span, and takes source step
+    ``floor(p M)`` of ``M = num_source``: nearest resizing, as
+    ``F.interpolate`` does it for evenly spaced frames (``p = j / S``).
+
+    Args:
+        edges: float ``(T + 1,)`` fractions of the span where the T frames
+            start (the last 1).
+        num_steps: ``S``.
+        num_source: ``M``, log-mel steps of the clip.
+
+    Returns:
+        LongTensor ``(S,)``, or None when no edge is half a source step or
+        more from ``t / T`` (the uniform resize then stands: a constant
+        frame rate's timestamp rounding changes no step).
+    """
+    e = edges.to(torch.float64).reshape(-1)
+    frames = e.numel() - 1
+    if frames < 1:
+        return None
+    even = torch.arange(frames + 1, dtype=torch.float64) / frames
+    if float((e - even).abs().max()) < 0.5 / num_source:
+        return None
+    x = torch.arange(num_steps, dtype=torch.float64) * frames / num_steps
+    t = x.floor().long().clamp(max=frames - 1)
+    p = e[t] + (x - t) * (e[t + 1] - e[t])
+    return (p * num_source).floor().long().clamp(0, num_source - 1)
 
 
 def build_data_preprocessor(cfg: Optional[Union[Dict, nn.Module]]
