@@ -15,7 +15,7 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 import engine_toys as T
 from mmavcl.datasets.media import remote
-from mmavcl.testing import serve_directory, serve_s3
+from mmavcl.testing import s3_client_env, serve_directory, serve_s3
 from mmavcl.utils.checkpoint import TRUST_ENV, UntrustedCheckpointError
 
 
@@ -51,10 +51,8 @@ def bucket(tmp_path, monkeypatch):
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     monkeypatch.delenv(TRUST_ENV, raising=False)
     with serve_s3(str(root), access_key='AK') as endpoint:
-        monkeypatch.setenv('AWS_ENDPOINT_URL', endpoint)
-        monkeypatch.setenv('AWS_ACCESS_KEY_ID', 'AK')
-        monkeypatch.setenv('AWS_SECRET_ACCESS_KEY', 'secret')
-        monkeypatch.setenv('AWS_REGION', 'us-east-1')
+        for name, value in s3_client_env(endpoint, 'AK').items():
+            monkeypatch.setenv(name, value)
         monkeypatch.setattr(remote, 'FETCH_RETRIES', 0)
         yield root
 
