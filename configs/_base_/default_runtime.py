@@ -39,7 +39,8 @@ default_hooks = dict(
     # replace lists, so every config keeps it. Change it with
     # default_hooks=dict(nonfinite_guard=dict(action='skip')), remove it
     # with default_hooks=dict(nonfinite_guard=None); a guard in
-    # custom_hooks takes over from this one.
+    # custom_hooks is merged into this one (the keys it names win, the
+    # others stay as here; one guard runs).
     nonfinite_guard=dict(type='NonFiniteLossGuardHook', action='stop',
                          max_grad_norm_ratio=1000),
     # On by default: the bad files a 'skip' dataset replaced and the audio

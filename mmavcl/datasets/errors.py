@@ -6,6 +6,7 @@ from a bug in a transform; :class:`AnnotationError` is raised while an
 annotation list is parsed and is never skipped.
 """
 import re
+from collections import Counter
 from typing import List, Optional, Sequence, Tuple
 
 __all__ = [
@@ -112,9 +113,16 @@ class TooManyBadSamplesError(RuntimeError):
     good sample): the run stops with a report of which files failed and
     why.
 
+    The message lists each distinct ``(file, reason)`` once, in the order
+    first met, with the number of draws that hit it when more than one: a
+    redraw over a small or mostly bad list meets the same files again and
+    again (mmengine's ``max_refetch`` default is 1000 draws), and a list of
+    repeats would hide the other files.
+
     Args:
         message: Head line (counts, ratio, limit).
-        bad: ``(filename, reason)`` pairs, in the order they were met.
+        bad: ``(filename, reason)`` pairs, in the order they were met
+            (repeats included).
     """
 
     max_shown = 20
@@ -123,10 +131,13 @@ class TooManyBadSamplesError(RuntimeError):
                  bad: Optional[Sequence[Tuple[str, str]]] = None):
         self.head = message
         self.bad: List[Tuple[str, str]] = list(bad or [])
+        distinct = list(Counter(self.bad).items())  # first-met order
         lines = [message]
-        lines += [f'  {f}: {r}' for f, r in self.bad[:self.max_shown]]
-        if len(self.bad) > self.max_shown:
-            lines.append(f'  ... and {len(self.bad) - self.max_shown} more')
+        lines += [f'  {f}: {r}' + (f' ({n} draws)' if n > 1 else '')
+                  for (f, r), n in distinct[:self.max_shown]]
+        if len(distinct) > self.max_shown:
+            lines.append(f'  ... and {len(distinct) - self.max_shown} '
+                         'more file(s)')
         if self.bad:
             lines.append('Run tools/data/check_dataset.py on the annotation '
                          'file to write a cleaned list.')

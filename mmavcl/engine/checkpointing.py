@@ -35,7 +35,8 @@ import os.path as osp
 import re
 import socket
 import zipfile
-from typing import Any, BinaryIO, Callable, Iterable, Iterator, List, Optional
+from typing import (Any, BinaryIO, Callable, Iterable, Iterator, List,
+                    Optional, Tuple)
 
 import torch
 from mmengine.dist import is_main_process
@@ -347,6 +348,8 @@ class SafeCheckpointHook(CheckpointHook):
     * the new checkpoint is written (atomically, by ``AVRunner``) *before*
       outdated ones are deleted, so ``max_keep_ckpts`` can never delete the
       only complete checkpoint;
+    * likewise with ``save_best``: the previous best checkpoint is
+      removed only after the new best one is saved;
     * ``last_checkpoint`` is rewritten atomically;
     * the state that exact resume needs from *every* rank (RNG states, data
       position, see :mod:`mmavcl.engine.resume`) is gathered here, where all
@@ -403,6 +406,42 @@ class SafeCheckpointHook(CheckpointHook):
                 self.file_backend.remove(path)
             elif self.file_backend.isdir(path):  # deepspeed-style directory
                 self.file_backend.rmtree(path)
+
+    def _save_best_checkpoint(self, runner, metrics) -> None:
+        """mmengine's, with the previous best checkpoint removed only once
+        the new one is saved: mmengine removes it first, so a save that
+        failed (a full disk, a kill) left the run without a best
+        checkpoint."""
+        backend = self.file_backend
+        deferred = self.file_backend = _DeferredRemovals(backend)
+        try:
+            super()._save_best_checkpoint(runner, metrics)
+        finally:
+            self.file_backend = backend
+        current = {getattr(self, 'best_ckpt_path', None),
+                   *getattr(self, 'best_ckpt_path_dict', {}).values()}
+        for how, path in deferred.pending:
+            if path not in current:
+                getattr(backend, how)(path)
+
+
+class _DeferredRemovals:
+    """A file backend whose ``remove``/``rmtree`` are only recorded (in
+    ``pending``, in call order), for the caller to carry out later; every
+    other method is the wrapped backend's."""
+
+    def __init__(self, backend) -> None:
+        self._backend = backend
+        self.pending: List[Tuple[str, str]] = []
+
+    def remove(self, path: str) -> None:
+        self.pending.append(('remove', path))
+
+    def rmtree(self, path: str) -> None:
+        self.pending.append(('rmtree', path))
+
+    def __getattr__(self, name: str):
+        return getattr(self._backend, name)
 
 
 # --------------------------------------------------- weights-only checkpoints

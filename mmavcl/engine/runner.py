@@ -52,6 +52,10 @@ Its own additions, all through public ``Runner`` methods:
 * **Any default hook can be removed** (``register_default_hooks``):
   ``default_hooks=dict(KEY=None)`` removes mmavcl's default hooks too
   (``nonfinite_guard``, ``data_report``), not only mmengine's six.
+* **One non-finite guard** (``register_hooks``): a
+  ``NonFiniteLossGuardHook`` config in ``custom_hooks`` is merged into
+  ``default_hooks.nonfinite_guard`` (the keys it names win) instead of
+  running next to it or dropping the default's settings.
 * **Crash safety** (``save_checkpoint``, ``load_or_resume``;
   :mod:`mmavcl.engine.checkpointing`): checkpoints are written to a
   temporary file and renamed atomically (:func:`atomic_path`);
@@ -95,6 +99,7 @@ from .checkpointing import (SafeCheckpointHook, WorkDirLock, atomic_path,
                             remove_stale_temp_files)
 from .efficiency import ChannelsLast3dHook, convert_to_channels_last
 from .hooks import ValRNGGuardHook
+from .hooks.nonfinite_guard_hook import merge_guard_cfgs
 from .hooks.data_report_hook import reporting_hook
 from .loops import AVEpochBasedTrainLoop, AVIterBasedTrainLoop
 from .resume import RESUME_KEY, collect_resume_state
@@ -320,6 +325,22 @@ class AVRunner(Runner):
     def test(self) -> dict:
         with explain_unknown_types(self.cfg), naming_worker_files():
             return super().test()
+
+    def register_hooks(
+            self,
+            default_hooks: Optional[Dict[str, Union[Hook, Dict]]] = None,
+            custom_hooks: Optional[List[Union[Hook, Dict]]] = None) -> None:
+        """mmengine's, with a ``NonFiniteLossGuardHook`` config in
+        ``custom_hooks`` merged into the default one
+        (:func:`merge_guard_cfgs`): one guard, the keys the custom config
+        names over the default's."""
+        default_hooks, custom_hooks, merged = merge_guard_cfgs(
+            default_hooks, custom_hooks)
+        if merged is not None:
+            self.logger.info(
+                'The NonFiniteLossGuardHook in custom_hooks is merged into '
+                f'the default one (default_hooks): {merged}')
+        super().register_hooks(default_hooks, custom_hooks)
 
     def register_default_hooks(
             self, hooks: Optional[Dict[str, Union[Hook, Dict]]] = None

@@ -7,9 +7,10 @@ import functools
 import os
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator, Optional, Sequence, Set, Type
+from typing import Dict, Iterator, Optional, Sequence, Set, Type
 
-__all__ = ['serve_directory', 'serve_s3', 'serve_moto']
+__all__ = ['serve_directory', 'serve_s3', 'serve_moto',
+           's3_client_env']
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -166,6 +167,14 @@ def serve_s3(root: str, access_key: str = 'testing') -> Iterator[str]:
     also tested against."""
     with _serve(_S3Handler, root, access_key=access_key) as url:
         yield url
+
+
+def s3_client_env(endpoint: str, access_key: str) -> Dict[str, str]:
+    """The standard ``AWS_*`` variables that point the object-store reader
+    (obstore) at ``endpoint`` with ``access_key`` (any secret, region
+    us-east-1), for ``os.environ`` or a subprocess."""
+    return dict(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID=access_key,
+                AWS_SECRET_ACCESS_KEY='secret', AWS_REGION='us-east-1')
 
 
 @contextlib.contextmanager

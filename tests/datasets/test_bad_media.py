@@ -400,6 +400,33 @@ def test_all_bad_gives_a_report_not_a_hang(media, tmp_path):
     assert 'no good sample found for index 0' in str(info.value)
 
 
+def test_all_bad_names_each_file_once_with_its_reason(media, tmp_path):
+    """Three bad files and 51 draws: the redraws meet the same files again
+    and again. Each file is listed once, with its reason and the number of
+    draws that hit it, also when the error comes from a DataLoader worker.
+    Before, every draw was a line: 20 lines of repeats, then '... and 31
+    more'."""
+    names = ['zero', 'garbage', 'no_audio']
+    ds = _dataset(media, tmp_path, names, bad_sample_policy='skip',
+                  max_refetch=50)
+    with pytest.raises(TooManyBadSamplesError) as info:
+        _drain(DataLoader(ds, batch_size=1, num_workers=1,
+                          collate_fn=pseudo_collate))
+    msg = str(info.value)
+    assert 'no good sample found for index 0 after 51 bad draw(s)' in msg
+    reasons = dict(zero='empty file (0 bytes)', garbage='Invalid data',
+                   no_audio='no audio stream')
+    draws = 0
+    for name in names:
+        (line, ) = [ln for ln in msg.splitlines()
+                    if ln.strip().startswith(media[name] + ':')]
+        assert reasons[name] in line, line
+        count = re.search(r' \((\d+) draws\)$', line)
+        draws += int(count.group(1)) if count else 1
+    assert draws == 51
+    assert 'more file(s)' not in msg
+
+
 def test_skip_is_refused_in_test_mode(media, tmp_path):
     with pytest.raises(ValueError, match='bias the metric'):
         _dataset(media, tmp_path, ['good0'], bad_sample_policy='skip',

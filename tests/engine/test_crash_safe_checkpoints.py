@@ -7,16 +7,20 @@ import sys
 
 import pytest
 import torch
+from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 
 import engine_toys as T
 from mmavcl.engine.checkpointing import (LOCK_NAME, checkpoint_candidates,
                                          checkpoint_problem,
                                          find_resumable_checkpoint)
-from mmavcl.registry import HOOKS
+from mmavcl.registry import HOOKS, METRICS
 
 
 def _damage(path: str, how: str) -> None:
+    if how == 'missing':  # last_checkpoint names a file that is gone
+        os.remove(path)
+        return
     data = open(path, 'rb').read()
     if how == 'truncated':
         data = data[:len(data) // 2]
@@ -30,7 +34,8 @@ def _damage(path: str, how: str) -> None:
         f.write(data)
 
 
-@pytest.mark.parametrize('how', ['truncated', 'zero-byte', 'flipped-bytes'])
+@pytest.mark.parametrize('how', ['truncated', 'zero-byte', 'flipped-bytes',
+                                 'missing'])
 def test_resume_auto_skips_a_damaged_newest_checkpoint(tmp_path, how):
     work = str(tmp_path)
     T.build_runner(T.toy_cfg(work, by_epoch=False, max_iters=12,
@@ -126,9 +131,56 @@ def test_max_keep_ckpts_never_deletes_the_only_good_checkpoint(tmp_path):
         osp.join(work, 'iter_12.pth')]
 
 
+@METRICS.register_module(force=True)
+class RisingMetric(BaseMetric):
+    """1, 2, 3, ... at each evaluation in the process: every validation
+    is a new best (``rule='greater'``)."""
+
+    evaluations = 0
+
+    def process(self, data_batch, data_samples):
+        self.results.append(0)
+
+    def compute_metrics(self, results):
+        RisingMetric.evaluations += 1
+        return dict(rising=float(RisingMetric.evaluations))
+
+
+def _best_cfg(work: str, fail_at: int):
+    cfg = T.toy_cfg(work, by_epoch=False, max_iters=8, validate=True,
+                    sampler='InfiniteSampler', ckpt_interval=4,
+                    custom_hooks=[dict(type='FailNthSaveHook', n=fail_at)])
+    cfg.val_evaluator = dict(type='RisingMetric')
+    cfg.default_hooks.checkpoint.update(save_best='rising', rule='greater')
+    return cfg
+
+
+def _pth(work: str):
+    return sorted(p for p in os.listdir(work) if p.endswith('.pth'))
+
+
+def test_a_failed_best_save_keeps_the_previous_best(tmp_path):
+    """Saves: iter_4, best_rising_iter_4, iter_4 again (its message hub
+    names the new best), iter_8, then best_rising_iter_8 fails. mmengine
+    removed the previous best before saving the new one."""
+    work = str(tmp_path / 'failed')
+    with pytest.raises(OSError, match='No space left'):
+        T.build_runner(_best_cfg(work, fail_at=5)).train()
+    assert _pth(work) == ['best_rising_iter_4.pth', 'iter_4.pth',
+                          'iter_8.pth']
+    assert checkpoint_problem(osp.join(work, 'best_rising_iter_4.pth')) \
+        is None
+    # a best save that succeeds replaces the previous one
+    work = str(tmp_path / 'saved')
+    T.build_runner(_best_cfg(work, fail_at=0)).train()
+    assert _pth(work) == ['best_rising_iter_8.pth', 'iter_4.pth',
+                          'iter_8.pth']
+
+
 _WRITE_FAULT = r'''
 import resource, signal, sys
 sys.path[:0] = {paths!r}
+from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 import engine_toys as T
 from mmavcl.registry import HOOKS

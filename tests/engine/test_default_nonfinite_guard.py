@@ -6,6 +6,7 @@ inheritance. The runs below inherit that file for real (a config file with
 ``_base_``) and train ``ToyMoCo`` on vectors whose data samples name
 files; sample 9 is NaN, so batch 3 (samples 8-11) has a NaN loss.
 """
+import copy
 import glob
 import os.path as osp
 
@@ -15,6 +16,7 @@ from mmengine.config import Config
 
 import engine_toys as T
 from mmavcl.engine.hooks import NonFiniteLossError, NonFiniteLossGuardHook
+from mmavcl.engine.hooks.nonfinite_guard_hook import merge_guard_cfgs
 from mmavcl.registry import DATASETS
 from mmavcl.structures import AVDataSample
 
@@ -67,18 +69,57 @@ def test_default_guard_stops_naming_the_batch_files(tmp_path):
     assert _finite(dict(runner.model.named_parameters()))
 
 
-def test_a_guard_in_custom_hooks_takes_over(tmp_path):
-    """A config's own guard (here 'skip') acts instead of the default one;
-    one wrapper only, so the default 'stop' does not overrule it."""
+def test_a_guard_in_custom_hooks_is_merged_into_the_default(tmp_path):
+    """A config's own guard (here 'skip') is merged into the default one:
+    one guard runs, with the keys the config named ('skip') and the
+    default's others (max_grad_norm_ratio=1000), so the default 'stop'
+    neither overrules it nor runs beside it."""
     runner = _runner(tmp_path, "\ncustom_hooks = [dict(type="
                      "'NonFiniteLossGuardHook', action='skip')]\n")
-    default, custom = _guards(runner)
-    assert (default.action, custom.action) == ('stop', 'skip')
+    (guard, ) = _guards(runner)
+    assert (guard.action, guard.max_grad_norm_ratio) == ('skip', 1000)
     runner.train()  # through both bad iterations (3 and 9)
-    assert custom.num_skipped == 2 and not default.active
-    assert default.guards == [] and len(custom.guards) == 1
+    assert guard.num_skipped == 2 and len(guard.guards) == 1
     ck = torch.load(tmp_path / 'work' / 'iter_12.pth', weights_only=False)
     assert _finite(ck['state_dict'])
+
+
+def test_merge_guard_cfgs():
+    default = dict(checkpoint=dict(type='SafeCheckpointHook'),
+                   nonfinite_guard=dict(type='NonFiniteLossGuardHook',
+                                        action='stop',
+                                        max_grad_norm_ratio=1000,
+                                        max_grad_norm=50.0))
+    other = dict(type='ParamSchedulerHook')
+    custom = [dict(type='mmavcl.NonFiniteLossGuardHook', action='skip',
+                   max_grad_norm_ratio=None), other,
+              dict(type=NonFiniteLossGuardHook, grad_norm_warmup=5)]
+    before = copy.deepcopy((default, custom))
+    hooks, rest, merged = merge_guard_cfgs(default, custom)
+    assert (default, custom) == before  # the caller's configs stay as given
+    # the last custom type wins; an explicit None is kept, unnamed keys
+    # keep the default's values
+    assert merged == dict(type=NonFiniteLossGuardHook, action='skip',
+                          max_grad_norm_ratio=None, max_grad_norm=50.0,
+                          grad_norm_warmup=5)
+    assert hooks == dict(checkpoint=default['checkpoint'],
+                         nonfinite_guard=merged)
+    assert rest == [other]
+    # nothing to merge into, or a built hook: registered as given
+    built = NonFiniteLossGuardHook(action='skip')
+    for args in [(dict(nonfinite_guard=None), custom),
+                 (default, [built]), (default, None),
+                 (dict(nonfinite_guard=built), custom)]:
+        assert merge_guard_cfgs(*args) == (*args, None)
+
+
+def test_a_guard_without_the_default_has_the_default_ratio(tmp_path):
+    """A config that does not inherit default_runtime.py (or removed its
+    guard) and names the guard gets the same ratio."""
+    runner = T.build_runner(T.toy_cfg(
+        str(tmp_path), custom_hooks=[dict(type='NonFiniteLossGuardHook')]))
+    (guard, ) = _guards(runner)
+    assert guard.max_grad_norm_ratio == 1000
 
 
 def test_action_off_turns_the_default_guard_off(tmp_path):

@@ -64,9 +64,10 @@ class ParamsBeforeIterHook(Hook):
 
 def _runner(tmp_path, spike: float = 1e12, nan_index=None, clip_grad=None,
             spike_index: int = 9, max_epochs: int = 2, resume: bool = False,
-            load_from=None, **guard):
+            load_from=None, custom_guard=None, **guard):
     """A runner of a config that inherits ``default_runtime.py``: its
-    default guard, with the arguments ``guard`` merged in."""
+    default guard, with the arguments ``guard`` merged in, and the guard
+    config ``custom_guard`` in ``custom_hooks``."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     cfg = T.toy_cfg(str(tmp_path / 'work'), shuffle=False, ckpt_interval=1,
                     lr=0.01, max_epochs=max_epochs, resume=resume,
@@ -79,7 +80,8 @@ def _runner(tmp_path, spike: float = 1e12, nan_index=None, clip_grad=None,
                                         nan_index=nan_index)
     return T.build_runner_with_runtime(
         tmp_path, cfg,
-        "\ncustom_hooks = [dict(type='ParamsBeforeIterHook')]\n"
+        "\ncustom_hooks = [dict(type='ParamsBeforeIterHook')" +
+        ('' if custom_guard is None else f', {custom_guard!r}') + "]\n"
         f"default_hooks['nonfinite_guard'] = {guard!r}\n")
 
 
@@ -430,6 +432,37 @@ def test_ratio_stops_a_finite_spike_the_absolute_check_lets_through(
     weights = torch.cat([v.flatten() for v in blown.values()]).double()
     assert weights.norm() > 100 * torch.cat(
         [v.flatten() for v in before.values()]).double().norm()
+
+
+@pytest.mark.parametrize('custom, ratio', [
+    (dict(action='skip'), 1000),  # another key: the default's ratio stays
+    (dict(action='skip', max_grad_norm_ratio=None), None)])  # explicit None
+def test_a_custom_guard_keeps_the_default_settings_it_does_not_name(
+        tmp_path, custom, ratio):
+    """A guard declared in ``custom_hooks`` is merged into the default one
+    (``grad_norm_warmup=5`` set there): with the ratio, iteration 6's
+    spike is refused and training goes on ('skip'); with the user's
+    explicit None it is applied and the weights blow up."""
+    runner = _runner(tmp_path, grad_norm_warmup=5, custom_guard=dict(
+        type='NonFiniteLossGuardHook', **custom), **RATIO_SPIKE)
+    (hook, ) = [h for h in runner.hooks
+                if isinstance(h, NonFiniteLossGuardHook)]
+    assert (hook.action, hook.max_grad_norm_ratio,
+            hook.grad_norm_warmup) == ('skip', ratio, 5)
+    runner.train()
+    params = ParamsBeforeIterHook.params
+    applied = any(not torch.equal(params[7][k], params[6][k])
+                  for k in params[6])
+    log = _log_text(str(tmp_path / 'work'))
+    if ratio is None:
+        assert applied and 'max_grad_norm_ratio' not in log
+        assert ParamsBeforeIterHook.grad_norms[5] > \
+            1e3 * _median_of_applied(5)
+    else:
+        assert not applied
+        assert 'above max_grad_norm_ratio=1000' in log
+        assert 'at iteration 6 (epoch 1, batch 6); optimizer step ' \
+            'skipped' in log
 
 
 @pytest.mark.parametrize('warmup, refused', [(5, [6, 12]), (6, [12])])

@@ -373,10 +373,12 @@ class NonFiniteLossGuardHook(Hook):
     message also lists each rank's files with its loss, largest first.
 
     ``configs/_base_/default_runtime.py`` turns the guard on for every
-    config (``default_hooks.nonfinite_guard``, ``action='stop'``). When
-    several guards are registered (that one and one from ``custom_hooks``)
-    only the last registered acts: the custom one, since mmengine registers
-    custom hooks after the default ones.
+    config (``default_hooks.nonfinite_guard``, ``action='stop'``). A guard
+    config in ``custom_hooks`` is merged into that one by ``AVRunner``
+    (:func:`merge_guard_cfgs`: the keys it names win, the others keep the
+    default's values) and one guard runs. Guards registered as hook objects
+    are not merged; of several registered guards only the last registered
+    acts (mmengine registers custom hooks after the default ones).
 
     Args:
         action (str): ``'stop'``, ``'skip'`` or ``'off'`` (do nothing: how a
@@ -399,8 +401,9 @@ class NonFiniteLossGuardHook(Hook):
             exceeds this many times the median norm of the latest
             ``grad_norm_window`` applied steps: a threshold relative to the
             run's own history, so it needs no scale. Off until
-            ``grad_norm_warmup`` steps have been applied. Defaults to None;
-            ``default_runtime.py`` sets 1000 (docs/reliability.md).
+            ``grad_norm_warmup`` steps have been applied. Defaults to 1000,
+            the value ``default_runtime.py`` names too (docs/reliability.md,
+            "Gradient spikes"); None turns the check off.
         grad_norm_window (int): applied steps the median is taken over.
             Defaults to 100.
         grad_norm_warmup (int): applied steps before the relative check
@@ -421,7 +424,7 @@ class NonFiniteLossGuardHook(Hook):
                  restore_state: bool = True,
                  check_grad_norm: bool = True,
                  max_grad_norm: Optional[float] = None,
-                 max_grad_norm_ratio: Optional[float] = None,
+                 max_grad_norm_ratio: Optional[float] = 1000,
                  grad_norm_window: int = 100,
                  grad_norm_warmup: int = 20) -> None:
         if action not in ('stop', 'skip', 'off'):
@@ -597,6 +600,66 @@ class NonFiniteLossGuardHook(Hook):
             math.inf if math.isnan(b[0]) else b[0]))
         return what + ' (largest: ' + ', '.join(
             f'{m} {v:.3g}' for m, v in largest) + ')'
+
+
+def _is_guard_cfg(hook) -> bool:
+    """Whether ``hook`` is a config dict that builds a
+    :class:`NonFiniteLossGuardHook` (``type`` a registered name, scoped or
+    not, or the class)."""
+    if not isinstance(hook, dict):
+        return False
+    kind = hook.get('type')
+    if isinstance(kind, str):
+        kind = HOOKS.get(kind)
+    return isinstance(kind, type) and \
+        issubclass(kind, NonFiniteLossGuardHook)
+
+
+def merge_guard_cfgs(default_hooks: Optional[Dict],
+                     custom_hooks: Optional[List]
+                     ) -> Tuple[Optional[Dict], Optional[List],
+                                Optional[Dict]]:
+    """Fold the guard configs of ``custom_hooks`` into the default one.
+
+    ``default_runtime.py`` sets ``default_hooks.nonfinite_guard``, and a
+    config that declares its own guard in ``custom_hooks`` mostly means to
+    change a setting of it. Replacing the default with the custom one would
+    drop what the user did not restate (``max_grad_norm_ratio=1000``, a
+    derived config's ``max_grad_norm``), and registering both would run two
+    guards. So the keys a custom guard names replace the default's (an
+    explicit ``None`` included), the keys it leaves out keep the default's
+    values, and one guard is registered, under the default's key. Several
+    custom guards are applied in order.
+
+    Only config dicts are merged: a guard given as a built hook object, or
+    custom guards with no default guard dict (the default removed with
+    ``default_hooks=dict(nonfinite_guard=None)``), are registered as they
+    are, and then only the last registered guard acts
+    (:meth:`NonFiniteLossGuardHook.before_train`).
+
+    Args:
+        default_hooks: the runner's ``default_hooks`` (not modified).
+        custom_hooks: the runner's ``custom_hooks`` (not modified).
+
+    Returns:
+        ``(default_hooks, custom_hooks, merged)``: the hooks to register and
+        the merged guard config, or the arguments unchanged and ``None``
+        when there was nothing to merge.
+    """
+    nothing = (default_hooks, custom_hooks, None)
+    if not default_hooks or not custom_hooks:
+        return nothing
+    keys = [k for k, h in default_hooks.items() if _is_guard_cfg(h)]
+    mine = [h for h in custom_hooks if _is_guard_cfg(h)]
+    if not keys or not mine:
+        return nothing
+    key = keys[-1]  # the one registered last, the one that would act
+    merged = dict(default_hooks[key])
+    for hook in mine:
+        merged.update(hook)
+    default_hooks = dict(default_hooks, **{key: merged})
+    custom_hooks = [h for h in custom_hooks if not _is_guard_cfg(h)]
+    return default_hooks, custom_hooks, merged
 
 
 def _batch_files(data_batch) -> List[str]:
