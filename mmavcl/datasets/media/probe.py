@@ -211,9 +211,10 @@ def probe_media(filename: str) -> dict:
     return info
 
 
-#: Video packets demuxed at open to find the first displayed frame (the
-#: smallest presentation time among them: B-frames put it after the first
-#: packet in decode order, by at most the reorder delay, a few frames)
+#: Video packets demuxed at open, from the first keyframe on, to find the
+#: first displayed frame (the smallest presentation time among them:
+#: B-frames put it after the first packet in decode order, by at most the
+#: reorder delay, a few frames)
 _START_PACKETS = 16
 
 
@@ -223,25 +224,33 @@ def scan_video(container, stream, count: bool = False):
 
     The header's stream start is no substitute: with the cheap probe of
     :func:`open_media`, an MKV whose audio starts 0.5 s after the video
-    gave the video the audio's start.
+    gave the video the audio's start; a stream cut in the middle of a GOP
+    (an MPEG-TS cut at any packet: an HLS segment that does not start on
+    a keyframe, a recording started mid-broadcast) starts with packets
+    that cannot be decoded, which the decoder drops, and its first frame
+    shown is the first keyframe's.
 
     Returns:
-        ``(packets, start, lowest)``: the number of non-empty packets (when
-        counting), the smallest pts among the first :data:`_START_PACKETS`
-        from the first keyframe on (earlier ones cannot be decoded), and
-        the smallest pts or dts among them; ``None`` where unknown.
+        ``(packets, start, lowest)``: the number of non-empty packets from
+        the first keyframe on (when counting; all of them where no packet
+        is flagged a keyframe), the smallest pts among the first
+        :data:`_START_PACKETS` from the first keyframe on, and the
+        smallest pts or dts of every packet up to those (the top of the
+        file for a seek); ``None`` where unknown.
     """
-    n, start, lowest, keyed, looked = 0, None, None, False, 0
+    n, before_key, start, lowest, keyed, looked = 0, 0, None, None, False, 0
     for packet in container.demux(stream):
         if not packet.size:
             continue  # the demuxer's final flush packet
+        keyed = keyed or packet.is_keyframe
+        if not keyed:
+            before_key += 1
         n += 1
         if looked < _START_PACKETS:
-            looked += 1
+            looked += keyed
             for t in (packet.pts, packet.dts):
                 if t is not None and (lowest is None or t < lowest):
                     lowest = t
-            keyed = keyed or packet.is_keyframe
             pts = packet.pts
             # a discarded packet (before an MP4 edit list's start) is
             # decoded but not shown
@@ -250,7 +259,7 @@ def scan_video(container, stream, count: bool = False):
                 start = pts
         elif not count:
             break
-    return n, start, lowest
+    return (n - before_key if keyed else n), start, lowest
 
 
 def video_start_time(container) -> float:
