@@ -41,7 +41,7 @@ __all__ = [
     'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
     'make_av_video', 'make_av_videos', 'make_audio_file', 'write_vfr_video',
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
-    'chirp_time_errors',
+    'chirp_time_errors', 'decode_sequentially',
     'truncate_file', 'cut_mpegts', 'mpegts_packet_size', 'write_garbage',
     'replace_video_packet',
     'not_coded_vop', 'divx_packed_copy', 'faststart_copy', 'mp4_edit_list',
@@ -94,6 +94,27 @@ def decode_frame_index(frames: np.ndarray,
         val = cols[:, a:max(z, a + 1)].mean(axis=1)
         out |= (val > 127.5).astype(np.int64) << b
     return out[0] if single else out
+
+
+def decode_sequentially(path: str) -> Tuple[np.ndarray, Optional[float]]:
+    """The reference the readers are checked against: every picture
+    FFmpeg's decoder returns for the first video stream of ``path``, in
+    order, from a plain ``av.open`` (no seek), and the first one's time.
+
+    Returns:
+        ``(frames, start)``: uint8 ``(T, H, W, 3)`` RGB, and the
+        presentation time (s, the file's clock) of ``frames[0]`` (None
+        without a timestamp: raw streams).
+    """
+    import av
+    with av.open(path) as c:
+        stream = c.streams.video[0]
+        frames, start = [], None
+        for f in c.decode(stream):
+            if not frames and f.pts is not None:
+                start = float(f.pts * stream.time_base)
+            frames.append(f.to_ndarray(format='rgb24'))
+    return np.stack(frames), start
 
 
 def chirp(duration: float,

@@ -12,13 +12,21 @@ its ``i``-th picture, bit for bit, read by a fresh reader (each read
 seeks) and in one scrambled batch; ``start_time`` its first picture's
 time.
 
-Found: a stream that starts mid-GOP was numbered from its first packet,
-which the decoder drops (nothing before the first keyframe decodes): in a
-segment cut 1/3 into 60 frames, index 0 to 8 all gave the first keyframe's
-picture, every later index came 8 frames early and the last 8 raised
-``stream ended``; ``video_start_time`` was the dropped packet's time, so
-each view's audio played 0.32 s before its frames. The reader now counts
-and times the stream from its first keyframe
+Found: a stream that starts mid-GOP was counted from its first packet,
+and the decoder drops every packet before the first keyframe. In segments
+cut 1/3 into 60 frames (4 and 8 packets before the keyframe) the reader
+counted 40 and 44 frames for 36 pictures, and the last 4 and 8 indices
+raised ``stream ended before frame 36 of 40``. With 25 packets before it
+(more than the 16 the reader looks at for the first picture) the start
+(``video_start_time``) was the first packet's, 1.0 s before the first
+picture, indices 0-25 all gave the keyframe's picture and each later one
+came 25 frames early (a clip at index 3: twelve copies of one frame, its
+audio 40 ms). In an HEVC segment cut at an open GOP (x265's CRA keyframe
+followed by 3 RASL pictures shown before it, which the decoder drops as
+well) the start was the first RASL picture's, 0.12 s early: indices 0-3
+all gave the keyframe's picture and each later one came 3 frames early.
+The reader now counts and times the stream from its first keyframe,
+leading pictures left out
 (:func:`~mmavcl.datasets.media.probe.scan_video`). The wrap needed
 nothing: FFmpeg unwraps the timestamps of every stream of the program
 alike (those before the wrap go negative when the file starts within 60 s
@@ -33,8 +41,9 @@ import mmavcl.datasets  # noqa: F401  (registers the transforms)
 from mmavcl.datasets.media import PyAVVideoReader, write_video
 from mmavcl.datasets.video_dataset import build_pipeline
 from mmavcl.testing import (chirp, chirp_time_errors, cut_mpegts,
-                            decode_frame_index, make_av_video,
-                            mpegts_packet_size, timestamp_frames)
+                            decode_frame_index, decode_sequentially,
+                            make_av_video, mpegts_packet_size,
+                            timestamp_frames)
 
 FPS, N = 25.0, 60
 #: the PES clock's period (s)
@@ -43,30 +52,44 @@ WRAP = 2**33 / 90000
 #: every frame)
 X264 = {'x264-params': 'scenecut=0'}
 M2TS = {'mpegts_m2ts_mode': '1'}
-#: name -> (file name, make_av_video's keywords, cut 1/3 into the stream)
+#: name -> (file name, make_av_video's keywords (keyint 12 unless
+#: given), the fraction of the stream kept after a cut at a TS packet
+#: (None: whole))
 FILES = {
     'bluray-m2ts': ('disc.m2ts', dict(start_time=1.4,
-                                      container_options=M2TS), False),
+                                      container_options=M2TS), None),
     'avchd-mts-ac3': ('00001.MTS', dict(start_time=1.4, audio_codec='ac3',
                                         sample_rate=48000,
-                                        container_options=M2TS), False),
-    'segment-10s-cut': ('seg.ts', dict(start_time=10.0), True),
+                                        container_options=M2TS), None),
+    'segment-10s-cut': ('seg.ts', dict(start_time=10.0), 2 / 3),
+    # 25 packets before the first keyframe, more than the reader's look
+    # for the first frame shown
+    'segment-cut-long-gop': ('long_gop.ts', dict(start_time=10.0,
+                                                 keyint=40), 0.75),
+    # x265's open GOPs: after the keyframe come 3 RASL pictures shown
+    # before it, which the decoder drops
+    'segment-cut-hevc-open-gop': ('hevc.ts', dict(
+        start_time=10.0, video_codec='libx265',
+        video_options={'x265-params': 'log-level=error:scenecut=0'}), 2 / 3),
     'across-wrap-late-audio': ('wrap.ts', dict(start_time=WRAP - 1.0,
-                                               audio_delay=0.3), False),
+                                               audio_delay=0.3), None),
     'across-wrap-cut-early-audio': ('wrapcut.ts', dict(
-        start_time=WRAP - 1.5, audio_delay=-0.3), True),
+        start_time=WRAP - 1.5, audio_delay=-0.3), 2 / 3),
 }
 
 
 def _write(root, name):
-    file, kwargs, cut = FILES[name]
+    file, kwargs, keep = FILES[name]
     kwargs = dict(kwargs)
     rate = kwargs.pop('sample_rate', 16000)
+    keyint = kwargs.pop('keyint', 12)
+    options = kwargs.pop('video_options', X264)
     path = str(root / file)
-    make_av_video(path + '.full.ts' if cut else path, N, FPS, (32, 32),
-                  keyint=12, sample_rate=rate, video_options=X264, **kwargs)
-    if cut:
-        cut_mpegts(path + '.full.ts', path)
+    make_av_video(path + '.full.ts' if keep else path, N, FPS, (32, 32),
+                  keyint=keyint, sample_rate=rate, video_options=options,
+                  **kwargs)
+    if keep:
+        cut_mpegts(path + '.full.ts', path, keep)
     return path
 
 
@@ -76,35 +99,22 @@ def ts_files(tmp_path_factory):
     return {name: _write(root, name) for name in FILES}
 
 
-def _sequential(path):
-    """Every picture the decoder returns, in order, and the first one's
-    time (s)."""
-    with av.open(path) as c:
-        stream = c.streams.video[0]
-        frames, start = [], None
-        for f in c.decode(stream):
-            if start is None:
-                start = float(f.pts * stream.time_base)
-            frames.append(f.to_ndarray(format='rgb24'))
-    return np.stack(frames), start
-
-
 def _first_frame_shown(path):
     """The index the first decoded picture spells (0 unless cut), and its
     time (s)."""
-    frames, start = _sequential(path)
+    frames, start = decode_sequentially(path)
     return int(decode_frame_index(frames[0])), start
 
 
 @pytest.mark.parametrize('name', list(FILES))
 def test_every_index_is_its_picture(ts_files, name):
     path = ts_files[name]
-    ref, start = _sequential(path)
+    ref, start = decode_sequentially(path)
     shown = decode_frame_index(ref)
     first = int(shown[0])
     assert shown.tolist() == list(range(first, N))
     if FILES[name][2]:  # cut: the stream starts in the middle of a GOP
-        assert first > 0 and first % 12 == 0
+        assert first > 0 and first % FILES[name][1].get('keyint', 12) == 0
         with av.open(path) as c:
             packet = next(p for p in c.demux(video=0) if p.size)
             assert not packet.is_keyframe
