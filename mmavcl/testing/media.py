@@ -41,8 +41,9 @@ __all__ = [
     'TIMESTAMP_BITS', 'CHIRP_F0', 'CHIRP_RATE', 'write_video', 'write_audio',
     'make_av_video', 'make_av_videos', 'make_audio_file', 'write_vfr_video',
     'timestamp_frames', 'chirp', 'decode_frame_index', 'decode_chirp_time',
-    'chirp_time_errors',
-    'truncate_file', 'write_garbage', 'replace_video_packet',
+    'chirp_time_errors', 'decode_sequentially',
+    'truncate_file', 'cut_mpegts', 'mpegts_packet_size', 'write_garbage',
+    'replace_video_packet',
     'not_coded_vop', 'divx_packed_copy', 'faststart_copy', 'mp4_edit_list',
     'set_mp4_edit_list', 'decode_audio_views'
 ]
@@ -95,6 +96,27 @@ def decode_frame_index(frames: np.ndarray,
     return out[0] if single else out
 
 
+def decode_sequentially(path: str) -> Tuple[np.ndarray, Optional[float]]:
+    """The reference the readers are checked against: every picture
+    FFmpeg's decoder returns for the first video stream of ``path``, in
+    order, from a plain ``av.open`` (no seek), and the first one's time.
+
+    Returns:
+        ``(frames, start)``: uint8 ``(T, H, W, 3)`` RGB, and the
+        presentation time (s, the file's clock) of ``frames[0]`` (None
+        without a timestamp: raw streams).
+    """
+    import av
+    with av.open(path) as c:
+        stream = c.streams.video[0]
+        frames, start = [], None
+        for f in c.decode(stream):
+            if not frames and f.pts is not None:
+                start = float(f.pts * stream.time_base)
+            frames.append(f.to_ndarray(format='rgb24'))
+    return np.stack(frames), start
+
+
 def chirp(duration: float,
           sample_rate: int = 16000,
           f0: float = CHIRP_F0,
@@ -133,14 +155,15 @@ def chirp_time_errors(wave: np.ndarray,
                       chirp_start: float = 0.0,
                       chirp_duration: Optional[float] = None,
                       window: float = 0.064,
-                      margin: float = 0.05) -> np.ndarray:
+                      margin: float = 0.05,
+                      rate: float = CHIRP_RATE) -> np.ndarray:
     """How far off its time a view of a :func:`chirp` plays.
 
     ``wave`` is audio from ``view_start`` s on (a view's, on its video's
     clock) where the chirp's time 0 should play at ``chirp_start`` s. In
     each ``window`` s of it over the chirp (``margin`` s in from its ends;
     its end is unknown without ``chirp_duration``) the chirp's time is
-    read (:func:`decode_chirp_time`).
+    read (:func:`decode_chirp_time`; ``rate``: the chirp's, Hz per s).
 
     Returns:
         float64 ``(K,)``: the time read minus the time due (s) per window:
@@ -152,7 +175,9 @@ def chirp_time_errors(wave: np.ndarray,
     for i in range(0, len(wave) - n + 1, n):
         due = view_start + (i + n / 2) / sample_rate - chirp_start
         if margin < due < end:
-            out.append(decode_chirp_time(wave[i:i + n], sample_rate) - due)
+            out.append(
+                decode_chirp_time(wave[i:i + n], sample_rate, rate=rate) -
+                due)
     return np.asarray(out, dtype=np.float64)
 
 
@@ -389,6 +414,33 @@ def truncate_file(path: str, keep: float = 0.5,
     dst = dst or path
     with open(dst, 'wb') as f:
         f.write(data[:max(1, int(len(data) * keep))])
+    return dst
+
+
+def mpegts_packet_size(path: str) -> int:
+    """188 for an MPEG-TS of plain transport packets, 192 for one whose
+    packets carry a 4-byte arrival time stamp first (Blu-ray ``.m2ts``,
+    AVCHD ``.mts``): the size at which the sync byte 0x47 starts every
+    packet of the file's first 2 KiB. Raises ``ValueError`` for neither."""
+    with open(path, 'rb') as f:
+        head = f.read(2048)
+    for size, sync in ((188, 0), (192, 4)):
+        if all(head[k] == 0x47 for k in range(sync, len(head), size)):
+            return size
+    raise ValueError(f'{path}: no MPEG-TS packets of 188 or 192 bytes')
+
+
+def cut_mpegts(src: str, dst: str, keep: float = 2 / 3) -> str:
+    """Copy the last ``keep`` fraction of the MPEG-TS ``src`` into ``dst``
+    from a packet boundary on, as a recording started mid-broadcast or a
+    segment cut at any packet: its first packets are the middle of a GOP
+    (and of a PES packet), its clock starts late. Returns ``dst``."""
+    size = mpegts_packet_size(src)
+    with open(src, 'rb') as f:
+        data = f.read()
+    start = int(len(data) * (1 - keep)) // size * size
+    with open(dst, 'wb') as f:
+        f.write(data[start:])
     return dst
 
 

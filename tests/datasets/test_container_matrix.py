@@ -20,9 +20,10 @@ from mmavcl.datasets.media import (DecordVideoReader, PyAVVideoReader,
                                    probe_frame_size, probe_media, write_video)
 from mmavcl.datasets.media.orientation import video_codec_tag
 from mmavcl.datasets.transforms import DecodeVideoViews, VideoInit
-from mmavcl.testing import (decode_frame_index, faststart_copy,
-                            make_av_video, make_av_videos, not_coded_vop,
-                            replace_video_packet, truncate_file)
+from mmavcl.testing import (decode_frame_index, decode_sequentially,
+                            faststart_copy, make_av_video, make_av_videos,
+                            not_coded_vop, replace_video_packet,
+                            truncate_file)
 
 N, FPS, SIZE = 72, 24, (64, 64)
 
@@ -107,18 +108,6 @@ def matrix(tmp_path_factory):
     return {case: spec['path'] for case, spec in zip(CASES, specs)}
 
 
-def _sequential(path):
-    """Every frame in decode output order (RGB) and the first one's time."""
-    with av.open(path) as c:
-        stream = c.streams.video[0]
-        frames, start = [], None
-        for f in c.decode(stream):
-            if start is None:
-                start = float(f.pts * stream.time_base)
-            frames.append(f.to_ndarray(format='rgb24'))
-    return np.stack(frames), start
-
-
 def _read_each(path, inds, **kw):
     """Each index from a reader of its own (so each read seeks)."""
     out = []
@@ -136,7 +125,7 @@ def _read_each(path, inds, **kw):
                          ids=['-'.join(c) for c in CASES])
 def test_pyav_frames_equal_sequential_decode(matrix, codec, ext, timing):
     path = matrix[(codec, ext, timing)]
-    ref, start = _sequential(path)
+    ref, start = decode_sequentially(path)
     assert decode_frame_index(ref).tolist() == list(range(N))
     reader = PyAVVideoReader(path)
     assert reader.num_frames == N
@@ -172,7 +161,7 @@ def test_video_init_reports_the_video_start_time(matrix, case, backend):
     """``results['video_start_time']``: the first frame's time in the
     file's clock, for the audio spans (views count from the first frame)."""
     path = matrix[case]
-    start = _sequential(path)[1]
+    start = decode_sequentially(path)[1]
     res = VideoInit(backend=backend)(dict(filename=path))
     assert res['video_start_time'] == pytest.approx(start, abs=1e-3)
     assert res['video_reader'].start_time == pytest.approx(start, abs=1e-3)
@@ -214,7 +203,7 @@ def test_decord_reader_reads_unindexed_containers_right(matrix, tmp_path,
                              audio_codec='libmp3lame', keyint=12)['path']
     else:
         path = matrix[case]
-    ref = _sequential(path)[0]
+    ref = decode_sequentially(path)[0]
     for i in SAMPLE:
         reader = DecordVideoReader(path)
         got = reader.get_batch([i])[0]
@@ -239,7 +228,7 @@ def test_raw_mpeg_video_streams_are_counted(tmp_path, codec, ext):
     path = make_av_video(str(tmp_path / f'v.{ext}'), N, FPS, SIZE,
                          audio=False, video_codec=codec,
                          video_options={'bf': '2'})['path']
-    ref = _sequential(path)[0]
+    ref = decode_sequentially(path)[0]
     assert decode_frame_index(ref).tolist() == list(range(N))
     reader = PyAVVideoReader(path)
     assert (reader.num_frames, reader.fps, reader.vfr) == (N, FPS, False)
@@ -274,7 +263,7 @@ def test_a_not_coded_vop_shows_the_previous_picture(mpeg4_src, tmp_path,
     path = replace_video_packet(
         mpeg4_src, str(tmp_path / f'not_coded.{ext}'), 33,
         lambda vop: not_coded_vop(vop, (FPS - 1).bit_length()))
-    ref, _ = _sequential(path)  # the decoder's 71 pictures
+    ref, _ = decode_sequentially(path)  # the decoder's 71 pictures
     assert decode_frame_index(ref).tolist() == [i for i in range(N) if i != 33]
     shown = np.insert(ref, 33, ref[32], axis=0)
     batches = ([33], [30, 33, 40], list(range(N)))
@@ -313,7 +302,7 @@ def test_a_packet_the_decoder_drops_raises_instead_of_its_neighbour(
     stand in for it (the old reader returned 34); no other index moves."""
     path = replace_video_packet(mpeg4_src, str(tmp_path / 'cut.mkv'), 33,
                            lambda vop: vop[:5])
-    ref, _ = _sequential(path)
+    ref, _ = decode_sequentially(path)
     assert decode_frame_index(ref).tolist() == [i for i in range(N) if i != 33]
     # a whole-file pass stops there too, after frames 0-32
     reader = PyAVVideoReader(path)
@@ -364,7 +353,7 @@ def test_a_cut_stream_repeats_its_last_picture_for_one_index_only(tmp_path):
                         size=SIZE)['path']
     path = truncate_file(faststart_copy(src, str(tmp_path / 'fs.mp4')), 0.6,
                          dst=str(tmp_path / 'cut.mp4'))
-    ref, _ = _sequential(path)
+    ref, _ = decode_sequentially(path)
     last = int(decode_frame_index(ref).max())
     assert last < N - 3
     reader = PyAVVideoReader(path)

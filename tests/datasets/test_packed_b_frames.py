@@ -20,7 +20,8 @@ from mmavcl.datasets.media import (DecordVideoReader, PyAVVideoReader,
                                    open_media, probe_media)
 from mmavcl.datasets.media.mpeg4 import scan_vops, vop_types
 from mmavcl.datasets.transforms import DecodeVideoViews, VideoInit
-from mmavcl.testing import (REPO_ROOT, decode_frame_index, divx_packed_copy,
+from mmavcl.testing import (REPO_ROOT, decode_frame_index,
+                            decode_sequentially, divx_packed_copy,
                             make_av_video)
 
 N, FPS, SIZE = 48, 24, (64, 64)
@@ -57,13 +58,6 @@ def _packets(path):
         return [bytes(p) for p in c.demux(video=0) if p.size]
 
 
-def _sequential(path):
-    """Every picture FFmpeg's decoder returns, in order (RGB)."""
-    with av.open(path) as c:
-        return np.stack([f.to_ndarray(format='rgb24')
-                         for f in c.decode(video=0)])
-
-
 def test_the_fixture_is_divx_packed(files, tmp_path):
     """The repacked AVI has DivX's layout, FFmpeg reads it as packed (its
     decoder returns every frame in order; without the ``p`` marker it does
@@ -86,13 +80,13 @@ def test_the_fixture_is_divx_packed(files, tmp_path):
     for name in ('mpeg4-b', 'divx-packed'):
         with av.open(files[name]) as c:
             assert scan_vops(c) == (0, num_b), name
-    assert decode_frame_index(_sequential(files['divx-packed'])).tolist() \
-        == list(range(N))
+    pictures = decode_sequentially(files['divx-packed'])[0]
+    assert decode_frame_index(pictures).tolist() == list(range(N))
     # the marker is what makes FFmpeg unpack them
     unmarked = divx_packed_copy(files['mpeg4-b'], str(tmp_path / 'np.avi'),
                                 user_data=b'DivX503b1393')
-    assert decode_frame_index(_sequential(unmarked)).tolist() != list(
-        range(N))
+    assert decode_frame_index(
+        decode_sequentially(unmarked)[0]).tolist() != list(range(N))
     with av.open(files['divx-packed']) as c:
         stream = c.streams.video[0]
         assert stream.codec_context.codec_tag == 'DX50'
@@ -133,7 +127,7 @@ def test_each_index_is_its_frame(files, name):
     in MKV and MP4, and the single-GOP packed AVI's index 47 came back as
     frame 46."""
     path = files[name]
-    ref = _sequential(path)
+    ref = decode_sequentially(path)[0]
     assert decode_frame_index(ref).tolist() == list(range(N))
     openers = {
         'pyav': lambda: PyAVVideoReader(path),

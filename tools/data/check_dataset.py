@@ -63,6 +63,15 @@ video or sidecar is expected never gets that far: it is a bad entry
 ``not a regular file: <path> is a FIFO (named pipe)`` (found by ``stat``,
 never opened: opening a FIFO blocks), as in training.
 
+A raw video stream without a container (``.h264``/``.264``,
+``.hevc``/``.265`` Annex B, a raw MPEG-4 Part 2 ``.m4v``, ``.m2v``) is
+read as training reads it, its frames counted from the top at the rate
+its headers state; a warning names it (``raw H.264 stream, no
+container: ...``) and its ``duration`` is its frames' (FFmpeg's header
+gives 0). One that states no rate is a bad entry (``video: raw HEVC
+stream without a frame rate in its headers ...``): nothing gives its
+frames a time.
+
 An audio sample rate outside the common ones (8, 11.025, 12, 16, 22.05, 24,
 32, 44.1, 48, 88.2, 96 kHz) is decodable, so it is a warning, counted in
 the summary; ``--reject-unusual-rate`` makes it a bad entry.
@@ -213,6 +222,11 @@ def _blank(line: int, filename: Optional[str]) -> Dict:
     out = dict.fromkeys(FIELDS)
     out.update(line=line, filename=filename, ok=False, has_audio=False)
     return out
+
+
+def _warn(out: Dict, msg: str) -> None:
+    """Add ``msg`` to the entry's ``warning`` (``; `` between several)."""
+    out['warning'] = '; '.join(filter(None, (out.get('warning'), msg)))
 
 
 def _audio_extent(filename: str) -> Tuple[float, float, int]:
@@ -371,6 +385,11 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
                 max_pixels=opts['max_pixels'])(dict(filename=filename))
             reader = res['video_reader']
             n = reader.num_frames
+            if reader.raw_stream:
+                _warn(out, f'raw {reader.raw_stream} stream, no container: '
+                      'no timestamps, frames counted at the rate its '
+                      'headers state (fps), each sample decoded from the '
+                      'top, no audio of its own')
             try:
                 frames, reader = decode_with_fallback(reader, [0, n - 1])
                 if sidecar:  # its first frame: the record's zero
@@ -383,6 +402,8 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
                        height=int(frames.shape[1]),
                        width=int(frames.shape[2]), vfr=bool(res['vfr']),
                        rotation=head['rotation'], flip=head['flip'])
+            if reader.raw_stream:  # no header duration: the frames'
+                out['duration'] = round(n / float(reader.fps), 4)
         if audio_filename:
             stage('audio')
             try:
@@ -426,7 +447,7 @@ def check_entry(task: Tuple[int, str, Optional[str], Dict],
                     msg = f'unusual audio sample rate {rate} Hz'
                     if opts.get('reject_unusual_rate'):
                         raise MediaDecodeError(audio_filename, msg, 'audio')
-                    out['warning'] = msg
+                    _warn(out, msg)
                 if opts.get('decode') == 'all':
                     decode_all_audio(audio_filename, *own_clock, out)
                 if opts['audio_only']:

@@ -17,6 +17,10 @@ sample tables alone).
   MPEG-PS (MPEG-2) and ASF (MS-MPEG4) returned frames up to 20 away. (An
   H.264 MPEG-TS without B-frames read right, but a TS of unknown origin
   is not worth the risk: PyAV reads them all right.)
+* Raw video streams without a container (``.h264``, ``.hevc``, a raw
+  ``.m4v``, ``.m2v``: :data:`~.probe.RAW_VIDEO_FORMATS`): decord refuses
+  them at open (``Failed to measure duration/frame-count due to broken
+  metadata``); the PyAV reader counts their frames.
 * B-frames in an AVI (any codec): told by the stream's reorder delay
   (``has_b_frames``, from the MPEG-4 VOL or the H.264 SPS). decord numbers
   AVI frames in decode order and seeks to keyframes by it.
@@ -35,7 +39,7 @@ import numpy as np
 from .mpeg4 import scan_vops
 from .orientation import (_bmff_video_trak, _child, _read_video_track,
                           video_codec_tag)
-from .probe import open_media
+from .probe import open_media, raw_video_format
 
 __all__ = [
     'decord_misreads', 'has_leading_pictures', 'mp4_has_leading_pictures',
@@ -181,6 +185,9 @@ def _misread_reason(container) -> Optional[str]:
     """:func:`decord_misreads` on an open PyAV ``container``."""
     if not container.streams.video:
         return None
+    raw = raw_video_format(container)
+    if raw is not None:
+        return f'raw {raw} stream (no timestamps)'
     fmt = container.format.name
     for name in fmt.split(','):
         if name in UNINDEXED_FORMATS:

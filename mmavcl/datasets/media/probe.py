@@ -16,7 +16,7 @@ __all__ = [
     'open_media', 'open_audio_file', 'probe_media', 'probe_frame_size',
     'probe_audio_duration', 'probe_audio_timing', 'probe_audio_stream',
     'audio_stream_timing', 'stated_audio_end', 'video_start_time',
-    'scan_video', 'is_avi'
+    'scan_video', 'is_avi', 'RAW_VIDEO_FORMATS', 'raw_video_format'
 ]
 
 
@@ -24,6 +24,28 @@ def is_avi(filename: str) -> bool:
     """Whether ``filename`` is a RIFF AVI (by its first 12 bytes)."""
     head = file_head(filename, 12)
     return head[:4] == b'RIFF' and head[8:12] == b'AVI '
+
+
+#: FFmpeg demuxers of raw video streams -> the codec they hold: a bare
+#: bitstream (``.h264``/``.264`` and ``.hevc``/``.265`` Annex B, an MPEG-4
+#: Part 2 ``.m4v`` that is no MP4, ``.m1v``/``.m2v``), without a container:
+#: no timestamps (FFmpeg makes them up), no index, no audio
+RAW_VIDEO_FORMATS = {
+    'h264': 'H.264',
+    'hevc': 'HEVC',
+    'm4v': 'MPEG-4 Part 2',
+    'mpegvideo': 'MPEG-1/2 video'
+}
+
+
+def raw_video_format(container) -> Optional[str]:
+    """The codec of the raw video stream that the open PyAV ``container``
+    is (:data:`RAW_VIDEO_FORMATS`); None for a container format. FFmpeg
+    tells by the content, not the name (an MP4 named ``.m4v`` is MP4)."""
+    for name in container.format.name.split(','):
+        if name in RAW_VIDEO_FORMATS:
+            return RAW_VIDEO_FORMATS[name]
+    return None
 
 
 #: Codec options of stream 0 while :func:`open_media` probes the streams.
@@ -211,9 +233,10 @@ def probe_media(filename: str) -> dict:
     return info
 
 
-#: Video packets demuxed at open to find the first displayed frame (the
-#: smallest presentation time among them: B-frames put it after the first
-#: packet in decode order, by at most the reorder delay, a few frames)
+#: Video packets demuxed at open, from the first keyframe on, to find the
+#: first displayed frame (the smallest presentation time among them:
+#: B-frames put it after the first packet in decode order, by at most the
+#: reorder delay, a few frames)
 _START_PACKETS = 16
 
 
@@ -223,34 +246,56 @@ def scan_video(container, stream, count: bool = False):
 
     The header's stream start is no substitute: with the cheap probe of
     :func:`open_media`, an MKV whose audio starts 0.5 s after the video
-    gave the video the audio's start.
+    gave the video the audio's start. A stream cut in the middle (an
+    MPEG-TS cut at any packet: an HLS segment that does not start on a
+    keyframe, a recording started mid-broadcast) starts with packets that
+    cannot be decoded, which the decoder drops: those before the first
+    keyframe, and after it the leading pictures of an open GOP (shown
+    before the keyframe, they refer to a picture before it too: x265's
+    RASL pictures after a CRA keyframe). Its first frame shown is the
+    first keyframe's, and neither kind is counted or timed.
 
     Returns:
-        ``(packets, start, lowest)``: the number of non-empty packets (when
-        counting), the smallest pts among the first :data:`_START_PACKETS`
-        from the first keyframe on (earlier ones cannot be decoded), and
-        the smallest pts or dts among them; ``None`` where unknown.
+        ``(packets, start, lowest, before_key)``: the number of non-empty
+        packets from the first keyframe on that are shown (when counting;
+        all of them where no packet is flagged a keyframe), the smallest
+        pts among those of the first :data:`_START_PACKETS` from the first
+        keyframe on, the smallest pts or dts of every packet up to those
+        (the top of the file for a seek), ``None`` where unknown; and the
+        number of non-empty packets before the first keyframe (0 where
+        none is flagged).
     """
-    n, start, lowest, keyed, looked = 0, None, None, False, 0
+    n, before_key, leading, looked = 0, 0, 0, 0
+    start = lowest = key_pts = None
+    keyed = False
     for packet in container.demux(stream):
         if not packet.size:
             continue  # the demuxer's final flush packet
+        if not keyed and packet.is_keyframe:
+            keyed, key_pts = True, packet.pts
         n += 1
+        pts = packet.pts
+        shown = keyed and not (key_pts is not None and pts is not None
+                               and pts < key_pts)
+        if not keyed:
+            before_key += 1
+        elif not shown:
+            leading += 1
         if looked < _START_PACKETS:
-            looked += 1
-            for t in (packet.pts, packet.dts):
+            looked += keyed
+            for t in (pts, packet.dts):
                 if t is not None and (lowest is None or t < lowest):
                     lowest = t
-            keyed = keyed or packet.is_keyframe
-            pts = packet.pts
             # a discarded packet (before an MP4 edit list's start) is
             # decoded but not shown
-            if keyed and pts is not None and not packet.is_discard and \
+            if shown and pts is not None and not packet.is_discard and \
                     (start is None or pts < start):
                 start = pts
         elif not count:
             break
-    return n, start, lowest
+    if not keyed:
+        before_key = 0
+    return n - before_key - leading, start, lowest, before_key
 
 
 def video_start_time(container) -> float:

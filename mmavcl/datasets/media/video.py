@@ -16,8 +16,8 @@ from .decord_checks import decord_misreads
 from .mpeg4 import NotCodedVops
 from .orientation import (display_orientation, is_iso_bmff,
                           matrix_rotation, quarter_turns)
-from .probe import (is_avi, open_media, probe_frame_size, scan_video,
-                    video_start_time)
+from .probe import (is_avi, open_media, probe_frame_size,
+                    raw_video_format, scan_video, video_start_time)
 from .reason import short_reason
 from .remote import open_source
 
@@ -118,6 +118,10 @@ class BaseVideoReader:
 
     #: True when the frame rate varies (frames are then picked by time)
     vfr: bool = False
+    #: the codec of a raw video stream without a container (``'H.264'``:
+    #: :data:`~.probe.RAW_VIDEO_FORMATS`), whose frames are counted at the
+    #: rate its headers state; None for a file in a container
+    raw_stream: Optional[str] = None
     #: ``(backend name, zero-argument opener)`` tried when decoding fails
     fallback: Optional[Tuple[str, Callable[[], 'BaseVideoReader']]] = None
 
@@ -173,9 +177,9 @@ class DecordVideoReader(BaseVideoReader):
 
     decord returns wrong frames (with the right count) for containers
     without a frame index (MPEG-TS, MPEG-PS, ASF), B-frames in AVI,
-    H.264/HEVC open GOPs and MPEG-4 Part 2 B-VOPs and not-coded VOPs: such
-    a file is read by a :class:`PyAVVideoReader`
-    instead, decided before decord would open it
+    H.264/HEVC open GOPs and MPEG-4 Part 2 B-VOPs and not-coded VOPs, and
+    refuses raw video streams: such a file is read by a
+    :class:`PyAVVideoReader` instead, decided before decord would open it
     (:func:`~.decord_checks.decord_misreads`); ``misread_reason`` says
     why (None: decord reads the file).
 
@@ -278,6 +282,7 @@ class DecordVideoReader(BaseVideoReader):
         self.shape, self.orig_shape = self._pyav.shape, self._pyav.orig_shape
         self.vfr, self._time_map = self._pyav.vfr, None
         self._start_time = self._pyav.start_time
+        self.raw_stream = self._pyav.raw_stream
 
     @property
     def start_time_known(self) -> bool:
@@ -410,15 +415,17 @@ _Shown = Tuple[object, int, Optional[int], Optional[int]]
 #: indices of a file (frame 28 for 29), and the wrong picture's packet
 #: raised errors. The reader decodes these files from the top for
 #: every batch: exact, at the cost of decoding up to the last index asked.
-#: Also the raw streams of :data:`_RAW_VIDEO_FORMATS`.
+#: Also the raw streams (:func:`~.probe.raw_video_format`).
 _TOP_ONLY_FORMATS = frozenset({'mpeg'})
 
-#: FFmpeg demuxers of raw video streams (MPEG-1/2 video, ``.m1v``,
-#: ``.m2v``): no container, no timestamps, FFmpeg makes them up, and made
-#: them up a frame apart after a seek (a 72-frame MPEG-2 stream gave frame
-#: 13 for 14 and on; an MPEG-1 one refused to seek by time). Their frames
-#: are counted from the top, as in AVI.
-_RAW_VIDEO_FORMATS = frozenset({'mpegvideo'})
+# Raw video streams (:data:`~.probe.RAW_VIDEO_FORMATS`: H.264, HEVC,
+# MPEG-4 Part 2, MPEG-1/2 video without a container) have no timestamps:
+# FFmpeg makes them up at 25 fps whatever the stream's rate, a seek by
+# time failed (H.264, HEVC: ``Operation not permitted``) or moved them by
+# a frame (MPEG-2), so their frames are counted from the top, as in AVI,
+# at the rate their headers state (the H.264/HEVC VUI timing, the VOL, the
+# sequence header: the decoder's ``framerate``). A stream that states none
+# is refused: nothing in the file gives its frames a time.
 
 #: an MPEG-PS longer than this (s) is worth re-encoding: a clip at its end
 #: decodes the whole file (MPEG-2 720x576: about 2 ms a frame here)
@@ -428,7 +435,7 @@ _FROM_TOP_WARNED = False
 
 def _warn_slow_from_top(filename: str, duration: float) -> None:
     """Warn once per process about the first file read from its top
-    (:data:`_TOP_ONLY_FORMATS`, :data:`_RAW_VIDEO_FORMATS`) longer than
+    (:data:`_TOP_ONLY_FORMATS`, raw streams) longer than
     :data:`_FROM_TOP_WARN_S`."""
     global _FROM_TOP_WARNED
     if _FROM_TOP_WARNED or duration <= _FROM_TOP_WARN_S:
@@ -473,8 +480,10 @@ class PyAVVideoReader(BaseVideoReader):
     file) when no packet of the indices between was demuxed; a packet the
     decoder returned nothing for raises :class:`MediaDecodeError` instead.
     AVI files carry no presentation times, so there frames are counted from
-    the start, as in raw MPEG-1/2 video streams
-    (:data:`_RAW_VIDEO_FORMATS`). MPEG-PS timestamps are exact only read in
+    the start, as in raw video streams (``.h264``, ``.hevc``, a raw
+    ``.m4v``, ``.m2v``: :data:`~.probe.RAW_VIDEO_FORMATS`; ``raw_stream``
+    names the codec, None in a container), at the rate their headers
+    state. MPEG-PS timestamps are exact only read in
     order: each batch is decoded from the file's top
     (:data:`_TOP_ONLY_FORMATS`). When the header gives no frame count
     (MKV/WebM) or an unreliable one (AVI), the packets are counted once at
@@ -573,12 +582,18 @@ class PyAVVideoReader(BaseVideoReader):
             else:
                 stream.thread_count = 1  # the device decodes
             demuxers = set(self._container.format.name.split(','))
-            raw = bool(_RAW_VIDEO_FORMATS & demuxers)
-            # a raw stream's mean rate is FFmpeg's guess from made-up
-            # timestamps (25 for a 24 fps MPEG-2 stream); its header's is
-            # the guessed rate
-            rate = stream.guessed_rate if raw else (
+            self.raw_stream = raw_video_format(self._container)
+            raw = self.raw_stream is not None
+            # a raw stream's mean rate is FFmpeg's from made-up timestamps
+            # (25 for a 24 fps stream); the decoder's is its headers'
+            rate = stream.codec_context.framerate if raw else (
                 stream.average_rate or stream.guessed_rate)
+            if raw and not rate:
+                raise MediaDecodeError(
+                    filename, f'raw {self.raw_stream} stream without a '
+                    'frame rate in its headers (and no container to time '
+                    'its frames): mux it at its rate, e.g. ffmpeg '
+                    '-framerate 30 -i FILE -c copy OUT.mp4')
             if not rate:
                 raise MediaDecodeError(filename, 'unknown frame rate')
             self.fps = float(rate)
@@ -601,8 +616,12 @@ class PyAVVideoReader(BaseVideoReader):
             n = stream.frames
             # headers lie or stay silent (MKV, AVI): count the packets,
             # which costs a demux but no decoding
-            counted, start, lowest = scan_video(
+            counted, start, lowest, leading = scan_video(
                 self._container, stream, count=not n or self._by_count)
+            #: packets before the first keyframe, which decode to no
+            #: picture (H.264) or a wrong one (MPEG-4 Part 2 P-VOPs without
+            #: their reference): not counted as frames
+            self._leading = leading
             if not n or self._by_count:
                 n = counted
             self.num_frames = int(n)
@@ -937,18 +956,24 @@ class PyAVVideoReader(BaseVideoReader):
     def _get_by_count(self, want: np.ndarray
                       ) -> Iterator[Tuple[int, np.ndarray]]:
         """Frames by count from the top (AVI, raw streams): index ``i`` is
-        the ``i``-th non-empty packet's picture; a not-coded VOP's is the
+        the ``i``-th non-empty packet's picture from the first keyframe on
+        (a stream cut mid-GOP starts with packets that decode to nothing
+        right); a not-coded VOP's is the
         picture shown before it, which is what the decoder returned last
         (it returns nothing for that packet). Yields ``(index, frame)``
         for each of the sorted ``want``."""
         wanted = set(int(i) for i in want)
         last = int(want[-1])
+        leading = self._leading
         #: packet numbers of the not-coded VOPs demuxed
         repeats = set()
         i = packets = 0
         shown = previous = None
         self._rewind()
         for packet in self._container.demux(self._stream):
+            if leading and packet.size:  # before the first keyframe
+                leading -= 1
+                continue
             if packet.size:
                 if self._not_coded and self._not_coded(packet, previous):
                     repeats.add(packets)

@@ -37,7 +37,9 @@ def write_video(path: str,
                 rotation: int = 0,
                 hflip: bool = False,
                 vflip: bool = False,
-                bit_rate: Optional[int] = None) -> str:
+                bit_rate: Optional[int] = None,
+                container_options: Optional[Dict[str, str]] = None,
+                container_format: Optional[str] = None) -> str:
     """Encode ``frames`` (and optionally ``audio``) into one container.
 
     Args:
@@ -80,6 +82,11 @@ def write_video(path: str,
         bit_rate: Target video bit rate (bit/s): the encoder's average
             bit rate mode instead of x264's constant quality (``crf`` is then
             not used).
+        container_options: Muxer options, e.g. ``{'mpegts_m2ts_mode':
+            '1'}`` for an MPEG-TS of 192-byte packets (Blu-ray, AVCHD
+            ``.mts``; FFmpeg writes those for a ``.m2ts`` name only).
+        container_format: A muxer instead of the extension's, e.g.
+            ``'h264'`` for a raw Annex-B stream under a ``.m4v`` name.
 
     Returns:
         ``path``.
@@ -94,7 +101,8 @@ def write_video(path: str,
         raise ValueError(f'frame size must be even for yuv420p, got {h}x{w}')
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     rate = Fraction(fps).limit_denominator(1001)
-    with av.open(path, 'w') as container:
+    with av.open(path, 'w', format=container_format,
+                 options=container_options) as container:
         vs = container.add_stream(video_codec, rate=rate)
         vs.width, vs.height = w, h
         vs.pix_fmt = pix_fmt or ('yuvj420p' if video_codec == 'mjpeg'
