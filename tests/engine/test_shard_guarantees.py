@@ -398,9 +398,12 @@ def test_iteration_loop_reshuffles_every_pass(id_shards, seed7_orders,
 
 
 def _iteration_cfg(work, pattern, hooks, resume=False, max_iters=30):
+    """:func:`_cfg` with ``AVIterBasedTrainLoop`` and persistent workers
+    (the loop starts them when it is built, before the resume)."""
     cfg = _cfg(work, pattern, [dict(type='RecordDecodedIdsHook')] + hooks,
                resume=resume)
     cfg.train_cfg = dict(type='AVIterBasedTrainLoop', max_iters=max_iters)
+    cfg.train_dataloader.persistent_workers = True
     return cfg
 
 
@@ -427,13 +430,14 @@ def _by_pass(batches, passes):
 
 def test_iteration_loop_resume_goes_on_with_the_pass(
         id_shards, seed7_orders, tmp_path):
-    """``AVIterBasedTrainLoop`` over the shards (2 workers, shuffle buffer
-    of 4), killed after the checkpoint of iteration 16 (in the second
-    pass; crash before 19), resumed through ``AVRunner``: the checkpoint
-    holds what the second pass trained on, and the resumed run trains on
-    the rest of that pass, each good id once over the killed and the
-    resumed run, then the third pass in the order of epoch 2 of the same
-    seed. Before, the checkpoint's progress was empty and the resumed run
+    """``AVIterBasedTrainLoop`` over the shards (2 persistent workers,
+    shuffle buffer of 4), killed after the checkpoint of iteration 16 (in
+    the second pass; crash before 19), resumed through ``AVRunner``: the
+    checkpoint holds what the second pass trained on, and the resumed run
+    trains on the rest of that pass, each good id once over the killed and
+    the resumed run (the workers the loop started when it was built, before
+    the resume, are replaced by workers that hold the progress), then the
+    third pass in the order of epoch 2 of the same seed. Before, the checkpoint's progress was empty and the resumed run
     loaded, decoded and dropped the 16 batches trained since the first
     pass began. A checkpoint of that kind (its progress emptied here)
     still resumes, as before, and the log says what it cannot restore."""
@@ -570,22 +574,21 @@ def test_two_ddp_ranks_iteration_loop_resume_in_pixels(id_shards, tmp_path):
 def _ddp_map_style_rank(rank, port, pattern, out):
     """One of 2 gloo ranks: ``AVIterBasedTrainLoop`` over a map-style
     ``AVVideoDataset`` of the id videos (1 worker), with mmengine's
-    ``InfiniteSampler`` and ``DefaultSampler``: an uninterrupted run of 14
-    iterations, and a run killed before iteration 10 (checkpoint after 8)
-    and resumed."""
+    ``InfiniteSampler`` and ``DefaultSampler``: a run that saves a
+    checkpoint after iteration 8 and crashes before 14, then a run resumed
+    from that checkpoint up to iteration 14."""
     videos = osp.join(osp.dirname(pattern), '.videos')
     ann = osp.join(out, 'list.txt')
     with open(ann, 'w') as f:
         f.writelines(f'{name} 0\n' for name in sorted(os.listdir(videos)))
     for sampler in ('InfiniteSampler', 'DefaultSampler'):
-        for name, extra, resume in (
-                ('full', [], False),
-                ('cut', [dict(type='CrashHook', at_iter=10)], False),
-                ('cut', [], True)):
-            cfg = _ddp_cfg(rank, port, out, pattern, f'map_{sampler}_{name}',
+        for extra, resume in (([dict(type='CrashHook', at_iter=14)], False),
+                              ([], True)):
+            cfg = _ddp_cfg(rank, port, out, pattern, f'map_{sampler}_{resume}',
                            [dict(type='RecordDecodedIdsHook')] + extra,
                            resume=resume)
-            cfg.work_dir = osp.join(out, sampler, name)
+            cfg.work_dir = osp.join(out, sampler)
+            cfg.default_hooks.checkpoint.interval = 8
             cfg.train_cfg = dict(type='AVIterBasedTrainLoop', max_iters=14)
             loader = cfg.train_dataloader
             loader.dataset = dict(
@@ -606,20 +609,22 @@ def test_two_ddp_ranks_map_style_iteration_resume_in_pixels(id_shards,
                                                              tmp_path):
     """2 gloo ranks, ``AVIterBasedTrainLoop`` over a map-style dataset (the
     22 good id videos, 11 a rank: ``DefaultSampler`` pads each rank's pass
-    to 6 batches), with ``InfiniteSampler`` and ``DefaultSampler``, killed
-    after the checkpoint of iteration 8 (in the second pass of the finite
-    sampler) and resumed: on each rank the ids decoded from every
-    iteration's batch are those of the uninterrupted run."""
+    to 6 batches), with ``InfiniteSampler`` and ``DefaultSampler``: a run
+    killed before iteration 14 is, up to then, the uninterrupted run; the
+    run resumed from its checkpoint of iteration 8 (in the second pass of
+    the finite sampler) trains, on each rank, the batches the killed run
+    trained at iterations 9-13 (ids decoded from the pixels), into the
+    third pass."""
     pattern = id_shards[0]
     run_ranks(_ddp_map_style_rank, (free_port(), pattern, str(tmp_path)))
     for sampler in ('InfiniteSampler', 'DefaultSampler'):
+        work = str(tmp_path / sampler)
+        first_pass = []
         for rank in (0, 1):
-            full = T.read_decoded_ids(str(tmp_path / sampler / 'full'),
-                                      rank)[0]
-            cut = _kept(str(tmp_path / sampler / 'cut'), 8, rank)
-            assert [it for it, _ in full] == list(range(1, 15))
-            assert [(it, ids) for it, _, ids in cut] == full, (sampler, rank)
-        passes = [T.read_decoded_ids(str(tmp_path / sampler / 'full'),
-                                     r)[0] for r in (0, 1)]
-        first = [i for p in passes for _, ids in p[:6] for i in ids]
-        assert set(first) == set(id_shards[2])
+            batches = T.read_decoded_ids(work, rank)[0]
+            killed, resumed = batches[:13], batches[13:]
+            assert [it for it, _ in killed] == list(range(1, 14))
+            assert [it for it, _ in resumed] == list(range(9, 15))
+            assert resumed[:5] == killed[8:], (sampler, rank)
+            first_pass += [i for _, ids in killed[:6] for i in ids]
+        assert set(first_pass) == set(id_shards[2])
