@@ -335,6 +335,16 @@ def test_two_ddp_ranks_split_stop_together_and_report(id_shards, tmp_path):
     assert f'{BAD_MEMBER}: InvalidDataError' in log
 
 
+def _train(cfg, resume):
+    """Train ``cfg`` through ``AVRunner`` until it ends or a ``CrashHook``
+    crashes it; a resumed run must not crash. The runner is gone after."""
+    runner = T.build_runner(cfg)
+    try:
+        runner.train()
+    except T.SimulatedCrash:
+        assert not resume
+
+
 def _ddp_resume_rank(rank, port, pattern, out):
     """One of 2 gloo ranks: ``AVRunner`` trains epoch 0 in DDP and
     crashes before iteration 6 (the checkpoint was saved after 4); a new
@@ -343,14 +353,8 @@ def _ddp_resume_rank(rank, port, pattern, out):
     crash = [dict(type='CrashHook', at_iter=6)]
     for name, extra, resume in (('killed', crash, False),
                                 ('resumed', [], True)):
-        runner = T.build_runner(_ddp_cfg(
-            rank, port, out, pattern, f'shard_ddp_{name}', hooks + extra,
-            resume=resume, max_epochs=1))
-        try:
-            runner.train()
-        except T.SimulatedCrash:
-            assert not resume
-        del runner
+        _train(_ddp_cfg(rank, port, out, pattern, f'shard_ddp_{name}',
+                        hooks + extra, resume=resume, max_epochs=1), resume)
 
 
 def test_two_ddp_ranks_resume_mid_epoch_in_pixels(id_shards, tmp_path):
@@ -437,10 +441,11 @@ def test_iteration_loop_resume_goes_on_with_the_pass(
     trains on the rest of that pass, each good id once over the killed and
     the resumed run (the workers the loop started when it was built, before
     the resume, are replaced by workers that hold the progress), then the
-    third pass in the order of epoch 2 of the same seed. Before, the checkpoint's progress was empty and the resumed run
-    loaded, decoded and dropped the 16 batches trained since the first
-    pass began. A checkpoint of that kind (its progress emptied here)
-    still resumes, as before, and the log says what it cannot restore."""
+    third pass in the order of epoch 2 of the same seed. Before, the
+    checkpoint's progress was empty and the resumed run loaded, decoded
+    and dropped the 16 batches trained since the first pass began. A
+    checkpoint of that kind (its progress emptied here) still resumes, as
+    before, and the log says what it cannot restore."""
     import shutil
     pattern, _, good = id_shards
     work, old = str(tmp_path / 'work'), str(tmp_path / 'old')
@@ -510,12 +515,7 @@ def _ddp_iteration_rank(rank, port, pattern, out):
                        [dict(type='RecordDecodedIdsHook')] + extra,
                        resume=resume)
         cfg.train_cfg = dict(type='AVIterBasedTrainLoop', max_iters=16)
-        runner = T.build_runner(cfg)
-        try:
-            runner.train()
-        except T.SimulatedCrash:
-            assert not resume
-        del runner
+        _train(cfg, resume)
     ds = _dataset(pattern)
     with open(osp.join(out, f'alone{rank}.json'), 'w') as f:
         json.dump([_read_epoch(ds, epoch)[0] for epoch in (0, 1, 2)], f)
@@ -584,7 +584,8 @@ def _ddp_map_style_rank(rank, port, pattern, out):
     for sampler in ('InfiniteSampler', 'DefaultSampler'):
         for extra, resume in (([dict(type='CrashHook', at_iter=14)], False),
                               ([], True)):
-            cfg = _ddp_cfg(rank, port, out, pattern, f'map_{sampler}_{resume}',
+            cfg = _ddp_cfg(rank, port, out, pattern,
+                           f'map_{sampler}_{resume}',
                            [dict(type='RecordDecodedIdsHook')] + extra,
                            resume=resume)
             cfg.work_dir = osp.join(out, sampler)
@@ -597,12 +598,7 @@ def _ddp_map_style_rank(rank, port, pattern, out):
                 audio_source='none')
             loader.sampler = dict(type=sampler, shuffle=True)
             loader.num_workers = 1
-            runner = T.build_runner(cfg)
-            try:
-                runner.train()
-            except T.SimulatedCrash:
-                assert not resume
-            del runner
+            _train(cfg, resume)
 
 
 def test_two_ddp_ranks_map_style_iteration_resume_in_pixels(id_shards,
