@@ -158,8 +158,9 @@ class AVShardDataset(IterableDataset):
     shard's samples. :meth:`__len__` is the smallest share of the current
     epoch, the same on every rank. Ranks whose shares give different
     numbers of batches (shards of different sizes, skipped samples) are
-    stopped together by ``AVEpochBasedTrainLoop`` when the first one runs
-    out: the batches the others have left are not trained in that epoch
+    stopped together by ``AVEpochBasedTrainLoop`` (``AVIterBasedTrainLoop``:
+    at the end of each pass over the data) when the first one runs out:
+    the batches the others have left are not trained in that epoch
     (counted at its end).
 
     Shuffling: shard order by ``(seed, epoch)`` (call :meth:`set_epoch`
@@ -169,8 +170,10 @@ class AVShardDataset(IterableDataset):
     (``persistent_workers=True``).
 
     Resuming mid-epoch (:meth:`record_trained`, :meth:`progress_state`,
-    :meth:`load_progress`, driven by ``AVEpochBasedTrainLoop`` and saved in
-    the checkpoint): exact as a *set of samples*. The shards of which every
+    :meth:`load_progress`, driven by ``AVEpochBasedTrainLoop`` and
+    ``AVIterBasedTrainLoop``, whose passes over the data are this
+    dataset's epochs, and saved in the checkpoint): exact as a *set of
+    samples*. The shards of which every
     sample was trained on are not opened again; the other shards of the
     epoch are read from their start and the samples already trained on are
     dropped before decoding (their bytes are read again). Each sample of

@@ -22,7 +22,8 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
   epoch runs out (the ranks' shares can give different numbers of
   batches; a rank that ended alone hung the others), and the iteration
   loop starts each pass over the data as the dataset's next epoch (a new
-  order; mmengine tells the new pass only to a sampler).
+  order; mmengine tells the new pass only to a sampler), every rank at
+  once, when the first one's share of the pass runs out.
 
 That validation does not perturb the training randomness is not the loops'
 business: :class:`~mmavcl.engine.hooks.ValRNGGuardHook` (a default hook of
@@ -31,7 +32,7 @@ A config that names mmengine's loops gets them, and ``AVRunner.train``
 warns that resume will not be exact.
 """
 import itertools
-from typing import Any, Dict, Iterator, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 import torch
 from mmengine.dataset import InfiniteSampler
@@ -153,13 +154,7 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
             dataset.set_epoch(self._epoch)
         drop = 0
         if skip and tracks and progress is not None:
-            dataset.load_progress(progress)
-            print_log(
-                f'Resume: {len(progress["done"])} shard(s) of this epoch '
-                'were fully trained on and are not read again; '
-                f'{len(progress["partial"])} partly trained shard(s) are '
-                're-read without their trained samples (not decoded).',
-                logger='current')
+            _load_progress(dataset, progress, 'this epoch')
         elif not self._skip_samples(skip):
             self._say_loading_to_skip(skip)
             drop = skip
@@ -174,7 +169,7 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         for _ in range(drop):
             next(iterator)
         if isinstance(dataset, IterableDataset) and get_world_size() > 1:
-            iterator = _while_every_rank_has_a_batch(iterator)
+            iterator = _while_every_rank_has_a_batch(iterator, 'epoch')
         for idx, data_batch in enumerate(iterator, start=skip):
             if tracks:  # before the step: a checkpoint saved in it counts it
                 dataset.record_trained(data_batch)
@@ -182,34 +177,61 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
             if self.stop_training:
                 break
         if tracks and not self.stop_training:
-            self._warn_short_epoch(dataset)
+            _warn_short_pass(dataset, f'Epoch {self._epoch + 1}')
         self.runner.call_hook('after_train_epoch')
         self._epoch += 1
 
 
-    def _warn_short_epoch(self, dataset) -> None:
-        """An iterable dataset ends when its data ends: say so when that
-        was before the samples its index lists (skipped bad samples, shards
-        cut or unreachable under ``bad_sample_policy='skip'``, batches left
-        when another rank's share ran out first), summed over the ranks so
-        that rank 0's log tells."""
-        counts = torch.tensor(dataset.epoch_shortfall(), dtype=torch.int64)
-        all_reduce(counts)
-        trained, expected = counts.tolist()
-        if trained < expected:
-            world = get_world_size()
-            where, left = ('for this rank', '') if world == 1 else (
-                f'for the {world} ranks', ', or left in a rank whose share '
-                'outlasted another rank\'s')
-            print_log(
-                f'Epoch {self._epoch + 1} trained on {trained} of the '
-                f'{expected} samples the shard index lists {where}: '
-                f'{expected - trained} were skipped (see the skip warnings '
-                f'above and DataReportHook\'s report){left}.',
-                logger='current', level=30)
+def _load_progress(dataset, progress: Dict[str, Any], part: str) -> None:
+    """Resume: hand ``dataset`` (``AVShardDataset``) what the checkpoint
+    says ``part`` (of the epoch or pass being resumed) trained on."""
+    dataset.load_progress(progress)
+    print_log(
+        f'Resume: {len(progress["done"])} shard(s) of {part} were fully '
+        'trained on and are not read again; '
+        f'{len(progress["partial"])} partly trained shard(s) are re-read '
+        'without their trained samples (not decoded).', logger='current')
 
 
-def _while_every_rank_has_a_batch(batches: Iterator) -> Iterator:
+def _warn_short_pass(dataset, what: str) -> None:
+    """An iterable dataset ends when its data ends: say so when that was
+    before the samples its index lists (skipped bad samples, shards cut or
+    unreachable under ``bad_sample_policy='skip'``, batches left when
+    another rank's share ran out first), summed over the ranks so that
+    rank 0's log tells. ``what``: ``'Epoch 2'``, ``'Pass 3 over the
+    data'``. A collective: every rank calls it."""
+    counts = torch.tensor(dataset.epoch_shortfall(), dtype=torch.int64)
+    all_reduce(counts)
+    trained, expected = counts.tolist()
+    if trained < expected:
+        world = get_world_size()
+        where, left = ('for this rank', '') if world == 1 else (
+            f'for the {world} ranks', ', or left in a rank whose share '
+            'outlasted another rank\'s')
+        print_log(
+            f'{what} trained on {trained} of the {expected} samples the '
+            f'shard index lists {where}: {expected - trained} were skipped '
+            f'(see the skip warnings above and DataReportHook\'s report)'
+            f'{left}.', logger='current', level=30)
+
+
+def _every_rank_has(batch: Optional[Any], part: str) -> bool:
+    """Whether every rank has a batch (``batch`` is not None on each):
+    one all-reduce of a flag. ``part``: what a rank that still has one
+    stops (``'epoch'``, ``'pass'``), for its warning."""
+    every_rank_has_one = torch.tensor([int(batch is not None)])
+    all_reduce(every_rank_has_one, op='min')
+    if every_rank_has_one.item():
+        return True
+    if batch is not None:
+        print_log(
+            f'Another rank\'s share of this {part} ran out first: this rank '
+            f'stops with it, its other batches are not trained this {part}.',
+            logger='current', level=30)
+    return False
+
+
+def _while_every_rank_has_a_batch(batches: Iterator, part: str) -> Iterator:
     """``batches`` for as long as every rank has one.
 
     The ranks' shares of an iterable dataset can give different numbers of
@@ -221,14 +243,7 @@ def _while_every_rank_has_a_batch(batches: Iterator) -> Iterator:
     together; the batches a rank has left are not trained this epoch
     (the epoch-end shortfall counts them)."""
     for batch in itertools.chain(batches, [None]):
-        every_rank_has_one = torch.tensor([int(batch is not None)])
-        all_reduce(every_rank_has_one, op='min')
-        if not every_rank_has_one.item():
-            if batch is not None:
-                print_log(
-                    'Another rank\'s share of this epoch ran out first: '
-                    'this rank stops with it, its other batches are not '
-                    'trained this epoch.', logger='current', level=30)
+        if not _every_rank_has(batch, part):
             return
         yield batch
 
@@ -240,21 +255,70 @@ def _shuffles_itself(dataset) -> bool:
         hasattr(dataset, 'set_epoch')
 
 
-class _ReshufflingIterator(_InfiniteDataloaderIterator):
-    """mmengine's iterator that restarts the DataLoader at its end, for a
-    dataset that shuffles itself: mmengine sets the new pass on the
-    sampler, which such a dataset does not read, so every pass came in the
-    first one's order. Here the dataset is told the pass
-    (``set_epoch``)."""
+class _ReshufflingIterator:
+    """Batches of a dataset that shuffles itself (``AVShardDataset``), pass
+    after pass, for :class:`AVIterBasedTrainLoop`.
 
-    def __next__(self):
-        try:
-            return next(self._iterator)
-        except StopIteration:
+    mmengine's ``_InfiniteDataloaderIterator`` tells a new pass to the
+    sampler only, which such a dataset does not read, so every pass came in
+    the first one's order. Here each pass is the dataset's next epoch
+    (``set_epoch``). Under DDP every rank ends a pass when the first one's
+    share of it runs out (as :class:`AVEpochBasedTrainLoop` ends an epoch):
+    ranks that each restarted their own pass drifted apart by a pass, and a
+    checkpoint's progress, merged over the ranks, would have mixed passes.
+
+    Args:
+        dataloader: The train DataLoader.
+        first_pass: The pass (dataset epoch) the dataset is set to; a
+            resumed pass may have nothing left, the next one follows.
+        on_pass_end: Called on every rank when a pass ends, before the next
+            one is set.
+    """
+
+    def __init__(self, dataloader, first_pass: int = 0,
+                 on_pass_end: Optional[Callable[[int], None]] = None
+                 ) -> None:
+        self._dataloader = dataloader
+        self._epoch = int(first_pass)
+        self._on_pass_end = on_pass_end
+        self._iterator = iter(dataloader)
+
+    def __iter__(self) -> '_ReshufflingIterator':
+        return self
+
+    def __next__(self) -> Any:
+        batch = self._next_on_every_rank()
+        if batch is None:
+            if self._on_pass_end is not None:
+                self._on_pass_end(self._epoch)
             self._epoch += 1
             self._dataloader.dataset.set_epoch(self._epoch)
             self._iterator = iter(self._dataloader)
-            return next(self._iterator)
+            batch = self._next_on_every_rank()
+            if batch is None:
+                raise RuntimeError(
+                    f'pass {self._epoch + 1} over the train dataset gave no '
+                    'batch on at least one rank (every sample skipped as '
+                    'bad, or no shard for it)')
+        return batch
+
+    def _next_on_every_rank(self) -> Optional[Any]:
+        """The next batch of this pass, None when it (or another rank's
+        share of it) ran out."""
+        batch = next(self._iterator, None)
+        if get_world_size() > 1 and not _every_rank_has(batch, 'pass'):
+            return None
+        return batch
+
+
+def _stop_persistent_workers(dataloader) -> None:
+    """Stop the workers a DataLoader with ``persistent_workers=True`` keeps
+    for its next ``iter()``: they hold the copy of the dataset made when the
+    loop was built, before the resume loaded its progress."""
+    iterator = getattr(dataloader, '_iterator', None)
+    if iterator is not None:
+        iterator._shutdown_workers()
+        dataloader._iterator = None
 
 
 @LOOPS.register_module()
@@ -264,14 +328,19 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
     Same arguments as :class:`mmengine.runner.IterBasedTrainLoop`. With an
     infinite sampler the first ``iter x batch_size`` indices of the stream
     are skipped; with a finite sampler the pass (epoch of the sampler) and
-    the position inside it are restored.
+    the position inside it are restored. A dataset that shuffles itself and
+    tracks its position (``AVShardDataset``) is told every batch trained on;
+    a resume sets the checkpoint's pass and skips what that pass had
+    trained on (exact as a set of samples, as in
+    :class:`AVEpochBasedTrainLoop`).
     """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pending_skip = 0
         if _shuffles_itself(self.dataloader.dataset):
-            self.dataloader_iterator = _ReshufflingIterator(self.dataloader)
+            self.dataloader_iterator = _ReshufflingIterator(
+                self.dataloader, on_pass_end=self._end_of_pass)
 
     def epoch_iter_at(self, meta: Dict[str, Any]) -> int:
         return meta['iter']
@@ -282,7 +351,15 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
     def _infer_skip(self, meta) -> int:
         return meta['iter']
 
+    def _end_of_pass(self, pass_index: int) -> None:
+        dataset = self.dataloader.dataset
+        if hasattr(dataset, 'epoch_shortfall'):
+            _warn_short_pass(dataset, f'Pass {pass_index + 1} over the data')
+
     def _fast_forward(self, done: int) -> None:
+        if _shuffles_itself(self.dataloader.dataset):
+            self._resume_pass(done)
+            return
         sampler = self._index_sampler()
         passes = 0
         if isinstance(sampler, InfiniteSampler):
@@ -295,10 +372,7 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
             passes, in_pass = divmod(done, len(self.dataloader))
             if passes and hasattr(sampler, 'set_epoch'):
                 sampler.set_epoch(passes)
-        # a dataset that shuffles itself cannot skip: its passes' lengths
-        # are not len(dataloader), and its pass is set by the iterator
-        if not _shuffles_itself(self.dataloader.dataset) and \
-                self._skip_samples(in_pass):
+        if self._skip_samples(in_pass):
             if in_pass == 0:  # the uninterrupted run restarts the loader
                 self._restore_pending_rng()  # after the checkpoint
             self.dataloader_iterator = _InfiniteDataloaderIterator(
@@ -306,23 +380,64 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
             self.dataloader_iterator._epoch = passes
             self._restore_pending_rng()
         else:  # mmengine's slow path: load and drop
-            self._say_loading_to_skip(done)
-            self._restore_pending_rng()
-            for _ in range(done):
-                next(self.dataloader_iterator)
+            self._load_and_drop(done)
+
+    def _load_and_drop(self, done: int) -> None:
+        self._say_loading_to_skip(done)
+        self._restore_pending_rng()
+        for _ in range(done):
+            next(self.dataloader_iterator)
+
+    def _resume_pass(self, done: int) -> None:
+        """Go on with the pass the checkpoint was saved in, without what it
+        had trained on (a dataset that shuffles itself: its passes' lengths
+        are not ``len(dataloader)``, and it has no indices to skip)."""
+        dataset = self.dataloader.dataset
+        progress, self._pending_progress = self._pending_progress, None
+        if progress is None or not hasattr(dataset, 'load_progress'):
+            self._load_and_drop(done)
+            return
+        if not (progress['done'] or progress['partial']):
+            # written before this loop recorded what it trained on
+            print_log(
+                'Resume: the checkpoint holds no record of what pass '
+                f'{progress["epoch"] + 1} over the data trained on (saved '
+                'by an older mmavcl, whose AVIterBasedTrainLoop did not '
+                'record it): which samples were trained cannot be restored, '
+                f'so the run replays its {done} batches from the start of '
+                'the first pass, loading and dropping them (with the same '
+                'seed and one process they are the batches trained before).',
+                logger='current', level=30)
+            self._load_and_drop(done)
+            return
+        dataset.set_epoch(progress['epoch'])
+        _load_progress(dataset, progress,
+                       f'pass {progress["epoch"] + 1} over the data')
+        _stop_persistent_workers(self.dataloader)
+        self.dataloader_iterator = _ReshufflingIterator(
+            self.dataloader, progress['epoch'], self._end_of_pass)
+        # mid-pass, as in the uninterrupted run, the pass's iterator (and
+        # its base seed draw) came before the checkpoint; a pass left with
+        # nothing gets its successor's from the restored state
+        self._restore_pending_rng()
 
     def run(self) -> torch.nn.Module:
         """mmengine's ``run`` with :meth:`_fast_forward` in place of its
         resume fast-forward, which loads and drops every batch already
-        trained on."""
+        trained on, and every batch handed to a dataset that tracks its
+        position."""
         self.runner.call_hook('before_train')
         self.runner.call_hook('before_train_epoch')
         if self._iter > 0:
             self._fast_forward(self._pending_skip or self._iter)
             self._pending_skip = 0
+        dataset = self.dataloader.dataset
+        tracks = hasattr(dataset, 'record_trained')
         while self._iter < self._max_iters and not self.stop_training:
             self.runner.model.train()
             data_batch = next(self.dataloader_iterator)
+            if tracks:  # before the step: a checkpoint saved in it counts it
+                dataset.record_trained(data_batch)
             self.run_iter(data_batch)
             self._decide_current_val_interval()
             if (self.runner.val_loop is not None

@@ -20,9 +20,9 @@ This module stores, under ``checkpoint['meta']['mmavcl_resume']``:
 ``sampler_seed``   the train sampler's seed (differs between runs when the
                    config leaves ``randomness.seed`` unset);
 ``data_progress``  for a dataset that tracks its own position (an iterable
-                   one: ``AVShardDataset``), what the epoch trained on so
-                   far: ``{'epoch', 'done': [shards], 'partial': {shard:
-                   [keys]}}`` over all ranks.
+                   one: ``AVShardDataset``), what the epoch (the iteration
+                   loop's pass) trained on so far: ``{'epoch', 'done':
+                   [shards], 'partial': {shard: [keys]}}`` over all ranks.
 
 The loops in :mod:`mmavcl.engine.loops` consume it: the sampler skips the
 indices already used (nothing is loaded), and the RNG states are restored

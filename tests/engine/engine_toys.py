@@ -186,21 +186,25 @@ class RecordDecodedIdsHook(Hook):
     """Appends ``epoch:iter:id,...`` of every batch trained on to
     ``ids{rank}.txt``: the sample ids read back from the pixels of the
     batch the model gets (videos of ``mmavcl.testing.write_id_shards``),
-    not from the dataset's bookkeeping."""
+    not from the dataset's bookkeeping. ``epoch``: the dataset's own
+    (``AVShardDataset``: the pass over the data, under the iteration loop
+    too), else the runner's."""
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
         from mmavcl.testing import decode_sample_ids
         ids = decode_sample_ids(data_batch['inputs']['video'][0])
+        epoch = getattr(runner.train_loop.dataloader.dataset, 'epoch',
+                        runner.epoch)
         with open(osp.join(runner.work_dir, f'ids{get_rank()}.txt'),
                   'a') as f:
-            f.write(f"{runner.epoch}:{runner.iter + 1}:"
+            f.write(f"{epoch}:{runner.iter + 1}:"
                     f"{','.join(map(str, ids))}\n")
 
 
 def read_decoded_ids(work_dir: str, rank: int = 0) -> Dict[int, List]:
     """What :class:`RecordDecodedIdsHook` wrote for ``rank``:
-    ``{epoch: [(iteration, [ids])]}`` in the order trained."""
+    ``{epoch (or pass): [(iteration, [ids])]}`` in the order trained."""
     out: Dict[int, List] = {}
     with open(osp.join(work_dir, f'ids{rank}.txt')) as f:
         for line in f:

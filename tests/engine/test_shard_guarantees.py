@@ -10,9 +10,16 @@ different order each epoch, the same order for the same seed, each rank's
 ``len`` its share of the epoch, the bad member reported by shard and
 member, mid-epoch and epoch-boundary resume through ``AVRunner`` without
 a repeat or a gap, and 2 DDP ranks whose shares differ stopping together.
+The same under ``AVIterBasedTrainLoop``, whose passes over the data are
+the dataset's epochs: a new order each pass, a resume that goes on with
+the checkpoint's pass (1 process and 2 DDP ranks), and the ranks ending
+each pass together. Also there, for a map-style dataset of the same
+videos: a resumed 2-rank iteration run trains the uninterrupted run's
+batches with mmengine's ``InfiniteSampler`` and ``DefaultSampler``.
 """
 import itertools
 import json
+import os
 import os.path as osp
 import re
 
@@ -108,7 +115,7 @@ def test_every_good_sample_once_per_epoch_in_pixels(id_shards, seed7_orders):
     first = epochs(seed=7)
     assert len({tuple(ids) for ids in first}) == 3
     assert epochs(seed=7) == first
-    assert first[:2] == seed7_orders
+    assert first == seed7_orders
     assert _read_epoch(_dataset(pattern, seed=8), 0)[0] != first[0]
 
 
@@ -170,9 +177,10 @@ def test_same_file_names_in_two_folders_stay_apart(tmp_path):
 
 @pytest.fixture(scope='module')
 def seed7_orders(id_shards):
-    """The ids of epochs 0 and 1 of seed 7 through 2 workers, in order."""
+    """The ids of epochs 0, 1 and 2 of seed 7 through 2 workers, in
+    order."""
     ds = _dataset(id_shards[0])
-    return [_read_epoch(ds, epoch)[0] for epoch in (0, 1)]
+    return [_read_epoch(ds, epoch)[0] for epoch in (0, 1, 2)]
 
 
 def _cfg(work_dir, pattern, hooks, resume=False, by_epoch=False,
@@ -241,7 +249,6 @@ def _ddp_cfg(rank, port, out, pattern, name, hooks, **kwargs):
     """The config of :func:`_cfg` for rank ``rank`` of 2 gloo ranks
     (``launcher='pytorch'``, 2 DataLoader workers), as experiment
     ``name``."""
-    import os
     os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
                       RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE='2')
     torch.set_num_threads(1)
@@ -328,6 +335,16 @@ def test_two_ddp_ranks_split_stop_together_and_report(id_shards, tmp_path):
     assert f'{BAD_MEMBER}: InvalidDataError' in log
 
 
+def _train(cfg, resume):
+    """Train ``cfg`` through ``AVRunner`` until it ends or a ``CrashHook``
+    crashes it; a resumed run must not crash. The runner is gone after."""
+    runner = T.build_runner(cfg)
+    try:
+        runner.train()
+    except T.SimulatedCrash:
+        assert not resume
+
+
 def _ddp_resume_rank(rank, port, pattern, out):
     """One of 2 gloo ranks: ``AVRunner`` trains epoch 0 in DDP and
     crashes before iteration 6 (the checkpoint was saved after 4); a new
@@ -336,14 +353,8 @@ def _ddp_resume_rank(rank, port, pattern, out):
     crash = [dict(type='CrashHook', at_iter=6)]
     for name, extra, resume in (('killed', crash, False),
                                 ('resumed', [], True)):
-        runner = T.build_runner(_ddp_cfg(
-            rank, port, out, pattern, f'shard_ddp_{name}', hooks + extra,
-            resume=resume, max_epochs=1))
-        try:
-            runner.train()
-        except T.SimulatedCrash:
-            assert not resume
-        del runner
+        _train(_ddp_cfg(rank, port, out, pattern, f'shard_ddp_{name}',
+                        hooks + extra, resume=resume, max_epochs=1), resume)
 
 
 def test_two_ddp_ranks_resume_mid_epoch_in_pixels(id_shards, tmp_path):
@@ -372,7 +383,7 @@ def test_two_ddp_ranks_resume_mid_epoch_in_pixels(id_shards, tmp_path):
 def test_iteration_loop_reshuffles_every_pass(id_shards, seed7_orders,
                                               tmp_path):
     """``AVIterBasedTrainLoop`` over the shards for two passes and a bit
-    (mmengine restarts the DataLoader at the end of each): each pass
+    (the loop restarts the DataLoader at the end of each): each pass
     trains the good ids once, the second in the order of epoch 1 of the
     same seed. Before, mmengine told the new pass to the sampler only,
     which the dataset does not read: every pass repeated the first's
@@ -383,40 +394,233 @@ def test_iteration_loop_reshuffles_every_pass(id_shards, seed7_orders,
     cfg.default_hooks.checkpoint = dict(type='SafeCheckpointHook',
                                         interval=100)
     T.build_runner(cfg).train()
-    trained = [i for _, ids in T.read_decoded_ids(str(tmp_path))[0]
-               for i in ids]
-    passes = [trained[:22], trained[22:44]]
-    assert [sorted(p) for p in passes] == [good, good]
-    assert passes == seed7_orders
+    passes = T.read_decoded_ids(str(tmp_path))
+    trained = [[i for _, ids in passes[p] for i in ids] for p in (0, 1)]
+    assert [sorted(p) for p in trained] == [good, good]
+    assert trained == seed7_orders[:2]
+    assert sorted(passes) == [0, 1, 2]
 
 
-def test_iteration_loop_resume_replays_the_same_batches(
+def _iteration_cfg(work, pattern, hooks, resume=False, max_iters=30):
+    """:func:`_cfg` with ``AVIterBasedTrainLoop`` and persistent workers
+    (the loop starts them when it is built, before the resume)."""
+    cfg = _cfg(work, pattern, [dict(type='RecordDecodedIdsHook')] + hooks,
+               resume=resume)
+    cfg.train_cfg = dict(type='AVIterBasedTrainLoop', max_iters=max_iters)
+    cfg.train_dataloader.persistent_workers = True
+    return cfg
+
+
+def _kept(work, saved, rank=0):
+    """``[(iteration, pass, ids)]`` that :class:`RecordDecodedIdsHook`
+    wrote for ``rank`` in a killed run up to its checkpoint of iteration
+    ``saved``, then in the run resumed from it (appended after the killed
+    run's lines; its first iteration is ``saved + 1`` again)."""
+    with open(osp.join(work, f'ids{rank}.txt')) as f:
+        lines = [ln.strip().split(':') for ln in f]
+    batches = [(int(it), int(p), [int(i) for i in ids.split(',')])
+               for p, it, ids in lines]
+    restart = max(i for i, (it, _, _) in enumerate(batches)
+                  if it == saved + 1)
+    return [b for b in batches[:restart] if b[0] <= saved] + \
+        batches[restart:]
+
+
+def _by_pass(batches, passes):
+    """The ids of each pass in ``passes``, in the order trained."""
+    return [[i for _, p, ids in batches if p == pass_ for i in ids]
+            for pass_ in passes]
+
+
+def test_iteration_loop_resume_goes_on_with_the_pass(
         id_shards, seed7_orders, tmp_path):
-    """``AVIterBasedTrainLoop`` over the shards, killed after the
-    checkpoint of iteration 12 (crash before 15; the first pass ended
-    after iteration 11 or 12), resumed through ``AVRunner``: the resumed
-    run loads and drops the first 12 batches (the dataset has no indices
-    to skip, and this loop keeps no shard progress) and trains from the
-    13th on; the batches trained up to the checkpoint and after the
-    resume are those of an uninterrupted run, both passes in the order of
-    epochs 0 and 1 of the same seed."""
+    """``AVIterBasedTrainLoop`` over the shards (2 persistent workers,
+    shuffle buffer of 4), killed after the checkpoint of iteration 16 (in
+    the second pass; crash before 19), resumed through ``AVRunner``: the
+    checkpoint holds what the second pass trained on, and the resumed run
+    trains on the rest of that pass, each good id once over the killed and
+    the resumed run (the workers the loop started when it was built, before
+    the resume, are replaced by workers that hold the progress), then the
+    third pass in the order of epoch 2 of the same seed. Before, the
+    checkpoint's progress was empty and the resumed run loaded, decoded
+    and dropped the 16 batches trained since the first pass began. A
+    checkpoint of that kind (its progress emptied here) still resumes, as
+    before, and the log says what it cannot restore."""
+    import shutil
     pattern, _, good = id_shards
-    work = str(tmp_path / 'work')
-
-    def cfg(hooks, resume=False):
-        cfg = _cfg(work, pattern, [dict(type='RecordDecodedIdsHook')] +
-                   hooks, resume=resume)
-        cfg.train_cfg = dict(type='AVIterBasedTrainLoop', max_iters=25)
-        return cfg
-
+    work, old = str(tmp_path / 'work'), str(tmp_path / 'old')
+    saved = 16
     with pytest.raises(T.SimulatedCrash):
-        T.build_runner(cfg([dict(type='CrashHook', at_iter=15)])).train()
-    T.build_runner(cfg([], resume=True)).train()
-    batches = T.read_decoded_ids(work)[0]
-    restart = max(i for i, (it, _) in enumerate(batches) if it == 13)
-    kept = batches[:12] + batches[restart:]
-    assert [it for it, _ in kept] == list(range(1, 26))
-    trained = [i for _, ids in kept for i in ids]
-    assert [trained[:22], trained[22:44]] == seed7_orders
-    assert 'Resume: cannot skip the 12 batches already trained on without ' \
-        'loading them' in T.log_text(work)
+        T.build_runner(_iteration_cfg(
+            work, pattern, [dict(type='CrashHook', at_iter=19)])).train()
+    killed = T.read_decoded_ids(work)
+    ck = torch.load(osp.join(work, f'iter_{saved}.pth'), weights_only=False)
+    progress = ck['meta']['mmavcl_resume']['data_progress']
+    before = [i for it, ids in killed[1] if it <= saved for i in ids]
+    assert progress['epoch'] == 1 and before
+    # the checkpoint names exactly the samples the pass trained on (keys
+    # s{id:03d}; a done shard by its name: every id of it)
+    first = dict(zip(id_shards[1], itertools.accumulate((0,) + SIZES)))
+    recorded = {int(k[1:]) for keys in progress['partial'].values()
+                for k in keys}
+    recorded |= {i for name in progress['done']
+                 for i in range(first[name], first[name] + SIZES[
+                     id_shards[1].index(name)])}
+    assert recorded == set(before)
+
+    # the old kind of checkpoint: no record of what the pass trained on
+    shutil.copytree(work, old)
+    ck['meta']['mmavcl_resume']['data_progress'] = dict(
+        epoch=1, done=[], partial={})
+    torch.save(ck, osp.join(old, f'iter_{saved}.pth'))
+    with open(osp.join(old, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(old, f'iter_{saved}.pth'))
+
+    for run in (work, old):
+        T.build_runner(_iteration_cfg(run, pattern, [], resume=True)).train()
+    kept = _kept(work, saved)
+    assert [it for it, _, _ in kept] == list(range(1, 31))
+    trained = _by_pass(kept, (0, 1, 2))
+    assert trained[0] == seed7_orders[0]
+    assert sorted(trained[1]) == good
+    # up to the checkpoint the uninterrupted order; after it another (the
+    # shuffle buffers start empty)
+    assert trained[1][:len(before)] == seed7_orders[1][:len(before)]
+    assert trained[1] != seed7_orders[1]
+    assert trained[2] == seed7_orders[2][:len(trained[2])]
+    log = T.log_text(work)
+    assert f'Resume: {len(progress["done"])} shard(s) of pass 2 over the ' \
+        'data were fully trained on' in log
+    assert 'loading and dropping' not in log
+
+    replayed = [i for _, _, ids in _kept(old, saved) for i in ids]
+    assert replayed[:44] == seed7_orders[0] + seed7_orders[1]
+    log = T.log_text(old)
+    assert 'Resume: the checkpoint holds no record of what pass 2 over ' \
+        'the data trained on' in log
+    assert f'Resume: cannot skip the {saved} batches already trained on ' \
+        'without loading them' in log
+
+
+def _ddp_iteration_rank(rank, port, pattern, out):
+    """One of 2 gloo ranks: ``AVRunner`` with ``AVIterBasedTrainLoop``
+    over the shards (2 workers) crashes before iteration 10 (the
+    checkpoint was saved after 8, in the second pass); a new ``AVRunner``
+    resumes from it up to iteration 16. Then a fresh dataset of the same
+    seed reads this rank's share of epochs 0 to 2 (``alone{rank}.json``)."""
+    for name, extra, resume in (
+            ('killed', [dict(type='CrashHook', at_iter=10)], False),
+            ('resumed', [], True)):
+        cfg = _ddp_cfg(rank, port, out, pattern, f'shard_iter_{name}',
+                       [dict(type='RecordDecodedIdsHook')] + extra,
+                       resume=resume)
+        cfg.train_cfg = dict(type='AVIterBasedTrainLoop', max_iters=16)
+        _train(cfg, resume)
+    ds = _dataset(pattern)
+    with open(osp.join(out, f'alone{rank}.json'), 'w') as f:
+        json.dump([_read_epoch(ds, epoch)[0] for epoch in (0, 1, 2)], f)
+
+
+def test_two_ddp_ranks_iteration_loop_resume_in_pixels(id_shards, tmp_path):
+    """2 gloo ranks x 2 workers, ``AVIterBasedTrainLoop`` over the uneven
+    shards, killed after the checkpoint of iteration 8 (in the second pass;
+    crash before 10), resumed through ``AVRunner``: both ranks are in the
+    same pass at every iteration (a pass ends on every rank when the first
+    one's share runs out: the second pass's shares give 7 and 5 batches);
+    over the killed run up to its checkpoint and the resumed run no id is
+    trained twice in a pass, the second pass goes on after the resume
+    without the samples either rank trained before it, and the passes that
+    were not cut are each rank's share of the same seed's epochs, in their
+    order. Before, the resumed run loaded and dropped the 8 batches, and
+    each rank began its next pass alone when its own share ran out (the
+    ranks' passes drifted apart, and a checkpoint's progress, merged over
+    the ranks, would have mixed two passes)."""
+    pattern, _, good = id_shards
+    saved = 8
+    run_ranks(_ddp_iteration_rank, (free_port(), pattern, str(tmp_path)))
+    work = str(tmp_path / 'work')
+    kept = [_kept(work, saved, rank) for rank in (0, 1)]
+    alone = [json.load(open(tmp_path / f'alone{r}.json')) for r in (0, 1)]
+    assert [[(it, p) for it, p, _ in k] for k in kept] == \
+        [[(it, p) for it, p, _ in kept[0]]] * 2
+    assert [it for it, _, _ in kept[0]] == list(range(1, 17))
+    passes = sorted({p for _, p, _ in kept[0]})
+    assert passes == [0, 1, 2]
+    trained = [_by_pass(k, passes) for k in kept]
+    for pass_ in passes:
+        both = trained[0][pass_] + trained[1][pass_]
+        assert len(set(both)) == len(both) and set(both) <= set(good)
+    for rank in (0, 1):
+        mine, same_seed = trained[rank], alone[rank]
+        assert mine[0] == same_seed[0][:len(mine[0])]
+        assert mine[2] == same_seed[2][:len(mine[2])]
+        before = [i for it, p, ids in kept[rank] if p == 1 and it <= saved
+                  for i in ids]
+        assert before and mine[1][:len(before)] == same_seed[1][:len(before)]
+    ck = torch.load(osp.join(work, f'iter_{saved}.pth'), weights_only=False)
+    progress = ck['meta']['mmavcl_resume']['data_progress']
+    assert progress['epoch'] == 1
+    log = T.log_text(work)
+    assert f'Resume: {len(progress["done"])} shard(s) of pass 2 over the ' \
+        'data were fully trained on' in log
+    assert 'loading and dropping' not in log
+    # the pass ends count what was not trained, over both ranks (the bad
+    # sample, and the second pass's batches of the longer share)
+    short = re.findall(r'Pass (\d) over the data trained on (\d+) of the 23 '
+                       r'samples the shard index lists for the 2 ranks', log)
+    assert sorted(short) == [('1', '22'), ('2', '20')]
+
+
+def _ddp_map_style_rank(rank, port, pattern, out):
+    """One of 2 gloo ranks: ``AVIterBasedTrainLoop`` over a map-style
+    ``AVVideoDataset`` of the id videos (1 worker), with mmengine's
+    ``InfiniteSampler`` and ``DefaultSampler``: a run that saves a
+    checkpoint after iteration 8 and crashes before 14, then a run resumed
+    from that checkpoint up to iteration 14."""
+    videos = osp.join(osp.dirname(pattern), '.videos')
+    ann = osp.join(out, 'list.txt')
+    with open(ann, 'w') as f:
+        f.writelines(f'{name} 0\n' for name in sorted(os.listdir(videos)))
+    for sampler in ('InfiniteSampler', 'DefaultSampler'):
+        for extra, resume in (([dict(type='CrashHook', at_iter=14)], False),
+                              ([], True)):
+            cfg = _ddp_cfg(rank, port, out, pattern,
+                           f'map_{sampler}_{resume}',
+                           [dict(type='RecordDecodedIdsHook')] + extra,
+                           resume=resume)
+            cfg.work_dir = osp.join(out, sampler)
+            cfg.default_hooks.checkpoint.interval = 8
+            cfg.train_cfg = dict(type='AVIterBasedTrainLoop', max_iters=14)
+            loader = cfg.train_dataloader
+            loader.dataset = dict(
+                type='AVVideoDataset', ann_file=ann,
+                data_prefix=dict(video=videos), pipeline=PIPE,
+                audio_source='none')
+            loader.sampler = dict(type=sampler, shuffle=True)
+            loader.num_workers = 1
+            _train(cfg, resume)
+
+
+def test_two_ddp_ranks_map_style_iteration_resume_in_pixels(id_shards,
+                                                             tmp_path):
+    """2 gloo ranks, ``AVIterBasedTrainLoop`` over a map-style dataset (the
+    22 good id videos, 11 a rank: ``DefaultSampler`` pads each rank's pass
+    to 6 batches), with ``InfiniteSampler`` and ``DefaultSampler``: a run
+    killed before iteration 14 is, up to then, the uninterrupted run; the
+    run resumed from its checkpoint of iteration 8 (in the second pass of
+    the finite sampler) trains, on each rank, the batches the killed run
+    trained at iterations 9-13 (ids decoded from the pixels), into the
+    third pass."""
+    pattern = id_shards[0]
+    run_ranks(_ddp_map_style_rank, (free_port(), pattern, str(tmp_path)))
+    for sampler in ('InfiniteSampler', 'DefaultSampler'):
+        work = str(tmp_path / sampler)
+        first_pass = []
+        for rank in (0, 1):
+            batches = T.read_decoded_ids(work, rank)[0]
+            killed, resumed = batches[:13], batches[13:]
+            assert [it for it, _ in killed] == list(range(1, 14))
+            assert [it for it, _ in resumed] == list(range(9, 15))
+            assert resumed[:5] == killed[8:], (sampler, rank)
+            first_pass += [i for _, ids in killed[:6] for i in ids]
+        assert set(first_pass) == set(id_shards[2])

@@ -164,6 +164,58 @@ def test_from_shards_indexes_video2dataset_shards(tmp_path):
         tool.index_shards(str(v2d))
 
 
+def test_from_shards_over_folders_with_the_same_file_names(tmp_path):
+    """Two folders of shards with the same file names (``a/`` and ``b/``,
+    ``ids-000000.tar`` and ``ids-000001.tar`` each; 3, 2 and 2, 4 samples
+    of the ids 0-10) indexed in one call: without OUT each folder gets its
+    own ``index.json`` by file name (AVShardDataset's default), with OUT
+    one index by shard name (``a/ids-000000.tar``...; ``index_file=``);
+    either way AVShardDataset over both folders counts 11 samples and
+    decodes the ids 0-10 once each. Before, the call was refused (``shard
+    names repeat; the index is keyed by file name``). The same shard
+    listed twice is still refused, naming it."""
+    from mmavcl.testing import decode_sample_ids, write_id_shards
+    tool = load_script(TOOL)
+    written = {}
+    for folder, sizes, first in (('a', (3, 2), 0), ('b', (2, 4), 5)):
+        write_id_shards(str(tmp_path / folder), sizes, first_id=first)
+        index = tmp_path / folder / 'index.json'
+        written[folder] = json.loads(index.read_text())['shards']
+        index.unlink()
+    pattern = str(tmp_path / '{a,b}' / 'ids-{000000..000001}.tar')
+
+    def ids(**kwargs):
+        ds = AVShardDataset(pattern, PIPE[:1] + [dict(
+            type='SampleClips', clip_len=2, frame_interval=1, num_clips=1,
+            mode='uniform')] + PIPE[2:], audio_source='none', **kwargs)
+        ds.set_epoch(0)
+        assert len(ds) == 11
+        return sorted(i for item in ds
+                      for i in decode_sample_ids(item['inputs']['video'][0]))
+
+    shards, out = tool.index_shards(pattern)
+    assert out == str(tmp_path)
+    assert shards == {f'{f}/{n}': c for f in 'ab'
+                      for n, c in written[f].items()}
+    for folder in 'ab':
+        assert json.loads((tmp_path / folder / 'index.json').read_text())[
+            'shards'] == written[folder]
+    assert ids() == list(range(11))
+
+    out = str(tmp_path / 'index')
+    tool.main(['--from-shards', pattern, out])
+    index = json.load(open(osp.join(out, 'index.json')))
+    assert index['shards'] == shards and index['num_samples'] == 11
+    for folder in 'ab':
+        (tmp_path / folder / 'index.json').unlink()
+    assert ids(index_file=osp.join(out, 'index.json')) == list(range(11))
+
+    twice = str(tmp_path / '{a,a}' / 'ids-000000.tar')
+    with pytest.raises(ValueError, match=r"ids-000000.tar is listed twice "
+                       r"\(shards 0 and 1 of 2\)"):
+        tool.index_shards(twice, out)
+
+
 def test_shards_from_s3_equal_local_ones(tiny_toy_av, tmp_path):
     """List and media read from a loopback S3 endpoint (credentials and
     endpoint from the AWS_* variables), written by 2 workers: the same

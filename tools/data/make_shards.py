@@ -45,11 +45,16 @@ sidecar is looked for unless the list names it (JSON ``audio_filename``).
 e.g. video2dataset's (``{key}.mp4``, ``{key}.json``, ``{key}.txt`` per
 sample): ``SHARDS`` is a folder of ``*.tar``, a brace pattern
 (``.../{00000..00099}.tar``) or a URI pattern. Each shard is read once to
-count its samples and check that every sample has a video member, and the
-index is written to ``OUT/index.json`` (default: the shards' folder);
-nothing is rewritten, so :class:`~mmavcl.datasets.AVShardDataset` reads the
-original shards with it (pass ``index_file=`` when the index is not next
-to them, e.g. shards on a server). Labels: AVShardDataset takes the
+count its samples and check that every sample has a video member. The
+index goes to ``OUT/index.json``, keyed by shard name (the file name for
+shards of one folder, the path below the folders' common one otherwise,
+as :class:`~mmavcl.datasets.AVShardDataset` names them; pass it as
+``index_file=``, e.g. for shards on a server), or without ``OUT`` to an
+``index.json`` in each shards' folder (what AVShardDataset reads by
+default); nothing is rewritten, so AVShardDataset reads the original
+shards with it. Shards with the same file name in different folders
+(``{a,b}/{00000..00009}.tar``) are different shards; the same shard listed
+twice is refused. Labels: AVShardDataset takes the
 ``"label"`` key of ``{key}.json`` (an int, or a list for multi-label),
 else a ``{key}.txt`` that is an integer, else a ``{key}.cls``;
 video2dataset's ``.txt`` is a caption, so its samples have no label (what
@@ -245,32 +250,54 @@ def count_shard(url: str, backend_args: Optional[dict] = None
 def index_shards(shards: str, out: Optional[str] = None, workers: int = 1,
                  backend_args: Optional[dict] = None
                  ) -> Tuple[Dict[str, int], str]:
-    """Write ``OUT/index.json`` for existing shards (``--from-shards``);
-    returns ``({shard name: samples}, OUT)``."""
+    """Write the index of existing shards (``--from-shards``): with
+    ``out``, ``OUT/index.json`` keyed by shard name
+    (:func:`~mmavcl.datasets.shard_dataset.shard_names`: the file name for
+    shards of one folder, the path below their common folder otherwise;
+    AVShardDataset's ``index_file``); without it, each shards' folder's
+    own ``index.json`` keyed by file name (AVShardDataset's default).
+    Returns ``({shard name: samples}, OUT or the shards' common folder)``.
+
+    Raises:
+        ValueError: No shards, a shard listed twice (the same path:
+            its samples would be read twice per epoch; shards with the
+            same file name in different folders are distinct), remote
+            shards without ``out``, or a shard :func:`count_shard` refuses.
+    """
     from webdataset.shardlists import expand_urls
+
+    from mmavcl.datasets.shard_dataset import shard_names
     if not is_remote(shards, backend_args) and osp.isdir(shards):
         urls = sorted(glob.glob(osp.join(shards, '*.tar')))
     else:
         urls = list(expand_urls(shards))
     if not urls:
         raise ValueError(f'no shards in {shards!r}')
-    names = [osp.basename(u) for u in urls]
-    if len(set(names)) != len(names):
-        raise ValueError(f'{shards!r}: shard names repeat; the index is '
-                         'keyed by file name')
-    if out is None:
-        if is_remote(urls[0], backend_args):
-            raise ValueError('remote shards: give OUT, the local folder '
-                             'for index.json')
-        out = osp.dirname(urls[0])
+    try:
+        names = shard_names(urls)
+    except ValueError as err:
+        raise ValueError(f'{shards!r}: {err}') from None
+    if out is None and is_remote(urls[0], backend_args):
+        raise ValueError('remote shards: give OUT, the local folder for '
+                         'index.json')
     counts = run_parallel(count_shard, [(u, backend_args) for u in urls],
                           workers, 'indexing shards', 'shard',
                           needs_spawn(*urls, backend_args=backend_args))
     index = {n: c[0] for n, c in zip(names, counts)}
-    os.makedirs(out, exist_ok=True)
-    _write_index(osp.join(out, 'index.json'), index,
-                 num_labelled=sum(c[1] for c in counts))
-    return index, out
+    if out is not None:
+        os.makedirs(out, exist_ok=True)
+        _write_index(osp.join(out, 'index.json'), index,
+                     num_labelled=sum(c[1] for c in counts))
+        return index, out
+    folders: Dict[str, List[Tuple[str, Tuple[int, int]]]] = {}
+    for url, count in zip(urls, counts):
+        folders.setdefault(osp.dirname(url), []).append(
+            (osp.basename(url), count))
+    for folder, files in folders.items():
+        _write_index(osp.join(folder, 'index.json'),
+                     {name: c[0] for name, c in files},
+                     num_labelled=sum(c[1] for _, c in files))
+    return index, urls[0][:len(urls[0]) - len(names[0])].rstrip('/') or '.'
 
 
 def main(argv=None) -> None:
