@@ -1,25 +1,24 @@
 """FFmpeg decoder threads for the data pipeline's PyAV reads.
 
-Extra threads only pay while cores are idle. Two threads cost 3-14 % more
-CPU time per sample than one in every kind of file measured (the decord
+Extra threads only pay while cores are idle. Two threads cost 4-15 % more
+CPU time per sample than one for every kind of file measured (the decord
 reader's hand-offs and an H.264 MP4), which is throughput lost once every
-core is busy (as many loader workers as cores); where a core was free they
-shortened a sample (1.12-1.23x for AVI and MPEG-TS clips, with the cores
-shared with other jobs; ``benchmarks/benchmark_decode_threads.py``,
-``docs/benchmarks.md``, "Decoder threads"). FFmpeg's own count
-(``min(cores + 1, 16)`` per decoder) times 8 workers per GPU oversubscribes
-any node. So each loader process gets a second thread only where the node
-has a core for it.
+core is busy (as many loader workers as cores); what they buy is a
+sample's latency, from an idle core only
+(``benchmarks/benchmark_decode_threads.py``, ``docs/benchmarks.md``,
+"Decoder threads"). FFmpeg's own count (``min(cores + 1, 16)`` per
+decoder) times 8 workers per GPU oversubscribes any node. So a loader
+process gets a second thread only where the node has a core for it.
 """
 import os
 
 __all__ = ['MAX_SHARED_THREADS', 'shared_decoder_threads']
 
 #: the most threads :func:`shared_decoder_threads` gives a decoder: 3
-#: (FFmpeg's auto on 2 cores) cost more CPU time than 2 in most kinds, and
-#: every frame thread more decodes frames past a clip's end that are thrown
-#: away (a frame comes out ``threads - 1`` packets late); more than 3 was
-#: not measured
+#: (FFmpeg's auto on 2 cores) cost more CPU time than 2 for 6 of 7 kinds,
+#: and every frame thread more decodes frames past a clip's end that are
+#: thrown away (a frame comes out ``threads - 1`` packets late); more than
+#: 3 was not measured
 MAX_SHARED_THREADS = 2
 
 

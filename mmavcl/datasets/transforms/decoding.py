@@ -131,9 +131,9 @@ class VideoInit(BaseTransform):
             (default): the usable cores shared among the node's loader
             processes, 1 or 2
             (:func:`~mmavcl.datasets.media.shared_decoder_threads`: a
-            second thread shortens a sample where a core is idle, and
-            costs 3-14 % more CPU time where none is; ``docs/benchmarks.md``,
-            "Decoder threads"); 0: FFmpeg's auto count (``min(cores + 1,
+            second thread can shorten a sample only with a core idle, and
+            costs 4-15 % more CPU time; ``docs/benchmarks.md``, "Decoder
+            threads"); 0: FFmpeg's auto count (``min(cores + 1,
             16)`` per worker, too many with several workers per GPU). The
             pixels do not depend on it.
         decode_size: ``(W, H)`` resize-on-decode.
