@@ -12,7 +12,7 @@ import os
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -150,21 +150,31 @@ def time_loader(ds, workers: int) -> float:
 
 
 def interleaved_in_process(sets: Dict[str, object], iters: int,
-                           rounds: int = 1) -> Dict[str, float]:
+                           rounds: int = 1,
+                           cpu: Optional[Dict[str, float]] = None
+                           ) -> Dict[str, float]:
     """Seconds per set for ``workers=0``: sample by sample, the sets take
     turns (rotating who goes first), so machine load hits all alike. With
     ``rounds`` > 1 every sample is read that many times per set and its
     best time counts (like ``timeit``): a burst of load from another job
-    during one read does not count against that set."""
+    during one read does not count against that set. ``cpu``, when given,
+    receives each set's CPU seconds (this process, all its threads; the
+    least of the rounds per sample): what the work costs a machine whose
+    cores are all busy, which the load of other jobs barely changes."""
     best = {name: np.full(iters, np.inf) for name in sets}
+    least_cpu = {name: np.full(iters, np.inf) for name in sets}
     names = list(sets)
     for r in range(rounds):
         for k in range(iters):
             shift = (k + r) % len(names)
             for name in names[shift:] + names[:shift]:
-                t = time.perf_counter()
+                c, t = time.process_time(), time.perf_counter()
                 sets[name][k]
                 best[name][k] = min(best[name][k], time.perf_counter() - t)
+                least_cpu[name][k] = min(least_cpu[name][k],
+                                         time.process_time() - c)
+    if cpu is not None:
+        cpu.update({name: float(v.sum()) for name, v in least_cpu.items()})
     return {name: float(v.sum()) for name, v in best.items()}
 
 

@@ -138,7 +138,7 @@ def measure_workers(workers: int, iters: int, warmup: int, lines: int,
     with open(ann, 'w') as f:
         f.writelines(f'v{i % 4}.mp4\n' for i in range(lines))
     pipeline = [
-        dict(type='VideoInit', backend=backend, num_threads=1),
+        dict(type='VideoInit', backend=backend),
         dict(type='SampleClips', clip_len=8, frame_interval=2, num_clips=2,
              mode='random', audio=True),
         dict(type='DecodeVideoViews'),

@@ -15,7 +15,7 @@ _base_ = [
 
 clip_len, frame_interval, crop_size, sample_rate = 16, 2, 112, 16000
 train_pipeline = [
-    dict(type='VideoInit', backend='pyav', num_threads=1,
+    dict(type='VideoInit', backend='pyav',
          decode_short_side=128),
     dict(type='SampleClips', clip_len=clip_len, frame_interval=frame_interval,
          num_clips=1, mode='random', audio=True),

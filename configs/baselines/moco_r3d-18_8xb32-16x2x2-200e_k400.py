@@ -13,7 +13,7 @@ _base_ = [
 
 clip_len, frame_interval, crop_size = 16, 2, 112
 train_pipeline = [  # video only
-    dict(type='VideoInit', backend='pyav', num_threads=1,
+    dict(type='VideoInit', backend='pyav',
          decode_short_side=128),
     dict(type='SampleClips', clip_len=clip_len, frame_interval=frame_interval,
          num_clips=2, mode='random'),

@@ -15,7 +15,7 @@ feat_channels, embed_dim = _base_.r3d18_feat_dim, 128
 clip_len, frame_interval, crop_size = 8, 2, 112
 
 train_pipeline = [
-    dict(type='VideoInit', backend='pyav', num_threads=1,
+    dict(type='VideoInit', backend='pyav',
          decode_short_side=128),
     dict(type='SampleSegments', num_segments=3, clip_len=clip_len,
          frame_interval=frame_interval, num_frames=300, grid_fps=30,

@@ -16,6 +16,7 @@ import benchmark_layout  # noqa: E402
 import benchmark_memory  # noqa: E402
 import benchmark_audio  # noqa: E402
 import benchmark_check_dataset  # noqa: E402
+import benchmark_decode_threads  # noqa: E402
 import benchmark_pipeline  # noqa: E402
 import benchmark_shards  # noqa: E402
 import benchmark_train  # noqa: E402
@@ -391,3 +392,31 @@ def test_check_dataset_benchmark_prints_both_ratios(capsys, tmp_path):
     assert set(sec) == {'--decode ends', '--decode all', 'pyav decode',
                         'pyav decode + rgb'}
     assert all(s > 0 for s in sec.values())
+
+
+def test_decode_threads_benchmark_prints_every_ratio(capsys, tmp_path):
+    """Each thread setting against one thread, three ways, on two of the
+    file kinds; the decoder threads FFmpeg ran are read back."""
+    rows = benchmark_decode_threads.main([
+        '--kinds', 'mpeg4-bframes-avi', 'h264-mp4', '--threads', '1', '2',
+        '--types', 'AUTO', 'SLICE', '--iters', '2', '--workers', '2',
+        '--rounds', '1', '--duration', '2.5', '--size', '64x48', '--fps',
+        '16', '--keyint', '8', '--video-dir', str(tmp_path)])
+    out = capsys.readouterr().out
+    for kind in ('mpeg4-bframes-avi', 'h264-mp4'):
+        for cand in ('2 AUTO', '2 SLICE'):
+            for what in ('latency', 'CPU time', '2 workers'):
+                assert re.search(rf'^{kind} {cand} vs 1 thread \({what}\)'
+                                 + RATIO, out, re.M), out
+    threads = {(r['kind'], r['candidate']): r['decoder_threads']
+               for r in rows}
+    # MPEG-4 Part 2 has frame threads only: FFmpeg runs one for SLICE
+    assert threads == {('mpeg4-bframes-avi', '1 thread'): 1,
+                       ('mpeg4-bframes-avi', '2 AUTO'): 2,
+                       ('mpeg4-bframes-avi', '2 SLICE'): 1,
+                       ('h264-mp4', '1 thread'): 1,
+                       ('h264-mp4', '2 AUTO'): 2,
+                       ('h264-mp4', '2 SLICE'): 2}
+    assert rows[0]['reason'] == 'B-frames in AVI'
+    assert all(r['samples_per_s'] > 0 and r['cpu_ms_per_sample'] > 0
+               for r in rows)

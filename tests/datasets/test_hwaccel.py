@@ -37,7 +37,7 @@ def _dataset(video, tmp_path, hwaccel):
     ann = tmp_path / 'list.txt'
     ann.write_text(f'{osp.basename(video)} 0\n')
     pipeline = [
-        dict(type='VideoInit', backend='pyav', num_threads=1,
+        dict(type='VideoInit', backend='pyav',
              decode_short_side=64, hwaccel=hwaccel),
         dict(type='SampleClips', clip_len=8, frame_interval=2, num_clips=2,
              mode='linspace'),

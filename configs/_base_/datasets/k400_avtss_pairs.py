@@ -19,7 +19,7 @@ clip_len, crop_size, sample_rate = 16, 112, 16000
 train_pipeline = [
     # PyAV rather than decord: it skips the unreferenced frames it will
     # not return (docs/benchmarks.md, "PyAV reader")
-    dict(type='VideoInit', backend='pyav', num_threads=1,
+    dict(type='VideoInit', backend='pyav',
          decode_short_side=128),
     dict(type='SampleTemporalPairs', clip_len=clip_len, num_clips=2,
          speeds=(1, 2, 4, 8), reverse_prob=0.5,

@@ -12,7 +12,7 @@ num_local = 3
 train_pipeline = [
     # PyAV rather than decord: it skips the unreferenced frames it will
     # not return (docs/benchmarks.md, "PyAV reader")
-    dict(type='VideoInit', backend='pyav', num_threads=1,
+    dict(type='VideoInit', backend='pyav',
          decode_short_side=128),
     dict(type='SampleGlobalLocal', global_len=16, global_mode='random',
          num_local=num_local, local_len=16, local_interval=(1, 2),

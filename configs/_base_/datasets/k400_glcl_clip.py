@@ -10,7 +10,7 @@ clip_len, crop_size, sample_rate = 32, 112, 16000
 train_pipeline = [
     # PyAV rather than decord: it skips the unreferenced frames it will
     # not return (docs/benchmarks.md, "PyAV reader")
-    dict(type='VideoInit', backend='pyav', num_threads=1,
+    dict(type='VideoInit', backend='pyav',
          decode_short_side=crop_size),
     dict(type='SampleClips', clip_len=clip_len, frame_interval=1,
          num_clips=1, mode='fixed', start_frame=0, audio=True),

@@ -20,7 +20,7 @@ sample_rate = 16000
 train_pipeline = [
     # PyAV rather than decord: it skips the unreferenced frames it will
     # not return (docs/benchmarks.md, "PyAV reader")
-    dict(type='VideoInit', backend='pyav', num_threads=1,
+    dict(type='VideoInit', backend='pyav',
          decode_short_side=128),
     dict(type='SampleClips', clip_len=clip_len, frame_interval=frame_interval,
          num_clips=2, mode='random', audio=True),

@@ -22,7 +22,7 @@ num_segments, crop_size = 3, 224
 train_pipeline = [
     # PyAV rather than decord: it skips the unreferenced frames it will
     # not return (docs/benchmarks.md, "PyAV reader")
-    dict(type='VideoInit', backend='pyav', num_threads=1,
+    dict(type='VideoInit', backend='pyav',
          decode_size=(340, 256)),
     dict(type='SampleSegments', num_segments=num_segments, clip_len=1,
          num_frames=300, grid_fps=30, shuffle_prob=0.5, anchor_views=True,

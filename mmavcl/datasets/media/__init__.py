@@ -37,6 +37,7 @@ from .probe import (audio_stream_timing, open_media, probe_audio_duration,
                     probe_media, stated_audio_end, video_start_time)
 from .resampling import (COMMON_SAMPLE_RATES, play_at_speed, resample,
                          sinc_resample_kernel, time_compress)
+from .threads import shared_decoder_threads
 from .video import (VIDEO_EXTS, BaseVideoReader, DecordVideoReader,
                     PyAVVideoReader, build_video_reader,
                     decode_with_fallback, decord_available,
@@ -52,7 +53,8 @@ freeze_gc_across_forks()
 __all__ = [
     'VIDEO_EXTS', 'BaseVideoReader', 'DecordVideoReader', 'PyAVVideoReader',
     'build_video_reader', 'decode_with_fallback', 'decord_available',
-    'resolve_video_backend', 'hw_accel', 'open_media',
+    'resolve_video_backend', 'shared_decoder_threads', 'hw_accel',
+    'open_media',
     'probe_media', 'probe_frame_size', 'probe_audio_duration',
     'probe_audio_timing', 'probe_audio_stream', 'audio_stream_timing',
     'stated_audio_end',

@@ -19,6 +19,7 @@ from .orientation import (display_orientation, is_iso_bmff,
 from .probe import (is_avi, open_media, probe_frame_size,
                     raw_video_format, scan_video, video_start_time)
 from .reason import short_reason
+from .threads import shared_decoder_threads
 from .remote import open_source
 
 __all__ = [
@@ -185,7 +186,13 @@ class DecordVideoReader(BaseVideoReader):
 
     Args:
         filename: Video file.
-        num_threads: Decoder threads (0 = decord's default, auto).
+        num_threads: decord's decoder threads (0 = decord's default,
+            auto).
+        pyav_num_threads: FFmpeg decoder threads of the PyAV reader that
+            serves a file decord misreads (0 = FFmpeg's auto count; None:
+            :func:`~.threads.shared_decoder_threads`, the node's cores
+            shared among the loader processes). Not ``num_threads``,
+            which was chosen for decord.
         decode_size: ``(W, H)`` to resize to while decoding.
         decode_short_side: Resize so the short side has this length (keeps
             the aspect ratio; the size is read from the header with PyAV).
@@ -210,7 +217,8 @@ class DecordVideoReader(BaseVideoReader):
                  decode_short_side: Optional[int] = None,
                  fault_tol: float = -1,
                  frame_size: Optional[Tuple[int, int]] = None,
-                 container=None) -> None:
+                 container=None,
+                 pyav_num_threads: Optional[int] = None) -> None:
         super().__init__()
         try:
             import decord
@@ -227,7 +235,8 @@ class DecordVideoReader(BaseVideoReader):
         self._pyav: Optional['PyAVVideoReader'] = None
         self._vr = None
         if self.misread_reason is not None:
-            self._read_with_pyav(num_threads, decode_size, decode_short_side)
+            self._read_with_pyav(pyav_num_threads, decode_size,
+                                 decode_short_side)
             return
         degrees, self._mirror = display_orientation(filename)
         # decord's FFmpeg turns MP4/MOV frames by the matrix's rotation,
@@ -270,11 +279,13 @@ class DecordVideoReader(BaseVideoReader):
         self._time_map = None if is_avi(filename) else self._vfr_map(vr)
         self.vfr = self._time_map is not None
 
-    def _read_with_pyav(self, num_threads: int,
+    def _read_with_pyav(self, num_threads: Optional[int],
                         decode_size: Optional[Tuple[int, int]],
                         decode_short_side: Optional[int]) -> None:
         """Serve this reader from a :class:`PyAVVideoReader` of the file
         (decord never opens it): its count, rate, sizes and start time."""
+        if num_threads is None:
+            num_threads = shared_decoder_threads()
         self._pyav = PyAVVideoReader(self.filename, num_threads=num_threads,
                                      decode_size=decode_size,
                                      decode_short_side=decode_short_side)
@@ -499,8 +510,12 @@ class PyAVVideoReader(BaseVideoReader):
 
     Args:
         filename: Video file.
-        num_threads: Decoder threads (0 = FFmpeg's choice); frame threading
-            (``thread_type='AUTO'``) roughly doubles speed.
+        num_threads: FFmpeg decoder threads (0 = FFmpeg's auto count,
+            ``min(cores + 1, 16)``); the data pipeline's PyAV reads share
+            the node's cores among its loader processes
+            (:func:`~.threads.shared_decoder_threads`,
+            ``VideoInit(pyav_num_threads=)``).
+            :attr:`decoder_threads` reads back what FFmpeg runs.
         decode_size: ``(W, H)`` to resize to (swscale, bilinear-area), of
             the displayed frame.
         decode_short_side: Resize so the short side has this length.
@@ -522,6 +537,10 @@ class PyAVVideoReader(BaseVideoReader):
             (e.g. the one :class:`~mmavcl.datasets.transforms.VideoInit`
             opened to check ``max_pixels``), so the file is not opened
             twice; the reader owns it from then on.
+        thread_type: FFmpeg's kind of threads (PyAV's ``thread_type``):
+            ``'AUTO'`` (frame threads where the codec has them, else slice
+            threads), ``'FRAME'`` or ``'SLICE'``. The pixels do not depend
+            on it, nor on ``num_threads``.
 
     ``start_time`` is the first displayed frame's time (s) in the file's
     clock (0 when the stream starts at 0; audio timestamps share that
@@ -541,7 +560,8 @@ class PyAVVideoReader(BaseVideoReader):
                  seek_gap: int = 64,
                  skip_nonref: bool = True,
                  hwaccel: Optional[str] = None,
-                 container=None) -> None:
+                 container=None,
+                 thread_type: str = 'AUTO') -> None:
         super().__init__()
         import av
         # outside the try below: a missing device is not this file's fault
@@ -576,7 +596,7 @@ class PyAVVideoReader(BaseVideoReader):
                                               hwaccel=accel)
                 stream = self._container.streams.video[0]
             if accel is None:
-                stream.thread_type = 'AUTO'
+                stream.thread_type = thread_type
                 if num_threads:
                     stream.thread_count = num_threads
             else:
@@ -662,6 +682,15 @@ class PyAVVideoReader(BaseVideoReader):
         #: left-right mirror as a half turn: the header's reading wins)
         self._header_known = bool(degrees or self._mirror)
         self._set_rotation(self._header_quarter)
+
+    @property
+    def decoder_threads(self) -> int:
+        """The threads FFmpeg's decoder runs, read back from the codec
+        context: after the first decode FFmpeg has resolved auto (0: its
+        own count for this machine) and left 1 where the codec lacks the
+        asked ``thread_type`` (MPEG-4 Part 2 has no slice threads, MPEG-2
+        no frame threads)."""
+        return int(self._stream.codec_context.thread_count)
 
     def _set_rotation(self, quarter: int) -> None:
         """Display the frames turned ``quarter`` x 90 degrees

@@ -1,6 +1,7 @@
 """Open media, and decode every view of a sample in one pass per stream."""
 import logging
 import os.path as osp
+import warnings
 from functools import partial
 from typing import Dict, List, Optional, Tuple
 
@@ -15,7 +16,7 @@ from ..media import (DecordVideoReader, PyAVVideoReader, build_video_reader,
                      decode_audio_spans, decode_with_fallback,
                      find_audio_start, open_media, play_at_speed,
                      probe_audio_timing, probe_frame_size,
-                     resolve_video_backend)
+                     resolve_video_backend, shared_decoder_threads)
 from ..media.remote import fetch_media, needs_fetch, source_size
 from ..media.sidecar import (AUDIO_START_TAG, RECORD_FORMATS,
                              UNTAGGED_SIDECAR_KEY)
@@ -121,7 +122,20 @@ class VideoInit(BaseTransform):
             not returned) and was 1.13-1.44x faster on the shipped K400
             pipelines, which use it (``docs/benchmarks.md``, "PyAV
             reader").
-        num_threads: Decoder threads.
+        num_threads: decord's decoder threads (``None``: 1, one per
+            DataLoader worker). Not PyAV's (``pyav_num_threads``): with
+            ``backend='pyav'`` it only gives a warning.
+        pyav_num_threads: FFmpeg decoder threads of every file PyAV reads
+            (``backend='pyav'``, the files decord would misread, which
+            the decord reader hands to PyAV, and the fallback). ``None``
+            (default): the usable cores shared among the node's loader
+            processes, 1 or 2
+            (:func:`~mmavcl.datasets.media.shared_decoder_threads`: a
+            second thread can shorten a sample only with a core idle, and
+            costs 4-15 % more CPU time; ``docs/benchmarks.md``, "Decoder
+            threads"); 0: FFmpeg's auto count (``min(cores + 1,
+            16)`` per worker, too many with several workers per GPU). The
+            pixels do not depend on it.
         decode_size: ``(W, H)`` resize-on-decode.
         decode_short_side: Resize-on-decode to this short side (keeps the
             aspect ratio). Crop boxes are then in the coordinates of the
@@ -170,7 +184,7 @@ class VideoInit(BaseTransform):
 
     def __init__(self,
                  backend: Optional[str] = None,
-                 num_threads: int = 1,
+                 num_threads: Optional[int] = None,
                  decode_size: Optional[Tuple[int, int]] = None,
                  decode_short_side: Optional[int] = None,
                  fault_tol: float = -1,
@@ -178,7 +192,8 @@ class VideoInit(BaseTransform):
                  min_frames: int = 1,
                  max_pixels: Optional[int] = None,
                  hwaccel: Optional[str] = None,
-                 backend_args: Optional[dict] = None) -> None:
+                 backend_args: Optional[dict] = None,
+                 pyav_num_threads: Optional[int] = None) -> None:
         self.backend_args = backend_args
         if backend not in (None, 'decord', 'pyav'):
             raise ValueError(f'unknown backend {backend!r}')
@@ -187,6 +202,17 @@ class VideoInit(BaseTransform):
         if hwaccel and backend != 'pyav':
             raise ValueError(f"hwaccel={hwaccel!r} needs backend='pyav' "
                              f'(got {backend!r})')
+        if backend == 'pyav' and num_threads is not None:
+            # it used to set PyAV's threads too: say where they went
+            warnings.warn(
+                f"VideoInit(backend='pyav', num_threads={num_threads}): "
+                "num_threads sets decord's threads and does not apply; "
+                f'PyAV decodes with pyav_num_threads={pyav_num_threads} '
+                '(None: the cores shared among the loader processes)',
+                stacklevel=2)
+        if pyav_num_threads is not None and int(pyav_num_threads) < 0:
+            raise ValueError('pyav_num_threads must be >= 0 (0: FFmpeg '
+                             f'auto), got {pyav_num_threads}')
         self.hwaccel = hwaccel
         backend = resolve_video_backend(backend)
         if fallback_backend is not None:
@@ -196,7 +222,9 @@ class VideoInit(BaseTransform):
         self.min_frames = int(min_frames)
         self.max_pixels = max_pixels
         self.backend = backend
-        self.num_threads = num_threads
+        self.num_threads = 1 if num_threads is None else num_threads
+        self.pyav_num_threads = None if pyav_num_threads is None else \
+            int(pyav_num_threads)
         self.decode_size = decode_size
         self.decode_short_side = decode_short_side
         self.fault_tol = fault_tol
@@ -205,11 +233,16 @@ class VideoInit(BaseTransform):
     def _open(self, filename: str, backend: str,
               frame_size: Optional[Tuple[int, int]] = None,
               container=None):
+        pyav_threads = self.pyav_num_threads
+        if pyav_threads is None:  # in the worker that decodes
+            pyav_threads = shared_decoder_threads()
         kw = dict(
-            num_threads=self.num_threads,
+            num_threads=self.num_threads if backend == 'decord' else
+            pyav_threads,
             decode_size=self.decode_size,
             decode_short_side=self.decode_short_side)
         if backend == 'decord':
+            kw['pyav_num_threads'] = pyav_threads
             kw['fault_tol'] = self.fault_tol
             kw['frame_size'] = frame_size
             kw['container'] = container
@@ -332,6 +365,7 @@ class VideoInit(BaseTransform):
     def __repr__(self) -> str:
         return (f'{type(self).__name__}(backend={self.backend!r}, '
                 f'num_threads={self.num_threads}, '
+                f'pyav_num_threads={self.pyav_num_threads}, '
                 f'decode_size={self.decode_size}, '
                 f'decode_short_side={self.decode_short_side}, '
                 f'min_frames={self.min_frames}, max_pixels={self.max_pixels}, '
