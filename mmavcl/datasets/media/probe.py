@@ -217,9 +217,13 @@ def probe_media(filename: str) -> dict:
 _START_PACKETS = 16
 
 
-def scan_video(container, stream, count: bool = False):
+def scan_video(container, stream, count: bool = False,
+               shown_pts: Optional[list] = None):
     """Demux the first packets of ``stream`` (all of them when ``count``;
     nobody relies on the position afterwards: every decode seeks first).
+    With ``count``, the pts of every non-empty packet that is shown (not
+    discarded before an MP4 edit list's start) is appended to
+    ``shown_pts`` when one is given.
 
     The header's stream start is no substitute: with the cheap probe of
     :func:`open_media`, an MKV whose audio starts 0.5 s after the video
@@ -236,6 +240,9 @@ def scan_video(container, stream, count: bool = False):
         if not packet.size:
             continue  # the demuxer's final flush packet
         n += 1
+        if shown_pts is not None and packet.pts is not None and \
+                not packet.is_discard:
+            shown_pts.append(packet.pts)
         if looked < _START_PACKETS:
             looked += 1
             for t in (packet.pts, packet.dts):
