@@ -525,7 +525,8 @@ def test_decord_single_timestamp_gap_is_not_vfr(tmp_path):
     stamps = np.asarray(reader._vr.get_frame_timestamp(np.arange(50)))[:, 0]
     steps = np.round(np.diff(stamps) * 25).astype(int)
     assert (steps != 1).sum() == 1  # the AVI's one gap, seen by decord
-    assert reader._vfr_map(reader._vr) is None  # even without the AVI rule
+    # even without the AVI rule
+    assert reader._vfr_map(reader._timestamps(reader._vr)) is None
 
 
 # -------------------------------------------------------------- one open

@@ -6,7 +6,8 @@ VCLR's data is JPEG frames written by ``ffmpeg -filter:v fps=fps=30 -s
 own ``fps`` filter, run in-process through PyAV's filter graph on the same
 time-coded file, so every claim is about decoded pixels: the frames the
 config's pipeline decodes for segment s must be frames the official
-extraction puts in segment s, at 25, 30 and 60 fps.
+extraction puts in segment s, at 25, 30 and 60 fps, and in a
+variable-frame-rate file, where the grid is laid on the frames' real times.
 """
 import copy
 import os.path as osp
@@ -17,9 +18,11 @@ import pytest
 from mmengine.config import Config
 
 import mmavcl.datasets  # noqa: F401
-from mmavcl.datasets.media import write_video
+from mmavcl.datasets.media import decord_available, write_video
+from mmavcl.datasets.transforms import SampleSegments
 from mmavcl.registry import TRANSFORMS
-from mmavcl.testing.media import decode_frame_index, timestamp_frames
+from mmavcl.testing.media import (decode_frame_index, timestamp_frames,
+                                  write_vfr_video)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CFG = osp.join(ROOT, 'configs', '_base_', 'datasets',
@@ -33,11 +36,23 @@ SAMPLES = 40
 VIDEOS = [(25, 10.0), (30, 10.0), (60, 10.0), (25, 12.0), (30, 4.0)]
 
 
+BACKENDS = ['pyav', pytest.param('decord', marks=pytest.mark.skipif(
+    not decord_available(), reason='decord is not installed'))]
+
+
 def ffmpeg_fps30_codes(path: str) -> np.ndarray:
     """Codes of the frames ``-filter:v fps=fps=30`` writes for ``path``,
     first 300, short output padded with its last frame (the official
     extraction; see test_padding_repeats_the_last_frame for its quirk)."""
-    codes = []
+    codes = [int(decode_frame_index(f, bits=BITS))
+             for f in ffmpeg_fps30_frames(path)[:SLOTS]]
+    return np.array(codes + [codes[-1]] * (SLOTS - len(codes)))
+
+
+def ffmpeg_fps30_frames(path: str) -> np.ndarray:
+    """uint8 ``(S, H, W, 3)``: every frame FFmpeg's ``fps=30`` filter
+    outputs for ``path``, RGB."""
+    out = []
     with av.open(path) as container:
         stream = container.streams.video[0]
         graph = av.filter.Graph()
@@ -54,16 +69,14 @@ def ffmpeg_fps30_codes(path: str) -> np.ndarray:
                     frame = graph.pull()
                 except (av.BlockingIOError, av.EOFError):
                     return
-                codes.append(int(decode_frame_index(
-                    frame.to_ndarray(format='rgb24'), bits=BITS)))
+                out.append(frame.to_ndarray(format='rgb24'))
 
         for frame in container.decode(stream):
             graph.push(frame)
             drain()
         graph.push(None)
         drain()
-    codes = codes[:SLOTS]
-    return np.array(codes + [codes[-1]] * (SLOTS - len(codes)))
+    return np.stack(out)
 
 
 @pytest.fixture(scope='module')
@@ -114,7 +127,6 @@ def test_grid_to_source_is_ffmpeg_fps_filter(videos):
     """Every one of the 300 slots decodes to the frame FFmpeg's fps=30
     filter writes there (25 fps: some slots repeat a frame; 60 fps: every
     other frame; short video: the last frame repeated)."""
-    from mmavcl.datasets.transforms import SampleSegments
     init = TRANSFORMS.build(dict(type='VideoInit', backend='pyav'))
     for (fps, sec), v in videos.items():
         res = init(dict(filename=v['path']))
@@ -212,3 +224,112 @@ def test_padding_repeats_the_last_frame(videos):
         assert q[2] == k[2] == 119
         assert 100 <= q[1] <= 119 and 100 <= k[1] <= 119
         assert q[0] != k[0] and q[0] < 100 and k[0] < 100
+
+
+# ------------------------------------------------------------------ VFR
+@pytest.fixture(scope='module')
+def vfr_videos(tmp_path_factory):
+    """ext -> a file of 300 frames of 20, 33 or 50 ms (28.1 fps mean,
+    10.7 s) and every frame FFmpeg's fps=30 filter makes of it (321)."""
+    root = tmp_path_factory.mktemp('vclr_vfr')
+    out = {}
+    for ext in ('mp4', 'mkv'):
+        path = str(root / f'vfr.{ext}')
+        times = write_vfr_video(path, 300, (64, 80), bits=BITS)
+        official = ffmpeg_fps30_frames(path)
+        out[ext] = dict(path=path, times=times, official=official,
+                        codes=decode_frame_index(official, bits=BITS))
+    return out
+
+
+@pytest.fixture
+def vfr_video(vfr_videos):
+    return vfr_videos['mp4']
+
+
+@pytest.mark.parametrize('ext', ['mp4', 'mkv'])
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_vfr_grid_is_ffmpeg_fps_filter(vfr_videos, backend, ext):
+    """On a variable-frame-rate file every slot of the grid, laid on the
+    reader's timetable, decodes to FFmpeg's fps=30 frame pixel for pixel
+    (through the mean rate only 215 of the 321 slots did). MKV: the PyAV
+    reader tells the rate varies from the packets it counts (its header's
+    rates look constant)."""
+    vfr_video = vfr_videos[ext]
+    official = vfr_video['official']
+    res = TRANSFORMS.build(dict(type='VideoInit', backend=backend))(
+        dict(filename=vfr_video['path']))
+    reader = res['video_reader']
+    assert res['vfr']
+    times = reader.frame_times()
+    np.testing.assert_allclose(times, vfr_video['times'], atol=1e-6)
+    slots = np.arange(len(official))
+    inds = SampleSegments.grid_to_shown(slots, times, 30)
+    frames = reader.get_batch(inds, by_order=True)
+    reader.close()
+    np.testing.assert_array_equal(
+        decode_frame_index(frames, bits=BITS), vfr_video['codes'])
+    np.testing.assert_array_equal(frames, official)
+    # FFmpeg's rule by hand: the last frame whose time rounds (halves up)
+    # to the slot or before it
+    by_hand = [max(i for i, t in enumerate(vfr_video['times'])
+                   if np.floor(t * 30 + 0.5 + 1e-9) <= j) for j in slots]
+    np.testing.assert_array_equal(inds, by_hand)
+    # the mean-rate mapping misses about a third of the slots
+    mean_rate = SampleSegments.grid_to_source(slots, res['fps'], 30,
+                                              res['total_frames'])
+    assert (mean_rate != inds).sum() > 0.25 * len(slots)
+
+
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_vfr_segments_decode_official_grid_frames(vfr_video, backend):
+    """The paper config's pipeline on the VFR file: each tuple's item of
+    segment s is one of the frames FFmpeg's extraction puts in segment s,
+    decoded at the time the file shows it."""
+    official = vfr_video['codes'][:SLOTS]
+    steps = config_pipeline()
+    steps[0] = TRANSFORMS.build(dict(type='VideoInit', backend=backend,
+                                     decode_size=(340, 256)))
+    np.random.seed(4)
+    for _ in range(SAMPLES // 2):
+        res = run(steps, vfr_video['path'])
+        assert 'frames_by_order' not in res
+        q, k = tuples(res)
+        for s in range(3):
+            allowed = official[s * SEG:(s + 1) * SEG]
+            assert q[s] in allowed and k[s] in allowed, (s, q, k)
+        for view in res['video_views']:
+            # frame k's code is k: the views index the frames shown
+            np.testing.assert_array_equal(official[view['grid_slots']],
+                                          view['frame_inds'])
+            np.testing.assert_allclose(
+                view['frame_times'], vfr_video['times'][view['frame_inds']],
+                atol=1e-6)
+
+
+def test_constant_rate_files_keep_time_indices(videos):
+    """A constant-rate file's grid stays the closed form on time indices:
+    no timetable is read (PyAV would demux the whole stream for it, 0.9 ms
+    of a 10.6 ms sample here) and the views' frames are those of
+    ``grid_to_source``."""
+    v = videos[(25, 10.0)]
+    init, sampler = config_pipeline()[:2]
+    res = sampler(init(dict(filename=v['path'])))
+    assert not res['vfr'] and 'frames_by_order' not in res
+    assert res['video_reader'].num_seeks == 0
+    for view in res['video_views']:
+        np.testing.assert_array_equal(view['frame_inds'],
+                                      SampleSegments.grid_to_source(
+                                          view['grid_slots'], 25, 30, 250))
+    res['video_reader'].close()
+
+
+@pytest.mark.parametrize('fps', [24, 25, 29.97, 30, 50, 60])
+def test_grid_to_shown_on_even_times_is_the_closed_form(fps):
+    """The timetable rule on frames ``i / fps`` apart is
+    ``grid_to_source``, also where frames sit on slots' half-points."""
+    n = int(round(12 * fps))
+    slots = np.arange(400)
+    np.testing.assert_array_equal(
+        SampleSegments.grid_to_shown(slots, np.arange(n) / fps, 30),
+        SampleSegments.grid_to_source(slots, fps, 30, n))

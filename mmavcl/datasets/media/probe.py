@@ -240,9 +240,13 @@ def probe_media(filename: str) -> dict:
 _START_PACKETS = 16
 
 
-def scan_video(container, stream, count: bool = False):
+def scan_video(container, stream, count: bool = False,
+               shown_pts: Optional[list] = None):
     """Demux the first packets of ``stream`` (all of them when ``count``;
     nobody relies on the position afterwards: every decode seeks first).
+    With ``count``, the pts of every non-empty packet that is shown (from
+    the first keyframe on, not a leading picture, not discarded before an
+    MP4 edit list's start) is appended to ``shown_pts`` when one is given.
 
     The header's stream start is no substitute: with the cheap probe of
     :func:`open_media`, an MKV whose audio starts 0.5 s after the video
@@ -268,6 +272,7 @@ def scan_video(container, stream, count: bool = False):
     n, before_key, leading, looked = 0, 0, 0, 0
     start = lowest = key_pts = None
     keyed = False
+    unkeyed_pts: list = []  # shown after all if no packet is a keyframe
     for packet in container.demux(stream):
         if not packet.size:
             continue  # the demuxer's final flush packet
@@ -281,6 +286,9 @@ def scan_video(container, stream, count: bool = False):
             before_key += 1
         elif not shown:
             leading += 1
+        if shown_pts is not None and pts is not None and \
+                not packet.is_discard and (shown or not keyed):
+            (shown_pts if shown else unkeyed_pts).append(pts)
         if looked < _START_PACKETS:
             looked += keyed
             for t in (pts, packet.dts):
@@ -295,6 +303,8 @@ def scan_video(container, stream, count: bool = False):
             break
     if not keyed:
         before_key = 0
+        if shown_pts is not None:
+            shown_pts.extend(unkeyed_pts)
     return n - before_key - leading, start, lowest, before_key
 
 

@@ -109,6 +109,15 @@ class BaseVideoReader:
             the first call. The views' time spans (and so their audio) are
             cut from these
             (:func:`~mmavcl.datasets.transforms.resolve_spans`).
+
+    Frames are addressed by time index: index ``i`` is the first frame
+    shown at or after ``(i - 1/2) / fps``, which in a variable-frame-rate
+    file can skip frames (two 20 ms frames in one ``1 / fps``) and repeat
+    others. ``get_batch(inds, by_order=True)`` addresses them by display
+    order instead: index ``k`` is the ``k``-th frame the file shows, the
+    row ``k`` of :meth:`frame_times`, so a caller that picks frames by
+    their real times (:class:`~mmavcl.datasets.transforms.SampleSegments`'
+    30 fps grid on a VFR file) gets exactly those.
     """
 
     filename: str
@@ -130,22 +139,42 @@ class BaseVideoReader:
         self.num_decode_calls = 0
         self.last_frame_times: Optional[np.ndarray] = None
 
-    def get_batch(self, inds: Sequence[int]) -> np.ndarray:
-        """Decode frames ``inds`` (any order, repeats allowed).
+    def get_batch(self, inds: Sequence[int],
+                  by_order: bool = False) -> np.ndarray:
+        """Decode frames ``inds`` (any order, repeats allowed): time
+        indices, or with ``by_order`` display-order indices into
+        :meth:`frame_times`.
 
         Returns:
             uint8 ``(len(inds), H, W, 3)`` RGB.
         """
         raise NotImplementedError
 
+    def frame_times(self) -> np.ndarray:
+        """The file's timetable: float64 ``(N,)`` presentation time (s from
+        the first displayed frame) of every frame it shows, in display
+        order (``i / fps`` where the file stores none: AVI, raw streams).
+        Row ``k`` is frame ``k`` of ``get_batch(..., by_order=True)``."""
+        return np.arange(self.num_frames, dtype=np.float64) / self.fps
+
     def close(self) -> None:
         pass
 
-    def _check(self, inds: np.ndarray) -> None:
-        if len(inds) and (inds.min() < 0 or inds.max() >= self.num_frames):
+    def _check(self, inds: np.ndarray, count: Optional[int] = None) -> None:
+        """Refuse indices outside ``[0, count)`` (default: num_frames)."""
+        count = self.num_frames if count is None else count
+        if len(inds) and (inds.min() < 0 or inds.max() >= count):
             raise MediaDecodeError(
                 self.filename, f'frame index {int(inds.max())} out of range '
-                f'[0, {self.num_frames})')
+                f'[0, {count})')
+
+
+def _varying_rate(starts: np.ndarray, fps: float) -> bool:
+    """Whether frames starting at ``starts`` (s from the first) leave the
+    ``1 / fps`` grid more than once: a single irregular step is no
+    variable rate (see :meth:`DecordVideoReader._vfr_map`)."""
+    idx = np.round(np.asarray(starts) * fps).astype(np.int64)
+    return np.count_nonzero(np.diff(idx) != 1) > 1
 
 
 def _target_size(orig_hw: Tuple[int, int],
@@ -276,7 +305,11 @@ class DecordVideoReader(BaseVideoReader):
         if target is None:
             self.orig_shape = None
         self._vr = vr
-        self._time_map = None if is_avi(filename) else self._vfr_map(vr)
+        #: every frame's time from frame 0's; None for AVI (see _vfr_map)
+        #: and where decord cannot tell them
+        self._stamps = None if is_avi(filename) else self._timestamps(vr)
+        self._time_map = None if self._stamps is None else \
+            self._vfr_map(self._stamps)
         self.vfr = self._time_map is not None
 
     def _read_with_pyav(self, num_threads: Optional[int],
@@ -292,6 +325,7 @@ class DecordVideoReader(BaseVideoReader):
         self.num_frames, self.fps = self._pyav.num_frames, self._pyav.fps
         self.shape, self.orig_shape = self._pyav.shape, self._pyav.orig_shape
         self.vfr, self._time_map = self._pyav.vfr, None
+        self._stamps = None
         self._start_time = self._pyav.start_time
         self.raw_stream = self._pyav.raw_stream
 
@@ -310,7 +344,18 @@ class DecordVideoReader(BaseVideoReader):
                 container.close()
         return self._start_time
 
-    def _vfr_map(self, vr) -> Optional[np.ndarray]:
+    def _timestamps(self, vr) -> Optional[np.ndarray]:
+        """float64 ``(T,)`` start of each of decord's frames (s from frame
+        0's), from its index (0.2 ms for a 10 s 30 fps MP4); None where it
+        has none."""
+        try:
+            starts = np.asarray(vr.get_frame_timestamp(
+                np.arange(self.num_frames)), dtype=np.float64)[:, 0]
+        except Exception:  # no index: keep decord's own numbering
+            return None
+        return starts - starts[0]
+
+    def _vfr_map(self, starts: np.ndarray) -> Optional[np.ndarray]:
         """Index -> frame map for variable-frame-rate files, else None.
 
         decord numbers frames by count, which puts frame ``i`` of a VFR file
@@ -327,27 +372,31 @@ class DecordVideoReader(BaseVideoReader):
         never remapped (see ``__init__``): they store no presentation
         times, and :class:`PyAVVideoReader` counts their frames too.
         """
-        try:
-            starts = np.asarray(
-                vr.get_frame_timestamp(np.arange(self.num_frames)))[:, 0]
-        except Exception:  # no index: keep decord's own numbering
-            return None
-        idx = np.round((starts - starts[0]) * self.fps).astype(np.int64)
-        if np.count_nonzero(np.diff(idx) != 1) <= 1:
+        if not _varying_rate(starts, self.fps):
             return None  # constant frame rate, or one gap
-        idx = np.maximum.accumulate(idx)
+        idx = np.maximum.accumulate(
+            np.round(starts * self.fps).astype(np.int64))
         frame_of = np.searchsorted(idx, np.arange(self.num_frames), 'left')
         return np.minimum(frame_of, self.num_frames - 1)
 
-    def get_batch(self, inds: Sequence[int]) -> np.ndarray:
+    def frame_times(self) -> np.ndarray:
+        if self._pyav is not None:
+            return self._pyav.frame_times()
+        if self._stamps is None:
+            return super().frame_times()
+        return self._stamps
+
+    def get_batch(self, inds: Sequence[int],
+                  by_order: bool = False) -> np.ndarray:
         inds = np.asarray(inds, dtype=np.int64).reshape(-1)
         self._check(inds)
         self.num_decode_calls += 1
         if self._pyav is not None:
-            frames = self._pyav.get_batch(inds)
+            frames = self._pyav.get_batch(inds, by_order)
             self.last_frame_times = self._pyav.last_frame_times
             return frames
-        if self._time_map is not None:
+        # decord numbers frames in display order already
+        if self._time_map is not None and not by_order:
             inds = self._time_map[inds]
         try:
             frames = self._vr.get_batch(inds.tolist()).asnumpy()
@@ -371,14 +420,8 @@ class DecordVideoReader(BaseVideoReader):
         ``frames`` (its own numbering, after the VFR remap). AVI stores no
         presentation times (see ``__init__``): ``i / fps`` there, and
         wherever decord cannot tell them."""
-        if not is_avi(self.filename):
-            try:
-                stamps = np.asarray(self._vr.get_frame_timestamp(
-                    np.concatenate([[0], frames]).tolist()),
-                    dtype=np.float64)[:, 0]
-                return stamps[1:] - stamps[0]
-            except Exception:  # no index: nominal times below
-                pass
+        if self._stamps is not None:
+            return self._stamps[frames]
         return frames.astype(np.float64) / self.fps
 
     def close(self) -> None:
@@ -498,7 +541,12 @@ class PyAVVideoReader(BaseVideoReader):
     order: each batch is decoded from the file's top
     (:data:`_TOP_ONLY_FORMATS`). When the header gives no frame count
     (MKV/WebM) or an unreliable one (AVI), the packets are counted once at
-    open (demux only, no decoding).
+    open (demux only, no decoding); those packets' timestamps are then the
+    timetable (:meth:`frame_times`), which elsewhere is demuxed when first
+    asked for. ``vfr`` is set where the mean rate is away from the
+    stream's base rate or, where the packets were counted, where their
+    timestamps leave the ``1 / fps`` grid more than once (the rates of a
+    variable-rate MKV or MPEG-TS file do not tell).
 
     Frames come out as displayed: a display matrix (a phone's portrait
     video stored as landscape frames) is applied (``np.rot90``, and a
@@ -573,6 +621,12 @@ class PyAVVideoReader(BaseVideoReader):
         self.frame_format: Optional[str] = None
         self._reformatter = av.video.reformatter.VideoReformatter()
         self._keys: Optional[np.ndarray] = None
+        self._key_ticks: Optional[np.ndarray] = None
+        #: sorted pts of every frame shown (frame_times), read on demand
+        self._shown_pts: Optional[np.ndarray] = None
+        #: _shown_pts while a display-order batch decodes: indices are
+        #: then ranks in it (None: time indices)
+        self._order: Optional[np.ndarray] = None
         self._owns_container = True
         self._container = container
         self._resize = (decode_size, decode_short_side)
@@ -617,8 +671,10 @@ class PyAVVideoReader(BaseVideoReader):
             if not rate:
                 raise MediaDecodeError(filename, 'unknown frame rate')
             self.fps = float(rate)
-            # frames are found by time anyway; the flag is informative. A
-            # mean rate away from the stream's base rate means VFR.
+            # frames are found by time anyway; the flag tells samplers to
+            # read the timetable (SampleSegments' grid). A mean rate away
+            # from the stream's base rate means VFR; where the packets are
+            # counted (MKV, MPEG-TS), their timestamps tell (below)
             base = stream.base_rate
             self.vfr = not raw and bool(
                 base and abs(float(rate) / float(base) - 1) > 0.01)
@@ -636,17 +692,26 @@ class PyAVVideoReader(BaseVideoReader):
             n = stream.frames
             # headers lie or stay silent (MKV, AVI): count the packets,
             # which costs a demux but no decoding
+            count = not n or self._by_count
+            pts: Optional[list] = [] if count and not self._by_count \
+                else None
             counted, start, lowest, leading = scan_video(
-                self._container, stream, count=not n or self._by_count)
+                self._container, stream, count=count, shown_pts=pts)
             #: packets before the first keyframe, which decode to no
             #: picture (H.264) or a wrong one (MPEG-4 Part 2 P-VOPs without
             #: their reference): not counted as frames
             self._leading = leading
-            if not n or self._by_count:
+            if count:
                 n = counted
             self.num_frames = int(n)
             self._start = start if start is not None else (
                 stream.start_time or 0)
+            if pts:
+                # demuxed anyway: the timetable, and whether the rate
+                # varies, which MKV's and MPEG-TS's rates do not tell
+                self._shown_pts = self._sorted_shown(pts)
+                self.vfr = self.vfr or _varying_rate(
+                    self.frame_times(), self.fps)
             #: the earliest timestamp seen: a seek well before it goes to
             #: the top of the file in every demuxer
             self._lowest = lowest if lowest is not None else self._start
@@ -708,7 +773,52 @@ class PyAVVideoReader(BaseVideoReader):
         return self._pts_index(frame.pts if frame.pts is not None else 0)
 
     def _pts_index(self, pts: int) -> int:
+        if self._order is not None:
+            return int(np.searchsorted(self._order, pts, 'left'))
         return int(round((pts - self._start) * self._tb * self.fps))
+
+    def _index_time(self, idx: int) -> float:
+        """Time (s from the first displayed frame) of index ``idx``."""
+        if self._order is not None:
+            return float((self._order[idx] - self._start) * self._tb)
+        return idx / self.fps
+
+    def frame_times(self) -> np.ndarray:
+        """See :meth:`BaseVideoReader.frame_times`. Read once, from the
+        packets' timestamps, sorted (B-frames are stored before the frames
+        they are shown after): a demux of the whole stream, no decoding
+        (0.9 ms for a 10 s, 30 fps, 340x256 H.264 MP4). AVI and raw
+        streams count frames (:attr:`_by_count`): ``i / fps``."""
+        if self._by_count:
+            return super().frame_times()
+        if self._shown_pts is None:
+            try:
+                self._shown_pts = self._read_shown_pts()
+            except MediaDecodeError:
+                raise
+            except Exception as err:
+                raise MediaDecodeError(self.filename,
+                                       short_reason(err)) from err
+        return (self._shown_pts - self._start) * self._tb
+
+    def _read_shown_pts(self) -> np.ndarray:
+        """Sorted pts of the packets shown: with a size and a timestamp,
+        not discarded (before an MP4 edit list's start), not before the
+        first displayed frame (:meth:`_sorted_shown`)."""
+        self._rewind()
+        pts: list = []
+        scan_video(self._container, self._stream, count=True, shown_pts=pts)
+        return self._sorted_shown(pts)
+
+    def _sorted_shown(self, pts: list) -> np.ndarray:
+        """Packet timestamps ``pts`` sorted, from the first displayed
+        frame's on."""
+        shown = np.unique(np.asarray(pts, dtype=np.int64))
+        shown = shown[shown >= self._start]
+        if not len(shown):
+            raise MediaDecodeError(self.filename, 'no video frame has a '
+                                   'timestamp')
+        return shown
 
     def _keyframes(self) -> np.ndarray:
         """Display indices of the keyframes in the container's index (MP4
@@ -718,11 +828,15 @@ class PyAVVideoReader(BaseVideoReader):
         (x264's), and off by a frame or two otherwise, which only moves a
         seek decision."""
         if self._keys is None or not len(self._keys):
-            stamps = [e.timestamp for e in self._stream.index_entries
-                      if e.is_keyframe]
-            self._keys = np.round(
-                (np.asarray(stamps, np.float64) - (stamps[0] if stamps else 0))
-                * self._tb * self.fps).astype(np.int64)
+            stamps = np.asarray([e.timestamp for e in
+                                 self._stream.index_entries
+                                 if e.is_keyframe], np.int64)
+            self._key_ticks = stamps - (stamps[0] if len(stamps) else 0)
+            self._keys = np.round(self._key_ticks * self._tb *
+                                  self.fps).astype(np.int64)
+        if self._order is not None:  # the same, as display-order ranks
+            return np.searchsorted(self._order - self._order[0],
+                                   self._key_ticks, 'left')
         return self._keys
 
     def _seek_pays(self, idx: int, target: int) -> bool:
@@ -744,7 +858,7 @@ class PyAVVideoReader(BaseVideoReader):
             self._rewind()
             return True
         self.num_seeks += 1
-        t = target / self.fps - back
+        t = self._index_time(target) - back
         if t < 0:
             # an hour before the earliest timestamp: demuxers that search
             # by timestamp (MPEG-TS: by PCR, which runs ahead of the
@@ -841,13 +955,23 @@ class PyAVVideoReader(BaseVideoReader):
             out = np.rot90(out, quarter)
         return out[:, ::-1] if self._mirror else out
 
-    def get_batch(self, inds: Sequence[int]) -> np.ndarray:
+    def get_batch(self, inds: Sequence[int],
+                  by_order: bool = False) -> np.ndarray:
         inds = np.asarray(inds, dtype=np.int64).reshape(-1)
-        self._check(inds)
+        # counted frames (AVI, raw streams) are numbered in display order
+        by_order = by_order and not self._by_count
+        if by_order:
+            self._check(inds, len(self.frame_times()))
+        else:
+            self._check(inds)
         self.num_decode_calls += 1
         got, times = {}, {}
-        for i, arr, when in self._decode_sorted(np.unique(inds)):
-            got[i], times[i] = arr, when
+        self._order = self._shown_pts if by_order else None
+        try:
+            for i, arr, when in self._decode_sorted(np.unique(inds)):
+                got[i], times[i] = arr, when
+        finally:
+            self._order = None
         self.last_frame_times = np.array([times[int(i)] for i in inds],
                                          dtype=np.float64)
         return np.stack([got[int(i)] for i in inds])
@@ -969,7 +1093,7 @@ class PyAVVideoReader(BaseVideoReader):
             # each index on its own: one still on screen is not a licence
             # for every later one (a file cut after frame 40 gave frame 40
             # for 41 and for 71 alike when both were asked at once)
-            on_screen = idx + max(
+            on_screen = idx if self._order is not None else idx + max(
                 1, round((duration or 0) * self._tb * self.fps))
             if want[pos] <= on_screen:
                 arr, when = self._to_array(frame), self._time(idx, pts)
@@ -1057,11 +1181,14 @@ class PyAVVideoReader(BaseVideoReader):
             self._container = None
 
 
-def decode_with_fallback(reader: BaseVideoReader, inds: Sequence[int]
+def decode_with_fallback(reader: BaseVideoReader, inds: Sequence[int],
+                         by_order: bool = False
                          ) -> Tuple[np.ndarray, BaseVideoReader]:
-    """``reader.get_batch(inds)``; when that fails and the reader has a
-    ``fallback``, reopen the file with the fallback backend and try again
-    (decord 0.6 fails on some files it opened fine, e.g. a 48x32 H.264).
+    """``reader.get_batch(inds, by_order)``; when that fails and the reader
+    has a ``fallback``, reopen the file with the fallback backend and try
+    again (decord 0.6 fails on some files it opened fine, e.g. a 48x32
+    H.264). Display-order indices stay valid: both backends number the
+    frames the file shows alike.
 
     Returns:
         ``(frames, reader)``: the reader that succeeded (the caller closes
@@ -1071,7 +1198,7 @@ def decode_with_fallback(reader: BaseVideoReader, inds: Sequence[int]
         MediaDecodeError: both failed; the message gives both reasons.
     """
     try:
-        return reader.get_batch(inds), reader
+        return reader.get_batch(inds, by_order), reader
     except MediaDecodeError as err:
         if reader.fallback is None:
             raise
@@ -1079,7 +1206,7 @@ def decode_with_fallback(reader: BaseVideoReader, inds: Sequence[int]
         reader.close()
         try:
             other = reopen()
-            return other.get_batch(inds), other
+            return other.get_batch(inds, by_order), other
         except MediaDecodeError as err2:
             raise MediaDecodeError(
                 reader.filename, f'{err2.reason} ({name}); primary '

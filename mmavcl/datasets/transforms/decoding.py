@@ -412,7 +412,9 @@ class DecodeVideoViews(BaseTransform):
     views come out reversed). The reader is closed and removed.
 
     Required keys: ``video_reader``, ``video_views`` (list of dicts with
-    ``frame_inds``).
+    ``frame_inds``: time indices, or display-order ones where the sampler
+    set ``frames_by_order``, see
+    :meth:`~mmavcl.datasets.media.BaseVideoReader.get_batch`).
 
     Added keys: ``video_imgs`` (list of uint8 ``(T_v, H, W, 3)`` arrays, one
     per view), ``source_shape`` ``(H, W)``; every view dict gains
@@ -434,17 +436,18 @@ class DecodeVideoViews(BaseTransform):
     shares is a slice of it, not a copy; transforms return new arrays and
     never write into a view's pixels.
 
-    Removed keys: ``video_reader``.
+    Removed keys: ``video_reader``, ``frames_by_order``.
     """
 
     def transform(self, results: Dict) -> Dict:
         reader = results.pop('video_reader')
+        by_order = bool(results.pop('frames_by_order', False))
         views: List[dict] = results['video_views']
         try:
             all_inds = np.concatenate(
                 [np.asarray(v['frame_inds'], np.int64) for v in views])
             union = np.unique(all_inds)
-            frames, reader = decode_with_fallback(reader, union)
+            frames, reader = decode_with_fallback(reader, union, by_order)
             times = reader.last_frame_times
         finally:
             reader.close()

@@ -287,6 +287,10 @@ class SampleSnippets(SampleClips):
                 f'stride={self.stride})')
 
 
+#: slots of float error allowed where a frame sits on a slot's half-point
+_HALF_TOL = 1e-6
+
+
 def _shuffle_perm(k: int) -> np.ndarray:
     """A random permutation of ``range(k)`` that is neither the identity nor
     the reversal (VCLR's order-shuffle)."""
@@ -314,8 +318,17 @@ class SampleSegments(BaseViewSampler):
     ``num_frames`` slots ``1 / grid_fps`` s apart. Slot ``j`` shows the
     frame FFmpeg's ``fps`` filter puts there (timestamps rounded to the
     nearest slot, its default): the last source frame whose time ``i / fps``
-    is before ``(j + 1/2) / grid_fps`` (:meth:`grid_to_source`). Slots past
-    the video's end repeat its last frame, VCLR's padding of short videos.
+    is before ``(j + 1/2) / grid_fps`` (:meth:`grid_to_source`). In a
+    variable-frame-rate file (``results['vfr']``) the same rule runs on
+    the frames' real presentation times, read from the reader
+    (:meth:`grid_to_shown`,
+    :meth:`~mmavcl.datasets.media.BaseVideoReader.frame_times`), and the
+    views' ``frame_inds`` count the frames the file shows in display order
+    (``results['frames_by_order']``, which
+    :class:`~.decoding.DecodeVideoViews` passes on to the reader): every
+    slot shows the frame FFmpeg's filter puts there, also where two frames
+    fall within one ``1 / fps`` of the mean rate. Slots past the video's
+    end repeat its last frame, VCLR's padding of short videos.
     So 300 slots are the first 10 s at any source rate, a 60 fps video is
     not cut to 5 s, and a 25 fps video does not clamp half of its third
     segment to the last frame. ``clip_len`` and ``frame_interval`` then
@@ -353,8 +366,10 @@ class SampleSegments(BaseViewSampler):
     ``reuse_query`` (7), or ``2K`` without anchors. The union of their
     frames is only ``2K`` items, decoded once.
 
-    Required keys: ``total_frames``, ``fps``.
-    Added keys: ``video_views`` (each with ``role``, ``segment``, and with
+    Required keys: ``total_frames``, ``fps``; with ``grid_fps`` on a VFR
+    file (``vfr``) also ``video_reader``.
+    Added keys: ``frames_by_order`` (True: see above), ``video_views``
+    (each with ``role``, ``segment``, and with
     ``grid_fps`` also ``grid_slots``: int64 ``(clip_len,)`` slot indices),
     ``audio_views``, ``pretext_labels``: ``order`` (0-3), ``order_q``,
     ``order_k``, ``anchor_segment`` and, with ``reuse_query``,
@@ -435,8 +450,36 @@ class SampleSegments(BaseViewSampler):
         # x is an integer when a frame sits exactly on a slot's half-point
         # (60 -> 30 fps): that frame rounds to the next slot, so ceil - 1;
         # the tolerance keeps float error from moving such exact points
-        inds = np.ceil(x - 1e-6).astype(np.int64) - 1
+        inds = np.ceil(x - _HALF_TOL).astype(np.int64) - 1
         return np.clip(inds, 0, total - 1)
+
+    @staticmethod
+    def grid_to_shown(slots: np.ndarray, times: np.ndarray,
+                      grid_fps: float) -> np.ndarray:
+        """:meth:`grid_to_source` from the frames' real times (a
+        variable-frame-rate file): FFmpeg's ``fps`` filter gives the frame
+        shown at ``t`` s the slot ``round(t * grid_fps)`` (halves up) and
+        fills slot ``j`` with the last frame whose slot is ``<= j``. On
+        ``times = i / fps`` this is :meth:`grid_to_source`.
+
+        Args:
+            slots: int ``(T,)`` slot indices (>= 0).
+            times: float64 ``(N,)`` the file's timetable, s from its first
+                frame, increasing
+                (:meth:`~mmavcl.datasets.media.BaseVideoReader.frame_times`).
+            grid_fps: Grid rate.
+
+        Returns:
+            int64 ``(T,)`` display-order frame indices in ``[0, N - 1]``
+            (read with ``get_batch(..., by_order=True)``).
+        """
+        times = np.asarray(times, np.float64)
+        # decord's times are float32 (1 us steps at 10 s): a frame within
+        # one such step of a slot's half-point is taken to sit on it
+        tol = _HALF_TOL + grid_fps * np.spacing(times.astype(np.float32))
+        frame_slots = np.floor(times * grid_fps + 0.5 + tol)
+        inds = np.searchsorted(frame_slots, np.asarray(slots), 'right') - 1
+        return np.clip(inds, 0, len(frame_slots) - 1).astype(np.int64)
 
     def _two_starts(self, lo: int, hi: int) -> Tuple[int, int]:
         span = self.clip_len * self.frame_interval
@@ -451,6 +494,19 @@ class SampleSegments(BaseViewSampler):
     def transform(self, results: Dict) -> Dict:
         total, fps = self._meta(results)
         grid = self.grid_fps
+        # a VFR file's grid is laid on its real frame times, whose frames
+        # the reader then returns by display order
+        by_order = bool(grid and results.get('vfr'))
+        results.pop('frames_by_order', None)
+        if by_order:
+            if 'video_reader' not in results:
+                raise KeyError(
+                    f'{results.get("filename")}: SampleSegments(grid_fps='
+                    f'{grid}) on a variable-frame-rate file reads the '
+                    "frames' times from results['video_reader'] "
+                    '(VideoInit before the sampler)')
+            times = results['video_reader'].frame_times()
+            results['frames_by_order'] = True
         if grid:
             rate = float(grid)
             n = self.num_frames or max(1, int(round(total * rate / fps)))
@@ -481,7 +537,11 @@ class SampleSegments(BaseViewSampler):
                 vtype,
                 role=role,
                 segment=seg)
-            if grid:
+            if by_order:
+                view['grid_slots'] = view['frame_inds']
+                view['frame_inds'] = self.grid_to_shown(
+                    view['frame_inds'], times, rate)
+            elif grid:
                 view['grid_slots'] = view['frame_inds']
                 view['frame_inds'] = self.grid_to_source(
                     view['frame_inds'], fps, rate, total)
