@@ -381,10 +381,11 @@ class NonFiniteLossGuardHook(Hook):
     acts (mmengine registers custom hooks after the default ones).
 
     Args:
-        action (str): ``'stop'``, ``'skip'`` or ``'off'`` (do nothing: how a
-            config turns the default guard off, since mmengine 0.10 refuses
-            ``None`` for default hooks it does not know). Defaults to
-            ``'stop'``.
+        action (str): ``'stop'``, ``'skip'`` or ``'off'`` (do nothing; the
+            hook stays registered). ``default_hooks=dict(nonfinite_guard=
+            None)`` removes the hook instead: ``AVRunner`` accepts it,
+            although mmengine 0.10 refuses ``None`` for default hooks it
+            does not know. Defaults to ``'stop'``.
         max_consecutive_skips (int): limit for ``'skip'``. Defaults to 20.
         restore_state (bool): with ``'skip'``, undo the bad iteration's
             writes to buffers and non-trainable parameters. Defaults to True.
