@@ -230,6 +230,33 @@ def find_resumable_checkpoint(work_dir: str,
     return None
 
 
+def newest_remote_checkpoint(
+        out_dirs: Iterable[Tuple[str, Optional[dict]]]) -> Optional[str]:
+    """The checkpoint of the highest step (``epoch_N.pth``/``iter_N.pth``)
+    in the object-store folders ``out_dirs`` (``(URI, backend_args)``), or
+    ``None`` when they hold none.
+
+    An uploaded object is complete or absent (a PUT or multipart upload
+    only appears once whole), so unlike on a local disk no newer, truncated
+    file can shadow a good one; a file that still fails to load is
+    reported, naming its URI, by the loader.
+
+    Raises:
+        RemoteStorageError: a folder could not be listed (after retries).
+    """
+    from mmengine.fileio import get_file_backend
+    found = []
+    for out_dir, backend_args in out_dirs:
+        backend = get_file_backend(out_dir, backend_args=backend_args)
+        for name in backend.list_dir_or_file(out_dir, list_dir=False,
+                                             suffix='.pth'):
+            m = _CKPT_NAME.match(name)
+            if m:
+                found.append((int(m.group(2)),
+                              backend.join_path(out_dir, name)))
+    return max(found)[1] if found else None
+
+
 def remove_stale_temp_files(directories: Iterable[str]) -> List[str]:
     """Delete the temporary files that killed checkpoint saves left behind.
 

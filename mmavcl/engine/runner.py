@@ -77,7 +77,8 @@ import contextlib
 import copy
 import math
 import os.path as osp
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import (Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 import torch.distributed as dist
@@ -96,6 +97,7 @@ from mmavcl.utils.checkpoint import trusted_checkpoints
 from .checkpointing import (SafeCheckpointHook, WorkDirLock, atomic_path,
                             checkpoint_problem, find_resumable_checkpoint,
                             message_hub_from_plain, message_hub_to_plain,
+                            newest_remote_checkpoint,
                             remove_stale_temp_files)
 from .efficiency import ChannelsLast3dHook, convert_to_channels_last
 from .hooks import ValRNGGuardHook
@@ -416,6 +418,23 @@ class AVRunner(Runner):
             self._own_ckpt_dirs = list(dict.fromkeys(dirs))
         return self._own_ckpt_dirs
 
+    def remote_checkpoint_dirs(self) -> List[Tuple[str, Optional[dict]]]:
+        """The object-store "folders" this run writes checkpoints to
+        (``<out_dir>/<work dir name>`` of a checkpoint hook whose
+        ``out_dir`` is a URI), each with the hook's ``backend_args``."""
+        if getattr(self, '_remote_ckpt_dirs', None) is None:
+            name = osp.basename(self.work_dir.rstrip(osp.sep))
+            self._remote_ckpt_dirs = [
+                # the work dir's name is appended by CheckpointHook's
+                # before_train, after this first runs (as in
+                # own_checkpoint_dirs)
+                (f'{str(hook.out_dir).rstrip("/")}/{name}',
+                 getattr(hook, 'backend_args', None))
+                for hook in self.hooks if isinstance(hook, CheckpointHook)
+                and '://' in str(getattr(hook, 'out_dir', None) or '')
+            ]
+        return self._remote_ckpt_dirs
+
     @contextlib.contextmanager
     def _work_dir_locked(self) -> Iterator[None]:
         """Hold the work dir's lock (rank 0) for the block.
@@ -588,9 +607,11 @@ class AVRunner(Runner):
         choice = [None, None]
         if get_rank() == 0:
             try:
-                choice[0] = find_resumable_checkpoint(
-                    self.work_dir, self.own_checkpoint_dirs()[1:])
-            except RuntimeError as err:
+                choice[0] = newest_remote_checkpoint(
+                    self.remote_checkpoint_dirs()) or \
+                    find_resumable_checkpoint(
+                        self.work_dir, self.own_checkpoint_dirs()[1:])
+            except (RuntimeError, OSError) as err:
                 choice[1] = str(err)
         broadcast_object_list(choice)
         if choice[1] is not None:
