@@ -257,6 +257,65 @@ def newest_remote_checkpoint(
     return max(found)[1] if found else None
 
 
+class PreviousRunError(RuntimeError):
+    """A new run would overwrite the checkpoints of an earlier one."""
+
+
+#: what a checkpoint hook leaves in its directory: ``epoch_N.pth`` /
+#: ``iter_N.pth`` (published: ``-<sha256 prefix>``), ``best_*.pth``, and
+#: the work dir's ``last_checkpoint`` pointer
+_RUN_FILE = re.compile(
+    r'^((epoch|iter)_\d+(-[0-9a-f]{8})?\.pth|best_.+\.pth|last_checkpoint)$')
+
+
+def previous_run_files(local_dirs: Iterable[str],
+                       remote_dirs: Iterable[Tuple[str, Optional[dict]]] = ()
+                       ) -> List[str]:
+    """The checkpoints (and ``last_checkpoint``) an earlier run left in a
+    run's checkpoint directories: local folders, and object-store folders
+    given as ``(URI, backend_args)``. Subfolders are not searched."""
+    from mmengine.fileio import get_file_backend
+    found = []
+    for directory in dict.fromkeys(d for d in local_dirs if d):
+        if osp.isdir(directory):
+            found += [osp.join(directory, name)
+                      for name in sorted(os.listdir(directory))
+                      if _RUN_FILE.match(name)]
+    for out_dir, backend_args in remote_dirs:
+        backend = get_file_backend(out_dir, backend_args=backend_args)
+        found += [backend.join_path(out_dir, name)
+                  for name in backend.list_dir_or_file(out_dir, list_dir=False)
+                  if _RUN_FILE.match(name)]
+    return found
+
+
+def move_aside(files: Iterable[str], folder_name: str,
+               backend_args: Optional[dict] = None) -> List[str]:
+    """Move each file into ``<its directory>/<folder_name>/`` (same name;
+    object-store URIs by a server-side move); returns the new paths.
+
+    Raises:
+        FileExistsError: the destination exists (nothing is overwritten).
+    """
+    from mmengine.fileio import get_file_backend
+    moved = []
+    for path in files:
+        directory, name = path.rsplit('/', 1)
+        target = f'{directory}/{folder_name}/{name}'
+        if '://' in path:
+            backend = get_file_backend(path, backend_args=backend_args)
+            if backend.exists(target):
+                raise FileExistsError(f'{target} exists; not moving {path}')
+            backend.rename(path, target)
+        else:
+            os.makedirs(osp.dirname(target), exist_ok=True)
+            if osp.lexists(target):
+                raise FileExistsError(f'{target} exists; not moving {path}')
+            os.rename(path, target)
+        moved.append(target)
+    return moved
+
+
 def remove_stale_temp_files(directories: Iterable[str]) -> List[str]:
     """Delete the temporary files that killed checkpoint saves left behind.
 

@@ -96,8 +96,9 @@ from mmavcl.registry import (RUNNERS, UnknownTypeError, explain_unknown_types,
 from mmavcl.utils.checkpoint import trusted_checkpoints
 from .checkpointing import (SafeCheckpointHook, WorkDirLock, atomic_path,
                             checkpoint_problem, find_resumable_checkpoint,
-                            message_hub_from_plain, message_hub_to_plain,
-                            newest_remote_checkpoint,
+                            PreviousRunError, message_hub_from_plain,
+                            message_hub_to_plain, move_aside,
+                            newest_remote_checkpoint, previous_run_files,
                             remove_stale_temp_files)
 from .efficiency import ChannelsLast3dHook, convert_to_channels_last
 from .hooks import ValRNGGuardHook
@@ -452,7 +453,9 @@ class AVRunner(Runner):
         if get_rank() == 0:
             try:
                 locked = lock.acquire()
+                self._keep_previous_run()
             except Exception as err:  # noqa: B902 (reported on every rank)
+                lock.release()
                 local_error = err
                 outcome[0] = str(err)
         broadcast_object_list(outcome)
@@ -470,6 +473,47 @@ class AVRunner(Runner):
             yield
         finally:
             lock.release()
+
+    def _keep_previous_run(self) -> None:
+        """Refuse to start a new run (no ``resume``) over the checkpoints of
+        an earlier one, which it would overwrite (``iter_4.pth`` ...) or
+        repoint (``last_checkpoint``); with ``start_over=True`` in the
+        config (``tools/train.py --start-over``) move them aside instead,
+        into ``superseded_<time>/`` next to them.
+
+        Raises:
+            PreviousRunError: naming the work dir, the files and the ways
+                on.
+        """
+        if self._resume:
+            return
+        local = self.own_checkpoint_dirs()
+        remote = self.remote_checkpoint_dirs()
+        found = previous_run_files(local, remote)
+        if not found:
+            return
+        if not self.cfg.get('start_over', False):
+            shown = ', '.join(found[:6]) + (
+                f' and {len(found) - 6} more' if len(found) > 6 else '')
+            raise PreviousRunError(
+                f'work dir {self.work_dir} holds the checkpoints of an '
+                f'earlier run ({shown}). A new run without resume would '
+                'overwrite them and repoint last_checkpoint. Continue that '
+                'run with --resume (resume=True), give this one another '
+                '--work-dir, or start over here with --start-over '
+                '(start_over=True in the config, e.g. --cfg-options '
+                'start_over=True for tools other than mmavcl\'s): the old '
+                'files are then moved into superseded_<time>/ next to '
+                'them, not deleted.')
+        folder = f'superseded_{self.timestamp}'
+        moved = move_aside(previous_run_files(local), folder)
+        for out_dir, backend_args in remote:
+            moved += move_aside(previous_run_files((), [(out_dir,
+                                                         backend_args)]),
+                                folder, backend_args)
+        self.logger.warning(
+            f'start_over=True: moved the {len(moved)} checkpoint file(s) of '
+            f'the earlier run in {self.work_dir} aside: {moved}')
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: torch.nn.Module):
