@@ -1,8 +1,8 @@
 """Train (pretrain, linear-probe or fine-tune) a model from a config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
-        [--start-over] [--trust-checkpoint] [--amp] [--compile [BACKEND]] [--auto-scale-lr]
-        [--cfg-options k=v ...] [--launcher ...]
+        [--start-over] [--trust-checkpoint] [--amp] [--compile [BACKEND]]
+        [--auto-scale-lr] [--cfg-options k=v ...] [--launcher ...]
 
 Checkpoints load ``weights_only`` (``mmavcl.utils.checkpoint``): a run's own
 checkpoints resume that way, and only a file inside the run's work dir may

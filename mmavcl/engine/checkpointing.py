@@ -23,7 +23,9 @@ a full disk). Three rules keep a usable checkpoint on disk at every instant:
    ``last_checkpoint`` pointer naming a file elsewhere is ignored.
 
 And one writer per work dir (:class:`WorkDirLock`): two runs writing the
-same work dir would interleave their checkpoints and ``last_checkpoint``.
+same work dir would interleave their checkpoints and ``last_checkpoint``;
+a new run does not write over an earlier run's checkpoints
+(:func:`previous_run_files`, :func:`move_aside`).
 """
 import contextlib
 import datetime

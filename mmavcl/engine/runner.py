@@ -28,6 +28,15 @@ Its own additions, all through public ``Runner`` methods:
   the process dies) and refuses to start while another run holds it; with
   the lock held, the temporary files of a killed save are removed.
   ``val()``/``test()`` take no lock: they write no checkpoints.
+* **Nothing written is overwritten** (``train``): a run without
+  ``resume`` refuses a work dir (or checkpoint ``out_dir``, local or
+  ``s3://``) holding an earlier run's checkpoints, naming them; with
+  ``start_over=True`` (``tools/train.py --start-over``) it moves them into
+  ``superseded_<timestamp>/`` first.
+* **Checkpoints in object storage** (``load_or_resume``): with a
+  checkpoint hook ``out_dir='s3://...'`` auto-resume takes the newest
+  checkpoint there (the writing itself is the object-store backend's,
+  :mod:`mmavcl.datasets.media.remote`).
 * **Clear errors** (``from_cfg``, ``train``/``val``/``test``,
   ``build_train_loop``, ``build_optim_wrapper``): an unknown ``type``
   anywhere in the config names its key path and suggests registered names

@@ -1,7 +1,8 @@
 """Checkpoints written to ``out_dir='s3://...'`` by a real ``AVRunner`` on
 moto's S3 server (:func:`mmavcl.testing.serve_moto`): they land in the
 bucket, ``max_keep_ckpts`` prunes the bucket, ``--resume auto`` finds them
-there after the local work dir is gone, and an upload refused by the server
+there after the local work dir is gone, a new run does not overwrite them,
+and an upload refused by the server
 (:func:`mmavcl.testing.failing_uploads`) is retried, or reported with its
 URI, without losing an older checkpoint.
 
@@ -20,6 +21,7 @@ import torch
 import engine_toys as T
 from mmavcl.datasets.media import remote
 from mmavcl.datasets.media.remote import RemoteStorageError
+from mmavcl.engine.checkpointing import PreviousRunError
 from mmavcl.testing import failing_uploads, s3_client_env, serve_moto
 
 BUCKET = 'ckpts'
@@ -147,3 +149,24 @@ def test_an_upload_failing_for_good_names_the_uri_and_loses_nothing(
     # max_keep_ckpts=1: iter_4 is only removed once iter_8 is stored
     assert _keys(s3, 'exp/run5/') == ['iter_4.pth']
     _assert_equal(_object_weights(s3, 'exp/run5/iter_4.pth'), before)
+
+
+def test_a_new_run_keeps_an_earlier_runs_checkpoints_in_the_bucket(
+        tmp_path, s3):
+    """Found in the bucket alone (the local work dir is gone): refused,
+    or with start_over moved aside within the bucket."""
+    work = str(tmp_path / 'run6')
+    _train(_cfg(work, 4, f's3://{BUCKET}/exp'))
+    earlier = _object_weights(s3, 'exp/run6/iter_4.pth')
+    shutil.rmtree(work)
+    with pytest.raises(PreviousRunError,
+                       match=f's3://{BUCKET}/exp/run6/iter_4.pth'):
+        _train(_cfg(work, 4, f's3://{BUCKET}/exp', lr=0.5))
+    assert _keys(s3, 'exp/run6/') == ['iter_4.pth']
+    runner = _train(_cfg(work, 4, f's3://{BUCKET}/exp', lr=0.5,
+                         start_over=True))
+    aside = f'superseded_{runner.timestamp}/iter_4.pth'
+    assert _keys(s3, 'exp/run6/') == ['iter_4.pth', aside]
+    _assert_equal(_object_weights(s3, f'exp/run6/{aside}'), earlier)
+    _assert_equal(_object_weights(s3, 'exp/run6/iter_4.pth'),
+                  runner.model.state_dict())
