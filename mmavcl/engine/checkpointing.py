@@ -246,17 +246,20 @@ def newest_remote_checkpoint(
     Raises:
         RemoteStorageError: a folder could not be listed (after retries).
     """
+    found = [(int(m.group(2)), uri) for uri, name in _remote_files(out_dirs)
+             for m in [_CKPT_NAME.match(name)] if m]
+    return max(found)[1] if found else None
+
+
+def _remote_files(out_dirs: Iterable[Tuple[str, Optional[dict]]]
+                  ) -> Iterator[Tuple[str, str]]:
+    """``(URI, name)`` of each object directly in the object-store folders
+    ``out_dirs`` (``(URI, backend_args)``)."""
     from mmengine.fileio import get_file_backend
-    found = []
     for out_dir, backend_args in out_dirs:
         backend = get_file_backend(out_dir, backend_args=backend_args)
-        for name in backend.list_dir_or_file(out_dir, list_dir=False,
-                                             suffix='.pth'):
-            m = _CKPT_NAME.match(name)
-            if m:
-                found.append((int(m.group(2)),
-                              backend.join_path(out_dir, name)))
-    return max(found)[1] if found else None
+        for name in backend.list_dir_or_file(out_dir, list_dir=False):
+            yield backend.join_path(out_dir, name), name
 
 
 class PreviousRunError(RuntimeError):
@@ -276,19 +279,14 @@ def previous_run_files(local_dirs: Iterable[str],
     """The checkpoints (and ``last_checkpoint``) an earlier run left in a
     run's checkpoint directories: local folders, and object-store folders
     given as ``(URI, backend_args)``. Subfolders are not searched."""
-    from mmengine.fileio import get_file_backend
     found = []
     for directory in dict.fromkeys(d for d in local_dirs if d):
         if osp.isdir(directory):
             found += [osp.join(directory, name)
                       for name in sorted(os.listdir(directory))
                       if _RUN_FILE.match(name)]
-    for out_dir, backend_args in remote_dirs:
-        backend = get_file_backend(out_dir, backend_args=backend_args)
-        found += [backend.join_path(out_dir, name)
-                  for name in backend.list_dir_or_file(out_dir, list_dir=False)
-                  if _RUN_FILE.match(name)]
-    return found
+    return found + [uri for uri, name in _remote_files(remote_dirs)
+                    if _RUN_FILE.match(name)]
 
 
 def move_aside(files: Iterable[str], folder_name: str,
