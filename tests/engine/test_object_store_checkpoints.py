@@ -78,14 +78,23 @@ def _assert_equal(a: dict, b: dict) -> None:
 
 
 def test_checkpoints_and_logs_land_in_the_bucket_and_are_pruned(
-        tmp_path, s3):
+        tmp_path, s3, moto_endpoint, monkeypatch):
     work = str(tmp_path / 'run1')
     cfg = _cfg(work, 8, f's3://{BUCKET}/exp', ckpt_interval=2,
-               max_keep_ckpts=2)
+               max_keep_ckpts=2, validate=True)
+    cfg.default_hooks.checkpoint.update(save_best='mean_norm',
+                                        rule='greater')
     cfg.default_hooks.logger.out_dir = f's3://{BUCKET}/logs'
-    runner = _train(cfg)
-    # iter_2 and iter_4 were removed from the bucket as 6 and 8 came
-    assert _keys(s3, 'exp/run1/') == ['iter_6.pth', 'iter_8.pth']
+    with failing_uploads(moto_endpoint, failures=0) as proxy:
+        monkeypatch.setenv('AWS_ENDPOINT_URL', proxy['endpoint'])
+        runner = _train(cfg)
+    # iter_2 and iter_4 were removed from the bucket as 6 and 8 came, and
+    # each earlier best checkpoint as a better one came
+    assert len({p for p in proxy['stored'] if '/best_' in p}) > 1
+    best = [h for h in runner.hooks if hasattr(h, 'best_ckpt_path')][0]
+    assert best.best_ckpt_path.startswith(f's3://{BUCKET}/exp/run1/best_')
+    assert _keys(s3, 'exp/run1/') == sorted([
+        osp.basename(best.best_ckpt_path), 'iter_6.pth', 'iter_8.pth'])
     assert not [p for p in os.listdir(work) if p.endswith('.pth')]
     with open(osp.join(work, 'last_checkpoint')) as f:
         assert f.read() == f's3://{BUCKET}/exp/run1/iter_8.pth'
