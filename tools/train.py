@@ -1,15 +1,17 @@
 """Train (pretrain, linear-probe or fine-tune) a model from a config.
 
     python tools/train.py CONFIG [--work-dir DIR] [--resume [auto|PATH]]
-        [--trust-checkpoint] [--amp] [--compile [BACKEND]] [--auto-scale-lr]
-        [--cfg-options k=v ...] [--launcher ...]
+        [--start-over] [--trust-checkpoint] [--amp] [--compile [BACKEND]]
+        [--auto-scale-lr] [--cfg-options k=v ...] [--launcher ...]
 
 Checkpoints load ``weights_only`` (``mmavcl.utils.checkpoint``): a run's own
 checkpoints resume that way, and only a file inside the run's work dir may
 be fully unpickled to resume it. ``--trust-checkpoint`` extends that to the
 one file given by ``--resume PATH`` (or the config's ``load_from``), e.g. a
 checkpoint you wrote with plain mmengine elsewhere. One run at a time may
-train into a work dir (``work_dir/.mmavcl.lock``).
+train into a work dir (``work_dir/.mmavcl.lock``), and a new run (no
+``--resume``) refuses a work dir that holds an earlier run's checkpoints
+unless ``--start-over`` moves them aside.
 """
 import argparse
 
@@ -30,6 +32,11 @@ def parse_args(argv=None):
         '--resume', nargs='?', type=str, const='auto',
         help='resume from PATH, or from the latest checkpoint in the work '
         'dir when given without a value (or as "auto")')
+    parser.add_argument(
+        '--start-over', action='store_true',
+        help='start a new run in a work dir that holds an earlier run\'s '
+        'checkpoints: they are moved into superseded_<time>/ next to them '
+        '(without this, or --resume, such a run is refused)')
     parser.add_argument(
         '--trust-checkpoint', action='store_true',
         help='allow full unpickling of the file given by --resume PATH (or '
@@ -86,6 +93,11 @@ def merge_args(cfg: Config, args) -> Config:
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
+    if args.start_over:
+        if args.resume is not None:
+            raise ValueError('--start-over starts a new run; --resume '
+                             'continues one: give one of them')
+        cfg.start_over = True
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in \
                 cfg.auto_scale_lr:

@@ -23,7 +23,9 @@ a full disk). Three rules keep a usable checkpoint on disk at every instant:
    ``last_checkpoint`` pointer naming a file elsewhere is ignored.
 
 And one writer per work dir (:class:`WorkDirLock`): two runs writing the
-same work dir would interleave their checkpoints and ``last_checkpoint``.
+same work dir would interleave their checkpoints and ``last_checkpoint``;
+a new run does not write over an earlier run's checkpoints
+(:func:`previous_run_files`, :func:`move_aside`).
 """
 import contextlib
 import datetime
@@ -228,6 +230,90 @@ def find_resumable_checkpoint(work_dir: str,
             f'complete: {skipped}. Delete them to start from scratch, or '
             'resume an explicit file with --resume PATH.')
     return None
+
+
+def newest_remote_checkpoint(
+        out_dirs: Iterable[Tuple[str, Optional[dict]]]) -> Optional[str]:
+    """The checkpoint of the highest step (``epoch_N.pth``/``iter_N.pth``)
+    in the object-store folders ``out_dirs`` (``(URI, backend_args)``), or
+    ``None`` when they hold none.
+
+    An uploaded object is complete or absent (a PUT or multipart upload
+    only appears once whole), so unlike on a local disk no newer, truncated
+    file can shadow a good one; a file that still fails to load is
+    reported, naming its URI, by the loader.
+
+    Raises:
+        RemoteStorageError: a folder could not be listed (after retries).
+    """
+    found = [(int(m.group(2)), uri) for uri, name in _remote_files(out_dirs)
+             for m in [_CKPT_NAME.match(name)] if m]
+    return max(found)[1] if found else None
+
+
+def _remote_files(out_dirs: Iterable[Tuple[str, Optional[dict]]]
+                  ) -> Iterator[Tuple[str, str]]:
+    """``(URI, name)`` of each object directly in the object-store folders
+    ``out_dirs`` (``(URI, backend_args)``)."""
+    from mmengine.fileio import get_file_backend
+    for out_dir, backend_args in out_dirs:
+        backend = get_file_backend(out_dir, backend_args=backend_args)
+        for name in backend.list_dir_or_file(out_dir, list_dir=False):
+            yield backend.join_path(out_dir, name), name
+
+
+class PreviousRunError(RuntimeError):
+    """A new run would overwrite the checkpoints of an earlier one."""
+
+
+#: what a checkpoint hook leaves in its directory: ``epoch_N.pth`` /
+#: ``iter_N.pth`` (published: ``-<sha256 prefix>``), ``best_*.pth``, and
+#: the work dir's ``last_checkpoint`` pointer
+_RUN_FILE = re.compile(
+    r'^((epoch|iter)_\d+(-[0-9a-f]{8})?\.pth|best_.+\.pth|last_checkpoint)$')
+
+
+def previous_run_files(local_dirs: Iterable[str],
+                       remote_dirs: Iterable[Tuple[str, Optional[dict]]] = ()
+                       ) -> List[str]:
+    """The checkpoints (and ``last_checkpoint``) an earlier run left in a
+    run's checkpoint directories: local folders, and object-store folders
+    given as ``(URI, backend_args)``. Subfolders are not searched."""
+    found = []
+    for directory in dict.fromkeys(d for d in local_dirs if d):
+        if osp.isdir(directory):
+            found += [osp.join(directory, name)
+                      for name in sorted(os.listdir(directory))
+                      if _RUN_FILE.match(name)]
+    return found + [uri for uri, name in _remote_files(remote_dirs)
+                    if _RUN_FILE.match(name)]
+
+
+def move_aside(files: Iterable[str], folder_name: str,
+               backend_args: Optional[dict] = None) -> List[str]:
+    """Move each file into ``<its directory>/<folder_name>/`` (same name;
+    object-store URIs by a server-side move); returns the new paths.
+
+    Raises:
+        FileExistsError: the destination exists (nothing is overwritten).
+    """
+    from mmengine.fileio import get_file_backend
+    moved = []
+    for path in files:
+        directory, name = path.rsplit('/', 1)
+        target = f'{directory}/{folder_name}/{name}'
+        if '://' in path:
+            backend = get_file_backend(path, backend_args=backend_args)
+            if backend.exists(target):
+                raise FileExistsError(f'{target} exists; not moving {path}')
+            backend.rename(path, target)
+        else:
+            os.makedirs(osp.dirname(target), exist_ok=True)
+            if osp.lexists(target):
+                raise FileExistsError(f'{target} exists; not moving {path}')
+            os.rename(path, target)
+        moved.append(target)
+    return moved
 
 
 def remove_stale_temp_files(directories: Iterable[str]) -> List[str]:

@@ -28,6 +28,15 @@ Its own additions, all through public ``Runner`` methods:
   the process dies) and refuses to start while another run holds it; with
   the lock held, the temporary files of a killed save are removed.
   ``val()``/``test()`` take no lock: they write no checkpoints.
+* **Nothing written is overwritten** (``train``): a run without
+  ``resume`` refuses a work dir (or checkpoint ``out_dir``, local or
+  ``s3://``) holding an earlier run's checkpoints, naming them; with
+  ``start_over=True`` (``tools/train.py --start-over``) it moves them into
+  ``superseded_<timestamp>/`` first.
+* **Checkpoints in object storage** (``load_or_resume``): with a
+  checkpoint hook ``out_dir='s3://...'`` auto-resume takes the newest
+  checkpoint there (the writing itself is the object-store backend's,
+  :mod:`mmavcl.datasets.media.remote`).
 * **Clear errors** (``from_cfg``, ``train``/``val``/``test``,
   ``build_train_loop``, ``build_optim_wrapper``): an unknown ``type``
   anywhere in the config names its key path and suggests registered names
@@ -77,7 +86,8 @@ import contextlib
 import copy
 import math
 import os.path as osp
-from typing import Dict, Iterator, List, Optional, Sequence, Union
+from typing import (Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 import torch.distributed as dist
@@ -95,7 +105,9 @@ from mmavcl.registry import (RUNNERS, UnknownTypeError, explain_unknown_types,
 from mmavcl.utils.checkpoint import trusted_checkpoints
 from .checkpointing import (SafeCheckpointHook, WorkDirLock, atomic_path,
                             checkpoint_problem, find_resumable_checkpoint,
-                            message_hub_from_plain, message_hub_to_plain,
+                            PreviousRunError, message_hub_from_plain,
+                            message_hub_to_plain, move_aside,
+                            newest_remote_checkpoint, previous_run_files,
                             remove_stale_temp_files)
 from .efficiency import ChannelsLast3dHook, convert_to_channels_last
 from .hooks import ValRNGGuardHook
@@ -416,6 +428,23 @@ class AVRunner(Runner):
             self._own_ckpt_dirs = list(dict.fromkeys(dirs))
         return self._own_ckpt_dirs
 
+    def remote_checkpoint_dirs(self) -> List[Tuple[str, Optional[dict]]]:
+        """The object-store "folders" this run writes checkpoints to
+        (``<out_dir>/<work dir name>`` of a checkpoint hook whose
+        ``out_dir`` is a URI), each with the hook's ``backend_args``."""
+        if getattr(self, '_remote_ckpt_dirs', None) is None:
+            name = osp.basename(self.work_dir.rstrip(osp.sep))
+            self._remote_ckpt_dirs = [
+                # the work dir's name is appended by CheckpointHook's
+                # before_train, after this first runs (as in
+                # own_checkpoint_dirs)
+                (f'{str(hook.out_dir).rstrip("/")}/{name}',
+                 getattr(hook, 'backend_args', None))
+                for hook in self.hooks if isinstance(hook, CheckpointHook)
+                and '://' in str(getattr(hook, 'out_dir', None) or '')
+            ]
+        return self._remote_ckpt_dirs
+
     @contextlib.contextmanager
     def _work_dir_locked(self) -> Iterator[None]:
         """Hold the work dir's lock (rank 0) for the block.
@@ -433,7 +462,9 @@ class AVRunner(Runner):
         if get_rank() == 0:
             try:
                 locked = lock.acquire()
+                self._keep_previous_run()
             except Exception as err:  # noqa: B902 (reported on every rank)
+                lock.release()
                 local_error = err
                 outcome[0] = str(err)
         broadcast_object_list(outcome)
@@ -451,6 +482,47 @@ class AVRunner(Runner):
             yield
         finally:
             lock.release()
+
+    def _keep_previous_run(self) -> None:
+        """Refuse to start a new run (no ``resume``) over the checkpoints of
+        an earlier one, which it would overwrite (``iter_4.pth`` ...) or
+        repoint (``last_checkpoint``); with ``start_over=True`` in the
+        config (``tools/train.py --start-over``) move them aside instead,
+        into ``superseded_<time>/`` next to them.
+
+        Raises:
+            PreviousRunError: naming the work dir, the files and the ways
+                on.
+        """
+        if self._resume:
+            return
+        local = self.own_checkpoint_dirs()
+        remote = self.remote_checkpoint_dirs()
+        found = previous_run_files(local, remote)
+        if not found:
+            return
+        if not self.cfg.get('start_over', False):
+            shown = ', '.join(found[:6]) + (
+                f' and {len(found) - 6} more' if len(found) > 6 else '')
+            raise PreviousRunError(
+                f'work dir {self.work_dir} holds the checkpoints of an '
+                f'earlier run ({shown}). A new run without resume would '
+                'overwrite them and repoint last_checkpoint. Continue that '
+                'run with --resume (resume=True), give this one another '
+                '--work-dir, or start over here with --start-over '
+                '(start_over=True in the config, e.g. --cfg-options '
+                'start_over=True for tools other than mmavcl\'s): the old '
+                'files are then moved into superseded_<time>/ next to '
+                'them, not deleted.')
+        folder = f'superseded_{self.timestamp}'
+        moved = move_aside(previous_run_files(local), folder)
+        for out_dir, backend_args in remote:
+            moved += move_aside(previous_run_files((), [(out_dir,
+                                                         backend_args)]),
+                                folder, backend_args)
+        self.logger.warning(
+            f'start_over=True: moved the {len(moved)} checkpoint file(s) of '
+            f'the earlier run in {self.work_dir} aside: {moved}')
 
     def wrap_model(self, model_wrapper_cfg: Optional[Dict],
                    model: torch.nn.Module):
@@ -588,9 +660,11 @@ class AVRunner(Runner):
         choice = [None, None]
         if get_rank() == 0:
             try:
-                choice[0] = find_resumable_checkpoint(
-                    self.work_dir, self.own_checkpoint_dirs()[1:])
-            except RuntimeError as err:
+                choice[0] = newest_remote_checkpoint(
+                    self.remote_checkpoint_dirs()) or \
+                    find_resumable_checkpoint(
+                        self.work_dir, self.own_checkpoint_dirs()[1:])
+            except (RuntimeError, OSError) as err:
                 choice[1] = str(err)
         broadcast_object_list(choice)
         if choice[1] is not None:

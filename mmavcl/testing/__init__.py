@@ -13,7 +13,8 @@ from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
                     write_garbage, write_vfr_video, write_video)
 from .scripts import (REPO_ROOT, last_logged_metrics, load_script,
                       make_toy_data)
-from .servers import s3_client_env, serve_directory, serve_moto, serve_s3
+from .servers import (failing_uploads, s3_client_env, serve_directory,
+                      serve_moto, serve_s3)
 from .shards import (add_tar_member, decode_sample_ids, write_id_shards,
                      write_shards)
 
@@ -26,7 +27,7 @@ __all__ = [
     'replace_video_packet', 'not_coded_vop', 'divx_packed_copy', 'faststart_copy', 'mp4_edit_list',
     'set_mp4_edit_list', 'write_vfr_video', 'decode_audio_views',
     'free_port', 'run_ranks', 'serve_directory', 'serve_s3', 'serve_moto',
-    's3_client_env',
+    'failing_uploads', 's3_client_env',
     'REPO_ROOT', 'load_script', 'last_logged_metrics', 'make_toy_data',
     'add_tar_member', 'write_shards', 'write_id_shards', 'decode_sample_ids'
 ]

@@ -1,15 +1,19 @@
 """Real servers on loopback for tests of remote reading: a plain HTTP file
 server (the standard library's ``http.server`` in a thread), a small
-S3-protocol subset with fault injection (:func:`serve_s3`) and moto's S3
-server (:func:`serve_moto`, a full S3 implementation)."""
+S3-protocol subset with fault injection (:func:`serve_s3`), moto's S3
+server (:func:`serve_moto`, a full S3 implementation) and a proxy in front
+of one that refuses uploads (:func:`failing_uploads`)."""
 import contextlib
 import functools
+import http.client
 import os
 import threading
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, Iterator, Optional, Sequence, Set, Type
+import urllib.parse
+from http.server import (BaseHTTPRequestHandler, SimpleHTTPRequestHandler,
+                         ThreadingHTTPServer)
+from typing import Dict, Iterator, List, Optional, Sequence, Set, Type
 
-__all__ = ['serve_directory', 'serve_s3', 'serve_moto',
+__all__ = ['serve_directory', 'serve_s3', 'serve_moto', 'failing_uploads',
            's3_client_env']
 
 
@@ -212,3 +216,85 @@ def serve_moto(root: str, access_key: str = 'testing') -> Iterator[str]:
         yield endpoint
     finally:
         server.stop()
+
+
+class _FailingUploadsProxy(BaseHTTPRequestHandler):
+    """Relays every request to ``upstream``, except that the first
+    ``budget[0]`` uploads (PUT/POST; every one when ``None``) are answered
+    ``503 SlowDown``, as S3 answers under load; their paths go to
+    ``refused``, those of the uploads relayed to ``stored``."""
+
+    upstream: str = ''
+    budget: List[Optional[int]] = [0]
+    refused: List[str] = []
+    stored: List[str] = []
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def _relay(self) -> None:
+        body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+        if self.command in ('PUT', 'POST') and (
+                self.budget[0] is None or self.budget[0] > 0):
+            if self.budget[0] is not None:
+                self.budget[0] -= 1
+            self.refused.append(self.path)
+            error = b'<Error><Code>SlowDown</Code></Error>'
+            self.send_response(503)
+            self.send_header('Content-Length', str(len(error)))
+            self.end_headers()
+            self.wfile.write(error)
+            return
+        if self.command in ('PUT', 'POST'):
+            self.stored.append(self.path)
+        target = urllib.parse.urlsplit(self.upstream)
+        conn = http.client.HTTPConnection(target.hostname, target.port,
+                                          timeout=60)
+        try:
+            # the Host header travels unchanged: it is part of the request
+            # the client signed
+            conn.request(self.command, self.path, body, dict(self.headers))
+            response = conn.getresponse()
+            data = response.read()
+        finally:
+            conn.close()
+        self.send_response(response.status)
+        for name, value in response.getheaders():
+            if name.lower() not in ('transfer-encoding', 'connection',
+                                    'content-length'):
+                self.send_header(name, value)
+        self.send_header('Content-Length', str(len(data)))
+        self.end_headers()
+        if self.command != 'HEAD':
+            self.wfile.write(data)
+
+    do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _relay  # noqa: N815
+
+
+@contextlib.contextmanager
+def failing_uploads(endpoint: str, failures: Optional[int]
+                    ) -> Iterator[Dict]:
+    """A proxy on 127.0.0.1 in front of the S3 ``endpoint`` (e.g.
+    :func:`serve_moto`'s) whose first ``failures`` uploads (PUT/POST; all
+    of them for ``None``) fail with ``503 SlowDown`` and reach nothing;
+    every other request goes through.
+
+    Yields:
+        ``{'endpoint': proxy URL, 'refused': [URL paths of the refused
+        uploads], 'stored': [those of the uploads passed on]}``.
+    """
+    refused: List[str] = []
+    stored: List[str] = []
+    handler = type('Handler', (_FailingUploadsProxy, ), dict(
+        upstream=endpoint, budget=[failures], refused=refused,
+        stored=stored))
+    server = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield dict(endpoint=f'http://127.0.0.1:{server.server_address[1]}',
+                   refused=refused, stored=stored)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -74,6 +74,19 @@ def test_mmaction2_tools_train_and_test_an_mmavcl_config(workdir):
     log = _ok(_run([sys.executable, _mmaction_tool('test.py'), cfg, ckpt,
                     '--work-dir', 'wd_mma'], cwd=workdir))
     assert 'Epoch(test)' in log and 'acc/top1' in log
+    # a second run into that work dir (no --resume) is refused by AVRunner,
+    # which MMAction2's train.py builds from runner_type, before it writes
+    with open(ckpt, 'rb') as f:
+        trained = f.read()
+    again = _run([sys.executable, _mmaction_tool('train.py'), cfg,
+                  '--work-dir', 'wd_mma'] + ONE_EPOCH, cwd=workdir)
+    assert again.returncode != 0
+    work = osp.join(workdir, 'wd_mma')
+    assert f'PreviousRunError: work dir {work} holds the checkpoints of an ' \
+        'earlier run' in again.stderr, again.stderr[-3000:]
+    assert f'{work}/epoch_1.pth' in again.stderr
+    with open(ckpt, 'rb') as f:
+        assert f.read() == trained
 
 
 def test_mmaction2_train_cannot_resolve_mmavcl_prefix(workdir):

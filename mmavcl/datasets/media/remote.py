@@ -31,6 +31,13 @@ policy for every scheme. A missing object (404, ``FileNotFoundError``) or a
 refused one (403) fails at once. Every failure is a
 :class:`~mmavcl.datasets.MediaDecodeError` naming the URI, so the dataset's
 ``bad_sample_policy`` raises or skips it.
+
+The object-store backend writes too (``put``, ``remove``, ``rename``,
+``list_dir_or_file``, ``copyfile_from_local``), for checkpoints and logs
+with ``out_dir='s3://...'`` on mmengine's ``CheckpointHook``/``LoggerHook``
+(it is registered with mmengine's deprecated ``FileClient`` as well, which
+those hooks still consult). Writes follow the same retry policy; one that
+still fails is a :class:`RemoteStorageError` naming the URI.
 """
 import contextlib
 import io
@@ -43,7 +50,7 @@ import urllib.error
 import urllib.request
 from typing import (BinaryIO, Dict, Iterator, Optional, Tuple, Union)
 
-from mmengine.fileio import get_file_backend
+from mmengine.fileio import FileClient, get_file_backend
 from mmengine.fileio.backends import (BaseStorageBackend, HTTPBackend,
                                       register_backend)
 
@@ -52,8 +59,8 @@ from ..errors import MediaDecodeError, MissingAudioError
 __all__ = [
     'FetchedFile', 'is_uri', 'needs_fetch', 'fetch', 'fetch_media',
     'open_source', 'open_stream', 'source_size', 'check_regular_file',
-    'ObjectStoreBackend', 'TimeoutHTTPBackend', 'FETCH_RETRIES',
-    'FETCH_BACKOFF'
+    'ObjectStoreBackend', 'TimeoutHTTPBackend', 'RemoteStorageError',
+    'FETCH_RETRIES', 'FETCH_BACKOFF'
 ]
 
 #: attempts after the first for a transient failure (backoff 0.5 s, 1 s ...)
@@ -164,10 +171,27 @@ def _reason(err: BaseException) -> str:
     return f'{type(err).__name__}: {text[:300]}'
 
 
-def _retrying(uri: str, what, stream: str = 'video',
-              retries: Optional[int] = None):
-    """``what()``, retried with backoff on transient errors; every final
-    failure a :class:`MediaDecodeError` naming ``uri``."""
+class _GaveUp(Exception):
+    """``what()`` of :func:`_with_backoff` failed for good: ``error`` after
+    ``attempts`` tries."""
+
+    def __init__(self, error: BaseException, attempts: int) -> None:
+        super().__init__(error)
+        self.error, self.attempts = error, attempts
+
+    def after(self) -> str:
+        return f' (after {self.attempts} attempts)' if self.attempts > 1 \
+            else ''
+
+
+def _with_backoff(what, retries: Optional[int] = None):
+    """``what()``, retried with exponential backoff while it fails
+    transiently (:func:`_transient`): the one retry policy of reads and
+    writes (:data:`FETCH_RETRIES`, :data:`FETCH_BACKOFF`).
+
+    Raises:
+        _GaveUp: the last error and the number of attempts.
+    """
     retries = FETCH_RETRIES if retries is None else retries
     delay = FETCH_BACKOFF
     for attempt in range(retries + 1):
@@ -180,16 +204,43 @@ def _retrying(uri: str, what, stream: str = 'video',
                 time.sleep(delay)
                 delay *= 2
                 continue
-            tries = f' (after {attempt + 1} attempts)' if attempt else ''
-            if stream == 'audio' and 'not found' in _reason(err) or (
-                    stream == 'audio' and
-                    isinstance(err, urllib.error.HTTPError)
-                    and err.code == 404):
-                # a missing sidecar: on_missing_audio='silence' applies
-                raise MissingAudioError(
-                    uri, f'cannot fetch: {_reason(err)}') from err
-            raise MediaDecodeError(
-                uri, f'cannot fetch: {_reason(err)}{tries}', stream) from err
+            raise _GaveUp(err, attempt + 1) from err
+
+
+def _retrying(uri: str, what, stream: str = 'video',
+              retries: Optional[int] = None):
+    """``what()``, retried with backoff on transient errors; every final
+    failure a :class:`MediaDecodeError` naming ``uri``."""
+    try:
+        return _with_backoff(what, retries)
+    except _GaveUp as gave_up:
+        err = gave_up.error
+        if stream == 'audio' and 'not found' in _reason(err) or (
+                stream == 'audio' and
+                isinstance(err, urllib.error.HTTPError)
+                and err.code == 404):
+            # a missing sidecar: on_missing_audio='silence' applies
+            raise MissingAudioError(
+                uri, f'cannot fetch: {_reason(err)}') from err
+        raise MediaDecodeError(
+            uri, f'cannot fetch: {_reason(err)}{gave_up.after()}',
+            stream) from err
+
+
+class RemoteStorageError(OSError):
+    """A write, delete or listing on object storage that still failed after
+    the retries of :func:`_with_backoff`; the message names the URI."""
+
+
+def _storing(uri: str, action: str, what):
+    """``what()`` (an upload, a delete ...) with the read retry policy; a
+    final failure is a :class:`RemoteStorageError` naming ``uri``."""
+    try:
+        return _with_backoff(what)
+    except _GaveUp as gave_up:
+        raise RemoteStorageError(
+            f'cannot {action} {uri}: {_reason(gave_up.error)}'
+            f'{gave_up.after()}') from gave_up.error
 
 
 def fetch(uri: str, backend_args: Optional[dict] = None,
@@ -439,33 +490,98 @@ class ObjectStoreBackend(BaseStorageBackend):
     def get_text(self, filepath: str, encoding: str = 'utf-8') -> str:
         return self.get(filepath).decode(encoding)
 
+    # The write side (checkpoints, ``last_checkpoint``, logs uploaded to a
+    # hook's ``out_dir``): each call retried like a read, a final failure a
+    # RemoteStorageError naming the URI. An object appears whole or not at
+    # all (a PUT, or a multipart upload, only becomes visible once
+    # complete), so no rename dance as for local files.
     def put(self, obj: bytes, filepath: str) -> None:
         import obstore
         store, key = self._store(filepath)
-        obstore.put(store, key, obj)
+        _storing(filepath, 'upload', lambda: obstore.put(store, key, obj))
 
     def put_text(self, obj: str, filepath: str,
                  encoding: str = 'utf-8') -> None:
         self.put(obj.encode(encoding), filepath)
 
+    def copyfile_from_local(self, src: str, dst: str) -> str:
+        """Upload the local file ``src`` to ``dst`` (a key, or a "folder"
+        ending in ``/`` that gets ``src``'s name); returns the URI."""
+        if dst.endswith('/'):
+            dst = self.join_path(dst, os.path.basename(src))
+        with open(src, 'rb') as f:
+            self.put(f.read(), dst)
+        return dst
+
     def exists(self, filepath: str) -> bool:
         import obstore
         store, key = self._store(filepath)
-        try:
-            obstore.head(store, key)
-        except FileNotFoundError:
-            return False
-        return True
+
+        def head() -> bool:
+            try:
+                obstore.head(store, key)
+            except FileNotFoundError:
+                return False
+            return True
+
+        return _storing(filepath, 'look up', head)
 
     def isfile(self, filepath: str) -> bool:
         return self.exists(filepath)
 
     def isdir(self, filepath: str) -> bool:
-        return False  # flat key space
+        return False  # flat key space: a "folder" is only a key prefix
 
     def join_path(self, filepath: str, *filepaths: str) -> str:
         return '/'.join([filepath.rstrip('/')] +
                         [p.strip('/') for p in filepaths])
+
+    def remove(self, filepath: str) -> None:
+        """Delete the object (deleting a missing key is no error in S3)."""
+        import obstore
+        store, key = self._store(filepath)
+        _storing(filepath, 'delete', lambda: obstore.delete(store, key))
+
+    def rename(self, src: str, dst: str) -> None:
+        """Move an object within its bucket (a server-side copy, then a
+        delete of ``src``)."""
+        import obstore
+        store, key = self._store(src)
+        _, _, dst_key = self._split(dst)
+        _storing(src, f'move to {dst}',
+                 lambda: obstore.rename(store, key, dst_key))
+
+    def list_dir_or_file(self, dir_path: str, list_dir: bool = True,
+                         list_file: bool = True, suffix=None,
+                         recursive: bool = False) -> Iterator[str]:
+        """Names under the "folder" ``dir_path`` (relative to it, as
+        mmengine's backends yield them); "folders" are common key
+        prefixes.
+
+        Raises:
+            RemoteStorageError: the listing failed for good.
+        """
+        import obstore
+        store, prefix = self._store(self.join_path(dir_path, '_'))
+        prefix = prefix[:-1]  # 'key/_' -> 'key/': the folder's own prefix
+
+        def listing() -> Tuple[list, list]:
+            if recursive:
+                objects = [o for chunk in obstore.list(store, prefix)
+                           for o in chunk]
+                return [], objects
+            found = obstore.list_with_delimiter(store, prefix)
+            return found['common_prefixes'], found['objects']
+
+        folders, objects = _storing(dir_path, 'list', listing)
+        if list_dir:
+            for folder in sorted(folders):
+                yield folder[len(prefix):].rstrip('/')
+        if list_file:
+            for obj in sorted(objects, key=lambda o: o['path']):
+                name = obj['path'][len(prefix):]
+                if suffix is None or name.endswith(suffix):
+                    yield name
 
     def open_stream(self, filepath: str) -> BinaryIO:
         import obstore
@@ -488,5 +604,13 @@ class ObjectStoreBackend(BaseStorageBackend):
 
 register_backend('object_store', ObjectStoreBackend, force=True,
                  prefixes=['s3', 'gs'])
+# mmengine's CheckpointHook and LoggerHook also infer a deprecated FileClient
+# from their out_dir, whose own table gives s3:// to Petrel (an ImportError
+# without petrel_client, at the start of training). mmengine 0.10.7's
+# FileClient.register_backend(force=True) drops the cached clients of a
+# prefix it overrides but never stores the new backend, hence the table.
+FileClient.register_backend('object_store', ObjectStoreBackend, force=True)
+for _prefix in ('s3', 'gs'):
+    FileClient._prefix_to_backends[_prefix] = ObjectStoreBackend
 register_backend('http', TimeoutHTTPBackend, force=True,
                  prefixes=['http', 'https'])

@@ -1,0 +1,77 @@
+"""A new run (no resume) in a work dir that holds an earlier run's
+checkpoints: refused with the work dir, the files and the ways on; with
+``start_over=True`` (``tools/train.py --start-over``) the old files are
+moved aside, byte for byte, and the new run starts.
+
+Before, mmengine's and mmavcl's runners overwrote ``iter_4.pth`` and
+repointed ``last_checkpoint``."""
+import os.path as osp
+import re
+
+import pytest
+from mmengine.config import Config
+
+import engine_toys as T
+from mmavcl.engine.checkpointing import PreviousRunError
+from mmavcl.testing import load_script
+
+
+def _cfg(work: str, max_iters: int = 4, **kw):
+    return T.toy_cfg(work, by_epoch=False, max_iters=max_iters,
+                     sampler='InfiniteSampler', **kw)
+
+
+def _read(path: str) -> bytes:
+    with open(path, 'rb') as f:
+        return f.read()
+
+
+@pytest.fixture
+def earlier_run(tmp_path):
+    """A work dir after one run to iteration 4 (``iter_4.pth``,
+    ``last_checkpoint``); yields (the dir, {name: bytes})."""
+    work = str(tmp_path / 'work')
+    T.build_runner(_cfg(work)).train()
+    files = {n: _read(osp.join(work, n))
+             for n in ('iter_4.pth', 'last_checkpoint')}
+    yield work, files
+
+
+def test_a_new_run_is_refused_and_touches_nothing(earlier_run):
+    work, files = earlier_run
+    runner = T.build_runner(_cfg(work, lr=0.5))
+    with pytest.raises(PreviousRunError, match=(
+            f'work dir {work} holds the checkpoints of an earlier run '
+            rf'\({work}/iter_4.pth, {work}/last_checkpoint\).*--resume.*'
+            '--work-dir.*--start-over')):
+        runner.train()
+    for name, data in files.items():
+        assert _read(osp.join(work, name)) == data, name
+    # the refused run released the lock: resuming the earlier one works
+    resumed = T.build_runner(_cfg(work, max_iters=8, resume=True))
+    resumed.train()
+    assert resumed.iter == 8
+
+
+def test_start_over_moves_the_earlier_checkpoints_aside(earlier_run):
+    work, files = earlier_run
+    runner = T.build_runner(_cfg(work, lr=0.5, start_over=True))
+    runner.train()
+    aside = osp.join(work, f'superseded_{runner.timestamp}')
+    for name, data in files.items():
+        assert _read(osp.join(aside, name)) == data, name
+    # the new run's own checkpoint, pointed to by a fresh last_checkpoint
+    assert _read(osp.join(work, 'iter_4.pth')) != files['iter_4.pth']
+    assert _read(osp.join(work, 'last_checkpoint')) == \
+        osp.join(work, 'iter_4.pth').encode()
+
+
+def test_train_py_start_over_and_resume_exclude_each_other(tmp_path):
+    train = load_script('tools/train.py')
+    cfg_file = T.write_cfg(str(tmp_path / 'toy.py'), _cfg(str(tmp_path)))
+    args = train.parse_args([cfg_file, '--start-over'])
+    assert train.merge_args(Config.fromfile(cfg_file), args).start_over
+    args = train.parse_args([cfg_file, '--start-over', '--resume'])
+    with pytest.raises(ValueError, match=re.escape(
+            '--start-over starts a new run; --resume continues one')):
+        train.merge_args(Config.fromfile(cfg_file), args)
