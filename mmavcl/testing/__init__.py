@@ -22,7 +22,8 @@ __all__ = [
     'chirp_time_errors', 'truncate_file', 'write_garbage',
     'replace_video_packet', 'not_coded_vop', 'divx_packed_copy', 'faststart_copy', 'mp4_edit_list',
     'set_mp4_edit_list', 'write_vfr_video', 'decode_audio_views',
-    'free_port', 'run_ranks', 'run_script_ranks', 'serve_directory', 'serve_s3', 'serve_moto',
+    'free_port', 'run_ranks', 'run_script_ranks', 'serve_directory',
+    'serve_s3', 'serve_moto',
     'REPO_ROOT', 'load_script', 'last_logged_metrics', 'make_toy_data',
     'add_tar_member', 'write_shards', 'write_id_shards', 'decode_sample_ids'
 ]
