@@ -1,6 +1,6 @@
 """Helpers for tests: real media files written with PyAV (no mocks) and
 ports for real multi-process runs."""
-from .dist import free_port, run_ranks
+from .dist import free_port, run_ranks, run_script_ranks
 from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
                     chirp_time_errors, cut_mpegts, decode_audio_views,
                     decode_chirp_time, decode_sequentially,
@@ -26,8 +26,8 @@ __all__ = [
     'mpegts_packet_size', 'write_garbage',
     'replace_video_packet', 'not_coded_vop', 'divx_packed_copy', 'faststart_copy', 'mp4_edit_list',
     'set_mp4_edit_list', 'write_vfr_video', 'decode_audio_views',
-    'free_port', 'run_ranks', 'serve_directory', 'serve_s3', 'serve_moto',
-    'failing_uploads', 's3_client_env',
+    'free_port', 'run_ranks', 'run_script_ranks', 'serve_directory',
+    'serve_s3', 'serve_moto', 'failing_uploads', 's3_client_env',
     'REPO_ROOT', 'load_script', 'last_logged_metrics', 'make_toy_data',
     'add_tar_member', 'write_shards', 'write_id_shards', 'decode_sample_ids'
 ]

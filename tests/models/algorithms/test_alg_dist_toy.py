@@ -1,10 +1,19 @@
-"""Every method's toy config through ``bash tools/dist_train.sh CONFIG 2`` on
-CPU (gloo, real toy videos from ``tools/data/make_toy_dataset.py``), exactly
-as a user runs it: 18 epochs, then ``--resume`` for the other 18. The
-resumed run continues the iteration count, the queues and the momentum
-encoder from the checkpoint, and the loss falls over the 72 iterations of
-both (AVTSS: its audio-speed term, see ``Method.learned``), the second
-half of them being the resumed run's.
+"""Every method's toy config trained on 2 CPU ranks (gloo, real toy videos
+from ``tools/data/make_toy_dataset.py``) with the arguments a user gives
+``bash tools/dist_train.sh CONFIG 2``: 18 epochs, then ``--resume`` for the
+other 18. The resumed run continues the iteration count, the queues and the
+momentum encoder from the checkpoint, and the loss falls over the 72
+iterations of both (AVTSS: its audio-speed term, see ``Method.learned``),
+the second half of them being the resumed run's.
+
+VCLR runs through ``bash tools/dist_train.sh`` itself, two launches. The
+other methods run ``tools/train.py``'s ``main`` with the same arguments in
+two spawned ranks that get torchrun's environment
+(:func:`mmavcl.testing.run_script_ranks`): one pair of processes trains
+every first half, a second, fresh pair every resumed half, so each resume
+still starts from the checkpoint alone, in processes that never saw the
+first run. The imports of a launch (about 12 s of CPU for torchrun and two
+ranks, as much as 36 toy iterations) are paid twice instead of ten times.
 
 The toy set is 8 videos per class (28 training videos after a 1-per-class
 validation split); with 2 processes x batch 6 and ``drop_last`` one epoch
@@ -23,7 +32,7 @@ from typing import Dict, List, NamedTuple, Tuple
 import pytest
 import torch
 
-from mmavcl.testing import free_port
+from mmavcl.testing import free_port, make_toy_data, run_script_ranks
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__))))
 WORLD = 2
@@ -39,6 +48,8 @@ ITERS_PER_EPOCH = 2    # 28 videos, 14 per process, batch 6, drop_last
 # (the toy videos' bytes differ), so this is a statistical check.
 REL_DROP = 0.02
 EPOCHS = 36            # 72 iterations; 40 would wrap every queue to 0
+# the method trained by the literal command; the others in spawned ranks
+LAUNCHED = 'vclr'
 
 
 class Method(NamedTuple):
@@ -84,36 +95,65 @@ METHODS = {
 
 @pytest.fixture(scope='session')
 def toy_root(tmp_path_factory) -> str:
-    out = str(tmp_path_factory.mktemp('toy_av') / 'toy')
-    subprocess.run([sys.executable,
-                    osp.join(ROOT, 'tools', 'data', 'make_toy_dataset.py'),
-                    '--out', out, '--num-per-class', '8', '--val-ratio',
-                    '0.01', '--workers', '1'], check=True,
-                   capture_output=True, timeout=120)
+    # tools/data/make_toy_dataset.py --num-per-class 8 --val-ratio 0.01
+    out = osp.join(make_toy_data(str(tmp_path_factory.mktemp('toy_av')),
+                                 num_per_class=8, duration=3.0,
+                                 val_ratio=0.01), 'data', 'toy_av')
     with open(osp.join(out, 'train.txt')) as f:
         assert len(f.read().split('\n')) - 1 == 28
     return out
 
 
+def _train_args(work: str, data: str, epochs: int,
+                resume: bool = False) -> List[str]:
+    """``tools/train.py`` arguments after the config, as dist_train.sh
+    passes them (``--launcher pytorch`` first)."""
+    args = ['--launcher', 'pytorch', '--work-dir', work, '--cfg-options',
+            f'train_dataloader.dataset.data_root={data}',
+            f'randomness.seed={SEED}', f'train_cfg.max_epochs={epochs}',
+            # one checkpoint, the last (save_last), instead of one per epoch
+            f'default_hooks.checkpoint.interval={EPOCHS}',
+            # one logged row per iteration, each the loss of that iteration
+            'default_hooks.logger.interval=1', 'log_processor.window_size=1']
+    return args + ['--resume'] if resume else args
+
+
 def _train(config: str, work: str, data: str, epochs: int,
            resume: bool = False) -> str:
+    """``bash tools/dist_train.sh CONFIG 2 ...``; its output."""
     env = dict(os.environ, PYTHON=sys.executable, PORT=str(free_port()),
                OMP_NUM_THREADS='1')
+    # dist_train.sh adds --launcher pytorch itself
     cmd = ['bash', osp.join(ROOT, 'tools', 'dist_train.sh'),
-           osp.join(ROOT, 'configs', config), str(WORLD),
-           '--work-dir', work, '--cfg-options',
-           f'train_dataloader.dataset.data_root={data}',
-           f'randomness.seed={SEED}', f'train_cfg.max_epochs={epochs}',
-           # one checkpoint, the last (save_last), instead of one per epoch
-           f'default_hooks.checkpoint.interval={EPOCHS}',
-           # one logged row per iteration, each the loss of that iteration
-           'default_hooks.logger.interval=1', 'log_processor.window_size=1']
-    if resume:
-        cmd.append('--resume')
+           osp.join(ROOT, 'configs', config), str(WORLD)] + \
+        _train_args(work, data, epochs, resume)[2:]
     res = subprocess.run(cmd, env=env, capture_output=True, text=True,
                          timeout=300)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     return res.stdout + res.stderr
+
+
+@pytest.fixture(scope='module')
+def spawned_runs(toy_root, tmp_path_factory) -> Dict[str, str]:
+    """Work dir of each method but ``LAUNCHED``, trained in two halves as
+    the module docstring says: every first half in one pair of spawned
+    ranks, then every resumed half in a fresh pair."""
+    names = [n for n in METHODS if n != LAUNCHED]
+    works = {n: str(tmp_path_factory.mktemp(f'toy_{n}') / 'work')
+             for n in names}
+    for resume in (False, True):
+        run_script_ranks('tools/train.py', [
+            [osp.join(ROOT, 'configs', METHODS[n].config)] + _train_args(
+                works[n], toy_root,
+                METHODS[n].epochs if resume else METHODS[n].epochs // 2,
+                resume) for n in names], nprocs=WORLD)
+    return works
+
+
+def _last_log(work: str) -> str:
+    """Rank 0's log of the newest run in ``work``."""
+    with open(sorted(glob.glob(osp.join(work, '*', '*.log')))[-1]) as f:
+        return f.read()
 
 
 def _rows(work: str) -> List[List[dict]]:
@@ -127,8 +167,12 @@ def _rows(work: str) -> List[List[dict]]:
 
 
 @pytest.mark.skipif(shutil.which('bash') is None, reason='needs bash')
+# the first test after VCLR sets up ``spawned_runs``: the training of five
+# tests (each had the suite's 900 s)
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize('name', list(METHODS))
-def test_toy_dist_train_loss_falls_and_resumes(name, toy_root, tmp_path):
+def test_toy_dist_train_loss_falls_and_resumes(name, toy_root, tmp_path,
+                                               request):
     method = METHODS[name]
     epochs = method.epochs
     iters = epochs * ITERS_PER_EPOCH
@@ -139,21 +183,24 @@ def test_toy_dist_train_loss_falls_and_resumes(name, toy_root, tmp_path):
     for length, per_iter in method.queues.values():
         # a resume that restarted the queue would then log another pointer
         assert first_iters * per_iter % length != 0
-    work = str(tmp_path / 'work')
-    _train(method.config, work, toy_root, first_epochs)
-    (rows, ) = _rows(work)
-    assert [r['iter'] for r in rows] == list(range(1, first_iters + 1))
-    if name == 'vclr':
+    if name == LAUNCHED:
+        work = str(tmp_path / 'work')
+        _train(method.config, work, toy_root, first_epochs)
+        (rows, ) = _rows(work)
+        assert [r['iter'] for r in rows] == list(range(1, first_iters + 1))
         sd = torch.load(osp.join(work, f'epoch_{first_epochs}.pth'),
                         weights_only=False)['state_dict']
         assert int(sd['queue_inter.ptr']) == first_iters * 36 % 20
         assert int(sd['queue_segment.ptr']) == first_iters * 12 % 20
         assert any(k.startswith('momentum_encoder.ema.module.backbone')
                    for k in sd)
-
-    out = _train(method.config, work, toy_root, epochs, resume=True)
+        out = _train(method.config, work, toy_root, epochs, resume=True)
+    else:
+        work = request.getfixturevalue('spawned_runs')[name]
+        out = _last_log(work)
     assert f'resumed epoch: {first_epochs}, iter: {first_iters}' in out
     first_run, resumed = _rows(work)
+    assert [r['iter'] for r in first_run] == list(range(1, first_iters + 1))
     assert [r['iter'] for r in resumed] == \
         list(range(first_iters + 1, iters + 1))
     assert [r['epoch'] for r in resumed] == \
