@@ -13,7 +13,13 @@ upstream issue and the test that fails without it:
    work-around, ``weights_only=False``, would run any pickle.
    Everything that loads through mmengine (``load_from``, ``init_cfg``
    ``Pretrained``, resume, tools) needs the policy, hence import time.
-   Test: ``tests/utils/test_checkpoint_policy.py``.
+   The loaders of ``s3://`` (mmengine's is Petrel's), ``gs://`` (none) and
+   ``http(s)://`` (mmengine's fully unpickles through ``torch.hub`` and
+   caches by file name, so one run could resume another's ``iter_4.pth``)
+   become :func:`mmavcl.utils.checkpoint.load_from_uri`: the same policy
+   on bytes read through the fileio backends of 5.
+   Tests: ``tests/utils/test_checkpoint_policy.py``,
+   ``tests/engine/test_remote_checkpoints.py``.
 2. ``MODULE2PACKAGE['mmavcl']``: mmengine only resolves ``pkg::path`` config
    bases for the packages in this fixed table
    (open-mmlab/mmengine#1410; PR #1411 closed unmerged). Test:
@@ -41,7 +47,14 @@ upstream issue and the test that fails without it:
    ``HTTPBackend`` has no timeout, so a stalled server hangs a worker) are
    mmavcl's, registered when ``mmavcl.datasets.media.remote`` is imported:
    ``ObjectStoreBackend`` (obstore; ``AWS_*`` variables or ``backend_args``)
-   and ``TimeoutHTTPBackend``. Tests: ``tests/datasets/test_remote_files.py``.
+   and ``TimeoutHTTPBackend``. ``ObjectStoreBackend`` also enters the
+   deprecated ``FileClient``'s tables, which mmengine's ``CheckpointHook``
+   and ``LoggerHook`` still consult for an ``out_dir`` in a bucket; the
+   prefix table is written directly because mmengine 0.10.7's
+   ``FileClient.register_backend(force=True)`` never stores the backend for
+   a prefix it overrides (no upstream issue found). Tests:
+   ``tests/datasets/test_remote_files.py``,
+   ``tests/engine/test_object_store_checkpoints.py``.
 6. The process's fork hooks (not mmengine's state): ``gc.freeze`` before
    every ``os.fork`` and ``gc.unfreeze`` after it in the parent, registered
    when ``mmavcl.datasets.media`` is imported (``forksafe.py``), so that a

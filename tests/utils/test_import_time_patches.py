@@ -41,6 +41,9 @@ table = dict(mmengine.config.utils.MODULE2PACKAGE)
 from mmengine.fileio.backends import registry_utils  # noqa: E402
 file_backends = dict(registry_utils.backends)
 file_prefixes = dict(registry_utils.prefix_to_backends)
+from mmengine.fileio import FileClient  # noqa: E402
+client_backends = dict(FileClient._backends)
+client_prefixes = dict(FileClient._prefix_to_backends)
 
 import mmavcl  # noqa: E402
 import mmavcl.datasets  # noqa: E402,F401
@@ -52,8 +55,10 @@ report = dict(
     replaced=sorted(k for k in before if after.get(k) != before[k]),
     schemes=sorted(k for k in set(schemes) | set(CheckpointLoader._schemes)
                    if schemes.get(k) is not CheckpointLoader._schemes.get(k)),
-    scheme_loader=CheckpointLoader._schemes[''].__module__ + '.' +
-    CheckpointLoader._schemes[''].__name__,
+    scheme_loaders={
+        k: v.__module__ + '.' + v.__name__
+        for k, v in CheckpointLoader._schemes.items()
+        if schemes.get(k) is not v},
     table={k: v for k, v in mmengine.config.utils.MODULE2PACKAGE.items()
            if table.get(k) != v},
     lookup_falls_back=getattr(lookup, 'falls_back_to_import_path', False),
@@ -70,6 +75,16 @@ report = dict(
         k: v.__module__ + '.' + v.__name__
         for k, v in registry_utils.prefix_to_backends.items()
         if file_prefixes.get(k) is not v},
+    # mmengine's deprecated FileClient, still consulted by its
+    # CheckpointHook and LoggerHook
+    client_backends={
+        k: v.__module__ + '.' + v.__name__
+        for k, v in FileClient._backends.items()
+        if client_backends.get(k) is not v},
+    client_prefixes={
+        k: v.__module__ + '.' + v.__name__
+        for k, v in FileClient._prefix_to_backends.items()
+        if client_prefixes.get(k) is not v},
 )
 try:
     import importlib.util, os.path as osp
@@ -94,10 +109,17 @@ def test_import_changes_only_the_documented_state():
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     report = json.loads(out.stdout.strip().splitlines()[-1])
-    # 1. the local-file checkpoint loader, nothing else of the loader table
-    assert report['schemes'] == ['']
-    assert report['scheme_loader'] == \
-        'mmavcl.utils.checkpoint.safe_torch_load'
+    # 1. the local-file checkpoint loader and those of the object-store and
+    # HTTP schemes, nothing else of the loader table
+    assert report['schemes'] == sorted(
+        ['', r'(\S+\:)?s3://', 'gs://', 'http://', 'https://'])
+    policy = 'mmavcl.utils.checkpoint.'
+    assert report['scheme_loaders'] == {
+        '': policy + 'safe_torch_load',
+        r'(\S+\:)?s3://': policy + 'load_from_uri',
+        'gs://': policy + 'load_from_uri',
+        'http://': policy + 'load_from_uri',
+        'https://': policy + 'load_from_uri'}
     # 2. one entry in mmengine's package table
     assert report['table'] == {'mmavcl': 'mmavcl'}
     # 3. the one replaced mmengine function: the install-path lookup
@@ -123,3 +145,8 @@ def test_import_changes_only_the_documented_state():
         's3': remote + 'ObjectStoreBackend', 'gs': remote + 'ObjectStoreBackend',
         'http': remote + 'TimeoutHTTPBackend',
         'https': remote + 'TimeoutHTTPBackend'}
+    # ... and the object-store backend in the deprecated FileClient's tables
+    assert report['client_backends'] == {
+        'object_store': remote + 'ObjectStoreBackend'}
+    assert report['client_prefixes'] == {
+        's3': remote + 'ObjectStoreBackend', 'gs': remote + 'ObjectStoreBackend'}
