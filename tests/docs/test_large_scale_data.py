@@ -99,7 +99,7 @@ def test_list_to_shards_to_8_gpu_run(sandbox):
          'train_dataloader.batch_size=2 train_dataloader.num_workers=1 '
          'randomness.seed=0')
     ])
-    log = _run(script, box, env)
+    _run(script, box, env)
     cfg_dump = osp.join(
         box, 'work_dirs', 'avtss_r2plus1d-18_8xb32-16x1x2-200e_k400_shards',
         'avtss_r2plus1d-18_8xb32-16x1x2-200e_k400_shards.py')

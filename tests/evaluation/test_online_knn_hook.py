@@ -4,7 +4,6 @@ import math
 
 import numpy as np
 import torch
-import torch.nn as nn
 from mmengine.model import BaseDataPreprocessor, BaseModel
 from torch.utils.data import Dataset
 

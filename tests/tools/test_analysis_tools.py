@@ -91,7 +91,6 @@ def test_get_flops_counts_the_demo_backbone():
                '3', '8', '32', '32')
     params = float(out.split('params:')[1].split('M')[0])
     # R3D-10 with 16 base channels: conv1 3*16*3*7*7 + one block per stage
-    import torch
     import mmavcl  # noqa: F401
     from mmengine.registry import init_default_scope
     from mmavcl.registry import MODELS

@@ -59,7 +59,6 @@ def test_conv_mlp_neck_is_pointwise_mlp():
     assert out.shape == (2, 3, 2, 3, 3)
     # Position (t, h, w) depends only on the features at that position.
     conv1, bn, _, conv2 = neck.mlp
-    v = x[:, :, 1, 2, 0]
     h = torch.relu(bn(conv1(x))[:, :, 1, 2, 0])
     ref = h @ conv2.weight.view(3, 5).t() + conv2.bias
     torch.testing.assert_close(out[:, :, 1, 2, 0], ref)
