@@ -14,7 +14,7 @@ from .media import (CHIRP_F0, CHIRP_RATE, TIMESTAMP_BITS, chirp,
 from .scripts import (REPO_ROOT, last_logged_metrics, load_script,
                       make_toy_data)
 from .servers import (failing_uploads, s3_client_env, serve_directory,
-                      serve_moto, serve_s3)
+                      serve_moto, serve_s3, serve_s3_to_env)
 from .shards import (add_tar_member, decode_sample_ids, write_id_shards,
                      write_shards)
 
@@ -27,7 +27,8 @@ __all__ = [
     'replace_video_packet', 'not_coded_vop', 'divx_packed_copy', 'faststart_copy', 'mp4_edit_list',
     'set_mp4_edit_list', 'write_vfr_video', 'decode_audio_views',
     'free_port', 'run_ranks', 'run_script_ranks', 'serve_directory',
-    'serve_s3', 'serve_moto', 'failing_uploads', 's3_client_env',
+    'serve_s3', 'serve_s3_to_env', 'serve_moto', 'failing_uploads',
+    's3_client_env',
     'REPO_ROOT', 'load_script', 'last_logged_metrics', 'make_toy_data',
     'add_tar_member', 'write_shards', 'write_id_shards', 'decode_sample_ids'
 ]

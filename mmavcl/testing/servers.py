@@ -14,7 +14,7 @@ from http.server import (BaseHTTPRequestHandler, SimpleHTTPRequestHandler,
 from typing import Dict, Iterator, List, Optional, Sequence, Set, Type
 
 __all__ = ['serve_directory', 'serve_s3', 'serve_moto', 'failing_uploads',
-           's3_client_env']
+           's3_client_env', 'serve_s3_to_env']
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -179,6 +179,21 @@ def s3_client_env(endpoint: str, access_key: str) -> Dict[str, str]:
     us-east-1), for ``os.environ`` or a subprocess."""
     return dict(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID=access_key,
                 AWS_SECRET_ACCESS_KEY='secret', AWS_REGION='us-east-1')
+
+
+@contextlib.contextmanager
+def serve_s3_to_env(root: str, monkeypatch,
+                    access_key: str = 'testing') -> Iterator[str]:
+    """:func:`serve_s3` with this process's object-store reader pointed at
+    it through ``monkeypatch`` (pytest's fixture: the ``AWS_*`` variables
+    of :func:`s3_client_env`, and no retries, so that a refused request
+    fails at once); yields the endpoint URL."""
+    from ..datasets.media import remote
+    with serve_s3(root, access_key=access_key) as endpoint:
+        for name, value in s3_client_env(endpoint, access_key).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(remote, 'FETCH_RETRIES', 0)
+        yield endpoint
 
 
 @contextlib.contextmanager

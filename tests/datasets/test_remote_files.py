@@ -115,12 +115,10 @@ def test_missing_http_list_names_it(http_root):
 def s3_env(tiny_toy_av, tmp_path, monkeypatch):
     """The toy set as bucket ``toy`` of a loopback S3 endpoint, credentials
     and endpoint in the standard AWS_* variables."""
-    from mmavcl.testing import s3_client_env, serve_s3
+    from mmavcl.testing import serve_s3_to_env
     os.symlink(tiny_toy_av, tmp_path / 'toy')
-    with serve_s3(str(tmp_path), access_key='AKIDTEST') as endpoint:
-        for name, value in s3_client_env(endpoint, 'AKIDTEST').items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr(remote, 'FETCH_RETRIES', 0)
+    with serve_s3_to_env(str(tmp_path), monkeypatch,
+                         access_key='AKIDTEST') as endpoint:
         yield endpoint
 
 

@@ -14,8 +14,7 @@ import torch
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import engine_toys as T
-from mmavcl.datasets.media import remote
-from mmavcl.testing import s3_client_env, serve_directory, serve_s3
+from mmavcl.testing import serve_directory, serve_s3_to_env
 from mmavcl.utils.checkpoint import TRUST_ENV, UntrustedCheckpointError
 
 
@@ -50,10 +49,7 @@ def bucket(tmp_path, monkeypatch):
     # torch.hub's cache, where mmengine's http loader kept downloads
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
     monkeypatch.delenv(TRUST_ENV, raising=False)
-    with serve_s3(str(root), access_key='AK') as endpoint:
-        for name, value in s3_client_env(endpoint, 'AK').items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr(remote, 'FETCH_RETRIES', 0)
+    with serve_s3_to_env(str(root), monkeypatch, access_key='AK'):
         yield root
 
 
