@@ -240,6 +240,24 @@ def probe_media(filename: str) -> dict:
 _START_PACKETS = 16
 
 
+#: HEVC NAL unit types (H.265 Table 7-1): the random-access skipped
+#: leading pictures, and the keyframes that may have them (BLA, CRA)
+_HEVC_RASL = (8, 9)
+_HEVC_OPEN_KEYS = (16, 17, 18, 21)
+
+
+def hevc_picture_type(data: bytes) -> Optional[int]:
+    """NAL unit type of the first picture slice (type < 32) of an HEVC
+    Annex B access unit, ``None`` without one."""
+    at = data.find(b'\x00\x00\x01')
+    while 0 <= at < len(data) - 3:
+        kind = (data[at + 3] >> 1) & 0x3f
+        if kind < 32:
+            return kind
+        at = data.find(b'\x00\x00\x01', at + 3)
+    return None
+
+
 def scan_video(container, stream, count: bool = False,
                shown_pts: Optional[list] = None):
     """Demux the first packets of ``stream`` (all of them when ``count``;
@@ -257,7 +275,10 @@ def scan_video(container, stream, count: bool = False,
     keyframe, and after it the leading pictures of an open GOP (shown
     before the keyframe, they refer to a picture before it too: x265's
     RASL pictures after a CRA keyframe). Its first frame shown is the
-    first keyframe's, and neither kind is counted or timed.
+    first keyframe's, and neither kind is counted or timed. Leading
+    pictures are told by their pts, or, in a raw HEVC stream (no
+    timestamps), by their NAL unit type: the RASL pictures right after a
+    CRA or BLA first keyframe.
 
     Returns:
         ``(packets, start, lowest, before_key)``: the number of non-empty
@@ -272,16 +293,27 @@ def scan_video(container, stream, count: bool = False,
     n, before_key, leading, looked = 0, 0, 0, 0
     start = lowest = key_pts = None
     keyed = False
+    # until past its first keyframe's RASL pictures (which have no pts)
+    rasl_check = stream.codec_context.name == 'hevc' and \
+        container.format.name in RAW_VIDEO_FORMATS
     unkeyed_pts: list = []  # shown after all if no packet is a keyframe
     for packet in container.demux(stream):
         if not packet.size:
             continue  # the demuxer's final flush packet
-        if not keyed and packet.is_keyframe:
+        first_key = not keyed and packet.is_keyframe
+        if first_key:
             keyed, key_pts = True, packet.pts
         n += 1
         pts = packet.pts
         shown = keyed and not (key_pts is not None and pts is not None
                                and pts < key_pts)
+        if keyed and rasl_check:
+            kind = hevc_picture_type(bytes(packet))
+            if first_key:
+                rasl_check = kind in _HEVC_OPEN_KEYS
+            else:
+                shown = kind not in _HEVC_RASL
+                rasl_check = not shown
         if not keyed:
             before_key += 1
         elif not shown:
