@@ -89,6 +89,7 @@ import contextlib
 import copy
 import glob
 import math
+import os
 import os.path as osp
 import shutil
 from typing import (Dict, Iterator, List, Optional, Sequence, Tuple,
@@ -204,6 +205,18 @@ def _copy_exists(path: str, new: str, patterns: Sequence[str]) -> bool:
             if f.read() == data:
                 return True
     return False
+
+
+def _free_path(path: str) -> str:
+    """``path``, or where it exists ``<stem>.1<ext>``, ``<stem>.2<ext>``
+    ...: runs started in the same second share a timestamp, and so a
+    ``superseded_<timestamp>/`` folder."""
+    stem, ext = osp.splitext(path)
+    count = 0
+    while osp.lexists(path):
+        count += 1
+        path = f'{stem}.{count}{ext}'
+    return path
 
 
 def check_train_batches(dataloader) -> None:
@@ -458,11 +471,14 @@ class AVRunner(Runner):
         if osp.isfile(latest) and not _copy_exists(latest, own, [
                 osp.join(self.work_dir, '*', name),
                 osp.join(self.work_dir, '*', 'vis_data', 'config.py')]):
-            moved = move_aside([latest], f'superseded_{self.timestamp}')
+            aside = _free_path(osp.join(
+                self.work_dir, f'superseded_{self.timestamp}', name))
+            os.makedirs(osp.dirname(aside), exist_ok=True)
+            os.rename(latest, aside)
             self.logger.warning(
                 f'{latest}, the config of an earlier run in this work dir, '
                 f'differs from this run\'s and has no copy in a log dir: '
-                f'moved to {moved[0]}.')
+                f'moved to {aside}.')
         shutil.copyfile(own, latest)
 
     def _log_media_env(self) -> None:

@@ -9,6 +9,7 @@ import glob
 import os
 import os.path as osp
 import re
+import time
 
 import pytest
 from mmengine.config import Config
@@ -121,3 +122,22 @@ def test_a_later_start_keeps_the_earlier_config_dump(tmp_path):
     assert _read(osp.join(work, f'superseded_{third.timestamp}',
                           'toy.py')) == second_text
     assert b'lr=0.02,' in _read(latest)
+
+
+def test_starts_in_the_same_second_lose_no_config(tmp_path, monkeypatch):
+    """Runs started in the same second share mmengine's timestamp, so
+    their log dir: each earlier config is still found in the work dir."""
+    work = str(tmp_path / 'work')
+    cfg_file = T.write_cfg(str(tmp_path / 'toy.py'), _cfg(work))
+    now = time.time()
+    monkeypatch.setattr(time, 'time', lambda: now)
+    texts = []
+    for lr in (0.1, 0.05, 0.02):
+        runner = _start(work, cfg_file, resume=True,
+                        **{'optim_wrapper.optimizer.lr': lr})
+        texts.append(_read(osp.join(work, 'toy.py')))
+        assert f'lr={lr},'.encode() in texts[-1]
+    found = [_read(p) for p in glob.glob(osp.join(work, '**', '*.py'),
+                                         recursive=True)]
+    assert all(text in found for text in texts)
+    assert osp.isdir(osp.join(work, f'superseded_{runner.timestamp}'))
