@@ -23,6 +23,7 @@ import engine_toys as T
 from mmavcl.datasets.media import remote
 from mmavcl.datasets.media.remote import RemoteStorageError
 from mmavcl.engine.checkpointing import PreviousRunError
+from mmavcl.engine.hooks.safe_logger_hook import own_log_files
 from mmavcl.testing import failing_uploads, s3_client_env, serve_moto
 
 BUCKET = 'ckpts'
@@ -230,3 +231,21 @@ def test_a_later_run_keeps_the_logs_an_earlier_run_uploaded(tmp_path, s3):
         'vis_data/config.py', 'vis_data/scalars.json'])
     assert not osp.exists(osp.join(second.log_dir, f'{ts}.py'))
     assert b'max_iters=8' in _object(s3, f'logs/run7/{ts}/{ts}.py')
+
+
+def test_each_log_file_is_uploaded_by_one_rank():
+    """The ranks of a node see one log dir; mmengine uploaded all of it
+    from every rank."""
+    names = ['20240501_100000.log', '20240501_100000.py',
+             'vis_data/scalars.json', 'vis_data/config.py',
+             '20240501_100000_node1_device0_rank0.log',
+             '20240501_100000_node1_device1_rank1.log',
+             '20240501_100000_device3_rank12.log']
+    assert own_log_files(names, 0) == [
+        '20240501_100000.log', '20240501_100000.py',
+        'vis_data/scalars.json', 'vis_data/config.py',
+        '20240501_100000_node1_device0_rank0.log']
+    assert own_log_files(names, 1) == [
+        '20240501_100000_node1_device1_rank1.log']
+    assert own_log_files(names, 12) == ['20240501_100000_device3_rank12.log']
+    assert own_log_files(names, 2) == []

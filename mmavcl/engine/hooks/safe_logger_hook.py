@@ -2,12 +2,33 @@
 import logging
 import os
 import os.path as osp
-from typing import List
+import re
+from typing import Iterable, List
 
+from mmengine.dist import get_rank
 from mmengine.hooks import LoggerHook
 from mmengine.utils import scandir
 
 from mmavcl.registry import HOOKS
+
+__all__ = ['SafeLoggerHook', 'own_log_files']
+
+
+def own_log_files(filenames: Iterable[str], rank: int) -> List[str]:
+    """The files of a log dir that rank ``rank`` uploads: its own
+    ``..._rank<rank>.<ext>`` log (mmengine names each rank's log so with
+    ``log_level='DEBUG'`` or a distributed log config), and on rank 0
+    every file not of another rank.
+
+    The ranks of a node share the log dir; mmengine uploads every file in
+    it from every rank, so the same objects were written once per rank.
+    """
+    own = []
+    for name in filenames:
+        match = re.search(r'_rank(\d+)\.[^./]+$', name)
+        if (int(match.group(1)) if match else 0) == rank:
+            own.append(name)
+    return own
 
 
 @HOOKS.register_module()
@@ -28,7 +49,9 @@ class SafeLoggerHook(LoggerHook):
       ``<out_dir>/<work dir name>/<timestamp>/<path in the log dir>``;
     * an object already stored under a key (a run of the same name that
       started in the same second) is left as it is, with a warning; the
-      local file is then kept, ``keep_local=False`` or not.
+      local file is then kept, ``keep_local=False`` or not;
+    * each file is uploaded (and with ``keep_local=False`` removed) by one
+      rank only (:func:`own_log_files`), not by every rank of the node.
 
     Named in ``configs/_base_/default_runtime.py``
     (``default_hooks.logger = dict(type='SafeLoggerHook', ...)``). A
@@ -51,7 +74,9 @@ class SafeLoggerHook(LoggerHook):
         if self.out_dir is None:
             return
         uploaded: List[str] = []
-        for filename in scandir(runner.log_dir, self.out_suffix, True):
+        for filename in own_log_files(
+                sorted(scandir(runner.log_dir, self.out_suffix, True)),
+                get_rank()):
             local_path = osp.join(runner.log_dir, filename)
             out_path = self.file_backend.join_path(self.out_dir, filename)
             if self.file_backend.exists(out_path):
