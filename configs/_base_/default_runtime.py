@@ -12,12 +12,16 @@ runner_type = 'mmavcl.AVRunner'
 # rank's resume state; ValRNGGuardHook restores the training RNG states
 # after each validation. Both are what exact resume and crash-safe
 # checkpoints rest on (docs/reliability.md); a config naming mmengine's
-# CheckpointHook gets it, with a warning. `tools/train.py --compile` adds
+# CheckpointHook gets it, with a warning. SafeLoggerHook is mmengine's
+# LoggerHook (same arguments) whose upload to an out_dir keeps each run's
+# log dir name in the keys (<out_dir>/<work dir name>/<timestamp>/...), so
+# a resumed or later run does not overwrite the vis_data/scalars.json and
+# config an earlier one uploaded. `tools/train.py --compile` adds
 # default_hooks.compile=dict(type='TorchCompileHook', backend=...).
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),
     timer=dict(type='IterTimerHook'),
-    logger=dict(type='LoggerHook', interval=20, ignore_last=False),
+    logger=dict(type='SafeLoggerHook', interval=20, ignore_last=False),
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='SafeCheckpointHook', interval=1, max_keep_ckpts=3,
                     save_last=True),

@@ -32,7 +32,10 @@ Its own additions, all through public ``Runner`` methods:
   ``resume`` refuses a work dir (or checkpoint ``out_dir``, local or
   ``s3://``) holding an earlier run's checkpoints, naming them; with
   ``start_over=True`` (``tools/train.py --start-over``) it moves them into
-  ``superseded_<timestamp>/`` first.
+  ``superseded_<timestamp>/`` first. ``dump_config`` also writes the
+  config into the run's log dir, and moves an earlier
+  ``work_dir/<config name>.py`` that has no such copy aside before
+  replacing it.
 * **Checkpoints in object storage** (``load_or_resume``): with a
   checkpoint hook ``out_dir='s3://...'`` auto-resume takes the newest
   checkpoint there (the writing itself is the object-store backend's,
@@ -84,8 +87,11 @@ Its own additions, all through public ``Runner`` methods:
 """
 import contextlib
 import copy
+import glob
 import math
+import os
 import os.path as osp
+import shutil
 from typing import (Dict, Iterator, List, Optional, Sequence, Tuple,
                     Union)
 
@@ -95,7 +101,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.dataset import InfiniteSampler
 from mmengine.dist import (broadcast_object_list, get_rank, get_world_size,
                            master_only)
-from mmengine.hooks import CheckpointHook, Hook
+from mmengine.hooks import CheckpointHook, Hook, LoggerHook
 from mmengine.model import revert_sync_batchnorm
 from mmengine.runner import IterBasedTrainLoop, Runner
 
@@ -110,7 +116,7 @@ from .checkpointing import (SafeCheckpointHook, WorkDirLock, atomic_path,
                             newest_remote_checkpoint, previous_run_files,
                             remove_stale_temp_files)
 from .efficiency import ChannelsLast3dHook, convert_to_channels_last
-from .hooks import ValRNGGuardHook
+from .hooks import SafeLoggerHook, ValRNGGuardHook
 from .hooks.nonfinite_guard_hook import merge_guard_cfgs
 from .hooks.data_report_hook import reporting_hook
 from .loops import AVEpochBasedTrainLoop, AVIterBasedTrainLoop
@@ -184,6 +190,33 @@ def _channels_last_hook(hooks) -> Optional[dict]:
         if isinstance(hook, dict) and hook.get('type') in names:
             return {k: v for k, v in hook.items() if k != 'type'}
     return None
+
+
+def _copy_exists(path: str, new: str, patterns: Sequence[str]) -> bool:
+    """Whether ``path``'s bytes equal ``new``'s or those of a file matching
+    one of the glob ``patterns``."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    for other in [new] + [p for pattern in patterns
+                          for p in sorted(glob.glob(pattern))]:
+        if osp.abspath(other) == osp.abspath(path):
+            continue
+        with open(other, 'rb') as f:
+            if f.read() == data:
+                return True
+    return False
+
+
+def _free_path(path: str) -> str:
+    """``path``, or where it exists ``<stem>.1<ext>``, ``<stem>.2<ext>``
+    ...: runs started in the same second share a timestamp, and so a
+    ``superseded_<timestamp>/`` folder."""
+    stem, ext = osp.splitext(path)
+    count = 0
+    while osp.lexists(path):
+        count += 1
+        path = f'{stem}.{count}{ext}'
+    return path
 
 
 def check_train_batches(dataloader) -> None:
@@ -302,6 +335,16 @@ def missing_engine_guarantees(train_loop, hooks: Sequence,
             'and saves no per-rank resume state. Save-before-prune and '
             "exact resume: default_hooks.checkpoint = dict(type="
             "'SafeCheckpointHook', ...) (same arguments).")
+    if any(isinstance(h, LoggerHook) and not isinstance(h, SafeLoggerHook)
+           and getattr(h, 'out_dir', None) for h in hooks):
+        lines.append(
+            "default_hooks.logger builds mmengine's LoggerHook with an "
+            'out_dir: the files it uploads there at the end of a run '
+            '(vis_data/scalars.json, vis_data/config.py, the config dump) '
+            'have the same keys in every run of this work dir name, so a '
+            'resumed or later run overwrites the earlier one\'s. Per-run '
+            "keys: default_hooks.logger = dict(type='SafeLoggerHook', ...) "
+            '(same arguments).')
     if validates and not any(isinstance(h, ValRNGGuardHook) for h in hooks):
         lines.append(
             'validation runs without ValRNGGuardHook: its random draws '
@@ -332,6 +375,7 @@ class AVRunner(Runner):
     * ``build_train_loop`` explains a loader without a batch and warns
       about :func:`missing_engine_guarantees`; ``build_optim_wrapper``
       names an unknown optimizer type.
+    * ``dump_config`` keeps every run's config (a copy in its log dir).
     * ``save_checkpoint`` writes atomically and adds the resume state when
       a checkpoint is saved outside ``SafeCheckpointHook``;
       ``load_checkpoint``/``resume``/``load_or_resume``/``call_hook``
@@ -404,6 +448,38 @@ class AVRunner(Runner):
             hooks = {name: hook for name, hook in hooks.items()
                      if hook is not None or name in _MMENGINE_DEFAULT_HOOKS}
         super().register_default_hooks(hooks)
+
+    @master_only
+    def dump_config(self) -> None:
+        """mmengine's dump of the config to ``work_dir/<config name>.py``
+        (the latest run's config, where tools and users look for it), and
+        a copy in the run's log dir (``work_dir/<timestamp>/``), which no
+        later run writes and ``SafeLoggerHook`` uploads with the logs.
+
+        mmengine rewrites ``work_dir/<config name>.py`` at every start, so
+        a resumed run with changed ``--cfg-options`` lost the record of
+        what the earlier run used (``vis_data/config.py`` holds one only
+        with ``LocalVisBackend``). A dump that no earlier log dir holds a
+        copy of (written by mmengine or an older mmavcl) and that differs
+        from this run's is moved into ``superseded_<timestamp>/`` first.
+        """
+        name = osp.basename(self.cfg.filename) if self.cfg.filename \
+            else f'{self.timestamp}.py'
+        own = osp.join(self.log_dir, name)
+        self.cfg.dump(own)
+        latest = osp.join(self.work_dir, name)
+        if osp.isfile(latest) and not _copy_exists(latest, own, [
+                osp.join(self.work_dir, '*', name),
+                osp.join(self.work_dir, '*', 'vis_data', 'config.py')]):
+            aside = _free_path(osp.join(
+                self.work_dir, f'superseded_{self.timestamp}', name))
+            os.makedirs(osp.dirname(aside), exist_ok=True)
+            os.rename(latest, aside)
+            self.logger.warning(
+                f'{latest}, the config of an earlier run in this work dir, '
+                f'differs from this run\'s and has no copy in a log dir: '
+                f'moved to {aside}.')
+        shutil.copyfile(own, latest)
 
     def _log_media_env(self) -> None:
         """Log the media/audio library versions next to mmengine's report

@@ -16,7 +16,9 @@ import pytest
 from torch.utils.data import DataLoader, Dataset
 
 from mmavcl.datasets.media import (DecordVideoReader, PyAVVideoReader,
-                                   decode_with_fallback)
+                                   decode_with_fallback,
+                                   shared_decoder_threads)
+from mmavcl.datasets.media.threads import training_processes_on_node
 from mmavcl.datasets.transforms import VideoInit
 from mmavcl.testing import decode_frame_index, make_av_video
 
@@ -73,7 +75,10 @@ def _shared(workers: int = 1, ranks: int = 1) -> int:
 
 @pytest.fixture(autouse=True)
 def _one_process_per_node(monkeypatch):
-    monkeypatch.delenv('LOCAL_WORLD_SIZE', raising=False)
+    for name in ('LOCAL_WORLD_SIZE', 'SLURM_STEP_TASKS_PER_NODE',
+                 'SLURM_TASKS_PER_NODE', 'SLURM_NTASKS_PER_NODE',
+                 'SLURM_NODEID'):
+        monkeypatch.delenv(name, raising=False)
 
 
 def _ffmpeg_auto_threads() -> int:
@@ -221,3 +226,49 @@ def test_loader_workers_share_the_cores(files, monkeypatch, backend):
                             multiprocessing_context='fork')
         got = {int(t) for t in loader}
         assert got == {_shared(workers, ranks)}, (workers, ranks)
+
+
+@pytest.mark.parametrize('env,ranks', [
+    ({}, 1),
+    (dict(LOCAL_WORLD_SIZE='4'), 4),
+    # torchrun inside a Slurm allocation: torchrun's count
+    (dict(LOCAL_WORLD_SIZE='2', SLURM_NTASKS_PER_NODE='8'), 2),
+    # tools/srun.sh: --ntasks-per-node=8 on two nodes
+    (dict(SLURM_NTASKS_PER_NODE='8', SLURM_TASKS_PER_NODE='8(x2)',
+          SLURM_NODEID='1'), 8),
+    # --ntasks=6 --ntasks-per-node=4: 4 tasks on node 0, 2 on node 1
+    (dict(SLURM_NTASKS_PER_NODE='4', SLURM_TASKS_PER_NODE='4,2',
+          SLURM_NODEID='1'), 2),
+    (dict(SLURM_TASKS_PER_NODE='8(x2),3', SLURM_NODEID='2'), 3),
+    (dict(SLURM_TASKS_PER_NODE='8(x2),3', SLURM_NODEID='1'), 8),
+    # the step's placement over the job's
+    (dict(SLURM_TASKS_PER_NODE='8(x2)', SLURM_STEP_TASKS_PER_NODE='2(x2)',
+          SLURM_NODEID='0'), 2),
+    (dict(SLURM_NTASKS_PER_NODE='5'), 5),
+])
+def test_training_processes_on_node_under_torchrun_and_slurm(env, ranks):
+    assert training_processes_on_node(env) == ranks
+
+
+@pytest.mark.parametrize('env,message', [
+    (dict(SLURM_TASKS_PER_NODE='8(2)'),
+     r"SLURM_TASKS_PER_NODE='8\(2\)': expected per-node task counts"),
+    (dict(SLURM_TASKS_PER_NODE='4,2', SLURM_NODEID='2'),
+     r"SLURM_NODEID=2 has no entry in SLURM_TASKS_PER_NODE='4,2' \(2 "),
+    (dict(LOCAL_WORLD_SIZE='four'), "LOCAL_WORLD_SIZE='four': expected"),
+])
+def test_a_malformed_launcher_variable_is_named(env, message):
+    with pytest.raises(ValueError, match=message):
+        training_processes_on_node(env)
+
+
+def test_slurm_tasks_share_the_cores_as_torchrun_ranks(monkeypatch):
+    """Under ``srun`` (no ``LOCAL_WORLD_SIZE``) the cores are divided
+    among this node's tasks: one thread each where the node has fewer
+    than two cores per task."""
+    cores = _cores()
+    monkeypatch.setenv('SLURM_TASKS_PER_NODE', f'{cores}(x2)')
+    monkeypatch.setenv('SLURM_NODEID', '1')
+    assert shared_decoder_threads() == 1
+    monkeypatch.setenv('SLURM_TASKS_PER_NODE', '1(x2)')
+    assert shared_decoder_threads() == _shared(1, 1)

@@ -320,8 +320,8 @@ def toy_cfg(work_dir: str, *, by_epoch: bool = True, max_epochs: int = 2,
             **extra) -> Config:
     """An ``AVRunner`` config training ``ToyMoCo`` on ``ToyVectors``, with
     the engine types of ``configs/_base_/`` (the mmavcl train loops,
-    ``SafeCheckpointHook``, ``ValRNGGuardHook``); ``by_epoch`` picks the
-    epoch or the iteration loop."""
+    ``SafeCheckpointHook``, ``SafeLoggerHook``, ``ValRNGGuardHook``);
+    ``by_epoch`` picks the epoch or the iteration loop."""
     train_cfg = dict(type='AVEpochBasedTrainLoop', max_epochs=max_epochs) \
         if by_epoch else dict(type='AVIterBasedTrainLoop',
                               max_iters=max_iters)
@@ -352,7 +352,7 @@ def toy_cfg(work_dir: str, *, by_epoch: bool = True, max_epochs: int = 2,
                             by_epoch=ckpt_by_epoch, interval=ckpt_interval,
                             max_keep_ckpts=max_keep_ckpts),
             val_rng_guard=dict(type='ValRNGGuardHook'),
-            logger=dict(type='LoggerHook', interval=1)),
+            logger=dict(type='SafeLoggerHook', interval=1)),
         custom_hooks=custom_hooks or [],
         env_cfg=dict(dist_cfg=dict(backend='gloo')),
         randomness=dict(seed=0),
@@ -462,6 +462,14 @@ def log_text(work_dir: str) -> str:
     (``<work_dir>/<timestamp>/<timestamp>.log``), joined."""
     return '\n'.join(open(p).read()
                      for p in glob.glob(osp.join(work_dir, '*', '*.log')))
+
+
+def next_timestamp(timestamp: str) -> None:
+    """Wait until a runner built now gets a timestamp later than
+    ``timestamp`` (mmengine's, to the second), hence a log dir of its
+    own."""
+    while time.strftime('%Y%m%d_%H%M%S') <= timestamp:
+        time.sleep(0.05)
 
 
 def build_runner(cfg: Config):

@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 import torch
-from mmengine.hooks import CheckpointHook
+from mmengine.hooks import CheckpointHook, LoggerHook
 from mmengine.logging import MMLogger
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
 
@@ -19,7 +19,7 @@ from mmavcl.engine import (AVEpochBasedTrainLoop, AVIterBasedTrainLoop,
                            SafeCheckpointHook, TorchCompileHook, atomic_path,
                            missing_engine_guarantees)
 from mmavcl.engine.hooks import (DataReportHook, NonFiniteLossGuardHook,
-                                 ValRNGGuardHook)
+                                 SafeLoggerHook, ValRNGGuardHook)
 from mmavcl.engine.resume import capture_rng_state, restore_rng_state
 
 _AV_LOOPS = ('AVEpochBasedTrainLoop', 'AVIterBasedTrainLoop')
@@ -42,6 +42,7 @@ def test_every_shipped_config_names_the_mmavcl_engine_types():
         name = osp.relpath(path, T.REPO)
         hooks = cfg.default_hooks
         assert hooks.checkpoint.type == 'SafeCheckpointHook', name
+        assert hooks.logger.type == 'SafeLoggerHook', name
         assert hooks.val_rng_guard.type == 'ValRNGGuardHook', name
         assert hooks.data_report.type == 'DataReportHook', name
         if cfg.get('train_cfg'):
@@ -92,7 +93,7 @@ def test_mmavcl_types_lack_nothing(tmp_path):
     assert 'This run uses mmengine types' not in _log_text(runner)
 
 
-def test_missing_guarantees_name_the_matching_fix():
+def test_missing_guarantees_name_the_matching_fix(tmp_path):
     iter_loop = IterBasedTrainLoop.__new__(IterBasedTrainLoop)
     lines = missing_engine_guarantees(iter_loop, [], validates=False)
     assert len(lines) == 1 and "type='AVIterBasedTrainLoop'" in lines[0]
@@ -101,6 +102,16 @@ def test_missing_guarantees_name_the_matching_fix():
     # no checkpoint hook at all: nothing to lose there
     lines = missing_engine_guarantees(av_loop, [], validates=True)
     assert len(lines) == 1 and 'ValRNGGuardHook' in lines[0]
+    # mmengine's LoggerHook loses nothing until it uploads
+    assert missing_engine_guarantees(av_loop, [LoggerHook()],
+                                     validates=False) == []
+    assert missing_engine_guarantees(
+        av_loop, [SafeLoggerHook(out_dir=str(tmp_path))],
+        validates=False) == []
+    lines = missing_engine_guarantees(
+        av_loop, [LoggerHook(out_dir=str(tmp_path))], validates=False)
+    assert len(lines) == 1 and \
+        "default_hooks.logger = dict(type='SafeLoggerHook', ...)" in lines[0]
 
 
 def test_data_report_is_a_default_hook_that_can_be_replaced_or_removed(

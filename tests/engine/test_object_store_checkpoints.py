@@ -10,6 +10,7 @@ mmengine's CheckpointHook failed at the start of training with petrel's
 ImportError: it infers a deprecated FileClient from ``out_dir``, whose
 table gives ``s3://`` to Petrel."""
 import io
+import json
 import os
 import os.path as osp
 import shutil
@@ -22,6 +23,7 @@ import engine_toys as T
 from mmavcl.datasets.media import remote
 from mmavcl.datasets.media.remote import RemoteStorageError
 from mmavcl.engine.checkpointing import PreviousRunError
+from mmavcl.engine.hooks.safe_logger_hook import own_log_files
 from mmavcl.testing import failing_uploads, s3_client_env, serve_moto
 
 BUCKET = 'ckpts'
@@ -51,6 +53,15 @@ def s3(moto_endpoint, monkeypatch):
 def _keys(client, prefix: str) -> List[str]:
     listed = client.list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     return sorted(o['Key'][len(prefix):] for o in listed.get('Contents', []))
+
+
+def _object(client, key: str) -> bytes:
+    return client.get_object(Bucket=BUCKET, Key=key)['Body'].read()
+
+
+def _local(*path: str) -> bytes:
+    with open(osp.join(*path), 'rb') as f:
+        return f.read()
 
 
 def _object_weights(client, key: str) -> Dict[str, torch.Tensor]:
@@ -100,14 +111,15 @@ def test_checkpoints_and_logs_land_in_the_bucket_and_are_pruned(
         assert f.read() == f's3://{BUCKET}/exp/run1/iter_8.pth'
     _assert_equal(_object_weights(s3, 'exp/run1/iter_8.pth'),
                   runner.model.state_dict())
-    # LoggerHook uploads the run's text and json logs when training ends
+    # SafeLoggerHook uploads the run's log dir when training ends, under
+    # the log dir's name as locally
     log_dir = osp.basename(runner.log_dir)
-    uploaded = _keys(s3, 'logs/run1/')
+    assert _keys(s3, f'logs/run1/{log_dir}/') == sorted([
+        f'{log_dir}.log', f'{log_dir}.py', f'vis_data/{log_dir}.json',
+        'vis_data/config.py', 'vis_data/scalars.json'])
     for name in (f'{log_dir}.log', 'vis_data/scalars.json'):
-        assert name in uploaded
-        with open(osp.join(runner.log_dir, name), 'rb') as f:
-            assert s3.get_object(Bucket=BUCKET, Key=f'logs/run1/{name}')[
-                'Body'].read() == f.read()
+        assert _object(s3, f'logs/run1/{log_dir}/{name}') == \
+            _local(runner.log_dir, name)
 
 
 def test_resume_auto_from_the_bucket_equals_an_unbroken_run(
@@ -179,3 +191,61 @@ def test_a_new_run_keeps_an_earlier_runs_checkpoints_in_the_bucket(
     _assert_equal(_object_weights(s3, f'exp/run6/{aside}'), earlier)
     _assert_equal(_object_weights(s3, 'exp/run6/iter_4.pth'),
                   runner.model.state_dict())
+
+
+def test_a_later_run_keeps_the_logs_an_earlier_run_uploaded(tmp_path, s3):
+    """mmengine's LoggerHook uploads the log dir to ``<out_dir>/<work dir
+    name>/<path>``: a resumed run with it replaced the
+    ``vis_data/scalars.json`` and ``vis_data/config.py`` of the run before
+    it (measured before ``SafeLoggerHook``; the first run here uses
+    ``LoggerHook``, as an older config would). ``SafeLoggerHook`` keeps the
+    log dir's name in the keys, and leaves a key that exists (two runs of
+    one name started in the same second) alone, keeping the local file
+    even with ``keep_local=False``."""
+    work = str(tmp_path / 'run7')
+    cfg = _cfg(work, 4, f's3://{BUCKET}/exp')
+    cfg.default_hooks.logger.update(type='LoggerHook',
+                                    out_dir=f's3://{BUCKET}/logs')
+    first = _train(cfg)
+    before = {k: _object(s3, f'logs/run7/{k}')
+              for k in _keys(s3, 'logs/run7/')}
+    assert 'vis_data/scalars.json' in before
+    T.next_timestamp(first.timestamp)
+    cfg = _cfg(work, 8, f's3://{BUCKET}/exp', resume=True)
+    cfg.default_hooks.logger.update(out_dir=f's3://{BUCKET}/logs',
+                                    keep_local=False)
+    second = T.build_runner(cfg)
+    ts = second.timestamp
+    # the key of this run's scalars, taken by a same-second namesake
+    taken = f'logs/run7/{ts}/vis_data/scalars.json'
+    s3.put_object(Bucket=BUCKET, Key=taken, Body=b'namesake')
+    second.train()
+    for key, data in before.items():
+        assert _object(s3, f'logs/run7/{key}') == data, key
+    assert _object(s3, taken) == b'namesake'
+    # the scalars stay on disk; the uploaded files are removed locally
+    assert json.loads(_local(second.log_dir, 'vis_data/scalars.json')
+                      .splitlines()[-1])['iter'] == 8
+    assert sorted(_keys(s3, f'logs/run7/{ts}/')) == sorted([
+        f'{ts}.log', f'{ts}.py', f'vis_data/{ts}.json',
+        'vis_data/config.py', 'vis_data/scalars.json'])
+    assert not osp.exists(osp.join(second.log_dir, f'{ts}.py'))
+    assert b'max_iters=8' in _object(s3, f'logs/run7/{ts}/{ts}.py')
+
+
+def test_each_log_file_is_uploaded_by_one_rank():
+    """The ranks of a node see one log dir; mmengine uploaded all of it
+    from every rank."""
+    names = ['20240501_100000.log', '20240501_100000.py',
+             'vis_data/scalars.json', 'vis_data/config.py',
+             '20240501_100000_node1_device0_rank0.log',
+             '20240501_100000_node1_device1_rank1.log',
+             '20240501_100000_device3_rank12.log']
+    assert own_log_files(names, 0) == [
+        '20240501_100000.log', '20240501_100000.py',
+        'vis_data/scalars.json', 'vis_data/config.py',
+        '20240501_100000_node1_device0_rank0.log']
+    assert own_log_files(names, 1) == [
+        '20240501_100000_node1_device1_rank1.log']
+    assert own_log_files(names, 12) == ['20240501_100000_device3_rank12.log']
+    assert own_log_files(names, 2) == []

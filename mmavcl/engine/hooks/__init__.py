@@ -13,3 +13,5 @@ from .data_report_hook import (BadSampleSummaryHook,  # noqa: E402
 __all__ += ['DataReportHook', 'BadSampleSummaryHook']
 from .val_rng_guard_hook import ValRNGGuardHook  # noqa: E402
 __all__ += ['ValRNGGuardHook']
+from .safe_logger_hook import SafeLoggerHook  # noqa: E402
+__all__ += ['SafeLoggerHook']
