@@ -12,7 +12,15 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
   (``AVShardDataset``: ``record_trained`` / ``progress_state`` /
   ``load_progress``) is told every batch trained on, and after a resume
   skips what the checkpoint says the epoch already trained on (exact as a
-  set of samples, see its docstring); any other is loaded and dropped;
+  set of samples, see its docstring); any other is loaded and dropped.
+  A checkpoint written by another number of processes or batch size per
+  process: with mmengine's ``DefaultSampler`` (and ``InfiniteSampler``
+  under the iteration loop) the processes share what the epoch's global
+  order has left after the samples trained on
+  (:class:`~mmavcl.engine.resume.ResplitRest`; the resume state's
+  ``sample_position``), and the batches of the resumed epoch are numbered
+  as its last; ``AVShardDataset`` resumes by sample keys whatever the
+  processes;
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
 * ``stop_training`` is honoured after every iteration of an epoch, not only
@@ -149,8 +157,12 @@ class _ResumableMixin:
             dict(meta, **{'epoch_iter': state.get('epoch_iter')}),
             batch_size * world, plain=True)
         plain = (plain[0], self._cap(plain[1], sampler))
-        if old_world == world and position['batch_size'] == batch_size and \
-                plain == (position['epoch'], position['consumed']):
+        if plain == (position['epoch'], position['consumed']) and (
+                position['consumed'] == 0 or (
+                    old_world == world and
+                    position['batch_size'] == batch_size)):
+            # the iteration count says where: as before (the start of an
+            # epoch or pass is the same for any processes)
             return None
         return dict(position, world_size=old_world)
 
@@ -473,6 +485,13 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
     :class:`AVEpochBasedTrainLoop`).
     """
 
+    _resplits_infinite = True
+    # (iteration, pass, indices of its global order trained on, batches
+    # left in that pass or None for an infinite stream) at which this run
+    # began: None for (0, 0, 0, len(dataloader)), but after a resume that
+    # re-dealt the rest of the order
+    _anchor: Optional[Tuple[int, int, int, Optional[int]]] = None
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pending_skip = 0
@@ -488,13 +507,6 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
 
     def _infer_skip(self, meta) -> int:
         return meta['iter']
-
-    _resplits_infinite = True
-    # (iteration, pass, indices of its global order trained on, batches
-    # left in that pass or None for an infinite stream) at which this run
-    # began: None for (0, 0, 0, len(dataloader)), but after a resume that
-    # re-dealt the rest of the order
-    _anchor: Optional[Tuple[int, int, int, Optional[int]]] = None
 
     def _position_at(self, meta: Dict[str, Any], per_iter: int,
                      plain: bool = False) -> Tuple[int, int]:

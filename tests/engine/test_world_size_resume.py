@@ -18,7 +18,6 @@ import pytest
 import torch
 
 import engine_toys as T
-from mmavcl.datasets.shard_dataset import AVShardDataset  # noqa: F401
 from mmavcl.testing import free_port, run_ranks, write_id_shards
 
 PIPE = [dict(type='VideoInit', backend='pyav'),
@@ -31,9 +30,9 @@ GOOD = list(range(22))
 
 def _cfg(work, data, leg, *, by_epoch, batch_size, ckpt, crash=None,
          shuffle=True, shards=False, max_epochs=2, max_iters=14,
-         load_from=None):
+         load_from=None, sampler='DefaultSampler'):
     """An ``AVRunner`` config training ``ToyClipMean`` on the id videos
-    (``AVVideoDataset`` with ``DefaultSampler``, or with ``shards`` the
+    (``AVVideoDataset`` with ``sampler``, or with ``shards`` the
     ``AVShardDataset`` of them), no DataLoader workers, a checkpoint every
     ``ckpt`` iterations, a crash before iteration ``crash``, resumed from
     ``load_from`` when given. ``leg`` names the run (the same on every
@@ -57,7 +56,7 @@ def _cfg(work, data, leg, *, by_epoch, batch_size, ckpt, crash=None,
         dataset = dict(type='AVVideoDataset', ann_file=data['ann'],
                        data_prefix=dict(video=data['videos']),
                        pipeline=PIPE, audio_source='none')
-        sampler = dict(type='DefaultSampler', shuffle=shuffle)
+        sampler = dict(type=sampler, shuffle=shuffle)
     cfg.train_dataloader = dict(dataset=dataset, sampler=sampler,
                                 batch_size=batch_size, num_workers=0,
                                 collate_fn=dict(type='mmavcl.av_collate'))
@@ -81,7 +80,7 @@ def _train(cfg, saved_by=None):
         assert any(h.get('type') == 'CrashHook' for h in cfg.custom_hooks)
 
 
-# the legs: (name, processes, config arguments)
+# each leg's arguments of _cfg
 EPOCH_KILLED = dict(by_epoch=True, batch_size=2, ckpt=3, crash=4)
 EPOCH_RESUMED = dict(by_epoch=True, batch_size=3, ckpt=100)
 ITER_KILLED = dict(by_epoch=False, batch_size=2, ckpt=4, crash=5,
@@ -90,6 +89,10 @@ ITER_RESUMED = dict(by_epoch=False, batch_size=2, ckpt=4, crash=13,
                     shuffle=False)
 ITER_AGAIN = dict(by_epoch=False, batch_size=2, ckpt=100, shuffle=False,
                   max_iters=15)
+INF_KILLED = dict(by_epoch=False, batch_size=2, ckpt=3, crash=4,
+                  sampler='InfiniteSampler')
+INF_RESUMED = dict(by_epoch=False, batch_size=2, ckpt=100, max_iters=9,
+                   sampler='InfiniteSampler')
 SHARD_KILLED = dict(by_epoch=True, batch_size=2, ckpt=3, crash=4,
                     shards=True, max_epochs=1)
 SHARD_RESUMED = dict(by_epoch=True, batch_size=2, ckpt=100, shards=True,
@@ -104,6 +107,7 @@ def _two_ranks(rank, port, data, out):
     for leg, kwargs, load_from in (
             ('epoch_killed', EPOCH_KILLED, None),
             ('shard_killed', SHARD_KILLED, None),
+            ('inf_killed', INF_KILLED, None),
             ('iter_resumed', ITER_RESUMED,
              osp.join(out, 'iter_killed', 'iter_4.pth'))):
         cfg = _cfg(osp.join(out, leg), data, leg, load_from=load_from,
@@ -197,9 +201,9 @@ def test_one_process_resumed_by_two_ranks_then_by_one(runs):
     and checkpoint after iteration 12, 4 iterations into that pass (its
     samples 0-15 trained); 1 process resumes from that: 16-21. Each pass
     has every sample once over the runs, decoded from the pixels. Before,
-    the 2 ranks skipped 4 batches of their own shares (samples 0-15) and
-    trained 16-21 of the first pass (8-15 were never trained), and its
-    pass ended 2 iterations later than the processes' passes."""
+    the 2 ranks skipped 4 batches of their own shares (samples 0-15 of the
+    pass) and trained only 16-21 of it: 8-15 were never trained in that
+    pass."""
     data, out = runs
     killed = osp.join(out, 'iter_killed')
     first = [i for _, ids in _ids(killed) for i in ids]
@@ -256,3 +260,32 @@ def test_shards_of_two_ranks_resumed_by_one_process(runs):
     log = T.log_text(work)
     assert 'shard(s) of this epoch were fully trained on' in log
     assert 'not exact' not in log
+
+
+def test_infinite_sampler_of_two_ranks_resumed_by_one_process(runs):
+    """``AVIterBasedTrainLoop`` with mmengine's ``InfiniteSampler``
+    (one stream of ``randperm`` after ``randperm`` of its seed; rank ``r``
+    of 2 takes every other index from ``r``): 2 ranks of batch 2
+    checkpoint after iteration 3 (the stream's first 12 trained) and
+    crash; 1 process resumes and trains, decoded from the pixels, the
+    stream from its 13th index on: the rest of the first permutation,
+    then the second's start."""
+    data, out = runs
+    killed = osp.join(out, 'inf_killed')
+    state = _resume_state(osp.join(killed, 'iter_3.pth'))
+    assert state['sample_position'] == dict(epoch=0, consumed=12,
+                                            batch_size=2)
+    gen = torch.Generator().manual_seed(state['sampler_seed'])
+    stream = torch.randperm(22, generator=gen).tolist() + \
+        torch.randperm(22, generator=gen).tolist()
+    for r in (0, 1):
+        assert [i for _, ids in _ids(killed, r) for i in ids] == \
+            stream[r:12:2]
+    work = osp.join(out, 'inf_resumed')
+    _train(_cfg(work, data, 'inf_resumed', **INF_RESUMED,
+                load_from=osp.join(killed, 'iter_3.pth')), saved_by=2)
+    resumed = _ids(work)
+    assert [it for it, _ in resumed] == [4, 5, 6, 7, 8, 9]
+    assert [i for _, ids in resumed for i in ids] == stream[12:24]
+    assert "of the infinite sampler's global stream the first 12 were " \
+        'trained on' in T.log_text(work)
