@@ -83,12 +83,12 @@ def _train(cfg, saved_by=None):
 # each leg's arguments of _cfg
 EPOCH_KILLED = dict(by_epoch=True, batch_size=2, ckpt=3, crash=4)
 EPOCH_RESUMED = dict(by_epoch=True, batch_size=3, ckpt=100)
-ITER_KILLED = dict(by_epoch=False, batch_size=2, ckpt=4, crash=5,
+ITER_KILLED = dict(by_epoch=False, batch_size=3, ckpt=3, crash=4,
                    shuffle=False)
 ITER_RESUMED = dict(by_epoch=False, batch_size=2, ckpt=4, crash=13,
                     shuffle=False)
 ITER_AGAIN = dict(by_epoch=False, batch_size=2, ckpt=100, shuffle=False,
-                  max_iters=15)
+                  max_iters=13)
 INF_KILLED = dict(by_epoch=False, batch_size=2, ckpt=3, crash=4,
                   sampler='InfiniteSampler')
 INF_RESUMED = dict(by_epoch=False, batch_size=2, ckpt=100, max_iters=9,
@@ -109,7 +109,7 @@ def _two_ranks(rank, port, data, out):
             ('shard_killed', SHARD_KILLED, None),
             ('inf_killed', INF_KILLED, None),
             ('iter_resumed', ITER_RESUMED,
-             osp.join(out, 'iter_killed', 'iter_4.pth'))):
+             osp.join(out, 'iter_killed', 'iter_3.pth'))):
         cfg = _cfg(osp.join(out, leg), data, leg, load_from=load_from,
                    **kwargs)
         cfg.launcher = 'pytorch'
@@ -194,49 +194,56 @@ def test_two_ranks_resumed_by_one_process_with_another_batch(runs):
 
 def test_one_process_resumed_by_two_ranks_then_by_one(runs):
     """``AVIterBasedTrainLoop``, ``DefaultSampler`` without shuffle
-    (the order is ``0..21`` every pass), batch 2: 1 process checkpoints
-    after iteration 4 (samples 0-7) and crashes; 2 ranks resume from it:
-    the rest of the pass, 8-21, dealt over them (8, 10, .. on rank 0; 9,
-    11, .. on rank 1; 4 iterations), then the next pass from its start,
-    and checkpoint after iteration 12, 4 iterations into that pass (its
-    samples 0-15 trained); 1 process resumes from that: 16-21. Each pass
-    has every sample once over the runs, decoded from the pixels. Before,
-    the 2 ranks skipped 4 batches of their own shares (samples 0-15 of the
-    pass) and trained only 16-21 of it: 8-15 were never trained in that
-    pass."""
+    (the order is ``0..21`` every pass): 1 process of batch 3 checkpoints
+    after iteration 3 (samples 0-8) and crashes; 2 ranks of batch 2 resume
+    from it: the rest of the pass, 9-21, padded to an even count with the
+    pass's first sample (0, as ``DefaultSampler`` pads), dealt over them
+    (9, 11, .. 21 on rank 0; 10, 12, .. 20, 0 on rank 1; 4 iterations),
+    then the next pass from its start, and checkpoint after iteration 12,
+    5 iterations into that pass (its samples 0-19 trained); 1 process of
+    batch 2 resumes from that: 20-21. Each pass has every sample once over
+    the runs, decoded from the pixels, but the one padding sample. Before,
+    the 2 ranks skipped 3 batches of 2 of their own shares (samples 0-11
+    of the pass) and trained only 12-21 of it: 9-11 were never trained in
+    that pass."""
     data, out = runs
     killed = osp.join(out, 'iter_killed')
     first = [i for _, ids in _ids(killed) for i in ids]
-    assert first == list(range(8))
+    assert first == list(range(9))
     resumed = osp.join(out, 'iter_resumed')
     ranks = [_ids(resumed, r) for r in (0, 1)]
     for r in (0, 1):
-        assert [it for it, _ in ranks[r]] == list(range(5, 13))
-        assert [i for _, ids in ranks[r][:4] for i in ids] == \
-            list(range(8 + r, 22, 2))
+        assert [it for it, _ in ranks[r]] == list(range(4, 13))
         assert [i for _, ids in ranks[r][4:] for i in ids] == \
-            list(range(r, 16, 2))
+            list(range(r, 20, 2))
+    assert [i for _, ids in ranks[0][:4] for i in ids] == \
+        list(range(9, 22, 2))
+    assert [i for _, ids in ranks[1][:4] for i in ids] == \
+        list(range(10, 22, 2)) + [0]
     assert _resume_state(osp.join(resumed, 'iter_8.pth'))[
-        'sample_position'] == dict(epoch=1, consumed=0, batch_size=2)
+        'sample_position'] == dict(epoch=1, consumed=4, batch_size=2)
     state = _resume_state(osp.join(resumed, 'iter_12.pth'))
     assert state['world_size'] == 2
-    assert state['sample_position'] == dict(epoch=1, consumed=16,
+    assert state['sample_position'] == dict(epoch=1, consumed=20,
                                             batch_size=2)
+    assert "of pass 1's order the first 9 were trained on, and the 2 " \
+        "process(es) share the other 13 of its 22 samples and 1 padding " \
+        "sample(s)" in T.log_text(resumed)
 
     again = osp.join(out, 'iter_again')
     _train(_cfg(again, data, 'iter_again', **ITER_AGAIN,
                 load_from=osp.join(resumed, 'iter_12.pth')), saved_by=2)
     last = _ids(again)
-    assert [it for it, _ in last] == [13, 14, 15]
-    assert [ids for _, ids in last] == [[16, 17], [18, 19], [20, 21]]
+    assert last == [(13, [20, 21])]
     passes = [first, []]
     for r in (0, 1):
         passes[0] += [i for _, ids in ranks[r][:4] for i in ids]
         passes[1] += [i for _, ids in ranks[r][4:] for i in ids]
     passes[1] += [i for _, ids in last for i in ids]
-    assert [sorted(p) for p in passes] == [GOOD, GOOD]
-    assert "of pass 2's order the first 16 were trained on, and the 1 " \
-        "process(es) share the other 6 of its 22 samples" in \
+    assert sorted(passes[0]) == sorted(GOOD + [0])
+    assert sorted(passes[1]) == GOOD
+    assert "of pass 2's order the first 20 were trained on, and the 1 " \
+        "process(es) share the other 2 of its 22 samples" in \
         T.log_text(again)
 
 
