@@ -296,3 +296,29 @@ def test_infinite_sampler_of_two_ranks_resumed_by_one_process(runs):
     assert [i for _, ids in resumed for i in ids] == stream[12:24]
     assert "of the infinite sampler's global stream the first 12 were " \
         'trained on' in T.log_text(work)
+
+
+def test_checkpoint_without_a_sample_position_says_it_is_not_exact(runs):
+    """The 2 ranks' checkpoint of the first test with its
+    ``sample_position`` removed (as mmavcl wrote them before), resumed by
+    1 process of batch 3: the batches done are skipped by the new batch
+    size, as before (the 10th-12th samples of the order, trained by the
+    ranks, are trained again), and the log says the position is not
+    exact."""
+    data, out = runs
+    ck = torch.load(osp.join(out, 'epoch_killed', 'iter_3.pth'),
+                    weights_only=False)
+    del ck['meta']['mmavcl_resume']['sample_position']
+    old = osp.join(out, 'old_iter_3.pth')
+    torch.save(ck, old)
+    work = osp.join(out, 'old_resumed')
+    _train(_cfg(work, data, 'old_resumed', load_from=old,
+                **dict(EPOCH_RESUMED, max_epochs=1)), saved_by=2)
+    order = torch.randperm(22, generator=torch.Generator().manual_seed(
+        ck['meta']['mmavcl_resume']['sampler_seed'])).tolist()
+    assert [i for _, ids in _ids(work) for i in ids] == order[9:]
+    assert 'Resume: the checkpoint was written by 2 process(es), this run ' \
+        'has 1, and it has no sample position (written by an older ' \
+        'mmavcl): the batches already trained on are skipped by the ' \
+        'iteration count, so the sample position is not exact.' in \
+        T.log_text(work)
