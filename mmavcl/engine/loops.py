@@ -12,7 +12,15 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
   (``AVShardDataset``: ``record_trained`` / ``progress_state`` /
   ``load_progress``) is told every batch trained on, and after a resume
   skips what the checkpoint says the epoch already trained on (exact as a
-  set of samples, see its docstring); any other is loaded and dropped;
+  set of samples, see its docstring); any other is loaded and dropped.
+  A checkpoint written by another number of processes or batch size per
+  process: with mmengine's ``DefaultSampler`` (and ``InfiniteSampler``
+  under the iteration loop) the processes share what the epoch's global
+  order has left after the samples trained on
+  (:class:`~mmavcl.engine.resume.ResplitRest`; the resume state's
+  ``sample_position``), and the batches of the resumed epoch are numbered
+  as its last; ``AVShardDataset`` resumes by sample keys whatever the
+  processes;
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
 * ``stop_training`` is honoured after every iteration of an epoch, not only
@@ -32,10 +40,11 @@ A config that names mmengine's loops gets them, and ``AVRunner.train``
 warns that resume will not be exact.
 """
 import itertools
-from typing import Any, Callable, Dict, Iterator, Optional
+import math
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
 
 import torch
-from mmengine.dataset import InfiniteSampler
+from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.dist import all_reduce, get_world_size
 from mmengine.logging import print_log
 from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
@@ -43,7 +52,8 @@ from mmengine.runner.loops import _InfiniteDataloaderIterator
 from torch.utils.data import IterableDataset
 
 from mmavcl.registry import LOOPS
-from .resume import (RESUME_KEY, SkipFirst, restore_rng_state,
+from .resume import (RESUME_KEY, ResplitRest, SkipFirst,
+                     restore_rng_state, resplittable, resume_infinite_stream,
                      rng_for_this_rank, train_sampler)
 
 
@@ -52,6 +62,10 @@ class _ResumableMixin:
 
     _pending_rng: Optional[Dict[str, Any]] = None
     _pending_progress: Optional[Dict[str, Any]] = None
+    # set when the checkpoint's position is to be re-dealt: written by
+    # another number of processes or batch size (sample_position)
+    _pending_position: Optional[Dict[str, Any]] = None
+    _resplits_infinite = False  # the loop that runs InfiniteSampler
 
     def load_resume_state(self, meta: Dict[str, Any]) -> None:
         """Called by ``AVRunner.resume`` with the checkpoint's ``meta``."""
@@ -67,6 +81,7 @@ class _ResumableMixin:
         self._pending_rng = rng_for_this_rank(state)
         self._pending_skip = self._skip_from_state(meta, state)
         self._pending_progress = state.get('data_progress')
+        self._pending_position = self._position_to_resplit(meta, state)
         sampler = self._index_sampler()
         if 'sampler_seed' in state and hasattr(sampler, 'seed'):
             sampler.seed = state['sampler_seed']
@@ -74,6 +89,116 @@ class _ResumableMixin:
     def _index_sampler(self):
         sampler = train_sampler(self.dataloader)
         return sampler.sampler if isinstance(sampler, SkipFirst) else sampler
+
+    def _batching(self):
+        """``(index sampler, batch size per process, processes)`` of a
+        map-style loader whose global order :mod:`~.resume` knows
+        (:func:`~.resume.resplittable`), else None."""
+        if isinstance(self.dataloader.dataset, IterableDataset):
+            return None
+        batch_size = getattr(getattr(self.dataloader, 'batch_sampler', None),
+                             'batch_size', None)
+        sampler = self._index_sampler()
+        if batch_size is None or \
+                not resplittable(sampler, self._resplits_infinite):
+            return None
+        return sampler, int(batch_size), int(sampler.world_size)
+
+    def sample_position_at(self, meta: Dict[str, Any]
+                           ) -> Optional[Dict[str, Any]]:
+        """Where the global order of the epoch (pass) stands when ``meta``
+        is saved (the resume state's ``sample_position``), None for a
+        loader whose order is not known here."""
+        batching = self._batching()
+        if batching is None:
+            return None
+        sampler, batch_size, world = batching
+        epoch, consumed = self._position_at(meta, batch_size * world)
+        return dict(epoch=int(epoch), consumed=self._cap(consumed, sampler),
+                    batch_size=batch_size)
+
+    @staticmethod
+    def _cap(consumed: int, sampler) -> int:
+        """An epoch's position counts no further than its last sample
+        (what lies past it is padding, or a last batch not full)."""
+        if isinstance(sampler, DefaultSampler):
+            return min(int(consumed), len(sampler.dataset))
+        return int(consumed)
+
+    def _position_to_resplit(self, meta: Dict[str, Any],
+                             state: Dict[str, Any]
+                             ) -> Optional[Dict[str, Any]]:
+        """The checkpoint's ``sample_position`` when this run must re-deal
+        the rest of its order (other processes or batch size, or a
+        position the iteration count alone does not give: a run resumed
+        so before), None when the iteration count gives it as before."""
+        batching = self._batching()
+        position = state.get('sample_position')
+        old_world = state.get('world_size')
+        if batching is None or position is None:
+            tracks = hasattr(self.dataloader.dataset, 'load_progress')
+            if old_world not in (None, get_world_size()) and not tracks:
+                # (a dataset that tracks its progress resumes it by sample
+                # keys, whatever the processes)
+                why = 'has no sample position (written by an older ' \
+                    'mmavcl)' if batching is not None else 'holds a ' \
+                    'loader whose global order is not known here (not ' \
+                    'mmengine\'s DefaultSampler, or InfiniteSampler ' \
+                    'under AVIterBasedTrainLoop)'
+                print_log(
+                    f'Resume: the checkpoint was written by {old_world} '
+                    f'process(es), this run has {get_world_size()}, and it '
+                    f'{why}: the batches already trained on are skipped by '
+                    'the iteration count, so the sample position is not '
+                    'exact.', logger='current', level=30)
+            return None
+        sampler, batch_size, world = batching
+        plain = self._position_at(
+            dict(meta, **{'epoch_iter': state.get('epoch_iter')}),
+            batch_size * world, plain=True)
+        plain = (plain[0], self._cap(plain[1], sampler))
+        if plain == (position['epoch'], position['consumed']) and (
+                position['consumed'] == 0 or (
+                    old_world == world and
+                    position['batch_size'] == batch_size)):
+            # the iteration count says where: as before (the start of an
+            # epoch or pass is the same for any processes)
+            return None
+        return dict(position, world_size=old_world)
+
+    def _resplit(self, position: Dict[str, Any]) -> Optional[int]:
+        """Make the next pass over the data this process's share of the
+        rest of ``position``'s order; the batches it gives (None: an
+        infinite stream)."""
+        sampler, batch_size, world = self._batching()
+        consumed = position['consumed']
+        if isinstance(sampler, DefaultSampler):
+            rest = ResplitRest(sampler, consumed)
+            self.dataloader.batch_sampler.sampler = rest
+            share = rest.share_size()
+            batches = share // batch_size \
+                if self.dataloader.batch_sampler.drop_last \
+                else math.ceil(share / batch_size)
+            size = len(sampler.dataset)
+            left = max(0, size - consumed)
+            pad = share * world - left if sampler.round_up else 0
+            what = f'the other {left} of its {size} samples'
+            if pad:
+                what += f' and {pad} padding sample(s) (the first of the ' \
+                    'order, as DefaultSampler pads an epoch)'
+            unit = 'pass' if self._resplits_infinite else 'epoch'
+            where = f'{unit} {position["epoch"] + 1}\'s order'
+        else:
+            resume_infinite_stream(sampler, consumed)
+            batches, what = None, 'the stream from there'
+            where = 'the infinite sampler\'s global stream'
+        print_log(
+            f'Resume: the checkpoint was written by {position["world_size"]}'
+            f' process(es) taking {position["batch_size"]} sample(s) each '
+            f'per iteration, this run has {world} taking {batch_size}: of '
+            f'{where} the first {consumed} were trained on, and the '
+            f'{world} process(es) share {what}.', logger='current')
+        return batches
 
     def _skip_samples(self, num_batches: int) -> bool:
         """Make the next pass over the data start ``num_batches`` later."""
@@ -122,6 +247,10 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         super().__init__(*args, **kwargs)
         self._pending_skip = 0
         self._epoch_start_iter = 0
+        # (batch index, indices of the epoch's global order trained on) at
+        # which this run's part of the epoch began: (0, 0) but after a
+        # resume that re-dealt the rest of the order
+        self._anchor: Tuple[int, int] = (0, 0)
 
     def epoch_iter_at(self, meta: Dict[str, Any]) -> int:
         """Batches of epoch ``meta['epoch']`` done when ``meta`` is saved."""
@@ -131,6 +260,20 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
 
     def _skip_from_state(self, meta, state) -> int:
         return int(state.get('epoch_iter', self._infer_skip(meta)))
+
+    def _position_at(self, meta: Dict[str, Any], per_iter: int,
+                     plain: bool = False) -> Tuple[int, int]:
+        """``(epoch, indices of its global order trained on)`` when
+        ``meta`` is saved (``plain``: as the batches done say, ``meta``'s
+        ``epoch_iter`` of them, with ``per_iter`` indices each)."""
+        if plain:
+            return meta['epoch'], int(meta.get('epoch_iter') or 0) * per_iter
+        epoch_iter = self.epoch_iter_at(meta)
+        if epoch_iter == 0:
+            return meta['epoch'], 0
+        start_iter, start_consumed = self._anchor
+        return meta['epoch'], \
+            start_consumed + (epoch_iter - start_iter) * per_iter
 
     def _infer_skip(self, meta) -> int:
         return max(0, meta['iter'] - meta['epoch'] * len(self.dataloader))
@@ -152,9 +295,16 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
             # itself: its sampler has no epoch. The dataset shares the epoch
             # with its workers, persistent ones included
             dataset.set_epoch(self._epoch)
+        position, self._pending_position = self._pending_position, None
+        self._anchor = (0, 0)
         drop = 0
         if skip and tracks and progress is not None:
             _load_progress(dataset, progress, 'this epoch')
+        elif position is not None:
+            # its batches are the last of this run's epoch: the batch
+            # index hooks see ends where this run's epochs end
+            skip = max(0, len(self.dataloader) - self._resplit(position))
+            self._anchor = (skip, position['consumed'])
         elif not self._skip_samples(skip):
             self._say_loading_to_skip(skip)
             drop = skip
@@ -335,6 +485,13 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
     :class:`AVEpochBasedTrainLoop`).
     """
 
+    _resplits_infinite = True
+    # (iteration, pass, indices of its global order trained on, batches
+    # left in that pass or None for an infinite stream) at which this run
+    # began: None for (0, 0, 0, len(dataloader)), but after a resume that
+    # re-dealt the rest of the order
+    _anchor: Optional[Tuple[int, int, int, Optional[int]]] = None
+
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pending_skip = 0
@@ -351,6 +508,22 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
     def _infer_skip(self, meta) -> int:
         return meta['iter']
 
+    def _position_at(self, meta: Dict[str, Any], per_iter: int,
+                     plain: bool = False) -> Tuple[int, int]:
+        """``(pass, indices of its global order trained on)`` when
+        ``meta`` is saved (``plain``: as the iteration count says, every
+        pass ``len(dataloader)`` iterations of ``per_iter`` indices)."""
+        anchor = self._anchor
+        if plain or anchor is None:
+            infinite = isinstance(self._index_sampler(), InfiniteSampler)
+            anchor = (0, 0, 0, None if infinite else len(self.dataloader))
+        start_iter, start_pass, start_consumed, left = anchor
+        done = meta['iter'] - start_iter
+        if left is None or done < left:
+            return start_pass, start_consumed + done * per_iter
+        passes, in_pass = divmod(done - left, len(self.dataloader))
+        return start_pass + 1 + passes, in_pass * per_iter
+
     def _end_of_pass(self, pass_index: int) -> None:
         dataset = self.dataloader.dataset
         if hasattr(dataset, 'epoch_shortfall'):
@@ -359,6 +532,10 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
     def _fast_forward(self, done: int) -> None:
         if _shuffles_itself(self.dataloader.dataset):
             self._resume_pass(done)
+            return
+        position, self._pending_position = self._pending_position, None
+        if position is not None:
+            self._resume_resplit(position)
             return
         sampler = self._index_sampler()
         passes = 0
@@ -381,6 +558,24 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
             self._restore_pending_rng()
         else:  # mmengine's slow path: load and drop
             self._load_and_drop(done)
+
+    def _resume_resplit(self, position: Dict[str, Any]) -> None:
+        """Go on with the checkpoint's pass (or infinite stream), this
+        process taking its share of what its order has left: the
+        checkpoint was written by another number of processes or batch
+        size, or by a run resumed so."""
+        sampler = self._index_sampler()
+        pass_ = position['epoch']
+        if hasattr(sampler, 'set_epoch'):
+            sampler.set_epoch(pass_)
+        left = self._resplit(position)
+        if position['consumed'] == 0:  # as in _fast_forward
+            self._restore_pending_rng()
+        self.dataloader_iterator = _InfiniteDataloaderIterator(
+            self.dataloader)
+        self.dataloader_iterator._epoch = pass_
+        self._restore_pending_rng()
+        self._anchor = (self._iter, pass_, position['consumed'], left)
 
     def _load_and_drop(self, done: int) -> None:
         self._say_loading_to_skip(done)

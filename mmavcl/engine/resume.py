@@ -19,6 +19,15 @@ This module stores, under ``checkpoint['meta']['mmavcl_resume']``:
 ``epoch_iter``     batches of the current epoch already trained on;
 ``sampler_seed``   the train sampler's seed (differs between runs when the
                    config leaves ``randomness.seed`` unset);
+``sample_position`` for a map-style dataset under mmengine's
+                   ``DefaultSampler`` or ``InfiniteSampler``: where the
+                   epoch (the iteration loop's pass; the infinite stream)
+                   is in its *global* order, ``{'epoch', 'consumed',
+                   'batch_size'}``: its first ``consumed`` indices were
+                   trained on, by ``world_size`` processes taking
+                   ``batch_size`` each per iteration. What lets a run with
+                   another number of processes or batch size go on
+                   exactly (:class:`ResplitRest`);
 ``data_progress``  for a dataset that tracks its own position (an iterable
                    one: ``AVShardDataset``), what the epoch (the iteration
                    loop's pass) trained on so far: ``{'epoch', 'done':
@@ -29,13 +38,16 @@ indices already used (nothing is loaded), and the RNG states are restored
 *after* the new DataLoader iterator is created (creating one draws a base
 seed from the global torch generator) and before the first batch is fetched.
 """
+import copy
 import itertools
+import math
 import random
 import warnings
 from typing import Any, Dict, Iterator, List, Optional
 
 import numpy as np
 import torch
+from mmengine.dataset import DefaultSampler, InfiniteSampler
 from mmengine.dist import all_gather_object, get_dist_info
 
 RESUME_KEY = 'mmavcl_resume'
@@ -98,6 +110,10 @@ def collect_resume_state(runner, meta: Dict[str, Any],
     sampler = getattr(sampler, 'sampler', sampler)  # unwrap SkipFirst
     if sampler is not None and getattr(sampler, 'seed', None) is not None:
         state['sampler_seed'] = int(sampler.seed)
+    if hasattr(loop, 'sample_position_at'):
+        position = loop.sample_position_at(meta)
+        if position is not None:
+            state['sample_position'] = position
     return state
 
 
@@ -145,3 +161,97 @@ class SkipFirst:
         if name == 'sampler':
             raise AttributeError(name)
         return getattr(self.sampler, name)
+
+
+def resplittable(sampler, infinite: bool = False) -> bool:
+    """Whether the global order of ``sampler`` is known here, so that the
+    rest of it can be dealt over another number of processes: mmengine's
+    ``DefaultSampler`` (and with ``infinite``, ``InfiniteSampler``) with
+    their own ordering (a subclass that orders otherwise is not)."""
+    if isinstance(sampler, DefaultSampler):
+        return type(sampler).__iter__ is DefaultSampler.__iter__
+    if infinite and isinstance(sampler, InfiniteSampler):
+        return type(sampler)._infinite_indices is \
+            InfiniteSampler._infinite_indices and \
+            type(sampler).__iter__ is InfiniteSampler.__iter__
+    return False
+
+
+def epoch_order(sampler: DefaultSampler) -> List[int]:
+    """The current epoch's global order of a ``DefaultSampler``, before its
+    padding (``randperm(len(dataset))`` seeded by ``seed + epoch``, or
+    ``0..n-1`` without shuffle); rank ``r`` of ``W`` takes ``[r::W]`` of it
+    once padded. mmengine's own ``__iter__`` computes it, run as one
+    process without padding."""
+    alone = copy.copy(sampler)
+    alone.rank, alone.world_size, alone.round_up = 0, 1, False
+    alone.total_size = len(sampler.dataset)
+    return list(iter(alone))
+
+
+def rest_of_order(sampler: DefaultSampler, consumed: int) -> List[int]:
+    """This rank's share of what the epoch's global order (see
+    :func:`epoch_order`) has left after its first ``consumed`` indices:
+    the rest dealt as ``DefaultSampler`` deals a whole epoch, rank ``r`` of
+    ``W`` taking ``rest[r::W]``. With ``round_up`` (its default) the rest
+    is first padded to a multiple of ``W`` with the first indices of the
+    epoch's order, the ones ``DefaultSampler`` pads the epoch with, so that
+    every rank gets as many; without, the ranks' shares differ by one at
+    most, as ``DefaultSampler`` leaves them."""
+    order = epoch_order(sampler)
+    rest = order[min(consumed, len(order)):]
+    world = sampler.world_size
+    if sampler.round_up and order:
+        pad = -len(rest) % world
+        rest += (order * (pad // len(order) + 1))[:pad]
+    return rest[sampler.rank::world]
+
+
+def rest_share_size(sampler: DefaultSampler, consumed: int) -> int:
+    """``len(rest_of_order(sampler, consumed))`` without the order."""
+    left = max(0, len(sampler.dataset) - consumed)
+    if sampler.round_up:
+        return math.ceil(left / sampler.world_size)
+    return len(range(sampler.rank, left, sampler.world_size))
+
+
+def resume_infinite_stream(sampler: InfiniteSampler, consumed: int) -> None:
+    """Make ``InfiniteSampler`` go on at index ``consumed`` of its global
+    stream (every rank's indices interleaved), this rank taking every
+    ``world_size``-th from there: a new generator, as the sampler's own is
+    shared with the iterators built before (see the iteration loop)."""
+    sampler.indices = itertools.islice(
+        sampler._infinite_indices(), consumed + sampler.rank, None,
+        sampler.world_size)
+
+
+class ResplitRest(SkipFirst):
+    """Wraps a ``DefaultSampler`` so that its *next* iteration is this
+    rank's share of the rest of the epoch's global order after
+    ``consumed`` indices (:func:`rest_of_order`); later epochs see the
+    sampler unchanged. The resume of a run written by another number of
+    processes or with another batch size per process: the processes
+    before had trained on the first ``consumed`` indices of the order
+    (rank ``r`` of ``W`` takes every ``W``-th, so after ``N`` iterations
+    of batch ``B`` they hold the first ``N x B x W``), and the rest,
+    over the processes now, is what they had not.
+
+    Args:
+        sampler: mmengine's ``DefaultSampler`` (:func:`resplittable`).
+        consumed (int): indices of the epoch's global order trained on.
+    """
+
+    def __init__(self, sampler, consumed: int) -> None:
+        super().__init__(sampler, 0)
+        self.consumed = int(consumed)
+        self._pending = True
+
+    def __iter__(self) -> Iterator[int]:
+        if not self._pending:
+            return iter(self.sampler)
+        self._pending = False
+        return iter(rest_of_order(self.sampler, self.consumed))
+
+    def share_size(self) -> int:
+        """Indices the next iteration gives this rank."""
+        return rest_share_size(self.sampler, self.consumed)

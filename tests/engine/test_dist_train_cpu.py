@@ -58,6 +58,9 @@ def test_dist_train_two_cpu_ranks_then_resume_auto(tmp_path):
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     out = res.stdout + res.stderr
     assert 'resumed epoch: 0, iter: 6' in out
+    # 1 process goes on at the 2 ranks' position in the sampler's stream
+    assert "of the infinite sampler's global stream the first 24 were " \
+        'trained on' in out
     ck = torch.load(osp.join(work, 'iter_8.pth'), weights_only=False)
     assert ck['meta']['iter'] == 8
 
