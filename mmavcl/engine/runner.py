@@ -32,10 +32,19 @@ Its own additions, all through public ``Runner`` methods:
   ``resume`` refuses a work dir (or checkpoint ``out_dir``, local or
   ``s3://``) holding an earlier run's checkpoints, naming them; with
   ``start_over=True`` (``tools/train.py --start-over``) it moves them into
-  ``superseded_<timestamp>/`` first. ``dump_config`` also writes the
-  config into the run's log dir, and moves an earlier
-  ``work_dir/<config name>.py`` that has no such copy aside before
-  replacing it.
+  ``superseded_<timestamp>/`` first. A run refused there (or by the
+  lock) changes no file of the live or earlier run: ``dump_config`` (run
+  while the runner is built) writes the config into the run's own log
+  dir only, and ``work_dir/<config name>.py`` is written by ``train()``
+  once the lock is held and the check passed (``val()``/``test()``: only
+  where there is none), moving an earlier one that has no copy in a log
+  dir aside first.
+* **A log dir per run** (``setup_env``): mmengine's timestamp is to the
+  second, and runs started in the same second into one work dir shared
+  ``work_dir/<timestamp>/`` (one log, one ``scalars.json``); rank 0 now
+  creates the folder exclusively and, where it is taken, uses
+  ``<timestamp>_1``, ``<timestamp>_2`` ... as the run's timestamp, which
+  every rank takes.
 * **Checkpoints in object storage** (``load_or_resume``): with a
   checkpoint hook ``out_dir='s3://...'`` auto-resume takes the newest
   checkpoint there (the writing itself is the object-store backend's,
@@ -209,14 +218,31 @@ def _copy_exists(path: str, new: str, patterns: Sequence[str]) -> bool:
 
 def _free_path(path: str) -> str:
     """``path``, or where it exists ``<stem>.1<ext>``, ``<stem>.2<ext>``
-    ...: runs started in the same second share a timestamp, and so a
-    ``superseded_<timestamp>/`` folder."""
+    ...: never a file of another run."""
     stem, ext = osp.splitext(path)
     count = 0
     while osp.lexists(path):
         count += 1
         path = f'{stem}.{count}{ext}'
     return path
+
+
+def _claim_log_dir(work_dir: str, timestamp: str) -> str:
+    """Create ``work_dir/<timestamp>`` and return ``timestamp``; where that
+    folder exists, the first free ``<timestamp>_<n>`` (n = 1, 2, ...).
+
+    ``os.mkdir`` fails where the folder exists, also when two processes
+    race for the name, so no two callers get the same folder. The names
+    still sort by start time (up to 9 runs in one second).
+    """
+    name, count = timestamp, 0
+    while True:
+        try:
+            os.mkdir(osp.join(work_dir, name))
+            return name
+        except FileExistsError:
+            count += 1
+            name = f'{timestamp}_{count}'
 
 
 def check_train_batches(dataloader) -> None:
@@ -375,7 +401,15 @@ class AVRunner(Runner):
     * ``build_train_loop`` explains a loader without a batch and warns
       about :func:`missing_engine_guarantees`; ``build_optim_wrapper``
       names an unknown optimizer type.
-    * ``dump_config`` keeps every run's config (a copy in its log dir).
+    * ``setup_env`` gives the run a log dir no other run writes
+      (``<timestamp>_<n>`` where ``<timestamp>`` is taken; rank 0 picks,
+      all ranks agree).
+    * ``dump_config`` keeps every run's config in its log dir;
+      ``work_dir/<config name>.py`` (mmengine's dump) is written only by a
+      ``train()`` that holds the work dir and passed the previous-run
+      check, so a refused run leaves it, like every other file of the
+      live or earlier run, as it was (``val()``/``test()`` write it only
+      where there is none).
     * ``save_checkpoint`` writes atomically and adds the resume state when
       a checkpoint is saved outside ``SafeCheckpointHook``;
       ``load_checkpoint``/``resume``/``load_or_resume``/``call_hook``
@@ -414,10 +448,12 @@ class AVRunner(Runner):
             return super().train()
 
     def val(self) -> dict:
+        self._dump_config_if_none()
         with explain_unknown_types(self.cfg), naming_worker_files():
             return super().val()
 
     def test(self) -> dict:
+        self._dump_config_if_none()
         with explain_unknown_types(self.cfg), naming_worker_files():
             return super().test()
 
@@ -449,24 +485,61 @@ class AVRunner(Runner):
                      if hook is not None or name in _MMENGINE_DEFAULT_HOOKS}
         super().register_default_hooks(hooks)
 
+    def setup_env(self, env_cfg: Dict) -> None:
+        """mmengine's, then a log dir of the run's own: rank 0 creates
+        ``work_dir/<timestamp>/`` (``os.mkdir``, which fails where the
+        folder exists) and, where an earlier run took that name (runs
+        started in the same second: a job array, a retried launch), uses
+        ``<timestamp>_1``, ``<timestamp>_2`` ... as the run's timestamp
+        (its log dir, ``<timestamp>.log``, ``vis_data/<timestamp>.json``,
+        the experiment name). Every rank takes rank 0's choice, as
+        mmengine's timestamp itself is broadcast from rank 0.
+        """
+        super().setup_env(env_cfg)
+        choice: list = [self._timestamp, None]
+        if get_rank() == 0:
+            try:
+                choice[0] = _claim_log_dir(self._work_dir, self._timestamp)
+            except OSError as err:  # reported on every rank, not a hang
+                choice[1] = f'cannot create the log dir in ' \
+                    f'{self._work_dir}: {err}'
+        broadcast_object_list(choice)
+        if choice[1] is not None:
+            raise RuntimeError(choice[1])
+        self._timestamp = choice[0]
+
     @master_only
     def dump_config(self) -> None:
-        """mmengine's dump of the config to ``work_dir/<config name>.py``
-        (the latest run's config, where tools and users look for it), and
-        a copy in the run's log dir (``work_dir/<timestamp>/``), which no
-        later run writes and ``SafeLoggerHook`` uploads with the logs.
+        """Write the config into the run's log dir
+        (``work_dir/<timestamp>/<config name>.py``), which no other run
+        writes and ``SafeLoggerHook`` uploads with the logs.
 
-        mmengine rewrites ``work_dir/<config name>.py`` at every start, so
-        a resumed run with changed ``--cfg-options`` lost the record of
-        what the earlier run used (``vis_data/config.py`` holds one only
-        with ``LocalVisBackend``). A dump that no earlier log dir holds a
-        copy of (written by mmengine or an older mmavcl) and that differs
-        from this run's is moved into ``superseded_<timestamp>/`` first.
+        mmengine's dump to ``work_dir/<config name>.py`` (the latest run's
+        config, where tools and users look for it) is left to the start of
+        ``train()`` (:meth:`_dump_latest_config`, once the run holds the
+        work dir lock and is not refused), and to ``val()``/``test()``
+        where the work dir has none yet: mmengine writes it while the
+        runner is built, so a run then refused (another live run, an
+        earlier run's checkpoints) or a ``tools/test.py`` beside a live
+        run replaced the training run's.
         """
+        self.cfg.dump(self._own_config_path())
+
+    def _own_config_path(self) -> str:
         name = osp.basename(self.cfg.filename) if self.cfg.filename \
             else f'{self.timestamp}.py'
-        own = osp.join(self.log_dir, name)
-        self.cfg.dump(own)
+        return osp.join(self.log_dir, name)
+
+    def _dump_latest_config(self) -> None:
+        """Copy this run's config to ``work_dir/<config name>.py`` (rank 0,
+        with the work dir lock held, from ``train()``).
+
+        A dump there that no log dir holds a copy of (written by mmengine
+        or an older mmavcl) and that differs from this run's is moved into
+        ``superseded_<timestamp>/`` first.
+        """
+        own = self._own_config_path()
+        name = osp.basename(own)
         latest = osp.join(self.work_dir, name)
         if osp.isfile(latest) and not _copy_exists(latest, own, [
                 osp.join(self.work_dir, '*', name),
@@ -479,7 +552,24 @@ class AVRunner(Runner):
                 f'{latest}, the config of an earlier run in this work dir, '
                 f'differs from this run\'s and has no copy in a log dir: '
                 f'moved to {aside}.')
-        shutil.copyfile(own, latest)
+        # a complete file or none under the name, also if killed here
+        with atomic_path(latest) as tmp:
+            shutil.copyfile(own, tmp)
+
+    @master_only
+    def _dump_config_if_none(self) -> None:
+        """``val()``/``test()``: write ``work_dir/<config name>.py`` only
+        where no run has (``O_EXCL``): it stays the training run's, live
+        or finished, and an evaluation-only work dir still gets one."""
+        own = self._own_config_path()
+        latest = osp.join(self.work_dir, osp.basename(own))
+        try:
+            fd = os.open(latest, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                         0o644)
+        except FileExistsError:
+            return
+        with os.fdopen(fd, 'wb') as dst, open(own, 'rb') as src:
+            shutil.copyfileobj(src, dst)
 
     def _log_media_env(self) -> None:
         """Log the media/audio library versions next to mmengine's report
@@ -578,6 +668,9 @@ class AVRunner(Runner):
             try:
                 locked = lock.acquire()
                 self._keep_previous_run()
+                # only now: a refused run leaves the live or earlier run's
+                # dump as it was
+                self._dump_latest_config()
             except Exception as err:  # noqa: B902 (reported on every rank)
                 lock.release()
                 local_error = err
