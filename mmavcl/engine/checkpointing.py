@@ -498,6 +498,10 @@ class SafeCheckpointHook(CheckpointHook):
         the new one is saved: mmengine removes it first, so a save that
         failed (a full disk, a kill) left the run without a best
         checkpoint."""
+        if not self.save_best:
+            # as mmengine's; file_backend is unset on a runner that
+            # only validates (before_train never ran)
+            return
         backend = self.file_backend
         deferred = self.file_backend = _DeferredRemovals(backend)
         try:

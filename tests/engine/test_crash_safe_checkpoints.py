@@ -218,3 +218,13 @@ def test_a_write_cut_short_never_leaves_a_partial_checkpoint(tmp_path):
     assert not [n for n in names if n.startswith('.') and n != LOCK_NAME]
     assert checkpoint_problem(osp.join(work, 'iter_4.pth')) is None
     assert find_resumable_checkpoint(work).endswith('iter_4.pth')
+
+
+def test_a_runner_that_only_validates_saves_no_best(tmp_path):
+    """``runner.val()`` on a fresh runner (no ``before_train``, so no file
+    backend): without ``save_best`` the hook does nothing, as mmengine's.
+    It raised ``AttributeError: ... no attribute 'file_backend'``."""
+    cfg = T.toy_cfg(str(tmp_path / 'work'), validate=True)
+    metrics = T.build_runner(cfg).val()
+    assert set(metrics) == {'mean_norm'}
+    assert not glob.glob(str(tmp_path / 'work' / '*.pth'))
