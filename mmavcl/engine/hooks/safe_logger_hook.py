@@ -47,9 +47,11 @@ class SafeLoggerHook(LoggerHook):
 
     * the key keeps the log dir's name, as the local side does:
       ``<out_dir>/<work dir name>/<timestamp>/<path in the log dir>``;
-    * an object already stored under a key (a run of the same name that
-      started in the same second) is left as it is, with a warning; the
-      local file is then kept, ``keep_local=False`` or not;
+    * an object already stored under a key (a run in another work dir of
+      the same name, on another machine say, that started in the same
+      second: in one work dir every run has a log dir of its own) is left
+      as it is, with a warning; the local file is then kept,
+      ``keep_local=False`` or not;
     * each file is uploaded (and with ``keep_local=False`` removed) by one
       rank only (:func:`own_log_files`), not by every rank of the node.
 
@@ -81,8 +83,9 @@ class SafeLoggerHook(LoggerHook):
             out_path = self.file_backend.join_path(self.out_dir, filename)
             if self.file_backend.exists(out_path):
                 runner.logger.warning(
-                    f'{out_path} exists already (a run of the same name '
-                    f'that started in the same second?); not overwritten. '
+                    f'{out_path} exists already (a run in another work dir '
+                    f'of this name that started in the same second?); not '
+                    f'overwritten. '
                     f'This run\'s file is kept at {local_path}.')
                 continue
             with open(local_path) as f:
