@@ -285,7 +285,8 @@ def write_vfr_video(path: str,
                     audio: Optional[Callable[[float], np.ndarray]] = None,
                     sample_rate: int = 16000,
                     seed: int = 0,
-                    audio_codec: str = 'aac') -> np.ndarray:
+                    audio_codec: str = 'aac',
+                    start: float = 0.0) -> np.ndarray:
     """Write a variable-frame-rate H.264 file of :func:`timestamp_frames`.
 
     Each frame lasts 20, 33 or 50 ms at random (seeded), on a 1 ms clock;
@@ -303,15 +304,20 @@ def write_vfr_video(path: str,
         audio_codec: ``'aac'``, or ``'pcm_s16le'`` (in ``.mkv``: AAC
             smears sound changes over a few ms, more than a 20 ms frame
             allows when each frame's audio is told apart).
+        start: Time (s, on the 1 ms clock) of the first frame; the audio
+            still starts at 0, so a positive one makes a file whose video
+            starts after its start (MP4: an empty edit).
 
     Returns:
-        float64 ``(num_frames,)`` presentation times (s) written.
+        float64 ``(num_frames,)`` presentation times (s) written, from the
+        first frame's.
     """
     import av
     from mmavcl.datasets.media.writer import _encode_audio
     rng = np.random.default_rng(seed)
     gaps = rng.choice([20, 33, 50], num_frames)
     pts = np.concatenate([[0], np.cumsum(gaps)[:-1]])
+    first = int(round(start * 1000))
     frames = timestamp_frames(num_frames, size, bits)
     with av.open(path, 'w') as c:
         vs = c.add_stream('libx264', rate=30)
@@ -324,13 +330,13 @@ def write_vfr_video(path: str,
             astream.layout = 'mono'
         for img, p in zip(frames, pts):
             frame = av.VideoFrame.from_ndarray(img, format='rgb24')
-            frame.pts, frame.time_base = int(p), Fraction(1, 1000)
+            frame.pts, frame.time_base = first + int(p), Fraction(1, 1000)
             for packet in vs.encode(frame):
                 c.mux(packet)
         for packet in vs.encode():
             c.mux(packet)
         if astream is not None:
-            wave = audio((pts[-1] + gaps[-1]) / 1000)
+            wave = audio((first + pts[-1] + gaps[-1]) / 1000)
             _encode_audio(av, c, astream, wave[None], sample_rate)
     return pts / 1000.0
 

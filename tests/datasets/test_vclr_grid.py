@@ -11,6 +11,7 @@ variable-frame-rate file, where the grid is laid on the frames' real times.
 """
 import copy
 import os.path as osp
+from fractions import Fraction
 
 import av
 import numpy as np
@@ -21,7 +22,8 @@ import mmavcl.datasets  # noqa: F401
 from mmavcl.datasets.media import decord_available, write_video
 from mmavcl.datasets.transforms import SampleSegments
 from mmavcl.registry import TRANSFORMS
-from mmavcl.testing.media import (decode_frame_index, timestamp_frames,
+from mmavcl.testing.media import (chirp, decode_frame_index, mp4_edit_list,
+                                  set_mp4_edit_list, timestamp_frames,
                                   write_vfr_video)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -50,11 +52,28 @@ def ffmpeg_fps30_codes(path: str) -> np.ndarray:
 
 
 def ffmpeg_fps30_frames(path: str) -> np.ndarray:
-    """uint8 ``(S, H, W, 3)``: every frame FFmpeg's ``fps=30`` filter
-    outputs for ``path``, RGB."""
+    """uint8 ``(S, H, W, 3)``: the frames ``ffmpeg -i path -filter:v
+    fps=fps=30 %05d.jpg`` writes, in file order, RGB: FFmpeg's own ``fps``
+    filter, fed as the CLI feeds it.
+
+    * The CLI (without ``-copyts``) shifts every packet's timestamps by
+      minus the input's start time, the earliest start of all its streams
+      (``ts_offset`` in fftools' ``ffmpeg_demux.c``; ``-copyts``: "do not
+      remove the initial start time offset value"), so the filter rounds
+      the frames' times from the file's start, not from the first frame.
+    * The image2 muxer has no ``AVFMT_VARIABLE_FPS``, so the default
+      ``-fps_mode auto`` is ``cfr`` (``vscfr`` for a one-stream input),
+      whose sync (``video_sync_process``) starts the output at 0 and
+      repeats the first frame over the slots before it; ``vscfr`` starts
+      at the first frame. The files are numbered from 1 in output order.
+    """
     out = []
     with av.open(path) as container:
         stream = container.streams.video[0]
+        tb = stream.time_base
+        # AV_TIME_BASE us -> stream ticks, rounded as av_rescale_q does
+        shift = round(Fraction(container.start_time or 0, 1000000) / tb)
+        cfr = len(container.streams) > 1
         graph = av.filter.Graph()
         src = graph.add_buffer(template=stream)
         fps = graph.add('fps', 'fps=30')
@@ -62,16 +81,37 @@ def ffmpeg_fps30_frames(path: str) -> np.ndarray:
         src.link_to(fps)
         fps.link_to(sink)
         graph.configure()
+        state = dict(next_pts=0, last=None)
+
+        def emit(frame):
+            # the CLI's cfr/vscfr sync for frames of duration 1 (fps=30's
+            # output, in its 1/30 s time base)
+            delta0 = frame.pts - state['next_pts']
+            if not cfr and state['last'] is None and delta0 >= 0.5:
+                state['next_pts'], delta0 = frame.pts, 0
+            delta = delta0 + 1
+            img = frame.to_ndarray(format='rgb24')
+            copies, prev = 1, 0
+            if delta < -1.1:
+                copies = 0
+            elif delta > 1.1:
+                copies = int(np.rint(delta))
+                prev = int(np.rint(delta0 - 0.6)) if delta0 > 1.1 else 0
+            for i in range(copies):
+                use_prev = i < prev and state['last'] is not None
+                out.append(state['last'] if use_prev else img)
+            state['next_pts'] += copies
+            state['last'] = img
 
         def drain():
             while True:
                 try:
-                    frame = graph.pull()
+                    emit(graph.pull())
                 except (av.BlockingIOError, av.EOFError):
                     return
-                out.append(frame.to_ndarray(format='rgb24'))
 
         for frame in container.decode(stream):
+            frame.pts -= shift
             graph.push(frame)
             drain()
         graph.push(None)
@@ -333,3 +373,101 @@ def test_grid_to_shown_on_even_times_is_the_closed_form(fps):
     np.testing.assert_array_equal(
         SampleSegments.grid_to_shown(slots, np.arange(n) / fps, 30),
         SampleSegments.grid_to_source(slots, fps, 30, n))
+
+
+# ------------------------------------------ video starting after the file
+LEADS = [0.02, 0.05]   # s from the file's (the audio's) start to the video's
+LATE_SEC = 3.0
+
+
+def late_cfr_video(path: str, fps: int, lead: float) -> str:
+    """A constant-rate MP4 whose audio starts at 0 and whose video starts
+    ``lead`` s later (an empty edit, as MP4s cut with the audio first
+    have): the video is written one frame late, then its empty edit set to
+    ``lead``."""
+    n = int(round(fps * LATE_SEC))
+    write_video(path, timestamp_frames(n, (64, 80), bits=BITS), fps=fps,
+                keyint=fps, audio=chirp(LATE_SEC + 0.2, 16000),
+                start_time=1 / fps, audio_delay=-1 / fps)
+    empty, media = mp4_edit_list(path, 'vide')
+    assert empty[1] == -1, empty
+    return set_mp4_edit_list(path, [(lead, -1), media], 'vide')
+
+
+@pytest.fixture(scope='module')
+def late_videos(tmp_path_factory):
+    """(kind, lead) -> a file whose video starts ``lead`` s after its
+    audio, and the frames the FFmpeg CLI extracts from it; kind is the
+    rate (25, 30, 60) or ``'vfr.mp4'`` / ``'vfr.mkv'`` (100 frames of 20,
+    33 or 50 ms)."""
+    root = tmp_path_factory.mktemp('vclr_late')
+    out = {}
+    for lead in LEADS:
+        for fps in (25, 30, 60):
+            path = late_cfr_video(str(root / f'late{fps}_{lead}.mp4'), fps,
+                                  lead)
+            out[(fps, lead)] = path
+        for ext in ('mp4', 'mkv'):
+            path = str(root / f'late_vfr_{lead}.{ext}')
+            write_vfr_video(path, 100, (64, 80), bits=BITS,
+                            audio=lambda d: chirp(d, 16000), start=lead)
+            out[(f'vfr.{ext}', lead)] = path
+    return {key: dict(path=path, official=ffmpeg_fps30_frames(path))
+            for key, path in out.items()}
+
+
+LATE = [(kind, lead) for lead in LEADS
+        for kind in (25, 30, 60, 'vfr.mp4', 'vfr.mkv')]
+
+
+@pytest.mark.parametrize('kind,lead', LATE, ids=str)
+@pytest.mark.parametrize('backend', BACKENDS)
+def test_late_video_grid_is_ffmpeg_cli(late_videos, backend, kind, lead):
+    """A video starting ``lead`` s after its file (the audio first): every
+    slot of the grid decodes to the frame the FFmpeg CLI writes there,
+    which rounds the frames' times from the file's start and starts its
+    output at the file's start, the first frame repeated before it. The
+    grid on times from the first frame (the sampler before) put most slots
+    on a neighbouring frame."""
+    v = late_videos[(kind, lead)]
+    official = v['official']
+    codes = decode_frame_index(official, bits=BITS)
+    res = TRANSFORMS.build(dict(type='VideoInit', backend=backend))(
+        dict(filename=v['path']))
+    reader = res['video_reader']
+    assert res['vfr'] == isinstance(kind, str)
+    with av.open(v['path']) as container:
+        assert container.start_time == 0
+    assert res['video_start_time'] == pytest.approx(lead, abs=1e-3)
+    sampler = SampleSegments(grid_fps=30, num_frames=len(official))
+    slots = np.arange(len(official))
+    inds = sampler.grid_frames(res, slots)
+    frames = reader.get_batch(inds, by_order=res['vfr'])
+    reader.close()
+    np.testing.assert_array_equal(decode_frame_index(frames, bits=BITS),
+                                  codes)
+    np.testing.assert_array_equal(frames, official)
+    # the first frame fills the slots before the video's
+    assert codes[0] == 0 and codes[int(round(lead * 30))] == 0
+    # times from the first frame: off by one or two frames on most slots
+    before = (SampleSegments.grid_to_shown(
+        slots, reader.frame_times(), 30) if res['vfr'] else
+        SampleSegments.grid_to_source(slots, res['fps'], 30,
+                                      res['total_frames']))
+    assert (before != codes).mean() > 0.3
+
+
+@pytest.mark.parametrize('kind', [25, 'vfr.mp4'], ids=str)
+def test_late_video_segments_decode_official_grid_frames(late_videos, kind):
+    """The paper config's pipeline on a late video: each view's frames are
+    the official frames of its grid slots."""
+    v = late_videos[(kind, 0.05)]
+    codes = decode_frame_index(v['official'], bits=BITS)
+    steps = config_pipeline()
+    np.random.seed(5)
+    for _ in range(SAMPLES // 4):
+        res = run(steps, v['path'])
+        for view, img in zip(res['video_views'], res['video_imgs']):
+            slot = view['grid_slots'][0]
+            assert decode_frame_index(img, bits=BITS)[0] == \
+                codes[min(slot, len(codes) - 1)], view
