@@ -34,7 +34,8 @@ from .hwaccel import hw_accel
 from .orientation import display_orientation, display_rotation
 from .probe import (audio_stream_timing, open_media, probe_audio_duration,
                     probe_audio_stream, probe_audio_timing, probe_frame_size,
-                    probe_media, stated_audio_end, video_start_time)
+                    probe_media, stated_audio_end, video_start_time,
+                    file_start_time)
 from .resampling import (COMMON_SAMPLE_RATES, play_at_speed, resample,
                          sinc_resample_kernel, time_compress)
 from .threads import shared_decoder_threads
@@ -58,7 +59,7 @@ __all__ = [
     'probe_media', 'probe_frame_size', 'probe_audio_duration',
     'probe_audio_timing', 'probe_audio_stream', 'audio_stream_timing',
     'stated_audio_end',
-    'video_start_time',
+    'video_start_time', 'file_start_time',
     'display_rotation', 'display_orientation',
     'read_audio_span', 'read_audio_spans', 'decode_audio_spans',
     'open_pcm_wav', 'read_wav_spans', 'audio_start_metadata',

@@ -16,6 +16,7 @@ __all__ = [
     'open_media', 'open_audio_file', 'probe_media', 'probe_frame_size',
     'probe_audio_duration', 'probe_audio_timing', 'probe_audio_stream',
     'audio_stream_timing', 'stated_audio_end', 'video_start_time',
+    'file_start_time',
     'scan_video', 'is_avi', 'RAW_VIDEO_FORMATS', 'raw_video_format'
 ]
 
@@ -338,6 +339,15 @@ def scan_video(container, stream, count: bool = False,
         if shown_pts is not None:
             shown_pts.extend(unkeyed_pts)
     return n - before_key - leading, start, lowest, before_key
+
+
+def file_start_time(container) -> float:
+    """Time (s, in the file's clock) where an open PyAV ``container``
+    starts: the earliest start of its streams (FFmpeg's
+    ``AVFormatContext.start_time``, which the ``ffmpeg`` CLI subtracts from
+    every timestamp unless ``-copyts``); 0.0 when unknown."""
+    start = container.start_time
+    return start / 1e6 if start is not None else 0.0
 
 
 def video_start_time(container) -> float:

@@ -17,7 +17,8 @@ from .mpeg4 import NotCodedVops
 from .orientation import (display_orientation, is_iso_bmff,
                           matrix_rotation, quarter_turns)
 from .probe import (is_avi, open_media, probe_frame_size,
-                    raw_video_format, scan_video, video_start_time)
+                    raw_video_format, scan_video, video_start_time,
+                    file_start_time)
 from .reason import short_reason
 from .threads import shared_decoder_threads
 from .remote import open_source
@@ -100,6 +101,10 @@ class BaseVideoReader:
         start_time: Time (s) of the first displayed frame in the file's
             clock, which the audio's timestamps share (0 for most files; a
             cut broadcast may start at 10 s).
+        file_start_time: Time (s) in the same clock where the file starts:
+            the earliest start of its streams (FFmpeg's container
+            ``start_time``), before ``start_time`` where the audio starts
+            first.
         num_decode_calls: How many times :meth:`get_batch` ran (used by tests
             and benchmarks to prove one decode per sample).
         last_frame_times: float64 ``(len(inds),)``: the presentation time
@@ -156,6 +161,14 @@ class BaseVideoReader:
         order (``i / fps`` where the file stores none: AVI, raw streams).
         Row ``k`` is frame ``k`` of ``get_batch(..., by_order=True)``."""
         return np.arange(self.num_frames, dtype=np.float64) / self.fps
+
+    @property
+    def start_lead(self) -> float:
+        """Seconds from the file's start to its first displayed frame,
+        ``start_time - file_start_time`` (>= 0): where the ``ffmpeg`` CLI,
+        which counts time from the file's start, shows frame 0 (e.g. an
+        MP4 whose audio starts 50 ms before its video: 0.05)."""
+        return max(0.0, float(self.start_time) - float(self.file_start_time))
 
     def close(self) -> None:
         pass
@@ -235,8 +248,9 @@ class DecordVideoReader(BaseVideoReader):
             to read ``start_time`` from; the caller keeps it.
 
     ``start_time``: the first displayed frame's time (s) in the file's
-    clock (decord's own timestamps count from it), read from ``container``
-    or, on first use, from a PyAV open of the file.
+    clock (decord's own timestamps count from it), and ``file_start_time``,
+    read from ``container`` or, on first use of either, from a PyAV open of
+    the file.
     """
 
     def __init__(self,
@@ -257,6 +271,8 @@ class DecordVideoReader(BaseVideoReader):
         self.filename = filename
         self._start_time = None if container is None else \
             video_start_time(container)
+        self._file_start = None if container is None else \
+            file_start_time(container)
         #: why decord would return wrong frames for this file, which PyAV
         #: then reads (:func:`~.decord_checks.decord_misreads`); decided
         #: before decord's open, which costs more than the check
@@ -327,6 +343,7 @@ class DecordVideoReader(BaseVideoReader):
         self.vfr, self._time_map = self._pyav.vfr, None
         self._stamps = None
         self._start_time = self._pyav.start_time
+        self._file_start = self._pyav.file_start_time
         self.raw_stream = self._pyav.raw_stream
 
     @property
@@ -334,15 +351,25 @@ class DecordVideoReader(BaseVideoReader):
         """Whether :attr:`start_time` is read already (no PyAV open)."""
         return self._start_time is not None
 
+    def _read_starts(self) -> None:
+        container = open_media(self.filename)
+        try:
+            self._start_time = video_start_time(container)
+            self._file_start = file_start_time(container)
+        finally:
+            container.close()
+
     @property
     def start_time(self) -> float:
         if self._start_time is None:
-            container = open_media(self.filename)
-            try:
-                self._start_time = video_start_time(container)
-            finally:
-                container.close()
+            self._read_starts()
         return self._start_time
+
+    @property
+    def file_start_time(self) -> float:
+        if self._file_start is None:
+            self._read_starts()
+        return self._file_start
 
     def _timestamps(self, vr) -> Optional[np.ndarray]:
         """float64 ``(T,)`` start of each of decord's frames (s from frame
@@ -592,7 +619,8 @@ class PyAVVideoReader(BaseVideoReader):
 
     ``start_time`` is the first displayed frame's time (s) in the file's
     clock (0 when the stream starts at 0; audio timestamps share that
-    clock). ``num_frames_decoded`` counts the frames the decoder has
+    clock), ``file_start_time`` the file's start in it (FFmpeg's container
+    start: the earliest stream's). ``num_frames_decoded`` counts the frames the decoder has
     returned, ``num_seeks`` the seeks made; ``frame_format`` is the pixel
     format of the first one returned (frames copied back from NVDEC are
     ``'nv12'`` where FFmpeg's H.264 decoder gives ``'yuv420p'``: a hardware
@@ -716,6 +744,7 @@ class PyAVVideoReader(BaseVideoReader):
             #: the top of the file in every demuxer
             self._lowest = lowest if lowest is not None else self._start
             self.start_time = float(self._start * self._tb)
+            self.file_start_time = file_start_time(self._container)
             #: seconds before a wanted frame to seek to (see _SEEK_BACK)
             self._format = self._container.format.name
             self._indexed = len(stream.index_entries) > 0

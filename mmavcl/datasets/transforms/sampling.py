@@ -30,7 +30,8 @@ Randomness comes from NumPy's global generator, which mmengine seeds per
 dataloader worker.
 """
 import itertools
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from functools import partial
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmcv.transforms import BaseTransform
@@ -426,27 +427,34 @@ class SampleSegments(BaseViewSampler):
 
     @staticmethod
     def grid_to_source(slots: np.ndarray, fps: float, grid_fps: float,
-                       total: int) -> np.ndarray:
+                       total: int, lead: float = 0.0) -> np.ndarray:
         """Source frame shown at each slot of a ``grid_fps`` grid.
 
         FFmpeg's ``fps`` filter (``round=near``, the default) gives source
-        frame ``i`` (time ``i / fps``) the slot ``round(i * grid_fps /
-        fps)``, halves rounding up, and fills slot ``j`` with the last
-        frame whose slot is ``<= j``: the last ``i`` with
-        ``i * grid_fps / fps < j + 1/2``, i.e.
-        ``ceil((j + 1/2) * fps / grid_fps) - 1``. Slots past the last frame
-        get the last frame.
+        frame ``i`` (time ``lead + i / fps``) the slot ``round((lead + i /
+        fps) * grid_fps)``, halves rounding up, and fills slot ``j`` with
+        the last frame whose slot is ``<= j``: the last ``i`` with
+        ``lead * grid_fps + i * grid_fps / fps < j + 1/2``, i.e.
+        ``ceil((j + 1/2 - lead * grid_fps) * fps / grid_fps) - 1``. The
+        ``ffmpeg`` CLI's output starts at the file's start: slots before
+        frame 0's show the filter's first frame, the one of frame 0's slot
+        (a later frame where two share it, e.g. at 60 fps). Slots past the
+        last frame get the last frame.
 
         Args:
             slots: int ``(T,)`` slot indices (>= 0).
             fps: Source frame rate.
             grid_fps: Grid rate.
             total: Number of source frames.
+            lead: Time (s) of frame 0 on the grid's clock: the file's
+                start is slot 0's time (``reader.start_lead``).
 
         Returns:
             int64 ``(T,)`` source frame indices in ``[0, total - 1]``.
         """
-        x = (np.asarray(slots, np.float64) + 0.5) * (float(fps) / grid_fps)
+        first = np.floor(lead * grid_fps + 0.5 + _HALF_TOL)
+        x = (np.maximum(np.asarray(slots, np.float64), first) + 0.5 -
+             lead * grid_fps) * (float(fps) / grid_fps)
         # x is an integer when a frame sits exactly on a slot's half-point
         # (60 -> 30 fps): that frame rounds to the next slot, so ceil - 1;
         # the tolerance keeps float error from moving such exact points
@@ -455,11 +463,12 @@ class SampleSegments(BaseViewSampler):
 
     @staticmethod
     def grid_to_shown(slots: np.ndarray, times: np.ndarray,
-                      grid_fps: float) -> np.ndarray:
+                      grid_fps: float, lead: float = 0.0) -> np.ndarray:
         """:meth:`grid_to_source` from the frames' real times (a
         variable-frame-rate file): FFmpeg's ``fps`` filter gives the frame
-        shown at ``t`` s the slot ``round(t * grid_fps)`` (halves up) and
-        fills slot ``j`` with the last frame whose slot is ``<= j``. On
+        shown at ``lead + t`` s the slot ``round((lead + t) * grid_fps)``
+        (halves up) and fills slot ``j`` with the last frame whose slot is
+        ``<= j`` (slots before the first frame's: that slot's frame). On
         ``times = i / fps`` this is :meth:`grid_to_source`.
 
         Args:
@@ -468,6 +477,8 @@ class SampleSegments(BaseViewSampler):
                 frame, increasing
                 (:meth:`~mmavcl.datasets.media.BaseVideoReader.frame_times`).
             grid_fps: Grid rate.
+            lead: Time (s) of the first frame on the grid's clock, as in
+                :meth:`grid_to_source`.
 
         Returns:
             int64 ``(T,)`` display-order frame indices in ``[0, N - 1]``
@@ -477,8 +488,9 @@ class SampleSegments(BaseViewSampler):
         # decord's times are float32 (1 us steps at 10 s): a frame within
         # one such step of a slot's half-point is taken to sit on it
         tol = _HALF_TOL + grid_fps * np.spacing(times.astype(np.float32))
-        frame_slots = np.floor(times * grid_fps + 0.5 + tol)
-        inds = np.searchsorted(frame_slots, np.asarray(slots), 'right') - 1
+        frame_slots = np.floor((times + lead) * grid_fps + 0.5 + tol)
+        slots = np.maximum(np.asarray(slots), frame_slots[0])
+        inds = np.searchsorted(frame_slots, slots, 'right') - 1
         return np.clip(inds, 0, len(frame_slots) - 1).astype(np.int64)
 
     def _two_starts(self, lo: int, hi: int) -> Tuple[int, int]:
@@ -491,6 +503,49 @@ class SampleSegments(BaseViewSampler):
             a = b = lo
         return int(a), int(b)
 
+    def grid_frames(self, results: Dict, slots: np.ndarray) -> np.ndarray:
+        """The frames the ``grid_fps`` grid shows at ``slots`` of the
+        video in ``results``: time indices (:meth:`grid_to_source`), or
+        display-order indices into the reader's timetable on a
+        variable-frame-rate file (:meth:`grid_to_shown`), with slot 0 at
+        the file's start (``video_reader.start_lead``; 0 without a
+        reader).
+
+        Args:
+            results: After :class:`~.decoding.VideoInit`: ``total_frames``,
+                ``fps``, ``vfr``, ``video_reader``.
+            slots: int ``(T,)`` slot indices (>= 0).
+
+        Returns:
+            int64 ``(T,)`` frame indices.
+        """
+        return self._grid_map(results)(slots)
+
+    def _grid_map(self, results: Dict
+                  ) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`grid_frames` for ``results``' video, its timetable and
+        lead read once."""
+        if not self.grid_fps:
+            raise ValueError('grid_frames needs grid_fps')
+        total, fps = self._meta(results)
+        reader = results.get('video_reader')
+        if results.get('vfr') and reader is None:
+            raise KeyError(
+                f'{results.get("filename")}: SampleSegments(grid_fps='
+                f'{self.grid_fps}) on a variable-frame-rate file reads the '
+                "frames' times from results['video_reader'] "
+                '(VideoInit before the sampler)')
+        # the ffmpeg CLI counts time from the file's start, not from the
+        # first frame: a video after its audio starts later on the grid
+        lead = 0.0 if reader is None else reader.start_lead
+        rate = float(self.grid_fps)
+        if results.get('vfr'):
+            times = reader.frame_times()
+            return partial(self.grid_to_shown, times=times, grid_fps=rate,
+                           lead=lead)
+        return partial(self.grid_to_source, fps=fps, grid_fps=rate,
+                       total=total, lead=lead)
+
     def transform(self, results: Dict) -> Dict:
         total, fps = self._meta(results)
         grid = self.grid_fps
@@ -498,18 +553,14 @@ class SampleSegments(BaseViewSampler):
         # the reader then returns by display order
         by_order = bool(grid and results.get('vfr'))
         results.pop('frames_by_order', None)
-        if by_order:
-            if 'video_reader' not in results:
-                raise KeyError(
-                    f'{results.get("filename")}: SampleSegments(grid_fps='
-                    f'{grid}) on a variable-frame-rate file reads the '
-                    "frames' times from results['video_reader'] "
-                    '(VideoInit before the sampler)')
-            times = results['video_reader'].frame_times()
-            results['frames_by_order'] = True
         if grid:
             rate = float(grid)
-            n = self.num_frames or max(1, int(round(total * rate / fps)))
+            to_frames = self._grid_map(results)
+            reader = results.get('video_reader')
+            lead = 0.0 if reader is None else reader.start_lead
+            # the grid runs from the file's start to the video's end
+            n = self.num_frames or max(
+                1, int(round((lead + total / fps) * rate)))
             # slots are clamped to the grid, then mapped to source frames
             timeline = n
         else:
@@ -537,14 +588,9 @@ class SampleSegments(BaseViewSampler):
                 vtype,
                 role=role,
                 segment=seg)
-            if by_order:
+            if grid:
                 view['grid_slots'] = view['frame_inds']
-                view['frame_inds'] = self.grid_to_shown(
-                    view['frame_inds'], times, rate)
-            elif grid:
-                view['grid_slots'] = view['frame_inds']
-                view['frame_inds'] = self.grid_to_source(
-                    view['frame_inds'], fps, rate, total)
+                view['frame_inds'] = to_frames(view['frame_inds'])
             return view
 
         key_starts, query_starts = zip(*(self._two_starts(lo, hi)
@@ -570,6 +616,8 @@ class SampleSegments(BaseViewSampler):
             views += [item(query_starts[i], i, 'intra_pos') for i in others]
         views += [item(query_starts[i], int(i), 'query') for i in perm_q]
         views += [item(key_starts[i], int(i), 'key') for i in perm_k]
+        if by_order:
+            results['frames_by_order'] = True
         return self._write(results, views, labels)
 
     def __repr__(self) -> str:
