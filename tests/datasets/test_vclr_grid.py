@@ -4,10 +4,12 @@ VCLR's data is JPEG frames written by ``ffmpeg -filter:v fps=fps=30 -s
 340x256``, exactly 300 per video (short videos repeat their last frame)
 [CODE tools/data/k400/extract_frames.py]. The reference here is FFmpeg's
 own ``fps`` filter, run in-process through PyAV's filter graph on the same
-time-coded file, so every claim is about decoded pixels: the frames the
-config's pipeline decodes for segment s must be frames the official
-extraction puts in segment s, at 25, 30 and 60 fps, and in a
-variable-frame-rate file, where the grid is laid on the frames' real times.
+time-coded file and fed as the ``ffmpeg`` CLI feeds it (times from the
+file's start, ``cfr`` output), so every claim is about decoded pixels: the
+frames the config's pipeline decodes for segment s must be frames the
+official extraction puts in segment s, at 25, 30 and 60 fps, in a
+variable-frame-rate file, where the grid is laid on the frames' real times,
+and where the video starts after its audio.
 """
 import copy
 import os.path as osp

@@ -319,7 +319,12 @@ class SampleSegments(BaseViewSampler):
     ``num_frames`` slots ``1 / grid_fps`` s apart. Slot ``j`` shows the
     frame FFmpeg's ``fps`` filter puts there (timestamps rounded to the
     nearest slot, its default): the last source frame whose time ``i / fps``
-    is before ``(j + 1/2) / grid_fps`` (:meth:`grid_to_source`). In a
+    is before ``(j + 1/2) / grid_fps`` (:meth:`grid_to_source`). Time counts
+    from the file's start, as in the ``ffmpeg`` CLI, which subtracts the
+    earliest stream's start from every timestamp and starts its output
+    there: a video that starts ``reader.start_lead`` s after its audio has
+    its frames that much later on the grid, the slots before it showing its
+    first frame (``docs/data_preparation.md``). In a
     variable-frame-rate file (``results['vfr']``) the same rule runs on
     the frames' real presentation times, read from the reader
     (:meth:`grid_to_shown`,
@@ -368,7 +373,8 @@ class SampleSegments(BaseViewSampler):
     frames is only ``2K`` items, decoded once.
 
     Required keys: ``total_frames``, ``fps``; with ``grid_fps`` on a VFR
-    file (``vfr``) also ``video_reader``.
+    file (``vfr``) also ``video_reader`` (wherever present it gives the
+    grid its lead; without one the grid starts at the first frame).
     Added keys: ``frames_by_order`` (True: see above), ``video_views``
     (each with ``role``, ``segment``, and with
     ``grid_fps`` also ``grid_slots``: int64 ``(clip_len,)`` slot indices),
@@ -383,7 +389,8 @@ class SampleSegments(BaseViewSampler):
         frame_interval: Step between an item's frames (frames or slots).
         num_frames: Length of the timeline: frames (truncate / repeat the
             last), or grid slots with ``grid_fps`` (default there: the
-            video's duration on the grid). ``None`` = all frames.
+            file's start to the video's end on the grid). ``None`` = all
+            frames.
         grid_fps: Sample on a grid of this rate (VCLR: 30), see above;
             ``None`` samples native frame indices.
         shuffle_prob: Probability of shuffling each tuple.
