@@ -441,6 +441,8 @@ def test_late_video_grid_is_ffmpeg_cli(late_videos, backend, kind, lead):
     with av.open(v['path']) as container:
         assert container.start_time == 0
     assert res['video_start_time'] == pytest.approx(lead, abs=1e-3)
+    assert reader.file_start_time == 0.0
+    assert reader.start_lead == pytest.approx(lead, abs=1e-3)
     sampler = SampleSegments(grid_fps=30, num_frames=len(official))
     slots = np.arange(len(official))
     inds = sampler.grid_frames(res, slots)

@@ -620,8 +620,9 @@ class PyAVVideoReader(BaseVideoReader):
     ``start_time`` is the first displayed frame's time (s) in the file's
     clock (0 when the stream starts at 0; audio timestamps share that
     clock), ``file_start_time`` the file's start in it (FFmpeg's container
-    start: the earliest stream's). ``num_frames_decoded`` counts the frames the decoder has
-    returned, ``num_seeks`` the seeks made; ``frame_format`` is the pixel
+    start: the earliest stream's). ``num_frames_decoded`` counts the frames
+    the decoder has returned, ``num_seeks`` the seeks made;
+    ``frame_format`` is the pixel
     format of the first one returned (frames copied back from NVDEC are
     ``'nv12'`` where FFmpeg's H.264 decoder gives ``'yuv420p'``: a hardware
     decoder that failed to start and left the stream to software shows
