@@ -109,7 +109,9 @@ def _two_ranks(rank, port, data, out):
             ('shard_killed', SHARD_KILLED, None),
             ('inf_killed', INF_KILLED, None),
             ('iter_resumed', ITER_RESUMED,
-             osp.join(out, 'iter_killed', 'iter_3.pth'))):
+             osp.join(out, 'iter_killed', 'iter_3.pth')),
+            ('shard_one_resumed', SHARD_RESUMED,
+             osp.join(out, 'shard_one_killed', 'iter_3.pth'))):
         cfg = _cfg(osp.join(out, leg), data, leg, load_from=load_from,
                    **kwargs)
         cfg.launcher = 'pytorch'
@@ -131,6 +133,8 @@ def runs(tmp_path_factory):
     out = str(root / 'runs')
     _train(_cfg(osp.join(out, 'iter_killed'), data, 'iter_killed',
                 **ITER_KILLED))
+    _train(_cfg(osp.join(out, 'shard_one_killed'), data, 'shard_one_killed',
+                **SHARD_KILLED))
     run_ranks(_two_ranks, (free_port(), data, out))
     return data, out
 
@@ -322,3 +326,33 @@ def test_checkpoint_without_a_sample_position_says_it_is_not_exact(runs):
         'mmavcl): the batches already trained on are skipped by the ' \
         'iteration count, so the sample position is not exact.' in \
         T.log_text(work)
+
+
+def test_shards_of_one_process_resumed_by_two_ranks(runs):
+    """``AVShardDataset``, 1 process of batch 2 checkpoints after
+    iteration 3 and crashes: it read the epoch's shards in their order
+    (``ids-000003`` (ids 17-21), ``ids-000000`` (0-5), ``ids-000002``
+    (11-16), ``ids-000001`` (6-10)) and trained 17-21 and 0. 2 ranks of
+    batch 2 resume. The epoch's deal over 2 ranks gives rank 0
+    ``ids-000003`` and ``ids-000002``, rank 1 the other two: rank 0 has
+    6 samples left, rank 1 10."""
+    data, out = runs
+    killed = osp.join(out, 'shard_one_killed')
+    before = [i for _, ids in _ids(killed) for i in ids]
+    assert before == [17, 18, 19, 20, 21, 0]
+    state = _resume_state(osp.join(killed, 'iter_3.pth'))
+    assert state['world_size'] == 1
+    assert state['data_progress'] == dict(
+        epoch=0, done=['ids-000003.tar'],
+        partial={'ids-000000.tar': ['s000']})
+    work = osp.join(out, 'shard_one_resumed')
+    ranks = [[i for _, ids in _ids(work, r) for i in ids] for r in (0, 1)]
+    rest = ranks[0] + ranks[1]
+    assert len(rest) == len(set(rest)) and not set(rest) & set(before)
+    untrained = sorted(set(GOOD) - set(before) - set(rest))
+    print(f'rank shares trained: {[len(r) for r in ranks]}, untrained: '
+          f'{untrained}')
+    assert ranks == [[11, 12, 13, 14, 15, 16], [1, 2, 3, 4, 5, 6]]
+    assert untrained == [7, 8, 9, 10]
+    assert 'Epoch 1 trained on 18 of the 22 samples the shard index lists ' \
+        'for the 2 ranks: 4 were skipped' in T.log_text(work)
