@@ -80,7 +80,10 @@ class _ResumableMixin:
             return
         self._pending_rng = rng_for_this_rank(state)
         self._pending_skip = self._skip_from_state(meta, state)
-        self._pending_progress = state.get('data_progress')
+        progress = state.get('data_progress')
+        # the dataset deals the rest anew when other processes wrote it
+        self._pending_progress = progress and dict(
+            progress, world_size=state.get('world_size'))
         self._pending_position = self._position_to_resplit(meta, state)
         sampler = self._index_sampler()
         if 'sampler_seed' in state and hasattr(sampler, 'seed'):

@@ -334,8 +334,13 @@ def test_shards_of_one_process_resumed_by_two_ranks(runs):
     (``ids-000003`` (ids 17-21), ``ids-000000`` (0-5), ``ids-000002``
     (11-16), ``ids-000001`` (6-10)) and trained 17-21 and 0. 2 ranks of
     batch 2 resume. The epoch's deal over 2 ranks gives rank 0
-    ``ids-000003`` and ``ids-000002``, rank 1 the other two: rank 0 has
-    6 samples left, rank 1 10."""
+    ``ids-000003`` and ``ids-000002``, rank 1 the other two: of the 16
+    samples left, 6 were rank 0's and 10 rank 1's, and the epoch ended
+    with rank 0's share: 7-10 were not trained in it (measured before the
+    rest was dealt anew). Now the 16 are dealt 8 and 8 in the shards'
+    order, ``ids-000002`` cut between the ranks (each reads it and keeps
+    its own part of its untrained samples): every id of the epoch is
+    trained once over the two runs, decoded from the pixels."""
     data, out = runs
     killed = osp.join(out, 'shard_one_killed')
     before = [i for _, ids in _ids(killed) for i in ids]
@@ -347,12 +352,25 @@ def test_shards_of_one_process_resumed_by_two_ranks(runs):
         partial={'ids-000000.tar': ['s000']})
     work = osp.join(out, 'shard_one_resumed')
     ranks = [[i for _, ids in _ids(work, r) for i in ids] for r in (0, 1)]
-    rest = ranks[0] + ranks[1]
-    assert len(rest) == len(set(rest)) and not set(rest) & set(before)
-    untrained = sorted(set(GOOD) - set(before) - set(rest))
-    print(f'rank shares trained: {[len(r) for r in ranks]}, untrained: '
-          f'{untrained}')
-    assert ranks == [[11, 12, 13, 14, 15, 16], [1, 2, 3, 4, 5, 6]]
-    assert untrained == [7, 8, 9, 10]
-    assert 'Epoch 1 trained on 18 of the 22 samples the shard index lists ' \
-        'for the 2 ranks: 4 were skipped' in T.log_text(work)
+    assert ranks == [[1, 2, 3, 4, 5, 11, 12, 13],
+                     [14, 15, 16, 6, 7, 8, 9, 10]]
+    assert sorted(before + ranks[0] + ranks[1]) == GOOD
+    log = T.log_text(work)
+    assert 'Resume: the 16 sample(s) of epoch 1 not yet trained on are ' \
+        'dealt anew over the 2 rank(s): 8, 8 (a shard cut between ranks ' \
+        'is read by each' in log
+    assert 'samples the shard index lists' not in log  # none untrained
+    # the batches go on from the killed run's iteration 3: 4 more, one
+    # past len() (6: the fresh deal's smaller share, 11, in batches of 2)
+    # as the killed run's iterations took 2 samples, these 4
+    assert [[it for it, _ in _ids(work, r)] for r in (0, 1)] == \
+        [[4, 5, 6, 7]] * 2
+    # mmengine saves at what it counts as the last iteration (6): its
+    # progress, merged over the ranks, holds both ranks' parts of the cut
+    # shard, and says the rest was dealt anew (a resume deals it so again)
+    assert _resume_state(osp.join(work, 'iter_6.pth'))['data_progress'] \
+        == dict(epoch=0, done=['ids-000000.tar', 'ids-000003.tar'],
+                partial={'ids-000001.tar': ['s006', 's007', 's008'],
+                         'ids-000002.tar': ['s011', 's014', 's015',
+                                            's016']},
+                redealt=True)
