@@ -219,7 +219,10 @@ class AVShardDataset(IterableDataset):
     order of the remaining samples and the batches they form differ from
     the uninterrupted run's (the shuffle buffer starts empty). Samples are
     named by shard name (:func:`shard_names`) and key, so a resume must
-    read the same shard list.
+    read the same shard list. A resume by another number of processes
+    deals the samples left evenly over the ranks (:func:`deal_rest`, see
+    :meth:`load_progress`) instead of the epoch's deal, whose shares may
+    be mostly trained on one rank and whole on another.
 
     Failures: a remote shard cut part way (a dropped connection) is
     opened again after a backoff (:data:`~.media.remote.FETCH_RETRIES`,

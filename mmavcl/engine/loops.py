@@ -20,7 +20,8 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
   (:class:`~mmavcl.engine.resume.ResplitRest`; the resume state's
   ``sample_position``), and the batches of the resumed epoch are numbered
   as its last; ``AVShardDataset`` resumes by sample keys whatever the
-  processes;
+  processes (the checkpoint's ``world_size`` goes with its progress: under
+  another number it deals the samples left evenly over the ranks);
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
 * ``stop_training`` is honoured after every iteration of an epoch, not only
