@@ -97,6 +97,10 @@ SHARD_KILLED = dict(by_epoch=True, batch_size=2, ckpt=3, crash=4,
                     shards=True, max_epochs=1)
 SHARD_RESUMED = dict(by_epoch=True, batch_size=2, ckpt=100, shards=True,
                      max_epochs=1)
+SHARD_ITER_KILLED = dict(by_epoch=False, batch_size=2, ckpt=3, crash=4,
+                         shards=True, max_iters=7)
+SHARD_ITER_RESUMED = dict(by_epoch=False, batch_size=2, ckpt=100,
+                          shards=True, max_iters=7)
 
 
 def _two_ranks(rank, port, data, out):
@@ -111,7 +115,9 @@ def _two_ranks(rank, port, data, out):
             ('iter_resumed', ITER_RESUMED,
              osp.join(out, 'iter_killed', 'iter_3.pth')),
             ('shard_one_resumed', SHARD_RESUMED,
-             osp.join(out, 'shard_one_killed', 'iter_3.pth'))):
+             osp.join(out, 'shard_one_killed', 'iter_3.pth')),
+            ('shard_iter_resumed', SHARD_ITER_RESUMED,
+             osp.join(out, 'shard_iter_killed', 'iter_3.pth'))):
         cfg = _cfg(osp.join(out, leg), data, leg, load_from=load_from,
                    **kwargs)
         cfg.launcher = 'pytorch'
@@ -135,6 +141,8 @@ def runs(tmp_path_factory):
                 **ITER_KILLED))
     _train(_cfg(osp.join(out, 'shard_one_killed'), data, 'shard_one_killed',
                 **SHARD_KILLED))
+    _train(_cfg(osp.join(out, 'shard_iter_killed'), data,
+                'shard_iter_killed', **SHARD_ITER_KILLED))
     run_ranks(_two_ranks, (free_port(), data, out))
     return data, out
 
@@ -374,3 +382,22 @@ def test_shards_of_one_process_resumed_by_two_ranks(runs):
                          'ids-000002.tar': ['s011', 's014', 's015',
                                             's016']},
                 redealt=True)
+
+
+def test_shard_pass_of_one_process_resumed_by_two_ranks(runs):
+    """The same under ``AVIterBasedTrainLoop`` (the pass over the shards
+    is the dataset's epoch 0, the same order): 1 process of batch 2
+    checkpoints after iteration 3 and crashes, 2 ranks of batch 2 resume
+    and train iterations 4-7, the 16 samples left of the pass dealt 8 and
+    8 as for the epoch loop (the checkpoint's ``world_size`` reaches the
+    dataset through this loop's resume of a pass too)."""
+    data, out = runs
+    killed = osp.join(out, 'shard_iter_killed')
+    before = [i for _, ids in _ids(killed) for i in ids]
+    assert before == [17, 18, 19, 20, 21, 0]
+    work = osp.join(out, 'shard_iter_resumed')
+    ranks = [_ids(work, r) for r in (0, 1)]
+    assert [[it for it, _ in r] for r in ranks] == [[4, 5, 6, 7]] * 2
+    assert [[i for _, ids in r for i in ids] for r in ranks] == [
+        [1, 2, 3, 4, 5, 11, 12, 13], [14, 15, 16, 6, 7, 8, 9, 10]]
+    assert 'dealt anew over the 2 rank(s): 8, 8' in T.log_text(work)
