@@ -24,8 +24,8 @@ from .media.video import VIDEO_EXTS as _VIDEO_FILE_EXTS
 from .transforms.decoding import FETCHED_KEY
 from .video_dataset import SKIPPED_KEY, build_pipeline
 
-__all__ = ['AVShardDataset', 'split_shards', 'deal_shards', 'merge_progress',
-           'shard_names', 'INDEX_NAME']
+__all__ = ['AVShardDataset', 'split_shards', 'deal_shards', 'deal_rest',
+           'merge_progress', 'shard_names', 'INDEX_NAME']
 
 #: the shard index in each shards' folder: {"shards": {file name: count}}
 INDEX_NAME = 'index.json'
@@ -107,10 +107,45 @@ def deal_shards(urls: Sequence[str], slots: int,
     return out
 
 
+#: a span of a shard: ``(name, start, stop)``, the samples of shard
+#: ``name`` not yet trained on, counted in tar order from 0, that fall in
+#: ``[start, stop)``
+Span = Tuple[str, int, int]
+
+
+def deal_rest(names: Sequence[str], left: Sequence[int],
+              slots: int) -> List[List[Span]]:
+    """Each slot's (rank's) spans when the samples left in shards
+    ``names`` (``left[i]`` untrained samples in ``names[i]``), laid end to
+    end in that order, are cut into ``slots`` runs of ``total // slots`` or
+    one more sample (the first ``total % slots`` slots get the one more).
+
+    Every untrained sample goes to exactly one slot, and the slots' counts
+    differ by at most one sample; a shard is cut between slots only where a
+    run ends, so at most ``slots - 1`` shards are read by more than one
+    slot (each reading its own span)."""
+    total = sum(left)
+    base, extra = divmod(total, slots)
+    out: List[List[Span]] = [[] for _ in range(slots)]
+    slot, room = 0, base + (extra > 0)
+    for name, n in zip(names, left):
+        start = 0
+        while start < n:
+            while room == 0:
+                slot += 1
+                room = base + (slot < extra)
+            take = min(room, n - start)
+            out[slot].append((name, start, start + take))
+            start += take
+            room -= take
+    return out
+
+
 def merge_progress(states: Iterable[Optional[Dict]]) -> Optional[Dict]:
     """One progress state (:meth:`AVShardDataset.progress_state`) from
     those of all ranks: the union of what each rank trained on (ranks read
-    disjoint shards, so nothing is lost or doubled)."""
+    disjoint samples, so nothing is lost or doubled). ``redealt`` is kept
+    when a rank's epoch was dealt by :func:`deal_rest`."""
     states = [s for s in states if s]
     if not states:
         return None
@@ -120,9 +155,12 @@ def merge_progress(states: Iterable[Optional[Dict]]) -> Optional[Dict]:
         done.update(s['done'])
         for name, keys in s['partial'].items():
             partial.setdefault(name, set()).update(keys)
-    return dict(epoch=states[0]['epoch'], done=sorted(done),
-                partial={n: sorted(k) for n, k in sorted(partial.items())
-                         if n not in done})
+    merged = dict(epoch=states[0]['epoch'], done=sorted(done),
+                  partial={n: sorted(k) for n, k in sorted(partial.items())
+                           if n not in done})
+    if any(s.get('redealt') for s in states):
+        merged['redealt'] = True
+    return merged
 
 
 class _ShardCut(Exception):
@@ -181,7 +219,10 @@ class AVShardDataset(IterableDataset):
     order of the remaining samples and the batches they form differ from
     the uninterrupted run's (the shuffle buffer starts empty). Samples are
     named by shard name (:func:`shard_names`) and key, so a resume must
-    read the same shard list.
+    read the same shard list. A resume by another number of processes
+    deals the samples left evenly over the ranks (:func:`deal_rest`, see
+    :meth:`load_progress`) instead of the epoch's deal, whose shares may
+    be mostly trained on one rank and whole on another.
 
     Failures: a remote shard cut part way (a dropped connection) is
     opened again after a backoff (:data:`~.media.remote.FETCH_RETRIES`,
@@ -395,10 +436,30 @@ class AVShardDataset(IterableDataset):
         ``{'epoch', 'done': [shard names], 'partial': {name: [keys]}}``
         (names: :func:`shard_names`).
         A shard is done when as many of its keys were trained on as the
-        index lists."""
-        return dict(epoch=self.epoch, done=sorted(self._done),
-                    partial={n: sorted(k)
-                             for n, k in sorted(self._trained.items())})
+        index lists. ``'redealt': True`` when this epoch's rest was dealt
+        by :func:`deal_rest` (a resume by other processes): a resume of
+        it deals its rest so again, whatever its processes."""
+        state = dict(epoch=self.epoch, done=sorted(self._done),
+                     partial={n: sorted(k)
+                              for n, k in sorted(self._trained.items())})
+        if self._redealt() is not None:
+            state['redealt'] = True
+        return state
+
+    def _redealt(self) -> Optional[Dict]:
+        """The resume state of the current epoch when its rest was dealt
+        by :func:`deal_rest`, else None."""
+        resume = self._resume
+        if resume is None or resume['epoch'] != self.epoch or \
+                resume.get('spans') is None:
+            return None
+        return resume
+
+    def _trained_total(self) -> int:
+        """Samples recorded as trained in this epoch, over every shard
+        (done ones by the index)."""
+        return sum(self._count(n) or 0 for n in self._done) + sum(
+            len(k) for k in self._trained.values())
 
     def epoch_shortfall(self) -> Tuple[int, int]:
         """Main process, at an epoch's end: ``(trained, expected)``
@@ -407,8 +468,16 @@ class AVShardDataset(IterableDataset):
         shards), also those whose report found no later item to travel
         with, or left when another rank's share ran out first. After a
         resume the loaded progress holds every rank's shards: only this
-        rank's count."""
+        rank's count. After a resume that dealt the rest by
+        :func:`deal_rest`: what this rank trained of its spans, out of
+        their samples, rank 0 adding what the checkpoint had trained (the
+        sums over the ranks are the epoch's)."""
         rank = self._rank_world()[0]
+        redealt = self._redealt()
+        if redealt is not None:
+            before = redealt['before'] if rank == 0 else 0
+            return (self._trained_total() - redealt['before'] + before,
+                    redealt['share'] + before)
         ranks = self._ranks_of_shards()
         trained = sum(self._count(n) or 0 for n in self._done
                       if ranks.get(n) == rank) + sum(
@@ -419,7 +488,17 @@ class AVShardDataset(IterableDataset):
         """Resume: the next iteration over epoch ``state['epoch']`` skips
         the done shards without opening them and drops the listed keys
         before decoding. Call after :meth:`set_epoch` of that epoch and
-        before the DataLoader's workers start."""
+        before the DataLoader's workers start.
+
+        ``state['world_size']`` (the processes that wrote it; the loops add
+        it from the checkpoint) other than this run's, or
+        ``state['redealt']``: the ranks' shares of the epoch's deal no
+        longer match what is left of them (a rank's shards may be mostly
+        trained), so the samples left are dealt anew by :func:`deal_rest`,
+        evenly to one sample, in the epoch's shard order: a shard cut
+        between two ranks is read by both, each keeping its own span of
+        the untrained samples. Each rank computes the same deal from the
+        same merged progress and the index's counts."""
         if int(state['epoch']) != self.epoch:
             raise ValueError(
                 f'shard progress of epoch {state["epoch"]} loaded into '
@@ -429,6 +508,37 @@ class AVShardDataset(IterableDataset):
         self._resume = dict(epoch=self.epoch, done=set(self._done),
                             partial={n: frozenset(k)
                                      for n, k in self._trained.items()})
+        rank, world = self._rank_world()
+        if state.get('redealt') or state.get('world_size') not in (
+                None, world):
+            self._deal_rest(rank, world)
+
+    def _deal_rest(self, rank: int, world: int) -> None:
+        """Deal what the loaded progress left of the epoch over the ranks
+        (:func:`deal_rest`): this rank's spans, its share and the samples
+        trained before go into the resume state."""
+        resume = self._resume
+        names = [self._names[u] for u in self._epoch_shards()
+                 if self._names[u] not in resume['done']]
+        counts = [self._count(n) for n in names]
+        if None in counts:  # no index: __len__ already refused to run
+            return
+        left = [max(0, c - len(resume['partial'].get(n, ())))
+                for n, c in zip(names, counts)]
+        spans = deal_rest(names, left, world)
+        resume['spans'] = spans[rank]
+        resume['share'] = sum(b - a for _, a, b in spans[rank])
+        resume['before'] = self._trained_total()
+        cut = len({n for part in spans for n, _, _ in part}) < sum(
+            len(part) for part in spans)
+        from mmengine.logging import print_log
+        print_log(
+            f'Resume: the {sum(left)} sample(s) of epoch {self.epoch + 1} '
+            f'not yet trained on are dealt anew over the {world} rank(s): '
+            f'{", ".join(str(sum(b - a for _, a, b in p)) for p in spans)}'
+            + (' (a shard cut between ranks is read by each, which keeps '
+               'its own part of its untrained samples)' if cut else '')
+            + '.', logger='current')
 
     # --------------------------------------------------------- reading
     def _shard_count(self, url: str) -> Optional[int]:
@@ -538,8 +648,13 @@ class AVShardDataset(IterableDataset):
         print_log(f'skipping bad sample: {err} (bad_sample_policy=skip)',
                   logger='current', level=30)
 
-    def _shard_items(self, url: str, trained: frozenset) -> Iterator[Dict]:
-        """The packed items of one shard, without the keys in ``trained``.
+    def _shard_items(self, url: str, trained: frozenset,
+                     span: Optional[Tuple[int, int]] = None
+                     ) -> Iterator[Dict]:
+        """The packed items of one shard, without the keys in ``trained``;
+        with ``span = (start, stop)`` only its untrained samples
+        ``start``..``stop - 1`` (counted in tar order from 0), the read
+        ending after the last of them.
 
         A remote shard cut part way (a dropped connection, a server that
         stopped) is opened again after a backoff, up to
@@ -550,9 +665,13 @@ class AVShardDataset(IterableDataset):
         count."""
         name = self._names[url]
         done: Set[str] = set()  # keys handed on, skipped or dropped
+        # untrained samples met so far: their count is each one's place
+        # in the span, the same on every pass (re-reads skip ``done``)
+        untrained = [0]
         for attempt in range(remote.FETCH_RETRIES + 1):
             try:
-                yield from self._read_shard(url, trained, done)
+                yield from self._read_shard(url, trained, done, span,
+                                            untrained)
                 break
             except _ShardCut as cut:
                 where = f' in member {cut.member}' if cut.member else ''
@@ -570,6 +689,8 @@ class AVShardDataset(IterableDataset):
                 print_log(f'{url}: {reason}; reading it again in {delay:g} '
                           's past those samples', logger='current', level=30)
                 time.sleep(delay)
+        if span is not None and untrained[0] >= span[1]:
+            return  # the span is complete: the rest is another rank's
         expected = self._count(name)
         if expected is not None and len(done) < expected:
             raise MediaDecodeError(
@@ -577,14 +698,29 @@ class AVShardDataset(IterableDataset):
                 f'samples the index lists (truncated?); '
                 f'{expected - len(done)} lost', 'shard')
 
-    def _read_shard(self, url: str, trained: frozenset,
-                    done: Set[str]) -> Iterator[Dict]:
+    def _read_shard(self, url: str, trained: frozenset, done: Set[str],
+                    span: Optional[Tuple[int, int]] = None,
+                    untrained: Optional[List[int]] = None
+                    ) -> Iterator[Dict]:
         """One pass over a shard from its start; keys in ``done`` (read on
         an earlier pass) and ``trained`` are passed over, the others added
-        to ``done``."""
+        to ``done``. ``span``: see :meth:`_shard_items`; ``untrained[0]``
+        counts the untrained samples met (over the passes)."""
         name = self._names[url]
+        start, stop = span if span is not None else (0, None)
+        untrained = [0] if untrained is None else untrained
         samples = self._samples(url)
-        while True:
+        try:
+            yield from self._read_samples(url, name, samples, trained, done,
+                                          start, stop, untrained)
+        finally:
+            samples.close()  # a span that ended early closes the stream
+
+    def _read_samples(self, url: str, name: str, samples: Iterator[Dict],
+                      trained: frozenset, done: Set[str], start: int,
+                      stop: Optional[int], untrained: List[int]
+                      ) -> Iterator[Dict]:
+        while stop is None or untrained[0] < stop:
             try:
                 sample = next(samples)
             except StopIteration:
@@ -595,6 +731,9 @@ class AVShardDataset(IterableDataset):
             done.add(key)
             if key in trained:
                 continue  # trained on before the resume: not decoded
+            untrained[0] += 1
+            if untrained[0] <= start:
+                continue  # another rank's part of this shard
             try:
                 data = self.pipeline(self._results(url, sample))
             except MediaDecodeError as err:
@@ -605,18 +744,35 @@ class AVShardDataset(IterableDataset):
                     dict(zip(SHARD_META, (name, key))))
                 yield data
 
-    def _items(self) -> Iterator[Dict]:
+    def _my_reads(self) -> List[Tuple[str, frozenset,
+                                      Optional[Tuple[int, int]]]]:
+        """What this process (DataLoader worker) reads in the current
+        epoch: ``(url, keys trained before the resume, span or None)``.
+        After a resume dealt by :func:`deal_rest`: the rank's spans over
+        its workers, each to the one holding the fewest samples so far."""
         resume = self._resume
         if resume is not None and resume['epoch'] != self.epoch:
             resume = None  # a later epoch of persistent workers
-        for url in self._my_shards():
-            name = self._names[url]
-            if resume is not None and name in resume['done']:
-                continue
-            trained = resume['partial'].get(name, frozenset()) \
-                if resume is not None else frozenset()
+        if resume is None:
+            return [(url, frozenset(), None) for url in self._my_shards()]
+        if self._redealt() is None:
+            return [(url, resume['partial'].get(self._names[url],
+                                                frozenset()), None)
+                    for url in self._my_shards()
+                    if self._names[url] not in resume['done']]
+        spans = resume['spans']
+        info = get_worker_info()
+        wid, nw = (info.id, info.num_workers) if info else (0, 1)
+        sizes = [b - a for _, a, b in spans]
+        workers = deal_shards(range(len(spans)), nw, sizes.__getitem__)
+        urls = {n: u for u, n in self._names.items()}
+        return [(urls[n], resume['partial'].get(n, frozenset()), (a, b))
+                for (n, a, b), w in zip(spans, workers) if w == wid]
+
+    def _items(self) -> Iterator[Dict]:
+        for url, trained, span in self._my_reads():
             try:
-                yield from self._shard_items(url, trained)
+                yield from self._shard_items(url, trained, span)
             except MediaDecodeError as err:
                 self._skip(err)
 

@@ -20,7 +20,8 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
   (:class:`~mmavcl.engine.resume.ResplitRest`; the resume state's
   ``sample_position``), and the batches of the resumed epoch are numbered
   as its last; ``AVShardDataset`` resumes by sample keys whatever the
-  processes;
+  processes (the checkpoint's ``world_size`` goes with its progress: under
+  another number it deals the samples left evenly over the ranks);
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
 * ``stop_training`` is honoured after every iteration of an epoch, not only
@@ -80,7 +81,10 @@ class _ResumableMixin:
             return
         self._pending_rng = rng_for_this_rank(state)
         self._pending_skip = self._skip_from_state(meta, state)
-        self._pending_progress = state.get('data_progress')
+        progress = state.get('data_progress')
+        # the dataset deals the rest anew when other processes wrote it
+        self._pending_progress = progress and dict(
+            progress, world_size=state.get('world_size'))
         self._pending_position = self._position_to_resplit(meta, state)
         sampler = self._index_sampler()
         if 'sampler_seed' in state and hasattr(sampler, 'seed'):

@@ -495,3 +495,71 @@ def test_merge_progress_is_the_union_over_ranks():
         epoch=2, done=['a.tar', 'c.tar'],
         partial={'b.tar': ['k1'], 'd.tar': ['k2', 'k3']})
     assert sd.merge_progress([None, None]) is None
+
+
+def test_deal_rest_cuts_the_samples_left_evenly():
+    """The samples left, laid end to end in the shards' order, cut into
+    runs of ``total // slots`` or one more: every sample once, a shard cut
+    only where a run ends, shards with nothing left in no run."""
+    assert sd.deal_rest(['a', 'b', 'c', 'd'], [3, 0, 5, 2], 3) == [
+        [('a', 0, 3), ('c', 0, 1)], [('c', 1, 4)], [('c', 4, 5),
+                                                   ('d', 0, 2)]]
+    # fewer samples than slots: the last slots get none
+    assert sd.deal_rest(['a'], [1], 2) == [[('a', 0, 1)], []]
+    assert sd.deal_rest(['a', 'b'], [2, 2], 1) == [[('a', 0, 2),
+                                                    ('b', 0, 2)]]
+
+
+def test_progress_of_one_process_dealt_evenly_over_3_ranks_x_2_workers(
+        many_shards, monkeypatch):
+    """A progress written by 1 process (``world_size`` 1) loaded by 3
+    ranks of 2 DataLoader workers: the 12 samples left of epoch 1 (order
+    ``shard-000005, 1, 2, 0, 3, 4``; shard 0 done, ``s003`` of shard 1
+    and ``s012``, ``s014`` of shard 4 trained) are dealt 4, 4, 4, shard 1
+    cut between ranks 0 and 1; over the ranks and workers each untrained
+    key comes once, and the ranks' ``epoch_shortfall`` sums to the
+    epoch's 18 of 18. The same progress written by 3 processes keeps the
+    epoch's own deal, unless it says it was dealt anew (``redealt``)."""
+    pattern, names, keys = many_shards
+    state = dict(epoch=1, done=['shard-000000.tar'],
+                 partial={'shard-000001.tar': ['s003'],
+                          'shard-000004.tar': ['s012', 's014']},
+                 world_size=1)
+    expected = [['s015', 's016', 's017', 's004'],
+                ['s005', 's006', 's007', 's008'],
+                ['s009', 's010', 's011', 's013']]
+    seen, shortfall = [], []
+    for rank in range(3):
+        monkeypatch.setattr(sd, 'get_dist_info', lambda r=rank: (r, 3))
+        ds = AVShardDataset(pattern, PIPE, seed=2)
+        ds.set_epoch(1)
+        ds.load_progress(state)
+        spans = [(osp.basename(u), span) for u, _, span in ds._my_reads()]
+        assert spans == [
+            [('shard-000005.tar', (0, 3)), ('shard-000001.tar', (0, 1))],
+            [('shard-000001.tar', (1, 2)), ('shard-000002.tar', (0, 3))],
+            [('shard-000003.tar', (0, 3)), ('shard-000004.tar', (0, 1))],
+        ][rank]
+        got = []
+        for item in DataLoader(ds, batch_size=None, num_workers=2):
+            ds.record_trained(dict(data_samples=[item['data_samples']]))
+            got.append(item['data_samples'].metainfo['shard_key'])
+        assert sorted(got) == sorted(expected[rank])
+        seen += got
+        shortfall.append(ds.epoch_shortfall())
+        assert ds.progress_state()['redealt'] is True
+    assert sorted(seen) == sorted(
+        set(keys) - {f's{i:03d}' for i in (0, 1, 2, 3, 12, 14)})
+    assert shortfall == [(10, 10), (4, 4), (4, 4)]  # rank 0: + the 6 before
+
+    # written by as many processes: the epoch's deal, as before
+    monkeypatch.setattr(sd, 'get_dist_info', lambda: (0, 3))
+    same = AVShardDataset(pattern, PIPE, seed=2)
+    same.set_epoch(1)
+    same.load_progress(dict(state, world_size=3))
+    assert [(osp.basename(u), span) for u, _, span in same._my_reads()] \
+        == [(osp.basename(u), None) for u in same._my_shards()
+            if osp.basename(u) != 'shard-000000.tar']
+    assert 'redealt' not in same.progress_state()
+    same.load_progress(dict(state, world_size=3, redealt=True))
+    assert [span for _, _, span in same._my_reads()] == [(0, 3), (0, 1)]

@@ -97,6 +97,10 @@ SHARD_KILLED = dict(by_epoch=True, batch_size=2, ckpt=3, crash=4,
                     shards=True, max_epochs=1)
 SHARD_RESUMED = dict(by_epoch=True, batch_size=2, ckpt=100, shards=True,
                      max_epochs=1)
+SHARD_ITER_KILLED = dict(by_epoch=False, batch_size=2, ckpt=3, crash=4,
+                         shards=True, max_iters=7)
+SHARD_ITER_RESUMED = dict(by_epoch=False, batch_size=2, ckpt=100,
+                          shards=True, max_iters=7)
 
 
 def _two_ranks(rank, port, data, out):
@@ -109,7 +113,11 @@ def _two_ranks(rank, port, data, out):
             ('shard_killed', SHARD_KILLED, None),
             ('inf_killed', INF_KILLED, None),
             ('iter_resumed', ITER_RESUMED,
-             osp.join(out, 'iter_killed', 'iter_3.pth'))):
+             osp.join(out, 'iter_killed', 'iter_3.pth')),
+            ('shard_one_resumed', SHARD_RESUMED,
+             osp.join(out, 'shard_one_killed', 'iter_3.pth')),
+            ('shard_iter_resumed', SHARD_ITER_RESUMED,
+             osp.join(out, 'shard_iter_killed', 'iter_3.pth'))):
         cfg = _cfg(osp.join(out, leg), data, leg, load_from=load_from,
                    **kwargs)
         cfg.launcher = 'pytorch'
@@ -131,6 +139,10 @@ def runs(tmp_path_factory):
     out = str(root / 'runs')
     _train(_cfg(osp.join(out, 'iter_killed'), data, 'iter_killed',
                 **ITER_KILLED))
+    _train(_cfg(osp.join(out, 'shard_one_killed'), data, 'shard_one_killed',
+                **SHARD_KILLED))
+    _train(_cfg(osp.join(out, 'shard_iter_killed'), data,
+                'shard_iter_killed', **SHARD_ITER_KILLED))
     run_ranks(_two_ranks, (free_port(), data, out))
     return data, out
 
@@ -322,3 +334,70 @@ def test_checkpoint_without_a_sample_position_says_it_is_not_exact(runs):
         'mmavcl): the batches already trained on are skipped by the ' \
         'iteration count, so the sample position is not exact.' in \
         T.log_text(work)
+
+
+def test_shards_of_one_process_resumed_by_two_ranks(runs):
+    """``AVShardDataset``, 1 process of batch 2 checkpoints after
+    iteration 3 and crashes: it read the epoch's shards in their order
+    (``ids-000003`` (ids 17-21), ``ids-000000`` (0-5), ``ids-000002``
+    (11-16), ``ids-000001`` (6-10)) and trained 17-21 and 0. 2 ranks of
+    batch 2 resume. The epoch's deal over 2 ranks gives rank 0
+    ``ids-000003`` and ``ids-000002``, rank 1 the other two: of the 16
+    samples left, 6 were rank 0's and 10 rank 1's, and the epoch ended
+    with rank 0's share: 7-10 were not trained in it (measured before the
+    rest was dealt anew). Now the 16 are dealt 8 and 8 in the shards'
+    order, ``ids-000002`` cut between the ranks (each reads it and keeps
+    its own part of its untrained samples): every id of the epoch is
+    trained once over the two runs, decoded from the pixels."""
+    data, out = runs
+    killed = osp.join(out, 'shard_one_killed')
+    before = [i for _, ids in _ids(killed) for i in ids]
+    assert before == [17, 18, 19, 20, 21, 0]
+    state = _resume_state(osp.join(killed, 'iter_3.pth'))
+    assert state['world_size'] == 1
+    assert state['data_progress'] == dict(
+        epoch=0, done=['ids-000003.tar'],
+        partial={'ids-000000.tar': ['s000']})
+    work = osp.join(out, 'shard_one_resumed')
+    ranks = [[i for _, ids in _ids(work, r) for i in ids] for r in (0, 1)]
+    assert ranks == [[1, 2, 3, 4, 5, 11, 12, 13],
+                     [14, 15, 16, 6, 7, 8, 9, 10]]
+    assert sorted(before + ranks[0] + ranks[1]) == GOOD
+    log = T.log_text(work)
+    assert 'Resume: the 16 sample(s) of epoch 1 not yet trained on are ' \
+        'dealt anew over the 2 rank(s): 8, 8 (a shard cut between ranks ' \
+        'is read by each' in log
+    assert 'samples the shard index lists' not in log  # none untrained
+    # the batches go on from the killed run's iteration 3: 4 more, one
+    # past len() (6: the fresh deal's smaller share, 11, in batches of 2)
+    # as the killed run's iterations took 2 samples, these 4
+    assert [[it for it, _ in _ids(work, r)] for r in (0, 1)] == \
+        [[4, 5, 6, 7]] * 2
+    # mmengine saves at what it counts as the last iteration (6): its
+    # progress, merged over the ranks, holds both ranks' parts of the cut
+    # shard, and says the rest was dealt anew (a resume deals it so again)
+    assert _resume_state(osp.join(work, 'iter_6.pth'))['data_progress'] \
+        == dict(epoch=0, done=['ids-000000.tar', 'ids-000003.tar'],
+                partial={'ids-000001.tar': ['s006', 's007', 's008'],
+                         'ids-000002.tar': ['s011', 's014', 's015',
+                                            's016']},
+                redealt=True)
+
+
+def test_shard_pass_of_one_process_resumed_by_two_ranks(runs):
+    """The same under ``AVIterBasedTrainLoop`` (the pass over the shards
+    is the dataset's epoch 0, the same order): 1 process of batch 2
+    checkpoints after iteration 3 and crashes, 2 ranks of batch 2 resume
+    and train iterations 4-7, the 16 samples left of the pass dealt 8 and
+    8 as for the epoch loop (the checkpoint's ``world_size`` reaches the
+    dataset through this loop's resume of a pass too)."""
+    data, out = runs
+    killed = osp.join(out, 'shard_iter_killed')
+    before = [i for _, ids in _ids(killed) for i in ids]
+    assert before == [17, 18, 19, 20, 21, 0]
+    work = osp.join(out, 'shard_iter_resumed')
+    ranks = [_ids(work, r) for r in (0, 1)]
+    assert [[it for it, _ in r] for r in ranks] == [[4, 5, 6, 7]] * 2
+    assert [[i for _, ids in r for i in ids] for r in ranks] == [
+        [1, 2, 3, 4, 5, 11, 12, 13], [14, 15, 16, 6, 7, 8, 9, 10]]
+    assert 'dealt anew over the 2 rank(s): 8, 8' in T.log_text(work)
