@@ -19,6 +19,9 @@ This module stores, under ``checkpoint['meta']['mmavcl_resume']``:
 ``epoch_iter``     batches of the current epoch already trained on;
 ``sampler_seed``   the train sampler's seed (differs between runs when the
                    config leaves ``randomness.seed`` unset);
+``world_size``     the number of processes that wrote it (a run with
+                   another number restores no RNG state and deals the
+                   rest of the epoch anew);
 ``sample_position`` for a map-style dataset under mmengine's
                    ``DefaultSampler`` or ``InfiniteSampler``: where the
                    epoch (the iteration loop's pass; the infinite stream)
