@@ -141,11 +141,21 @@ def deal_rest(names: Sequence[str], left: Sequence[int],
     return out
 
 
-def merge_progress(states: Iterable[Optional[Dict]]) -> Optional[Dict]:
+def merge_progress(states: Iterable[Optional[Dict]],
+                   count: Optional[Callable[[str], Optional[int]]] = None
+                   ) -> Optional[Dict]:
     """One progress state (:meth:`AVShardDataset.progress_state`) from
     those of all ranks: the union of what each rank trained on (ranks read
     disjoint samples, so nothing is lost or doubled). ``redealt`` is kept
-    when a rank's epoch was dealt by :func:`deal_rest`."""
+    when a rank's epoch was dealt by :func:`deal_rest`.
+
+    A shard whose merged keys reach ``count(name)`` (the shard index's
+    count; None: not known, the shard stays partial) is done, as a rank
+    marks its own shards (:meth:`AVShardDataset.record_trained`): a shard
+    that :func:`deal_rest` cut between ranks is trained part by each, and
+    no rank alone holds its count. A shard with a sample skipped as bad
+    never reaches it, here as on one rank: it stays partial, and a resume
+    reads it again for that sample."""
     states = [s for s in states if s]
     if not states:
         return None
@@ -155,6 +165,9 @@ def merge_progress(states: Iterable[Optional[Dict]]) -> Optional[Dict]:
         done.update(s['done'])
         for name, keys in s['partial'].items():
             partial.setdefault(name, set()).update(keys)
+    if count is not None:
+        done.update(n for n, keys in partial.items()
+                    if len(keys) == count(n))
     merged = dict(epoch=states[0]['epoch'], done=sorted(done),
                   partial={n: sorted(k) for n, k in sorted(partial.items())
                            if n not in done})
@@ -371,6 +384,12 @@ class AVShardDataset(IterableDataset):
             self._no_index = True  # not fetched again for every shard
             return None
         return None if count is None else int(count)
+
+    def shard_count(self, name: str) -> Optional[int]:
+        """Samples in shard ``name`` (:func:`shard_names`) by the shard
+        index; None when there is no index or it does not list the
+        shard."""
+        return self._count(name)
 
     def __len__(self) -> int:
         """Samples per rank in the current epoch: the smallest of the

@@ -104,11 +104,13 @@ def collect_resume_state(runner, meta: Dict[str, Any],
     if state.get('epoch_iter') and hasattr(dataset, 'progress_state'):
         # a dataset that tracks its position (AVShardDataset): what every
         # rank trained on in this epoch, merged (the ranks read disjoint
-        # shards)
+        # samples; a shard cut between ranks is done once their keys
+        # reach its count)
         from mmavcl.datasets.shard_dataset import merge_progress
         progress = dataset.progress_state()
         state['data_progress'] = merge_progress(
-            all_gather_object(progress) if gather else [progress])
+            all_gather_object(progress) if gather else [progress],
+            getattr(dataset, 'shard_count', None))
     sampler = train_sampler(getattr(loop, 'dataloader', None))
     sampler = getattr(sampler, 'sampler', sampler)  # unwrap SkipFirst
     if sampler is not None and getattr(sampler, 'seed', None) is not None:

@@ -497,6 +497,25 @@ def test_merge_progress_is_the_union_over_ranks():
     assert sd.merge_progress([None, None]) is None
 
 
+def test_merge_progress_marks_a_shard_cut_between_ranks_done():
+    """After a resume dealt by ``deal_rest`` a shard cut between two ranks
+    is trained part by each: no rank reaches its count, the merge does,
+    and marks it done (a resume does not list it as partly trained).
+    ``b.tar`` lacks one key (a sample skipped as bad): partial, as one
+    rank would keep it. A shard the index does not count stays partial.
+    Before: ``a.tar`` stayed partial with all its 5 keys."""
+    counts = {'a.tar': 5, 'b.tar': 3}.get
+    r0 = dict(epoch=0, done=[], partial={'a.tar': ['k0', 'k1', 'k2'],
+                                         'b.tar': ['k5'], 'c.tar': ['k8']},
+              redealt=True)
+    r1 = dict(epoch=0, done=[], partial={'a.tar': ['k0', 'k3', 'k4'],
+                                         'b.tar': ['k6']}, redealt=True)
+    assert sd.merge_progress([r0, r1], counts) == dict(
+        epoch=0, done=['a.tar'],
+        partial={'b.tar': ['k5', 'k6'], 'c.tar': ['k8']}, redealt=True)
+    assert sd.merge_progress([r0, r1])['done'] == []  # no counts given
+
+
 def test_deal_rest_cuts_the_samples_left_evenly():
     """The samples left, laid end to end in the shards' order, cut into
     runs of ``total // slots`` or one more: every sample once, a shard cut
@@ -528,7 +547,7 @@ def test_progress_of_one_process_dealt_evenly_over_3_ranks_x_2_workers(
     expected = [['s015', 's016', 's017', 's004'],
                 ['s005', 's006', 's007', 's008'],
                 ['s009', 's010', 's011', 's013']]
-    seen, shortfall = [], []
+    seen, shortfall, states = [], [], []
     for rank in range(3):
         monkeypatch.setattr(sd, 'get_dist_info', lambda r=rank: (r, 3))
         ds = AVShardDataset(pattern, PIPE, seed=2)
@@ -547,10 +566,20 @@ def test_progress_of_one_process_dealt_evenly_over_3_ranks_x_2_workers(
         assert sorted(got) == sorted(expected[rank])
         seen += got
         shortfall.append(ds.epoch_shortfall())
-        assert ds.progress_state()['redealt'] is True
+        states.append(ds.progress_state())
+        assert states[-1]['redealt'] is True
     assert sorted(seen) == sorted(
         set(keys) - {f's{i:03d}' for i in (0, 1, 2, 3, 12, 14)})
     assert shortfall == [(10, 10), (4, 4), (4, 4)]  # rank 0: + the 6 before
+    # shard 1, cut between ranks 0 and 1, is done by neither alone: the
+    # merge by the index's counts marks every shard of the epoch done
+    assert [s['partial'] for s in states[:2]] == [
+        {'shard-000001.tar': ['s003', 's004'],
+         'shard-000004.tar': ['s012', 's014']},
+        {'shard-000001.tar': ['s003', 's005'],
+         'shard-000004.tar': ['s012', 's014']}]
+    assert sd.merge_progress(states, ds.shard_count) == dict(
+        epoch=1, done=sorted(names), partial={}, redealt=True)
 
     # written by as many processes: the epoch's deal, as before
     monkeypatch.setattr(sd, 'get_dist_info', lambda: (0, 3))
