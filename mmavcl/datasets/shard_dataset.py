@@ -503,11 +503,14 @@ class AVShardDataset(IterableDataset):
             len(k) for n, k in self._trained.items() if ranks.get(n) == rank)
         return trained, self._shares()[rank]
 
-    def load_progress(self, state: Dict) -> None:
+    def load_progress(self, state: Dict, label: Optional[str] = None
+                      ) -> None:
         """Resume: the next iteration over epoch ``state['epoch']`` skips
         the done shards without opening them and drops the listed keys
         before decoding. Call after :meth:`set_epoch` of that epoch and
-        before the DataLoader's workers start.
+        before the DataLoader's workers start. ``label``: the epoch as the
+        log names it (default ``'epoch N'``; the iteration loop's ``'pass
+        N over the data'``).
 
         ``state['world_size']`` (the processes that wrote it; the loops add
         it from the checkpoint) other than this run's, or
@@ -530,9 +533,10 @@ class AVShardDataset(IterableDataset):
         rank, world = self._rank_world()
         if state.get('redealt') or state.get('world_size') not in (
                 None, world):
-            self._deal_rest(rank, world)
+            self._deal_rest(rank, world,
+                            label or f'epoch {self.epoch + 1}')
 
-    def _deal_rest(self, rank: int, world: int) -> None:
+    def _deal_rest(self, rank: int, world: int, label: str) -> None:
         """Deal what the loaded progress left of the epoch over the ranks
         (:func:`deal_rest`): this rank's spans, its share and the samples
         trained before go into the resume state."""
@@ -552,7 +556,7 @@ class AVShardDataset(IterableDataset):
             len(part) for part in spans)
         from mmengine.logging import print_log
         print_log(
-            f'Resume: the {sum(left)} sample(s) of epoch {self.epoch + 1} '
+            f'Resume: the {sum(left)} sample(s) of {label} '
             f'not yet trained on are dealt anew over the {world} rank(s): '
             f'{", ".join(str(sum(b - a for _, a, b in p)) for p in spans)}'
             + (' (a shard cut between ranks is read by each, which keeps '

@@ -336,10 +336,13 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         self._epoch += 1
 
 
-def _load_progress(dataset, progress: Dict[str, Any], part: str) -> None:
+def _load_progress(dataset, progress: Dict[str, Any], part: str,
+                   label: Optional[str] = None) -> None:
     """Resume: hand ``dataset`` (``AVShardDataset``) what the checkpoint
-    says ``part`` (of the epoch or pass being resumed) trained on."""
-    dataset.load_progress(progress)
+    says ``part`` (of the epoch or pass being resumed) trained on;
+    ``label``: the epoch as the dataset's own log names it (its
+    default: ``'epoch N'``)."""
+    dataset.load_progress(progress, label)
     print_log(
         f'Resume: {len(progress["done"])} shard(s) of {part} were fully '
         'trained on and are not read again; '
@@ -610,8 +613,8 @@ class AVIterBasedTrainLoop(_ResumableMixin, IterBasedTrainLoop):
             self._load_and_drop(done)
             return
         dataset.set_epoch(progress['epoch'])
-        _load_progress(dataset, progress,
-                       f'pass {progress["epoch"] + 1} over the data')
+        part = f'pass {progress["epoch"] + 1} over the data'
+        _load_progress(dataset, progress, part, part)
         _stop_persistent_workers(self.dataloader)
         self.dataloader_iterator = _ReshufflingIterator(
             self.dataloader, progress['epoch'], self._end_of_pass)

@@ -390,7 +390,8 @@ def test_shard_pass_of_one_process_resumed_by_two_ranks(runs):
     checkpoints after iteration 3 and crashes, 2 ranks of batch 2 resume
     and train iterations 4-7, the 16 samples left of the pass dealt 8 and
     8 as for the epoch loop (the checkpoint's ``world_size`` reaches the
-    dataset through this loop's resume of a pass too)."""
+    dataset through this loop's resume of a pass too); the log names the
+    pass as the loop does."""
     data, out = runs
     killed = osp.join(out, 'shard_iter_killed')
     before = [i for _, ids in _ids(killed) for i in ids]
@@ -400,4 +401,7 @@ def test_shard_pass_of_one_process_resumed_by_two_ranks(runs):
     assert [[it for it, _ in r] for r in ranks] == [[4, 5, 6, 7]] * 2
     assert [[i for _, ids in r for i in ids] for r in ranks] == [
         [1, 2, 3, 4, 5, 11, 12, 13], [14, 15, 16, 6, 7, 8, 9, 10]]
-    assert 'dealt anew over the 2 rank(s): 8, 8' in T.log_text(work)
+    # named as the loop names its passes (it said "epoch 1")
+    assert 'Resume: the 16 sample(s) of pass 1 over the data not yet ' \
+        'trained on are dealt anew over the 2 rank(s): 8, 8' in \
+        T.log_text(work)
