@@ -18,6 +18,7 @@ import pytest
 import torch
 
 import engine_toys as T
+from mmavcl.datasets import shard_dataset as sd
 from mmavcl.testing import free_port, run_ranks, write_id_shards
 
 PIPE = [dict(type='VideoInit', backend='pyav'),
@@ -404,4 +405,47 @@ def test_shard_pass_of_one_process_resumed_by_two_ranks(runs):
     # named as the loop names its passes (it said "epoch 1")
     assert 'Resume: the 16 sample(s) of pass 1 over the data not yet ' \
         'trained on are dealt anew over the 2 rank(s): 8, 8' in \
+        T.log_text(work)
+
+
+def test_shard_cut_between_ranks_is_done_for_the_next_resume(runs,
+                                                              monkeypatch):
+    """The 2 ranks of the test above save at iteration 7, their shares of
+    pass 1 trained: ``ids-000002.tar`` was cut between them (ids 11-13 on
+    rank 0, 14-16 on rank 1), so neither rank's own record reaches its 6
+    samples; merged over the ranks they do, and the checkpoint lists every
+    shard as done. 1 process resumes it to iteration 9: it opens no shard
+    of pass 1 (counted on the opener the dataset streams through) and
+    trains pass 2's first 4 ids, decoded from the pixels, from the one
+    shard it opens. Before, ``ids-000002.tar`` stayed in ``partial`` with
+    all 6 keys, and the resume said it re-read 1 partly trained shard
+    (the re-deal gave it no span, so it was not opened)."""
+    data, out = runs
+    ck = osp.join(out, 'shard_iter_resumed', 'iter_7.pth')
+    shards = [f'ids-{i:06d}.tar' for i in range(4)]
+    assert _resume_state(ck)['data_progress'] == dict(
+        epoch=0, done=shards, partial={}, redealt=True)
+    opened = []
+    real_open = sd.open_stream
+
+    def counting_open(url, *args, **kwargs):
+        opened.append(osp.basename(url))
+        return real_open(url, *args, **kwargs)
+
+    monkeypatch.setattr(sd, 'open_stream', counting_open)
+    work = osp.join(out, 'shard_iter_again')
+    _train(_cfg(work, data, 'shard_iter_again', load_from=ck,
+                **dict(SHARD_ITER_RESUMED, max_iters=9)), saved_by=2)
+    passes = T.read_decoded_ids(work)
+    assert list(passes) == [1]  # nothing left of pass 1 (epoch 0)
+    assert [it for it, _ in passes[1]] == [8, 9]
+    ids = [i for _, ids in passes[1] for i in ids]
+    first = sd.AVShardDataset(data['shards'], seed=7)
+    first.set_epoch(1)
+    (url, _, _), *_ = first._my_reads()
+    assert opened == [osp.basename(url)]
+    starts = dict(zip(shards, (0, 6, 11, 17)))
+    assert ids == list(range(starts[opened[0]], starts[opened[0]] + 4))
+    assert 'Resume: 4 shard(s) of pass 1 over the data were fully trained ' \
+        'on and are not read again; 0 partly trained shard(s)' in \
         T.log_text(work)
