@@ -176,6 +176,13 @@ def merge_progress(states: Iterable[Optional[Dict]],
     return merged
 
 
+def _span_workers(spans: Sequence[Span], num_workers: int) -> List[int]:
+    """The DataLoader worker of each of a rank's ``spans``: each in turn
+    to the one holding the fewest samples so far (:func:`deal_shards`)."""
+    sizes = [b - a for _, a, b in spans]
+    return deal_shards(range(len(spans)), num_workers, sizes.__getitem__)
+
+
 class _ShardCut(Exception):
     """A shard stopped being readable part way (truncated tar, dropped
     connection); raised after the last complete sample was handed on."""
@@ -474,6 +481,32 @@ class AVShardDataset(IterableDataset):
             return None
         return resume
 
+    def redealt_batches(self, batch_size: int, num_workers: int = 0,
+                        drop_last: bool = False) -> Optional[int]:
+        """After a resume dealt by :func:`deal_rest` (the current epoch):
+        the batches of ``batch_size`` its rest gives the rank with the
+        fewest, each of ``num_workers`` DataLoader workers (0: the main
+        process) batching its own spans; the same number on every rank,
+        as the loop stops every rank with the first whose share runs out
+        (fewer when samples are skipped as bad). None for an epoch not
+        dealt so."""
+        redealt = self._redealt()
+        if redealt is None:
+            return None
+        workers = max(1, int(num_workers))
+
+        def batches(samples: int) -> int:
+            return samples // batch_size if drop_last else \
+                -(-samples // batch_size)
+
+        def of_rank(spans: List[Span]) -> int:
+            held = [0] * workers
+            for (_, a, b), w in zip(spans, _span_workers(spans, workers)):
+                held[w] += b - a
+            return sum(batches(n) for n in held)
+
+        return min(of_rank(spans) for spans in redealt['every_rank'])
+
     def _trained_total(self) -> int:
         """Samples recorded as trained in this epoch, over every shard
         (done ones by the index)."""
@@ -550,6 +583,7 @@ class AVShardDataset(IterableDataset):
                 for n, c in zip(names, counts)]
         spans = deal_rest(names, left, world)
         resume['spans'] = spans[rank]
+        resume['every_rank'] = spans
         resume['share'] = sum(b - a for _, a, b in spans[rank])
         resume['before'] = self._trained_total()
         cut = len({n for part in spans for n, _, _ in part}) < sum(
@@ -786,8 +820,7 @@ class AVShardDataset(IterableDataset):
         spans = resume['spans']
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info else (0, 1)
-        sizes = [b - a for _, a, b in spans]
-        workers = deal_shards(range(len(spans)), nw, sizes.__getitem__)
+        workers = _span_workers(spans, nw)
         urls = {n: u for u, n in self._names.items()}
         return [(urls[n], resume['partial'].get(n, frozenset()), (a, b))
                 for (n, a, b), w in zip(spans, workers) if w == wid]

@@ -21,7 +21,8 @@ Subclasses of mmengine's ``EpochBasedTrainLoop`` and ``IterBasedTrainLoop``
   ``sample_position``), and the batches of the resumed epoch are numbered
   as its last; ``AVShardDataset`` resumes by sample keys whatever the
   processes (the checkpoint's ``world_size`` goes with its progress: under
-  another number it deals the samples left evenly over the ranks);
+  another number it deals the samples left evenly over the ranks, and the
+  epoch loop numbers the batches they give as the epoch's last too);
 * **RNG states**: restored right after the new DataLoader iterator exists and
   before the first batch is fetched (see :mod:`mmavcl.engine.resume`);
 * ``stop_training`` is honoured after every iteration of an epoch, not only
@@ -302,17 +303,26 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
         position, self._pending_position = self._pending_position, None
         self._anchor = (0, 0)
         drop = 0
+        first = skip  # the batch index of this run's first batch
         if skip and tracks and progress is not None:
             _load_progress(dataset, progress, 'this epoch')
+            left = _redealt_batches(self.dataloader)
+            if left is not None:
+                # dealt anew (other processes): numbered as the last of
+                # the epoch, as the re-dealt rest of a sampler's order
+                # below, not on from the checkpoint's, whose batches held
+                # another number of samples each
+                first = max(0, len(self.dataloader) - left)
         elif position is not None:
             # its batches are the last of this run's epoch: the batch
             # index hooks see ends where this run's epochs end
             skip = max(0, len(self.dataloader) - self._resplit(position))
             self._anchor = (skip, position['consumed'])
+            first = skip
         elif not self._skip_samples(skip):
             self._say_loading_to_skip(skip)
             drop = skip
-        self._epoch_start_iter = self._iter - skip
+        self._epoch_start_iter = self._iter - first
         # Creating the iterator draws a base seed from the torch generator.
         # At an epoch start the uninterrupted run made that draw *after* the
         # checkpoint was saved; mid-epoch it made it before.
@@ -324,7 +334,7 @@ class AVEpochBasedTrainLoop(_ResumableMixin, EpochBasedTrainLoop):
             next(iterator)
         if isinstance(dataset, IterableDataset) and get_world_size() > 1:
             iterator = _while_every_rank_has_a_batch(iterator, 'epoch')
-        for idx, data_batch in enumerate(iterator, start=skip):
+        for idx, data_batch in enumerate(iterator, start=first):
             if tracks:  # before the step: a checkpoint saved in it counts it
                 dataset.record_trained(data_batch)
             self.run_iter(idx, data_batch)
@@ -348,6 +358,16 @@ def _load_progress(dataset, progress: Dict[str, Any], part: str,
         'trained on and are not read again; '
         f'{len(progress["partial"])} partly trained shard(s) are re-read '
         'without their trained samples (not decoded).', logger='current')
+
+
+def _redealt_batches(dataloader) -> Optional[int]:
+    """The batches a resumed epoch whose rest ``AVShardDataset`` dealt
+    anew gives every rank (``redealt_batches``), None for any other."""
+    batches = getattr(dataloader.dataset, 'redealt_batches', None)
+    if batches is None or not dataloader.batch_size:
+        return None
+    return batches(dataloader.batch_size, dataloader.num_workers,
+                   dataloader.drop_last)
 
 
 def _warn_short_pass(dataset, what: str) -> None:

@@ -559,6 +559,10 @@ def test_progress_of_one_process_dealt_evenly_over_3_ranks_x_2_workers(
             [('shard-000001.tar', (1, 2)), ('shard-000002.tar', (0, 3))],
             [('shard-000003.tar', (0, 3)), ('shard-000004.tar', (0, 1))],
         ][rank]
+        # batches of 2 over 2 workers: (3, 1), (1, 3), (3, 1) samples,
+        # 3 batches on every rank (1 without partial ones); 2 in 1 process
+        assert (ds.redealt_batches(2, 2), ds.redealt_batches(2, 2, True),
+                ds.redealt_batches(2)) == (3, 1, 2)
         got = []
         for item in DataLoader(ds, batch_size=None, num_workers=2):
             ds.record_trained(dict(data_samples=[item['data_samples']]))
@@ -590,5 +594,6 @@ def test_progress_of_one_process_dealt_evenly_over_3_ranks_x_2_workers(
         == [(osp.basename(u), None) for u in same._my_shards()
             if osp.basename(u) != 'shard-000000.tar']
     assert 'redealt' not in same.progress_state()
+    assert same.redealt_batches(2) is None
     same.load_progress(dict(state, world_size=3, redealt=True))
     assert [span for _, _, span in same._my_reads()] == [(0, 3), (0, 1)]

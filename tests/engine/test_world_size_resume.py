@@ -13,6 +13,7 @@ what a killed run trained is what its checkpoint counts.
 """
 import os
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -152,6 +153,13 @@ def _ids(work, rank=0):
     """``[(iteration, [ids])]`` a run in ``work`` trained on ``rank``."""
     return [b for batches in T.read_decoded_ids(work, rank).values()
             for b in batches]
+
+
+def _logged_batches(log):
+    """``[(epoch, batch index + 1, len(dataloader))]`` of mmengine's
+    ``Epoch(train) [1][ 3/6]`` lines (the batch index hooks saw)."""
+    return [tuple(map(int, m)) for m in re.findall(
+        r'Epoch\(train\) \[(\d+)\]\[ *(\d+)/(\d+)\]', log)]
 
 
 def _resume_state(path):
@@ -369,20 +377,69 @@ def test_shards_of_one_process_resumed_by_two_ranks(runs):
         'dealt anew over the 2 rank(s): 8, 8 (a shard cut between ranks ' \
         'is read by each' in log
     assert 'samples the shard index lists' not in log  # none untrained
-    # the batches go on from the killed run's iteration 3: 4 more, one
-    # past len() (6: the fresh deal's smaller share, 11, in batches of 2)
-    # as the killed run's iterations took 2 samples, these 4
+    # the iteration count goes on from the killed run's 3: 4 more (as
+    # for a sampler's re-dealt rest, not rescaled)
     assert [[it for it, _ in _ids(work, r)] for r in (0, 1)] == \
         [[4, 5, 6, 7]] * 2
+    # the batch index hooks see numbers the 4 batches as the last of the
+    # epoch of 6 (len: the epoch's deal's smaller share, 11, in batches
+    # of 2), as a sampler's re-dealt rest: mmengine's end of the epoch
+    # by count is its real end. Before: indices 3-6, the last past len
+    # ("[7/6]"), from the killed run's 3 batches of 2 of an epoch of 11
+    assert _logged_batches(log) == [(1, i, 6) for i in (3, 4, 5, 6)]
     # mmengine saves at what it counts as the last iteration (6): its
     # progress, merged over the ranks, holds both ranks' parts of the cut
     # shard, and says the rest was dealt anew (a resume deals it so again)
-    assert _resume_state(osp.join(work, 'iter_6.pth'))['data_progress'] \
+    state = _resume_state(osp.join(work, 'iter_6.pth'))
+    assert state['data_progress'] \
         == dict(epoch=0, done=['ids-000000.tar', 'ids-000003.tar'],
                 partial={'ids-000001.tar': ['s006', 's007', 's008'],
                          'ids-000002.tar': ['s011', 's014', 's015',
                                             's016']},
                 redealt=True)
+    assert state['epoch_iter'] == 5  # the index of its batch, plus one
+
+
+def test_redealt_epoch_of_two_ranks_resumed_by_one_process(runs):
+    """The 2 ranks' checkpoint of iteration 6 above (the epoch dealt
+    anew; ids 9-10 and 12-13 left) resumed by 1 process of batch 2 for 2
+    epochs, a checkpoint by epoch: the rest is dealt anew again, 2
+    batches numbered as the last of this run's epoch of 11 (batch index
+    9-10: "[1][10/11]", "[1][11/11]"; iterations 7-8 as the count goes
+    on), the epoch ends there once (one checkpoint ``epoch_1.pth``, at
+    iteration 8), and epoch 2 starts at batch index 0 and trains all 22
+    ids in 11 batches to ``epoch_2.pth``. Each id of epoch 1 is trained
+    once over the three runs. Before, the 2 batches had the indices 6-7
+    ("[1][7/11]", "[1][8/11]", from the checkpoint's 6): the epoch ended
+    by its data all the same, once, and epoch 2 started at index 0, but
+    the index hooks see never reached the epoch's last."""
+    data, out = runs
+    work = osp.join(out, 'shard_redealt_again')
+    cfg = _cfg(work, data, 'shard_redealt_again', load_from=osp.join(
+        out, 'shard_one_resumed', 'iter_6.pth'),
+        **dict(SHARD_RESUMED, max_epochs=2))
+    cfg.default_hooks.checkpoint.update(by_epoch=True, interval=1)
+    _train(cfg, saved_by=2)
+    epochs = T.read_decoded_ids(work)
+    assert epochs[0] == [(7, [12, 13]), (8, [9, 10])]
+    assert [it for it, _ in epochs[1]] == list(range(9, 20))
+    assert sorted(i for _, ids in epochs[1] for i in ids) == GOOD
+    before = [i for _, ids in _ids(osp.join(out, 'shard_one_killed'))
+              for i in ids] + [i for r in (0, 1) for it, ids in _ids(
+                  osp.join(out, 'shard_one_resumed'), r) if it <= 6
+                               for i in ids]
+    assert sorted(before + [9, 10, 12, 13]) == GOOD
+    log = T.log_text(work)
+    assert _logged_batches(log) == [(1, 10, 11), (1, 11, 11)] + [
+        (2, i, 11) for i in range(1, 12)]
+    assert 'Resume: the 4 sample(s) of epoch 1 not yet trained on are ' \
+        'dealt anew over the 1 rank(s): 4.' in log
+    assert [ln.split(' - ')[-1] for ln in log.splitlines()
+            if 'Saving checkpoint' in ln] == [
+        'Saving checkpoint at 1 epochs',
+        'Saving checkpoint at 2 epochs']
+    assert torch.load(osp.join(work, 'epoch_1.pth'), weights_only=False)[
+        'meta']['iter'] == 8
 
 
 def test_shard_pass_of_one_process_resumed_by_two_ranks(runs):
