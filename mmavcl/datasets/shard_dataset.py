@@ -25,7 +25,7 @@ from .transforms.decoding import FETCHED_KEY
 from .video_dataset import SKIPPED_KEY, build_pipeline
 
 __all__ = ['AVShardDataset', 'split_shards', 'deal_shards', 'deal_rest',
-           'merge_progress', 'shard_names', 'INDEX_NAME']
+           'merge_progress', 'shard_names', 'INDEX_NAME', 'BAD_KEYS_KEY']
 
 #: the shard index in each shards' folder: {"shards": {file name: count}}
 INDEX_NAME = 'index.json'
@@ -37,6 +37,10 @@ AUDIO_EXTS = tuple(ext[1:] for ext in SIDECAR_EXTS)
 #: metainfo of every item: the shard's name (:func:`shard_names`) and the
 #: sample's key
 SHARD_META = ('shard', 'shard_key')
+#: metainfo of an item: the ``(shard name, key)`` of each sample its worker
+#: skipped as bad since its last item (with ``skipped_bad_samples``), for
+#: the progress (:meth:`AVShardDataset.record_trained`)
+BAD_KEYS_KEY = 'skipped_shard_keys'
 
 
 def shard_names(urls: Sequence[str]) -> List[str]:
@@ -147,30 +151,36 @@ def merge_progress(states: Iterable[Optional[Dict]],
     """One progress state (:meth:`AVShardDataset.progress_state`) from
     those of all ranks: the union of what each rank trained on (ranks read
     disjoint samples, so nothing is lost or doubled). ``redealt`` is kept
-    when a rank's epoch was dealt by :func:`deal_rest`.
+    when a rank's epoch was dealt by :func:`deal_rest`; ``bad`` (the keys
+    skipped as bad, of done shards too) when a rank has one.
 
-    A shard whose merged keys reach ``count(name)`` (the shard index's
-    count; None: not known, the shard stays partial) is done, as a rank
-    marks its own shards (:meth:`AVShardDataset.record_trained`): a shard
-    that :func:`deal_rest` cut between ranks is trained part by each, and
-    no rank alone holds its count. A shard with a sample skipped as bad
-    never reaches it, here as on one rank: it stays partial, and a resume
-    reads it again for that sample."""
+    A shard whose merged trained and bad keys reach ``count(name)`` (the
+    shard index's count; None: not known, the shard stays partial) is done,
+    as a rank marks its own shards (:meth:`AVShardDataset.record_trained`):
+    a shard that :func:`deal_rest` cut between ranks is trained part by
+    each, and no rank alone holds its count. A sample skipped as bad counts
+    towards it, so a resume neither opens a shard again for its bad
+    samples nor decodes (and reports) them again."""
     states = [s for s in states if s]
     if not states:
         return None
     done: Set[str] = set()
     partial: Dict[str, Set[str]] = {}
+    bad: Dict[str, Set[str]] = {}
     for s in states:
         done.update(s['done'])
         for name, keys in s['partial'].items():
             partial.setdefault(name, set()).update(keys)
+        for name, keys in s.get('bad', {}).items():  # older: none
+            bad.setdefault(name, set()).update(keys)
     if count is not None:
-        done.update(n for n, keys in partial.items()
-                    if len(keys) == count(n))
+        done.update(n for n in set(partial) | set(bad) if len(
+            partial.get(n, set()) | bad.get(n, set())) == count(n))
     merged = dict(epoch=states[0]['epoch'], done=sorted(done),
                   partial={n: sorted(k) for n, k in sorted(partial.items())
                            if n not in done})
+    if bad:
+        merged['bad'] = {n: sorted(k) for n, k in sorted(bad.items())}
     if any(s.get('redealt') for s in states):
         merged['redealt'] = True
     return merged
@@ -279,7 +289,10 @@ class AVShardDataset(IterableDataset):
             ``DataReportHook`` took the logging over: ``log_bad_samples``),
             and reported to the main process in the metainfo
             ``skipped_bad_samples`` (``(name, reason)`` pairs, read by
-            ``DataReportHook``) of the next item the same worker yields.
+            ``DataReportHook``) of the next item the same worker yields;
+            a bad sample's ``(shard, key)`` rides in its
+            ``skipped_shard_keys``, and the progress counts it as read
+            (:meth:`progress_state`: a resume does not decode it again).
     """
 
     def __init__(self,
@@ -322,12 +335,17 @@ class AVShardDataset(IterableDataset):
         #: it off and names the files on rank 0 instead
         self.log_bad_samples = True
         self._reports: List[Tuple[str, str]] = []
+        # worker: (shard, key) of the bad samples not yet handed on
+        self._bad_keys: List[Tuple[str, str]] = []
         self._dist = get_dist_info()
         # resume: what the checkpoint says this epoch already trained on
         self._resume: Optional[Dict] = None
         # main process: what the loop trained on in this epoch
         self._done: Set[str] = set()
         self._trained: Dict[str, Set[str]] = {}
+        # main process: the keys skipped as bad in this epoch, done shards'
+        # too (the samples they did not train: epoch_shortfall)
+        self._bad: Dict[str, Set[str]] = {}
 
     @property
     def epoch(self) -> int:
@@ -432,7 +450,7 @@ class AVShardDataset(IterableDataset):
         """Start epoch ``epoch``: its shard order, a fresh record of what
         was trained on. Call it in the main process before iterating."""
         self._epoch[0] = int(epoch)
-        self._done, self._trained = set(), {}
+        self._done, self._trained, self._bad = set(), {}, {}
         world = self._rank_world()[1]
         if len(self.urls) < world:
             raise ValueError(
@@ -445,29 +463,43 @@ class AVShardDataset(IterableDataset):
     # --------------------------------------------------- resume position
     def record_trained(self, data_batch: Dict) -> None:
         """Main process: note the samples of a batch the loop trains on
-        (by their metainfo ``shard`` / ``shard_key``)."""
+        (by their metainfo ``shard`` / ``shard_key``) and those skipped as
+        bad whose report rides on them (``skipped_shard_keys``). A shard
+        is done when its trained and bad keys reach the index's count."""
         for sample in data_batch.get('data_samples') or ():
             meta = getattr(sample, 'metainfo', {})
+            for name, key in meta.get(BAD_KEYS_KEY, ()):
+                self._note(name, key, self._bad)
             name = meta.get('shard')
-            if name is None or name in self._done:
-                continue
-            keys = self._trained.setdefault(name, set())
-            keys.add(meta['shard_key'])
-            if len(keys) == self._count(name):
-                self._done.add(name)  # keep only the name from now on
-                del self._trained[name]
+            if name is not None:
+                self._note(name, meta['shard_key'], self._trained)
+
+    def _note(self, name: str, key: str, into: Dict[str, Set[str]]) -> None:
+        """Add ``key`` of shard ``name`` to ``into`` (trained or bad keys),
+        marking the shard done once both reach its count."""
+        if name in self._done:
+            return
+        into.setdefault(name, set()).add(key)
+        read = self._trained.get(name, set()) | self._bad.get(name, set())
+        if len(read) == self._count(name):
+            self._done.add(name)  # keep only the name (and bad keys)
+            self._trained.pop(name, None)
 
     def progress_state(self) -> Dict:
         """What this process trained on in the current epoch:
         ``{'epoch', 'done': [shard names], 'partial': {name: [keys]}}``
-        (names: :func:`shard_names`).
-        A shard is done when as many of its keys were trained on as the
-        index lists. ``'redealt': True`` when this epoch's rest was dealt
+        (names: :func:`shard_names`), with ``'bad': {name: [keys]}``
+        when samples were skipped as bad (done shards' too). A shard is
+        done when as many of its keys were trained on or skipped as bad
+        as the index lists. ``'redealt': True`` when this epoch's rest was dealt
         by :func:`deal_rest` (a resume by other processes): a resume of
         it deals its rest so again, whatever its processes."""
         state = dict(epoch=self.epoch, done=sorted(self._done),
                      partial={n: sorted(k)
                               for n, k in sorted(self._trained.items())})
+        if self._bad:  # else the format of checkpoints before it
+            state['bad'] = {n: sorted(k)
+                            for n, k in sorted(self._bad.items())}
         if self._redealt() is not None:
             state['redealt'] = True
         return state
@@ -509,9 +541,14 @@ class AVShardDataset(IterableDataset):
 
     def _trained_total(self) -> int:
         """Samples recorded as trained in this epoch, over every shard
-        (done ones by the index)."""
-        return sum(self._count(n) or 0 for n in self._done) + sum(
+        (done ones by the index, less their bad samples)."""
+        return sum(self._done_trained(n) for n in self._done) + sum(
             len(k) for k in self._trained.values())
+
+    def _done_trained(self, name: str) -> int:
+        """The samples trained of done shard ``name``: its count less its
+        keys skipped as bad."""
+        return (self._count(name) or 0) - len(self._bad.get(name, ()))
 
     def epoch_shortfall(self) -> Tuple[int, int]:
         """Main process, at an epoch's end: ``(trained, expected)``
@@ -531,7 +568,7 @@ class AVShardDataset(IterableDataset):
             return (self._trained_total() - redealt['before'] + before,
                     redealt['share'] + before)
         ranks = self._ranks_of_shards()
-        trained = sum(self._count(n) or 0 for n in self._done
+        trained = sum(self._done_trained(n) for n in self._done
                       if ranks.get(n) == rank) + sum(
             len(k) for n, k in self._trained.items() if ranks.get(n) == rank)
         return trained, self._shares()[rank]
@@ -560,9 +597,16 @@ class AVShardDataset(IterableDataset):
                 f'epoch {self.epoch}')
         self._done = set(state['done'])
         self._trained = {n: set(k) for n, k in state['partial'].items()}
+        # written before bad samples were recorded: none, and a shard
+        # holding one is read again for it
+        self._bad = {n: set(k) for n, k in state.get('bad', {}).items()}
+        # the keys not to read again: trained or skipped as bad
+        skip = {n: frozenset(k) for n, k in self._trained.items()}
+        for n, k in self._bad.items():
+            if n not in self._done:
+                skip[n] = skip.get(n, frozenset()) | k
         self._resume = dict(epoch=self.epoch, done=set(self._done),
-                            partial={n: frozenset(k)
-                                     for n, k in self._trained.items()})
+                            partial=skip)
         rank, world = self._rank_world()
         if state.get('redealt') or state.get('world_size') not in (
                 None, world):
@@ -694,11 +738,17 @@ class AVShardDataset(IterableDataset):
             results['label'] = label
         return results
 
-    def _skip(self, err: MediaDecodeError) -> None:
+    def _skip(self, err: MediaDecodeError,
+              sample: Optional[Tuple[str, str]] = None) -> None:
+        """Skip a bad read (``'skip'``), else raise ``err``. ``sample``:
+        the bad sample's ``(shard name, key)``, for the progress (None for
+        a whole shard)."""
         if self.bad_sample_policy != 'skip':
             raise err
         self.num_skipped += 1
         self._reports.append((err.filename, err.reason))
+        if sample is not None:
+            self._bad_keys.append(sample)
         if not self.log_bad_samples:
             return
         from mmengine.logging import print_log
@@ -794,7 +844,7 @@ class AVShardDataset(IterableDataset):
             try:
                 data = self.pipeline(self._results(url, sample))
             except MediaDecodeError as err:
-                self._skip(err)
+                self._skip(err, (name, key))
                 continue
             if data is not None:
                 data['data_samples'].set_metainfo(
@@ -845,6 +895,10 @@ class AVShardDataset(IterableDataset):
                 data['data_samples'].set_metainfo(
                     {SKIPPED_KEY: tuple(self._reports)})
                 self._reports = []
+            if self._bad_keys:  # and records them in the progress
+                data['data_samples'].set_metainfo(
+                    {BAD_KEYS_KEY: tuple(self._bad_keys)})
+                self._bad_keys = []
             yield data
 
     def _worker_id(self):

@@ -501,8 +501,10 @@ def test_merge_progress_marks_a_shard_cut_between_ranks_done():
     """After a resume dealt by ``deal_rest`` a shard cut between two ranks
     is trained part by each: no rank reaches its count, the merge does,
     and marks it done (a resume does not list it as partly trained).
-    ``b.tar`` lacks one key (a sample skipped as bad): partial, as one
-    rank would keep it. A shard the index does not count stays partial.
+    ``b.tar`` lacks one trained key: with its third sample skipped as bad
+    on rank 1 (``bad``) it is done too, the bad key kept; without (a
+    progress written before bad keys were recorded) it stays partial, as
+    before. A shard the index does not count stays partial.
     Before: ``a.tar`` stayed partial with all its 5 keys."""
     counts = {'a.tar': 5, 'b.tar': 3}.get
     r0 = dict(epoch=0, done=[], partial={'a.tar': ['k0', 'k1', 'k2'],
@@ -514,6 +516,10 @@ def test_merge_progress_marks_a_shard_cut_between_ranks_done():
         epoch=0, done=['a.tar'],
         partial={'b.tar': ['k5', 'k6'], 'c.tar': ['k8']}, redealt=True)
     assert sd.merge_progress([r0, r1])['done'] == []  # no counts given
+    r1['bad'] = {'b.tar': ['k7']}
+    assert sd.merge_progress([r0, r1], counts) == dict(
+        epoch=0, done=['a.tar', 'b.tar'], partial={'c.tar': ['k8']},
+        bad={'b.tar': ['k7']}, redealt=True)
 
 
 def test_deal_rest_cuts_the_samples_left_evenly():

@@ -3,6 +3,7 @@
 checkpoint holds what the epoch trained on, and the resumed run trains on
 exactly the samples of the epoch it had not, counted by sample key."""
 import gc
+import os
 import os.path as osp
 from collections import Counter
 
@@ -176,3 +177,98 @@ def test_skipped_samples_are_reported_and_the_short_epoch_said(
         'complete sample(s)' in log
     assert 'Epoch 1 trained on 16 of the 18 samples the shard index lists ' \
         'for this rank: 2 were skipped' in log
+
+
+def test_a_bad_sample_before_the_checkpoint_is_not_read_again(
+        tmp_path, monkeypatch):
+    """Shards of 3, 3 and 2 id videos (ids 0-7), id 1 (the second sample of
+    ``ids-000000.tar``, the shard read first) random bytes; one process,
+    no shuffle buffer, batch 2: iteration 1 trains ids 0 and 2 (the bad
+    one reported with id 2), iteration 2 ids 6 and 7 (``ids-000002.tar``).
+    Killed after the checkpoint of iteration 2 and resumed: the
+    checkpoint lists the bad key (``bad``) and ``ids-000000.tar`` as done,
+    the resumed run does not open it, the good ids of the epoch come once
+    over both runs, and ``bad_samples.json`` counts 1 bad read over the
+    run. Before (measured by this test): the checkpoint held the shard as
+    partial (``s000``, ``s002``), the resumed run opened it again, decoded
+    ``s001`` again and reported it again: ``bad_reads`` 2 for the one bad
+    sample, and the resumed run's bad ratio 1 of 4 reads (25%, what
+    ``max_bad_ratio`` judges) where it read no new bad sample. A
+    checkpoint in that older format still loads and reads the shard
+    again for its bad sample."""
+    import json
+    import shutil
+
+    from mmavcl.datasets import AVShardDataset
+    from mmavcl.datasets import shard_dataset as sd
+    from mmavcl.testing import write_id_shards
+    sizes = (3, 3, 2)
+    pattern, names, _ = write_id_shards(str(tmp_path / 'probe'), sizes)
+    for seed in range(50):  # a seed whose epoch 0 reads ids-000000 first
+        probe = AVShardDataset(pattern, PIPE, seed=seed)
+        probe.set_epoch(0)
+        if osp.basename(probe._my_shards()[0]) == names[0]:
+            break
+    pattern, names, good = write_id_shards(str(tmp_path / 'data'), sizes,
+                                           bad=[1])
+    hooks = [dict(type='RecordDecodedIdsHook'),
+             dict(type='DataReportHook', interval=1)]
+
+    def cfg(work, extra=(), resume=False):
+        c = _cfg(work, pattern, hooks + list(extra), resume=resume)
+        c.train_dataloader = dict(
+            dataset=dict(type='AVShardDataset', shards=pattern,
+                         pipeline=PIPE, seed=seed, audio_source='none',
+                         bad_sample_policy='skip'),
+            sampler=None, batch_size=2, num_workers=0,
+            collate_fn=dict(type='mmavcl.av_collate'))
+        c.train_cfg.max_epochs = 1
+        c.default_hooks.checkpoint.interval = 2
+        return c
+
+    def report(work):
+        with open(osp.join(work, 'bad_samples.json')) as f:
+            return json.load(f)
+
+    opened = []
+    real_open = sd.open_stream
+    monkeypatch.setattr(sd, 'open_stream', lambda url, *a: (
+        opened.append(osp.basename(url)), real_open(url, *a))[1])
+    work = str(tmp_path / 'work')
+    with pytest.raises(T.SimulatedCrash):
+        T.build_runner(cfg(work, [dict(type='CrashHook', at_iter=3)])
+                       ).train()
+    killed = T.read_decoded_ids(work)[0]
+    assert killed == [(1, [0, 2]), (2, [6, 7])]
+    assert report(work)['bad_reads'] == 1
+    ck = torch.load(osp.join(work, 'iter_2.pth'), weights_only=False)
+    progress = ck['meta']['mmavcl_resume']['data_progress']
+    assert progress == dict(epoch=0, done=[names[0], names[2]], partial={},
+                            bad={names[0]: ['s001']})
+
+    opened.clear()
+    T.build_runner(cfg(work, resume=True)).train()
+    assert opened == [names[1]]
+    resumed = [i for _, ids in T.read_decoded_ids(work)[0][2:] for i in ids]
+    assert sorted([0, 2, 6, 7] + resumed) == good
+    assert report(work)['bad_reads'] == 1
+    log = T.log_text(work)
+    assert 'Resume: 2 shard(s) of this epoch were fully' in log
+    assert 'Epoch 1: no bad samples skipped (3 samples)' in log
+    assert 'Epoch 1 trained on 7 of the 8 samples the shard index lists ' \
+        'for this rank: 1 were skipped' in log
+
+    # the checkpoint as mmavcl wrote it before: no bad keys, the shard
+    # partial; it loads, and the shard is read again for its bad sample
+    old = str(tmp_path / 'old')
+    os.makedirs(old)
+    ck['meta']['mmavcl_resume']['data_progress'] = dict(
+        epoch=0, done=[names[2]], partial={names[0]: ['s000', 's002']})
+    torch.save(ck, osp.join(old, 'iter_2.pth'))
+    shutil.copy(osp.join(work, 'bad_samples.json'), old)
+    opened.clear()
+    T.build_runner(cfg(old, resume=True)).train()
+    assert sorted(opened) == [names[0], names[1]]
+    resumed = [i for _, ids in T.read_decoded_ids(old)[0] for i in ids]
+    assert sorted([0, 2, 6, 7] + resumed) == good
+    assert report(old)['bad_reads'] == 2
