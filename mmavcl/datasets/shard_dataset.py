@@ -242,9 +242,9 @@ class AVShardDataset(IterableDataset):
     ``AVIterBasedTrainLoop``, whose passes over the data are this
     dataset's epochs, and saved in the checkpoint): exact as a *set of
     samples*. The shards of which every
-    sample was trained on are not opened again; the other shards of the
-    epoch are read from their start and the samples already trained on are
-    dropped before decoding (their bytes are read again). Each sample of
+    sample was trained on (or skipped as bad) are not opened again; the
+    other shards of the epoch are read from their start and the samples
+    already trained on or skipped as bad are dropped before decoding (their bytes are read again). Each sample of
     the epoch is trained on once over the killed and the resumed run. The
     order of the remaining samples and the batches they form differ from
     the uninterrupted run's (the shuffle buffer starts empty). Samples are

@@ -34,7 +34,9 @@ This module stores, under ``checkpoint['meta']['mmavcl_resume']``:
 ``data_progress``  for a dataset that tracks its own position (an iterable
                    one: ``AVShardDataset``), what the epoch (the iteration
                    loop's pass) trained on so far: ``{'epoch', 'done':
-                   [shards], 'partial': {shard: [keys]}}`` over all ranks.
+                   [shards], 'partial': {shard: [keys]}}`` over all ranks,
+                   and ``'bad': {shard: [keys]}`` (the samples skipped as
+                   bad, not read again) when there is one.
 
 The loops in :mod:`mmavcl.engine.loops` consume it: the sampler skips the
 indices already used (nothing is loaded), and the RNG states are restored
