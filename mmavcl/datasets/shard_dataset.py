@@ -241,11 +241,11 @@ class AVShardDataset(IterableDataset):
     :meth:`load_progress`, driven by ``AVEpochBasedTrainLoop`` and
     ``AVIterBasedTrainLoop``, whose passes over the data are this
     dataset's epochs, and saved in the checkpoint): exact as a *set of
-    samples*. The shards of which every
-    sample was trained on (or skipped as bad) are not opened again; the
-    other shards of the epoch are read from their start and the samples
-    already trained on or skipped as bad are dropped before decoding (their bytes are read again). Each sample of
-    the epoch is trained on once over the killed and the resumed run. The
+    samples*. The shards of which every sample was trained on (or skipped
+    as bad) are not opened again; the other shards of the epoch are read
+    from their start and the samples already trained on or skipped as bad
+    are dropped before decoding (their bytes are read again). Each sample
+    of the epoch is trained on once over the killed and the resumed run. The
     order of the remaining samples and the batches they form differ from
     the uninterrupted run's (the shuffle buffer starts empty). Samples are
     named by shard name (:func:`shard_names`) and key, so a resume must
@@ -491,9 +491,9 @@ class AVShardDataset(IterableDataset):
         (names: :func:`shard_names`), with ``'bad': {name: [keys]}``
         when samples were skipped as bad (done shards' too). A shard is
         done when as many of its keys were trained on or skipped as bad
-        as the index lists. ``'redealt': True`` when this epoch's rest was dealt
-        by :func:`deal_rest` (a resume by other processes): a resume of
-        it deals its rest so again, whatever its processes."""
+        as the index lists. ``'redealt': True`` when this epoch's rest was
+        dealt by :func:`deal_rest` (a resume by other processes): a resume
+        of it deals its rest so again, whatever its processes."""
         state = dict(epoch=self.epoch, done=sorted(self._done),
                      partial={n: sorted(k)
                               for n, k in sorted(self._trained.items())})
